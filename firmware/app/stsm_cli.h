@@ -1,0 +1,52 @@
+/*
+ * Command line of the host simulation binary `stsmail`. Parsing is pure: it reads argv,
+ * fills a struct and, on bad input, writes one sentence naming what was wrong.
+ */
+#ifndef STSM_CLI_H
+#define STSM_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_status.h"
+
+enum stsm_cli_command {
+    STSM_CLI_HELP,       /**< print usage */
+    STSM_CLI_VERSION,    /**< print version and dependency versions */
+    STSM_CLI_PROBE,      /**< connect to HOST:PORT over lwIP and print the first line */
+};
+
+struct stsm_cli_ipv4 {
+    uint8_t octet[4];    /**< in network order: octet[0] is the first number written */
+};
+
+/** Arguments of `probe`. Strings point into argv. */
+struct stsm_cli_probe_args {
+    const char *tap;               /**< --tap IF (required) */
+    bool use_dhcp;                 /**< true unless --ip is given */
+    struct stsm_cli_ipv4 address;  /**< --ip A.B.C.D/N */
+    uint8_t prefix_len;
+    struct stsm_cli_ipv4 gateway;  /**< --gw (static only; 0.0.0.0 when absent) */
+    struct stsm_cli_ipv4 dns;      /**< --dns (static only; 0.0.0.0 when absent) */
+    uint32_t timeout_ms;           /**< --timeout SECONDS, default 10 s */
+    const char *host;              /**< HOST: name or IPv4 literal */
+    uint16_t port;                 /**< PORT: 1..65535 */
+};
+
+struct stsm_cli {
+    enum stsm_cli_command command;
+    struct stsm_cli_probe_args probe;
+};
+
+/**
+ * Parses argv (argv[0] is the program name). Returns STSM_OK or STSM_ERR_ARGUMENT with a
+ * sentence in `why` that names the offending argument.
+ */
+stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                             size_t why_len);
+
+/** Usage text for `stsmail help`. */
+extern const char stsm_cli_usage[];
+
+#endif /* STSM_CLI_H */

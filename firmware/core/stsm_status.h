@@ -1,0 +1,24 @@
+/*
+ * stsmail status codes: one enum for every layer. STSM_OK is zero; every other value is
+ * a failure whose name says which side failed.
+ */
+#ifndef STSM_STATUS_H
+#define STSM_STATUS_H
+
+typedef enum {
+    STSM_OK = 0,              /**< Success. */
+    STSM_ERR_ARGUMENT,        /**< A caller or user argument is invalid. */
+    STSM_ERR_NO_MEMORY,       /**< A fixed capacity or the stack's memory is exhausted. */
+    STSM_ERR_IO,              /**< The platform failed (device, file, OS call). */
+    STSM_ERR_TIMEOUT,         /**< The operation did not finish in its time budget. */
+    STSM_ERR_RESOLVE,         /**< A host name could not be resolved to an address. */
+    STSM_ERR_CONNECT,         /**< A TCP connection could not be opened (refused, reset, unreachable). */
+    STSM_ERR_PEER_CLOSED,     /**< The peer closed the connection before it said what we waited for. */
+    STSM_ERR_PEER_PROTOCOL,   /**< The peer sent something the protocol does not allow (e.g. an over-long line). */
+    STSM_STATUS_COUNT         /**< Number of codes; not a status. */
+} stsm_status_t;
+
+/** Returns a short, stable, lower-case name for a status (never NULL). */
+const char *stsm_status_str(stsm_status_t status);
+
+#endif /* STSM_STATUS_H */

@@ -1,0 +1,45 @@
+/*
+ * Host simulation network: lwIP (NO_SYS) on one TAP interface, driven by a poll() loop.
+ */
+#ifndef STSM_HOST_NET_H
+#define STSM_HOST_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/ip_addr.h"
+#include "lwip/netif.h"
+#include "stsm_status.h"
+
+/** How the interface gets its address. */
+struct stsm_host_net_config {
+    const char *tap_name;      /**< existing TAP device to attach to */
+    bool use_dhcp;             /**< true: DHCP (address, gateway, DNS); false: the fields below */
+    ip4_addr_t address;        /**< static address (use_dhcp false) */
+    ip4_addr_t netmask;
+    ip4_addr_t gateway;        /**< may be 0.0.0.0 */
+    ip4_addr_t dns_server;     /**< may be 0.0.0.0 */
+};
+
+/**
+ * Initialises lwIP, attaches to the TAP device and brings the interface up. With DHCP,
+ * runs the loop until a lease is bound or `timeout_ms` passes (STSM_ERR_TIMEOUT).
+ * On failure `why` receives a sentence naming what failed.
+ */
+stsm_status_t stsm_host_net_up(const struct stsm_host_net_config *config, uint32_t timeout_ms,
+                               char *why, size_t why_len);
+
+/** The interface brought up by stsm_host_net_up(). */
+struct netif *stsm_host_net_netif(void);
+
+/**
+ * One turn of the main loop: waits up to `max_wait_ms` for a frame or the next lwIP
+ * timer, delivers received frames, and runs due timers.
+ */
+void stsm_host_net_poll(uint32_t max_wait_ms);
+
+/** Detaches from the TAP device (the stack itself stays initialised). */
+void stsm_host_net_down(void);
+
+#endif /* STSM_HOST_NET_H */

@@ -1,0 +1,14 @@
+/*
+ * Mbed TLS configuration for the mps2-an385 firmware. QEMU's board has no TRNG: entropy
+ * comes from a per-device NV seed kept in flash (the boot code installs the read/write
+ * hooks with mbedtls_platform_set_nv_seed()). A real board adds its hardware TRNG with
+ * MBEDTLS_ENTROPY_HARDWARE_ALT and mbedtls_hardware_poll().
+ */
+#ifndef STSM_MBEDTLS_CONFIG_MPS2_H
+#define STSM_MBEDTLS_CONFIG_MPS2_H
+#include "stsm_mbedtls_config.h"
+#define MBEDTLS_NO_PLATFORM_ENTROPY
+#define MBEDTLS_ENTROPY_NV_SEED
+#define MBEDTLS_PLATFORM_NV_SEED_ALT
+#define MBEDTLS_PLATFORM_MS_TIME_ALT   /* the port provides mbedtls_ms_time() from SysTick */
+#endif
