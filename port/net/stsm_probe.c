@@ -77,6 +77,9 @@ static err_t probe_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t
                 break;
             }
             if (probe->line_len == STSM_PROBE_LINE_MAX) {
+                if (bytes[i] == '\r') {
+                    continue;   /* the CR of a maximum-length line's CRLF */
+                }
                 pbuf_free(p);
                 return probe_finish(probe, STSM_ERR_PEER_PROTOCOL, ERR_OK) ? ERR_ABRT : ERR_OK;
             }

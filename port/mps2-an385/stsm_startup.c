@@ -1,0 +1,48 @@
+/*
+ * Reset and exception vectors for the Cortex-M3 of mps2-an385.
+ * The reset handler copies .data, clears .bss, runs constructors and calls main(); its
+ * return value leaves QEMU as the exit status through semihosting.
+ */
+#include <stdint.h>
+
+#include "stsm_mps2.h"
+
+extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
+extern void (*__init_array_start[])(void);
+extern void (*__init_array_end[])(void);
+extern int main(void);
+
+void stsm_reset_handler(void);
+void stsm_fault_handler(void);
+
+void stsm_reset_handler(void)
+{
+    const uint32_t *src = &__data_load;
+    for (uint32_t *dst = &__data_start; dst < &__data_end;) {
+        *dst++ = *src++;
+    }
+    for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
+        *dst++ = 0;
+    }
+    for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
+        (*ctor)();
+    }
+    stsm_mps2_exit(main());
+}
+
+/* Any fault or unexpected interrupt is a firmware bug: say so and stop with a status the
+ * test harness cannot mistake for success. */
+void stsm_fault_handler(void)
+{
+    stsm_mps2_exit(STSM_MPS2_EXIT_FAULT);
+}
+
+#define CORE_VECTORS 16
+#define IRQ_VECTORS  32   /* AN385 external interrupts */
+
+__attribute__((section(".vectors"), used))
+static void (*const vector_table[CORE_VECTORS + IRQ_VECTORS])(void) = {
+    [0] = (void (*)(void))&__stack_top,
+    [1] = stsm_reset_handler,
+    [2 ... CORE_VECTORS + IRQ_VECTORS - 1] = stsm_fault_handler,
+};

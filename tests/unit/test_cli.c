@@ -1,0 +1,107 @@
+/* Table-driven tests of the host command-line parser. */
+#include "stsm_check.h"
+#include "stsm_cli.h"
+
+struct cli_case {
+    const char *intent;
+    const char *argv[14];
+    stsm_status_t status;
+    const char *why_contains;   /* for failures: the message must name the culprit */
+};
+
+static const struct cli_case cases[] = {
+    { "no command", { "stsmail" }, STSM_ERR_ARGUMENT, "no command" },
+    { "unknown command", { "stsmail", "send" }, STSM_ERR_ARGUMENT, "'send'" },
+    { "help", { "stsmail", "help" }, STSM_OK, NULL },
+    { "version", { "stsmail", "--version" }, STSM_OK, NULL },
+    { "probe minimal DHCP", { "stsmail", "probe", "--tap", "tap0", "mx.test", "25" }, STSM_OK, NULL },
+    { "probe without tap", { "stsmail", "probe", "mx.test", "25" }, STSM_ERR_ARGUMENT, "--tap" },
+    { "probe without port", { "stsmail", "probe", "--tap", "t", "mx.test" }, STSM_ERR_ARGUMENT, "PORT" },
+    { "port zero", { "stsmail", "probe", "--tap", "t", "mx.test", "0" }, STSM_ERR_ARGUMENT, "'0'" },
+    { "port too big", { "stsmail", "probe", "--tap", "t", "mx.test", "65536" }, STSM_ERR_ARGUMENT, "'65536'" },
+    { "port not a number", { "stsmail", "probe", "--tap", "t", "mx.test", "2x5" }, STSM_ERR_ARGUMENT, "'2x5'" },
+    { "port with sign", { "stsmail", "probe", "--tap", "t", "mx.test", "+25" }, STSM_ERR_ARGUMENT, "'+25'" },
+    { "extra argument", { "stsmail", "probe", "--tap", "t", "mx.test", "25", "x" }, STSM_ERR_ARGUMENT, "'x'" },
+    { "unknown option", { "stsmail", "probe", "--tap", "t", "--fast", "mx.test", "25" }, STSM_ERR_ARGUMENT, "'--fast'" },
+    { "option without value", { "stsmail", "probe", "mx.test", "25", "--tap" }, STSM_ERR_ARGUMENT, "'--tap' needs a value" },
+    { "static address", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.11/24", "--gw", "192.0.2.1",
+                          "--dns", "192.0.2.1", "mx.test", "25" }, STSM_OK, NULL },
+    { "address without prefix", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.11", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "'192.0.2.11'" },
+    { "octet out of range", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.256/24", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "'192.0.2.256/24'" },
+    { "prefix out of range", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.1/33", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "'192.0.2.1/33'" },
+    { "three octets", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2/24", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--ip" },
+    { "five octets", { "stsmail", "probe", "--tap", "t", "--ip", "1.2.3.4.5/24", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--ip" },
+    { "empty octet", { "stsmail", "probe", "--tap", "t", "--ip", "1..3.4/24", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--ip" },
+    { "gateway with DHCP", { "stsmail", "probe", "--tap", "t", "--gw", "192.0.2.1", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--gw needs --ip" },
+    { "dns with DHCP", { "stsmail", "probe", "--tap", "t", "--dns", "192.0.2.1", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--dns needs --ip" },
+    { "bad gateway", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.11/24", "--gw", "gw", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--gw 'gw'" },
+    { "timeout zero", { "stsmail", "probe", "--tap", "t", "--timeout", "0", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--timeout '0'" },
+    { "timeout too long", { "stsmail", "probe", "--tap", "t", "--timeout", "3601", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--timeout '3601'" },
+};
+
+static int argc_of(const char *const argv[])
+{
+    int n = 0;
+    while (argv[n] != NULL) {
+        n++;
+    }
+    return n;
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct cli_case *c = &cases[i];
+        struct stsm_cli cli;
+        char why[200] = "";
+        CHECK_CASE(c->intent);
+        stsm_status_t st = stsm_cli_parse(argc_of(c->argv), (char *const *)c->argv, &cli, why, sizeof why);
+        CHECK_INT(st, c->status);
+        if (c->why_contains != NULL) {
+            CHECK(strstr(why, c->why_contains) != NULL);
+            if (strstr(why, c->why_contains) == NULL) {
+                printf("     message was: %s\n", why);
+            }
+        }
+    }
+
+    /* Values of a fully specified probe. */
+    const char *argv[] = { "stsmail", "probe", "--tap", "tap0", "--ip", "192.0.2.11/24", "--gw",
+                           "192.0.2.1", "--dns", "192.0.2.53", "--timeout", "7", "mx1.example.test",
+                           "587", NULL };
+    struct stsm_cli cli;
+    char why[200];
+    CHECK_CASE("static probe values");
+    CHECK_INT(stsm_cli_parse(14, (char *const *)argv, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_PROBE);
+    CHECK_STR(cli.probe.tap, "tap0");
+    CHECK(!cli.probe.use_dhcp);
+    CHECK_INT(cli.probe.address.octet[0], 192);
+    CHECK_INT(cli.probe.address.octet[3], 11);
+    CHECK_INT(cli.probe.prefix_len, 24);
+    CHECK_INT(cli.probe.gateway.octet[3], 1);
+    CHECK_INT(cli.probe.dns.octet[3], 53);
+    CHECK_INT(cli.probe.timeout_ms, 7000);
+    CHECK_STR(cli.probe.host, "mx1.example.test");
+    CHECK_INT(cli.probe.port, 587);
+
+    const char *dhcp[] = { "stsmail", "probe", "--tap", "tap0", "mx.test", "25", NULL };
+    CHECK_CASE("DHCP probe defaults");
+    CHECK_INT(stsm_cli_parse(6, (char *const *)dhcp, &cli, why, sizeof why), STSM_OK);
+    CHECK(cli.probe.use_dhcp);
+    CHECK_INT(cli.probe.timeout_ms, 10000);
+    CHECK_INT(cli.probe.port, 25);
+
+    return stsm_check_summary("test_cli");
+}
