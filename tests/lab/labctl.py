@@ -323,17 +323,20 @@ def teardown_ns(ns, recorded=(), postfix_etc=None):
     if postfix_etc and Path(postfix_etc, "main.cf").exists():
         subprocess.run(in_ns(ns, "postfix", "-c", postfix_etc, "stop"),
                        capture_output=True, timeout=30)
-    kill_pids(recorded, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (any(pid_alive(p) for p in recorded) or ns_pids(ns)):
-        time.sleep(0.1)
+    for group in (recorded, ns_pids(ns)):
+        kill_pids(group, signal.SIGTERM)
+        wait_gone(group, ns, 5)
     left = ns_pids(ns)
     if left:
-        kill_pids(left, signal.SIGTERM)
-        time.sleep(1)
-        kill_pids(ns_pids(ns), signal.SIGKILL)
-        time.sleep(0.2)
+        kill_pids(left, signal.SIGKILL)
+        wait_gone(left, ns, 2)
     subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def wait_gone(pids, ns, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(p in ns_pids(ns) or pid_alive(p) for p in pids):
+        time.sleep(0.1)
 
 
 def list_namespaces():
@@ -483,6 +486,24 @@ def ntp_answers(ns, server):
     return subprocess.run(in_ns(ns, "/usr/bin/python3", "-c", probe), capture_output=True).returncode == 0
 
 
+def maildir_of(state, srv):
+    """Where a server stores mail: Postfix per domain, the sink per host."""
+    if srv["smtp"]["kind"] == "postfix":
+        return state / "postfix" / "vmail" / srv["domain"]
+    return state / "mail" / srv["host"]
+
+
+def wait_for_mail(maildir, text, timeout_s=10):
+    """True once a message containing `text` is in maildir/new (delivery is asynchronous)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for msg in (maildir / "new").glob("*") if (maildir / "new").is_dir() else ():
+            if text.encode() in msg.read_bytes():
+                return True
+        time.sleep(0.1)
+    return False
+
+
 def cmd_verify(args):
     """Check each service the way a client would. Prints 'N passed, N failed'."""
     state = Path(args.state).resolve()
@@ -525,14 +546,18 @@ def cmd_verify(args):
             want = "\n".join(srv["https"].get("body", []))   # text mode folds CRLF
             check(f"https {url}", res.returncode == 0 and want in res.stdout, res.stderr.strip())
         if "smtp" in srv:
+            token = f"lab verify {secrets.token_hex(6)}"
             res = subprocess.run(in_ns(ns, "swaks", "--server", srv["address"], "--to",
                                        f"lab-verify@{srv['domain']}", "--from", "verify@lab.test",
                                        "--tls", "--tls-verify", "--tls-ca-path", state / "pki" / "ca.pem",
-                                       "--tls-sni", srv["host"], "--header", "Subject: lab verify",
+                                       "--tls-sni", srv["host"], "--header", f"Subject: {token}",
                                        "--timeout", "10"),
                                  capture_output=True, text=True)
             check(f"smtp STARTTLS {srv['host']} ({srv['smtp']['kind']})", res.returncode == 0,
                   res.stdout[-300:])
+            maildir = maildir_of(state, srv)
+            check(f"maildir {maildir} stores the message", wait_for_mail(maildir, token),
+                  "message not found within 10 s")
     check(f"ntp {GATEWAY}", ntp_answers(ns, GATEWAY), "no NTP reply")
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
