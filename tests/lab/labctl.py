@@ -370,10 +370,16 @@ def cmd_up(args):
         if old["namespace"] in list_namespaces():
             raise LabError(f"a lab is already running in {state} ({old['namespace']}); "
                            "run 'down' first")
-    if state.exists():
+    if state.exists() and any(state.iterdir()):
+        # Only ever clear a directory an earlier lab run made.
+        if not (state / "lab.json").exists():
+            raise LabError(f"{state} is not empty and holds no lab; choose an empty or new --state")
         shutil.rmtree(state)
     for d in ("run", "log", "mail"):
         (state / d).mkdir(parents=True)
+    # Postfix's daemons run as postfix and nobody and must reach their files below here
+    # (mktemp -d makes a directory only its owner may enter).
+    state.chmod(0o755)
     collect_orphans()
 
     domains, servers = load_domains()
@@ -433,8 +439,14 @@ def cmd_up(args):
                     cmd.append("--require-starttls")
                 start(state, ns, f"sink-{srv['host']}", cmd)
         if postfix_etc:
-            sh("postfix", "-c", postfix_etc, "check")
-            sh("postfix", "-c", postfix_etc, "start")
+            try:
+                sh("postfix", "-c", postfix_etc, "check")
+                sh("postfix", "-c", postfix_etc, "start")
+            except LabError as e:
+                # Postfix writes the reason to its log, not to the terminal.
+                log = (state / "log" / "postfix.log")
+                tail = log.read_text().splitlines()[-3:] if log.exists() else []
+                raise LabError(f"{e} {' | '.join(tail)}")
         wait_ready(ns, expected)
     except BaseException:
         cmd_down(args, quiet=True)

@@ -11,6 +11,7 @@
 #include "lwip/timeouts.h"
 #include "stsm_check.h"
 #include "stsm_probe.h"
+#include "stsm_tcp_isn.h"
 
 #define SERVER_PORT 2525
 
@@ -23,6 +24,8 @@ static struct {
     struct tcp_pcb *conn;
     char heard[64];
     size_t heard_len;
+    u32_t client_isn;     /* the sequence number the client's SYN carried */
+    u32_t expected_isn;   /* stsm_tcp_isn() for the same connection, computed at accept */
 } server;
 
 static struct {
@@ -61,6 +64,9 @@ static err_t server_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     (void)arg;
     (void)err;
     server.conn = pcb;
+    server.client_isn = pcb->rcv_nxt - 1;
+    server.expected_isn = stsm_tcp_isn(&pcb->remote_ip, pcb->remote_port, &pcb->local_ip,
+                                       pcb->local_port);
     tcp_recv(pcb, server_on_recv);
     tcp_err(pcb, server_on_err);
     if (server.act == CLOSE_AT_ONCE) {
@@ -134,6 +140,9 @@ int main(void)
     CHECK_INT(outcome.status, STSM_OK);
     CHECK_STR(outcome.line, "220 mx.test ESMTP ready");
     CHECK_STR(server.heard, "QUIT\r\n");
+    /* The SYN's sequence number came from our RFC 6528 hook: the hash matches, and the
+     * clock part moved on by at most 100 ms (250 ticks per ms) between SYN and accept. */
+    CHECK((u32_t)(server.expected_isn - server.client_isn) <= 100u * 250u);
 
     run_case("greeting split across segments", SEND_CHUNKS,
              (const char *const[4]){ "22", "0 split", " greeting\r", "\n" }, SERVER_PORT, 2000);

@@ -32,7 +32,7 @@ function(stsm_add_dependencies)
   endforeach()
   add_library(lwip STATIC ${lwip_srcs})
   target_include_directories(lwip SYSTEM PUBLIC "${lwip_dir}/src/include")
-  target_link_libraries(lwip PUBLIC stsm_platform_config)
+  target_link_libraries(lwip PUBLIC stsm_platform_config stsm_lwip_hooks)
 
   set(mbedtls_dir "${STSM_DEPS_DIR}/mbedtls")
   file(GLOB mbedtls_srcs CONFIGURE_DEPENDS "${mbedtls_dir}/library/*.c")

@@ -34,6 +34,10 @@
 /* lwIP's own timers plus ours (probe, DNS client, TLS and SMTP timeouts). */
 #define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
 
+/* Unguessable TCP initial sequence numbers (RFC 6528), port/net/stsm_tcp_isn.c. */
+#define LWIP_HOOK_FILENAME          "stsm_tcp_isn.h"
+#define LWIP_HOOK_TCP_ISN           stsm_tcp_isn
+
 #define TCP_MSS                     1460
 #define TCP_WND                     (4 * TCP_MSS)
 #define TCP_SND_BUF                 (4 * TCP_MSS)
