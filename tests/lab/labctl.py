@@ -128,7 +128,7 @@ def write_dnsmasq(state, domains, servers):
         f"listen-address={GATEWAY}", "bind-interfaces", "except-interface=lo",
         "no-resolv", "no-hosts", "no-poll", "local-ttl=300", "user=root",
         f"pid-file={state}/run/dnsmasq.pid", "log-queries", "log-dhcp",
-        f"log-facility={state}/log/dnsmasq.log",
+        f"log-facility={state}/log/dnsmasq-queries.log",
         f"dhcp-range={DHCP_RANGE[0]},{DHCP_RANGE[1]},255.255.255.0,1h",
         f"dhcp-leasefile={state}/run/dnsmasq.leases", "dhcp-authoritative",
         "no-ping",                                   # no 3 s address probe before each offer
