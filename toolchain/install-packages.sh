@@ -15,6 +15,7 @@ packages=(
   nginx-light                         # lab HTTPS (MTA-STS policies)
   postfix                             # lab MTA
   python3-aiosmtpd                    # lab scriptable SMTP sink
+  python3-dnslib                      # lab scripted DNS responder (misbehaving servers)
   chrony                              # lab NTP server (run with -x: never sets the clock)
   openssl                             # lab CA and certificates
   swaks libnet-ssleay-perl            # SMTP checks of the lab (swaks needs Net::SSLeay for TLS)

@@ -16,4 +16,39 @@
 #define STSM_HOSTNAME_MAX 253
 #endif
 
+/** Largest DNS message we accept, over UDP (EDNS0 payload size we advertise) or TCP. */
+#ifndef STSM_DNS_MSG_MAX
+#define STSM_DNS_MSG_MAX 4096
+#endif
+
+/** EDNS0 UDP payload size advertised in queries (the DNS flag day 2020 value). */
+#ifndef STSM_DNS_EDNS_PAYLOAD
+#define STSM_DNS_EDNS_PAYLOAD 1232
+#endif
+
+/** Records of the asked type kept from one answer. */
+#ifndef STSM_DNS_MAX_RECORDS
+#define STSM_DNS_MAX_RECORDS 16
+#endif
+
+/** A/AAAA records kept from the additional section (used to skip address queries). */
+#ifndef STSM_DNS_MAX_EXTRA
+#define STSM_DNS_MAX_EXTRA 16
+#endif
+
+/** CNAMEs followed from the asked name before giving up (the chain is an error then). */
+#ifndef STSM_DNS_MAX_CNAME_HOPS
+#define STSM_DNS_MAX_CNAME_HOPS 8
+#endif
+
+/** Compression pointers followed while reading one name. */
+#ifndef STSM_DNS_MAX_POINTERS
+#define STSM_DNS_MAX_POINTERS 16
+#endif
+
+/** Bytes for names and TXT data of one decoded answer (each stored once, NUL-terminated). */
+#ifndef STSM_DNS_POOL_SIZE
+#define STSM_DNS_POOL_SIZE 3072
+#endif
+
 #endif /* STSM_CONFIG_H */

@@ -10,6 +10,10 @@ static const char *const status_names[STSM_STATUS_COUNT] = {
     [STSM_ERR_CONNECT] = "connection failed",
     [STSM_ERR_PEER_CLOSED] = "peer closed the connection",
     [STSM_ERR_PEER_PROTOCOL] = "peer protocol violation",
+    [STSM_ERR_CAPACITY] = "capacity exceeded",
+    [STSM_ERR_DNS_MALFORMED] = "malformed DNS message",
+    [STSM_ERR_DNS_NOT_ANSWER] = "not an answer to the query",
+    [STSM_ERR_DNS_CNAME_CHAIN] = "CNAME chain loops or is too long",
 };
 
 const char *stsm_status_str(stsm_status_t status)

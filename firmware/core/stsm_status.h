@@ -15,6 +15,10 @@ typedef enum {
     STSM_ERR_CONNECT,         /**< A TCP connection could not be opened (refused, reset, unreachable). */
     STSM_ERR_PEER_CLOSED,     /**< The peer closed the connection before it said what we waited for. */
     STSM_ERR_PEER_PROTOCOL,   /**< The peer sent something the protocol does not allow (e.g. an over-long line). */
+    STSM_ERR_CAPACITY,        /**< Valid data does not fit a fixed capacity (stsm_config.h); never cut silently. */
+    STSM_ERR_DNS_MALFORMED,   /**< A DNS message breaks the wire format. */
+    STSM_ERR_DNS_NOT_ANSWER,  /**< A DNS message is not the answer to our query (ID, flags or question differ). */
+    STSM_ERR_DNS_CNAME_CHAIN, /**< A CNAME chain loops or is longer than the hop limit. */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 
