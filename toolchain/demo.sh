@@ -29,6 +29,13 @@ echo "-- Postfix's log of that session:"
 grep -E 'smtpd\[[0-9]+\]: (connect|disconnect) from' "$LAB_STATE/log/postfix.log" | tail -2
 
 echo
+echo "== host simulation: MX hosts of example.test and of cname-mx.test through lwIP (our own DNS client)"
+for domain in example.test cname-mx.test; do
+  echo "\$ stsmail dns --tap $LAB_TAP_HOST mx $domain"
+  ip netns exec "$LAB_NS" timeout 60 "$stsmail" dns --tap "$LAB_TAP_HOST" mx "$domain" 2>/dev/null
+done
+
+echo
 echo "== firmware: stsmail on QEMU mps2-an385 (NIC unplugged for now)"
 rc=0
 toolchain/qemu-mps2.sh --nic none --timeout 30 build/mps2-an385/firmware/app/stsmail-fw.elf || rc=$?

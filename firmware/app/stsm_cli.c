@@ -5,18 +5,27 @@
 #include <string.h>
 
 #include "stsm_config.h"
+#include "stsm_dns.h"
 
-#define PROBE_DEFAULT_TIMEOUT_MS 10000u
-#define PROBE_MAX_TIMEOUT_S      3600u
+#define DEFAULT_TIMEOUT_MS 10000u
+#define MAX_TIMEOUT_S      3600u
 
 const char stsm_cli_usage[] =
-    "usage: stsmail probe --tap IF [--ip A.B.C.D/N [--gw A.B.C.D] [--dns A.B.C.D]]\n"
-    "                     [--timeout SECONDS] HOST PORT\n"
+    "usage: stsmail probe NET-OPTIONS HOST PORT\n"
+    "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
-    "probe   bring up lwIP on the TAP interface IF (DHCP unless --ip is given), resolve\n"
-    "        HOST, connect to PORT and print the first line the server sends.\n";
+    "probe   resolve HOST, connect to PORT and print the first line the server sends.\n"
+    "dns     look NAME up and print the answer as one JSON object; for mx, the MX hosts\n"
+    "        with their addresses and whether they come through a CNAME.\n"
+    "\n"
+    "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
+    "  --tap IF             the TAP interface (required)\n"
+    "  --ip A.B.C.D/N       static address (default: DHCP)\n"
+    "  --gw A.B.C.D         gateway, with --ip\n"
+    "  --dns A.B.C.D        DNS server, up to twice; replaces those DHCP provides\n"
+    "  --timeout SECONDS    time limit for each step (default 10)\n";
 
 /* Parses a decimal number in [min, max] made of digits only (no sign, no spaces). */
 static bool parse_uint(const char *text, unsigned long min, unsigned long max,
@@ -94,87 +103,151 @@ static stsm_status_t fail(char *why, size_t why_len, const char *fmt, ...)
     return STSM_ERR_ARGUMENT;
 }
 
-static stsm_status_t parse_probe(int argc, char *const argv[], struct stsm_cli_probe_args *args,
-                                 char *why, size_t why_len)
+/*
+ * Parses argv[2..] of a networked command: the NET-OPTIONS into `net`, the rest into
+ * `positional` (exactly `want` of them, named by `names` in messages).
+ */
+static stsm_status_t parse_net_command(int argc, char *const argv[], const char *command,
+                                       struct stsm_cli_net *net, const char *positional[],
+                                       int want, const char *names, char *why, size_t why_len)
 {
-    const char *ip = NULL, *gw = NULL, *dns = NULL;
-    const char *positional[2];
+    const char *ip = NULL, *gw = NULL;
     int npositional = 0;
 
-    memset(args, 0, sizeof *args);
-    args->timeout_ms = PROBE_DEFAULT_TIMEOUT_MS;
+    memset(net, 0, sizeof *net);
+    net->timeout_ms = DEFAULT_TIMEOUT_MS;
 
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
-            if (npositional == 2) {
-                return fail(why, why_len, "probe: unexpected argument '%s' (after HOST PORT)", arg);
+            if (npositional == want) {
+                return fail(why, why_len, "%s: unexpected argument '%s' (after %s)", command, arg,
+                            names);
             }
             positional[npositional++] = arg;
             continue;
         }
-        const char **slot = NULL;
-        const char *timeout = NULL;
-        if (strcmp(arg, "--tap") == 0) {
-            slot = &args->tap;
-        } else if (strcmp(arg, "--ip") == 0) {
-            slot = &ip;
-        } else if (strcmp(arg, "--gw") == 0) {
-            slot = &gw;
-        } else if (strcmp(arg, "--dns") == 0) {
-            slot = &dns;
-        } else if (strcmp(arg, "--timeout") == 0) {
-            slot = &timeout;
-        } else {
-            return fail(why, why_len, "probe: unknown option '%s'", arg);
+        if (strcmp(arg, "--tap") != 0 && strcmp(arg, "--ip") != 0 && strcmp(arg, "--gw") != 0 &&
+            strcmp(arg, "--dns") != 0 && strcmp(arg, "--timeout") != 0) {
+            return fail(why, why_len, "%s: unknown option '%s'", command, arg);
         }
         if (i + 1 >= argc) {
-            return fail(why, why_len, "probe: option '%s' needs a value", arg);
+            return fail(why, why_len, "%s: option '%s' needs a value", command, arg);
         }
-        *slot = argv[++i];
-        if (slot == &timeout) {
-            unsigned long seconds;
-            if (!parse_uint(timeout, 1, PROBE_MAX_TIMEOUT_S, &seconds)) {
-                return fail(why, why_len,
-                            "probe: --timeout '%s' is not a whole number of seconds from 1 to 3600",
-                            timeout);
+        const char *value = argv[++i];
+        if (strcmp(arg, "--tap") == 0) {
+            net->tap = value;
+        } else if (strcmp(arg, "--ip") == 0) {
+            ip = value;
+        } else if (strcmp(arg, "--gw") == 0) {
+            gw = value;
+        } else if (strcmp(arg, "--dns") == 0) {
+            if (net->dns_count == 2) {
+                return fail(why, why_len, "%s: --dns may be given at most twice", command);
             }
-            args->timeout_ms = (uint32_t)seconds * 1000u;
+            if (!parse_ipv4(value, &net->dns[net->dns_count], NULL)) {
+                return fail(why, why_len, "%s: --dns '%s' is not an IPv4 address", command, value);
+            }
+            net->dns_count++;
+        } else {
+            unsigned long seconds;
+            if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
+                return fail(why, why_len,
+                            "%s: --timeout '%s' is not a whole number of seconds from 1 to 3600",
+                            command, value);
+            }
+            net->timeout_ms = (uint32_t)seconds * 1000u;
         }
     }
 
-    if (args->tap == NULL || args->tap[0] == '\0') {
-        return fail(why, why_len, "probe: --tap IF is required");
+    if (net->tap == NULL || net->tap[0] == '\0') {
+        return fail(why, why_len, "%s: --tap IF is required", command);
     }
-    if (npositional < 2) {
-        return fail(why, why_len, "probe: HOST and PORT are required");
+    if (npositional < want) {
+        return fail(why, why_len, "%s: %s %s required", command, names, want > 1 ? "are" : "is");
     }
-    args->host = positional[0];
-    if (strlen(args->host) > STSM_HOSTNAME_MAX) {
-        return fail(why, why_len, "probe: HOST is longer than 253 characters: '%.40s...'", args->host);
-    }
-    unsigned long port;
-    if (!parse_uint(positional[1], 1, 65535, &port)) {
-        return fail(why, why_len, "probe: PORT '%s' is not a number from 1 to 65535", positional[1]);
-    }
-    args->port = (uint16_t)port;
-
-    args->use_dhcp = ip == NULL;
+    net->use_dhcp = ip == NULL;
     if (ip == NULL) {
-        if (gw != NULL || dns != NULL) {
-            return fail(why, why_len, "probe: %s needs --ip (with DHCP the server provides it)",
-                        gw != NULL ? "--gw" : "--dns");
+        if (gw != NULL) {
+            return fail(why, why_len, "%s: --gw needs --ip (with DHCP the server provides it)",
+                        command);
         }
         return STSM_OK;
     }
-    if (!parse_ipv4(ip, &args->address, &args->prefix_len)) {
-        return fail(why, why_len, "probe: --ip '%s' is not an IPv4 address with a prefix, like 192.0.2.11/24", ip);
+    if (!parse_ipv4(ip, &net->address, &net->prefix_len)) {
+        return fail(why, why_len,
+                    "%s: --ip '%s' is not an IPv4 address with a prefix, like 192.0.2.11/24",
+                    command, ip);
     }
-    if (gw != NULL && !parse_ipv4(gw, &args->gateway, NULL)) {
-        return fail(why, why_len, "probe: --gw '%s' is not an IPv4 address", gw);
+    if (gw != NULL && !parse_ipv4(gw, &net->gateway, NULL)) {
+        return fail(why, why_len, "%s: --gw '%s' is not an IPv4 address", command, gw);
     }
-    if (dns != NULL && !parse_ipv4(dns, &args->dns, NULL)) {
-        return fail(why, why_len, "probe: --dns '%s' is not an IPv4 address", dns);
+    return STSM_OK;
+}
+
+static stsm_status_t parse_probe(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                                 size_t why_len)
+{
+    const char *positional[2];
+    stsm_status_t st = parse_net_command(argc, argv, "probe", &cli->net, positional, 2,
+                                         "HOST and PORT", why, why_len);
+    if (st != STSM_OK) {
+        return st;
+    }
+    cli->probe.host = positional[0];
+    if (strlen(cli->probe.host) > STSM_HOSTNAME_MAX) {
+        return fail(why, why_len, "probe: HOST is longer than 253 characters: '%.40s...'",
+                    cli->probe.host);
+    }
+    unsigned long port;
+    if (!parse_uint(positional[1], 1, 65535, &port)) {
+        return fail(why, why_len, "probe: PORT '%s' is not a number from 1 to 65535",
+                    positional[1]);
+    }
+    cli->probe.port = (uint16_t)port;
+    return STSM_OK;
+}
+
+static stsm_status_t parse_dns(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                               size_t why_len)
+{
+    static const struct {
+        const char *word;
+        uint16_t type;
+    } types[] = {
+        { "mx", STSM_DNS_TYPE_MX },
+        { "txt", STSM_DNS_TYPE_TXT },
+        { "a", STSM_DNS_TYPE_A },
+        { "aaaa", STSM_DNS_TYPE_AAAA },
+    };
+    const char *positional[2];
+    stsm_status_t st = parse_net_command(argc, argv, "dns", &cli->net, positional, 2,
+                                         "TYPE and NAME", why, why_len);
+    if (st != STSM_OK) {
+        return st;
+    }
+    cli->dns.type = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (strcmp(positional[0], types[i].word) == 0) {
+            cli->dns.type = types[i].type;
+        }
+    }
+    if (cli->dns.type == 0) {
+        return fail(why, why_len, "dns: TYPE '%s' is not one of mx, txt, a, aaaa", positional[0]);
+    }
+    cli->dns.name = positional[1];
+    struct stsm_dns_query check = { .type = cli->dns.type };
+    uint8_t scratch[STSM_HOSTNAME_MAX + 40];
+    size_t len;
+    if (strlen(cli->dns.name) > STSM_HOSTNAME_MAX) {
+        return fail(why, why_len, "dns: NAME is longer than 253 characters: '%.40s...'",
+                    cli->dns.name);
+    }
+    strcpy(check.name, cli->dns.name);
+    if (stsm_dns_encode_query(&check, scratch, sizeof scratch, &len) != STSM_OK) {
+        return fail(why, why_len,
+                    "dns: NAME '%s' is not a valid DNS name (labels of 1 to 63 characters, "
+                    "no spaces or backslashes)", cli->dns.name);
     }
     return STSM_OK;
 }
@@ -194,7 +267,11 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     }
     if (strcmp(argv[1], "probe") == 0) {
         cli->command = STSM_CLI_PROBE;
-        return parse_probe(argc, argv, &cli->probe, why, why_len);
+        return parse_probe(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "dns") == 0) {
+        cli->command = STSM_CLI_DNS;
+        return parse_dns(argc, argv, cli, why, why_len);
     }
     return fail(why, why_len, "unknown command '%s'", argv[1]);
 }

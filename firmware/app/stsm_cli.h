@@ -15,28 +15,43 @@ enum stsm_cli_command {
     STSM_CLI_HELP,       /**< print usage */
     STSM_CLI_VERSION,    /**< print version and dependency versions */
     STSM_CLI_PROBE,      /**< connect to HOST:PORT over lwIP and print the first line */
+    STSM_CLI_DNS,        /**< look up TYPE NAME through lwIP and print the answer as JSON */
 };
 
 struct stsm_cli_ipv4 {
     uint8_t octet[4];    /**< in network order: octet[0] is the first number written */
 };
 
-/** Arguments of `probe`. Strings point into argv. */
-struct stsm_cli_probe_args {
+/** How the host simulation attaches to the network (options shared by every command
+ *  that uses it). Strings point into argv. */
+struct stsm_cli_net {
     const char *tap;               /**< --tap IF (required) */
     bool use_dhcp;                 /**< true unless --ip is given */
     struct stsm_cli_ipv4 address;  /**< --ip A.B.C.D/N */
     uint8_t prefix_len;
     struct stsm_cli_ipv4 gateway;  /**< --gw (static only; 0.0.0.0 when absent) */
-    struct stsm_cli_ipv4 dns;      /**< --dns (static only; 0.0.0.0 when absent) */
+    uint8_t dns_count;             /**< --dns given 0, 1 or 2 times; overrides DHCP's servers */
+    struct stsm_cli_ipv4 dns[2];
     uint32_t timeout_ms;           /**< --timeout SECONDS, default 10 s */
+};
+
+/** Arguments of `probe`. */
+struct stsm_cli_probe_args {
     const char *host;              /**< HOST: name or IPv4 literal */
     uint16_t port;                 /**< PORT: 1..65535 */
 };
 
+/** Arguments of `dns`. */
+struct stsm_cli_dns_args {
+    uint16_t type;                 /**< STSM_DNS_TYPE_A, _AAAA, _MX or _TXT */
+    const char *name;
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
+    struct stsm_cli_net net;       /**< probe and dns */
     struct stsm_cli_probe_args probe;
+    struct stsm_cli_dns_args dns;
 };
 
 /**

@@ -51,4 +51,29 @@
 #define STSM_DNS_POOL_SIZE 3072
 #endif
 
+/** Tries of one DNS query, rotating over the known servers. */
+#ifndef STSM_DNS_TRIES
+#define STSM_DNS_TRIES 4
+#endif
+
+/** Time for one UDP try; it doubles after each full round over the servers. */
+#ifndef STSM_DNS_TRY_TIMEOUT_MS
+#define STSM_DNS_TRY_TIMEOUT_MS 1000
+#endif
+
+/** Time for one query over TCP (after a truncated UDP answer). */
+#ifndef STSM_DNS_TCP_TIMEOUT_MS
+#define STSM_DNS_TCP_TIMEOUT_MS 5000
+#endif
+
+/** MX hosts kept for one domain (more is an error: STSM_ERR_CAPACITY). */
+#ifndef STSM_MX_MAX_HOSTS
+#define STSM_MX_MAX_HOSTS 10
+#endif
+
+/** IPv4 and IPv6 addresses kept per MX host (more are dropped and the host is flagged). */
+#ifndef STSM_MX_MAX_ADDRESSES
+#define STSM_MX_MAX_ADDRESSES 8
+#endif
+
 #endif /* STSM_CONFIG_H */

@@ -19,10 +19,16 @@ typedef enum {
     STSM_ERR_DNS_MALFORMED,   /**< A DNS message breaks the wire format. */
     STSM_ERR_DNS_NOT_ANSWER,  /**< A DNS message is not the answer to our query (ID, flags or question differ). */
     STSM_ERR_DNS_CNAME_CHAIN, /**< A CNAME chain loops or is longer than the hop limit. */
+    STSM_ERR_DNS_SERVER_FAILURE, /**< Every DNS server answered with an error (SERVFAIL, REFUSED, ...) or garbage. */
+    STSM_ERR_NOT_CONFIGURED,  /**< Something required is not set up (e.g. no DNS server known). */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 
-/** Returns a short, stable, lower-case name for a status (never NULL). */
+/** Returns a short lower-case description of a status for messages (never NULL). */
 const char *stsm_status_str(stsm_status_t status);
+
+/** Returns a stable identifier for machine-readable output, e.g. "dns_server_failure"
+ *  (never NULL). Identifiers never change meaning once published. */
+const char *stsm_status_id(stsm_status_t status);
 
 #endif /* STSM_STATUS_H */

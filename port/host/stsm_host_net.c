@@ -32,6 +32,19 @@ void stsm_host_net_poll(uint32_t max_wait_ms)
     sys_check_timeouts();
 }
 
+/* Servers given by the user replace those DHCP provided (lwIP keeps DNS_MAX_SERVERS). */
+static void set_dns_servers(const struct stsm_host_net_config *config)
+{
+    for (u8_t i = 0; i < config->dns_count && i < DNS_MAX_SERVERS; i++) {
+        ip_addr_t dns;
+        ip_addr_copy_from_ip4(dns, config->dns_servers[i]);
+        dns_setserver(i, &dns);
+    }
+    if (config->dns_count > 0 && config->dns_count < DNS_MAX_SERVERS) {
+        dns_setserver(config->dns_count, NULL);
+    }
+}
+
 stsm_status_t stsm_host_net_up(const struct stsm_host_net_config *config, uint32_t timeout_ms,
                                char *why, size_t why_len)
 {
@@ -64,11 +77,7 @@ stsm_status_t stsm_host_net_up(const struct stsm_host_net_config *config, uint32
     netif_set_link_up(&host_netif);
 
     if (!config->use_dhcp) {
-        if (!ip4_addr_isany_val(config->dns_server)) {
-            ip_addr_t dns;
-            ip_addr_copy_from_ip4(dns, config->dns_server);
-            dns_setserver(0, &dns);
-        }
+        set_dns_servers(config);
         return STSM_OK;
     }
 
@@ -85,6 +94,7 @@ stsm_status_t stsm_host_net_up(const struct stsm_host_net_config *config, uint32
         }
         stsm_host_net_poll(50);
     }
+    set_dns_servers(config);
     return STSM_OK;
 }
 

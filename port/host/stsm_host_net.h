@@ -19,7 +19,8 @@ struct stsm_host_net_config {
     ip4_addr_t address;        /**< static address (use_dhcp false) */
     ip4_addr_t netmask;
     ip4_addr_t gateway;        /**< may be 0.0.0.0 */
-    ip4_addr_t dns_server;     /**< may be 0.0.0.0 */
+    uint8_t dns_count;         /**< DNS servers below to use (0: DHCP's, or none) */
+    ip4_addr_t dns_servers[2]; /**< replace whatever DHCP provides */
 };
 
 /**

@@ -25,6 +25,7 @@ LAB_DIR = Path(__file__).resolve().parent
 DOMAINS_DIR = LAB_DIR / "domains"
 NETWORK = ipaddress.ip_network("192.0.2.0/24")
 GATEWAY = "192.0.2.1"            # bridge address: DNS, DHCP, NTP
+SCRIPTED_DNS = "192.0.2.2"       # dns_responder.py, for zones declared "dns": "scripted"
 FIRST_SERVER = 10                # servers get 192.0.2.10 and up
 DHCP_RANGE = ("192.0.2.100", "192.0.2.199")
 TAPS = {"host": "tap0", "qemu": "tap1"}
@@ -64,6 +65,10 @@ def load_domains():
         for key in ("domain", "records", "servers"):
             if key not in decl:
                 raise LabError(f"{path.name}: missing '{key}'")
+        if decl.get("dns", "dnsmasq") not in ("dnsmasq", "scripted"):
+            raise LabError(f"{path.name}: dns must be dnsmasq or scripted")
+        if decl.get("dns") != "scripted" and any("behaviour" in r for r in decl["records"]):
+            raise LabError(f"{path.name}: record behaviours need \"dns\": \"scripted\"")
         for srv in decl["servers"]:
             host = srv.get("host")
             if not host or ("smtp" in srv) == ("https" in srv):
@@ -136,11 +141,15 @@ def write_dnsmasq(state, domains, servers):
         f"dhcp-option=option:dns-server,{GATEWAY}",
         f"dhcp-option=option:ntp-server,{GATEWAY}",
     ]
+    lines.append("local=/test/")                     # unknown .test names: NXDOMAIN
     for decl in domains:
-        lines.append(f"local=/{decl['domain']}/")
+        if decl.get("dns") == "scripted":
+            lines.append(f"server=/{decl['domain']}/{SCRIPTED_DNS}")
     for srv in servers:
         lines.append(f"host-record={srv['host']},{srv['address']}")
     for decl in domains:
+        if decl.get("dns") == "scripted":
+            continue
         for rec in decl["records"]:
             t = rec.get("type")
             if t == "MX":
@@ -412,6 +421,7 @@ def cmd_up(args):
             sh("ip", "tuntap", "add", "dev", tap, "mode", "tap")
             sh("ip", "link", "set", tap, "master", "br0", "up")
         sh("ip", "addr", "add", f"{GATEWAY}/24", "dev", "br0")
+        sh("ip", "addr", "add", f"{SCRIPTED_DNS}/24", "dev", "br0")
         for srv in servers:
             sh("ip", "addr", "add", f"{srv['address']}/24", "dev", "br0")
         sh("ip", "link", "set", "br0", "up")
@@ -419,6 +429,10 @@ def cmd_up(args):
         expected = {("udp", f"{GATEWAY}:53"), ("tcp", f"{GATEWAY}:53"),
                     ("udp", f"{GATEWAY}:123"), ("udp", "0.0.0.0:67")}
         start(state, ns, "dnsmasq", ["dnsmasq", "-k", "-C", state / "dnsmasq.conf"])
+        if any(d.get("dns") == "scripted" for d in domains):
+            expected |= {("udp", f"{SCRIPTED_DNS}:53"), ("tcp", f"{SCRIPTED_DNS}:53")}
+            start(state, ns, "dns-responder", ["/usr/bin/python3", LAB_DIR / "dns_responder.py",
+                                               "--listen", SCRIPTED_DNS, "--domains", DOMAINS_DIR])
         start(state, ns, "chronyd", ["chronyd", "-x", "-d", "-u", "root", "-f", state / "chrony.conf"])
         if have_https:
             start(state, ns, "nginx", ["nginx", "-p", state / "nginx", "-e", state / "nginx" / "error.log",
@@ -533,11 +547,19 @@ def cmd_verify(args):
                               capture_output=True, text=True).stdout
 
     for decl in domains:
+        if decl.get("dns") == "scripted":
+            plain = [r for r in decl["records"] if r["type"] == "A" and "behaviour" not in r]
+            for rec in plain[:1]:
+                out = dig("A", rec["name"])
+                check(f"dns A {rec['name']} (forwarded to the scripted server)",
+                      rec["address"] in out.split(), out.strip())
+            continue
         for rec in decl["records"]:
             if rec["type"] == "MX":
                 out = dig("MX", decl["domain"])
-                check(f"dns MX {decl['domain']} {rec['preference']} {rec['exchange']}",
-                      f"{rec['preference']} {rec['exchange']}." in out, out.strip())
+                exchange = rec["exchange"].rstrip(".")
+                check(f"dns MX {decl['domain']} {rec['preference']} {exchange or '.'}",
+                      f"{rec['preference']} {exchange}." in out.splitlines(), out.strip())
             elif rec["type"] == "CNAME":
                 out = dig("CNAME", rec["name"])
                 check(f"dns CNAME {rec['name']}", f"{rec['target']}." in out, out.strip())

@@ -1,6 +1,7 @@
 /* Table-driven tests of the host command-line parser. */
 #include "stsm_check.h"
 #include "stsm_cli.h"
+#include "stsm_dns.h"
 
 struct cli_case {
     const char *intent;
@@ -40,10 +41,27 @@ static const struct cli_case cases[] = {
       STSM_ERR_ARGUMENT, "--ip" },
     { "gateway with DHCP", { "stsmail", "probe", "--tap", "t", "--gw", "192.0.2.1", "mx.test", "25" },
       STSM_ERR_ARGUMENT, "--gw needs --ip" },
-    { "dns with DHCP", { "stsmail", "probe", "--tap", "t", "--dns", "192.0.2.1", "mx.test", "25" },
-      STSM_ERR_ARGUMENT, "--dns needs --ip" },
+    { "dns server with DHCP overrides DHCP's", { "stsmail", "probe", "--tap", "t", "--dns", "192.0.2.1",
+                                                 "mx.test", "25" }, STSM_OK, NULL },
+    { "three dns servers", { "stsmail", "probe", "--tap", "t", "--dns", "192.0.2.1", "--dns", "192.0.2.2",
+                             "--dns", "192.0.2.3", "mx.test", "25" }, STSM_ERR_ARGUMENT, "at most twice" },
+    { "bad dns server", { "stsmail", "probe", "--tap", "t", "--dns", "192.0.2", "mx.test", "25" },
+      STSM_ERR_ARGUMENT, "--dns '192.0.2'" },
     { "bad gateway", { "stsmail", "probe", "--tap", "t", "--ip", "192.0.2.11/24", "--gw", "gw", "mx.test", "25" },
       STSM_ERR_ARGUMENT, "--gw 'gw'" },
+    { "dns mx", { "stsmail", "dns", "--tap", "t", "mx", "example.test" }, STSM_OK, NULL },
+    { "dns txt", { "stsmail", "dns", "--tap", "t", "txt", "_mta-sts.example.test" }, STSM_OK, NULL },
+    { "dns unknown type", { "stsmail", "dns", "--tap", "t", "srv", "example.test" }, STSM_ERR_ARGUMENT,
+      "TYPE 'srv'" },
+    { "dns type in capitals is not a type", { "stsmail", "dns", "--tap", "t", "MX", "example.test" },
+      STSM_ERR_ARGUMENT, "TYPE 'MX'" },
+    { "dns without name", { "stsmail", "dns", "--tap", "t", "mx" }, STSM_ERR_ARGUMENT, "TYPE and NAME" },
+    { "dns empty label", { "stsmail", "dns", "--tap", "t", "a", "a..test" }, STSM_ERR_ARGUMENT,
+      "NAME 'a..test'" },
+    { "dns label too long", { "stsmail", "dns", "--tap", "t", "a",
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test" }, STSM_ERR_ARGUMENT,
+      "not a valid DNS name" },
+    { "dns without tap", { "stsmail", "dns", "a", "example.test" }, STSM_ERR_ARGUMENT, "--tap" },
     { "timeout zero", { "stsmail", "probe", "--tap", "t", "--timeout", "0", "mx.test", "25" },
       STSM_ERR_ARGUMENT, "--timeout '0'" },
     { "timeout too long", { "stsmail", "probe", "--tap", "t", "--timeout", "3601", "mx.test", "25" },
@@ -85,23 +103,36 @@ int main(void)
     CHECK_CASE("static probe values");
     CHECK_INT(stsm_cli_parse(14, (char *const *)argv, &cli, why, sizeof why), STSM_OK);
     CHECK_INT(cli.command, STSM_CLI_PROBE);
-    CHECK_STR(cli.probe.tap, "tap0");
-    CHECK(!cli.probe.use_dhcp);
-    CHECK_INT(cli.probe.address.octet[0], 192);
-    CHECK_INT(cli.probe.address.octet[3], 11);
-    CHECK_INT(cli.probe.prefix_len, 24);
-    CHECK_INT(cli.probe.gateway.octet[3], 1);
-    CHECK_INT(cli.probe.dns.octet[3], 53);
-    CHECK_INT(cli.probe.timeout_ms, 7000);
+    CHECK_STR(cli.net.tap, "tap0");
+    CHECK(!cli.net.use_dhcp);
+    CHECK_INT(cli.net.address.octet[0], 192);
+    CHECK_INT(cli.net.address.octet[3], 11);
+    CHECK_INT(cli.net.prefix_len, 24);
+    CHECK_INT(cli.net.gateway.octet[3], 1);
+    CHECK_INT(cli.net.dns_count, 1);
+    CHECK_INT(cli.net.dns[0].octet[3], 53);
+    CHECK_INT(cli.net.timeout_ms, 7000);
     CHECK_STR(cli.probe.host, "mx1.example.test");
     CHECK_INT(cli.probe.port, 587);
 
     const char *dhcp[] = { "stsmail", "probe", "--tap", "tap0", "mx.test", "25", NULL };
     CHECK_CASE("DHCP probe defaults");
     CHECK_INT(stsm_cli_parse(6, (char *const *)dhcp, &cli, why, sizeof why), STSM_OK);
-    CHECK(cli.probe.use_dhcp);
-    CHECK_INT(cli.probe.timeout_ms, 10000);
+    CHECK(cli.net.use_dhcp);
+    CHECK_INT(cli.net.dns_count, 0);
+    CHECK_INT(cli.net.timeout_ms, 10000);
     CHECK_INT(cli.probe.port, 25);
+
+    const char *dns[] = { "stsmail", "dns", "--tap", "tap0", "--dns", "192.0.2.2", "--dns",
+                          "192.0.2.1", "aaaa", "mx1.example.test", NULL };
+    CHECK_CASE("dns values");
+    CHECK_INT(stsm_cli_parse(10, (char *const *)dns, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_DNS);
+    CHECK_INT(cli.dns.type, STSM_DNS_TYPE_AAAA);
+    CHECK_STR(cli.dns.name, "mx1.example.test");
+    CHECK_INT(cli.net.dns_count, 2);
+    CHECK_INT(cli.net.dns[0].octet[3], 2);
+    CHECK_INT(cli.net.dns[1].octet[3], 1);
 
     return stsm_check_summary("test_cli");
 }

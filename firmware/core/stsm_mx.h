@@ -1,0 +1,88 @@
+/*
+ * Which hosts receive mail for a domain (RFC 5321 section 5.1, RFC 7505), from the answer
+ * to its MX query: ordered by preference, equal preferences shuffled; no MX records means
+ * the domain itself (implicit MX); a null MX means the domain accepts no mail. Pure: the
+ * caller supplies randomness. Address lookups fill the hosts in later (stsm_route).
+ */
+#ifndef STSM_MX_H
+#define STSM_MX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_config.h"
+#include "stsm_dns.h"
+#include "stsm_status.h"
+
+enum stsm_mx_kind {
+    STSM_MX_LIST,        /**< hosts from MX records */
+    STSM_MX_IMPLICIT,    /**< no MX records: the domain itself is the one host */
+    STSM_MX_NULL,        /**< null MX ("0 ."): the domain accepts no mail; permanent */
+    STSM_MX_NO_DOMAIN,   /**< NXDOMAIN: the domain does not exist; permanent */
+};
+
+struct stsm_mx_address {
+    uint8_t family;      /**< 4 or 6 */
+    uint8_t bytes[16];
+};
+
+/** Result of one address lookup (A or AAAA) for a host. */
+struct stsm_mx_lookup {
+    bool done;                       /**< looked up, or taken from the additional section */
+    bool from_additional;            /**< taken from the MX answer's additional section */
+    stsm_status_t status;            /**< STSM_OK, or why the lookup failed */
+    enum stsm_dns_outcome outcome;   /**< when status is STSM_OK */
+};
+
+struct stsm_mx_host {
+    char name[STSM_HOSTNAME_MAX + 1];       /**< the exchange as the MX record names it: the
+                                                 name for policy matching and certificates */
+    uint16_t preference;
+    bool cname;                             /**< its address records came through a CNAME */
+    char canonical[STSM_HOSTNAME_MAX + 1];  /**< where that CNAME chain ended (== name if none) */
+    struct stsm_mx_lookup a, aaaa;
+    size_t address_count;
+    bool addresses_dropped;                 /**< more than STSM_MX_MAX_ADDRESSES existed */
+    struct stsm_mx_address addresses[STSM_MX_MAX_ADDRESSES];
+};
+
+struct stsm_mx_set {
+    enum stsm_mx_kind kind;
+    char domain[STSM_HOSTNAME_MAX + 1];
+    bool null_ignored;       /**< a "." exchange stood among real ones and was skipped */
+    size_t count;
+    struct stsm_mx_host hosts[STSM_MX_MAX_HOSTS];
+};
+
+/** Returns a random number below `bound` (> 0). */
+typedef uint32_t (*stsm_mx_random_fn)(void *arg, uint32_t bound);
+
+/**
+ * Builds the host list of `domain` from `mx`, its decoded MX answer (outcome ANSWER,
+ * NODATA or NXDOMAIN). Hosts are sorted by preference; hosts of equal preference are
+ * shuffled with `random`; a host named twice is kept once, at its best preference.
+ * Returns STSM_ERR_CAPACITY for more than STSM_MX_MAX_HOSTS hosts, STSM_ERR_ARGUMENT for
+ * an answer of another outcome.
+ */
+stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
+                           stsm_mx_random_fn random, void *random_arg, struct stsm_mx_set *set);
+
+/**
+ * Takes addresses for the hosts from the additional section of `mx`, where it holds A or
+ * AAAA records owned by a host's own name (which also proves that name is no CNAME).
+ * Marks each lookup it answers as done and from_additional.
+ */
+void stsm_mx_take_additional(struct stsm_mx_set *set, const struct stsm_dns_answer *mx);
+
+/**
+ * Records the answer to a host's A or AAAA lookup (status STSM_OK with `answer`, or the
+ * failure status with `answer` NULL): its addresses and whether it came through a CNAME.
+ */
+void stsm_mx_record_lookup(struct stsm_mx_host *host, uint16_t type, stsm_status_t status,
+                           const struct stsm_dns_answer *answer);
+
+/** "list", "implicit", "null", "no_domain". */
+const char *stsm_mx_kind_str(enum stsm_mx_kind kind);
+
+#endif /* STSM_MX_H */

@@ -1,0 +1,268 @@
+#include "stsm_resolver.h"
+
+#include <string.h>
+
+#include "lwip/dns.h"
+#include "lwip/timeouts.h"
+#include "stsm_port.h"
+
+#define EPHEMERAL_FIRST 49152u
+#define EPHEMERAL_COUNT 16384u
+#define BIND_ATTEMPTS   8
+
+static void resolver_timeout(void *arg);
+static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err);
+static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
+static void tcp_on_err(void *arg, err_t err);
+
+/* Ends the TCP connection of a query, if any. A DNS exchange over TCP is over once the
+ * answer is in (or has failed), so the connection is reset rather than closed: that
+ * frees the pcb at once, and callers inside lwIP callbacks then return ERR_ABRT. */
+static void drop_tcp(struct stsm_resolver_query *rq)
+{
+    if (rq->tcp != NULL) {
+        tcp_arg(rq->tcp, NULL);
+        tcp_recv(rq->tcp, NULL);
+        tcp_err(rq->tcp, NULL);
+        tcp_abort(rq->tcp);
+        rq->tcp = NULL;
+    }
+}
+
+/* Releases the connections and timer of a query; the struct may then be reused. */
+static void release(struct stsm_resolver_query *rq)
+{
+    sys_untimeout(resolver_timeout, rq);
+    if (rq->udp != NULL) {
+        udp_remove(rq->udp);
+        rq->udp = NULL;
+    }
+    drop_tcp(rq);
+    rq->active = false;
+}
+
+static void finish(struct stsm_resolver_query *rq, stsm_status_t status, uint8_t server)
+{
+    release(rq);
+    rq->done(rq->done_arg, status, status == STSM_OK ? &rq->answer : NULL,
+             status == STSM_OK ? &rq->servers[server] : NULL);
+}
+
+/* Sends the next UDP try, or ends the query when the tries are used up. */
+static void next_try(struct stsm_resolver_query *rq)
+{
+    sys_untimeout(resolver_timeout, rq);
+    drop_tcp(rq);
+    if (rq->tries == STSM_DNS_TRIES) {
+        finish(rq, rq->last_error, 0);
+        return;
+    }
+    uint8_t server = (uint8_t)(rq->tries % rq->server_count);
+    uint32_t round = rq->tries / rq->server_count;
+    rq->tries++;
+    rq->asked_mask |= (uint8_t)(1u << server);
+
+    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)rq->query_len, PBUF_RAM);
+    if (p != NULL) {
+        pbuf_take(p, rq->query_msg, (u16_t)rq->query_len);
+        /* A failed send (no route, no buffer) is a lost packet: the timer moves on. */
+        udp_sendto(rq->udp, p, &rq->servers[server], STSM_DNS_PORT);
+        pbuf_free(p);
+    }
+    sys_timeout(STSM_DNS_TRY_TIMEOUT_MS << round, resolver_timeout, rq);
+}
+
+/* A try got no usable answer in time. The query's final error stays "server failure"
+ * once any server answered badly, and is "timeout" only if none answered at all. */
+static void resolver_timeout(void *arg)
+{
+    next_try(arg);
+}
+
+static int server_index(const struct stsm_resolver_query *rq, const ip_addr_t *addr)
+{
+    for (uint8_t i = 0; i < rq->server_count; i++) {
+        if (ip_addr_cmp(&rq->servers[i], addr)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* What to do with a decoded reply from server `server`. */
+static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, size_t len,
+                         uint8_t server, bool over_tcp)
+{
+    stsm_status_t st = stsm_dns_decode(msg, len, &rq->query, &rq->answer);
+    if (st == STSM_ERR_DNS_NOT_ANSWER) {
+        return;   /* stale, spoofed or stray: keep waiting for ours */
+    }
+    if (st == STSM_ERR_DNS_CNAME_CHAIN || st == STSM_ERR_CAPACITY) {
+        finish(rq, st, server);   /* the data itself is the problem; another server won't help */
+        return;
+    }
+    if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TRUNCATED && !over_tcp) {
+        sys_untimeout(resolver_timeout, rq);
+        rq->tcp_server = server;
+        rq->rx_len = 0;
+        rq->tcp = tcp_new_ip_type(IP_GET_TYPE(&rq->servers[server]));
+        if (rq->tcp == NULL) {
+            next_try(rq);
+            return;
+        }
+        tcp_arg(rq->tcp, rq);
+        tcp_recv(rq->tcp, tcp_on_recv);
+        tcp_err(rq->tcp, tcp_on_err);
+        if (tcp_connect(rq->tcp, &rq->servers[server], STSM_DNS_PORT, tcp_on_connected) != ERR_OK) {
+            next_try(rq);
+            return;
+        }
+        sys_timeout(STSM_DNS_TCP_TIMEOUT_MS, resolver_timeout, rq);
+        return;
+    }
+    if (st == STSM_OK && rq->answer.outcome != STSM_DNS_TEMPFAIL &&
+        rq->answer.outcome != STSM_DNS_TRUNCATED) {
+        finish(rq, STSM_OK, server);
+        return;
+    }
+    /* SERVFAIL/REFUSED/..., garbage, or truncated even over TCP: this server failed. */
+    if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TEMPFAIL) {
+        rq->last_rcode = rq->answer.rcode;
+    }
+    rq->last_error = STSM_ERR_DNS_SERVER_FAILURE;
+    next_try(rq);
+}
+
+static void udp_on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+                        u16_t port)
+{
+    struct stsm_resolver_query *rq = arg;
+    (void)pcb;
+    int server = server_index(rq, addr);
+    /* Only port 53 of a server this query was sent to may answer it. */
+    if (!rq->active || rq->tcp != NULL || port != STSM_DNS_PORT || server < 0 ||
+        !(rq->asked_mask & (1u << server))) {
+        pbuf_free(p);
+        return;
+    }
+    size_t len = p->tot_len < sizeof rq->rx ? p->tot_len : sizeof rq->rx;
+    pbuf_copy_partial(p, rq->rx, (u16_t)len, 0);
+    pbuf_free(p);
+    handle_reply(rq, rq->rx, len, (uint8_t)server, false);
+}
+
+static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct stsm_resolver_query *rq = arg;
+    uint8_t prefix[2] = { (uint8_t)(rq->query_len >> 8), (uint8_t)rq->query_len };
+    (void)err;   /* failures arrive through tcp_on_err */
+    if (tcp_write(pcb, prefix, 2, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK ||
+        tcp_write(pcb, rq->query_msg, (u16_t)rq->query_len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        next_try(rq);
+        return ERR_ABRT;
+    }
+    tcp_output(pcb);
+    return ERR_OK;
+}
+
+static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct stsm_resolver_query *rq = arg;
+    (void)err;
+    if (p == NULL) {
+        /* Closed before the whole answer arrived: this server failed. */
+        rq->last_error = STSM_ERR_DNS_SERVER_FAILURE;
+        next_try(rq);
+        return ERR_ABRT;
+    }
+    tcp_recved(pcb, p->tot_len);
+    size_t room = sizeof rq->rx - rq->rx_len;
+    size_t take = p->tot_len < room ? p->tot_len : room;
+    pbuf_copy_partial(p, rq->rx + rq->rx_len, (u16_t)take, 0);
+    rq->rx_len += take;
+    pbuf_free(p);
+    if (rq->rx_len < 2) {
+        return ERR_OK;
+    }
+    size_t want = ((size_t)rq->rx[0] << 8) | rq->rx[1];
+    if (want > STSM_DNS_MSG_MAX) {
+        finish(rq, STSM_ERR_CAPACITY, rq->tcp_server);
+        return ERR_ABRT;
+    }
+    if (rq->rx_len < 2 + want) {
+        return ERR_OK;
+    }
+    handle_reply(rq, rq->rx + 2, want, rq->tcp_server, true);
+    /* Every outcome but "not our answer, keep waiting" has dropped this connection. */
+    return rq->tcp == pcb ? ERR_OK : ERR_ABRT;
+}
+
+static void tcp_on_err(void *arg, err_t err)
+{
+    struct stsm_resolver_query *rq = arg;
+    (void)err;
+    rq->tcp = NULL;   /* lwIP has freed it */
+    rq->last_error = STSM_ERR_DNS_SERVER_FAILURE;
+    next_try(rq);
+}
+
+stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *name, uint16_t type,
+                                  stsm_resolver_done_fn done, void *arg)
+{
+    if (name == NULL || strlen(name) > STSM_HOSTNAME_MAX || done == NULL) {
+        return STSM_ERR_ARGUMENT;
+    }
+    memset(rq, 0, offsetof(struct stsm_resolver_query, rx));
+    rq->done = done;
+    rq->done_arg = arg;
+    rq->last_error = STSM_ERR_TIMEOUT;
+    rq->query.type = type;
+    rq->query.id = (uint16_t)stsm_port_random_u32();
+    memcpy(rq->query.name, name, strlen(name) + 1);
+    stsm_status_t st = stsm_dns_encode_query(&rq->query, rq->query_msg, sizeof rq->query_msg,
+                                             &rq->query_len);
+    if (st != STSM_OK) {
+        return st == STSM_ERR_CAPACITY ? STSM_ERR_ARGUMENT : st;
+    }
+
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
+        const ip_addr_t *server = dns_getserver(i);
+        if (!ip_addr_isany(server)) {
+            ip_addr_copy(rq->servers[rq->server_count++], *server);
+        }
+    }
+    if (rq->server_count == 0) {
+        return STSM_ERR_NOT_CONFIGURED;
+    }
+
+    rq->udp = udp_new_ip_type(IPADDR_TYPE_ANY);
+    if (rq->udp == NULL) {
+        return STSM_ERR_NO_MEMORY;
+    }
+    err_t err = ERR_USE;
+    for (int i = 0; i < BIND_ATTEMPTS && err == ERR_USE; i++) {
+        u16_t port = (u16_t)(EPHEMERAL_FIRST + stsm_port_random_u32() % EPHEMERAL_COUNT);
+        err = udp_bind(rq->udp, IP_ANY_TYPE, port);
+    }
+    if (err != ERR_OK) {
+        udp_remove(rq->udp);
+        rq->udp = NULL;
+        return STSM_ERR_NO_MEMORY;
+    }
+    udp_recv(rq->udp, udp_on_recv, rq);
+    rq->active = true;
+    next_try(rq);
+    return STSM_OK;
+}
+
+void stsm_resolver_cancel(struct stsm_resolver_query *rq)
+{
+    if (rq->active) {
+        release(rq);
+    }
+}
+
+uint8_t stsm_resolver_last_rcode(const struct stsm_resolver_query *rq)
+{
+    return rq->last_rcode;
+}

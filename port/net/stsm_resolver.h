@@ -1,0 +1,78 @@
+/*
+ * DNS stub resolver on lwIP's raw UDP/TCP API, for the record types lwIP's own resolver
+ * does not give us (MX, TXT) and for answers whose shape matters (CNAME chains, NODATA
+ * versus NXDOMAIN). It asks the servers in lwIP's DNS server list, so servers learned by
+ * DHCP are used.
+ *
+ * Each query has its own UDP port and ID, both random (stsm_port_random_u32), and
+ * accepts replies only from port 53 of a server it asked; anything that is not the answer
+ * to its question is dropped. Tries rotate over the servers with a timeout that doubles
+ * each round; SERVFAIL, REFUSED or a malformed reply moves on to the next server; a
+ * truncated reply is asked again over TCP. Queries are independent: any number may be in
+ * flight, each in its own struct.
+ */
+#ifndef STSM_RESOLVER_H
+#define STSM_RESOLVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lwip/ip_addr.h"
+#include "lwip/tcp.h"
+#include "lwip/udp.h"
+#include "stsm_config.h"
+#include "stsm_dns.h"
+#include "stsm_status.h"
+
+struct stsm_resolver_query;
+
+/**
+ * Called once per started query. On STSM_OK `answer` holds an ANSWER, NODATA or NXDOMAIN
+ * outcome and `server` the server that gave it; both are valid only during the call.
+ * Otherwise `answer` is NULL and status says why: STSM_ERR_TIMEOUT (no server answered),
+ * STSM_ERR_DNS_SERVER_FAILURE (servers answered only with errors or garbage),
+ * STSM_ERR_DNS_CNAME_CHAIN, STSM_ERR_CAPACITY, STSM_ERR_NO_MEMORY, STSM_ERR_IO.
+ */
+typedef void (*stsm_resolver_done_fn)(void *arg, stsm_status_t status,
+                                      const struct stsm_dns_answer *answer,
+                                      const ip_addr_t *server);
+
+/** One query in flight. Allocate statically (it holds the message buffers); fields are
+ *  private. It may be started again from its own callback. */
+struct stsm_resolver_query {
+    bool active;
+    struct stsm_dns_query query;
+    ip_addr_t servers[DNS_MAX_SERVERS];
+    uint8_t server_count;
+    uint8_t tries;               /* UDP tries sent so far */
+    uint8_t asked_mask;          /* servers this query was sent to */
+    uint8_t tcp_server;          /* server asked over TCP */
+    uint8_t last_rcode;          /* from the last error reply, for logs */
+    stsm_status_t last_error;    /* why the last try failed */
+    struct udp_pcb *udp;
+    struct tcp_pcb *tcp;
+    size_t query_len;
+    uint8_t query_msg[STSM_HOSTNAME_MAX + 2 + STSM_DNS_HEADER_LEN + 4 + 11];
+    size_t rx_len;
+    uint8_t rx[2 + STSM_DNS_MSG_MAX];   /* a reply; over TCP with its length prefix */
+    struct stsm_dns_answer answer;
+    stsm_resolver_done_fn done;
+    void *done_arg;
+};
+
+/**
+ * Starts a query for `name` of `type` (A, AAAA, MX or TXT). Returns STSM_OK when under way
+ * (`done` will be called later, never from inside this call), STSM_ERR_ARGUMENT for a bad
+ * name or type, STSM_ERR_NOT_CONFIGURED when lwIP knows no DNS server, or
+ * STSM_ERR_NO_MEMORY when no UDP pcb is free.
+ */
+stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *name, uint16_t type,
+                                  stsm_resolver_done_fn done, void *arg);
+
+/** Stops a query without calling `done`. Safe on a finished or never-started query. */
+void stsm_resolver_cancel(struct stsm_resolver_query *rq);
+
+/** The rcode of the last error reply (SERVFAIL = 2, REFUSED = 5, ...), 0 if none. */
+uint8_t stsm_resolver_last_rcode(const struct stsm_resolver_query *rq);
+
+#endif /* STSM_RESOLVER_H */

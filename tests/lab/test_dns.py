@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Lab test: `stsmail dns` through lwIP over TAP against the lab's DNS servers: dnsmasq
+(MX order, implicit and null MX, TXT, CNAMEs at MX targets, NXDOMAIN versus NODATA) and
+the scripted responder (SERVFAIL, REFUSED, silence, truncation, spoofed replies, server
+rotation). Usage: test_dns.py STSMAIL LAB_STATE_DIR"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPTED = "192.0.2.2"
+
+if os.geteuid() != 0:
+    print("SKIP: lab tests need root (network namespaces, TAP)")
+    sys.exit(77)
+stsmail, state = sys.argv[1], Path(sys.argv[2])
+lab = json.loads((state / "lab.json").read_text())
+ns, tap, servers = lab["namespace"], lab["taps"]["host"], lab["servers"]
+results = []
+
+
+def dns(*args):
+    """Runs stsmail dns in the lab; returns (exit status, parsed JSON or None, stderr)."""
+    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "60", stsmail, "dns", "--tap", tap,
+                          *args], capture_output=True, text=True)
+    try:
+        report = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        report = None
+    return res.returncode, report, res.stderr
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
+
+
+def hosts(report):
+    return [(h["name"], h["preference"], h["cname"], h["canonical_name"], h["addresses"])
+            for h in report["hosts"]]
+
+
+def responder_log():
+    return (state / "log" / "dns-responder.log").read_text()
+
+
+# --- dnsmasq, the DHCP-provided server -------------------------------------------------
+rc, r, err = dns("mx", "example.test")
+check("MX example.test: ordered hosts with addresses, through the DHCP-provided server",
+      rc == 0 and r["server"] == "192.0.2.1" and r["mx"] == "list" and hosts(r) == [
+          ("mx1.example.test", 10, False, "mx1.example.test", [servers["mx1.example.test"]]),
+          ("mx2.example.test", 20, False, "mx2.example.test", [servers["mx2.example.test"]])],
+      f"{rc} {r} {err}")
+
+rc, r, err = dns("mx", "implicit.test")
+check("no MX records: implicit MX is the domain itself",
+      rc == 0 and r["mx"] == "implicit" and hosts(r) == [
+          ("implicit.test", 0, False, "implicit.test", [servers["implicit.test"]])], f"{rc} {r}")
+
+rc, r, err = dns("mx", "nullmx.test")
+check("null MX reported, no hosts, exit 0", rc == 0 and r["mx"] == "null" and r["hosts"] == [],
+      f"{rc} {r}")
+
+rc, r, err = dns("mx", "nope.test")
+check("MX of a missing domain: no_domain", rc == 0 and r["mx"] == "no_domain", f"{rc} {r}")
+
+rc, r, err = dns("mx", "cname-mx.test")
+check("MX target that is a CNAME: flagged, MX name kept, target's address",
+      rc == 0 and hosts(r) == [("alias.cname-mx.test", 10, True, "mx1.example.test",
+                                [servers["mx1.example.test"]])], f"{rc} {r}")
+
+rc, r, err = dns("mx", "chain.test")
+check("MX target behind a chain of two CNAMEs",
+      rc == 0 and hosts(r) == [("mail.chain.test", 10, True, "mx2.example.test",
+                                [servers["mx2.example.test"]])], f"{rc} {r}")
+
+rc, r, err = dns("txt", "_mta-sts.example.test")
+check("TXT record", rc == 0 and r["outcome"] == "answer" and
+      r["records"] == ["v=STSv1; id=20261130T000000;"], f"{rc} {r}")
+
+rc, r, err = dns("a", "smtp.example.test")
+check("A through a CNAME shows the chain", rc == 0 and r["cname_chain"] == ["mx1.example.test"]
+      and r["records"] == [servers["mx1.example.test"]], f"{rc} {r}")
+
+rc, r, err = dns("a", "nope.example.test")
+check("NXDOMAIN is an answer (exit 0)", rc == 0 and r["outcome"] == "nxdomain", f"{rc} {r}")
+
+rc, r, err = dns("aaaa", "mx1.example.test")
+check("NODATA is an answer (exit 0)", rc == 0 and r["outcome"] == "nodata", f"{rc} {r}")
+
+# --- the scripted responder, asked directly --------------------------------------------
+rc, r, err = dns("--dns", SCRIPTED, "a", "servfail.scripted.test")
+check("SERVFAIL: temporary failure, exit 75", rc == 75 and r["status"] == "dns_server_failure"
+      and r["last_error_rcode"] == 2, f"{rc} {r}")
+
+rc, r, err = dns("--dns", SCRIPTED, "a", "refused.scripted.test")
+check("REFUSED: temporary failure, exit 75", rc == 75 and r["last_error_rcode"] == 5, f"{rc} {r}")
+
+rc, r, err = dns("--dns", SCRIPTED, "a", "silent.scripted.test")
+tries = len(re.findall(r"udp .* silent\.scripted\.test\. A", responder_log()))
+check("silent server: timeout after retries, exit 75",
+      rc == 75 and r["status"] == "timeout" and tries == 4, f"{rc} {r} tries={tries}")
+
+rc, r, err = dns("--dns", SCRIPTED, "a", "truncated.scripted.test")
+log = responder_log()
+check("truncated answer asked again over TCP",
+      rc == 0 and r["records"] == ["192.0.2.94"] and
+      re.search(r"tcp .* truncated\.scripted\.test\. A", log), f"{rc} {r}")
+
+rc, r, err = dns("--dns", SCRIPTED, "txt", "truncated.scripted.test")
+check("TXT only over TCP", rc == 0 and r["records"] == ["only over TCP"], f"{rc} {r}")
+
+rc, r, err = dns("--dns", SCRIPTED, "a", "spoofed.scripted.test")
+check("spoofed replies (wrong ID, wrong port, wrong question) are dropped",
+      rc == 0 and r["records"] == ["192.0.2.99"], f"{rc} {r}")
+
+rc, r, err = dns("--dns", SCRIPTED, "--dns", "192.0.2.1", "a", "mx1.example.test")
+check("rotation: a server that refuses, then the next one answers",
+      rc == 0 and r["server"] == "192.0.2.1" and r["records"] == [servers["mx1.example.test"]],
+      f"{rc} {r}")
+
+rc, r, err = dns("--dns", "192.0.2.9", "--dns", "192.0.2.1", "a", "mx1.example.test")
+check("rotation: an unreachable server, then the next one answers",
+      rc == 0 and r["server"] == "192.0.2.1", f"{rc} {r}")
+
+# Only our device's queries (DHCP pool 192.0.2.100-199), not dnsmasq's forwarded ones.
+queries = re.findall(r"udp \('192\.0\.2\.1\d\d', (\d+)\) id=(\d+) ", responder_log())
+ports = {int(p) for p, _ in queries}
+ids = {int(i) for _, i in queries}
+check("queries come from random high ports with random IDs",
+      len(queries) >= 8 and len(ports) >= 6 and len(ids) >= 6 and min(ports) >= 49152,
+      f"{len(queries)} queries, ports {sorted(ports)}, ids {sorted(ids)}")
+
+passed = sum(results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)

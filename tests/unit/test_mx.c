@@ -1,0 +1,207 @@
+/* MX planning: order, shuffling, implicit and null MX, duplicates, capacity, additional
+ * addresses and CNAME flags, on answers decoded from packets built here. */
+#include "dns_packet.h"
+#include "stsm_check.h"
+#include "stsm_mx.h"
+
+static struct stsm_dns_answer answer;
+static struct stsm_mx_set set;
+
+/* Deterministic randomness: a counter-driven sequence the test can steer. */
+static uint32_t rng_state;
+static uint32_t test_random(void *arg, uint32_t bound)
+{
+    (void)arg;
+    rng_state = rng_state * 1103515245u + 12345u;
+    return (rng_state >> 16) % bound;
+}
+
+struct mx_rr {
+    unsigned preference;
+    const char *exchange;
+};
+
+/* Decodes an MX answer for `domain` made of `n` records (rcode 0) or an empty one. */
+static void mx_answer(const char *domain, unsigned rcode, const struct mx_rr *rrs, size_t n)
+{
+    struct pkt p;
+    struct stsm_dns_query q = { .id = 7, .type = STSM_DNS_TYPE_MX };
+    strcpy(q.name, domain);
+    pkt_header(&p, 7, 0, rcode, 1, (unsigned)n, 0, 0);
+    pkt_question(&p, domain, STSM_DNS_TYPE_MX);
+    for (size_t i = 0; i < n; i++) {
+        pkt_rr_mx(&p, domain, rrs[i].preference, rrs[i].exchange);
+    }
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+}
+
+static void test_kinds(void)
+{
+    CHECK_CASE("NXDOMAIN: the domain does not exist");
+    mx_answer("gone.test", 3, NULL, 0);
+    CHECK_INT(stsm_mx_plan("gone.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.kind, STSM_MX_NO_DOMAIN);
+    CHECK_INT(set.count, 0);
+
+    CHECK_CASE("NODATA: implicit MX, the domain itself");
+    mx_answer("implicit.test", 0, NULL, 0);
+    CHECK_INT(stsm_mx_plan("implicit.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.kind, STSM_MX_IMPLICIT);
+    CHECK_INT(set.count, 1);
+    CHECK_STR(set.hosts[0].name, "implicit.test");
+
+    CHECK_CASE("the domain may be the set's own buffer");
+    CHECK_INT(stsm_mx_plan(set.domain, &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_STR(set.hosts[0].name, "implicit.test");
+
+    CHECK_CASE("null MX: no mail");
+    mx_answer("nullmx.test", 0, (const struct mx_rr[]){ { 0, "" } }, 1);
+    CHECK_INT(stsm_mx_plan("nullmx.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.kind, STSM_MX_NULL);
+    CHECK_INT(set.count, 0);
+    CHECK(!set.null_ignored);
+
+    CHECK_CASE("a '.' among real exchanges is skipped and flagged");
+    mx_answer("mixed.test", 0, (const struct mx_rr[]){ { 0, "" }, { 10, "mx.mixed.test" } }, 2);
+    CHECK_INT(stsm_mx_plan("mixed.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.kind, STSM_MX_LIST);
+    CHECK_INT(set.count, 1);
+    CHECK_STR(set.hosts[0].name, "mx.mixed.test");
+    CHECK(set.null_ignored);
+
+    CHECK_CASE("a temporary failure is not something to plan from");
+    answer.outcome = STSM_DNS_TEMPFAIL;
+    CHECK_INT(stsm_mx_plan("x.test", &answer, test_random, NULL, &set), STSM_ERR_ARGUMENT);
+}
+
+static void test_order(void)
+{
+    CHECK_CASE("sorted by preference whatever the record order");
+    mx_answer("d.test", 0,
+              (const struct mx_rr[]){ { 30, "c.d.test" }, { 10, "a.d.test" }, { 20, "b.d.test" } }, 3);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.count, 3);
+    CHECK_STR(set.hosts[0].name, "a.d.test");
+    CHECK_STR(set.hosts[1].name, "b.d.test");
+    CHECK_STR(set.hosts[2].name, "c.d.test");
+    CHECK_INT(set.hosts[2].preference, 30);
+
+    CHECK_CASE("a host named twice is kept once, at its best preference");
+    mx_answer("d.test", 0,
+              (const struct mx_rr[]){ { 30, "a.d.test" }, { 20, "b.d.test" }, { 10, "A.d.test" } }, 3);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.count, 2);
+    CHECK_INT(set.hosts[0].preference, 10);
+    CHECK_STR(set.hosts[1].name, "b.d.test");
+
+    CHECK_CASE("equal preferences are shuffled, every order turns up, ranks stay apart");
+    static const struct mx_rr four[] = {
+        { 5, "first.d.test" }, { 10, "x.d.test" }, { 10, "y.d.test" }, { 10, "z.d.test" },
+    };
+    mx_answer("d.test", 0, four, 4);
+    unsigned seen[6] = { 0 };
+    for (rng_state = 1; rng_state < 600;) {
+        uint32_t seed = rng_state;
+        CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+        rng_state = seed + 1;
+        CHECK_STR(set.hosts[0].name, "first.d.test");
+        /* Index the permutation of x, y, z by the positions of x and y. */
+        int px = -1, py = -1;
+        for (int i = 1; i < 4; i++) {
+            if (set.hosts[i].name[0] == 'x') {
+                px = i - 1;
+            }
+            if (set.hosts[i].name[0] == 'y') {
+                py = i - 1;
+            }
+        }
+        CHECK(px >= 0 && py >= 0 && px != py);
+        seen[px * 2 + (py > px ? py - 1 : py)]++;
+    }
+    for (int i = 0; i < 6; i++) {
+        CHECK(seen[i] > 0);
+    }
+
+    CHECK_CASE("more hosts than STSM_MX_MAX_HOSTS is an error");
+    struct mx_rr many[STSM_MX_MAX_HOSTS + 1];
+    static char names[STSM_MX_MAX_HOSTS + 1][16];
+    for (int i = 0; i <= STSM_MX_MAX_HOSTS; i++) {
+        snprintf(names[i], sizeof names[i], "m%d.d.test", i);
+        many[i].preference = 10;
+        many[i].exchange = names[i];
+    }
+    mx_answer("d.test", 0, many, STSM_MX_MAX_HOSTS + 1);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_ERR_CAPACITY);
+}
+
+static void test_addresses(void)
+{
+    struct pkt p;
+    struct stsm_dns_query q = { .id = 9, .type = STSM_DNS_TYPE_MX };
+    strcpy(q.name, "d.test");
+
+    CHECK_CASE("additional section answers the hosts it owns records for");
+    pkt_header(&p, 9, 0, 0, 1, 2, 0, 3);
+    pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+    pkt_rr_mx(&p, "d.test", 10, "a.d.test");
+    pkt_rr_mx(&p, "d.test", 20, "b.d.test");
+    pkt_rr_a(&p, "A.D.TEST", 192, 0, 2, 1);
+    pkt_rr_a(&p, "a.d.test", 192, 0, 2, 2);
+    pkt_rr_a(&p, "elsewhere.test", 192, 0, 2, 3);
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    stsm_mx_take_additional(&set, &answer);
+    CHECK(set.hosts[0].a.done && set.hosts[0].a.from_additional);
+    CHECK(!set.hosts[0].aaaa.done);
+    CHECK_INT(set.hosts[0].address_count, 2);
+    CHECK_INT(set.hosts[0].addresses[1].bytes[3], 2);
+    CHECK(!set.hosts[1].a.done);
+    CHECK_INT(set.hosts[1].address_count, 0);
+
+    CHECK_CASE("an incomplete additional section is not used");
+    answer.extra_incomplete = true;
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    stsm_mx_take_additional(&set, &answer);
+    CHECK(!set.hosts[0].a.done);
+
+    CHECK_CASE("an address lookup through a CNAME flags the host and keeps its MX name");
+    pkt_header(&p, 9, 0, 0, 1, 2, 0, 0);
+    pkt_question(&p, "b.d.test", STSM_DNS_TYPE_A);
+    pkt_rr_cname(&p, "b.d.test", "real.other.test");
+    pkt_rr_a(&p, "real.other.test", 192, 0, 2, 7);
+    q.type = STSM_DNS_TYPE_A;
+    strcpy(q.name, "b.d.test");
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    stsm_mx_record_lookup(&set.hosts[1], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    CHECK(set.hosts[1].cname);
+    CHECK_STR(set.hosts[1].name, "b.d.test");
+    CHECK_STR(set.hosts[1].canonical, "real.other.test");
+    CHECK_INT(set.hosts[1].address_count, 1);
+    CHECK_INT(set.hosts[1].a.outcome, STSM_DNS_ANSWER);
+
+    CHECK_CASE("a failed lookup is recorded as such");
+    stsm_mx_record_lookup(&set.hosts[1], STSM_DNS_TYPE_AAAA, STSM_ERR_TIMEOUT, NULL);
+    CHECK(set.hosts[1].aaaa.done);
+    CHECK_INT(set.hosts[1].aaaa.status, STSM_ERR_TIMEOUT);
+    CHECK_INT(set.hosts[1].address_count, 1);
+
+    CHECK_CASE("addresses beyond STSM_MX_MAX_ADDRESSES are dropped and flagged");
+    pkt_header(&p, 9, 0, 0, 1, STSM_MX_MAX_ADDRESSES + 1, 0, 0);
+    pkt_question(&p, "a.d.test", STSM_DNS_TYPE_A);
+    for (int i = 0; i <= STSM_MX_MAX_ADDRESSES; i++) {
+        pkt_rr_a(&p, "a.d.test", 192, 0, 2, (uint8_t)(10 + i));
+    }
+    strcpy(q.name, "a.d.test");
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    stsm_mx_record_lookup(&set.hosts[0], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    CHECK_INT(set.hosts[0].address_count, STSM_MX_MAX_ADDRESSES);
+    CHECK(set.hosts[0].addresses_dropped);
+}
+
+int main(void)
+{
+    test_kinds();
+    test_order();
+    test_addresses();
+    return stsm_check_summary("test_mx");
+}
