@@ -17,7 +17,7 @@ packages=(
   python3-aiosmtpd                    # lab scriptable SMTP sink
   python3-dnslib                      # lab scripted DNS responder (misbehaving servers)
   chrony                              # lab NTP server (run with -x: never sets the clock)
-  openssl                             # lab CA and certificates
+  openssl ca-certificates             # lab CA and certificates; the production trust store
   swaks libnet-ssleay-perl            # SMTP checks of the lab (swaks needs Net::SSLeay for TLS)
   dnsutils curl tcpdump               # lab checks and debugging
 )

@@ -23,6 +23,13 @@ static const struct {
     [STSM_ERR_DNS_CNAME_CHAIN] = { "dns_cname_chain", "CNAME chain loops or is too long" },
     [STSM_ERR_DNS_SERVER_FAILURE] = { "dns_server_failure", "DNS servers failed to answer" },
     [STSM_ERR_NOT_CONFIGURED] = { "not_configured", "not configured" },
+    [STSM_ERR_CORRUPT] = { "corrupt", "stored data is corrupt" },
+    [STSM_ERR_TLS_UNTRUSTED] = { "tls_untrusted", "certificate not issued by a trusted CA" },
+    [STSM_ERR_TLS_EXPIRED] = { "tls_expired", "certificate expired" },
+    [STSM_ERR_TLS_NOT_YET_VALID] = { "tls_not_yet_valid", "certificate not yet valid" },
+    [STSM_ERR_TLS_NAME_MISMATCH] = { "tls_name_mismatch", "certificate is for another name" },
+    [STSM_ERR_TLS_VERSION] = { "tls_version", "peer does not support TLS 1.2 or later" },
+    [STSM_ERR_TLS_HANDSHAKE] = { "tls_handshake", "TLS handshake failed" },
 };
 
 static bool known(stsm_status_t status)

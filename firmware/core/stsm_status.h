@@ -21,6 +21,13 @@ typedef enum {
     STSM_ERR_DNS_CNAME_CHAIN, /**< A CNAME chain loops or is longer than the hop limit. */
     STSM_ERR_DNS_SERVER_FAILURE, /**< Every DNS server answered with an error (SERVFAIL, REFUSED, ...) or garbage. */
     STSM_ERR_NOT_CONFIGURED,  /**< Something required is not set up (e.g. no DNS server known). */
+    STSM_ERR_CORRUPT,         /**< Stored data (trust store, cache, settings blob) failed validation. */
+    STSM_ERR_TLS_UNTRUSTED,   /**< The peer's certificate chain does not lead to a trust anchor. */
+    STSM_ERR_TLS_EXPIRED,     /**< A certificate in the peer's chain has expired. */
+    STSM_ERR_TLS_NOT_YET_VALID, /**< A certificate in the peer's chain is not valid yet. */
+    STSM_ERR_TLS_NAME_MISMATCH, /**< The peer's certificate is not valid for the expected host name. */
+    STSM_ERR_TLS_VERSION,     /**< The peer does not speak TLS 1.2 or later. */
+    STSM_ERR_TLS_HANDSHAKE,   /**< The TLS handshake failed for another reason (see the log). */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 
