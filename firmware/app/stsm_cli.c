@@ -6,6 +6,7 @@
 
 #include "stsm_config.h"
 #include "stsm_dns.h"
+#include "stsm_ipv4.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
 #define MAX_TIMEOUT_S      3600u
@@ -13,12 +14,16 @@
 const char stsm_cli_usage[] =
     "usage: stsmail probe NET-OPTIONS HOST PORT\n"
     "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
+    "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
     "probe   resolve HOST, connect to PORT and print the first line the server sends.\n"
     "dns     look NAME up and print the answer as one JSON object; for mx, the MX hosts\n"
     "        with their addresses and whether they come through a CNAME.\n"
+    "tls-probe  open a TLS session to HOST:PORT (after SMTP STARTTLS with --starttls),\n"
+    "        verified against the settings' trust store, and report version, suite,\n"
+    "        peer chain, verdict and Mbed TLS memory peak. Network from the settings.\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -51,46 +56,9 @@ static bool parse_uint(const char *text, unsigned long min, unsigned long max,
     return true;
 }
 
-/* Parses "A.B.C.D"; with prefix_len non-NULL, requires "A.B.C.D/N" with N in 1..32. */
 static bool parse_ipv4(const char *text, struct stsm_cli_ipv4 *out, uint8_t *prefix_len)
 {
-    char buf[sizeof "255.255.255.255/32"];
-    size_t len = strlen(text);
-    if (len >= sizeof buf) {
-        return false;
-    }
-    memcpy(buf, text, len + 1);
-
-    char *slash = strchr(buf, '/');
-    if ((slash != NULL) != (prefix_len != NULL)) {
-        return false;
-    }
-    if (slash != NULL) {
-        unsigned long n;
-        *slash = '\0';
-        if (!parse_uint(slash + 1, 1, 32, &n)) {
-            return false;
-        }
-        *prefix_len = (uint8_t)n;
-    }
-
-    char *part = buf;
-    for (int i = 0; i < 4; i++) {
-        char *dot = strchr(part, '.');
-        if ((dot == NULL) != (i == 3)) {
-            return false;
-        }
-        if (dot != NULL) {
-            *dot = '\0';
-        }
-        unsigned long octet;
-        if (strlen(part) > 3 || !parse_uint(part, 0, 255, &octet)) {
-            return false;
-        }
-        out->octet[i] = (uint8_t)octet;
-        part = dot + 1;
-    }
-    return true;
+    return stsm_ipv4_parse(text, out->octet, prefix_len);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -252,6 +220,61 @@ static stsm_status_t parse_dns(int argc, char *const argv[], struct stsm_cli *cl
     return STSM_OK;
 }
 
+static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_cli *cli,
+                                     char *why, size_t why_len)
+{
+    struct stsm_cli_tls_probe_args *args = &cli->tls_probe;
+    const char *positional[2];
+    int npositional = 0;
+
+    args->timeout_ms = 30000u;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--starttls") == 0) {
+            args->starttls = true;
+        } else if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--timeout") == 0) {
+            if (i + 1 >= argc) {
+                return fail(why, why_len, "tls-probe: option '%s' needs a value", arg);
+            }
+            const char *value = argv[++i];
+            unsigned long seconds;
+            if (arg[2] == 's') {
+                args->settings = value;
+            } else if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
+                return fail(why, why_len,
+                            "tls-probe: --timeout '%s' is not a whole number of seconds from 1 to 3600",
+                            value);
+            } else {
+                args->timeout_ms = (uint32_t)seconds * 1000u;
+            }
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            return fail(why, why_len, "tls-probe: unknown option '%s'", arg);
+        } else if (npositional == 2) {
+            return fail(why, why_len, "tls-probe: unexpected argument '%s' (after HOST PORT)", arg);
+        } else {
+            positional[npositional++] = arg;
+        }
+    }
+    if (args->settings == NULL) {
+        return fail(why, why_len, "tls-probe: --settings FILE is required");
+    }
+    if (npositional < 2) {
+        return fail(why, why_len, "tls-probe: HOST and PORT are required");
+    }
+    args->host = positional[0];
+    if (strlen(args->host) > STSM_HOSTNAME_MAX) {
+        return fail(why, why_len, "tls-probe: HOST is longer than 253 characters: '%.40s...'",
+                    args->host);
+    }
+    unsigned long port;
+    if (!parse_uint(positional[1], 1, 65535, &port)) {
+        return fail(why, why_len, "tls-probe: PORT '%s' is not a number from 1 to 65535",
+                    positional[1]);
+    }
+    args->port = (uint16_t)port;
+    return STSM_OK;
+}
+
 stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                              size_t why_len)
 {
@@ -268,6 +291,10 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     if (strcmp(argv[1], "probe") == 0) {
         cli->command = STSM_CLI_PROBE;
         return parse_probe(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "tls-probe") == 0) {
+        cli->command = STSM_CLI_TLS_PROBE;
+        return parse_tls_probe(argc, argv, cli, why, why_len);
     }
     if (strcmp(argv[1], "dns") == 0) {
         cli->command = STSM_CLI_DNS;

@@ -16,6 +16,7 @@ enum stsm_cli_command {
     STSM_CLI_VERSION,    /**< print version and dependency versions */
     STSM_CLI_PROBE,      /**< connect to HOST:PORT over lwIP and print the first line */
     STSM_CLI_DNS,        /**< look up TYPE NAME through lwIP and print the answer as JSON */
+    STSM_CLI_TLS_PROBE,  /**< open a verified TLS session to HOST:PORT and report it */
 };
 
 struct stsm_cli_ipv4 {
@@ -47,11 +48,21 @@ struct stsm_cli_dns_args {
     const char *name;
 };
 
+/** Arguments of `tls-probe`. */
+struct stsm_cli_tls_probe_args {
+    const char *settings;          /**< --settings FILE (required) */
+    bool starttls;                 /**< --starttls: SMTP, upgrade after EHLO */
+    uint32_t timeout_ms;           /**< --timeout SECONDS, default 30 s */
+    const char *host;
+    uint16_t port;
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
     struct stsm_cli_probe_args probe;
     struct stsm_cli_dns_args dns;
+    struct stsm_cli_tls_probe_args tls_probe;
 };
 
 /**

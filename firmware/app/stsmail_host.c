@@ -6,43 +6,14 @@
 #include "lwip/dns.h"
 #include "lwip/init.h"
 #include "mbedtls/version.h"
+#include "stsm_app.h"
 #include "stsm_cli.h"
 #include "stsm_dns_report.h"
 #include "stsm_host_net.h"
 #include "stsm_probe.h"
 #include "stsm_resolver.h"
 #include "stsm_route.h"
-
-/* Exit statuses follow sysexits.h so scripts can tell bad usage from a network outage. */
-enum {
-    EXIT_USAGE = 64,
-    EXIT_DATAERR = 65,
-    EXIT_NOHOST = 68,
-    EXIT_UNAVAILABLE = 69,
-    EXIT_OSERR = 71,
-    EXIT_TEMPFAIL = 75,
-    EXIT_PROTOCOL = 76,
-    EXIT_CONFIG = 78,
-};
-
-static int exit_status_for(stsm_status_t status)
-{
-    switch (status) {
-    case STSM_OK: return 0;
-    case STSM_ERR_ARGUMENT: return EXIT_USAGE;
-    case STSM_ERR_RESOLVE: return EXIT_NOHOST;
-    case STSM_ERR_CONNECT: return EXIT_UNAVAILABLE;
-    case STSM_ERR_TIMEOUT:
-    case STSM_ERR_DNS_SERVER_FAILURE:
-    case STSM_ERR_PEER_CLOSED: return EXIT_TEMPFAIL;
-    case STSM_ERR_PEER_PROTOCOL: return EXIT_PROTOCOL;
-    case STSM_ERR_DNS_MALFORMED:
-    case STSM_ERR_DNS_CNAME_CHAIN:
-    case STSM_ERR_CAPACITY: return EXIT_DATAERR;
-    case STSM_ERR_NOT_CONFIGURED: return EXIT_CONFIG;
-    default: return EXIT_OSERR;
-    }
-}
+#include "stsm_tls_probe.h"
 
 static ip4_addr_t to_ip4(const struct stsm_cli_ipv4 *a)
 {
@@ -88,42 +59,16 @@ static void on_probe_done(void *arg, stsm_status_t status, const char *line, int
 static int net_up(const struct stsm_cli_net *net)
 {
     struct stsm_host_net_config config = { .tap_name = net->tap, .use_dhcp = net->use_dhcp };
-    char why[160] = "";
-
     if (!net->use_dhcp) {
         config.address = to_ip4(&net->address);
-        ip4_addr_set_u32(&config.netmask,
-                         lwip_htonl(net->prefix_len == 32 ? 0xffffffffu
-                                                           : ~(0xffffffffu >> net->prefix_len)));
+        config.netmask = stsm_app_netmask(net->prefix_len);
         config.gateway = to_ip4(&net->gateway);
     }
     config.dns_count = net->dns_count;
     for (uint8_t i = 0; i < net->dns_count; i++) {
         config.dns_servers[i] = to_ip4(&net->dns[i]);
     }
-    stsm_status_t st = stsm_host_net_up(&config, net->timeout_ms, why, sizeof why);
-    if (st != STSM_OK) {
-        fprintf(stderr, "stsmail: %s\n", why);
-        return exit_status_for(st);
-    }
-
-    struct netif *netif = stsm_host_net_netif();
-    char addr[IP4ADDR_STRLEN_MAX], dns[IPADDR_STRLEN_MAX];
-    ip4addr_ntoa_r(netif_ip4_addr(netif), addr, sizeof addr);
-    ipaddr_ntoa_r(dns_getserver(0), dns, sizeof dns);
-    fprintf(stderr, "stsmail: %s up as %s/%u (%s), DNS server %s\n", net->tap, addr,
-            (unsigned)(32 - __builtin_popcount(~ip4_addr_get_u32(netif_ip4_netmask(netif)))),
-            net->use_dhcp ? "DHCP" : "static", dns);
-    return 0;
-}
-
-/* Lets the last segments (QUIT, FIN, RST) leave before the interface goes away. */
-static void net_down(void)
-{
-    for (int i = 0; i < 5; i++) {
-        stsm_host_net_poll(20);
-    }
-    stsm_host_net_down();
+    return stsm_app_net_up(&config, net->timeout_ms);
 }
 
 static int run_probe(const struct stsm_cli *cli)
@@ -140,8 +85,8 @@ static int run_probe(const struct stsm_cli *cli)
                           &outcome);
     if (st != STSM_OK) {
         fprintf(stderr, "stsmail: cannot probe %s: %s\n", args->host, stsm_status_str(st));
-        net_down();
-        return exit_status_for(st);
+        stsm_app_net_down();
+        return stsm_app_exit_status(st);
     }
     while (!outcome.done) {
         stsm_host_net_poll(100);
@@ -162,8 +107,8 @@ static int run_probe(const struct stsm_cli *cli)
         fprintf(stderr, "stsmail: probe of %s (%s) port %u failed: %s\n", args->host, server,
                 (unsigned)args->port, stsm_status_str(outcome.status));
     }
-    net_down();
-    return exit_status_for(outcome.status);
+    stsm_app_net_down();
+    return stsm_app_exit_status(outcome.status);
 }
 
 struct dns_outcome {
@@ -223,8 +168,8 @@ static int run_dns(const struct stsm_cli *cli)
     }
     if (st != STSM_OK) {
         fprintf(stderr, "stsmail: cannot look up %s: %s\n", cli->dns.name, stsm_status_str(st));
-        net_down();
-        return exit_status_for(st);
+        stsm_app_net_down();
+        return stsm_app_exit_status(st);
     }
     while (!outcome.done) {
         stsm_host_net_poll(100);
@@ -232,17 +177,17 @@ static int run_dns(const struct stsm_cli *cli)
     char *text = outcome.report != NULL ? cJSON_Print(outcome.report) : NULL;
     if (text == NULL) {
         fprintf(stderr, "stsmail: out of memory writing the report\n");
-        net_down();
+        stsm_app_net_down();
         return EXIT_OSERR;
     }
     printf("%s\n", text);
     cJSON_free(text);
     cJSON_Delete(outcome.report);
-    net_down();
+    stsm_app_net_down();
     if (outcome.status == STSM_OK && outcome.incomplete) {
         return EXIT_TEMPFAIL;
     }
-    return exit_status_for(outcome.status);
+    return stsm_app_exit_status(outcome.status);
 }
 
 int main(int argc, char *argv[])
@@ -266,6 +211,8 @@ int main(int argc, char *argv[])
         return run_probe(&cli);
     case STSM_CLI_DNS:
         return run_dns(&cli);
+    case STSM_CLI_TLS_PROBE:
+        return stsm_tls_probe_run(&cli.tls_probe);
     }
     return EXIT_USAGE;
 }

@@ -76,4 +76,15 @@
 #define STSM_MX_MAX_ADDRESSES 8
 #endif
 
+/** Bytes of the static arena all Mbed TLS allocations come from (one handshake with a
+ *  16 KiB input and 4 KiB output record buffer peaks around 30-40 KiB). */
+#ifndef STSM_TLS_ARENA_SIZE
+#define STSM_TLS_ARENA_SIZE (64 * 1024)
+#endif
+
+/** Time for a TLS handshake, from start to verified. */
+#ifndef STSM_TLS_HANDSHAKE_TIMEOUT_MS
+#define STSM_TLS_HANDSHAKE_TIMEOUT_MS 30000
+#endif
+
 #endif /* STSM_CONFIG_H */

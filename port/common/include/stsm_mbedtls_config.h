@@ -11,6 +11,7 @@
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+#define MBEDTLS_MEMORY_DEBUG            /* tracks the arena's peak (reported per connection) */
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE          /* certificate validity needs the wall clock */
 #define MBEDTLS_ERROR_C
@@ -53,9 +54,13 @@
 #define MBEDTLS_BASE64_C
 #define MBEDTLS_PEM_PARSE_C
 
-/* X.509 and TLS 1.2 client. */
+/* X.509 and TLS 1.2 client. Trust anchors are looked up by subject through a callback
+ * (stsm_tls.c), never all parsed into RAM. */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
+#define MBEDTLS_X509_TRUSTED_CERTIFICATE_CALLBACK
+#define MBEDTLS_X509_RSASSA_PSS_SUPPORT
+#define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE    /* the chain is reported after the handshake */
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_PROTO_TLS1_2

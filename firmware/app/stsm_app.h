@@ -1,0 +1,45 @@
+/* Helpers shared by the commands of the host simulation binary. */
+#ifndef STSM_APP_H
+#define STSM_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/ip4_addr.h"
+#include "stsm_host_net.h"
+#include "stsm_status.h"
+
+/* Exit statuses follow sysexits.h so scripts can tell bad usage from a network outage. */
+enum {
+    EXIT_USAGE = 64,
+    EXIT_DATAERR = 65,
+    EXIT_NOINPUT = 66,
+    EXIT_NOHOST = 68,
+    EXIT_UNAVAILABLE = 69,
+    EXIT_OSERR = 71,
+    EXIT_TEMPFAIL = 75,
+    EXIT_PROTOCOL = 76,
+    EXIT_CONFIG = 78,
+};
+
+/** The exit status for a final status. */
+int stsm_app_exit_status(stsm_status_t status);
+
+/** The netmask of a prefix length (1..32). */
+ip4_addr_t stsm_app_netmask(uint8_t prefix_len);
+
+/** Brings lwIP up on the TAP interface and reports the address on stderr. Returns 0, or
+ *  an exit status after printing why. */
+int stsm_app_net_up(const struct stsm_host_net_config *config, uint32_t timeout_ms);
+
+/** Lets the last segments (QUIT, FIN, RST) leave, then detaches from the interface. */
+void stsm_app_net_down(void);
+
+/**
+ * Reads a whole file into `buf`. Returns STSM_ERR_IO (file missing or unreadable) or
+ * STSM_ERR_CAPACITY (larger than `cap`) with a sentence in `why`.
+ */
+stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t *len, char *why,
+                                 size_t why_len);
+
+#endif /* STSM_APP_H */

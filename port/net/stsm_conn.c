@@ -1,0 +1,321 @@
+#include "stsm_conn.h"
+
+#include <string.h>
+
+#include "lwip/timeouts.h"
+#include "mbedtls/error.h"
+#include "stsm_config.h"
+
+static void conn_timeout(void *arg);
+
+/* Delivers an event to the owner. Returns the value an lwIP callback on `pcb` must return:
+ * ERR_ABRT when the owner's reaction aborted that pcb. */
+static err_t notify(struct stsm_conn *conn, enum stsm_conn_event event, stsm_status_t status)
+{
+    conn->aborted = false;
+    conn->event(conn->event_arg, conn, event, status);
+    return conn->aborted ? ERR_ABRT : ERR_OK;
+}
+
+/* The connection is dead: stop the timer and tell the owner, who will close it. */
+static err_t fail(struct stsm_conn *conn, stsm_status_t status)
+{
+    sys_untimeout(conn_timeout, conn);
+    conn->state = STSM_CONN_STATE_DEAD;
+    return notify(conn, STSM_CONN_FAILED, status);
+}
+
+/* The connection's one timer: its deadline passed, or a failure found inside a call
+ * that may not raise events (deferred) is due. */
+static void conn_timeout(void *arg)
+{
+    struct stsm_conn *conn = arg;
+    fail(conn, conn->deferred != STSM_OK ? conn->deferred : STSM_ERR_TIMEOUT);
+}
+
+/* Takes up to `len` received bytes off the queue and reopens the TCP window by as much:
+ * the peer can only send as fast as we consume (backpressure). */
+static size_t take_rx(struct stsm_conn *conn, void *buf, size_t len)
+{
+    if (conn->rx == NULL) {
+        return 0;
+    }
+    size_t n = len < conn->rx->tot_len ? len : conn->rx->tot_len;
+    n = pbuf_copy_partial(conn->rx, buf, (u16_t)(n > 0xFFFF ? 0xFFFF : n), 0);
+    conn->rx = pbuf_free_header(conn->rx, (u16_t)n);
+    if (conn->pcb != NULL) {
+        tcp_recved(conn->pcb, (u16_t)n);
+    }
+    return n;
+}
+
+/* Hands as much of `data` to TCP as its send buffer takes now. */
+static size_t put_tx(struct stsm_conn *conn, const void *data, size_t len)
+{
+    size_t room = conn->pcb != NULL ? tcp_sndbuf(conn->pcb) : 0;
+    size_t n = len < room ? len : room;
+    if (n > 0xFFFF) {
+        n = 0xFFFF;
+    }
+    if (n == 0 || tcp_write(conn->pcb, data, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        return 0;
+    }
+    return n;
+}
+
+/* ---- Mbed TLS I/O over the same queues ------------------------------------------------ */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct stsm_conn *conn = ctx;
+    size_t n = put_tx(conn, buf, len);
+    if (n == 0) {
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    }
+    tcp_output(conn->pcb);
+    return (int)n;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    struct stsm_conn *conn = ctx;
+    size_t n = take_rx(conn, buf, len);
+    if (n > 0) {
+        return (int)n;
+    }
+    return conn->peer_closed ? 0 : MBEDTLS_ERR_SSL_WANT_READ;   /* 0 is EOF to Mbed TLS */
+}
+
+/* Advances the handshake; called whenever bytes arrive or send room opens up. */
+static err_t step_handshake(struct stsm_conn *conn)
+{
+    int ret = mbedtls_ssl_handshake(&conn->ssl);
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        return ERR_OK;
+    }
+    size_t current;
+    stsm_tls_arena_usage(&current, &conn->arena_peak);
+    conn->verify_flags = mbedtls_ssl_get_verify_result(&conn->ssl);
+    if (ret != 0) {
+        conn->tls_error = ret;
+        return fail(conn, stsm_tls_failure_reason(ret, conn->verify_flags));
+    }
+    /* VERIFY_REQUIRED already failed the handshake on a bad chain; checked again so
+     * that no configuration slip can let an unverified session through. */
+    if (conn->verify_flags != 0) {
+        return fail(conn, stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
+                                                  conn->verify_flags));
+    }
+    sys_untimeout(conn_timeout, conn);
+    conn->state = STSM_CONN_STATE_TLS;
+    return notify(conn, STSM_CONN_TLS_READY, STSM_OK);
+}
+
+/* ---- lwIP callbacks ------------------------------------------------------------------ */
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    struct stsm_conn *conn = arg;
+    (void)pcb;
+    (void)err;   /* failures arrive through on_error */
+    sys_untimeout(conn_timeout, conn);
+    conn->state = STSM_CONN_STATE_OPEN;
+    return notify(conn, STSM_CONN_CONNECTED, STSM_OK);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    struct stsm_conn *conn = arg;
+    (void)pcb;
+    (void)err;
+    if (p == NULL) {
+        conn->peer_closed = true;
+    } else if (conn->rx == NULL) {
+        conn->rx = p;
+    } else {
+        pbuf_cat(conn->rx, p);
+    }
+    if (conn->state == STSM_CONN_STATE_HANDSHAKE) {
+        return step_handshake(conn);
+    }
+    return notify(conn, STSM_CONN_READABLE, STSM_OK);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    struct stsm_conn *conn = arg;
+    (void)pcb;
+    (void)len;
+    if (conn->state == STSM_CONN_STATE_HANDSHAKE) {
+        return step_handshake(conn);
+    }
+    return notify(conn, STSM_CONN_WRITABLE, STSM_OK);
+}
+
+static void on_error(void *arg, err_t err)
+{
+    struct stsm_conn *conn = arg;
+    (void)err;
+    conn->pcb = NULL;   /* lwIP has freed it */
+    fail(conn, conn->state == STSM_CONN_STATE_CONNECTING ? STSM_ERR_CONNECT : STSM_ERR_PEER_CLOSED);
+}
+
+/* ---- the contract -------------------------------------------------------------------- */
+
+stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address, uint16_t port,
+                                uint32_t timeout_ms, stsm_conn_event_fn event, void *arg)
+{
+    memset(conn, 0, sizeof *conn);
+    conn->event = event;
+    conn->event_arg = arg;
+    conn->pcb = tcp_new_ip_type(IP_GET_TYPE(address));
+    if (conn->pcb == NULL) {
+        return STSM_ERR_NO_MEMORY;
+    }
+    tcp_arg(conn->pcb, conn);
+    tcp_recv(conn->pcb, on_recv);
+    tcp_sent(conn->pcb, on_sent);
+    tcp_err(conn->pcb, on_error);
+    conn->state = STSM_CONN_STATE_CONNECTING;
+    if (tcp_connect(conn->pcb, address, port, on_connected) != ERR_OK) {
+        tcp_abort(conn->pcb);
+        conn->pcb = NULL;
+        conn->state = STSM_CONN_IDLE;
+        return STSM_ERR_CONNECT;
+    }
+    sys_timeout(timeout_ms, conn_timeout, conn);
+    return STSM_OK;
+}
+
+stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
+{
+    if (conn->state != STSM_CONN_STATE_OPEN || host == NULL || host[0] == '\0') {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (conn->rx != NULL) {
+        return STSM_ERR_PEER_PROTOCOL;
+    }
+    stsm_tls_arena_reset_peak();
+    mbedtls_ssl_init(&conn->ssl);
+    conn->ssl_set_up = true;
+    if (mbedtls_ssl_setup(&conn->ssl, &tls->conf) != 0 ||
+        mbedtls_ssl_set_hostname(&conn->ssl, host) != 0) {
+        return STSM_ERR_NO_MEMORY;
+    }
+    mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send, bio_recv, NULL);
+    conn->state = STSM_CONN_STATE_HANDSHAKE;
+    sys_timeout(STSM_TLS_HANDSHAKE_TIMEOUT_MS, conn_timeout, conn);
+    /* The first flight (ClientHello) goes out now; a failure this early is reported as an
+     * event like any other, from the next timer tick. */
+    int ret = mbedtls_ssl_handshake(&conn->ssl);
+    if (ret != 0 && ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
+        conn->tls_error = ret;
+        conn->deferred = stsm_tls_failure_reason(ret, mbedtls_ssl_get_verify_result(&conn->ssl));
+        sys_untimeout(conn_timeout, conn);
+        sys_timeout(0, conn_timeout, conn);
+    }
+    return STSM_OK;
+}
+
+long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
+{
+    if (conn->state == STSM_CONN_STATE_OPEN) {
+        return (long)put_tx(conn, data, len);
+    }
+    if (conn->state != STSM_CONN_STATE_TLS) {
+        return -(long)STSM_ERR_ARGUMENT;
+    }
+    int ret = mbedtls_ssl_write(&conn->ssl, data, len);
+    if (ret >= 0) {
+        return ret;
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ) {
+        return 0;
+    }
+    return -(long)STSM_ERR_PEER_PROTOCOL;
+}
+
+long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap)
+{
+    if (conn->state == STSM_CONN_STATE_OPEN) {
+        size_t n = take_rx(conn, buf, cap);
+        if (n > 0) {
+            return (long)n;
+        }
+        return conn->peer_closed ? -(long)STSM_ERR_PEER_CLOSED : 0;
+    }
+    if (conn->state != STSM_CONN_STATE_TLS) {
+        return -(long)STSM_ERR_ARGUMENT;
+    }
+    int ret = mbedtls_ssl_read(&conn->ssl, buf, cap);
+    if (ret > 0) {
+        return ret;
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        return 0;
+    }
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+        return -(long)STSM_ERR_PEER_CLOSED;
+    }
+    return -(long)STSM_ERR_PEER_PROTOCOL;   /* a record that does not decrypt, say */
+}
+
+void stsm_conn_flush(struct stsm_conn *conn)
+{
+    if (conn->pcb != NULL) {
+        tcp_output(conn->pcb);
+    }
+}
+
+void stsm_conn_close(struct stsm_conn *conn)
+{
+    sys_untimeout(conn_timeout, conn);
+    if (conn->state == STSM_CONN_STATE_TLS && conn->pcb != NULL) {
+        (void)mbedtls_ssl_close_notify(&conn->ssl);   /* best effort */
+    }
+    if (conn->pcb != NULL) {
+        tcp_arg(conn->pcb, NULL);
+        tcp_recv(conn->pcb, NULL);
+        tcp_sent(conn->pcb, NULL);
+        tcp_err(conn->pcb, NULL);
+        if (tcp_close(conn->pcb) != ERR_OK) {
+            tcp_abort(conn->pcb);
+            conn->aborted = true;
+        }
+        conn->pcb = NULL;
+    }
+    if (conn->rx != NULL) {
+        pbuf_free(conn->rx);
+        conn->rx = NULL;
+    }
+    if (conn->ssl_set_up) {
+        mbedtls_ssl_free(&conn->ssl);
+        conn->ssl_set_up = false;
+    }
+    conn->state = STSM_CONN_IDLE;
+}
+
+bool stsm_conn_is_tls(const struct stsm_conn *conn)
+{
+    return conn->state == STSM_CONN_STATE_TLS;
+}
+
+const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn)
+{
+    return conn->state == STSM_CONN_STATE_TLS ? &conn->ssl : NULL;
+}
+
+uint32_t stsm_conn_verify_flags(const struct stsm_conn *conn)
+{
+    return conn->verify_flags;
+}
+
+size_t stsm_conn_tls_arena_peak(const struct stsm_conn *conn)
+{
+    return conn->arena_peak;
+}
+
+int stsm_conn_tls_error(const struct stsm_conn *conn)
+{
+    return conn->tls_error;
+}

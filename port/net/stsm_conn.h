@@ -1,0 +1,107 @@
+/*
+ * The transport contract of the protocol engines: one TCP connection on lwIP's raw API
+ * that can be upgraded to TLS in place (STARTTLS) or start with it (implicit TLS). The
+ * engines see the same calls either way:
+ *
+ *   stsm_conn_send()  bytes taken (> 0), 0 = would block (call again with the same bytes
+ *                     on STSM_CONN_WRITABLE), < 0 = -status
+ *   stsm_conn_recv()  bytes read (> 0), 0 = nothing yet (wait for STSM_CONN_READABLE),
+ *                     < 0 = -status; -STSM_ERR_PEER_CLOSED once the peer has closed
+ *   stsm_conn_start_tls(host), stsm_conn_close()
+ *
+ * Everything is event-driven on the lwIP main loop (NO_SYS): events arrive through the
+ * callback given to stsm_conn_connect(), which may call any of the functions above,
+ * stsm_conn_close() included.
+ */
+#ifndef STSM_CONN_H
+#define STSM_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/ip_addr.h"
+#include "lwip/tcp.h"
+#include "mbedtls/ssl.h"
+#include "stsm_status.h"
+#include "stsm_tls.h"
+
+enum stsm_conn_event {
+    STSM_CONN_CONNECTED,   /**< TCP is up */
+    STSM_CONN_TLS_READY,   /**< the handshake finished and the peer verified */
+    STSM_CONN_READABLE,    /**< stsm_conn_recv() has something (data, or the peer's close) */
+    STSM_CONN_WRITABLE,    /**< the peer acknowledged data: room to send again */
+    STSM_CONN_FAILED,      /**< the connection is dead; status says why. Close it. */
+};
+
+struct stsm_conn;
+typedef void (*stsm_conn_event_fn)(void *arg, struct stsm_conn *conn, enum stsm_conn_event event,
+                                   stsm_status_t status);
+
+enum stsm_conn_state {
+    STSM_CONN_IDLE,
+    STSM_CONN_STATE_CONNECTING,
+    STSM_CONN_STATE_OPEN,
+    STSM_CONN_STATE_HANDSHAKE,
+    STSM_CONN_STATE_TLS,
+    STSM_CONN_STATE_DEAD,
+};
+
+/** One connection. Allocate statically; fields are private (see the accessors). */
+struct stsm_conn {
+    enum stsm_conn_state state;
+    struct tcp_pcb *pcb;
+    struct pbuf *rx;               /* received and not yet consumed */
+    bool peer_closed;
+    bool aborted;                  /* we aborted pcb inside one of its callbacks */
+    bool ssl_set_up;
+    mbedtls_ssl_context ssl;
+    int tls_error;                 /* Mbed TLS error of a failed handshake */
+    stsm_status_t deferred;        /* failure to report from the timer */
+    uint32_t verify_flags;         /* Mbed TLS verify flags of the peer chain */
+    size_t arena_peak;             /* arena peak from start_tls to handshake end */
+    stsm_conn_event_fn event;
+    void *event_arg;
+};
+
+/**
+ * Opens a TCP connection to `address`:`port`. STSM_CONN_CONNECTED follows, or
+ * STSM_CONN_FAILED (STSM_ERR_CONNECT, STSM_ERR_TIMEOUT after `timeout_ms`).
+ * Returns STSM_ERR_NO_MEMORY when lwIP has no pcb.
+ */
+stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address, uint16_t port,
+                                uint32_t timeout_ms, stsm_conn_event_fn event, void *arg);
+
+/**
+ * Starts TLS on an open connection, verifying the peer as `host` (SNI and the
+ * certificate name check). STSM_CONN_TLS_READY follows, or STSM_CONN_FAILED with the
+ * reason (STSM_ERR_TLS_*, STSM_ERR_TIMEOUT). Refuses with STSM_ERR_PEER_PROTOCOL when the
+ * peer has sent bytes that were not read yet: after "220 ready to start TLS" nothing may
+ * precede the handshake (RFC 3207), and accepting it would let plaintext injected by an
+ * attacker pass as if it came under TLS.
+ */
+stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host);
+
+long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len);
+long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap);
+
+/** Pushes queued bytes onto the wire now (after a burst of sends). */
+void stsm_conn_flush(struct stsm_conn *conn);
+
+/** Ends the connection (TLS close_notify first when TLS is up) and frees its resources.
+ *  No event follows. Safe on any state. */
+void stsm_conn_close(struct stsm_conn *conn);
+
+/** True once TLS is up. */
+bool stsm_conn_is_tls(const struct stsm_conn *conn);
+
+/** The TLS session (version, suite, peer chain) once TLS is up, else NULL. */
+const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn);
+
+/** Verify flags of the peer's chain (0 when it verified), the Mbed TLS error of a failed
+ *  handshake, and the arena peak of the handshake. */
+int stsm_conn_tls_error(const struct stsm_conn *conn);
+uint32_t stsm_conn_verify_flags(const struct stsm_conn *conn);
+size_t stsm_conn_tls_arena_peak(const struct stsm_conn *conn);
+
+#endif /* STSM_CONN_H */

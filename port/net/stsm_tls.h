@@ -1,0 +1,49 @@
+/*
+ * TLS client configuration shared by every connection: Mbed TLS 3.6 with a static
+ * allocation arena, a CTR-DRBG, and certificate verification against a trust store that
+ * is searched by issuer on demand (stsm_trust_store).
+ *
+ * Fail closed: verification is always required, the host name is always checked, TLS 1.2
+ * is the minimum, and only ECDHE suites with AEAD ciphers are offered.
+ */
+#ifndef STSM_TLS_H
+#define STSM_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/entropy.h"
+#include "mbedtls/ssl.h"
+#include "stsm_status.h"
+#include "stsm_trust_store.h"
+
+/** Process-wide TLS state. Allocate statically; fields are private. */
+struct stsm_tls {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+    struct stsm_trust_store store;
+};
+
+/**
+ * Sets up the arena (first call only), seeds the DRBG and builds the client
+ * configuration that verifies against `store` (copied; its blob must stay in place).
+ * Returns STSM_ERR_IO when the entropy source fails.
+ */
+stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store);
+
+/**
+ * Maps the result of a failed handshake to a reason: the verify flags when the chain did
+ * not verify (untrusted, expired, not yet valid, name mismatch), STSM_ERR_TLS_VERSION for
+ * a peer below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise.
+ */
+stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
+
+/** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
+void stsm_tls_arena_usage(size_t *current, size_t *peak);
+
+/** Starts a new peak measurement. */
+void stsm_tls_arena_reset_peak(void);
+
+#endif /* STSM_TLS_H */
