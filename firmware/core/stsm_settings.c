@@ -237,7 +237,15 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
             st = fail(&ctx, "/", "not valid JSON (near byte %u)", (unsigned)at);
         }
     } else {
-        st = parse_root(&ctx, root, settings);
+        /* Only white space may follow the one JSON value. */
+        size_t at = (size_t)(end - json);
+        while (at < len && (json[at] == ' ' || json[at] == '\t' || json[at] == '\r' ||
+                            json[at] == '\n')) {
+            at++;
+        }
+        st = at < len ? fail(&ctx, "/", "not valid JSON (text after the value at byte %u)",
+                             (unsigned)at)
+                      : parse_root(&ctx, root, settings);
     }
     cJSON_Delete(root);
     cJSON_InitHooks(NULL);   /* back to the C library for anyone else using cJSON */

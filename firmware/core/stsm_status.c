@@ -28,7 +28,7 @@ static const struct {
     [STSM_ERR_TLS_EXPIRED] = { "tls_expired", "certificate expired" },
     [STSM_ERR_TLS_NOT_YET_VALID] = { "tls_not_yet_valid", "certificate not yet valid" },
     [STSM_ERR_TLS_NAME_MISMATCH] = { "tls_name_mismatch", "certificate is for another name" },
-    [STSM_ERR_TLS_VERSION] = { "tls_version", "peer does not support TLS 1.2 or later" },
+    [STSM_ERR_TLS_VERSION] = { "tls_version", "peer offers no TLS 1.2+ version or AEAD suite we accept" },
     [STSM_ERR_TLS_HANDSHAKE] = { "tls_handshake", "TLS handshake failed" },
 };
 

@@ -26,7 +26,8 @@ typedef enum {
     STSM_ERR_TLS_EXPIRED,     /**< A certificate in the peer's chain has expired. */
     STSM_ERR_TLS_NOT_YET_VALID, /**< A certificate in the peer's chain is not valid yet. */
     STSM_ERR_TLS_NAME_MISMATCH, /**< The peer's certificate is not valid for the expected host name. */
-    STSM_ERR_TLS_VERSION,     /**< The peer does not speak TLS 1.2 or later. */
+    STSM_ERR_TLS_VERSION,     /**< The peer has no TLS 1.2+ version or AEAD suite in common with us
+                                   (it answered an older version, or refused our ClientHello). */
     STSM_ERR_TLS_HANDSHAKE,   /**< The TLS handshake failed for another reason (see the log). */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;

@@ -81,9 +81,23 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     struct stsm_conn *conn = ctx;
     size_t n = take_rx(conn, buf, len);
     if (n > 0) {
+        /* Note the type of the peer's first record: an alert there means it refused our
+         * ClientHello outright (nothing in common), not a failure later on. */
+        if (!conn->tls_rx_started) {
+            conn->tls_rx_started = true;
+            conn->first_record_type = buf[0];
+        }
         return (int)n;
     }
     return conn->peer_closed ? 0 : MBEDTLS_ERR_SSL_WANT_READ;   /* 0 is EOF to Mbed TLS */
+}
+
+/* The peer chain's verify flags; Mbed TLS reports "no result yet" (the handshake ended
+ * before any certificate arrived) as all bits set, which is not a verdict. */
+static uint32_t verify_flags(const mbedtls_ssl_context *ssl)
+{
+    uint32_t flags = mbedtls_ssl_get_verify_result(ssl);
+    return flags == UINT32_MAX ? 0 : flags;
 }
 
 /* Advances the handshake; called whenever bytes arrive or send room opens up. */
@@ -95,9 +109,13 @@ static err_t step_handshake(struct stsm_conn *conn)
     }
     size_t current;
     stsm_tls_arena_usage(&current, &conn->arena_peak);
-    conn->verify_flags = mbedtls_ssl_get_verify_result(&conn->ssl);
+    conn->verify_flags = verify_flags(&conn->ssl);
     if (ret != 0) {
         conn->tls_error = ret;
+        if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+            conn->first_record_type == MBEDTLS_SSL_MSG_ALERT) {
+            return fail(conn, STSM_ERR_TLS_VERSION);
+        }
         return fail(conn, stsm_tls_failure_reason(ret, conn->verify_flags));
     }
     /* VERIFY_REQUIRED already failed the handshake on a bad chain; checked again so
@@ -210,7 +228,8 @@ stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, 
     int ret = mbedtls_ssl_handshake(&conn->ssl);
     if (ret != 0 && ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
         conn->tls_error = ret;
-        conn->deferred = stsm_tls_failure_reason(ret, mbedtls_ssl_get_verify_result(&conn->ssl));
+        conn->verify_flags = verify_flags(&conn->ssl);
+        conn->deferred = stsm_tls_failure_reason(ret, conn->verify_flags);
         sys_untimeout(conn_timeout, conn);
         sys_timeout(0, conn_timeout, conn);
     }

@@ -58,6 +58,8 @@ struct stsm_conn {
     mbedtls_ssl_context ssl;
     int tls_error;                 /* Mbed TLS error of a failed handshake */
     stsm_status_t deferred;        /* failure to report from the timer */
+    bool tls_rx_started;
+    uint8_t first_record_type;     /* TLS record type of the peer's first record */
     uint32_t verify_flags;         /* Mbed TLS verify flags of the peer chain */
     size_t arena_peak;             /* arena peak from start_tls to handshake end */
     stsm_conn_event_fn event;

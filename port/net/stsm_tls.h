@@ -36,7 +36,8 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
 /**
  * Maps the result of a failed handshake to a reason: the verify flags when the chain did
  * not verify (untrusted, expired, not yet valid, name mismatch), STSM_ERR_TLS_VERSION for
- * a peer below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise.
+ * a peer that answered below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
+ * refuses the ClientHello with an alert is told apart by the connection.)
  */
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
 

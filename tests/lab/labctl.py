@@ -31,6 +31,10 @@ DHCP_RANGE = ("192.0.2.100", "192.0.2.199")
 TAPS = {"host": "tap0", "qemu": "tap1"}
 NS_PREFIX = "stsmlab-"
 READY_TIMEOUT_S = 20
+SERVER_KINDS = ("smtp", "https", "tls_server")
+# Certificate validity windows a server may ask for ("validity"); default: valid now.
+VALIDITY = {"expired": ("20200101000000Z", "20210101000000Z"),
+            "future": ("20990101000000Z", "21000101000000Z")}
 
 
 class LabError(Exception):
@@ -71,8 +75,9 @@ def load_domains():
             raise LabError(f"{path.name}: record behaviours need \"dns\": \"scripted\"")
         for srv in decl["servers"]:
             host = srv.get("host")
-            if not host or ("smtp" in srv) == ("https" in srv):
-                raise LabError(f"{path.name}: each server needs a host and exactly one of smtp, https")
+            if not host or sum(k in srv for k in SERVER_KINDS) != 1:
+                raise LabError(f"{path.name}: each server needs a host and exactly one of "
+                               + ", ".join(SERVER_KINDS))
             if host in seen_hosts:
                 raise LabError(f"{path.name}: server {host} is declared twice")
             kind = srv.get("smtp", {}).get("kind")
@@ -83,8 +88,10 @@ def load_domains():
             srv.setdefault("cert", {})
             srv["cert"].setdefault("names", [host])
             srv["cert"].setdefault("issuer", "lab")
-            if srv["cert"]["issuer"] not in ("lab", "untrusted"):
-                raise LabError(f"{path.name}: {host}: cert issuer must be lab or untrusted")
+            if srv["cert"]["issuer"] not in ("lab", "untrusted", "self"):
+                raise LabError(f"{path.name}: {host}: cert issuer must be lab, untrusted or self")
+            if srv["cert"].get("validity", "now") not in ("now", *VALIDITY):
+                raise LabError(f"{path.name}: {host}: cert validity must be now, expired or future")
             servers.append(srv)
             next_host += 1
             if next_host >= 100:
@@ -110,21 +117,47 @@ def make_pki(state, servers):
                 "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "3650", "-subj", f"/CN={cn}",
                 "-addext", "basicConstraints=critical,CA:TRUE",
                 "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    # `openssl ca` is the one tool here that writes arbitrary validity dates.
+    (pki / "ca.cnf").write_text(
+        "[ca]\ndefault_ca = lab\n[lab]\ndatabase = index.txt\nnew_certs_dir = .\n"
+        "serial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n"
+        "[any]\ncommonName = supplied\n")
+    (pki / "index.txt").write_text("")
+    (pki / "serial").write_text("1000\n")
+
     for srv in servers:
         name, cert = srv["host"], srv["cert"]
-        ca = "ca" if cert["issuer"] == "lab" else "untrusted-ca"
-        (pki / f"{name}.ext").write_text(
+        ext = pki / f"{name}.ext"
+        ext.write_text(
             "subjectAltName=" + ",".join(f"DNS:{n}" for n in cert["names"]) + "\n"
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
             "extendedKeyUsage=serverAuth\n")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={cert['names'][0]}")
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-                "-CAcreateserial", "-days", "825", "-sha256", "-extfile", f"{name}.ext",
-                "-out", f"{name}.pem")
-        chain = (pki / f"{name}.pem").read_text() + (pki / f"{ca}.pem").read_text()
+        subject = f"/CN={cert['names'][0]}"
+        if cert["issuer"] == "self":
+            openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "825", "-subj", subject,
+                    "-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in cert["names"]))
+            chain = (pki / f"{name}.pem").read_text()
+        else:
+            ca = "ca" if cert["issuer"] == "lab" else "untrusted-ca"
+            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+            validity = cert.get("validity", "now")
+            if validity == "now":
+                openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+                        "-CAcreateserial", "-days", "825", "-sha256", "-extfile", ext.name,
+                        "-out", f"{name}.pem")
+            else:
+                start, end = VALIDITY[validity]
+                openssl("ca", "-batch", "-config", "ca.cnf", "-cert", f"{ca}.pem", "-keyfile", f"{ca}.key",
+                        "-in", f"{name}.csr", "-out", f"{name}.pem", "-notext", "-extfile", ext.name,
+                        "-startdate", start, "-enddate", end)
+            chain = (pki / f"{name}.pem").read_text() + (pki / f"{ca}.pem").read_text()
         (pki / f"{name}.chain.pem").write_text(chain)
         srv["cert_chain"], srv["cert_key"] = str(pki / f"{name}.chain.pem"), str(pki / f"{name}.key")
+    # What devices trust in the lab: the lab CA, as a trust store blob (toolchain/mktrust.py).
+    run(["/usr/bin/python3", LAB_DIR.parent.parent / "toolchain" / "mktrust.py",
+         pki / "trust.bin", pki / "ca.pem"])
 
 
 def write_dnsmasq(state, domains, servers):
@@ -395,6 +428,7 @@ def cmd_up(args):
     ns = f"{NS_PREFIX}{args.owner}-{secrets.token_hex(3)}"
     env = {"namespace": ns, "state": str(state), "gateway": GATEWAY, "dns": GATEWAY,
            "ntp": GATEWAY, "taps": TAPS, "ca": str(state / "pki" / "ca.pem"),
+           "trust_store": str(state / "pki" / "trust.bin"),
            "untrusted_ca": str(state / "pki" / "untrusted-ca.pem"),
            "servers": {s["host"]: s["address"] for s in servers},
            "postfix_maildir": str(state / "postfix" / "vmail"),
@@ -440,6 +474,14 @@ def cmd_up(args):
         for srv in servers:
             if "https" in srv:
                 expected.add(("tcp", f"{srv['address']}:443"))
+            if "tls_server" in srv:
+                # A bare OpenSSL server limited to old protocol versions, on port 443.
+                version = srv["tls_server"].get("version", "tls1_1")
+                expected.add(("tcp", f"{srv['address']}:443"))
+                start(state, ns, f"tls-{srv['host']}",
+                      ["openssl", "s_server", "-accept", f"{srv['address']}:443", "-cert", srv["cert_chain"],
+                       "-key", srv["cert_key"], f"-{version}", "-cipher", "DEFAULT:@SECLEVEL=0", "-www",
+                       "-quiet"])
             smtp = srv.get("smtp")
             if not smtp:
                 continue
@@ -468,7 +510,7 @@ def cmd_up(args):
     print(f"labctl: lab up in namespace {ns} ({len(servers)} servers, state {state})")
     env_lines = [f"LAB_NS={ns}", f"LAB_STATE={state}", f"LAB_DNS={GATEWAY}", f"LAB_NTP={GATEWAY}",
                  f"LAB_TAP_HOST={TAPS['host']}", f"LAB_TAP_QEMU={TAPS['qemu']}",
-                 f"LAB_CA={env['ca']}", f"LAB_POSTFIX_MAILDIR={env['postfix_maildir']}",
+                 f"LAB_CA={env['ca']}", f"LAB_TRUST_STORE={env['trust_store']}", f"LAB_POSTFIX_MAILDIR={env['postfix_maildir']}",
                  f"LAB_SINK_MAILDIR={env['sink_maildir']}"]
     (state / "lab.env").write_text("\n".join(env_lines) + "\n")
     return 0
@@ -530,6 +572,13 @@ def wait_for_mail(maildir, text, timeout_s=10):
     return False
 
 
+def cert_is_sound(srv):
+    """True when a server's certificate is declared valid for its name, now, from the lab CA."""
+    cert = srv["cert"]
+    return (cert["issuer"] == "lab" and cert.get("validity", "now") == "now"
+            and srv["host"] in cert["names"])
+
+
 def cmd_verify(args):
     """Check each service the way a client would. Prints 'N passed, N failed'."""
     state = Path(args.state).resolve()
@@ -572,13 +621,28 @@ def cmd_verify(args):
         check(f"dns A {srv['host']}", srv["address"] in out.split(), out.strip())
         if "https" in srv and srv["https"].get("status", 200) == 200:
             url = f"https://{srv['host']}{srv['https']['path']}"
-            res = subprocess.run(in_ns(ns, "curl", "-sS", "--max-time", "5", "--cacert",
-                                       state / "pki" / ("ca.pem" if srv["cert"]["issuer"] == "lab"
-                                                        else "untrusted-ca.pem"),
-                                       "--resolve", f"{srv['host']}:443:{srv['address']}", url),
-                                 capture_output=True, text=True)
             want = "\n".join(srv["https"].get("body", []))   # text mode folds CRLF
-            check(f"https {url}", res.returncode == 0 and want in res.stdout, res.stderr.strip())
+
+            def fetch(*opts):
+                return subprocess.run(in_ns(ns, "curl", "-sS", "--max-time", "5", *opts, "--resolve",
+                                            f"{srv['host']}:443:{srv['address']}", url),
+                                      capture_output=True, text=True)
+            res = fetch("-k")
+            check(f"https {url} serves", res.returncode == 0 and want in res.stdout, res.stderr.strip())
+            if cert_is_sound(srv):
+                res = fetch("--cacert", state / "pki" / "ca.pem")
+                check(f"https {url} verifies", res.returncode == 0, res.stderr.strip())
+            else:
+                res = fetch("--cacert", state / "pki" / "ca.pem")
+                check(f"https {url} fails verification as declared", res.returncode != 0,
+                      "curl accepted a certificate declared broken")
+        if "tls_server" in srv:
+            version = srv["tls_server"].get("version", "tls1_1")
+            res = subprocess.run(in_ns(ns, "openssl", "s_client", "-connect", f"{srv['address']}:443",
+                                       f"-{version}", "-cipher", "DEFAULT:@SECLEVEL=0"),
+                                 input="", capture_output=True, text=True, timeout=15)
+            check(f"tls server {srv['host']} speaks {version} only",
+                  res.returncode == 0 and "Protocol  : TLSv1" in res.stdout, res.stderr[-200:])
         if "smtp" in srv:
             token = f"lab verify {secrets.token_hex(6)}"
             res = subprocess.run(in_ns(ns, "swaks", "--server", srv["address"], "--to",

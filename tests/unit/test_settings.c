@@ -1,0 +1,96 @@
+/* Settings: values and defaults, and one clear line naming the JSON path for each kind of
+ * bad input. */
+#include "stsm_check.h"
+#include "stsm_settings.h"
+
+static struct stsm_settings settings;
+
+static stsm_status_t parse(const char *json, char *why, size_t len)
+{
+    return stsm_settings_parse(json, strlen(json), &settings, why, len);
+}
+
+int main(void)
+{
+    char why[300];
+
+    CHECK_CASE("full network and tls");
+    CHECK_INT(parse("{\"network\": {\"interface\": \"tap0\", \"address\": \"192.0.2.11/24\", "
+                    "\"gateway\": \"192.0.2.1\", \"dns\": [\"192.0.2.53\", \"192.0.2.54\"]}, "
+                    "\"tls\": {\"trust_store\": \"trust.bin\"}}", why, sizeof why), STSM_OK);
+    CHECK_STR(settings.network.interface, "tap0");
+    CHECK(!settings.network.dhcp);
+    CHECK_INT(settings.network.address[3], 11);
+    CHECK_INT(settings.network.prefix_len, 24);
+    CHECK_INT(settings.network.gateway[3], 1);
+    CHECK_INT(settings.network.dns_count, 2);
+    CHECK_INT(settings.network.dns[1][3], 54);
+    CHECK_STR(settings.tls.trust_store, "trust.bin");
+
+    CHECK_CASE("empty object: DHCP, nothing else set");
+    CHECK_INT(parse("{}", why, sizeof why), STSM_OK);
+    CHECK(settings.network.dhcp);
+    CHECK_INT(settings.network.dns_count, 0);
+    CHECK_STR(settings.tls.trust_store, "");
+
+    CHECK_CASE("not NUL-terminated input is read by length");
+    CHECK_INT(stsm_settings_parse("{}garbage", 2, &settings, why, sizeof why), STSM_OK);
+
+    static const struct {
+        const char *intent;
+        const char *json;
+        const char *why;
+    } bad[] = {
+        { "not JSON", "{\"network\": ", "/: not valid JSON" },
+        { "trailing garbage", "{} x", "/: not valid JSON" },
+        { "root not an object", "[1]", "/: expected an object, got an array" },
+        { "unknown root key", "{\"netwrk\": {}}", "/netwrk: unknown key" },
+        { "unknown nested key", "{\"network\": {\"mtu\": 1500}}", "/network/mtu: unknown key" },
+        { "section of the wrong type", "{\"tls\": \"yes\"}", "/tls: expected an object, got \"yes\"" },
+        { "interface of the wrong type", "{\"network\": {\"interface\": 0}}",
+          "/network/interface: expected a non-empty string of at most 15 characters, got 0" },
+        { "interface too long", "{\"network\": {\"interface\": \"abcdefghijklmnop\"}}",
+          "/network/interface: expected a non-empty string" },
+        { "address without prefix", "{\"network\": {\"address\": \"192.0.2.11\"}}",
+          "/network/address: expected an IPv4 address with a prefix like \"192.0.2.11/24\", got \"192.0.2.11\"" },
+        { "gateway with DHCP", "{\"network\": {\"gateway\": \"192.0.2.1\"}}",
+          "/network/gateway: needs /network/address" },
+        { "bad gateway", "{\"network\": {\"address\": \"192.0.2.11/24\", \"gateway\": \"gw\"}}",
+          "/network/gateway: expected an IPv4 address like \"192.0.2.1\", got \"gw\"" },
+        { "dns not an array", "{\"network\": {\"dns\": \"192.0.2.1\"}}",
+          "/network/dns: expected an array of at most 2 IPv4 addresses" },
+        { "three dns servers", "{\"network\": {\"dns\": [\"1.1.1.1\", \"2.2.2.2\", \"3.3.3.3\"]}}",
+          "/network/dns: expected an array of at most 2" },
+        { "bad dns entry names its index", "{\"network\": {\"dns\": [\"192.0.2.1\", true]}}",
+          "/network/dns/1: expected an IPv4 address like \"192.0.2.1\", got true" },
+        { "empty trust store path", "{\"tls\": {\"trust_store\": \"\"}}",
+          "/tls/trust_store: expected a non-empty string" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_CASE(bad[i].intent);
+        why[0] = '\0';
+        CHECK_INT(parse(bad[i].json, why, sizeof why), STSM_ERR_ARGUMENT);
+        CHECK(strncmp(why, bad[i].why, strlen(bad[i].why)) == 0);
+        if (strncmp(why, bad[i].why, strlen(bad[i].why)) != 0) {
+            printf("     message was: %s\n", why);
+        }
+        CHECK(settings.network.interface[0] == '\0');   /* nothing half-applied */
+    }
+
+    CHECK_CASE("larger than the parse arena");
+    static char big[STSM_SETTINGS_ARENA_SIZE + 100];
+    size_t n = 0;
+    n += (size_t)sprintf(big, "{\"network\": {\"dns\": [");
+    while (n < sizeof big - 40) {
+        n += (size_t)sprintf(big + n, "\"192.0.2.1\",");
+    }
+    sprintf(big + n, "\"192.0.2.1\"]}}");
+    CHECK_INT(parse(big, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(strstr(why, "parse arena") != NULL);
+
+    CHECK_CASE("a good parse after an arena overflow");
+    CHECK_INT(parse("{\"network\": {\"interface\": \"tap1\"}}", why, sizeof why), STSM_OK);
+    CHECK_STR(settings.network.interface, "tap1");
+
+    return stsm_check_summary("test_settings");
+}
