@@ -36,6 +36,17 @@ for domain in example.test cname-mx.test; do
 done
 
 echo
+echo "== host simulation: verified TLS through lwIP and Mbed TLS (STARTTLS with the lab's Postfix)"
+printf '{"network": {"interface": "%s"}, "tls": {"trust_store": "%s"}}\n' "$LAB_TAP_HOST" "$LAB_TRUST_STORE" \
+  > "$state/settings.json"
+echo "\$ stsmail tls-probe --settings settings.json --starttls mx1.example.test 25"
+ip netns exec "$LAB_NS" timeout 60 "$stsmail" tls-probe --settings "$state/settings.json" --starttls \
+  mx1.example.test 25
+echo "\$ stsmail tls-probe --settings settings.json expired.tls.test 443   # must be refused"
+ip netns exec "$LAB_NS" timeout 60 "$stsmail" tls-probe --settings "$state/settings.json" \
+  expired.tls.test 443 || echo "-- refused, exit status $?"
+
+echo
 echo "== firmware: stsmail on QEMU mps2-an385 (NIC unplugged for now)"
 rc=0
 toolchain/qemu-mps2.sh --nic none --timeout 30 build/mps2-an385/firmware/app/stsmail-fw.elf || rc=$?

@@ -46,3 +46,16 @@ function(stsm_add_dependencies)
   target_include_directories(cjson SYSTEM PUBLIC "${cjson_dir}")
   target_link_libraries(cjson PUBLIC stsm_platform_config)
 endfunction()
+
+# The production trust store: Debian's ca-certificates bundle as a blob for
+# stsm_trust_store (toolchain/mktrust.py), rebuilt when the bundle changes.
+function(stsm_add_trust_store)
+  set(bundle /etc/ssl/certs/ca-certificates.crt)
+  set(blob ${CMAKE_BINARY_DIR}/trust/ca-certificates.bin)
+  add_custom_command(OUTPUT ${blob}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/trust
+    COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/toolchain/mktrust.py ${blob} ${bundle}
+    DEPENDS ${bundle} ${CMAKE_SOURCE_DIR}/toolchain/mktrust.py
+    COMMENT "Trust store from ${bundle}")
+  add_custom_target(trust_store ALL DEPENDS ${blob})
+endfunction()
