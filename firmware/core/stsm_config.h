@@ -87,4 +87,19 @@
 #define STSM_TLS_HANDSHAKE_TIMEOUT_MS 30000
 #endif
 
+/** Longest SMTP reply line accepted, without CRLF (RFC 5321 section 4.5.3.1.5: 512 with it). */
+#ifndef STSM_SMTP_LINE_MAX
+#define STSM_SMTP_LINE_MAX 510
+#endif
+
+/** Lines of one SMTP reply (an EHLO reply lists one extension per line). */
+#ifndef STSM_SMTP_REPLY_LINES_MAX
+#define STSM_SMTP_REPLY_LINES_MAX 32
+#endif
+
+/** Bytes of reply text kept for logs and results (the first lines; the rest is counted). */
+#ifndef STSM_SMTP_REPLY_TEXT_MAX
+#define STSM_SMTP_REPLY_TEXT_MAX 256
+#endif
+
 #endif /* STSM_CONFIG_H */

@@ -30,6 +30,7 @@ static const struct {
     [STSM_ERR_TLS_NAME_MISMATCH] = { "tls_name_mismatch", "certificate is for another name" },
     [STSM_ERR_TLS_VERSION] = { "tls_version", "peer offers no TLS 1.2+ version or AEAD suite we accept" },
     [STSM_ERR_TLS_HANDSHAKE] = { "tls_handshake", "TLS handshake failed" },
+    [STSM_ERR_TLS_NOT_OFFERED] = { "tls_not_offered", "TLS required but the server does not offer STARTTLS" },
 };
 
 static bool known(stsm_status_t status)

@@ -29,6 +29,7 @@ typedef enum {
     STSM_ERR_TLS_VERSION,     /**< The peer has no TLS 1.2+ version or AEAD suite in common with us
                                    (it answered an older version, or refused our ClientHello). */
     STSM_ERR_TLS_HANDSHAKE,   /**< The TLS handshake failed for another reason (see the log). */
+    STSM_ERR_TLS_NOT_OFFERED, /**< TLS is required but the server offers no STARTTLS (or refuses it). */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 

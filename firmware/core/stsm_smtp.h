@@ -1,0 +1,173 @@
+/*
+ * SMTP client session engine (RFC 5321, STARTTLS per RFC 3207, AUTH per RFC 4954,
+ * PIPELINING per RFC 2920, SIZE per RFC 1870). Sans-I/O: it is fed the server's bytes
+ * and tells the caller what to do next, writing the commands to send into its own
+ * buffer. The caller owns the transport, the TLS handshake, the clock and the message.
+ *
+ * Usage: stsm_smtp_start(); then repeatedly send stsm_smtp_output() (and call
+ * stsm_smtp_output_sent()), and act on the returned action:
+ *   STSM_SMTP_WAIT        feed the server's bytes to stsm_smtp_receive()
+ *   STSM_SMTP_START_TLS   run the TLS handshake, report with stsm_smtp_tls_done()
+ *   STSM_SMTP_SEND_DATA   stream the message through stsm_smtp_data (stsm_smtp_data.h),
+ *                         then call stsm_smtp_data_done()
+ *   STSM_SMTP_CLOSE       send what is left (QUIT) and close; results are final
+ * Timers and peer closes are reported with stsm_smtp_timeout() and stsm_smtp_closed().
+ */
+#ifndef STSM_SMTP_H
+#define STSM_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_config.h"
+#include "stsm_smtp_reply.h"
+#include "stsm_status.h"
+
+#ifndef STSM_SMTP_MAX_RCPT
+#define STSM_SMTP_MAX_RCPT 8           /**< recipients of one session */
+#endif
+#ifndef STSM_SMTP_ADDRESS_MAX
+#define STSM_SMTP_ADDRESS_MAX 254      /**< longest mailbox (RFC 5321 path limit 256 with <>) */
+#endif
+#ifndef STSM_SMTP_OUT_MAX
+#define STSM_SMTP_OUT_MAX 4096         /**< command bytes queued at once (a pipelined flight) */
+#endif
+
+enum stsm_smtp_action {
+    STSM_SMTP_WAIT,
+    STSM_SMTP_START_TLS,
+    STSM_SMTP_SEND_DATA,
+    STSM_SMTP_CLOSE,
+};
+
+/** Where a session stopped; lets delivery decide whether another MX host may help. */
+enum stsm_smtp_stage {
+    STSM_SMTP_STAGE_GREETING,
+    STSM_SMTP_STAGE_EHLO,
+    STSM_SMTP_STAGE_STARTTLS,
+    STSM_SMTP_STAGE_TLS,
+    STSM_SMTP_STAGE_AUTH,
+    STSM_SMTP_STAGE_MAIL,
+    STSM_SMTP_STAGE_RCPT,
+    STSM_SMTP_STAGE_DATA,
+    STSM_SMTP_STAGE_QUIT,
+};
+
+enum stsm_smtp_outcome {
+    STSM_SMTP_PENDING,     /**< not decided yet */
+    STSM_SMTP_DELIVERED,   /**< the server took responsibility (250 after the data) */
+    STSM_SMTP_DEFERRED,    /**< temporary: try again later or elsewhere */
+    STSM_SMTP_FAILED,      /**< permanent: do not try again */
+};
+
+/** What the session is to do. Strings must outlive the session. */
+struct stsm_smtp_params {
+    const char *ehlo_name;             /**< our host name for EHLO/HELO */
+    bool implicit_tls;                 /**< the connection is TLS already (port 465) */
+    bool require_tls;                  /**< no mail, no AUTH without TLS (STARTTLS is used whenever offered anyway) */
+    const char *auth_user;             /**< NULL: no AUTH */
+    const char *auth_secret;           /**< never logged */
+    const char *mail_from;             /**< envelope sender, "" for the null sender */
+    const char *rcpt[STSM_SMTP_MAX_RCPT];
+    size_t rcpt_count;
+    size_t size_estimate;              /**< upper bound of the message size, for SIZE */
+    bool body_8bit;                    /**< the body needs 8BITMIME (BODY=8BITMIME) */
+};
+
+/** Extensions the server announced in its last EHLO reply. */
+struct stsm_smtp_caps {
+    bool esmtp;                        /**< EHLO succeeded (false after a HELO fallback) */
+    bool starttls, pipelining, eightbitmime, smtputf8, enhanced_status, size, auth_plain, auth_login;
+    uint32_t size_limit;               /**< SIZE parameter, 0 when none */
+};
+
+/** The server's answer that decided an outcome (or a local reason). */
+struct stsm_smtp_result {
+    enum stsm_smtp_outcome outcome;
+    stsm_status_t status;              /**< STSM_OK, or the local reason (TLS, timeout, protocol) */
+    uint16_t code;                     /**< server reply code, 0 for local reasons */
+    char text[120];                    /**< first line of the reply, or a local explanation */
+};
+
+/** Session state. Allocate statically; fields are private except through accessors. */
+struct stsm_smtp {
+    int state;
+    struct stsm_smtp_params params;
+    struct stsm_smtp_caps caps;
+    bool tls_active;
+    bool helo_fallback;
+    bool starttls_refused;             /* offered, then answered with an error: went on in plaintext */
+    enum stsm_smtp_stage stage;        /* of the command awaiting its reply */
+    struct stsm_smtp_reply_framer framer;
+    size_t pipeline_next;              /* pipelined flight: index of the next reply expected */
+    size_t rcpt_accepted;
+    uint8_t out[STSM_SMTP_OUT_MAX];
+    size_t out_len;
+    bool out_secret;                   /* the queued bytes carry credentials: do not log */
+    struct stsm_smtp_result session;   /* failure of the session as a whole */
+    enum stsm_smtp_stage failed_stage;
+    struct stsm_smtp_result rcpt[STSM_SMTP_MAX_RCPT];
+};
+
+/**
+ * Starts a session on a connection that has just opened (or finished implicit TLS).
+ * Returns STSM_ERR_ARGUMENT for parameters that cannot go into commands: no recipients,
+ * too many, an address with CR, LF, '<', '>' or longer than STSM_SMTP_ADDRESS_MAX, an
+ * empty EHLO name, or AUTH without require_tls (credentials never travel unencrypted).
+ */
+stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params *params);
+
+/** Bytes queued for the server. */
+const uint8_t *stsm_smtp_output(const struct stsm_smtp *s, size_t *len);
+
+/** The first `n` queued bytes were sent. */
+void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n);
+
+/** Feeds the server's bytes. `*consumed` tells how many were used; any left over after
+ *  a STARTTLS 220 make the session fail (plaintext injection). */
+enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data, size_t len,
+                                        size_t *consumed);
+
+/** The TLS handshake requested by STSM_SMTP_START_TLS ended with `status`. */
+enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t status);
+
+/** The whole message and its terminator were sent after STSM_SMTP_SEND_DATA. */
+enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s);
+
+/** The reply the engine waits for did not come in time. */
+enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s);
+
+/** The server closed the connection. */
+enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s);
+
+/** How long to wait for the current reply (RFC 5321 section 4.5.3.2 minimums), in ms. */
+uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s);
+
+/** Result of recipient `i` (final once STSM_SMTP_CLOSE was returned). */
+const struct stsm_smtp_result *stsm_smtp_rcpt_result(const struct stsm_smtp *s, size_t i);
+
+/** The session-level failure, if any, and the stage it happened in. */
+const struct stsm_smtp_result *stsm_smtp_session_result(const struct stsm_smtp *s,
+                                                        enum stsm_smtp_stage *stage);
+
+/** Capabilities of the last EHLO. */
+const struct stsm_smtp_caps *stsm_smtp_caps(const struct stsm_smtp *s);
+
+/** True when the queued output carries credentials (keep it out of logs). */
+bool stsm_smtp_output_is_secret(const struct stsm_smtp *s);
+
+/** Name of the current state for logs ("ehlo", "data-end", ...). */
+const char *stsm_smtp_state_name(const struct stsm_smtp *s);
+
+/** True when the server offered STARTTLS but refused it and the session went on in
+ *  plaintext (only possible when TLS is not required; the caller logs it). */
+bool stsm_smtp_starttls_refused(const struct stsm_smtp *s);
+
+/** Name of a stage for logs ("greeting", "ehlo", ...). */
+const char *stsm_smtp_stage_str(enum stsm_smtp_stage stage);
+
+/** Name of an outcome ("delivered", "deferred", "failed", "pending"). */
+const char *stsm_smtp_outcome_str(enum stsm_smtp_outcome outcome);
+
+#endif /* STSM_SMTP_H */

@@ -1,0 +1,49 @@
+#include "stsm_smtp_data.h"
+
+void stsm_smtp_data_init(struct stsm_smtp_data *enc)
+{
+    enc->at_line_start = true;
+    enc->after_cr = false;
+}
+
+size_t stsm_smtp_data_encode(struct stsm_smtp_data *enc, const uint8_t *in, size_t in_len,
+                             uint8_t *out, size_t out_cap, size_t *out_len)
+{
+    size_t i = 0, o = 0;
+    for (; i < in_len && o + 2 <= out_cap; i++) {
+        uint8_t c = in[i];
+        if (c == '\n' && enc->after_cr) {
+            enc->after_cr = false;   /* the LF of a CRLF already sent */
+            continue;
+        }
+        enc->after_cr = c == '\r';
+        if (c == '\r' || c == '\n') {
+            out[o++] = '\r';
+            out[o++] = '\n';
+            enc->at_line_start = true;
+            continue;
+        }
+        if (enc->at_line_start && c == '.') {
+            out[o++] = '.';
+        }
+        out[o++] = c;
+        enc->at_line_start = false;
+    }
+    *out_len = o;
+    return i;
+}
+
+size_t stsm_smtp_data_finish(struct stsm_smtp_data *enc, uint8_t *out)
+{
+    size_t o = 0;
+    if (!enc->at_line_start) {
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    out[o++] = '.';
+    out[o++] = '\r';
+    out[o++] = '\n';
+    enc->at_line_start = true;
+    enc->after_cr = false;
+    return o;
+}
