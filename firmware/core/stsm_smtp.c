@@ -193,11 +193,6 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
         set_state(s, S_MAIL, STSM_SMTP_STAGE_MAIL);
         return fail(s, STSM_SMTP_FAILED, STSM_ERR_CAPACITY, NULL, why, true);
     }
-    if (s->params.body_8bit && !s->caps.eightbitmime) {
-        set_state(s, S_MAIL, STSM_SMTP_STAGE_MAIL);
-        return fail(s, STSM_SMTP_FAILED, STSM_ERR_ARGUMENT, NULL,
-                    "the message needs 8BITMIME, which the server does not offer", true);
-    }
     queue_mail(s);
     if (!s->caps.pipelining) {
         set_state(s, S_MAIL, STSM_SMTP_STAGE_MAIL);

@@ -72,7 +72,9 @@ struct stsm_smtp_params {
     const char *rcpt[STSM_SMTP_MAX_RCPT];
     size_t rcpt_count;
     size_t size_estimate;              /**< upper bound of the message size, for SIZE */
-    bool body_8bit;                    /**< the body needs 8BITMIME (BODY=8BITMIME) */
+    bool body_8bit;                    /**< the body has 8-bit text: announce BODY=8BITMIME when the
+                                            server offers it (otherwise the caller sends it
+                                            quoted-printable, see stsm_message_render) */
 };
 
 /** Extensions the server announced in its last EHLO reply. */

@@ -1,0 +1,338 @@
+#include "stsm_message.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stsm_base64.h"
+
+#define LINE_MAX_OCTETS 998
+#define QP_LINE 76
+#define ENCODED_WORD_PAYLOAD 45   /* bytes per "=?UTF-8?B?...?=" word: 60 base64 chars */
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+/* Length of the UTF-8 sequence starting at s[0], 0 when invalid (RFC 3629). */
+static size_t utf8_sequence(const uint8_t *s, size_t left)
+{
+    uint8_t b = s[0];
+    size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || n > left || (n == 2 && b < 0xC2) || (n == 4 && b > 0xF4)) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    if ((n == 3 && b == 0xE0 && s[1] < 0xA0) || (n == 3 && b == 0xED && s[1] >= 0xA0) ||
+        (n == 4 && b == 0xF0 && s[1] < 0x90) || (n == 4 && b == 0xF4 && s[1] >= 0x90)) {
+        return 0;   /* overlong, surrogate, or beyond U+10FFFF */
+    }
+    return n;
+}
+
+static bool valid_utf8(const char *text, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)text;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_sequence(p + i, len - i);
+        if (n == 0) {
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+/* Printable ASCII (and space) only: what may stand in a header without encoding. */
+static bool plain_header_text(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool has_line_break(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static stsm_status_t refuse(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return STSM_ERR_ARGUMENT;
+}
+
+static bool plain_address(const char *a)
+{
+    return a != NULL && a[0] != '\0' && strlen(a) <= STSM_SMTP_ADDRESS_MAX && strchr(a, '@') != NULL &&
+           strpbrk(a, "<>\" ,;") == NULL && plain_header_text(a);
+}
+
+stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len)
+{
+    if (m->from != NULL && has_line_break(m->from)) {
+        return refuse(why, why_len, "header injection: the sender address contains CR or LF");
+    }
+    if (!plain_address(m->from)) {
+        return refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
+                      m->from != NULL ? m->from : "");
+    }
+    if (m->from_name != NULL && (has_line_break(m->from_name) || !plain_header_text(m->from_name) ||
+                                 strpbrk(m->from_name, "\"\\") != NULL || strlen(m->from_name) > 64)) {
+        return refuse(why, why_len, "the sender name must be at most 64 printable ASCII characters "
+                                    "without quotes, CR or LF");
+    }
+    if (m->to_count == 0 || m->to_count > STSM_SMTP_MAX_RCPT) {
+        return refuse(why, why_len, "a message needs 1 to %u recipients", (unsigned)STSM_SMTP_MAX_RCPT);
+    }
+    for (size_t i = 0; i < m->to_count; i++) {
+        if (m->to[i] != NULL && has_line_break(m->to[i])) {
+            return refuse(why, why_len, "header injection: recipient %u contains CR or LF", (unsigned)i + 1);
+        }
+        if (!plain_address(m->to[i])) {
+            return refuse(why, why_len, "recipient '%.60s' is not a plain address like ops@example.com",
+                          m->to[i] != NULL ? m->to[i] : "");
+        }
+    }
+    const char *subject = m->subject != NULL ? m->subject : "";
+    if (has_line_break(subject)) {
+        return refuse(why, why_len, "header injection: the subject contains CR or LF");
+    }
+    if (strlen(subject) > STSM_MESSAGE_SUBJECT_MAX || !valid_utf8(subject, strlen(subject))) {
+        return refuse(why, why_len, "the subject must be valid UTF-8 of at most %u bytes",
+                      (unsigned)STSM_MESSAGE_SUBJECT_MAX);
+    }
+    if (m->body_len > 0 && (m->body == NULL || !valid_utf8(m->body, m->body_len))) {
+        return refuse(why, why_len, "the body is not valid UTF-8");
+    }
+    for (size_t i = 0; i < m->extra_count; i++) {
+        const struct stsm_message_header *h = &m->extra[i];
+        if (h->name == NULL || h->name[0] == '\0' || strpbrk(h->name, ": ") != NULL ||
+            !plain_header_text(h->name)) {
+            return refuse(why, why_len, "extra header %u has no valid name", (unsigned)i + 1);
+        }
+        if (h->value == NULL || has_line_break(h->value)) {
+            return refuse(why, why_len, "header injection: header %.40s contains CR or LF", h->name);
+        }
+        if (!plain_header_text(h->value) || strlen(h->name) + strlen(h->value) + 2 > LINE_MAX_OCTETS) {
+            return refuse(why, why_len, "header %.40s must be printable ASCII within 998 octets", h->name);
+        }
+    }
+    return STSM_OK;
+}
+
+bool stsm_message_is_8bit(const struct stsm_message *m)
+{
+    for (size_t i = 0; i < m->body_len; i++) {
+        if ((unsigned char)m->body[i] > 0x7F) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- writer ------------------------------------------------------------------------ */
+
+struct writer {
+    char *out;
+    size_t cap, len;
+    bool full;
+};
+
+static void put(struct writer *w, const char *s, size_t n)
+{
+    if (w->full || n > w->cap - w->len) {
+        w->full = true;
+        return;
+    }
+    memcpy(w->out + w->len, s, n);
+    w->len += n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void putf(struct writer *w, const char *fmt, ...)
+{
+    char line[LINE_MAX_OCTETS + 3];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line) {
+        w->full = true;
+        return;
+    }
+    put(w, line, (size_t)n);
+}
+
+/* RFC 5322 date-time in UTC, from days-since-epoch arithmetic (proleptic Gregorian). */
+static void put_date(struct writer *w, int64_t t)
+{
+    static const char *const days[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
+    int64_t secs = t - day * 86400;
+    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    putf(w, "Date: %s, %d %s %04d %02d:%02d:%02d +0000\r\n", days[((day % 7) + 7) % 7], (int)d,
+         months[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+/* Subject: as is when ASCII, else RFC 2047 "B" encoded words split at character
+ * boundaries, folded one word per line. */
+static void put_subject(struct writer *w, const char *subject)
+{
+    if (plain_header_text(subject)) {
+        putf(w, "Subject: %s\r\n", subject);
+        return;
+    }
+    put(w, "Subject:", 8);
+    const uint8_t *p = (const uint8_t *)subject;
+    size_t len = strlen(subject);
+    for (size_t i = 0; i < len;) {
+        size_t chunk = 0;
+        while (i + chunk < len) {
+            size_t n = utf8_sequence(p + i + chunk, len - i - chunk);
+            if (n == 0 || chunk + n > ENCODED_WORD_PAYLOAD) {
+                break;
+            }
+            chunk += n;
+        }
+        char b64[STSM_BASE64_LEN(ENCODED_WORD_PAYLOAD) + 1];
+        size_t n = stsm_base64_encode(p + i, chunk, b64);
+        b64[n] = '\0';
+        putf(w, "%s=?UTF-8?B?%s?=", i == 0 ? " " : "\r\n ", b64);
+        i += chunk;
+    }
+    put(w, "\r\n", 2);
+}
+
+/* To: addresses separated by commas, folded one per line. */
+static void put_to(struct writer *w, const struct stsm_message *m)
+{
+    put(w, "To: ", 4);
+    for (size_t i = 0; i < m->to_count; i++) {
+        putf(w, "%s%s", i == 0 ? "" : ",\r\n ", m->to[i]);
+    }
+    put(w, "\r\n", 2);
+}
+
+static bool long_lines(const struct stsm_message *m)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < m->body_len; i++) {
+        char c = m->body[i];
+        run = c == '\n' || c == '\r' ? 0 : run + 1;
+        if (run > LINE_MAX_OCTETS) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The body with CRLF line ends, unchanged otherwise (7bit and 8bit). */
+static void put_plain_body(struct writer *w, const struct stsm_message *m)
+{
+    for (size_t i = 0; i < m->body_len; i++) {
+        char c = m->body[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < m->body_len && m->body[i + 1] == '\n') {
+                i++;
+            }
+            put(w, "\r\n", 2);
+        } else {
+            put(w, &c, 1);
+        }
+    }
+    if (m->body_len == 0 || (m->body[m->body_len - 1] != '\n' && m->body[m->body_len - 1] != '\r')) {
+        put(w, "\r\n", 2);
+    }
+}
+
+/* Quoted-printable (RFC 2045 section 6.7): lines of at most 76 characters with soft
+ * breaks, '=' and non-ASCII escaped, spaces before a line end escaped. */
+static void put_qp_body(struct writer *w, const struct stsm_message *m)
+{
+    size_t col = 0;
+    for (size_t i = 0; i < m->body_len; i++) {
+        unsigned char c = (unsigned char)m->body[i];
+        if (c == '\r' || c == '\n') {
+            if (c == '\r' && i + 1 < m->body_len && m->body[i + 1] == '\n') {
+                i++;
+            }
+            put(w, "\r\n", 2);
+            col = 0;
+            continue;
+        }
+        bool at_line_end = i + 1 == m->body_len || m->body[i + 1] == '\r' || m->body[i + 1] == '\n';
+        bool escape = c == '=' || c > 0x7E || (c < 0x20 && c != '\t') ||
+                      ((c == ' ' || c == '\t') && at_line_end);
+        size_t width = escape ? 3 : 1;
+        if (col + width > QP_LINE - 1) {
+            put(w, "=\r\n", 3);   /* soft line break */
+            col = 0;
+        }
+        if (escape) {
+            putf(w, "=%02X", c);
+        } else {
+            put(w, (const char *)&c, 1);
+        }
+        col += width;
+    }
+    put(w, "\r\n", 2);
+}
+
+stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit, char *out,
+                                  size_t cap, size_t *len)
+{
+    char why[120];
+    if (stsm_message_check(m, why, sizeof why) != STSM_OK) {
+        return STSM_ERR_ARGUMENT;
+    }
+    struct writer w = { out, cap, 0, false };
+    bool eightbit = stsm_message_is_8bit(m);
+    bool qp = long_lines(m) || (eightbit && !allow_8bit);
+
+    put_date(&w, m->date);
+    const char *domain = strchr(m->from, '@') + 1;
+    putf(&w, "Message-ID: <%lld.%08x%08x@%s>\r\n", (long long)m->date, (unsigned)m->id_random[0],
+         (unsigned)m->id_random[1], domain);
+    if (m->from_name != NULL && m->from_name[0] != '\0') {
+        putf(&w, "From: \"%s\" <%s>\r\n", m->from_name, m->from);
+    } else {
+        putf(&w, "From: %s\r\n", m->from);
+    }
+    put_to(&w, m);
+    put_subject(&w, m->subject != NULL ? m->subject : "");
+    for (size_t i = 0; i < m->extra_count; i++) {
+        putf(&w, "%s: %s\r\n", m->extra[i].name, m->extra[i].value);
+    }
+    put(&w, "MIME-Version: 1.0\r\n", 19);
+    put(&w, "Content-Type: text/plain; charset=utf-8\r\n", 41);
+    putf(&w, "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : eightbit ? "8bit" : "7bit");
+    if (qp) {
+        put_qp_body(&w, m);
+    } else {
+        put_plain_body(&w, m);
+    }
+    if (w.full) {
+        return STSM_ERR_CAPACITY;
+    }
+    *len = w.len;
+    return STSM_OK;
+}

@@ -1,0 +1,61 @@
+/*
+ * RFC 5322 alert messages: headers (Date, Message-ID, From, To, Subject, MIME), a
+ * text/plain UTF-8 body as 7bit, 8bit (when the server offers 8BITMIME) or
+ * quoted-printable, every line CRLF-terminated and at most 998 octets. Pure: the caller
+ * gives the time and the randomness for the Message-ID, and the output buffer.
+ */
+#ifndef STSM_MESSAGE_H
+#define STSM_MESSAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_smtp.h"
+#include "stsm_status.h"
+
+#ifndef STSM_MESSAGE_MAX_EXTRA
+#define STSM_MESSAGE_MAX_EXTRA 4     /**< extra headers of one message */
+#endif
+#ifndef STSM_MESSAGE_SUBJECT_MAX
+#define STSM_MESSAGE_SUBJECT_MAX 400 /**< subject bytes (UTF-8) */
+#endif
+
+struct stsm_message_header {
+    const char *name;                /**< printable ASCII, no ':' or space */
+    const char *value;               /**< ASCII without CR or LF */
+};
+
+struct stsm_message {
+    const char *from;                /**< sender address */
+    const char *from_name;           /**< optional display name, ASCII printable */
+    const char *to[STSM_SMTP_MAX_RCPT];
+    size_t to_count;
+    const char *subject;             /**< UTF-8; encoded per RFC 2047 when not ASCII */
+    const char *body;                /**< UTF-8 text, any line ends */
+    size_t body_len;
+    struct stsm_message_header extra[STSM_MESSAGE_MAX_EXTRA];
+    size_t extra_count;
+    int64_t date;                    /**< seconds since 1970 (UTC) for the Date header */
+    uint32_t id_random[2];           /**< randomness for the Message-ID */
+};
+
+/**
+ * Checks that the message can be written: addresses present and plain, no CR or LF in
+ * any header value (header injection), valid extra header names, subject and body valid
+ * UTF-8. Returns STSM_ERR_ARGUMENT with one sentence in `why` naming the field.
+ */
+stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len);
+
+/** True when the body holds bytes above 0x7F (it needs 8BITMIME or quoted-printable). */
+bool stsm_message_is_8bit(const struct stsm_message *m);
+
+/**
+ * Writes the message into `out`. With `allow_8bit` an 8-bit body goes as 8bit (when its
+ * lines fit in 998 octets), otherwise as quoted-printable. Returns STSM_ERR_CAPACITY when
+ * `cap` is too small, STSM_ERR_ARGUMENT for a message stsm_message_check() refuses.
+ */
+stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit, char *out,
+                                  size_t cap, size_t *len);
+
+#endif /* STSM_MESSAGE_H */
