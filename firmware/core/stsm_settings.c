@@ -92,17 +92,89 @@ static stsm_status_t only_known_keys(struct ctx *ctx, const cJSON *obj, const ch
     return STSM_OK;
 }
 
-/* Copies a string value of at most `cap - 1` bytes, non-empty. */
-static stsm_status_t get_string(struct ctx *ctx, const cJSON *item, const char *path, char *out,
-                                size_t cap)
+/* Copies a string value of at most `cap - 1` bytes, non-empty. A secret's value is never
+ * quoted in the error. */
+static stsm_status_t get_text(struct ctx *ctx, const cJSON *item, const char *path, char *out,
+                              size_t cap, bool secret)
 {
     char seen[64];
     if (!cJSON_IsString(item) || item->valuestring[0] == '\0' || strlen(item->valuestring) >= cap) {
+        if (secret) {
+            return fail(ctx, path, "expected a non-empty string of at most %u characters",
+                        (unsigned)(cap - 1));
+        }
         return fail(ctx, path, "expected a non-empty string of at most %u characters, got %s",
                     (unsigned)(cap - 1), describe(item, seen, sizeof seen));
     }
     memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
     return STSM_OK;
+}
+
+static stsm_status_t get_string(struct ctx *ctx, const cJSON *item, const char *path, char *out,
+                                size_t cap)
+{
+    return get_text(ctx, item, path, out, cap, false);
+}
+
+static stsm_status_t get_bool(struct ctx *ctx, const cJSON *item, const char *path, bool *out)
+{
+    char seen[64];
+    if (!cJSON_IsBool(item)) {
+        return fail(ctx, path, "expected true or false, got %s", describe(item, seen, sizeof seen));
+    }
+    *out = cJSON_IsTrue(item);
+    return STSM_OK;
+}
+
+static stsm_status_t get_int(struct ctx *ctx, const cJSON *item, const char *path, long min, long max,
+                             long *out)
+{
+    char seen[64];
+    if (!cJSON_IsNumber(item) || item->valuedouble != (double)(long)item->valuedouble ||
+        item->valuedouble < (double)min || item->valuedouble > (double)max) {
+        return fail(ctx, path, "expected an integer %ld..%ld, got %s", min, max,
+                    describe(item, seen, sizeof seen));
+    }
+    *out = (long)item->valuedouble;
+    return STSM_OK;
+}
+
+/* An e-mail address as settings hold it: local@domain, printable ASCII, no spaces or <>. */
+static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char *path, char *out,
+                                 size_t cap)
+{
+    stsm_status_t st = get_string(ctx, item, path, out, cap);
+    if (st != STSM_OK) {
+        return st;
+    }
+    const char *at = strchr(out, '@');
+    bool plain = at != NULL && at != out && at[1] != '\0' && strchr(at + 1, '@') == NULL;
+    for (const char *c = out; plain && *c != '\0'; c++) {
+        plain = *c > 0x20 && *c < 0x7f && strchr("<>\",;()[]", *c) == NULL;
+    }
+    if (!plain) {
+        return fail(ctx, path, "expected an address like \"alerts@example.com\", got \"%.60s\"", out);
+    }
+    return STSM_OK;
+}
+
+/* Looks up `key` in an object that has been checked for unknown keys; `path` gets the
+ * key's JSON path. */
+static const cJSON *member(const cJSON *obj, const char *parent, const char *key, char *path,
+                           size_t path_len)
+{
+    snprintf(path, path_len, "%s/%s", parent, key);
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static stsm_status_t need_object(struct ctx *ctx, const cJSON *obj, const char *path,
+                                 const char *const keys[])
+{
+    char seen[64];
+    if (!cJSON_IsObject(obj)) {
+        return fail(ctx, path, "expected an object, got %s", describe(obj, seen, sizeof seen));
+    }
+    return only_known_keys(ctx, obj, path, keys);
 }
 
 static stsm_status_t get_ipv4(struct ctx *ctx, const cJSON *item, const char *path, uint8_t out[4],
@@ -190,9 +262,155 @@ static stsm_status_t parse_tls(struct ctx *ctx, const cJSON *obj, struct stsm_se
     return STSM_OK;
 }
 
+static stsm_status_t parse_device(struct ctx *ctx, const cJSON *obj, struct stsm_settings_device *dev)
+{
+    static const char *const keys[] = { "ehlo_name", NULL };
+    char path[64];
+    stsm_status_t st = need_object(ctx, obj, "/device", keys);
+    const cJSON *item = member(obj, "/device", "ehlo_name", path, sizeof path);
+    if (st == STSM_OK && item != NULL) {
+        st = get_string(ctx, item, path, dev->ehlo_name, sizeof dev->ehlo_name);
+        for (const char *c = dev->ehlo_name; st == STSM_OK && *c != '\0'; c++) {
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                  *c == '-' || *c == '.')) {
+                st = fail(ctx, path, "expected a host name (letters, digits, '-' and '.'), got \"%.60s\"",
+                          dev->ehlo_name);
+            }
+        }
+    }
+    return st;
+}
+
+static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_settings_mail *mail)
+{
+    static const char *const keys[] = { "from", "from_name", "to", NULL };
+    char path[64], seen[64];
+    stsm_status_t st = need_object(ctx, obj, "/mail", keys);
+    const cJSON *item;
+    if (st == STSM_OK && (item = member(obj, "/mail", "from", path, sizeof path)) != NULL) {
+        st = get_address(ctx, item, path, mail->from, sizeof mail->from);
+    }
+    if (st == STSM_OK && (item = member(obj, "/mail", "from_name", path, sizeof path)) != NULL) {
+        st = get_string(ctx, item, path, mail->from_name, sizeof mail->from_name);
+        for (const char *c = mail->from_name; st == STSM_OK && *c != '\0'; c++) {
+            if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
+                st = fail(ctx, path, "expected printable ASCII without quotes");
+            }
+        }
+    }
+    if (st == STSM_OK && (item = member(obj, "/mail", "to", path, sizeof path)) != NULL) {
+        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > STSM_SETTINGS_MAX_TO) {
+            return fail(ctx, path, "expected an array of at most %u addresses, got %s",
+                        (unsigned)STSM_SETTINGS_MAX_TO, describe(item, seen, sizeof seen));
+        }
+        const cJSON *to;
+        cJSON_ArrayForEach(to, item) {
+            char at[48];
+            snprintf(at, sizeof at, "/mail/to/%u", (unsigned)mail->to_count);
+            if ((st = get_address(ctx, to, at, mail->to[mail->to_count], sizeof mail->to[0])) != STSM_OK) {
+                return st;
+            }
+            mail->to_count++;
+        }
+    }
+    return st;
+}
+
+static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
+{
+    static const char *const keys[] = { "host", "port", "tls", "auth", NULL };
+    static const char *const auth_keys[] = { "user", "password", NULL };
+    char path[64], seen[64];
+    long port = 0;
+    stsm_status_t st = need_object(ctx, obj, "/delivery/relay", keys);
+    const cJSON *item;
+    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "host", path, sizeof path)) != NULL) {
+        st = get_string(ctx, item, path, d->relay_host, sizeof d->relay_host);
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "tls", path, sizeof path)) != NULL) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, "starttls") == 0) {
+            d->relay_tls = STSM_RELAY_STARTTLS;
+        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "implicit") == 0) {
+            d->relay_tls = STSM_RELAY_IMPLICIT;
+        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "none") == 0) {
+            d->relay_tls = STSM_RELAY_NONE;
+        } else {
+            return fail(ctx, path, "expected \"starttls\", \"implicit\" or \"none\", got %s",
+                        describe(item, seen, sizeof seen));
+        }
+    }
+    d->relay_port = d->relay_tls == STSM_RELAY_IMPLICIT ? 465 : 587;
+    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "port", path, sizeof path)) != NULL) {
+        st = get_int(ctx, item, path, 1, 65535, &port);
+        d->relay_port = (uint16_t)port;
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "auth", path, sizeof path)) != NULL) {
+        const cJSON *auth = item;
+        if ((st = need_object(ctx, auth, "/delivery/relay/auth", auth_keys)) != STSM_OK) {
+            return st;
+        }
+        const cJSON *user = member(auth, "/delivery/relay/auth", "user", path, sizeof path);
+        if (user == NULL) {
+            return fail(ctx, path, "required with /delivery/relay/auth");
+        }
+        if ((st = get_string(ctx, user, path, d->relay_user, sizeof d->relay_user)) != STSM_OK) {
+            return st;
+        }
+        const cJSON *password = member(auth, "/delivery/relay/auth", "password", path, sizeof path);
+        if (password == NULL) {
+            return fail(ctx, path, "required with /delivery/relay/auth");
+        }
+        st = get_text(ctx, password, path, d->relay_password, sizeof d->relay_password, true);
+        if (st == STSM_OK && d->relay_tls == STSM_RELAY_NONE) {
+            return fail(ctx, "/delivery/relay/auth", "AUTH is only sent over TLS; not with \"tls\": \"none\"");
+        }
+    }
+    if (st == STSM_OK && d->relay_host[0] == '\0') {
+        return fail(ctx, "/delivery/relay/host", "required in relay mode");
+    }
+    return st;
+}
+
+static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
+{
+    static const char *const keys[] = { "mode", "require_tls", "opportunistic_plaintext",
+                                        "timeout_percent", "relay", NULL };
+    char path[64], seen[64];
+    long percent;
+    stsm_status_t st = need_object(ctx, obj, "/delivery", keys);
+    const cJSON *item;
+    if (st == STSM_OK && (item = member(obj, "/delivery", "mode", path, sizeof path)) != NULL) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, "mx") == 0) {
+            d->mode = STSM_DELIVERY_MX;
+        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "relay") == 0) {
+            d->mode = STSM_DELIVERY_RELAY;
+        } else {
+            return fail(ctx, path, "expected \"mx\" or \"relay\", got %s", describe(item, seen, sizeof seen));
+        }
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery", "require_tls", path, sizeof path)) != NULL) {
+        st = get_bool(ctx, item, path, &d->require_tls);
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery", "opportunistic_plaintext", path, sizeof path)) != NULL) {
+        st = get_bool(ctx, item, path, &d->opportunistic_plaintext);
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery", "timeout_percent", path, sizeof path)) != NULL) {
+        st = get_int(ctx, item, path, 1, 1000, &percent);
+        d->timeout_percent = (uint16_t)percent;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(obj, "relay");
+    if (st == STSM_OK && d->mode == STSM_DELIVERY_RELAY && item == NULL) {
+        return fail(ctx, "/delivery/relay", "required when /delivery/mode is \"relay\"");
+    }
+    if (st == STSM_OK && item != NULL) {
+        st = parse_relay(ctx, item, d);
+    }
+    return st;
+}
+
 static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_settings *settings)
 {
-    static const char *const keys[] = { "network", "tls", NULL };
+    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", NULL };
     char seen[64];
     stsm_status_t st;
 
@@ -202,8 +420,20 @@ static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_
     if ((st = only_known_keys(ctx, root, "", keys)) != STSM_OK) {
         return st;
     }
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "network");
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "device");
+    if (item != NULL && (st = parse_device(ctx, item, &settings->device)) != STSM_OK) {
+        return st;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "network");
     if (item != NULL && (st = parse_network(ctx, item, &settings->network)) != STSM_OK) {
+        return st;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "mail");
+    if (item != NULL && (st = parse_mail(ctx, item, &settings->mail)) != STSM_OK) {
+        return st;
+    }
+    item = cJSON_GetObjectItemCaseSensitive(root, "delivery");
+    if (item != NULL && (st = parse_delivery(ctx, item, &settings->delivery)) != STSM_OK) {
         return st;
     }
     item = cJSON_GetObjectItemCaseSensitive(root, "tls");
@@ -221,6 +451,9 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
 
     memset(settings, 0, sizeof *settings);
     settings->network.dhcp = true;
+    settings->delivery.opportunistic_plaintext = true;
+    settings->delivery.timeout_percent = 100;
+    settings->delivery.relay_port = 587;
 
     arena_used = 0;
     arena_exhausted = false;

@@ -34,8 +34,46 @@ struct stsm_settings_tls {
     char trust_store[STSM_SETTINGS_PATH_MAX + 1];   /**< /tls/trust_store: blob from mktrust.py */
 };
 
+#ifndef STSM_SETTINGS_MAX_TO
+#define STSM_SETTINGS_MAX_TO 8          /**< default recipients */
+#endif
+#define STSM_SETTINGS_TEXT_MAX 254      /**< host names, addresses, user names, secrets */
+
+struct stsm_settings_device {
+    char ehlo_name[STSM_SETTINGS_TEXT_MAX + 1];   /**< /device/ehlo_name: our name in EHLO */
+};
+
+struct stsm_settings_mail {
+    char from[STSM_SETTINGS_TEXT_MAX + 1];        /**< /mail/from: sender address */
+    char from_name[65];                           /**< /mail/from_name: display name */
+    size_t to_count;                              /**< /mail/to: default recipients */
+    char to[STSM_SETTINGS_MAX_TO][STSM_SETTINGS_TEXT_MAX + 1];
+};
+
+enum stsm_settings_mode { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };
+enum stsm_settings_relay_tls { STSM_RELAY_STARTTLS, STSM_RELAY_IMPLICIT, STSM_RELAY_NONE };
+
+struct stsm_settings_delivery {
+    enum stsm_settings_mode mode;                 /**< /delivery/mode: "mx" (default) or "relay" */
+    bool require_tls;                             /**< /delivery/require_tls (mx): default false */
+    bool opportunistic_plaintext;                 /**< /delivery/opportunistic_plaintext (mx): retry a
+                                                       host in plaintext after a failed STARTTLS
+                                                       handshake, when TLS is not required; default true */
+    uint16_t timeout_percent;                     /**< /delivery/timeout_percent: scales the RFC 5321
+                                                       timeouts; 1..1000, default 100 */
+    char relay_host[STSM_SETTINGS_TEXT_MAX + 1];  /**< /delivery/relay/host */
+    uint16_t relay_port;                          /**< /delivery/relay/port: default 587 (465 implicit) */
+    enum stsm_settings_relay_tls relay_tls;       /**< /delivery/relay/tls: "starttls" (default),
+                                                       "implicit", or "none" (explicitly weaker, logged) */
+    char relay_user[STSM_SETTINGS_TEXT_MAX + 1];  /**< /delivery/relay/auth/user ("" = no AUTH) */
+    char relay_password[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/auth/password: never logged */
+};
+
 struct stsm_settings {
+    struct stsm_settings_device device;
     struct stsm_settings_network network;
+    struct stsm_settings_mail mail;
+    struct stsm_settings_delivery delivery;
     struct stsm_settings_tls tls;
 };
 

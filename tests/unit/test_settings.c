@@ -27,6 +27,38 @@ int main(void)
     CHECK_INT(settings.network.dns[1][3], 54);
     CHECK_STR(settings.tls.trust_store, "trust.bin");
 
+    CHECK_CASE("device, mail and relay delivery");
+    CHECK_INT(parse("{\"device\": {\"ehlo_name\": \"printer-3f.example\"},"
+                    " \"mail\": {\"from\": \"alerts@printer.example\", \"from_name\": \"Printer 3F\","
+                    " \"to\": [\"ops@example.test\", \"boss@example.test\"]},"
+                    " \"delivery\": {\"mode\": \"relay\", \"timeout_percent\": 50, \"relay\": {\"host\":"
+                    " \"smtp.example.net\", \"tls\": \"implicit\", \"auth\": {\"user\": \"u\","
+                    " \"password\": \"p4ss\"}}}}", why, sizeof why), STSM_OK);
+    CHECK_STR(settings.device.ehlo_name, "printer-3f.example");
+    CHECK_STR(settings.mail.from, "alerts@printer.example");
+    CHECK_STR(settings.mail.from_name, "Printer 3F");
+    CHECK_INT(settings.mail.to_count, 2);
+    CHECK_STR(settings.mail.to[1], "boss@example.test");
+    CHECK_INT(settings.delivery.mode, STSM_DELIVERY_RELAY);
+    CHECK_INT(settings.delivery.relay_tls, STSM_RELAY_IMPLICIT);
+    CHECK_INT(settings.delivery.relay_port, 465);
+    CHECK_STR(settings.delivery.relay_user, "u");
+    CHECK_STR(settings.delivery.relay_password, "p4ss");
+    CHECK_INT(settings.delivery.timeout_percent, 50);
+
+    CHECK_CASE("delivery defaults: MX, opportunistic, RFC timeouts");
+    CHECK_INT(parse("{\"delivery\": {}}", why, sizeof why), STSM_OK);
+    CHECK_INT(settings.delivery.mode, STSM_DELIVERY_MX);
+    CHECK(!settings.delivery.require_tls);
+    CHECK(settings.delivery.opportunistic_plaintext);
+    CHECK_INT(settings.delivery.timeout_percent, 100);
+
+    CHECK_CASE("a secret's value never appears in an error");
+    CHECK_INT(parse("{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"u\","
+                    " \"password\": 12345678}}}}", why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(strstr(why, "/delivery/relay/auth/password: expected a non-empty string") == why);
+    CHECK(strstr(why, "12345678") == NULL);
+
     CHECK_CASE("empty object: DHCP, nothing else set");
     CHECK_INT(parse("{}", why, sizeof why), STSM_OK);
     CHECK(settings.network.dhcp);
@@ -63,6 +95,27 @@ int main(void)
           "/network/dns: expected an array of at most 2" },
         { "bad dns entry names its index", "{\"network\": {\"dns\": [\"192.0.2.1\", true]}}",
           "/network/dns/1: expected an IPv4 address like \"192.0.2.1\", got true" },
+        { "port of the wrong type", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"port\": \"abc\"}}}",
+          "/delivery/relay/port: expected an integer 1..65535, got \"abc\"" },
+        { "port out of range", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"port\": 70000}}}",
+          "/delivery/relay/port: expected an integer 1..65535, got 70000" },
+        { "port not whole", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"port\": 25.5}}}",
+          "/delivery/relay/port: expected an integer 1..65535" },
+        { "unknown mode", "{\"delivery\": {\"mode\": \"smart\"}}",
+          "/delivery/mode: expected \"mx\" or \"relay\", got \"smart\"" },
+        { "relay mode without a relay", "{\"delivery\": {\"mode\": \"relay\"}}",
+          "/delivery/relay: required when /delivery/mode is \"relay\"" },
+        { "relay without a host", "{\"delivery\": {\"relay\": {\"port\": 25}}}",
+          "/delivery/relay/host: required in relay mode" },
+        { "AUTH without TLS", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"none\","
+          " \"auth\": {\"user\": \"u\", \"password\": \"p\"}}}}",
+          "/delivery/relay/auth: AUTH is only sent over TLS" },
+        { "boolean as a string", "{\"delivery\": {\"require_tls\": \"yes\"}}",
+          "/delivery/require_tls: expected true or false, got \"yes\"" },
+        { "recipient not an address", "{\"mail\": {\"to\": [\"ops@example.test\", \"ops\"]}}",
+          "/mail/to/1: expected an address like \"alerts@example.com\", got \"ops\"" },
+        { "EHLO name with a space", "{\"device\": {\"ehlo_name\": \"my printer\"}}",
+          "/device/ehlo_name: expected a host name" },
         { "empty trust store path", "{\"tls\": {\"trust_store\": \"\"}}",
           "/tls/trust_store: expected a non-empty string" },
     };
