@@ -7,6 +7,7 @@
 
 #include "lwip/dns.h"
 #include "lwip/netif.h"
+#include "stsm_trust_store.h"
 
 int stsm_app_exit_status(stsm_status_t status)
 {
@@ -89,4 +90,77 @@ stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t
     }
     *len = n;
     return STSM_OK;
+}
+
+int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
+{
+    static char text[64 * 1024];
+    char why[600], detail[300];
+    size_t len;
+    stsm_status_t st = stsm_app_read_file(path, text, sizeof text, &len, why, sizeof why);
+    if (st == STSM_OK) {
+        st = stsm_settings_parse(text, len, settings, detail, sizeof detail);
+        if (st != STSM_OK) {
+            snprintf(why, sizeof why, "%s: %s", path, detail);
+        }
+    }
+    if (st == STSM_OK && settings->network.interface[0] == '\0') {
+        snprintf(why, sizeof why, "%s: /network/interface: required (the TAP device)", path);
+        st = STSM_ERR_NOT_CONFIGURED;
+    }
+    if (st != STSM_OK) {
+        fprintf(stderr, "stsmail: %s\n", why);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *settings,
+                      struct stsm_tls *tls)
+{
+    static uint8_t blob[1024 * 1024];
+    char why[600], path[2 * STSM_SETTINGS_PATH_MAX + 2];
+    size_t len;
+    const char *store_path = settings->tls.trust_store;
+    if (store_path[0] == '\0') {
+        fprintf(stderr, "stsmail: %s: /tls/trust_store: required for TLS\n", settings_path);
+        return EXIT_CONFIG;
+    }
+    const char *slash = strrchr(settings_path, '/');
+    if (store_path[0] != '/' && slash != NULL) {
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - settings_path), settings_path, store_path);
+    } else {
+        snprintf(path, sizeof path, "%s", store_path);
+    }
+    struct stsm_trust_store store;
+    stsm_status_t st = stsm_app_read_file(path, blob, sizeof blob, &len, why, sizeof why);
+    if (st == STSM_OK && stsm_trust_store_open(&store, blob, len) != STSM_OK) {
+        snprintf(why, sizeof why, "%s: not a valid trust store (toolchain/mktrust.py makes one)", path);
+        st = STSM_ERR_CORRUPT;
+    }
+    if (st == STSM_OK && stsm_tls_init(tls, &store) != STSM_OK) {
+        snprintf(why, sizeof why, "TLS setup failed (no entropy?)");
+        st = STSM_ERR_IO;
+    }
+    if (st != STSM_OK) {
+        fprintf(stderr, "stsmail: %s\n", why);
+        return EXIT_CONFIG;
+    }
+    fprintf(stderr, "stsmail: trust store %s: %u anchors\n", path, (unsigned)store.count);
+    return 0;
+}
+
+int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t timeout_ms)
+{
+    struct stsm_host_net_config config = { .tap_name = net->interface, .use_dhcp = net->dhcp };
+    if (!net->dhcp) {
+        IP4_ADDR(&config.address, net->address[0], net->address[1], net->address[2], net->address[3]);
+        config.netmask = stsm_app_netmask(net->prefix_len);
+        IP4_ADDR(&config.gateway, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
+    }
+    config.dns_count = net->dns_count;
+    for (uint8_t i = 0; i < net->dns_count; i++) {
+        IP4_ADDR(&config.dns_servers[i], net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
+    }
+    return stsm_app_net_up(&config, timeout_ms);
 }

@@ -7,7 +7,9 @@
 
 #include "lwip/ip4_addr.h"
 #include "stsm_host_net.h"
+#include "stsm_settings.h"
 #include "stsm_status.h"
+#include "stsm_tls.h"
 
 /* Exit statuses follow sysexits.h so scripts can tell bad usage from a network outage. */
 enum {
@@ -41,5 +43,21 @@ void stsm_app_net_down(void);
  */
 stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t *len, char *why,
                                  size_t why_len);
+
+/**
+ * Reads and validates the settings file; also requires /network/interface. Returns 0, or
+ * EXIT_CONFIG after printing "FILE: /json/path: what was wrong".
+ */
+int stsm_app_load_settings(const char *path, struct stsm_settings *settings);
+
+/**
+ * Loads the trust store the settings name (a relative path is relative to the settings
+ * file) and sets up TLS with it. Returns 0, or EXIT_CONFIG after printing why.
+ */
+int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *settings,
+                      struct stsm_tls *tls);
+
+/** stsm_app_net_up() with the network the settings describe. */
+int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t timeout_ms);
 
 #endif /* STSM_APP_H */

@@ -15,6 +15,7 @@ const char stsm_cli_usage[] =
     "usage: stsmail probe NET-OPTIONS HOST PORT\n"
     "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
     "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
+    "       stsmail send --settings FILE [--to ADDR]... [--subject TEXT] [--body-file FILE|-]\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
@@ -24,6 +25,9 @@ const char stsm_cli_usage[] =
     "tls-probe  open a TLS session to HOST:PORT (after SMTP STARTTLS with --starttls),\n"
     "        verified against the settings' trust store, and report version, suite,\n"
     "        peer chain, verdict and Mbed TLS memory peak. Network from the settings.\n"
+    "send    deliver one message (to /mail/to unless --to is given) and print one line\n"
+    "        per recipient. Exit 0 all delivered, 75 some deferred, 69 some failed,\n"
+    "        65 bad message, 78 bad settings.\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -275,6 +279,39 @@ static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_c
     return STSM_OK;
 }
 
+static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                                size_t why_len)
+{
+    struct stsm_cli_send_args *args = &cli->send;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--settings") != 0 && strcmp(arg, "--to") != 0 &&
+            strcmp(arg, "--subject") != 0 && strcmp(arg, "--body-file") != 0) {
+            return fail(why, why_len, "send: unknown %s '%s'", arg[0] == '-' ? "option" : "argument",
+                        arg);
+        }
+        if (i + 1 >= argc) {
+            return fail(why, why_len, "send: option '%s' needs a value", arg);
+        }
+        const char *value = argv[++i];
+        if (strcmp(arg, "--settings") == 0) {
+            args->settings = value;
+        } else if (strcmp(arg, "--subject") == 0) {
+            args->subject = value;
+        } else if (strcmp(arg, "--body-file") == 0) {
+            args->body_file = value;
+        } else if (args->to_count == STSM_CLI_MAX_TO) {
+            return fail(why, why_len, "send: at most %u --to recipients", (unsigned)STSM_CLI_MAX_TO);
+        } else {
+            args->to[args->to_count++] = value;
+        }
+    }
+    if (args->settings == NULL) {
+        return fail(why, why_len, "send: --settings FILE is required");
+    }
+    return STSM_OK;
+}
+
 stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                              size_t why_len)
 {
@@ -291,6 +328,10 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     if (strcmp(argv[1], "probe") == 0) {
         cli->command = STSM_CLI_PROBE;
         return parse_probe(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "send") == 0) {
+        cli->command = STSM_CLI_SEND;
+        return parse_send(argc, argv, cli, why, why_len);
     }
     if (strcmp(argv[1], "tls-probe") == 0) {
         cli->command = STSM_CLI_TLS_PROBE;

@@ -17,6 +17,7 @@ enum stsm_cli_command {
     STSM_CLI_PROBE,      /**< connect to HOST:PORT over lwIP and print the first line */
     STSM_CLI_DNS,        /**< look up TYPE NAME through lwIP and print the answer as JSON */
     STSM_CLI_TLS_PROBE,  /**< open a verified TLS session to HOST:PORT and report it */
+    STSM_CLI_SEND,       /**< deliver one message as the settings say */
 };
 
 struct stsm_cli_ipv4 {
@@ -57,12 +58,24 @@ struct stsm_cli_tls_probe_args {
     uint16_t port;
 };
 
+#define STSM_CLI_MAX_TO 8
+
+/** Arguments of `send`. */
+struct stsm_cli_send_args {
+    const char *settings;          /**< --settings FILE (required) */
+    size_t to_count;               /**< --to ADDR, repeatable; replaces /mail/to */
+    const char *to[STSM_CLI_MAX_TO];
+    const char *subject;           /**< --subject TEXT */
+    const char *body_file;         /**< --body-file FILE, "-" for standard input */
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
     struct stsm_cli_probe_args probe;
     struct stsm_cli_dns_args dns;
     struct stsm_cli_tls_probe_args tls_probe;
+    struct stsm_cli_send_args send;
 };
 
 /**

@@ -30,8 +30,6 @@ static struct {
 } probe;
 
 static struct stsm_settings settings;
-static char settings_text[64 * 1024];
-static uint8_t trust_blob[1024 * 1024];
 
 static void finish(stsm_status_t status, const char *detail)
 {
@@ -224,81 +222,17 @@ static void print_session(void)
            probe.args->host);
 }
 
-/* Loads settings and trust store; returns 0 or an exit status after saying why. */
-static int load_configuration(const struct stsm_cli_tls_probe_args *args)
-{
-    char why[600];
-    size_t len;
-    stsm_status_t st = stsm_app_read_file(args->settings, settings_text, sizeof settings_text, &len,
-                                          why, sizeof why);
-    if (st == STSM_OK) {
-        char detail[260];
-        st = stsm_settings_parse(settings_text, len, &settings, detail, sizeof detail);
-        if (st != STSM_OK) {
-            snprintf(why, sizeof why, "%s: %s", args->settings, detail);
-        }
-    }
-    if (st == STSM_OK && settings.network.interface[0] == '\0') {
-        snprintf(why, sizeof why, "%s: /network/interface: required (the TAP device)", args->settings);
-        st = STSM_ERR_NOT_CONFIGURED;
-    }
-    if (st == STSM_OK && settings.tls.trust_store[0] == '\0') {
-        snprintf(why, sizeof why, "%s: /tls/trust_store: required for TLS", args->settings);
-        st = STSM_ERR_NOT_CONFIGURED;
-    }
-    if (st != STSM_OK) {
-        fprintf(stderr, "stsmail: %s\n", why);
-        return EXIT_CONFIG;
-    }
-
-    /* A relative trust store path is relative to the settings file. */
-    char path[2 * STSM_SETTINGS_PATH_MAX + 2];
-    const char *slash = strrchr(args->settings, '/');
-    if (settings.tls.trust_store[0] != '/' && slash != NULL) {
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - args->settings), args->settings,
-                 settings.tls.trust_store);
-    } else {
-        snprintf(path, sizeof path, "%s", settings.tls.trust_store);
-    }
-    struct stsm_trust_store store;
-    st = stsm_app_read_file(path, trust_blob, sizeof trust_blob, &len, why, sizeof why);
-    if (st == STSM_OK && stsm_trust_store_open(&store, trust_blob, len) != STSM_OK) {
-        snprintf(why, sizeof why, "%s: not a valid trust store (toolchain/mktrust.py makes one)", path);
-        st = STSM_ERR_CORRUPT;
-    }
-    if (st == STSM_OK && stsm_tls_init(&probe.tls, &store) != STSM_OK) {
-        snprintf(why, sizeof why, "TLS setup failed (no entropy?)");
-        st = STSM_ERR_IO;
-    }
-    if (st != STSM_OK) {
-        fprintf(stderr, "stsmail: %s\n", why);
-        return EXIT_CONFIG;
-    }
-    fprintf(stderr, "stsmail: trust store %s: %u anchors\n", path, (unsigned)store.count);
-    return 0;
-}
-
 int stsm_tls_probe_run(const struct stsm_cli_tls_probe_args *args)
 {
     memset(&probe, 0, sizeof probe);
     probe.args = args;
-    int rc = load_configuration(args);
-    if (rc != 0) {
-        return rc;
+    int rc = stsm_app_load_settings(args->settings, &settings);
+    if (rc == 0) {
+        rc = stsm_app_load_tls(args->settings, &settings, &probe.tls);
     }
-
-    const struct stsm_settings_network *net = &settings.network;
-    struct stsm_host_net_config config = { .tap_name = net->interface, .use_dhcp = net->dhcp };
-    if (!net->dhcp) {
-        IP4_ADDR(&config.address, net->address[0], net->address[1], net->address[2], net->address[3]);
-        config.netmask = stsm_app_netmask(net->prefix_len);
-        IP4_ADDR(&config.gateway, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
+    if (rc == 0) {
+        rc = stsm_app_net_up_settings(&settings.network, args->timeout_ms);
     }
-    config.dns_count = net->dns_count;
-    for (uint8_t i = 0; i < net->dns_count; i++) {
-        IP4_ADDR(&config.dns_servers[i], net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
-    }
-    rc = stsm_app_net_up(&config, args->timeout_ms);
     if (rc != 0) {
         return rc;
     }

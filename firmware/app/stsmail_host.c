@@ -13,6 +13,7 @@
 #include "stsm_probe.h"
 #include "stsm_resolver.h"
 #include "stsm_route.h"
+#include "stsm_send.h"
 #include "stsm_tls_probe.h"
 
 static ip4_addr_t to_ip4(const struct stsm_cli_ipv4 *a)
@@ -213,6 +214,8 @@ int main(int argc, char *argv[])
         return run_dns(&cli);
     case STSM_CLI_TLS_PROBE:
         return stsm_tls_probe_run(&cli.tls_probe);
+    case STSM_CLI_SEND:
+        return stsm_send_run(&cli.send);
     }
     return EXIT_USAGE;
 }

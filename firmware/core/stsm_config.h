@@ -102,4 +102,14 @@
 #define STSM_SMTP_REPLY_TEXT_MAX 256
 #endif
 
+/** Largest rendered message (headers and encoded body) a delivery sends. */
+#ifndef STSM_MESSAGE_MAX
+#define STSM_MESSAGE_MAX (16 * 1024)
+#endif
+
+/** Time to open a TCP connection to a mail server. */
+#ifndef STSM_CONNECT_TIMEOUT_MS
+#define STSM_CONNECT_TIMEOUT_MS 30000
+#endif
+
 #endif /* STSM_CONFIG_H */

@@ -252,7 +252,7 @@ static void queue_base64_line(struct stsm_smtp *s, const char *text)
 static enum stsm_smtp_action after_greeting_exchange(struct stsm_smtp *s)
 {
     if (!s->tls_active) {
-        if (s->caps.starttls) {
+        if (s->caps.starttls && !s->params.no_starttls) {
             queue(s, "STARTTLS\r\n");
             set_state(s, S_STARTTLS, STSM_SMTP_STAGE_STARTTLS);
             return STSM_SMTP_WAIT;
@@ -505,6 +505,7 @@ stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params
     memset(s, 0, sizeof *s);
     if (params->rcpt_count == 0 || params->rcpt_count > STSM_SMTP_MAX_RCPT ||
         !usable_address(params->mail_from, true) || !usable_address(params->ehlo_name, false) ||
+        (params->no_starttls && params->require_tls) ||
         (params->auth_user != NULL &&
          (!params->require_tls || !usable_address(params->auth_user, false) ||
           params->auth_secret == NULL || strlen(params->auth_secret) > STSM_SMTP_ADDRESS_MAX))) {

@@ -66,6 +66,8 @@ struct stsm_smtp_params {
     const char *ehlo_name;             /**< our host name for EHLO/HELO */
     bool implicit_tls;                 /**< the connection is TLS already (port 465) */
     bool require_tls;                  /**< no mail, no AUTH without TLS (STARTTLS is used whenever offered anyway) */
+    bool no_starttls;                  /**< do not STARTTLS even when offered: a deliberate plaintext
+                                            retry after a failed handshake (needs !require_tls) */
     const char *auth_user;             /**< NULL: no AUTH */
     const char *auth_secret;           /**< never logged */
     const char *mail_from;             /**< envelope sender, "" for the null sender */

@@ -1,0 +1,530 @@
+#include "stsm_delivery.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+
+#define SMTP_PORT 25
+
+/* ---- plumbing ---------------------------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3)))
+static void say(struct stsm_delivery *d, const char *fmt, ...)
+{
+    char line[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (d->log != NULL) {
+        d->log(d->arg, line);
+    }
+}
+
+/* Steps that would start a new connection run from the timer list, never inside a
+ * callback of the connection they replace. */
+static void schedule(struct stsm_delivery *d, sys_timeout_handler step)
+{
+    sys_timeout(0, step, d);
+}
+
+static bool relay_mode(const struct stsm_delivery *d)
+{
+    return d->settings->delivery.mode == STSM_DELIVERY_RELAY;
+}
+
+static const char *domain_of(const char *address)
+{
+    const char *at = strrchr(address, '@');
+    return at != NULL ? at + 1 : address;
+}
+
+static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                      const char *text)
+{
+    r->outcome = outcome;
+    r->status = status;
+    r->code = 0;
+    snprintf(r->text, sizeof r->text, "%s", text);
+}
+
+/* Gives every recipient of the current group the same final result. */
+static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
+{
+    for (size_t i = 0; i < d->message->to_count; i++) {
+        if (d->group[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+            d->rcpt[i].result = *result;
+            snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", host);
+        }
+    }
+}
+
+static void next_group(void *arg);
+static void try_host(void *arg);
+static void open_session(void *arg);
+static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
+
+/* ---- the SMTP session over the connection ------------------------------------------ */
+
+static void on_smtp_timeout(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    act(d, stsm_smtp_timeout(&d->smtp));
+}
+
+static void arm_timer(struct stsm_delivery *d)
+{
+    sys_untimeout(on_smtp_timeout, d);
+    uint32_t ms = stsm_smtp_timeout_ms(&d->smtp);
+    sys_timeout((u32_t)((uint64_t)ms * d->settings->delivery.timeout_percent / 100u), on_smtp_timeout, d);
+}
+
+/* Hands the engine's queued commands to the connection, as far as it takes them. */
+static bool flush_output(struct stsm_delivery *d)
+{
+    size_t len;
+    const uint8_t *out = stsm_smtp_output(&d->smtp, &len);
+    while (len > 0) {
+        long n = stsm_conn_send(&d->conn, out, len);
+        if (n <= 0) {
+            stsm_conn_flush(&d->conn);
+            return n == 0;   /* 0: the rest goes on STSM_CONN_WRITABLE */
+        }
+        stsm_smtp_output_sent(&d->smtp, (size_t)n);
+        out = stsm_smtp_output(&d->smtp, &len);
+    }
+    stsm_conn_flush(&d->conn);
+    return true;
+}
+
+/* Streams the message through the DATA encoder; returns when the connection is full. */
+static void pump_data(struct stsm_delivery *d)
+{
+    for (;;) {
+        if (d->chunk_sent < d->chunk_len) {
+            long n = stsm_conn_send(&d->conn, d->chunk + d->chunk_sent, d->chunk_len - d->chunk_sent);
+            if (n < 0) {
+                act(d, stsm_smtp_closed(&d->smtp));
+                return;
+            }
+            if (n == 0) {
+                stsm_conn_flush(&d->conn);
+                return;
+            }
+            d->chunk_sent += (size_t)n;
+            arm_timer(d);
+            continue;
+        }
+        d->chunk_sent = d->chunk_len = 0;
+        if (d->msg_sent < d->msg_len) {
+            d->msg_sent += stsm_smtp_data_encode(&d->encoder, (const uint8_t *)d->msg + d->msg_sent,
+                                                 d->msg_len - d->msg_sent, d->chunk, sizeof d->chunk,
+                                                 &d->chunk_len);
+        } else if (!d->data_finished) {
+            d->chunk_len = stsm_smtp_data_finish(&d->encoder, d->chunk);
+            d->data_finished = true;
+        } else {
+            stsm_conn_flush(&d->conn);
+            d->msg_len = 0;   /* all sent: nothing more to pump */
+            act(d, stsm_smtp_data_done(&d->smtp));
+            return;
+        }
+    }
+}
+
+static void start_data(struct stsm_delivery *d)
+{
+    bool eight = stsm_smtp_caps(&d->smtp)->eightbitmime;
+    if (stsm_message_render(d->message, eight, d->msg, sizeof d->msg, &d->msg_len) != STSM_OK) {
+        act(d, stsm_smtp_closed(&d->smtp));   /* cannot happen: checked at start */
+        return;
+    }
+    d->msg_sent = 0;
+    d->chunk_len = d->chunk_sent = 0;
+    d->data_finished = false;
+    stsm_smtp_data_init(&d->encoder);
+    pump_data(d);
+}
+
+static void session_finished(struct stsm_delivery *d);
+
+static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
+{
+    if (!d->session_open) {
+        return;
+    }
+    flush_output(d);
+    switch (action) {
+    case STSM_SMTP_WAIT:
+        arm_timer(d);
+        break;
+    case STSM_SMTP_START_TLS: {
+        sys_untimeout(on_smtp_timeout, d);
+        stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
+        if (st != STSM_OK) {
+            act(d, stsm_smtp_tls_done(&d->smtp, st));
+        }
+        break;
+    }
+    case STSM_SMTP_SEND_DATA:
+        arm_timer(d);
+        start_data(d);
+        break;
+    case STSM_SMTP_CLOSE:
+        sys_untimeout(on_smtp_timeout, d);
+        d->session_open = false;
+        stsm_conn_close(&d->conn);
+        session_finished(d);
+        break;
+    }
+}
+
+static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
+{
+    const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+    struct stsm_smtp_params p = { 0 };
+
+    p.ehlo_name = d->settings->device.ehlo_name[0] != '\0' ? d->settings->device.ehlo_name : d->ehlo_literal;
+    p.implicit_tls = implicit_tls;
+    p.require_tls = relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE : cfg->require_tls;
+    p.no_starttls = d->plaintext_retry;
+    if (relay_mode(d) && cfg->relay_user[0] != '\0') {
+        p.auth_user = cfg->relay_user;
+        p.auth_secret = cfg->relay_password;
+    }
+    p.mail_from = d->message->from;
+    for (size_t i = 0; i < d->message->to_count; i++) {
+        if (d->group[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+            p.rcpt[p.rcpt_count++] = d->message->to[i];
+        }
+    }
+    p.size_estimate = d->size_estimate;
+    p.body_8bit = stsm_message_is_8bit(d->message);
+    if (stsm_smtp_start(&d->smtp, &p) != STSM_OK) {
+        struct stsm_smtp_result r;
+        set_local(&r, STSM_SMTP_FAILED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
+        stsm_conn_close(&d->conn);
+        settle_group(d, &r, d->server_name);
+        schedule(d, next_group);
+        return;
+    }
+    d->session_open = true;
+    act(d, STSM_SMTP_WAIT);
+}
+
+/* A connection that never got to SMTP (refused, timed out, implicit TLS failed). */
+static void connection_failed(struct stsm_delivery *d, stsm_status_t status)
+{
+    say(d, "%s (port %u): %s", d->server_name, (unsigned)d->server_port, stsm_status_str(status));
+    stsm_conn_close(&d->conn);
+    set_local(&d->last_failure, STSM_SMTP_DEFERRED, status, stsm_status_str(status));
+    if (relay_mode(d)) {
+        settle_group(d, &d->last_failure, d->server_name);
+        schedule(d, next_group);
+        return;
+    }
+    d->host_index++;
+    schedule(d, try_host);
+}
+
+static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event event, stsm_status_t status)
+{
+    struct stsm_delivery *d = arg;
+    (void)conn;
+    switch (event) {
+    case STSM_CONN_CONNECTED:
+        if (relay_mode(d) && d->settings->delivery.relay_tls == STSM_RELAY_IMPLICIT) {
+            stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
+            if (st != STSM_OK) {
+                connection_failed(d, st);
+            }
+            return;
+        }
+        begin_smtp(d, false);
+        return;
+    case STSM_CONN_TLS_READY:
+        say(d, "%s: TLS verified (%s, %s)", d->server_name,
+            mbedtls_ssl_get_version(stsm_conn_tls_session(&d->conn)),
+            mbedtls_ssl_get_ciphersuite(stsm_conn_tls_session(&d->conn)));
+        if (!d->session_open) {
+            begin_smtp(d, true);   /* implicit TLS: SMTP starts now */
+        } else {
+            act(d, stsm_smtp_tls_done(&d->smtp, STSM_OK));
+        }
+        return;
+    case STSM_CONN_READABLE:
+        for (;;) {
+            uint8_t buf[512];
+            long n = stsm_conn_recv(&d->conn, buf, sizeof buf);
+            if (n == 0 || !d->session_open) {
+                return;
+            }
+            if (n < 0) {
+                act(d, stsm_smtp_closed(&d->smtp));
+                return;
+            }
+            size_t off = 0;
+            while (off < (size_t)n && d->session_open) {
+                size_t used;
+                enum stsm_smtp_action a = stsm_smtp_receive(&d->smtp, buf + off, (size_t)n - off, &used);
+                off += used;
+                act(d, a);
+                if (a != STSM_SMTP_WAIT) {
+                    return;   /* TLS, data or the end: read nothing more now */
+                }
+            }
+        }
+    case STSM_CONN_WRITABLE:
+        if (d->session_open) {
+            flush_output(d);
+            if (d->msg_len > 0) {
+                pump_data(d);   /* the message is on its way */
+            }
+        }
+        return;
+    case STSM_CONN_FAILED:
+        if (!d->session_open) {
+            connection_failed(d, status);
+        } else if (stsm_conn_is_tls(&d->conn) || status == STSM_ERR_PEER_CLOSED ||
+                   status == STSM_ERR_CONNECT) {
+            act(d, stsm_smtp_closed(&d->smtp));
+        } else {
+            act(d, stsm_smtp_tls_done(&d->smtp, status));   /* the STARTTLS handshake failed */
+        }
+        return;
+    }
+}
+
+static void open_session(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    char addr[IPADDR_STRLEN_MAX];
+    ipaddr_ntoa_r(&d->server_address, addr, sizeof addr);
+    say(d, "connecting to %s (%s) port %u%s", d->server_name, addr, (unsigned)d->server_port,
+        d->plaintext_retry ? " without STARTTLS" : "");
+    d->session_open = false;
+    d->msg_len = 0;
+    d->data_finished = false;
+    stsm_status_t st = stsm_conn_connect(&d->conn, &d->server_address, d->server_port,
+                                         STSM_CONNECT_TIMEOUT_MS, on_conn, d);
+    if (st != STSM_OK) {
+        connection_failed(d, st);
+    }
+}
+
+/* The session with one server is over: settle recipients, or try elsewhere. */
+static void session_finished(struct stsm_delivery *d)
+{
+    enum stsm_smtp_stage stage;
+    const struct stsm_smtp_result *session = stsm_smtp_session_result(&d->smtp, &stage);
+    const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+
+    if (stsm_smtp_starttls_refused(&d->smtp)) {
+        say(d, "%s: offered STARTTLS but refused it; went on without TLS (TLS not required)",
+            d->server_name);
+    }
+    bool before_mail = session->outcome == STSM_SMTP_DEFERRED &&
+                       (stage == STSM_SMTP_STAGE_GREETING || stage == STSM_SMTP_STAGE_EHLO ||
+                        stage == STSM_SMTP_STAGE_STARTTLS || stage == STSM_SMTP_STAGE_TLS);
+    if (session->outcome != STSM_SMTP_PENDING) {
+        say(d, "%s: %s at %s: %s%s%s", d->server_name, stsm_smtp_outcome_str(session->outcome),
+            stsm_smtp_stage_str(stage), session->code ? "" : stsm_status_id(session->status),
+            session->code ? "" : ": ", session->text);
+    }
+    if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && !cfg->require_tls &&
+        cfg->opportunistic_plaintext && !d->plaintext_retry) {
+        say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
+               "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
+        d->plaintext_retry = true;
+        schedule(d, open_session);
+        return;
+    }
+    if (!relay_mode(d) && before_mail) {
+        d->last_failure = *session;
+        d->host_index++;
+        schedule(d, try_host);
+        return;
+    }
+    /* Final for this group: per-recipient results in envelope order. */
+    size_t k = 0;
+    for (size_t i = 0; i < d->message->to_count; i++) {
+        if (!d->group[i] || d->rcpt[i].result.outcome != STSM_SMTP_PENDING) {
+            continue;
+        }
+        const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&d->smtp, k++);
+        if (r != NULL) {
+            d->rcpt[i].result = *r;
+            snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", d->server_name);
+        }
+    }
+    schedule(d, next_group);
+}
+
+/* ---- routes ------------------------------------------------------------------------ */
+
+static void try_host(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    d->plaintext_retry = false;
+    while (d->hosts != NULL && d->host_index < d->hosts->count) {
+        const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
+        const struct stsm_mx_address *v4 = NULL;
+        for (size_t i = 0; i < host->address_count && v4 == NULL; i++) {
+            if (host->addresses[i].family == 4) {
+                v4 = &host->addresses[i];
+            }
+        }
+        if (v4 == NULL) {
+            say(d, "MX %s (preference %u): no IPv4 address, skipped", host->name,
+                (unsigned)host->preference);
+            d->host_index++;
+            continue;
+        }
+        say(d, "MX %s (preference %u)%s%s", host->name, (unsigned)host->preference,
+            host->cname ? ", a CNAME of " : "", host->cname ? host->canonical : "");
+        snprintf(d->server_name, sizeof d->server_name, "%s", host->name);
+        IP_ADDR4(&d->server_address, v4->bytes[0], v4->bytes[1], v4->bytes[2], v4->bytes[3]);
+        d->server_port = SMTP_PORT;
+        open_session(d);
+        return;
+    }
+    if (d->last_failure.outcome == STSM_SMTP_PENDING) {
+        set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_RESOLVE, "no usable MX host");
+    }
+    say(d, "%s: no more MX hosts to try", d->domain);
+    settle_group(d, &d->last_failure, "");
+    schedule(d, next_group);
+}
+
+static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
+{
+    struct stsm_delivery *d = arg;
+    struct stsm_smtp_result r;
+    if (status != STSM_OK) {
+        char text[100];
+        snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(status));
+        say(d, "%s", text);
+        bool permanent = status == STSM_ERR_DNS_CNAME_CHAIN || status == STSM_ERR_CAPACITY;
+        set_local(&r, permanent ? STSM_SMTP_FAILED : STSM_SMTP_DEFERRED, status, text);
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+        return;
+    }
+    if (set->kind == STSM_MX_NULL || set->kind == STSM_MX_NO_DOMAIN) {
+        const char *why = set->kind == STSM_MX_NULL ? "the domain accepts no mail (null MX)"
+                                                    : "the domain does not exist";
+        say(d, "%s: %s", d->domain, why);
+        set_local(&r, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, why);
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+        return;
+    }
+    if (set->null_ignored) {
+        say(d, "%s: a null MX record stands among real ones; ignored", d->domain);
+    }
+    d->hosts = set;
+    d->host_index = 0;
+    set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
+    try_host(d);
+}
+
+static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
+                             const ip_addr_t *server)
+{
+    struct stsm_delivery *d = arg;
+    (void)server;
+    if (status != STSM_OK || answer->outcome != STSM_DNS_ANSWER) {
+        struct stsm_smtp_result r;
+        char text[100];
+        snprintf(text, sizeof text, "relay %.60s has no address: %s", d->server_name,
+                 status != STSM_OK ? stsm_status_str(status) : stsm_dns_outcome_str(answer->outcome));
+        say(d, "%s", text);
+        set_local(&r, STSM_SMTP_DEFERRED, status != STSM_OK ? status : STSM_ERR_RESOLVE, text);
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+        return;
+    }
+    const uint8_t *a = answer->records[0].address;
+    IP_ADDR4(&d->server_address, a[0], a[1], a[2], a[3]);
+    open_session(d);
+}
+
+static void next_group(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    size_t first = d->message->to_count;
+    for (size_t i = 0; i < d->message->to_count && first == d->message->to_count; i++) {
+        if (d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+            first = i;
+        }
+    }
+    if (first == d->message->to_count) {
+        d->done(d->arg, d);
+        return;
+    }
+    snprintf(d->domain, sizeof d->domain, "%s", domain_of(d->message->to[first]));
+    for (size_t i = 0; i < d->message->to_count; i++) {
+        d->group[i] = d->rcpt[i].result.outcome == STSM_SMTP_PENDING &&
+                      (relay_mode(d) || stsm_dns_name_equal(domain_of(d->message->to[i]), d->domain));
+    }
+    stsm_status_t st;
+    if (relay_mode(d)) {
+        const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+        snprintf(d->server_name, sizeof d->server_name, "%s", cfg->relay_host);
+        d->server_port = cfg->relay_port;
+        if (cfg->relay_tls == STSM_RELAY_NONE) {
+            say(d, "relay %s: TLS is off by settings (/delivery/relay/tls = \"none\"); STARTTLS is "
+                   "still used when offered, but the mail may go in plaintext", cfg->relay_host);
+        }
+        if (ipaddr_aton(cfg->relay_host, &d->server_address)) {
+            schedule(d, open_session);
+            return;
+        }
+        st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
+    } else {
+        say(d, "%s: looking up MX", d->domain);
+        st = stsm_route_start(&d->route, d->domain, on_route, d);
+    }
+    if (st != STSM_OK) {
+        struct stsm_smtp_result r;
+        set_local(&r, STSM_SMTP_DEFERRED, st, "DNS lookup could not start");
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+    }
+}
+
+stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
+                                  const struct stsm_message *message, struct stsm_tls *tls,
+                                  stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+{
+    char why[160];
+    memset(d, 0, offsetof(struct stsm_delivery, msg));
+    d->settings = settings;
+    d->message = message;
+    d->tls = tls;
+    d->log = log;
+    d->done = done;
+    d->arg = arg;
+    if (stsm_message_check(message, why, sizeof why) != STSM_OK) {
+        say(d, "message refused: %s", why);
+        return STSM_ERR_ARGUMENT;
+    }
+    /* SIZE is announced from the largest form (quoted-printable); the form sent is chosen
+     * once the server's extensions are known. */
+    stsm_status_t st = stsm_message_render(message, false, d->msg, sizeof d->msg, &d->size_estimate);
+    if (st != STSM_OK) {
+        say(d, "message refused: larger than %u bytes once encoded", (unsigned)sizeof d->msg);
+        return st;
+    }
+    const struct netif *netif = netif_default;
+    snprintf(d->ehlo_literal, sizeof d->ehlo_literal, "[%s]",
+             netif != NULL ? ip4addr_ntoa(netif_ip4_addr(netif)) : "127.0.0.1");
+    for (size_t i = 0; i < message->to_count; i++) {
+        d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
+    }
+    schedule(d, next_group);
+    return STSM_OK;
+}

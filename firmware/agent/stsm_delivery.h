@@ -1,0 +1,86 @@
+/*
+ * Delivery of one message: through the configured relay, or straight to each recipient
+ * domain's MX hosts in order. Drives the SMTP engine (stsm_smtp) over a connection
+ * (stsm_conn), upgrades with STARTTLS whenever offered, and ends with one result per
+ * recipient: delivered, deferred (try again later) or failed (never).
+ *
+ * MX mode moves on to the next host when a connection fails or times out, on a 4xx at
+ * the greeting or EHLO, and on a TLS failure. Without required TLS, a host whose STARTTLS
+ * handshake fails is tried once more in plaintext when settings allow it
+ * (opportunistic_plaintext); every such fallback is logged. Every decision goes to the log
+ * callback as one line.
+ */
+#ifndef STSM_DELIVERY_H
+#define STSM_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "stsm_conn.h"
+#include "stsm_message.h"
+#include "stsm_resolver.h"
+#include "stsm_route.h"
+#include "stsm_settings.h"
+#include "stsm_smtp.h"
+#include "stsm_smtp_data.h"
+#include "stsm_tls.h"
+
+struct stsm_delivery;
+typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);
+typedef void (*stsm_delivery_done_fn)(void *arg, struct stsm_delivery *delivery);
+
+/** Final result of one recipient. */
+struct stsm_delivery_rcpt {
+    struct stsm_smtp_result result;
+    char host[STSM_SETTINGS_TEXT_MAX + 1]; /**< the server that decided it, "" if none */
+};
+
+/** One delivery. Very large (message buffer, resolver, route): allocate statically.
+ *  Fields are private but for `rcpt`, read once `done` ran. */
+struct stsm_delivery {
+    struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
+
+    const struct stsm_settings *settings;
+    const struct stsm_message *message;
+    struct stsm_tls *tls;
+    stsm_delivery_log_fn log;
+    stsm_delivery_done_fn done;
+    void *arg;
+
+    bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
+    char domain[STSM_HOSTNAME_MAX + 1];
+    struct stsm_route route;             /* MX mode */
+    struct stsm_resolver_query query;    /* relay mode: the relay's address */
+    const struct stsm_mx_set *hosts;
+    size_t host_index;
+    char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
+    ip_addr_t server_address;
+    uint16_t server_port;
+    bool plaintext_retry;                /* this attempt deliberately skips STARTTLS */
+    bool tls_failed;                     /* the last attempt failed in the handshake */
+    struct stsm_smtp_result last_failure;
+
+    struct stsm_conn conn;
+    struct stsm_smtp smtp;
+    bool session_open;
+    size_t size_estimate;
+    char ehlo_literal[32];
+    size_t msg_len, msg_sent;
+    struct stsm_smtp_data encoder;
+    uint8_t chunk[1024];
+    size_t chunk_len, chunk_sent;
+    bool data_finished;
+    char msg[STSM_MESSAGE_MAX];
+};
+
+/**
+ * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`. All
+ * three must stay alive until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged)
+ * for a message that cannot be sent at all, STSM_ERR_CAPACITY when it is larger than
+ * STSM_MESSAGE_MAX; otherwise STSM_OK and `done` runs later.
+ */
+stsm_status_t stsm_delivery_start(struct stsm_delivery *delivery, const struct stsm_settings *settings,
+                                  const struct stsm_message *message, struct stsm_tls *tls,
+                                  stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg);
+
+#endif /* STSM_DELIVERY_H */
