@@ -12,7 +12,17 @@ struct cli_case {
 
 static const struct cli_case cases[] = {
     { "no command", { "stsmail" }, STSM_ERR_ARGUMENT, "no command" },
-    { "unknown command", { "stsmail", "send" }, STSM_ERR_ARGUMENT, "'send'" },
+    { "unknown command", { "stsmail", "deliver" }, STSM_ERR_ARGUMENT, "'deliver'" },
+    { "send needs settings", { "stsmail", "send", "--to", "a@b.test" }, STSM_ERR_ARGUMENT, "--settings FILE" },
+    { "send with settings", { "stsmail", "send", "--settings", "s.json", "--to", "a@b.test", "--subject", "x" },
+      STSM_OK, NULL },
+    { "send unknown option", { "stsmail", "send", "--settings", "s.json", "--cc", "a@b.test" },
+      STSM_ERR_ARGUMENT, "unknown option '--cc'" },
+    { "send stray argument", { "stsmail", "send", "--settings", "s.json", "a@b.test" },
+      STSM_ERR_ARGUMENT, "unknown argument 'a@b.test'" },
+    { "send option without value", { "stsmail", "send", "--settings" }, STSM_ERR_ARGUMENT, "needs a value" },
+    { "tls-probe needs settings", { "stsmail", "tls-probe", "h.test", "443" }, STSM_ERR_ARGUMENT, "--settings FILE" },
+    { "tls-probe bad port", { "stsmail", "tls-probe", "--settings", "s", "h.test", "x" }, STSM_ERR_ARGUMENT, "PORT 'x'" },
     { "help", { "stsmail", "help" }, STSM_OK, NULL },
     { "version", { "stsmail", "--version" }, STSM_OK, NULL },
     { "probe minimal DHCP", { "stsmail", "probe", "--tap", "tap0", "mx.test", "25" }, STSM_OK, NULL },
