@@ -118,7 +118,8 @@ int stsm_send_run(const struct stsm_cli_send_args *args)
             printf(" by %s", r->host);
         }
         if (r->result.code != 0) {
-            printf(": %u %s\n", (unsigned)r->result.code, r->result.text);
+            printf(": %u %s", (unsigned)r->result.code, r->result.text);
+            printf(r->result.status != STSM_OK ? " (%s)\n" : "\n", stsm_status_id(r->result.status));
         } else {
             printf(": %s: %s\n", stsm_status_id(r->result.status), r->result.text);
         }
