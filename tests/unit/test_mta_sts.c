@@ -1,0 +1,179 @@
+/*
+ * MTA-STS vectors: TXT records (research/mta-sts-peers.md section A), policy bodies
+ * (section C) and MX matching (section D), one case a line with its intent; the case
+ * numbers refer to that report.
+ */
+#include "stsm_check.h"
+#include "stsm_mta_sts.h"
+
+static const struct {
+    const char *intent;
+    const char *record;
+    enum stsm_sts_txt_verdict verdict;
+    const char *id;
+} txt_cases[] = {
+    { "plain record", "v=STSv1; id=20261130T000000;", STSM_STS_TXT_VALID, "20261130T000000" },
+    { "no trailing delimiter", "v=STSv1; id=1", STSM_STS_TXT_VALID, "1" },
+    { "A3 unrelated TXT is not STS", "google-site-verification=abc", STSM_STS_TXT_NOT_STS, NULL },
+    { "A5 joined strings", "v=STSv1; id=20240101T00", STSM_STS_TXT_VALID, "20240101T00" },
+    { "A6 empty id", "v=STSv1; id=", STSM_STS_TXT_INVALID, NULL },
+    { "A7 id with '-'", "v=STSv1; id=2024-01-01", STSM_STS_TXT_INVALID, NULL },
+    { "A7 id of 33 characters", "v=STSv1; id=123456789012345678901234567890123", STSM_STS_TXT_INVALID, NULL },
+    { "A7 id of 32 characters", "v=STSv1; id=12345678901234567890123456789012", STSM_STS_TXT_VALID,
+      "12345678901234567890123456789012" },
+    { "A8 v not first", "id=1; v=STSv1;", STSM_STS_TXT_NOT_STS, NULL },
+    { "A9 v=STSv10", "v=STSv10; id=1", STSM_STS_TXT_NOT_STS, NULL },
+    { "A9 v=STSv2", "v=STSv2; id=1", STSM_STS_TXT_NOT_STS, NULL },
+    { "A10 version is case-sensitive", "V=stsv1; id=1", STSM_STS_TXT_NOT_STS, NULL },
+    { "A11 whitespace before ';'", "v=STSv1 ; id=1", STSM_STS_TXT_VALID, "1" },
+    { "tabs around delimiters", "v=STSv1\t;\tid=abc\t;", STSM_STS_TXT_VALID, "abc" },
+    { "A12 trailing bare token", "v=STSv1; id=1; foo", STSM_STS_TXT_INVALID, NULL },
+    { "extension field", "v=STSv1; id=1; ext.name-x=value:with-colon", STSM_STS_TXT_VALID, "1" },
+    { "extension value with '='", "v=STSv1; id=1; a=b=c", STSM_STS_TXT_INVALID, NULL },
+    { "two ids", "v=STSv1; id=1; id=2", STSM_STS_TXT_INVALID, NULL },
+    { "no id", "v=STSv1;", STSM_STS_TXT_INVALID, NULL },
+    { "space inside a field", "v=STSv1; id=1 2", STSM_STS_TXT_INVALID, NULL },
+    { "v=STSv1 alone", "v=STSv1", STSM_STS_TXT_NOT_STS, NULL },
+    { "id is case-sensitive key", "v=STSv1; ID=1", STSM_STS_TXT_INVALID, NULL },
+};
+
+#define VALID_BODY "version: STSv1\nmode: enforce\nmx: mx1.example.test\nmx: *.example.test\nmax_age: 86400\n"
+
+static const struct {
+    const char *intent;
+    const char *body;
+    stsm_status_t status;
+    enum stsm_sts_mode mode;
+    uint32_t max_age;
+    size_t mx_count;
+    size_t line;               /* for invalid ones: the line blamed (0: the whole body) */
+} policy_cases[] = {
+    { "C29 LF endings", VALID_BODY, STSM_OK, STSM_STS_MODE_ENFORCE, 86400, 2, 0 },
+    { "C30 CRLF endings", "version: STSv1\r\nmode: testing\r\nmx: a.example\r\nmax_age: 600\r\n",
+      STSM_OK, STSM_STS_MODE_TESTING, 600, 1, 0 },
+    { "C31 trailing whitespace", "version: STSv1 \t\nmode: enforce \t\nmx: a.example\t\nmax_age: 1 \n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 1, 1, 0 },
+    { "C32 leading whitespace", "version: STSv1\n mode: enforce\nmx: a.example\nmax_age: 1\n",
+      STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 2 },
+    { "C32 space before the colon", "version: STSv1\nmode : enforce\nmx: a.example\nmax_age: 1\n",
+      STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 2 },
+    { "C33 blank line inside and at the end", "version: STSv1\n\nmode: enforce\nmx: a.example\nmax_age: 1\n\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 1, 1, 0 },
+    { "C34 no newline at the end", "version: STSv1\nmode: none\nmax_age: 5", STSM_OK, STSM_STS_MODE_NONE, 5, 0, 0 },
+    { "C35 unknown field ignored", "version: STSv1\nfoo: bar\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 1, 1, 0 },
+    { "C36 extension value with ':'", "version: STSv1\nreport: https://x.example/a\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 1, 1, 0 },
+    { "C37 mode twice: the first wins", "version: STSv1\nmode: testing\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+      STSM_OK, STSM_STS_MODE_TESTING, 1, 1, 0 },
+    { "C38 max_age twice: the first wins", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 10\nmax_age: 20\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 10, 1, 0 },
+    { "C39 mx repeated", "version: STSv1\nmode: enforce\nmx: a.example\nmx: b.example\nmx: *.c.example\nmax_age: 1\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, 1, 3, 0 },
+    { "C40 no mode", "version: STSv1\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "C41 no max_age", "version: STSv1\nmode: enforce\nmx: a.example\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "C42 no version", "mode: enforce\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "C42 version stsv1", "version: stsv1\nmode: enforce\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 1 },
+    { "C43 mode Enforce", "version: STSv1\nmode: Enforce\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 2 },
+    { "C43 key Mode", "version: STSv1\nMode: enforce\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "C44 max_age above a year is clamped", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 9999999999\n",
+      STSM_OK, STSM_STS_MODE_ENFORCE, STSM_STS_MAX_AGE_LIMIT, 1, 0 },
+    { "C45 max_age 0", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 0\n", STSM_OK, STSM_STS_MODE_ENFORCE, 0, 1, 0 },
+    { "C46 max_age with '+'", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: +86400\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C46 max_age 1e5", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1e5\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C46 max_age 0x10", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 0x10\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C46 max_age -1", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C46 max_age of 11 digits", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 10000000000\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C46 max_age with an inner space", "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 86 400\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 4 },
+    { "C47 mode none without mx", "version: STSv1\nmode: none\nmax_age: 86400\n", STSM_OK, STSM_STS_MODE_NONE, 86400, 0, 0 },
+    { "C48 mode enforce without mx", "version: STSv1\nmode: enforce\nmax_age: 86400\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "C49 mx with a trailing dot", "version: STSv1\nmode: enforce\nmx: mail.example.com.\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C50 mx is an IP address", "version: STSv1\nmode: enforce\nmx: 212.114.86.56\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C51 mx is a U-label", "version: STSv1\nmode: enforce\nmx: mail.b\xc3\xbc" "cher.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C51 mx as an A-label", "version: STSv1\nmode: enforce\nmx: mail.xn--bcher-kva.example\nmax_age: 1\n", STSM_OK, STSM_STS_MODE_ENFORCE, 1, 1, 0 },
+    { "C52 mx '*'", "version: STSv1\nmode: enforce\nmx: *\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C52 mx '*.*.example.com'", "version: STSv1\nmode: enforce\nmx: *.*.example.com\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C52 mx 'mx*.example.com'", "version: STSv1\nmode: enforce\nmx: mx*.example.com\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C52 mx '**.example'", "version: STSv1\nmode: enforce\nmx: **.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "C53 typo key nmx leaves no mx", "version: STSv1\nmode: enforce\nnmx: mx0.host.de\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "a byte-order mark", "\xef\xbb\xbfversion: STSv1\nmode: none\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 1 },
+    { "a line without ':'", "version: STSv1\nmode enforce\nmx: a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 2 },
+    { "mx label starting with '-'", "version: STSv1\nmode: enforce\nmx: -a.example\nmax_age: 1\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 3 },
+    { "empty body", "", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 0 },
+    { "HTML error page", "<html><body>Not here</body></html>\n", STSM_ERR_PEER_PROTOCOL, 0, 0, 0, 1 },
+};
+
+static const struct {
+    const char *pattern;
+    const char *host;
+    bool match;
+    const char *intent;
+} match_cases[] = {
+    { "*.example.com", "mx1.example.com", true, "D54 one label under the wildcard" },
+    { "*.example.com", "example.com", false, "D55 the wildcard needs a label" },
+    { "*.example.com", "a.b.example.com", false, "D56 only one label" },
+    { "*.example.com", "xexample.com", false, "D57 the dot is literal" },
+    { "mx1.example.com", "MX1.Example.COM", true, "D58 case-insensitive" },
+    { "*.example.com", "MX1.EXAMPLE.COM", true, "D58 case-insensitive wildcard" },
+    { "mx1.example.com", "mx1.example.com.", true, "D59 trailing dot on the MX host" },
+    { "*.example.com", "mx1.example.com.", true, "D59 trailing dot under a wildcard" },
+    { "subl.im", "subl.im", true, "D60 implicit MX listed" },
+    { "mail.subl.im", "subl.im", false, "D60 implicit MX not listed" },
+    { "mx1.example.com", "mx2.example.com", false, "different host" },
+    { "*.example.com", ".example.com", false, "empty label in front" },
+    { "mx1.example.com", "mx1.example.com.evil", false, "suffix is not a match" },
+};
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof txt_cases / sizeof txt_cases[0]; i++) {
+        struct stsm_sts_txt txt;
+        CHECK_CASE(txt_cases[i].intent);
+        CHECK_INT(stsm_sts_txt_parse(txt_cases[i].record, strlen(txt_cases[i].record), &txt),
+                  txt_cases[i].verdict);
+        if (txt_cases[i].id != NULL) {
+            CHECK_STR(txt.id, txt_cases[i].id);
+        } else {
+            CHECK(txt.reason != NULL);
+        }
+    }
+
+    for (size_t i = 0; i < sizeof policy_cases / sizeof policy_cases[0]; i++) {
+        struct stsm_sts_policy policy;
+        size_t line;
+        const char *reason;
+        CHECK_CASE(policy_cases[i].intent);
+        stsm_status_t st = stsm_sts_policy_parse((const uint8_t *)policy_cases[i].body,
+                                                 strlen(policy_cases[i].body), &policy, &line, &reason);
+        CHECK_INT(st, policy_cases[i].status);
+        if (st == STSM_OK) {
+            CHECK_INT(policy.mode, policy_cases[i].mode);
+            CHECK_INT(policy.max_age, policy_cases[i].max_age);
+            CHECK_INT(policy.mx_count, policy_cases[i].mx_count);
+        } else {
+            CHECK(reason != NULL);
+            CHECK_INT(line, policy_cases[i].line);
+        }
+    }
+
+    CHECK_CASE("clamping is reported");
+    struct stsm_sts_policy policy;
+    size_t line;
+    const char *reason;
+    const char *clamped = "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 31557601\n";
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)clamped, strlen(clamped), &policy, &line, &reason), STSM_OK);
+    CHECK(policy.max_age_clamped);
+
+    CHECK_CASE("patterns are kept as written");
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)VALID_BODY, strlen(VALID_BODY), &policy, &line, &reason), STSM_OK);
+    CHECK_STR(policy.mx[0], "mx1.example.test");
+    CHECK_STR(policy.mx[1], "*.example.test");
+    CHECK(stsm_sts_policy_matches(&policy, "mx2.example.test"));
+    CHECK(!stsm_sts_policy_matches(&policy, "mx.other.test"));
+
+    for (size_t i = 0; i < sizeof match_cases / sizeof match_cases[0]; i++) {
+        CHECK_CASE(match_cases[i].intent);
+        CHECK_INT(stsm_sts_mx_matches(match_cases[i].pattern, match_cases[i].host), match_cases[i].match);
+    }
+    return stsm_check_summary("test_mta_sts");
+}
