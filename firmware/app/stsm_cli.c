@@ -16,6 +16,7 @@ const char stsm_cli_usage[] =
     "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
     "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
     "       stsmail send --settings FILE [--to ADDR]... [--subject TEXT] [--body-file FILE|-]\n"
+    "       stsmail policy parse FILE | policy match FILE HOST | txt parse RECORD\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
@@ -28,6 +29,10 @@ const char stsm_cli_usage[] =
     "send    deliver one message (to /mail/to unless --to is given) and print one line\n"
     "        per recipient. Exit 0 all delivered, 75 some deferred, 69 some failed,\n"
     "        65 bad message, 78 bad settings.\n"
+    "policy parse  print an MTA-STS policy file as JSON, or FILE:LINE: reason (exit 65;\n"
+    "        LINE 0 is the policy as a whole). policy match: exit 0 when HOST matches\n"
+    "        an mx pattern, 1 when not, 65 for an invalid policy. txt parse: the id of\n"
+    "        an _mta-sts TXT record as JSON, or why it is not one (exit 65).\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -328,6 +333,23 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     if (strcmp(argv[1], "probe") == 0) {
         cli->command = STSM_CLI_PROBE;
         return parse_probe(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "policy") == 0 || strcmp(argv[1], "txt") == 0) {
+        bool policy = argv[1][0] == 'p';
+        bool match = policy && argc > 2 && strcmp(argv[2], "match") == 0;
+        int want = match ? 5 : 4;
+        if (argc < 3 || (strcmp(argv[2], "parse") != 0 && !match)) {
+            return fail(why, why_len, "%s: expected %s", argv[1],
+                        policy ? "'parse FILE' or 'match FILE HOST'" : "'parse RECORD'");
+        }
+        if (argc != want) {
+            return fail(why, why_len, "%s %s: expected %s", argv[1], argv[2],
+                        match ? "FILE HOST" : policy ? "FILE" : "RECORD (quoted)");
+        }
+        cli->command = match ? STSM_CLI_POLICY_MATCH : policy ? STSM_CLI_POLICY_PARSE : STSM_CLI_TXT_PARSE;
+        cli->sts.file = argv[3];
+        cli->sts.host = match ? argv[4] : NULL;
+        return STSM_OK;
     }
     if (strcmp(argv[1], "send") == 0) {
         cli->command = STSM_CLI_SEND;

@@ -18,6 +18,9 @@ enum stsm_cli_command {
     STSM_CLI_DNS,        /**< look up TYPE NAME through lwIP and print the answer as JSON */
     STSM_CLI_TLS_PROBE,  /**< open a verified TLS session to HOST:PORT and report it */
     STSM_CLI_SEND,       /**< deliver one message as the settings say */
+    STSM_CLI_POLICY_PARSE, /**< parse an MTA-STS policy file, print it as JSON */
+    STSM_CLI_POLICY_MATCH, /**< does HOST match the policy's mx patterns */
+    STSM_CLI_TXT_PARSE,  /**< parse an _mta-sts TXT record */
 };
 
 struct stsm_cli_ipv4 {
@@ -69,6 +72,12 @@ struct stsm_cli_send_args {
     const char *body_file;         /**< --body-file FILE, "-" for standard input */
 };
 
+/** Arguments of `policy parse FILE`, `policy match FILE HOST`, `txt parse RECORD`. */
+struct stsm_cli_sts_args {
+    const char *file;              /**< policy file, or the TXT record for txt parse */
+    const char *host;              /**< policy match: the MX host */
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
@@ -76,6 +85,7 @@ struct stsm_cli {
     struct stsm_cli_dns_args dns;
     struct stsm_cli_tls_probe_args tls_probe;
     struct stsm_cli_send_args send;
+    struct stsm_cli_sts_args sts;
 };
 
 /**

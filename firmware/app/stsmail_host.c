@@ -14,6 +14,7 @@
 #include "stsm_resolver.h"
 #include "stsm_route.h"
 #include "stsm_send.h"
+#include "stsm_sts_cli.h"
 #include "stsm_tls_probe.h"
 
 static ip4_addr_t to_ip4(const struct stsm_cli_ipv4 *a)
@@ -216,6 +217,10 @@ int main(int argc, char *argv[])
         return stsm_tls_probe_run(&cli.tls_probe);
     case STSM_CLI_SEND:
         return stsm_send_run(&cli.send);
+    case STSM_CLI_POLICY_PARSE:
+    case STSM_CLI_POLICY_MATCH:
+    case STSM_CLI_TXT_PARSE:
+        return stsm_sts_cli_run(&cli);
     }
     return EXIT_USAGE;
 }
