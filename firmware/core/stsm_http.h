@@ -1,0 +1,56 @@
+/*
+ * The small HTTP/1.1 client side MTA-STS needs: one GET request, and a response parser
+ * fed with bytes as they arrive (status line, headers, a body delimited by
+ * Content-Length, chunked encoding, or the end of the connection) into a caller buffer
+ * with a hard cap. Pure: no I/O, no heap.
+ */
+#ifndef STSM_HTTP_H
+#define STSM_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_status.h"
+
+#define STSM_HTTP_LINE_MAX 1024        /**< longest status, header or chunk-size line */
+#define STSM_HTTP_HEADERS_MAX (16 * 1024) /**< all header bytes of one response */
+
+/** Response parser state. Fields are read-only results once `complete`. */
+struct stsm_http_response {
+    int state;
+    uint16_t status;                   /**< 200, 404, ... */
+    char content_type[64];             /**< media type, lower case, without parameters */
+    bool chunked;
+    bool have_length;
+    uint64_t content_length;
+    bool complete;                     /**< the whole body is in */
+    uint8_t *body;                     /**< caller's buffer */
+    size_t body_cap;
+    size_t body_len;
+    char line[STSM_HTTP_LINE_MAX + 1];
+    size_t line_len;
+    size_t header_bytes;
+    uint64_t chunk_left;               /* bytes of the current chunk still to come */
+};
+
+/** Writes "GET path HTTP/1.1" with Host, Accept and Connection: close into `out`; returns
+ *  its length, or 0 when it does not fit. */
+size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char *path);
+
+/** Starts parsing a response whose body goes into `body` (at most `cap` bytes). */
+void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t cap);
+
+/**
+ * Feeds received bytes. Returns STSM_OK (look at `complete`), STSM_ERR_PEER_PROTOCOL for a
+ * response that breaks HTTP/1.1 framing (or a line over STSM_HTTP_LINE_MAX), or
+ * STSM_ERR_CAPACITY when the body would exceed the buffer. Bytes after a complete
+ * response are ignored.
+ */
+stsm_status_t stsm_http_response_feed(struct stsm_http_response *r, const uint8_t *data, size_t len);
+
+/** The connection ended: completes a body delimited by the close; returns
+ *  STSM_ERR_PEER_CLOSED when the response was cut short. */
+stsm_status_t stsm_http_response_eof(struct stsm_http_response *r);
+
+#endif /* STSM_HTTP_H */
