@@ -189,7 +189,8 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
 
     p.ehlo_name = d->settings->device.ehlo_name[0] != '\0' ? d->settings->device.ehlo_name : d->ehlo_literal;
     p.implicit_tls = implicit_tls;
-    p.require_tls = relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE : cfg->require_tls;
+    p.require_tls = relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE
+                                  : cfg->require_tls || d->sts_mode == STSM_STS_MODE_ENFORCE;
     p.no_starttls = d->plaintext_retry;
     if (relay_mode(d) && cfg->relay_user[0] != '\0') {
         p.auth_user = cfg->relay_user;
@@ -334,8 +335,13 @@ static void session_finished(struct stsm_delivery *d)
             stsm_smtp_stage_str(stage), session->code ? "" : stsm_status_id(session->status),
             session->code ? "" : ": ", session->text);
     }
+    if (d->sts_mode == STSM_STS_MODE_TESTING && before_mail &&
+        (stage == STSM_SMTP_STAGE_TLS || session->status == STSM_ERR_TLS_NOT_OFFERED)) {
+        say(d, "MTA-STS testing: %s would be refused under enforce (%s)", d->server_name,
+            stsm_status_id(session->status));
+    }
     if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && !cfg->require_tls &&
-        cfg->opportunistic_plaintext && !d->plaintext_retry) {
+        d->sts_mode != STSM_STS_MODE_ENFORCE && cfg->opportunistic_plaintext && !d->plaintext_retry) {
         say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
                "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
         d->plaintext_retry = true;
@@ -377,12 +383,26 @@ static void try_host(void *arg)
                 v4 = &host->addresses[i];
             }
         }
+        bool in_policy = d->policy == NULL || stsm_sts_policy_matches(d->policy, host->name);
+        bool strict_cname = (d->settings->mta_sts.strict_cname & STSM_STRICT_CNAME_MX) && host->cname;
+        if (d->sts_mode == STSM_STS_MODE_ENFORCE && (!in_policy || strict_cname)) {
+            say(d, "MX %s skipped: %s", host->name,
+                !in_policy ? "not in the MTA-STS policy's mx patterns"
+                           : "reached through a CNAME (strict no-CNAME mode, scope mx)");
+            d->host_index++;
+            continue;
+        }
+        if (d->sts_mode == STSM_STS_MODE_TESTING && (!in_policy || strict_cname)) {
+            say(d, "MTA-STS testing: MX %s would be skipped under enforce (%s)", host->name,
+                !in_policy ? "not in the policy" : "strict no-CNAME, scope mx");
+        }
         if (v4 == NULL) {
             say(d, "MX %s (preference %u): no IPv4 address, skipped", host->name,
                 (unsigned)host->preference);
             d->host_index++;
             continue;
         }
+        d->usable_hosts++;
         say(d, "MX %s (preference %u)%s%s", host->name, (unsigned)host->preference,
             host->cname ? ", a CNAME of " : "", host->cname ? host->canonical : "");
         snprintf(d->server_name, sizeof d->server_name, "%s", host->name);
@@ -391,7 +411,10 @@ static void try_host(void *arg)
         open_session(d);
         return;
     }
-    if (d->last_failure.outcome == STSM_SMTP_PENDING) {
+    if (d->sts_mode == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0) {
+        set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH,
+                  "no MX host is usable under the domain's MTA-STS policy (enforce)");
+    } else if (d->last_failure.outcome == STSM_SMTP_PENDING) {
         set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_RESOLVE, "no usable MX host");
     }
     say(d, "%s: no more MX hosts to try", d->domain);
@@ -399,16 +422,71 @@ static void try_host(void *arg)
     schedule(d, next_group);
 }
 
-static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
+/* Decides what the domain's MTA-STS policy means for this delivery; false when the
+ * group was settled (deferred) by it. */
+static bool apply_policy(struct stsm_delivery *d)
 {
-    struct stsm_delivery *d = arg;
+    const struct stsm_sts_lookup *l = &d->sts;
+    unsigned strict = d->settings->mta_sts.strict_cname;
+    d->sts_mode = STSM_STS_MODE_NONE;
+    d->policy = NULL;
+    if (!d->settings->mta_sts.enabled) {
+        return true;
+    }
+    if (l->txt_state != STSM_STS_TXT_OK) {
+        say(d, "%s: no MTA-STS policy (TXT record: %s%s%s)", d->domain, stsm_sts_txt_state_str(l->txt_state),
+            l->txt_reason ? ", " : "", l->txt_reason ? l->txt_reason : "");
+        return true;
+    }
+    if (!l->have_policy) {
+        say(d, "%s: MTA-STS record id %s, but no policy: %s%s%s", d->domain, l->txt_id,
+            stsm_status_id(l->fetch.status), l->fetch.policy_reason ? ": " : "",
+            l->fetch.policy_reason ? l->fetch.policy_reason : "");
+        return true;
+    }
+    const struct stsm_sts_policy *policy = &l->fetch.policy;
+    char patterns[200] = "";
+    for (size_t i = 0; i < policy->mx_count; i++) {
+        size_t used = strlen(patterns);
+        snprintf(patterns + used, sizeof patterns - used, "%s%s", i ? ", " : "", policy->mx[i]);
+    }
+    say(d, "%s: MTA-STS policy id %s (fetched from %s): mode %s, max_age %lu, mx %s", d->domain,
+        l->txt_id, l->fetch.host, stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age,
+        policy->mx_count ? patterns : "(none)");
+    const char *strict_failure = NULL;
+    if ((strict & STSM_STRICT_CNAME_TXT) && l->txt_cname) {
+        strict_failure = "_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)";
+    } else if ((strict & STSM_STRICT_CNAME_POLICY_HOST) && l->fetch.host_cname) {
+        strict_failure = "mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)";
+    }
+    if (strict_failure != NULL && policy->mode == STSM_STS_MODE_ENFORCE) {
+        struct stsm_smtp_result r;
+        say(d, "%s: policy not usable: %s; deferred", d->domain, strict_failure);
+        set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, strict_failure);
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+        return false;
+    }
+    if (strict_failure != NULL) {
+        say(d, "MTA-STS %s: the policy would not be usable: %s", stsm_sts_mode_str(policy->mode),
+            strict_failure);
+    }
+    d->sts_mode = policy->mode;
+    d->policy = policy->mode == STSM_STS_MODE_NONE ? NULL : policy;
+    return true;
+}
+
+/* Both the MX hosts and the MTA-STS policy are known: decide and start trying hosts. */
+static void route_and_policy_ready(struct stsm_delivery *d)
+{
     struct stsm_smtp_result r;
-    if (status != STSM_OK) {
+    const struct stsm_mx_set *set = d->route_set;
+    if (d->route_status != STSM_OK) {
         char text[100];
-        snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(status));
+        snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status));
         say(d, "%s", text);
-        bool permanent = status == STSM_ERR_DNS_CNAME_CHAIN || status == STSM_ERR_CAPACITY;
-        set_local(&r, permanent ? STSM_SMTP_FAILED : STSM_SMTP_DEFERRED, status, text);
+        bool permanent = d->route_status == STSM_ERR_DNS_CNAME_CHAIN || d->route_status == STSM_ERR_CAPACITY;
+        set_local(&r, permanent ? STSM_SMTP_FAILED : STSM_SMTP_DEFERRED, d->route_status, text);
         settle_group(d, &r, "");
         schedule(d, next_group);
         return;
@@ -425,10 +503,35 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
     if (set->null_ignored) {
         say(d, "%s: a null MX record stands among real ones; ignored", d->domain);
     }
+    if (!apply_policy(d)) {
+        return;
+    }
     d->hosts = set;
     d->host_index = 0;
+    d->usable_hosts = 0;
     set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
     try_host(d);
+}
+
+static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
+{
+    struct stsm_delivery *d = arg;
+    d->route_status = status;
+    d->route_set = set;
+    d->route_pending = false;
+    if (!d->sts_pending) {
+        route_and_policy_ready(d);
+    }
+}
+
+static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
+{
+    struct stsm_delivery *d = arg;
+    (void)lookup;
+    d->sts_pending = false;
+    if (!d->route_pending) {
+        route_and_policy_ready(d);
+    }
 }
 
 static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
@@ -485,8 +588,19 @@ static void next_group(void *arg)
         }
         st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
     } else {
-        say(d, "%s: looking up MX", d->domain);
+        say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
+        d->route_pending = true;
+        d->sts_pending = false;
+        memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
         st = stsm_route_start(&d->route, d->domain, on_route, d);
+        if (st == STSM_OK && d->settings->mta_sts.enabled) {
+            const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
+            d->sts_pending = stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms,
+                                                   m->relax_content_type, on_sts, d) == STSM_OK;
+            if (!d->sts_pending) {
+                d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
+            }
+        }
     }
     if (st != STSM_OK) {
         struct stsm_smtp_result r;

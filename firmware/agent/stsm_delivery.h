@@ -9,6 +9,12 @@
  * handshake fails is tried once more in plaintext when settings allow it
  * (opportunistic_plaintext); every such fallback is logged. Every decision goes to the log
  * callback as one line.
+ *
+ * MTA-STS (MX mode): the domain's policy is looked up beside its MX hosts. Under
+ * `enforce` only hosts matching the policy (and, with strict no-CNAME mode, not reached
+ * through a CNAME) are tried, each with TLS required and its certificate verified; when
+ * none is usable the message is deferred. Under `testing` delivery goes on as without a
+ * policy and every failure the policy would have caused is logged.
  */
 #ifndef STSM_DELIVERY_H
 #define STSM_DELIVERY_H
@@ -23,6 +29,7 @@
 #include "stsm_settings.h"
 #include "stsm_smtp.h"
 #include "stsm_smtp_data.h"
+#include "stsm_sts_lookup.h"
 #include "stsm_tls.h"
 
 struct stsm_delivery;
@@ -50,6 +57,12 @@ struct stsm_delivery {
     bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
     char domain[STSM_HOSTNAME_MAX + 1];
     struct stsm_route route;             /* MX mode */
+    bool route_pending, sts_pending;     /* MX and MTA-STS lookups run side by side */
+    stsm_status_t route_status;
+    const struct stsm_mx_set *route_set;
+    enum stsm_sts_mode sts_mode;         /* the policy in force for this domain (none: none) */
+    const struct stsm_sts_policy *policy;
+    size_t usable_hosts;                 /* hosts the policy let us try */
     struct stsm_resolver_query query;    /* relay mode: the relay's address */
     const struct stsm_mx_set *hosts;
     size_t host_index;
@@ -71,6 +84,7 @@ struct stsm_delivery {
     size_t chunk_len, chunk_sent;
     bool data_finished;
     char msg[STSM_MESSAGE_MAX];
+    struct stsm_sts_lookup sts;          /* MX mode: the domain's MTA-STS policy */
 };
 
 /**

@@ -408,9 +408,62 @@ static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct st
     return st;
 }
 
+unsigned stsm_settings_strict_scope(const char *name, size_t len)
+{
+    if (len == 2 && memcmp(name, "mx", 2) == 0) {
+        return STSM_STRICT_CNAME_MX;
+    }
+    if (len == 11 && memcmp(name, "policy_host", 11) == 0) {
+        return STSM_STRICT_CNAME_POLICY_HOST;
+    }
+    if (len == 3 && memcmp(name, "txt", 3) == 0) {
+        return STSM_STRICT_CNAME_TXT;
+    }
+    return 0;
+}
+
+static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct stsm_settings_mta_sts *m)
+{
+    static const char *const keys[] = { "enabled", "strict_cname", "fetch_timeout", "relax_content_type", NULL };
+    char path[64], seen[64];
+    long seconds;
+    stsm_status_t st = need_object(ctx, obj, "/mta_sts", keys);
+    const cJSON *item;
+    if (st == STSM_OK && (item = member(obj, "/mta_sts", "enabled", path, sizeof path)) != NULL) {
+        st = get_bool(ctx, item, path, &m->enabled);
+    }
+    if (st == STSM_OK && (item = member(obj, "/mta_sts", "relax_content_type", path, sizeof path)) != NULL) {
+        st = get_bool(ctx, item, path, &m->relax_content_type);
+    }
+    if (st == STSM_OK && (item = member(obj, "/mta_sts", "fetch_timeout", path, sizeof path)) != NULL) {
+        st = get_int(ctx, item, path, 1, 600, &seconds);
+        m->fetch_timeout_ms = (uint32_t)seconds * 1000u;
+    }
+    if (st == STSM_OK && (item = member(obj, "/mta_sts", "strict_cname", path, sizeof path)) != NULL) {
+        if (!cJSON_IsArray(item)) {
+            return fail(ctx, path, "expected an array of \"mx\", \"policy_host\", \"txt\", got %s",
+                        describe(item, seen, sizeof seen));
+        }
+        const cJSON *scope;
+        unsigned index = 0;
+        cJSON_ArrayForEach(scope, item) {
+            unsigned bit = cJSON_IsString(scope) ? stsm_settings_strict_scope(scope->valuestring,
+                                                                             strlen(scope->valuestring)) : 0;
+            if (bit == 0) {
+                snprintf(path, sizeof path, "/mta_sts/strict_cname/%u", index);
+                return fail(ctx, path, "expected \"mx\", \"policy_host\" or \"txt\", got %s",
+                            describe(scope, seen, sizeof seen));
+            }
+            m->strict_cname |= bit;
+            index++;
+        }
+    }
+    return st;
+}
+
 static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_settings *settings)
 {
-    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", NULL };
+    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", "mta_sts", NULL };
     char seen[64];
     stsm_status_t st;
 
@@ -436,6 +489,10 @@ static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_
     if (item != NULL && (st = parse_delivery(ctx, item, &settings->delivery)) != STSM_OK) {
         return st;
     }
+    item = cJSON_GetObjectItemCaseSensitive(root, "mta_sts");
+    if (item != NULL && (st = parse_mta_sts(ctx, item, &settings->mta_sts)) != STSM_OK) {
+        return st;
+    }
     item = cJSON_GetObjectItemCaseSensitive(root, "tls");
     if (item != NULL && (st = parse_tls(ctx, item, &settings->tls)) != STSM_OK) {
         return st;
@@ -454,6 +511,8 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     settings->delivery.opportunistic_plaintext = true;
     settings->delivery.timeout_percent = 100;
     settings->delivery.relay_port = 587;
+    settings->mta_sts.enabled = true;
+    settings->mta_sts.fetch_timeout_ms = 60000;
 
     arena_used = 0;
     arena_exhausted = false;

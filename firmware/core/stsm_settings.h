@@ -69,13 +69,31 @@ struct stsm_settings_delivery {
     char relay_password[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/auth/password: never logged */
 };
 
+/** Strict no-CNAME scopes (Exchange Online compatibility), a bit set. */
+enum {
+    STSM_STRICT_CNAME_MX = 1,          /**< an MX host reached through a CNAME is not usable */
+    STSM_STRICT_CNAME_POLICY_HOST = 2, /**< mta-sts.<domain> as a CNAME spoils the policy */
+    STSM_STRICT_CNAME_TXT = 4,         /**< _mta-sts.<domain> as a CNAME spoils the policy */
+};
+
+struct stsm_settings_mta_sts {
+    bool enabled;                      /**< /mta_sts/enabled: default true */
+    unsigned strict_cname;             /**< /mta_sts/strict_cname: ["mx", "policy_host", "txt"] */
+    uint32_t fetch_timeout_ms;         /**< /mta_sts/fetch_timeout: seconds 1..600, default 60 */
+    bool relax_content_type;           /**< /mta_sts/relax_content_type: default false */
+};
+
 struct stsm_settings {
     struct stsm_settings_device device;
     struct stsm_settings_network network;
     struct stsm_settings_mail mail;
     struct stsm_settings_delivery delivery;
     struct stsm_settings_tls tls;
+    struct stsm_settings_mta_sts mta_sts;
 };
+
+/** Parses a strict no-CNAME scope name ("mx", "policy_host", "txt"); 0 when unknown. */
+unsigned stsm_settings_strict_scope(const char *name, size_t len);
 
 /**
  * Parses `json` (`len` bytes, need not be NUL-terminated) into `settings`, applying

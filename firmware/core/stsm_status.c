@@ -31,6 +31,10 @@ static const struct {
     [STSM_ERR_TLS_VERSION] = { "tls_version", "peer offers no TLS 1.2+ version or AEAD suite we accept" },
     [STSM_ERR_TLS_HANDSHAKE] = { "tls_handshake", "TLS handshake failed" },
     [STSM_ERR_TLS_NOT_OFFERED] = { "tls_not_offered", "TLS required but the server does not offer STARTTLS" },
+    [STSM_ERR_STS_HTTP_STATUS] = { "sts_http_status", "policy server did not answer 200" },
+    [STSM_ERR_STS_CONTENT_TYPE] = { "sts_content_type", "policy not served as text/plain" },
+    [STSM_ERR_STS_POLICY_INVALID] = { "sts_policy_invalid", "policy breaks RFC 8461" },
+    [STSM_ERR_STS_NO_MATCH] = { "sts_no_usable_mx", "no MX host is usable under the MTA-STS policy" },
 };
 
 static bool known(stsm_status_t status)

@@ -30,6 +30,10 @@ typedef enum {
                                    (it answered an older version, or refused our ClientHello). */
     STSM_ERR_TLS_HANDSHAKE,   /**< The TLS handshake failed for another reason (see the log). */
     STSM_ERR_TLS_NOT_OFFERED, /**< TLS is required but the server offers no STARTTLS (or refuses it). */
+    STSM_ERR_STS_HTTP_STATUS, /**< The MTA-STS policy server answered with a status other than 200 (redirects are not followed). */
+    STSM_ERR_STS_CONTENT_TYPE, /**< The MTA-STS policy is not served as text/plain. */
+    STSM_ERR_STS_POLICY_INVALID, /**< The MTA-STS policy body breaks RFC 8461 section 3.2. */
+    STSM_ERR_STS_NO_MATCH,    /**< Under an MTA-STS policy, no MX host is usable (names, TLS or strict CNAME rules). */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 

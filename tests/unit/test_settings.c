@@ -53,6 +53,18 @@ int main(void)
     CHECK(settings.delivery.opportunistic_plaintext);
     CHECK_INT(settings.delivery.timeout_percent, 100);
 
+    CHECK_CASE("MTA-STS options and defaults");
+    CHECK(settings.mta_sts.enabled);
+    CHECK_INT(settings.mta_sts.fetch_timeout_ms, 60000);
+    CHECK_INT(parse("{\"mta_sts\": {\"strict_cname\": [\"mx\", \"txt\"], \"fetch_timeout\": 5,"
+                    " \"relax_content_type\": true}}", why, sizeof why), STSM_OK);
+    CHECK_INT(settings.mta_sts.strict_cname, STSM_STRICT_CNAME_MX | STSM_STRICT_CNAME_TXT);
+    CHECK_INT(settings.mta_sts.fetch_timeout_ms, 5000);
+    CHECK(settings.mta_sts.relax_content_type);
+    CHECK_INT(parse("{\"mta_sts\": {\"strict_cname\": [\"mx\", \"cname\"]}}", why, sizeof why),
+              STSM_ERR_ARGUMENT);
+    CHECK_STR(why, "/mta_sts/strict_cname/1: expected \"mx\", \"policy_host\" or \"txt\", got \"cname\"");
+
     CHECK_CASE("a secret's value never appears in an error");
     CHECK_INT(parse("{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"u\","
                     " \"password\": 12345678}}}}", why, sizeof why), STSM_ERR_ARGUMENT);

@@ -1,0 +1,107 @@
+#include "stsm_sts_lookup.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
+{
+    struct stsm_sts_lookup *l = arg;
+    l->have_policy = fetch->status == STSM_OK;
+    l->done(l->arg, l);
+}
+
+/* Picks the one STS record among the TXT records (RFC 8461 section 3.1). */
+static void select_record(struct stsm_sts_lookup *l, const struct stsm_dns_answer *answer)
+{
+    size_t sts_records = 0;
+    struct stsm_sts_txt parsed;
+    enum stsm_sts_txt_verdict verdict = STSM_STS_TXT_NOT_STS;
+    for (size_t i = 0; i < answer->count; i++) {
+        const char *text = stsm_dns_str(answer, answer->records[i].data);
+        size_t len = answer->records[i].data_len;
+        struct stsm_sts_txt t;
+        enum stsm_sts_txt_verdict v = stsm_sts_txt_parse(text, len, &t);
+        if (v == STSM_STS_TXT_NOT_STS) {
+            continue;   /* someone else's TXT record */
+        }
+        if (sts_records++ == 0) {
+            parsed = t;
+            verdict = v;
+            snprintf(l->txt_record, sizeof l->txt_record, "%.*s", (int)(len < 255 ? len : 255), text);
+        }
+    }
+    if (sts_records == 0) {
+        l->txt_state = STSM_STS_TXT_NONE;
+    } else if (sts_records > 1) {
+        l->txt_state = STSM_STS_TXT_BAD;
+        l->txt_reason = "more than one STS record";
+    } else if (verdict != STSM_STS_TXT_VALID) {
+        l->txt_state = STSM_STS_TXT_BAD;
+        l->txt_reason = parsed.reason;
+    } else {
+        l->txt_state = STSM_STS_TXT_OK;
+        memcpy(l->txt_id, parsed.id, sizeof l->txt_id);
+    }
+}
+
+static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
+                   const ip_addr_t *server)
+{
+    struct stsm_sts_lookup *l = arg;
+    (void)server;
+    if (status != STSM_OK) {
+        l->txt_state = STSM_STS_TXT_DNS_ERROR;
+        l->txt_dns_status = status;
+        l->done(l->arg, l);
+        return;
+    }
+    if (answer->cname_hops > 0) {
+        l->txt_cname = true;
+        snprintf(l->txt_canonical, sizeof l->txt_canonical, "%s", stsm_dns_str(answer, answer->canonical));
+    }
+    if (answer->outcome == STSM_DNS_ANSWER) {
+        select_record(l, answer);
+    }
+    if (l->txt_state != STSM_STS_TXT_OK) {
+        l->done(l->arg, l);
+        return;
+    }
+    stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
+                                            l->relax_content_type, on_fetched, l);
+    l->fetched = true;
+    if (st != STSM_OK) {
+        l->fetch.status = st;
+        l->done(l->arg, l);
+    }
+}
+
+stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domain, struct stsm_tls *tls,
+                                    uint32_t fetch_timeout_ms, bool relax_content_type,
+                                    stsm_sts_lookup_done_fn done, void *arg)
+{
+    char name[STSM_HOSTNAME_MAX + 1];
+    memset(l, 0, offsetof(struct stsm_sts_lookup, fetch));
+    int n = snprintf(name, sizeof name, "_mta-sts.%s", domain);
+    if (n < 0 || (size_t)n >= sizeof name || strlen(domain) >= sizeof l->domain) {
+        return STSM_ERR_ARGUMENT;
+    }
+    strcpy(l->domain, domain);
+    snprintf(l->txt_canonical, sizeof l->txt_canonical, "%s", name);
+    l->tls = tls;
+    l->fetch_timeout_ms = fetch_timeout_ms;
+    l->relax_content_type = relax_content_type;
+    l->done = done;
+    l->arg = arg;
+    return stsm_resolver_start(&l->query, name, STSM_DNS_TYPE_TXT, on_txt, l);
+}
+
+const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state)
+{
+    switch (state) {
+    case STSM_STS_TXT_NONE: return "none";
+    case STSM_STS_TXT_DNS_ERROR: return "dns_error";
+    case STSM_STS_TXT_BAD: return "invalid";
+    case STSM_STS_TXT_OK: return "valid";
+    }
+    return "unknown";
+}

@@ -1,0 +1,58 @@
+/*
+ * MTA-STS discovery for one domain (RFC 8461 sections 3.1 and 3.3): the TXT record at
+ * _mta-sts.<domain> (CNAMEs followed, as the RFC requires), and when exactly one valid
+ * STS record exists, the policy fetched over HTTPS. The result says what was found at
+ * each step, including whether a CNAME stood on the way (for the strict no-CNAME
+ * scopes). Policy caching comes in front of this (a later step).
+ */
+#ifndef STSM_STS_LOOKUP_H
+#define STSM_STS_LOOKUP_H
+
+#include <stdbool.h>
+
+#include "stsm_mta_sts.h"
+#include "stsm_resolver.h"
+#include "stsm_sts_fetch.h"
+
+enum stsm_sts_txt_state {
+    STSM_STS_TXT_NONE,       /**< no STS record (NXDOMAIN, NODATA, only other TXT) */
+    STSM_STS_TXT_DNS_ERROR,  /**< the lookup failed for now */
+    STSM_STS_TXT_BAD,        /**< an invalid STS record, or more than one */
+    STSM_STS_TXT_OK,         /**< exactly one valid record */
+};
+
+struct stsm_sts_lookup;
+typedef void (*stsm_sts_lookup_done_fn)(void *arg, struct stsm_sts_lookup *lookup);
+
+/** One lookup. Large: allocate statically. Results are read once `done` ran. */
+struct stsm_sts_lookup {
+    enum stsm_sts_txt_state txt_state;
+    stsm_status_t txt_dns_status;          /**< for STSM_STS_TXT_DNS_ERROR */
+    const char *txt_reason;                /**< for STSM_STS_TXT_BAD (static text) */
+    char txt_record[256];                  /**< the STS record as found (first 255 bytes) */
+    char txt_id[STSM_STS_ID_MAX + 1];
+    bool txt_cname;                        /**< _mta-sts.<domain> is a CNAME */
+    char txt_canonical[STSM_HOSTNAME_MAX + 1];
+    bool fetched;                          /**< a fetch ran: see `fetch` */
+    bool have_policy;                      /**< `fetch.policy` is a valid policy */
+
+    char domain[STSM_HOSTNAME_MAX + 1];
+    struct stsm_tls *tls;
+    uint32_t fetch_timeout_ms;
+    bool relax_content_type;
+    struct stsm_resolver_query query;
+    stsm_sts_lookup_done_fn done;
+    void *arg;
+    struct stsm_sts_fetch fetch;
+};
+
+/** Starts discovery for `domain`. Returns STSM_OK (`done` runs later, never inside this
+ *  call) or why it could not start. */
+stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *domain, struct stsm_tls *tls,
+                                    uint32_t fetch_timeout_ms, bool relax_content_type,
+                                    stsm_sts_lookup_done_fn done, void *arg);
+
+/** "none", "dns_error", "invalid", "valid". */
+const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state);
+
+#endif /* STSM_STS_LOOKUP_H */

@@ -1,0 +1,168 @@
+#include "stsm_sts_fetch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "lwip/timeouts.h"
+
+#define HTTPS_PORT 443
+static const char policy_path[] = "/.well-known/mta-sts.txt";
+
+static void fetch_timeout(void *arg);
+
+static void finish(struct stsm_sts_fetch *f, stsm_status_t status)
+{
+    if (!f->active) {
+        return;
+    }
+    f->active = false;
+    f->status = status;
+    sys_untimeout(fetch_timeout, f);
+    stsm_resolver_cancel(&f->query);
+    stsm_conn_close(&f->conn);
+    f->done(f->arg, f);
+}
+
+static void fetch_timeout(void *arg)
+{
+    finish(arg, STSM_ERR_TIMEOUT);
+}
+
+/* The response is complete: status, type, then the policy itself. */
+static void evaluate(struct stsm_sts_fetch *f)
+{
+    f->http_status = f->response.status;
+    memcpy(f->content_type, f->response.content_type, sizeof f->content_type);
+    if (f->response.status != 200) {
+        finish(f, STSM_ERR_STS_HTTP_STATUS);
+        return;
+    }
+    if (strcmp(f->response.content_type, "text/plain") != 0) {
+        if (!f->relax_content_type) {
+            finish(f, STSM_ERR_STS_CONTENT_TYPE);
+            return;
+        }
+        f->content_type_relaxed = true;
+    }
+    if (stsm_sts_policy_parse(f->body, f->response.body_len, &f->policy, &f->policy_line,
+                              &f->policy_reason) != STSM_OK) {
+        finish(f, STSM_ERR_STS_POLICY_INVALID);
+        return;
+    }
+    finish(f, STSM_OK);
+}
+
+static void send_request(struct stsm_sts_fetch *f)
+{
+    while (f->request_sent < f->request_len) {
+        long n = stsm_conn_send(&f->conn, f->request + f->request_sent, f->request_len - f->request_sent);
+        if (n < 0) {
+            finish(f, (stsm_status_t)-n);
+            return;
+        }
+        if (n == 0) {
+            break;
+        }
+        f->request_sent += (size_t)n;
+    }
+    stsm_conn_flush(&f->conn);
+}
+
+static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event event, stsm_status_t status)
+{
+    struct stsm_sts_fetch *f = arg;
+    (void)conn;
+    switch (event) {
+    case STSM_CONN_CONNECTED: {
+        stsm_status_t st = stsm_conn_start_tls(&f->conn, f->tls, f->host);
+        if (st != STSM_OK) {
+            finish(f, st);
+        }
+        return;
+    }
+    case STSM_CONN_TLS_READY:
+    case STSM_CONN_WRITABLE:
+        send_request(f);
+        return;
+    case STSM_CONN_READABLE:
+        for (;;) {
+            uint8_t buf[1024];
+            long n = stsm_conn_recv(&f->conn, buf, sizeof buf);
+            if (n == 0) {
+                return;
+            }
+            stsm_status_t st;
+            if (n < 0) {
+                st = stsm_http_response_eof(&f->response);
+                if (st == STSM_OK) {
+                    evaluate(f);
+                } else {
+                    finish(f, (stsm_status_t)-n == STSM_ERR_PEER_CLOSED ? st : (stsm_status_t)-n);
+                }
+                return;
+            }
+            st = stsm_http_response_feed(&f->response, buf, (size_t)n);
+            if (st != STSM_OK) {
+                finish(f, st);
+                return;
+            }
+            if (f->response.complete) {
+                evaluate(f);
+                return;
+            }
+        }
+    case STSM_CONN_FAILED:
+        finish(f, status);
+        return;
+    }
+}
+
+static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
+                       const ip_addr_t *server)
+{
+    struct stsm_sts_fetch *f = arg;
+    (void)server;
+    if (status != STSM_OK) {
+        finish(f, status);
+        return;
+    }
+    if (answer->cname_hops > 0) {
+        f->host_cname = true;
+        snprintf(f->host_canonical, sizeof f->host_canonical, "%s", stsm_dns_str(answer, answer->canonical));
+    }
+    if (answer->outcome != STSM_DNS_ANSWER) {
+        finish(f, STSM_ERR_RESOLVE);
+        return;
+    }
+    const uint8_t *a = answer->records[0].address;
+    IP_ADDR4(&f->address, a[0], a[1], a[2], a[3]);
+    stsm_status_t st = stsm_conn_connect(&f->conn, &f->address, HTTPS_PORT, STSM_CONNECT_TIMEOUT_MS, on_conn, f);
+    if (st != STSM_OK) {
+        finish(f, st);
+    }
+}
+
+stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain, struct stsm_tls *tls,
+                                   uint32_t timeout_ms, bool relax_content_type,
+                                   stsm_sts_fetch_done_fn done, void *arg)
+{
+    memset(f, 0, offsetof(struct stsm_sts_fetch, body));
+    int n = snprintf(f->host, sizeof f->host, "mta-sts.%s", domain);
+    if (n < 0 || (size_t)n >= sizeof f->host) {
+        return STSM_ERR_ARGUMENT;
+    }
+    snprintf(f->host_canonical, sizeof f->host_canonical, "%s", f->host);
+    f->request_len = stsm_http_get_request(f->request, sizeof f->request, f->host, policy_path);
+    f->tls = tls;
+    f->relax_content_type = relax_content_type;
+    f->done = done;
+    f->arg = arg;
+    stsm_http_response_init(&f->response, f->body, sizeof f->body);
+    stsm_status_t st = stsm_resolver_start(&f->query, f->host, STSM_DNS_TYPE_A, on_address, f);
+    if (st != STSM_OK) {
+        return st;
+    }
+    f->active = true;
+    sys_timeout(timeout_ms, fetch_timeout, f);
+    return STSM_OK;
+}

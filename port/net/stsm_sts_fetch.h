@@ -1,0 +1,61 @@
+/*
+ * MTA-STS policy fetch (RFC 8461 section 3.3): GET
+ * https://mta-sts.<domain>/.well-known/mta-sts.txt over our TLS transport, the
+ * certificate verified for mta-sts.<domain> (never a CNAME target's name), redirects not
+ * followed, 200 and text/plain only, the body capped, the whole fetch timed.
+ */
+#ifndef STSM_STS_FETCH_H
+#define STSM_STS_FETCH_H
+
+#include <stdbool.h>
+
+#include "stsm_conn.h"
+#include "stsm_http.h"
+#include "stsm_mta_sts.h"
+#include "stsm_resolver.h"
+
+#ifndef STSM_STS_FETCH_BODY_MAX
+#define STSM_STS_FETCH_BODY_MAX STSM_STS_POLICY_MAX
+#endif
+
+struct stsm_sts_fetch;
+typedef void (*stsm_sts_fetch_done_fn)(void *arg, struct stsm_sts_fetch *fetch);
+
+/** One fetch. Large (the body buffer): allocate statically. Results are read once `done`
+ *  ran: `status` (STSM_OK with `policy`, or why not), and the details below. */
+struct stsm_sts_fetch {
+    stsm_status_t status;
+    struct stsm_sts_policy policy;
+    uint16_t http_status;
+    char content_type[64];
+    bool content_type_relaxed;         /* a non-text/plain type was let through (setting) */
+    size_t policy_line;                /* invalid policy: the line and the reason */
+    const char *policy_reason;
+    bool host_cname;                   /* mta-sts.<domain> reached its address through a CNAME */
+    char host_canonical[STSM_HOSTNAME_MAX + 1];
+    char host[STSM_HOSTNAME_MAX + 1];  /* mta-sts.<domain> */
+
+    bool active;
+    bool relax_content_type;
+    struct stsm_tls *tls;
+    ip_addr_t address;
+    struct stsm_resolver_query query;
+    struct stsm_conn conn;
+    struct stsm_http_response response;
+    char request[STSM_HOSTNAME_MAX + 160];
+    size_t request_len, request_sent;
+    stsm_sts_fetch_done_fn done;
+    void *arg;
+    uint8_t body[STSM_STS_FETCH_BODY_MAX];
+};
+
+/**
+ * Starts fetching the policy of `domain` within `timeout_ms`. With `relax_content_type` a
+ * policy served with another Content-Type is accepted (and flagged). Returns STSM_OK
+ * (`done` runs later) or STSM_ERR_ARGUMENT for a domain too long to prefix.
+ */
+stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *fetch, const char *domain, struct stsm_tls *tls,
+                                   uint32_t timeout_ms, bool relax_content_type,
+                                   stsm_sts_fetch_done_fn done, void *arg);
+
+#endif /* STSM_STS_FETCH_H */
