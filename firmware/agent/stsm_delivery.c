@@ -247,6 +247,7 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
         begin_smtp(d, false);
         return;
     case STSM_CONN_TLS_READY:
+        d->session_tls = true;
         say(d, "%s: TLS verified (%s, %s)", d->server_name,
             mbedtls_ssl_get_version(stsm_conn_tls_session(&d->conn)),
             mbedtls_ssl_get_ciphersuite(stsm_conn_tls_session(&d->conn)));
@@ -307,6 +308,7 @@ static void open_session(void *arg)
     say(d, "connecting to %s (%s) port %u%s", d->server_name, addr, (unsigned)d->server_port,
         d->plaintext_retry ? " without STARTTLS" : "");
     d->session_open = false;
+    d->session_tls = false;
     d->msg_len = 0;
     d->data_finished = false;
     stsm_status_t st = stsm_conn_connect(&d->conn, &d->server_address, d->server_port,
@@ -323,6 +325,10 @@ static void session_finished(struct stsm_delivery *d)
     const struct stsm_smtp_result *session = stsm_smtp_session_result(&d->smtp, &stage);
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
 
+    if (!d->session_tls && session->outcome == STSM_SMTP_PENDING) {
+        say(d, "%s: the session ran without TLS%s", d->server_name,
+            d->sts_mode == STSM_STS_MODE_TESTING ? " (MTA-STS testing: it would be refused under enforce)" : "");
+    }
     if (stsm_smtp_starttls_refused(&d->smtp)) {
         say(d, "%s: offered STARTTLS but refused it; went on without TLS (TLS not required)",
             d->server_name);

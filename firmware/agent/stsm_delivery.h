@@ -76,6 +76,7 @@ struct stsm_delivery {
     struct stsm_conn conn;
     struct stsm_smtp smtp;
     bool session_open;
+    bool session_tls;                    /* TLS came up in this session */
     size_t size_estimate;
     char ehlo_literal[32];
     size_t msg_len, msg_sent;

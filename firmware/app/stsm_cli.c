@@ -7,6 +7,7 @@
 #include "stsm_config.h"
 #include "stsm_dns.h"
 #include "stsm_ipv4.h"
+#include "stsm_settings.h"
 
 #define DEFAULT_TIMEOUT_MS 10000u
 #define MAX_TIMEOUT_S      3600u
@@ -17,6 +18,7 @@ const char stsm_cli_usage[] =
     "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
     "       stsmail send --settings FILE [--to ADDR]... [--subject TEXT] [--body-file FILE|-]\n"
     "       stsmail policy parse FILE | policy match FILE HOST | txt parse RECORD\n"
+    "       stsmail check --settings FILE [--strict-cname mx,policy_host,txt] DOMAIN\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
@@ -33,6 +35,9 @@ const char stsm_cli_usage[] =
     "        LINE 0 is the policy as a whole). policy match: exit 0 when HOST matches\n"
     "        an mx pattern, 1 when not, 65 for an invalid policy. txt parse: the id of\n"
     "        an _mta-sts TXT record as JSON, or why it is not one (exit 65).\n"
+    "check   live MTA-STS report for DOMAIN as JSON: MX hosts and their CNAMEs, the TXT\n"
+    "        record, the policy or why none, and per MX the verdict under RFC 8461 and\n"
+    "        under each strict no-CNAME scope (what a strict sender would decide).\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -317,6 +322,48 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
     return STSM_OK;
 }
 
+static stsm_status_t parse_check(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                                 size_t why_len)
+{
+    struct stsm_cli_check_args *args = &cli->check;
+    for (int i = 2; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--strict-cname") == 0) {
+            if (i + 1 >= argc) {
+                return fail(why, why_len, "check: option '%s' needs a value", arg);
+            }
+            const char *value = argv[++i];
+            if (arg[2] == 's' && arg[3] == 'e') {
+                args->settings = value;
+                continue;
+            }
+            for (const char *p = value; *p != '\0';) {
+                size_t n = strcspn(p, ",");
+                unsigned bit = stsm_settings_strict_scope(p, n);
+                if (bit == 0) {
+                    return fail(why, why_len, "check: --strict-cname '%.*s' is not mx, policy_host or txt",
+                                (int)n, p);
+                }
+                args->strict_cname |= bit;
+                p += n + (p[n] == ',');
+            }
+        } else if (arg[0] == '-') {
+            return fail(why, why_len, "check: unknown option '%s'", arg);
+        } else if (args->domain != NULL) {
+            return fail(why, why_len, "check: unexpected argument '%s' (after DOMAIN)", arg);
+        } else {
+            args->domain = arg;
+        }
+    }
+    if (args->settings == NULL) {
+        return fail(why, why_len, "check: --settings FILE is required");
+    }
+    if (args->domain == NULL || strlen(args->domain) > 200) {
+        return fail(why, why_len, "check: DOMAIN is required (at most 200 characters)");
+    }
+    return STSM_OK;
+}
+
 stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                              size_t why_len)
 {
@@ -350,6 +397,10 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
         cli->sts.file = argv[3];
         cli->sts.host = match ? argv[4] : NULL;
         return STSM_OK;
+    }
+    if (strcmp(argv[1], "check") == 0) {
+        cli->command = STSM_CLI_CHECK;
+        return parse_check(argc, argv, cli, why, why_len);
     }
     if (strcmp(argv[1], "send") == 0) {
         cli->command = STSM_CLI_SEND;

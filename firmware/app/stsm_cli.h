@@ -21,6 +21,7 @@ enum stsm_cli_command {
     STSM_CLI_POLICY_PARSE, /**< parse an MTA-STS policy file, print it as JSON */
     STSM_CLI_POLICY_MATCH, /**< does HOST match the policy's mx patterns */
     STSM_CLI_TXT_PARSE,  /**< parse an _mta-sts TXT record */
+    STSM_CLI_CHECK,      /**< live MTA-STS report for a domain */
 };
 
 struct stsm_cli_ipv4 {
@@ -78,6 +79,13 @@ struct stsm_cli_sts_args {
     const char *host;              /**< policy match: the MX host */
 };
 
+/** Arguments of `check`. */
+struct stsm_cli_check_args {
+    const char *settings;          /**< --settings FILE (network and trust store) */
+    const char *domain;
+    unsigned strict_cname;         /**< --strict-cname mx,policy_host,txt (STSM_STRICT_CNAME_*) */
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
@@ -86,6 +94,7 @@ struct stsm_cli {
     struct stsm_cli_tls_probe_args tls_probe;
     struct stsm_cli_send_args send;
     struct stsm_cli_sts_args sts;
+    struct stsm_cli_check_args check;
 };
 
 /**

@@ -13,6 +13,7 @@
 #include "stsm_probe.h"
 #include "stsm_resolver.h"
 #include "stsm_route.h"
+#include "stsm_sts_check.h"
 #include "stsm_send.h"
 #include "stsm_sts_cli.h"
 #include "stsm_tls_probe.h"
@@ -217,6 +218,8 @@ int main(int argc, char *argv[])
         return stsm_tls_probe_run(&cli.tls_probe);
     case STSM_CLI_SEND:
         return stsm_send_run(&cli.send);
+    case STSM_CLI_CHECK:
+        return stsm_check_run(&cli.check);
     case STSM_CLI_POLICY_PARSE:
     case STSM_CLI_POLICY_MATCH:
     case STSM_CLI_TXT_PARSE:

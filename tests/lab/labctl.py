@@ -215,7 +215,11 @@ def write_nginx(state, servers):
             body_file = www / srv["host"] / path.lstrip("/")
             body_file.parent.mkdir(parents=True, exist_ok=True)
             line_end = "\n" if https.get("line_end") == "lf" else "\r\n"
-            body_file.write_bytes("".join(l + line_end for l in https.get("body", [])).encode())
+            body = "".join(l + line_end for l in https.get("body", []))
+            pad = int(https.get("pad_bytes", 0))
+            if pad > len(body):   # an oversized policy: the same policy, padded with an extension
+                body += "x-pad: " + "p" * (pad - len(body)) + line_end
+            body_file.write_bytes(body.encode())
             serve = f"      types {{ }}\n      default_type {content_type};\n      alias {body_file};\n"
         else:
             serve = f"      return {status} {json.dumps(https.get('location', ''))};\n"

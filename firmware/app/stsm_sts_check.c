@@ -1,0 +1,165 @@
+#include "stsm_sts_check.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cJSON.h"
+#include "stsm_app.h"
+#include "stsm_dns_report.h"
+#include "stsm_route.h"
+#include "stsm_sts_lookup.h"
+
+static struct stsm_settings settings;
+static struct stsm_tls tls;
+static struct stsm_route route;
+static struct stsm_sts_lookup lookup;
+static bool route_done, lookup_done;
+static stsm_status_t route_status;
+static const struct stsm_mx_set *route_set;
+
+static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
+{
+    (void)arg;
+    route_status = status;
+    route_set = set;
+    route_done = true;
+}
+
+static void on_lookup(void *arg, struct stsm_sts_lookup *l)
+{
+    (void)arg;
+    (void)l;
+    lookup_done = true;
+}
+
+static cJSON *txt_report(void)
+{
+    cJSON *txt = cJSON_CreateObject();
+    cJSON_AddStringToObject(txt, "state", stsm_sts_txt_state_str(lookup.txt_state));
+    if (lookup.txt_record[0] != '\0') {
+        cJSON_AddStringToObject(txt, "record", lookup.txt_record);
+    }
+    if (lookup.txt_state == STSM_STS_TXT_OK) {
+        cJSON_AddStringToObject(txt, "id", lookup.txt_id);
+    }
+    if (lookup.txt_reason != NULL) {
+        cJSON_AddStringToObject(txt, "reason", lookup.txt_reason);
+    }
+    if (lookup.txt_state == STSM_STS_TXT_DNS_ERROR) {
+        cJSON_AddStringToObject(txt, "dns_status", stsm_status_id(lookup.txt_dns_status));
+    }
+    cJSON_AddBoolToObject(txt, "cname", lookup.txt_cname);
+    cJSON_AddStringToObject(txt, "canonical_name", lookup.txt_canonical);
+    return txt;
+}
+
+static cJSON *policy_report(void)
+{
+    cJSON *p = cJSON_CreateObject();
+    if (!lookup.fetched) {
+        cJSON_AddStringToObject(p, "status", "not_fetched");
+        return p;
+    }
+    const struct stsm_sts_fetch *f = &lookup.fetch;
+    cJSON_AddStringToObject(p, "status", stsm_status_id(f->status));
+    cJSON_AddStringToObject(p, "host", f->host);
+    cJSON_AddBoolToObject(p, "host_cname", f->host_cname);
+    cJSON_AddStringToObject(p, "host_canonical_name", f->host_canonical);
+    if (f->http_status != 0) {
+        cJSON_AddNumberToObject(p, "http_status", f->http_status);
+        cJSON_AddStringToObject(p, "content_type", f->content_type);
+    }
+    if (f->status == STSM_ERR_STS_POLICY_INVALID) {
+        cJSON_AddNumberToObject(p, "line", (double)f->policy_line);
+        cJSON_AddStringToObject(p, "reason", f->policy_reason);
+    }
+    if (f->status == STSM_OK) {
+        cJSON_AddStringToObject(p, "mode", stsm_sts_mode_str(f->policy.mode));
+        cJSON_AddNumberToObject(p, "max_age", f->policy.max_age);
+        cJSON *mx = cJSON_AddArrayToObject(p, "mx");
+        for (size_t i = 0; i < f->policy.mx_count; i++) {
+            cJSON_AddItemToArray(mx, cJSON_CreateString(f->policy.mx[i]));
+        }
+    }
+    return p;
+}
+
+/* Per MX host: RFC 8461 (the name against the policy) and each strict no-CNAME scope. */
+static cJSON *verdicts(unsigned strict)
+{
+    cJSON *list = cJSON_CreateArray();
+    const struct stsm_sts_policy *policy = lookup.have_policy ? &lookup.fetch.policy : NULL;
+    bool active = policy != NULL && policy->mode != STSM_STS_MODE_NONE;
+    for (size_t i = 0; route_set != NULL && i < route_set->count; i++) {
+        const struct stsm_mx_host *host = &route_set->hosts[i];
+        bool matches = active && stsm_sts_policy_matches(policy, host->name);
+        bool fails[3] = { host->cname, lookup.fetch.host_cname && lookup.fetched, lookup.txt_cname };
+        static const char *const scopes[3] = { "mx", "policy_host", "txt" };
+        cJSON *v = cJSON_CreateObject();
+        cJSON_AddStringToObject(v, "host", host->name);
+        cJSON_AddStringToObject(v, "rfc8461", !active ? "no_policy" : matches ? "matches" : "not_in_policy");
+        cJSON *s = cJSON_AddObjectToObject(v, "strict_cname");
+        bool usable = !active || matches;
+        for (int k = 0; k < 3; k++) {
+            cJSON_AddStringToObject(s, scopes[k], !active ? "no_policy" : fails[k] ? "fails" : "passes");
+            if (active && fails[k] && (strict & (1u << k))) {
+                usable = false;
+            }
+        }
+        cJSON_AddBoolToObject(v, "usable", usable);
+        cJSON_AddStringToObject(v, "mode", active ? stsm_sts_mode_str(policy->mode) : "none");
+        cJSON_AddItemToArray(list, v);
+    }
+    return list;
+}
+
+int stsm_check_run(const struct stsm_cli_check_args *args)
+{
+    int rc = stsm_app_load_settings(args->settings, &settings);
+    if (rc == 0) {
+        rc = stsm_app_load_tls(args->settings, &settings, &tls);
+    }
+    if (rc == 0) {
+        rc = stsm_app_net_up_settings(&settings.network, 30000);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    route_done = lookup_done = false;
+    if (stsm_route_start(&route, args->domain, on_route, NULL) != STSM_OK) {
+        route_done = true;
+        route_status = STSM_ERR_NOT_CONFIGURED;
+    }
+    if (stsm_sts_lookup_start(&lookup, args->domain, &tls, settings.mta_sts.fetch_timeout_ms,
+                              settings.mta_sts.relax_content_type, on_lookup, NULL) != STSM_OK) {
+        lookup_done = true;
+        lookup.txt_state = STSM_STS_TXT_DNS_ERROR;
+    }
+    while (!route_done || !lookup_done) {
+        stsm_host_net_poll(100);
+    }
+
+    cJSON *report = cJSON_CreateObject();
+    cJSON_AddStringToObject(report, "domain", args->domain);
+    cJSON_AddItemToObject(report, "mx", stsm_dns_report_route(args->domain, route_status, &route, route_set));
+    cJSON_AddItemToObject(report, "txt", txt_report());
+    cJSON_AddItemToObject(report, "policy", policy_report());
+    cJSON *scopes = cJSON_AddArrayToObject(report, "strict_cname");
+    static const char *const names[3] = { "mx", "policy_host", "txt" };
+    for (int k = 0; k < 3; k++) {
+        if (args->strict_cname & (1u << k)) {
+            cJSON_AddItemToArray(scopes, cJSON_CreateString(names[k]));
+        }
+    }
+    cJSON_AddItemToObject(report, "verdicts", verdicts(args->strict_cname));
+    char *text = cJSON_Print(report);
+    cJSON_Delete(report);
+    if (text == NULL) {
+        stsm_app_net_down();
+        return EXIT_OSERR;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    stsm_app_net_down();
+    return route_status == STSM_OK ? 0 : stsm_app_exit_status(route_status);
+}

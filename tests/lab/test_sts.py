@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Lab test: MTA-STS end to end through `stsmail send` and `stsmail check` (lwIP over TAP,
+the lab's DNS, HTTPS policy servers and SMTP servers). One lab domain per scenario; see
+domains/sts-*.test.json.
+Usage: test_sts.py STSMAIL LAB_STATE_DIR"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+if os.geteuid() != 0:
+    print("SKIP: lab tests need root (network namespaces, TAP)")
+    sys.exit(77)
+stsmail, state = sys.argv[1], Path(sys.argv[2])
+lab = json.loads((state / "lab.json").read_text())
+ns, tap = lab["namespace"], lab["taps"]["host"]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(bool(ok))
+    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
+
+
+def settings(strict=None):
+    doc = {"network": {"interface": tap}, "mail": {"from": "alerts@printer.lab.test"},
+           "tls": {"trust_store": lab["trust_store"]}}
+    if strict is not None:
+        doc["mta_sts"] = {"strict_cname": strict}
+    path = state / f"sts-{'-'.join(strict or ['default'])}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def run(*args):
+    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "120", stsmail, *args],
+                         capture_output=True, text=True)
+    return res.returncode, res.stdout, res.stderr
+
+
+def send(to, strict=None):
+    return run("send", "--settings", str(settings(strict)), "--to", to, "--subject", f"sts test {to}")
+
+
+def check_json(domain, *extra):
+    rc, out, err = run("check", "--settings", str(settings()), *extra, domain)
+    try:
+        return rc, json.loads(out), err
+    except json.JSONDecodeError:
+        return rc, None, out + err
+
+
+def sink_saw(host, rcpt):
+    log = state / "log" / f"sink-{host}.log"
+    return log.exists() and rcpt in log.read_text()
+
+
+rc, out, err = send("ops@example.test")
+check("enforce: delivered to a matching MX over verified TLS", rc == 0 and "delivered by mx1.example.test" in out
+      and re.search(r"example.test: MTA-STS policy id 20261130T000000 .*mode enforce", err)
+      and "mx1.example.test: TLS verified" in err, f"{rc}\n{out}{err}")
+
+rc, out, err = send("x@sts-mismatch.test")
+check("enforce, MX not in the policy: deferred, nothing sent to it",
+      rc == 75 and "sts_no_usable_mx" in out and "MX mx2.example.test skipped: not in the MTA-STS policy" in err
+      and "connecting to" not in err and not sink_saw("mx2.example.test", "x@sts-mismatch.test"),
+      f"{rc}\n{out}{err}")
+
+rc, out, err = send("y@sts-second.test")
+check("enforce, first MX mismatching, second matching: delivered by the second",
+      rc == 0 and "delivered by mx1.example.test" in out and "MX mx2.example.test skipped" in err,
+      f"{rc}\n{out}{err}")
+
+rc, out, err = send("z@sts-testing.test")
+check("testing, MX not in the policy: delivered, the would-be failure logged",
+      rc == 0 and "delivered by mx2.example.test" in out
+      and "MTA-STS testing: MX mx2.example.test would be skipped under enforce" in err, f"{rc}\n{out}{err}")
+
+rc, out, err = send("a@sts-strip-enforce.test")
+check("enforce, STARTTLS stripped: deferred", rc == 75 and "tls_not_offered" in out
+      and not sink_saw("nostarttls.sts-hosts.test", "a@sts-strip-enforce.test"), f"{rc}\n{out}{err}")
+rc, out, err = send("b@sts-strip-testing.test")
+check("testing, STARTTLS stripped: delivered, recorded", rc == 0 and "delivered" in out
+      and "would be refused under enforce" in err, f"{rc}\n{out}{err}")
+rc, out, err = send("c@sts-badcert-enforce.test")
+check("enforce, certificate for another name: deferred, no plaintext retry",
+      rc == 75 and "tls_name_mismatch" in out and "without STARTTLS" not in err, f"{rc}\n{out}{err}")
+rc, out, err = send("d@sts-badcert-testing.test")
+check("testing, certificate for another name: delivered, recorded",
+      rc == 0 and "delivered" in out and "MTA-STS testing: badcert.sts-hosts.test would be refused under enforce "
+      "(tls_name_mismatch)" in err, f"{rc}\n{out}{err}")
+
+for domain, status in (("sts-404.test", "sts_http_status"), ("sts-redirect.test", "sts_http_status"),
+                       ("sts-ctype.test", "sts_content_type"), ("sts-big.test", "capacity")):
+    rc, out, err = send(f"p@{domain}")
+    check(f"policy server {domain}: no policy ({status}), delivered as without MTA-STS",
+          rc == 0 and f"MTA-STS record id 1, but no policy: {status}" in err and "delivered" in out,
+          f"{rc}\n{out}{err}")
+
+rc, out, err = send("q@sts-cname.test")
+check("CNAMEs everywhere are fine under RFC 8461", rc == 0 and "delivered by alias.sts-cname.test" in out,
+      f"{rc}\n{out}{err}")
+rc, out, err = send("q@sts-cname.test", ["mx"])
+check("strict scope mx: the CNAME'd MX is skipped, deferred", rc == 75 and
+      "scope mx" in err and "sts_no_usable_mx" in out, f"{rc}\n{out}{err}")
+rc, out, err = send("q@sts-cname.test", ["policy_host"])
+check("strict scope policy_host: policy unusable, deferred", rc == 75 and "scope policy_host" in out,
+      f"{rc}\n{out}{err}")
+rc, out, err = send("q@sts-cname.test", ["txt"])
+check("strict scope txt: policy unusable, deferred", rc == 75 and "scope txt" in out, f"{rc}\n{out}{err}")
+
+rc, report, err = check_json("example.test")
+check("check example.test: policy and verdicts", rc == 0 and report is not None
+      and report["txt"]["id"] == "20261130T000000" and report["policy"]["mode"] == "enforce"
+      and [v["rfc8461"] for v in report["verdicts"]] == ["matches", "matches"], f"{rc} {report} {err}")
+
+rc, report, err = check_json("sts-cname.test", "--strict-cname", "mx,policy_host,txt")
+v = report["verdicts"][0] if report else {}
+check("check sts-cname.test: RFC 8461 passes, every strict scope fails",
+      rc == 0 and v.get("rfc8461") == "matches" and v.get("strict_cname") ==
+      {"mx": "fails", "policy_host": "fails", "txt": "fails"} and v.get("usable") is False
+      and report["txt"]["cname"] and report["policy"]["host_cname"], f"{rc} {report} {err}")
+
+rc, report, err = check_json("sts-404.test")
+check("check sts-404.test: why there is no policy", rc == 0 and report["policy"]["status"] == "sts_http_status"
+      and report["policy"]["http_status"] == 404 and report["verdicts"][0]["rfc8461"] == "no_policy",
+      f"{rc} {report} {err}")
+
+passed = sum(results)
+print(f"{passed} passed, {len(results) - passed} failed")
+sys.exit(0 if passed == len(results) else 1)
