@@ -1,0 +1,271 @@
+#include "stsm_sts_cache.h"
+
+#include <string.h>
+
+#include "stsm_cursor.h"
+#include "stsm_dns.h"
+
+#define MAGIC "STSMSC01"
+
+void stsm_sts_cache_init(struct stsm_sts_cache *cache)
+{
+    memset(cache, 0, sizeof *cache);
+}
+
+static struct stsm_sts_cache_entry *find(struct stsm_sts_cache *cache, const char *domain)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        if (cache->entries[i].used && stsm_dns_name_equal(cache->entries[i].domain, domain)) {
+            return &cache->entries[i];
+        }
+    }
+    return NULL;
+}
+
+static bool in_force(const struct stsm_sts_cache_entry *e, int64_t now)
+{
+    return e->policy.max_age > 0 && now < e->fetched_at + (int64_t)e->policy.max_age && now >= e->fetched_at;
+}
+
+const struct stsm_sts_cache_entry *stsm_sts_cache_get(struct stsm_sts_cache *cache, const char *domain,
+                                                      int64_t now)
+{
+    struct stsm_sts_cache_entry *e = find(cache, domain);
+    if (e == NULL || !in_force(e, now)) {
+        return NULL;
+    }
+    e->last_used = now;
+    return e;
+}
+
+/* The slot for `domain`: its own, a free one, or the least recently used. */
+static struct stsm_sts_cache_entry *slot(struct stsm_sts_cache *cache, const char *domain)
+{
+    struct stsm_sts_cache_entry *e = find(cache, domain);
+    if (e != NULL) {
+        return e;
+    }
+    struct stsm_sts_cache_entry *oldest = &cache->entries[0];
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        if (!cache->entries[i].used) {
+            return &cache->entries[i];
+        }
+        if (cache->entries[i].last_used < oldest->last_used) {
+            oldest = &cache->entries[i];
+        }
+    }
+    return oldest;
+}
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
+                        const struct stsm_sts_policy *policy, int64_t now)
+{
+    if (policy->max_age == 0) {
+        struct stsm_sts_cache_entry *old = find(cache, domain);
+        if (old != NULL) {
+            memset(old, 0, sizeof *old);   /* "apply now, do not cache" replaces what was */
+        }
+        return;
+    }
+    struct stsm_sts_cache_entry *e = slot(cache, domain);
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    copy(e->domain, sizeof e->domain, domain);
+    copy(e->id, sizeof e->id, id);
+    e->fetched_at = now;
+    e->last_used = now;
+    e->policy = *policy;
+}
+
+void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,
+                                 int64_t now)
+{
+    struct stsm_sts_cache_entry *e = find(cache, domain);
+    if (e == NULL) {
+        /* Remember the failure even without a policy, in a slot of its own. */
+        e = slot(cache, domain);
+        memset(e, 0, sizeof *e);
+        e->used = true;
+        copy(e->domain, sizeof e->domain, domain);
+        e->last_used = now;
+    }
+    copy(e->failed_id, sizeof e->failed_id, id);
+    e->failed_at = now;
+}
+
+bool stsm_sts_cache_may_fetch(const struct stsm_sts_cache *cache, const char *domain, const char *id,
+                              int64_t now)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *e = &cache->entries[i];
+        if (e->used && stsm_dns_name_equal(e->domain, domain) && strcmp(e->failed_id, id) == 0 &&
+            e->failed_id[0] != '\0' && now >= e->failed_at && now - e->failed_at < STSM_STS_FETCH_BACKOFF_S) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- persistence -------------------------------------------------------------------- */
+
+static uint32_t crc32(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+        }
+    }
+    return ~c;
+}
+
+struct out {
+    uint8_t *p;
+    size_t cap, len;
+    bool full;
+};
+
+static void put_bytes(struct out *o, const void *b, size_t n)
+{
+    if (o->full || n > o->cap - o->len) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->p + o->len, b, n);
+    o->len += n;
+}
+
+static void put_u32(struct out *o, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    put_bytes(o, b, 4);
+}
+
+static void put_i64(struct out *o, int64_t v)
+{
+    put_u32(o, (uint32_t)((uint64_t)v >> 32));
+    put_u32(o, (uint32_t)v);
+}
+
+static void put_str(struct out *o, const char *s)
+{
+    uint8_t n = (uint8_t)strlen(s);
+    put_bytes(o, &n, 1);
+    put_bytes(o, s, n);
+}
+
+size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
+{
+    struct out o = { data, cap, 0, false };
+    uint32_t count = 0;
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        count += cache->entries[i].used;
+    }
+    put_bytes(&o, MAGIC, 8);
+    put_u32(&o, count);
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *e = &cache->entries[i];
+        if (!e->used) {
+            continue;
+        }
+        put_str(&o, e->domain);
+        put_str(&o, e->id);
+        put_i64(&o, e->fetched_at);
+        put_i64(&o, e->last_used);
+        put_str(&o, e->failed_id);
+        put_i64(&o, e->failed_at);
+        uint8_t mode = (uint8_t)e->policy.mode, mx = (uint8_t)e->policy.mx_count;
+        put_bytes(&o, &mode, 1);
+        put_u32(&o, e->policy.max_age);
+        put_bytes(&o, &mx, 1);
+        for (size_t k = 0; k < e->policy.mx_count; k++) {
+            put_str(&o, e->policy.mx[k]);
+        }
+    }
+    put_u32(&o, crc32(data, o.full ? 0 : o.len));
+    return o.full ? 0 : o.len;
+}
+
+static bool get_str(struct stsm_cursor *c, char *out, size_t cap)
+{
+    uint8_t n;
+    if (!stsm_cursor_u8(c, &n) || n >= cap || !stsm_cursor_bytes(c, out, n)) {
+        return false;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+static bool get_i64(struct stsm_cursor *c, int64_t *v)
+{
+    uint32_t hi, lo;
+    if (!stsm_cursor_u32(c, &hi) || !stsm_cursor_u32(c, &lo)) {
+        return false;
+    }
+    *v = (int64_t)(((uint64_t)hi << 32) | lo);
+    return true;
+}
+
+static bool read_entry(struct stsm_cursor *c, struct stsm_sts_cache_entry *e)
+{
+    uint8_t mode, mx;
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    if (!get_str(c, e->domain, sizeof e->domain) || !get_str(c, e->id, sizeof e->id) ||
+        !get_i64(c, &e->fetched_at) || !get_i64(c, &e->last_used) ||
+        !get_str(c, e->failed_id, sizeof e->failed_id) || !get_i64(c, &e->failed_at) ||
+        !stsm_cursor_u8(c, &mode) || !stsm_cursor_u32(c, &e->policy.max_age) || !stsm_cursor_u8(c, &mx) ||
+        mode > STSM_STS_MODE_ENFORCE || e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || mx > STSM_STS_MAX_MX ||
+        e->domain[0] == '\0') {
+        return false;
+    }
+    e->policy.mode = (enum stsm_sts_mode)mode;
+    e->policy.mx_count = mx;
+    for (size_t k = 0; k < mx; k++) {
+        if (!get_str(c, e->policy.mx[k], sizeof e->policy.mx[k]) ||
+            !stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len)
+{
+    struct stsm_cursor c;
+    uint32_t count, crc;
+    stsm_sts_cache_init(cache);
+    if (len < 16 || memcmp(data, MAGIC, 8) != 0) {
+        return STSM_ERR_CORRUPT;
+    }
+    stsm_cursor_init(&c, data, len - 4);
+    stsm_cursor_skip(&c, 8);
+    struct stsm_cursor tail;
+    stsm_cursor_init(&tail, data + len - 4, 4);
+    stsm_cursor_u32(&tail, &crc);
+    if (crc != crc32(data, len - 4) || !stsm_cursor_u32(&c, &count) || count > STSM_STS_CACHE_ENTRIES) {
+        return STSM_ERR_CORRUPT;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (!read_entry(&c, &cache->entries[i])) {
+            stsm_sts_cache_init(cache);
+            return STSM_ERR_CORRUPT;
+        }
+    }
+    if (stsm_cursor_remaining(&c) != 0) {
+        stsm_sts_cache_init(cache);
+        return STSM_ERR_CORRUPT;
+    }
+    return STSM_OK;
+}

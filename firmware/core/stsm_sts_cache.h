@@ -1,0 +1,73 @@
+/*
+ * MTA-STS policy cache (RFC 8461 sections 3.3 and 5.1): a fixed number of policies keyed
+ * by domain, least-recently-used eviction, and the rules that keep a policy in force when
+ * DNS or HTTPS fail. Pure: the caller passes the time (seconds on a clock that only moves
+ * forward) and persists the table with stsm_sts_cache_save()/load().
+ */
+#ifndef STSM_STS_CACHE_H
+#define STSM_STS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_mta_sts.h"
+#include "stsm_status.h"
+
+#ifndef STSM_STS_CACHE_ENTRIES
+#define STSM_STS_CACHE_ENTRIES 8
+#endif
+
+/** After a failed fetch for a domain and id, no new attempt within this time. */
+#define STSM_STS_FETCH_BACKOFF_S 300u
+
+struct stsm_sts_cache_entry {
+    bool used;
+    char domain[STSM_HOSTNAME_MAX + 1];
+    char id[STSM_STS_ID_MAX + 1];          /**< TXT id the policy was fetched under */
+    int64_t fetched_at;                    /**< when the policy was fetched */
+    int64_t last_used;                     /**< for LRU eviction */
+    struct stsm_sts_policy policy;
+    char failed_id[STSM_STS_ID_MAX + 1];   /**< id of the last failed fetch ("" none) */
+    int64_t failed_at;
+};
+
+struct stsm_sts_cache {
+    struct stsm_sts_cache_entry entries[STSM_STS_CACHE_ENTRIES];
+};
+
+void stsm_sts_cache_init(struct stsm_sts_cache *cache);
+
+/** The policy of `domain` still in force at `now` (fetched_at + max_age > now), or NULL.
+ *  Marks it used. */
+const struct stsm_sts_cache_entry *stsm_sts_cache_get(struct stsm_sts_cache *cache, const char *domain,
+                                                      int64_t now);
+
+/**
+ * Stores a freshly fetched policy. `max_age: 0` means apply now, keep nothing: any cached
+ * policy of the domain is dropped. Mode `none` replaces a cached policy at once. A full
+ * table evicts the least recently used domain.
+ */
+void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
+                        const struct stsm_sts_policy *policy, int64_t now);
+
+/** A fetch for `domain` under `id` failed at `now` (starts the back-off). */
+void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,
+                                 int64_t now);
+
+/** False within STSM_STS_FETCH_BACKOFF_S of a failed fetch for the same domain and id. */
+bool stsm_sts_cache_may_fetch(const struct stsm_sts_cache *cache, const char *domain, const char *id,
+                              int64_t now);
+
+/**
+ * Serialises the table (versioned, with a checksum) into `out`; returns the length, or 0
+ * when `cap` is too small. stsm_sts_cache_load() refuses anything damaged
+ * (STSM_ERR_CORRUPT) and then leaves the cache empty.
+ */
+size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *out, size_t cap);
+stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len);
+
+/** Bytes stsm_sts_cache_save() may need. */
+#define STSM_STS_CACHE_BLOB_MAX (16 + STSM_STS_CACHE_ENTRIES * (sizeof(struct stsm_sts_cache_entry) + 16))
+
+#endif /* STSM_STS_CACHE_H */
