@@ -439,26 +439,33 @@ static bool apply_policy(struct stsm_delivery *d)
     if (!d->settings->mta_sts.enabled) {
         return true;
     }
-    if (l->txt_state != STSM_STS_TXT_OK) {
-        say(d, "%s: no MTA-STS policy (TXT record: %s%s%s)", d->domain, stsm_sts_txt_state_str(l->txt_state),
-            l->txt_reason ? ", " : "", l->txt_reason ? l->txt_reason : "");
-        return true;
-    }
     if (!l->have_policy) {
-        say(d, "%s: MTA-STS record id %s, but no policy: %s%s%s", d->domain, l->txt_id,
-            stsm_status_id(l->fetch.status), l->fetch.policy_reason ? ": " : "",
-            l->fetch.policy_reason ? l->fetch.policy_reason : "");
+        if (l->txt_state != STSM_STS_TXT_OK) {
+            say(d, "%s: no MTA-STS policy (TXT record: %s%s%s)", d->domain, stsm_sts_txt_state_str(l->txt_state),
+                l->txt_reason ? ", " : "", l->txt_reason ? l->txt_reason : "");
+        } else {
+            say(d, "%s: MTA-STS record id %s, but no policy: %s%s%s", d->domain, l->txt_id,
+                stsm_status_id(l->fetch.status), l->fetch.policy_reason ? ": " : "",
+                l->fetch.policy_reason ? l->fetch.policy_reason : "");
+        }
         return true;
     }
-    const struct stsm_sts_policy *policy = &l->fetch.policy;
+    const struct stsm_sts_policy *policy = &l->policy;
     char patterns[200] = "";
     for (size_t i = 0; i < policy->mx_count; i++) {
         size_t used = strlen(patterns);
         snprintf(patterns + used, sizeof patterns - used, "%s%s", i ? ", " : "", policy->mx[i]);
     }
-    say(d, "%s: MTA-STS policy id %s (fetched from %s): mode %s, max_age %lu, mx %s", d->domain,
-        l->txt_id, l->fetch.host, stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age,
-        policy->mx_count ? patterns : "(none)");
+    char source[160];
+    if (!l->from_cache) {
+        snprintf(source, sizeof source, "fetched from mta-sts.%.60s", d->domain);
+    } else {
+        snprintf(source, sizeof source, "cached %lds ago%s", (long)(d->now - l->policy_fetched_at),
+                 l->txt_state != STSM_STS_TXT_OK ? "; the TXT record is gone or failing, the cached policy stays"
+                 : l->fetched ? "; the new policy could not be fetched, the cached one stays" : "");
+    }
+    say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
+        stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
     const char *strict_failure = NULL;
     if ((strict & STSM_STRICT_CNAME_TXT) && l->txt_cname) {
         strict_failure = "_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)";
@@ -602,7 +609,8 @@ static void next_group(void *arg)
         if (st == STSM_OK && d->settings->mta_sts.enabled) {
             const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
             d->sts_pending = stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms,
-                                                   m->relax_content_type, on_sts, d) == STSM_OK;
+                                                   m->relax_content_type, d->cache, d->now, on_sts,
+                                                   d) == STSM_OK;
             if (!d->sts_pending) {
                 d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
             }
@@ -618,6 +626,7 @@ static void next_group(void *arg)
 
 stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
                                   const struct stsm_message *message, struct stsm_tls *tls,
+                                  struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
     char why[160];
@@ -625,6 +634,8 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     d->settings = settings;
     d->message = message;
     d->tls = tls;
+    d->cache = cache;
+    d->now = now;
     d->log = log;
     d->done = done;
     d->arg = arg;

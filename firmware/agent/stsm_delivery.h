@@ -50,6 +50,8 @@ struct stsm_delivery {
     const struct stsm_settings *settings;
     const struct stsm_message *message;
     struct stsm_tls *tls;
+    struct stsm_sts_cache *cache;        /* MTA-STS policies, may be NULL */
+    int64_t now;                         /* seconds, for the cache */
     stsm_delivery_log_fn log;
     stsm_delivery_done_fn done;
     void *arg;
@@ -89,13 +91,15 @@ struct stsm_delivery {
 };
 
 /**
- * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`. All
- * three must stay alive until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged)
+ * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`, using
+ * and updating the MTA-STS `cache` (may be NULL) at time `now`. All must stay alive
+ * until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged)
  * for a message that cannot be sent at all, STSM_ERR_CAPACITY when it is larger than
  * STSM_MESSAGE_MAX; otherwise STSM_OK and `done` runs later.
  */
 stsm_status_t stsm_delivery_start(struct stsm_delivery *delivery, const struct stsm_settings *settings,
                                   const struct stsm_message *message, struct stsm_tls *tls,
+                                  struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg);
 
 #endif /* STSM_DELIVERY_H */

@@ -3,10 +3,34 @@
 #include <stdio.h>
 #include <string.h>
 
+static void use_cached(struct stsm_sts_lookup *l, const struct stsm_sts_cache_entry *e)
+{
+    if (e == NULL) {
+        return;
+    }
+    l->have_policy = true;
+    l->from_cache = true;
+    l->policy = e->policy;
+    memcpy(l->policy_id, e->id, sizeof l->policy_id);
+    l->policy_fetched_at = e->fetched_at;
+}
+
 static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_sts_lookup *l = arg;
-    l->have_policy = fetch->status == STSM_OK;
+    if (fetch->status == STSM_OK) {
+        l->have_policy = true;
+        l->policy = fetch->policy;
+        memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
+        l->policy_fetched_at = l->now;
+        if (l->cache != NULL) {
+            stsm_sts_cache_put(l->cache, l->domain, l->txt_id, &fetch->policy, l->now);
+        }
+    } else if (l->cache != NULL) {
+        /* A failed fetch leaves a held policy in force until it expires. */
+        stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
+        use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
+    }
     l->done(l->arg, l);
 }
 
@@ -52,6 +76,9 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
     if (status != STSM_OK) {
         l->txt_state = STSM_STS_TXT_DNS_ERROR;
         l->txt_dns_status = status;
+        if (l->cache != NULL) {
+            use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));   /* DNS failing: keep it */
+        }
         l->done(l->arg, l);
         return;
     }
@@ -62,7 +89,16 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
     if (answer->outcome == STSM_DNS_ANSWER) {
         select_record(l, answer);
     }
-    if (l->txt_state != STSM_STS_TXT_OK) {
+    if (l->cache != NULL) {
+        const struct stsm_sts_cache_entry *cached;
+        enum stsm_sts_step step = stsm_sts_cache_decide(l->cache, l->domain, l->txt_state == STSM_STS_TXT_OK,
+                                                        l->txt_id, l->now, &cached);
+        if (step != STSM_STS_FETCH) {
+            use_cached(l, step == STSM_STS_USE_CACHED ? cached : NULL);
+            l->done(l->arg, l);
+            return;
+        }
+    } else if (l->txt_state != STSM_STS_TXT_OK) {
         l->done(l->arg, l);
         return;
     }
@@ -71,12 +107,13 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
     l->fetched = true;
     if (st != STSM_OK) {
         l->fetch.status = st;
-        l->done(l->arg, l);
+        on_fetched(l, &l->fetch);
     }
 }
 
 stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domain, struct stsm_tls *tls,
                                     uint32_t fetch_timeout_ms, bool relax_content_type,
+                                    struct stsm_sts_cache *cache, int64_t now,
                                     stsm_sts_lookup_done_fn done, void *arg)
 {
     char name[STSM_HOSTNAME_MAX + 1];
@@ -90,6 +127,8 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domai
     l->tls = tls;
     l->fetch_timeout_ms = fetch_timeout_ms;
     l->relax_content_type = relax_content_type;
+    l->cache = cache;
+    l->now = now;
     l->done = done;
     l->arg = arg;
     return stsm_resolver_start(&l->query, name, STSM_DNS_TYPE_TXT, on_txt, l);

@@ -3,7 +3,9 @@
  * _mta-sts.<domain> (CNAMEs followed, as the RFC requires), and when exactly one valid
  * STS record exists, the policy fetched over HTTPS. The result says what was found at
  * each step, including whether a CNAME stood on the way (for the strict no-CNAME
- * scopes). Policy caching comes in front of this (a later step).
+ * scopes). With a cache, a policy already held under the same id is used without a
+ * fetch, and a held policy stays in force while the record is gone, DNS fails, or a
+ * fetch fails (stsm_sts_cache_decide).
  */
 #ifndef STSM_STS_LOOKUP_H
 #define STSM_STS_LOOKUP_H
@@ -12,6 +14,7 @@
 
 #include "stsm_mta_sts.h"
 #include "stsm_resolver.h"
+#include "stsm_sts_cache.h"
 #include "stsm_sts_fetch.h"
 
 enum stsm_sts_txt_state {
@@ -34,22 +37,30 @@ struct stsm_sts_lookup {
     bool txt_cname;                        /**< _mta-sts.<domain> is a CNAME */
     char txt_canonical[STSM_HOSTNAME_MAX + 1];
     bool fetched;                          /**< a fetch ran: see `fetch` */
-    bool have_policy;                      /**< `fetch.policy` is a valid policy */
+    bool have_policy;                      /**< `policy` applies */
+    bool from_cache;                       /**< `policy` came from the cache (else fresh) */
+    struct stsm_sts_policy policy;         /**< the policy in force */
+    char policy_id[STSM_STS_ID_MAX + 1];   /**< the TXT id it was fetched under */
+    int64_t policy_fetched_at;
 
     char domain[STSM_HOSTNAME_MAX + 1];
     struct stsm_tls *tls;
     uint32_t fetch_timeout_ms;
     bool relax_content_type;
+    struct stsm_sts_cache *cache;          /* may be NULL */
+    int64_t now;
     struct stsm_resolver_query query;
     stsm_sts_lookup_done_fn done;
     void *arg;
     struct stsm_sts_fetch fetch;
 };
 
-/** Starts discovery for `domain`. Returns STSM_OK (`done` runs later, never inside this
- *  call) or why it could not start. */
+/** Starts discovery for `domain` at time `now` (seconds), consulting and updating `cache`
+ *  when not NULL. Returns STSM_OK (`done` runs later, never inside this call) or why it
+ *  could not start. */
 stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *domain, struct stsm_tls *tls,
                                     uint32_t fetch_timeout_ms, bool relax_content_type,
+                                    struct stsm_sts_cache *cache, int64_t now,
                                     stsm_sts_lookup_done_fn done, void *arg);
 
 /** "none", "dns_error", "invalid", "valid". */

@@ -1,6 +1,8 @@
 #include "stsm_app.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -163,4 +165,58 @@ int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t t
         IP4_ADDR(&config.dns_servers[i], net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
     }
     return stsm_app_net_up(&config, timeout_ms);
+}
+
+/* A path from the settings: relative ones are relative to the settings file's folder. */
+static void settings_relative(const char *settings_path, const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(settings_path, '/');
+    if (path[0] != '/' && slash != NULL) {
+        snprintf(out, cap, "%.*s/%s", (int)(slash - settings_path), settings_path, path);
+    } else {
+        snprintf(out, cap, "%s", path);
+    }
+}
+
+bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settings *settings,
+                             struct stsm_sts_cache *cache)
+{
+    static uint8_t blob[STSM_STS_CACHE_BLOB_MAX];
+    char path[2 * STSM_SETTINGS_PATH_MAX + 2], why[600];
+    size_t len;
+    stsm_sts_cache_init(cache);
+    if (settings->mta_sts.cache_file[0] == '\0') {
+        return false;
+    }
+    settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
+    if (access(path, F_OK) != 0) {
+        return true;   /* first run */
+    }
+    if (stsm_app_read_file(path, blob, sizeof blob, &len, why, sizeof why) != STSM_OK ||
+        stsm_sts_cache_load(cache, blob, len) != STSM_OK) {
+        fprintf(stderr, "stsmail: MTA-STS cache %s is damaged; starting empty\n", path);
+    }
+    return true;
+}
+
+void stsm_app_save_sts_cache(const char *settings_path, const struct stsm_settings *settings,
+                             const struct stsm_sts_cache *cache)
+{
+    static uint8_t blob[STSM_STS_CACHE_BLOB_MAX];
+    char path[2 * STSM_SETTINGS_PATH_MAX + 2], tmp[2 * STSM_SETTINGS_PATH_MAX + 8];
+    if (settings->mta_sts.cache_file[0] == '\0') {
+        return;
+    }
+    settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    size_t len = stsm_sts_cache_save(cache, blob, sizeof blob);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && len > 0 && write(fd, blob, len) == (ssize_t)len && fsync(fd) == 0;
+    if (fd >= 0) {
+        ok = close(fd) == 0 && ok;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "stsmail: could not save the MTA-STS cache to %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
 }

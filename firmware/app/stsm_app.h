@@ -8,6 +8,7 @@
 #include "lwip/ip4_addr.h"
 #include "stsm_host_net.h"
 #include "stsm_settings.h"
+#include "stsm_sts_cache.h"
 #include "stsm_status.h"
 #include "stsm_tls.h"
 
@@ -59,5 +60,21 @@ int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *set
 
 /** stsm_app_net_up() with the network the settings describe. */
 int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t timeout_ms);
+
+/**
+ * Loads the MTA-STS cache from /mta_sts/cache_file (relative to the settings file), if
+ * set. A missing file is an empty cache; a damaged one is reported and replaced by an
+ * empty cache (the policies are fetched again). Returns true when a file is configured.
+ */
+bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settings *settings,
+                             struct stsm_sts_cache *cache);
+
+/**
+ * Saves the cache where stsm_app_load_sts_cache() read it, atomically: a new file is
+ * written and synced, then renamed over the old one, so a power cut leaves either the old
+ * or the new cache, never a torn one.
+ */
+void stsm_app_save_sts_cache(const char *settings_path, const struct stsm_settings *settings,
+                             const struct stsm_sts_cache *cache);
 
 #endif /* STSM_APP_H */

@@ -14,6 +14,7 @@ static struct stsm_settings settings;
 static struct stsm_tls tls;
 static struct stsm_message message;
 static struct stsm_delivery delivery;
+static struct stsm_sts_cache sts_cache;
 static char body[BODY_MAX + 1];
 static bool finished;
 
@@ -101,7 +102,9 @@ int stsm_send_run(const struct stsm_cli_send_args *args)
         return rc;
     }
     finished = false;
-    stsm_status_t st = stsm_delivery_start(&delivery, &settings, &message, &tls, log_line, on_done, NULL);
+    stsm_app_load_sts_cache(args->settings, &settings, &sts_cache);
+    stsm_status_t st = stsm_delivery_start(&delivery, &settings, &message, &tls, &sts_cache, message.date,
+                                           log_line, on_done, NULL);
     if (st != STSM_OK) {
         stsm_app_net_down();
         return st == STSM_ERR_CAPACITY || st == STSM_ERR_ARGUMENT ? EXIT_DATAERR : EXIT_OSERR;
@@ -126,6 +129,7 @@ int stsm_send_run(const struct stsm_cli_send_args *args)
         any_deferred |= r->result.outcome == STSM_SMTP_DEFERRED;
         any_failed |= r->result.outcome == STSM_SMTP_FAILED;
     }
+    stsm_app_save_sts_cache(args->settings, &settings, &sts_cache);
     stsm_app_net_down();
     return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
 }

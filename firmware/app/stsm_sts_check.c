@@ -88,7 +88,7 @@ static cJSON *policy_report(void)
 static cJSON *verdicts(unsigned strict)
 {
     cJSON *list = cJSON_CreateArray();
-    const struct stsm_sts_policy *policy = lookup.have_policy ? &lookup.fetch.policy : NULL;
+    const struct stsm_sts_policy *policy = lookup.have_policy ? &lookup.policy : NULL;
     bool active = policy != NULL && policy->mode != STSM_STS_MODE_NONE;
     for (size_t i = 0; route_set != NULL && i < route_set->count; i++) {
         const struct stsm_mx_host *host = &route_set->hosts[i];
@@ -130,8 +130,9 @@ int stsm_check_run(const struct stsm_cli_check_args *args)
         route_done = true;
         route_status = STSM_ERR_NOT_CONFIGURED;
     }
+    /* A check always looks at the live state: no cache. */
     if (stsm_sts_lookup_start(&lookup, args->domain, &tls, settings.mta_sts.fetch_timeout_ms,
-                              settings.mta_sts.relax_content_type, on_lookup, NULL) != STSM_OK) {
+                              settings.mta_sts.relax_content_type, NULL, 0, on_lookup, NULL) != STSM_OK) {
         lookup_done = true;
         lookup.txt_state = STSM_STS_TXT_DNS_ERROR;
     }

@@ -424,7 +424,8 @@ unsigned stsm_settings_strict_scope(const char *name, size_t len)
 
 static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct stsm_settings_mta_sts *m)
 {
-    static const char *const keys[] = { "enabled", "strict_cname", "fetch_timeout", "relax_content_type", NULL };
+    static const char *const keys[] = { "enabled", "strict_cname", "fetch_timeout", "relax_content_type",
+                                        "cache_file", NULL };
     char path[64], seen[64];
     long seconds;
     stsm_status_t st = need_object(ctx, obj, "/mta_sts", keys);
@@ -434,6 +435,9 @@ static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct sts
     }
     if (st == STSM_OK && (item = member(obj, "/mta_sts", "relax_content_type", path, sizeof path)) != NULL) {
         st = get_bool(ctx, item, path, &m->relax_content_type);
+    }
+    if (st == STSM_OK && (item = member(obj, "/mta_sts", "cache_file", path, sizeof path)) != NULL) {
+        st = get_string(ctx, item, path, m->cache_file, sizeof m->cache_file);
     }
     if (st == STSM_OK && (item = member(obj, "/mta_sts", "fetch_timeout", path, sizeof path)) != NULL) {
         st = get_int(ctx, item, path, 1, 600, &seconds);

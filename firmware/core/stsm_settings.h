@@ -81,6 +81,7 @@ struct stsm_settings_mta_sts {
     unsigned strict_cname;             /**< /mta_sts/strict_cname: ["mx", "policy_host", "txt"] */
     uint32_t fetch_timeout_ms;         /**< /mta_sts/fetch_timeout: seconds 1..600, default 60 */
     bool relax_content_type;           /**< /mta_sts/relax_content_type: default false */
+    char cache_file[STSM_SETTINGS_PATH_MAX + 1]; /**< /mta_sts/cache_file (host): "" keeps none */
 };
 
 struct stsm_settings {

@@ -116,6 +116,20 @@ bool stsm_sts_cache_may_fetch(const struct stsm_sts_cache *cache, const char *do
     return true;
 }
 
+enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const char *domain, bool txt_ok,
+                                         const char *id, int64_t now,
+                                         const struct stsm_sts_cache_entry **cached)
+{
+    *cached = stsm_sts_cache_get(cache, domain, now);
+    if (txt_ok && *cached != NULL && strcmp((*cached)->id, id) == 0) {
+        return STSM_STS_USE_CACHED;
+    }
+    if (txt_ok && stsm_sts_cache_may_fetch(cache, domain, id, now)) {
+        return STSM_STS_FETCH;
+    }
+    return *cached != NULL ? STSM_STS_USE_CACHED : STSM_STS_NO_POLICY;
+}
+
 /* ---- persistence -------------------------------------------------------------------- */
 
 static uint32_t crc32(const uint8_t *p, size_t n)

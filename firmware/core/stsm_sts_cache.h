@@ -59,6 +59,23 @@ void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domai
 bool stsm_sts_cache_may_fetch(const struct stsm_sts_cache *cache, const char *domain, const char *id,
                               int64_t now);
 
+/** What discovery should do next (RFC 8461 sections 3.3 and 5.1). */
+enum stsm_sts_step {
+    STSM_STS_USE_CACHED,   /**< a cached policy applies: same id, or the record is gone/failing */
+    STSM_STS_FETCH,        /**< fetch the policy (new id, or nothing cached) */
+    STSM_STS_NO_POLICY,    /**< nothing applies */
+};
+
+/**
+ * Decides after the TXT lookup: `txt_ok` with the record's `id`, or no usable record
+ * (none, invalid, or DNS failing). A valid cached policy with the same id is used without
+ * fetching; a new id is fetched unless a fetch for it failed within the back-off, in which
+ * case the cached policy (if any) stays in force. `*cached` is the policy in force, if any.
+ */
+enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const char *domain, bool txt_ok,
+                                         const char *id, int64_t now,
+                                         const struct stsm_sts_cache_entry **cached);
+
 /**
  * Serialises the table (versioned, with a checksum) into `out`; returns the length, or 0
  * when `cap` is too small. stsm_sts_cache_load() refuses anything damaged

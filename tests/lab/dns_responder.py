@@ -10,6 +10,11 @@ here, and tests may also ask it directly). Each record may carry a "behaviour":
   spoof_first         before the real answer, send three that a careful client must
                       drop: a wrong ID, the right ID from another source port, and the
                       right ID with another question name (addresses 192.0.2.66-68)
+  rotate              (TXT) "{n}" in the strings becomes how many times the name was asked,
+                      so each query sees a new MTA-STS id
+  first_only          answer the first query, then SERVFAIL (a server that went away)
+An A record may give "server" instead of "address": the address labctl gave that lab
+server (read from --lab-json).
 Names outside its zones get REFUSED; names in them without records get NXDOMAIN; a name
 with records of other types gets NODATA.
 """
@@ -29,8 +34,9 @@ SPOOF_ADDRESSES = ("192.0.2.66", "192.0.2.67", "192.0.2.68")
 
 
 class Zone:
-    def __init__(self, domains_dir):
+    def __init__(self, domains_dir, servers):
         self.zones, self.records = [], []
+        self.asked = {}
         for path in sorted(Path(domains_dir).glob("*.json")):
             decl = json.loads(path.read_text())
             if decl.get("dns") != "scripted":
@@ -39,6 +45,8 @@ class Zone:
             for rec in decl["records"]:
                 rec = dict(rec)
                 rec.setdefault("name", decl["domain"])
+                if "server" in rec:
+                    rec["address"] = servers[rec["server"]]
                 self.records.append(rec)
 
     def in_zone(self, name):
@@ -48,7 +56,7 @@ class Zone:
         return [r for r in self.records if r["name"].lower() == name]
 
 
-def rdata(rec):
+def rdata(rec, count=1):
     t = rec["type"]
     if t == "A":
         return QTYPE.A, A(rec["address"])
@@ -57,7 +65,7 @@ def rdata(rec):
     if t == "MX":
         return QTYPE.MX, MX(rec["exchange"] or ".", rec["preference"])
     if t == "TXT":
-        return QTYPE.TXT, TXT(rec["strings"])
+        return QTYPE.TXT, TXT([x.replace("{n}", str(count)) for x in rec["strings"]])
     if t == "CNAME":
         return QTYPE.CNAME, CNAME(rec["target"])
     raise ValueError(f"unsupported type {t}")
@@ -76,6 +84,11 @@ def answer(zone, request, transport):
         reply.header.rcode = RCODE.NXDOMAIN
         return reply, None
     behaviour = next((r["behaviour"] for r in records if r.get("behaviour")), None)
+    key = (name, q.qtype)
+    zone.asked[key] = zone.asked.get(key, 0) + 1
+    if behaviour == "first_only" and zone.asked[key] > 1:
+        reply.header.rcode = RCODE.SERVFAIL
+        return reply, behaviour
     if behaviour == "silent":
         return None, behaviour
     if behaviour in ("servfail", "refused"):
@@ -86,7 +99,7 @@ def answer(zone, request, transport):
         return reply, behaviour
     for rec in records:
         if rec["type"] == "CNAME" or QTYPE[q.qtype] == rec["type"]:
-            qtype, data = rdata(rec)
+            qtype, data = rdata(rec, zone.asked[key])
             reply.add_answer(RR(q.qname, qtype, rdata=data, ttl=300))
     return reply, behaviour
 
@@ -118,8 +131,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--listen", required=True)
     ap.add_argument("--domains", required=True, help="directory of lab domain declarations")
+    ap.add_argument("--lab-json", required=True, help="the lab's lab.json (server addresses)")
     args = ap.parse_args()
-    zone = Zone(args.domains)
+    zone = Zone(args.domains, json.loads(Path(args.lab_json).read_text())["servers"])
 
     class Udp(socketserver.BaseRequestHandler):
         def handle(self):

@@ -112,6 +112,33 @@ check("strict scope policy_host: policy unusable, deferred", rc == 75 and "scope
 rc, out, err = send("q@sts-cname.test", ["txt"])
 check("strict scope txt: policy unusable, deferred", rc == 75 and "scope txt" in out, f"{rc}\n{out}{err}")
 
+# The policy cache survives a restart of the host simulation (a new process each send).
+cached = state / "sts-cache-test.json"
+cached.write_text(json.dumps({"network": {"interface": tap}, "mail": {"from": "alerts@printer.lab.test"},
+                              "tls": {"trust_store": lab["trust_store"]},
+                              "mta_sts": {"cache_file": "sts-cache-test.bin"}}))
+access = state / "nginx" / "access.log"
+gets = lambda: access.read_text().count("GET /.well-known/mta-sts.txt")
+rc1, out1, err1 = run("send", "--settings", str(cached), "--to", "ops@sts-second.test", "--subject", "cache 1")
+before = gets()
+rc2, out2, err2 = run("send", "--settings", str(cached), "--to", "ops@sts-second.test", "--subject", "cache 2")
+check("policy cache survives a restart: second send uses it without fetching",
+      rc1 == 0 and rc2 == 0 and "(fetched from mta-sts.sts-second.test)" in err1 and "(cached " in err2
+      and gets() == before and (state / "sts-cache-test.bin").exists(), f"{err1}\n{err2}")
+
+# A new TXT id whose policy cannot be fetched: the cached policy stays in force. The
+# scripted DNS server is asked directly (dnsmasq would cache its rotating answers).
+rotate = state / "sts-rotate-test.json"
+rotate.write_text(json.dumps({"network": {"interface": tap, "dns": ["192.0.2.2", "192.0.2.1"]},
+                              "mail": {"from": "alerts@printer.lab.test"}, "tls": {"trust_store": lab["trust_store"]},
+                              "mta_sts": {"cache_file": "sts-rotate-test.bin"}}))
+rc1, out1, err1 = run("send", "--settings", str(rotate), "--to", "r@sts-rotate.test", "--subject", "rotate 1")
+rc2, out2, err2 = run("send", "--settings", str(rotate), "--to", "r@sts-rotate.test", "--subject", "rotate 2")
+check("TXT id changes, the fetch fails: the cached policy stays in force",
+      rc1 == 0 and rc2 == 0 and "policy id rotate1 (fetched" in err1
+      and re.search(r"policy id rotate1 \(cached \d+s ago; the new policy could not be fetched", err2)
+      and "mode enforce" in err2, f"{err1}\n{err2}")
+
 rc, report, err = check_json("example.test")
 check("check example.test: policy and verdicts", rc == 0 and report is not None
       and report["txt"]["id"] == "20261130T000000" and report["policy"]["mode"] == "enforce"

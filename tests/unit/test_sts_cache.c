@@ -63,7 +63,25 @@ int main(void)
     CHECK(!stsm_sts_cache_may_fetch(&cache, "unknown.test", "x", t0 + 1001));
     CHECK(stsm_sts_cache_get(&cache, "unknown.test", t0 + 1001) == NULL);
 
+    CHECK_CASE("decisions after the TXT lookup");
+    const struct stsm_sts_cache_entry *in_force;
+    stsm_sts_cache_init(&cache);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", false, "", t0, &in_force), STSM_STS_NO_POLICY);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", true, "id1", t0, &in_force), STSM_STS_FETCH);
+    stsm_sts_cache_put(&cache, "a.test", "id1", &enforce, t0);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", true, "id1", t0 + 5, &in_force), STSM_STS_USE_CACHED);
+    CHECK(in_force != NULL && strcmp(in_force->id, "id1") == 0);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", true, "id2", t0 + 5, &in_force), STSM_STS_FETCH);
+    stsm_sts_cache_fetch_failed(&cache, "a.test", "id2", t0 + 6);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", true, "id2", t0 + 7, &in_force), STSM_STS_USE_CACHED);
+    CHECK(in_force != NULL && strcmp(in_force->id, "id1") == 0);   /* the old policy stays in force */
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", false, "", t0 + 8, &in_force), STSM_STS_USE_CACHED);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", false, "", t0 + 86400, &in_force), STSM_STS_NO_POLICY);
+
     CHECK_CASE("persistence round trip");
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "new.test", "id", &enforce, t0 + 200);
+    stsm_sts_cache_fetch_failed(&cache, "unknown.test", "x", t0 + 1000);
     size_t len = stsm_sts_cache_save(&cache, blob, sizeof blob);
     CHECK(len > 0);
     CHECK_INT(stsm_sts_cache_load(&loaded, blob, len), STSM_OK);
