@@ -19,6 +19,7 @@ packages=(
   chrony                              # lab NTP server (run with -x: never sets the clock)
   openssl ca-certificates             # lab CA and certificates; the production trust store
   swaks libnet-ssleay-perl            # SMTP checks of the lab (swaks needs Net::SSLeay for TLS)
+  postfix-mta-sts-resolver            # a peer MTA-STS implementation, for the differential lab test
   dnsutils curl tcpdump               # lab checks and debugging
 )
 # Packages whose recommends would pull in a desktop stack.

@@ -472,6 +472,8 @@ def cmd_up(args):
            "postfix_maildir": str(state / "postfix" / "vmail"),
            "sink_maildir": str(state / "mail")}
     (state / "lab.json").write_text(json.dumps(env, indent=2) + "\n")
+    # For tools that only read /etc/resolv.conf (bind-mount it in a private mount namespace).
+    (state / "resolv.conf").write_text(f"nameserver {GATEWAY}\n")
 
     try:
         make_pki(state, servers)
