@@ -66,6 +66,7 @@ static void next_group(void *arg);
 static void try_host(void *arg);
 static void open_session(void *arg);
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
+static void relay_ready(struct stsm_delivery *d);
 
 /* ---- the SMTP session over the connection ------------------------------------------ */
 
@@ -543,8 +544,44 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     (void)lookup;
     d->sts_pending = false;
     if (!d->route_pending) {
-        route_and_policy_ready(d);
+        if (relay_mode(d)) {
+            relay_ready(d);
+        } else {
+            route_and_policy_ready(d);
+        }
     }
+}
+
+/* Relay mode (RFC 8461 section 3.4): the relay is the one host, matched against the
+ * policy of its own domain. */
+static void relay_ready(struct stsm_delivery *d)
+{
+    if (d->route_status != STSM_OK) {
+        struct stsm_smtp_result r;
+        char text[100];
+        snprintf(text, sizeof text, "relay %.60s has no address: %s", d->server_name,
+                 stsm_status_str(d->route_status));
+        say(d, "%s", text);
+        set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
+        settle_group(d, &r, "");
+        schedule(d, next_group);
+        return;
+    }
+    if (!apply_policy(d)) {
+        return;
+    }
+    if (d->policy != NULL && !stsm_sts_policy_matches(d->policy, d->server_name)) {
+        if (d->sts_mode == STSM_STS_MODE_ENFORCE) {
+            struct stsm_smtp_result r;
+            say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
+            set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
+            settle_group(d, &r, "");
+            schedule(d, next_group);
+            return;
+        }
+        say(d, "MTA-STS testing: relay %s would be refused under enforce (not in the policy)", d->server_name);
+    }
+    open_session(d);
 }
 
 static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
@@ -552,20 +589,21 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
 {
     struct stsm_delivery *d = arg;
     (void)server;
-    if (status != STSM_OK || answer->outcome != STSM_DNS_ANSWER) {
-        struct stsm_smtp_result r;
-        char text[100];
-        snprintf(text, sizeof text, "relay %.60s has no address: %s", d->server_name,
-                 status != STSM_OK ? stsm_status_str(status) : stsm_dns_outcome_str(answer->outcome));
-        say(d, "%s", text);
-        set_local(&r, STSM_SMTP_DEFERRED, status != STSM_OK ? status : STSM_ERR_RESOLVE, text);
-        settle_group(d, &r, "");
-        schedule(d, next_group);
-        return;
+    d->route_status = status != STSM_OK ? status
+                      : answer->outcome != STSM_DNS_ANSWER ? STSM_ERR_RESOLVE : STSM_OK;
+    if (d->route_status == STSM_OK) {
+        const uint8_t *a = answer->records[0].address;
+        IP_ADDR4(&d->server_address, a[0], a[1], a[2], a[3]);
     }
-    const uint8_t *a = answer->records[0].address;
-    IP_ADDR4(&d->server_address, a[0], a[1], a[2], a[3]);
-    open_session(d);
+    d->route_pending = false;
+    if (!d->sts_pending) {
+        relay_ready(d);
+    }
+}
+
+static void relay_ready_step(void *arg)
+{
+    relay_ready(arg);
 }
 
 static void next_group(void *arg)
@@ -595,11 +633,31 @@ static void next_group(void *arg)
             say(d, "relay %s: TLS is off by settings (/delivery/relay/tls = \"none\"); STARTTLS is "
                    "still used when offered, but the mail may go in plaintext", cfg->relay_host);
         }
-        if (ipaddr_aton(cfg->relay_host, &d->server_address)) {
-            schedule(d, open_session);
+        bool literal = ipaddr_aton(cfg->relay_host, &d->server_address);
+        snprintf(d->domain, sizeof d->domain, "%.253s",
+                 cfg->relay_policy_domain[0] != '\0' ? cfg->relay_policy_domain : cfg->relay_host);
+        d->sts_mode = STSM_STS_MODE_NONE;
+        d->policy = NULL;
+        d->route_status = STSM_OK;
+        d->route_pending = !literal;
+        d->sts_pending = false;
+        memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
+        d->sts.txt_state = STSM_STS_TXT_NONE;
+        if (d->settings->mta_sts.enabled && (!literal || cfg->relay_policy_domain[0] != '\0')) {
+            const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
+            d->sts_pending = stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms,
+                                                   m->relax_content_type, d->cache, d->now, on_sts,
+                                                   d) == STSM_OK;
+        }
+        st = STSM_OK;
+        if (!literal) {
+            st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
+            d->route_pending = st == STSM_OK;
+        }
+        if (st == STSM_OK && !d->route_pending && !d->sts_pending) {
+            schedule(d, relay_ready_step);
             return;
         }
-        st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
     } else {
         say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
         d->route_pending = true;

@@ -318,7 +318,7 @@ static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_s
 
 static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
 {
-    static const char *const keys[] = { "host", "port", "tls", "auth", NULL };
+    static const char *const keys[] = { "host", "port", "tls", "auth", "policy_domain", NULL };
     static const char *const auth_keys[] = { "user", "password", NULL };
     char path[64], seen[64];
     long port = 0;
@@ -326,6 +326,9 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
     const cJSON *item;
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "host", path, sizeof path)) != NULL) {
         st = get_string(ctx, item, path, d->relay_host, sizeof d->relay_host);
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "policy_domain", path, sizeof path)) != NULL) {
+        st = get_string(ctx, item, path, d->relay_policy_domain, sizeof d->relay_policy_domain);
     }
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "tls", path, sizeof path)) != NULL) {
         if (cJSON_IsString(item) && strcmp(item->valuestring, "starttls") == 0) {

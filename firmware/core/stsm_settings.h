@@ -67,6 +67,9 @@ struct stsm_settings_delivery {
                                                        "implicit", or "none" (explicitly weaker, logged) */
     char relay_user[STSM_SETTINGS_TEXT_MAX + 1];  /**< /delivery/relay/auth/user ("" = no AUTH) */
     char relay_password[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/auth/password: never logged */
+    char relay_policy_domain[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/policy_domain: whose
+                                                       MTA-STS policy covers the relay (RFC 8461
+                                                       section 3.4); default: the relay host name */
 };
 
 /** Strict no-CNAME scopes (Exchange Online compatibility), a bit set. */

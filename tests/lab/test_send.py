@@ -89,6 +89,15 @@ check("relay: message stored, over TLS, authenticated",
       (m := stored(state / "mail" / "submit.relay.test", "relay starttls")) is not None
       and m["X-Lab-TLS"] == "yes" and m["X-Lab-Auth"] == "yes")
 
+check("relay: the relay's own MTA-STS policy applies (RFC 8461 3.4)",
+      re.search(r"submit.relay.test: MTA-STS policy id relay1 .*mode enforce", err), err)
+
+mismatch = settings({"mode": "relay", "relay": {"host": "mismatch.relay.test", "port": 587}})
+rc, out, err = send(mismatch, "--subject", "relay outside its policy")
+check("relay not in its own enforce policy: deferred, nothing sent",
+      rc == 75 and "sts_no_usable_mx" in out and "connecting to" not in err
+      and "MAIL" not in sink_log("mismatch.relay.test"), f"{rc}\n{out}{err}")
+
 smtps = settings({"mode": "relay", "relay": {"host": "smtps.relay.test", "tls": "implicit", "auth": AUTH}})
 rc, out, err = send(smtps, "--subject", "relay implicit")
 check("relay with implicit TLS on 465: delivered", rc == 0 and "delivered by smtps.relay.test" in out,
