@@ -116,13 +116,25 @@ bool stsm_sts_cache_may_fetch(const struct stsm_sts_cache *cache, const char *do
     return true;
 }
 
+bool stsm_sts_cache_refresh_due(const struct stsm_sts_cache_entry *e, int64_t now)
+{
+    /* A per-domain offset (FNV-1a of the name) spreads the refreshes out. */
+    uint32_t h = 2166136261u;
+    for (const char *c = e->domain; *c != '\0'; c++) {
+        char l = *c >= 'A' && *c <= 'Z' ? (char)(*c - 'A' + 'a') : *c;
+        h = (h ^ (uint8_t)l) * 16777619u;
+    }
+    return now - e->fetched_at >= (int64_t)(STSM_STS_REFRESH_S + h % STSM_STS_REFRESH_SPREAD_S);
+}
+
 enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const char *domain, bool txt_ok,
                                          const char *id, int64_t now,
                                          const struct stsm_sts_cache_entry **cached)
 {
     *cached = stsm_sts_cache_get(cache, domain, now);
     if (txt_ok && *cached != NULL && strcmp((*cached)->id, id) == 0) {
-        return STSM_STS_USE_CACHED;
+        bool refresh = stsm_sts_cache_refresh_due(*cached, now) && stsm_sts_cache_may_fetch(cache, domain, id, now);
+        return refresh ? STSM_STS_FETCH : STSM_STS_USE_CACHED;
     }
     if (txt_ok && stsm_sts_cache_may_fetch(cache, domain, id, now)) {
         return STSM_STS_FETCH;

@@ -21,6 +21,12 @@
 /** After a failed fetch for a domain and id, no new attempt within this time. */
 #define STSM_STS_FETCH_BACKOFF_S 300u
 
+/** A cached policy is fetched again after about a day (RFC 8461 section 10.2 advises
+ *  refreshing well before max_age), spread over a further STSM_STS_REFRESH_SPREAD_S by
+ *  domain so that refreshes do not all fall due at once. A failed refresh keeps it. */
+#define STSM_STS_REFRESH_S 86400u
+#define STSM_STS_REFRESH_SPREAD_S 7200u
+
 struct stsm_sts_cache_entry {
     bool used;
     char domain[STSM_HOSTNAME_MAX + 1];
@@ -52,6 +58,9 @@ void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const 
                         const struct stsm_sts_policy *policy, int64_t now);
 
 /** A fetch for `domain` under `id` failed at `now` (starts the back-off). */
+/** True when the cached entry is due for its refresh at `now`. */
+bool stsm_sts_cache_refresh_due(const struct stsm_sts_cache_entry *entry, int64_t now);
+
 void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,
                                  int64_t now);
 
@@ -69,8 +78,9 @@ enum stsm_sts_step {
 /**
  * Decides after the TXT lookup: `txt_ok` with the record's `id`, or no usable record
  * (none, invalid, or DNS failing). A valid cached policy with the same id is used without
- * fetching; a new id is fetched unless a fetch for it failed within the back-off, in which
- * case the cached policy (if any) stays in force. `*cached` is the policy in force, if any.
+ * fetching, unless it is due for its daily refresh; a new id is fetched unless a fetch for
+ * it failed within the back-off, in which case the cached policy (if any) stays in force.
+ * `*cached` is the policy in force, if any.
  */
 enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const char *domain, bool txt_ok,
                                          const char *id, int64_t now,

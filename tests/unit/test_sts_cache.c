@@ -78,6 +78,28 @@ int main(void)
     CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", false, "", t0 + 8, &in_force), STSM_STS_USE_CACHED);
     CHECK_INT(stsm_sts_cache_decide(&cache, "a.test", false, "", t0 + 86400, &in_force), STSM_STS_NO_POLICY);
 
+    CHECK_CASE("a cached policy is refreshed after about a day, spread by domain");
+    struct stsm_sts_policy yearly = policy(STSM_STS_MODE_ENFORCE, STSM_STS_MAX_AGE_LIMIT, "mx.example.test");
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "b.test", "id1", &yearly, t0);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "b.test", true, "id1", t0 + STSM_STS_REFRESH_S - 1, &in_force),
+              STSM_STS_USE_CACHED);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "b.test", true, "id1", t0 + STSM_STS_REFRESH_S + STSM_STS_REFRESH_SPREAD_S,
+                                    &in_force), STSM_STS_FETCH);
+    stsm_sts_cache_fetch_failed(&cache, "b.test", "id1", t0 + STSM_STS_REFRESH_S + STSM_STS_REFRESH_SPREAD_S);
+    CHECK_INT(stsm_sts_cache_decide(&cache, "b.test", true, "id1", t0 + STSM_STS_REFRESH_S + STSM_STS_REFRESH_SPREAD_S + 1,
+                                    &in_force), STSM_STS_USE_CACHED);   /* failed refresh: keep it, back off */
+    int spread_differs = 0;
+    for (int i = 0; i < 20; i++) {
+        struct stsm_sts_cache_entry a = { .fetched_at = 0 }, b = { .fetched_at = 0 };
+        snprintf(a.domain, sizeof a.domain, "d%d.test", i);
+        snprintf(b.domain, sizeof b.domain, "d%d.test", i + 100);
+        for (int64_t t = STSM_STS_REFRESH_S; t < STSM_STS_REFRESH_S + STSM_STS_REFRESH_SPREAD_S; t += 600) {
+            spread_differs += stsm_sts_cache_refresh_due(&a, t) != stsm_sts_cache_refresh_due(&b, t);
+        }
+    }
+    CHECK(spread_differs > 0);
+
     CHECK_CASE("persistence round trip");
     stsm_sts_cache_init(&cache);
     stsm_sts_cache_put(&cache, "new.test", "id", &enforce, t0 + 200);
