@@ -378,6 +378,51 @@ static void session_finished(struct stsm_delivery *d)
 
 /* ---- routes ------------------------------------------------------------------------ */
 
+#define HEAL_MARK "~heal"   /* back-off key for healing fetches (not a valid TXT id) */
+
+static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
+{
+    struct stsm_delivery *d = arg;
+    if (fetch->status == STSM_OK) {
+        d->sts.policy = fetch->policy;
+        d->sts.from_cache = false;
+        d->sts_mode = fetch->policy.mode;
+        d->policy = fetch->policy.mode == STSM_STS_MODE_NONE ? NULL : &d->sts.policy;
+        if (d->cache != NULL) {
+            stsm_sts_cache_put(d->cache, d->domain, d->sts.policy_id, &fetch->policy, d->now);
+        }
+        say(d, "%s: the live policy is mode %s with %u mx pattern(s); it replaces the cached one",
+            d->domain, stsm_sts_mode_str(fetch->policy.mode), (unsigned)fetch->policy.mx_count);
+        d->host_index = 0;
+        d->usable_hosts = 0;
+    } else {
+        say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
+            stsm_status_id(fetch->status));
+    }
+    schedule(d, try_host);
+}
+
+/*
+ * Stale-cache healing: under a cached enforce policy that none of the domain's current MX
+ * hosts match, the domain may have moved its MX without bumping the policy id. Fetch the
+ * live policy once (rate-limited per domain) before deferring. Returns true when a fetch
+ * is under way.
+ */
+static bool heal_stale_policy(struct stsm_delivery *d)
+{
+    if (d->healed || !d->sts.from_cache || d->cache == NULL ||
+        !stsm_sts_cache_may_fetch(d->cache, d->domain, HEAL_MARK, d->now)) {
+        return false;
+    }
+    d->healed = true;
+    stsm_sts_cache_fetch_failed(d->cache, d->domain, HEAL_MARK, d->now);   /* rate limit */
+    say(d, "%s: no MX host matches the cached MTA-STS policy; fetching the live policy once in case "
+           "it is stale", d->domain);
+    const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
+    return stsm_sts_fetch_start(&d->sts.fetch, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type,
+                                on_heal_fetched, d) == STSM_OK;
+}
+
 static void try_host(void *arg)
 {
     struct stsm_delivery *d = arg;
@@ -416,6 +461,9 @@ static void try_host(void *arg)
         IP_ADDR4(&d->server_address, v4->bytes[0], v4->bytes[1], v4->bytes[2], v4->bytes[3]);
         d->server_port = SMTP_PORT;
         open_session(d);
+        return;
+    }
+    if (d->sts_mode == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0 && heal_stale_policy(d)) {
         return;
     }
     if (d->sts_mode == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0) {
@@ -523,6 +571,7 @@ static void route_and_policy_ready(struct stsm_delivery *d)
     d->hosts = set;
     d->host_index = 0;
     d->usable_hosts = 0;
+    d->healed = false;
     set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
     try_host(d);
 }

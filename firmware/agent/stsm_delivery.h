@@ -65,6 +65,7 @@ struct stsm_delivery {
     enum stsm_sts_mode sts_mode;         /* the policy in force for this domain (none: none) */
     const struct stsm_sts_policy *policy;
     size_t usable_hosts;                 /* hosts the policy let us try */
+    bool healed;                         /* the live policy was fetched once for a stale cache */
     struct stsm_resolver_query query;    /* relay mode: the relay's address */
     const struct stsm_mx_set *hosts;
     size_t host_index;

@@ -13,6 +13,8 @@ here, and tests may also ask it directly). Each record may carry a "behaviour":
   rotate              (TXT) "{n}" in the strings becomes how many times the name was asked,
                       so each query sees a new MTA-STS id
   first_only          answer the first query, then SERVFAIL (a server that went away)
+A record may hold "then": fields that replace its own from the second query of that name
+and type on (a domain that changed its MX or its policy host).
 An A record may give "server" instead of "address": the address labctl gave that lab
 server (read from --lab-json).
 Names outside its zones get REFUSED; names in them without records get NXDOMAIN; a name
@@ -45,8 +47,9 @@ class Zone:
             for rec in decl["records"]:
                 rec = dict(rec)
                 rec.setdefault("name", decl["domain"])
-                if "server" in rec:
-                    rec["address"] = servers[rec["server"]]
+                for r in (rec, rec.get("then", {})):
+                    if "server" in r:
+                        r["address"] = servers[r["server"]]
                 self.records.append(rec)
 
     def in_zone(self, name):
@@ -98,6 +101,8 @@ def answer(zone, request, transport):
         reply.header.tc = 1
         return reply, behaviour
     for rec in records:
+        if zone.asked[key] > 1 and "then" in rec:
+            rec = {**rec, **rec["then"]}
         if rec["type"] == "CNAME" or QTYPE[q.qtype] == rec["type"]:
             qtype, data = rdata(rec, zone.asked[key])
             reply.add_answer(RR(q.qname, qtype, rdata=data, ttl=300))

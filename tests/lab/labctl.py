@@ -643,7 +643,9 @@ def cmd_verify(args):
 
     for decl in domains:
         if decl.get("dns") == "scripted":
-            plain = [r for r in decl["records"] if r["type"] == "A" and "behaviour" not in r]
+            # Only fixed answers: asking for a behaviour or "then" record would use it up.
+            plain = [r for r in decl["records"] if r["type"] == "A" and "address" in r
+                     and "behaviour" not in r and "then" not in r]
             for rec in plain[:1]:
                 out = dig("A", rec["name"])
                 check(f"dns A {rec['name']} (forwarded to the scripted server)",

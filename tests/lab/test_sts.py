@@ -139,6 +139,17 @@ check("TXT id changes, the fetch fails: the cached policy stays in force",
       and re.search(r"policy id rotate1 \(cached \d+s ago; the new policy could not be fetched", err2)
       and "mode enforce" in err2, f"{err1}\n{err2}")
 
+# Stale-cache healing: the domain moved its MX and policy without a new id.
+heal = state / "sts-heal-test.json"
+heal.write_text(json.dumps({"network": {"interface": tap, "dns": ["192.0.2.2", "192.0.2.1"]},
+                            "mail": {"from": "alerts@printer.lab.test"}, "tls": {"trust_store": lab["trust_store"]},
+                            "mta_sts": {"cache_file": "sts-heal-test.bin"}}))
+rc1, out1, err1 = run("send", "--settings", str(heal), "--to", "h@sts-heal.test", "--subject", "heal 1")
+rc2, out2, err2 = run("send", "--settings", str(heal), "--to", "h@sts-heal.test", "--subject", "heal 2")
+check("stale cached policy: the live one is fetched once and delivery proceeds",
+      rc1 == 0 and "delivered by mx2.example.test" in out1 and rc2 == 0 and "delivered by mx1.example.test" in out2
+      and "fetching the live policy once" in err2 and "replaces the cached one" in err2, f"{out1}{err1}\n{out2}{err2}")
+
 rc, report, err = check_json("example.test")
 check("check example.test: policy and verdicts", rc == 0 and report is not None
       and report["txt"]["id"] == "20261130T000000" and report["policy"]["mode"] == "enforce"
