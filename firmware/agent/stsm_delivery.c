@@ -67,6 +67,7 @@ static void try_host(void *arg);
 static void open_session(void *arg);
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
 static void relay_ready(struct stsm_delivery *d);
+static void decide_held(struct stsm_delivery *d);
 
 /* ---- the SMTP session over the connection ------------------------------------------ */
 
@@ -174,6 +175,12 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         arm_timer(d);
         start_data(d);
         break;
+    case STSM_SMTP_HOLD:
+        sys_untimeout(on_smtp_timeout, d);
+        if (!d->provisional) {
+            decide_held(d);
+        }
+        break;
     case STSM_SMTP_CLOSE:
         sys_untimeout(on_smtp_timeout, d);
         d->session_open = false;
@@ -204,6 +211,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         }
     }
     p.size_estimate = d->size_estimate;
+    p.hold_before_mail = d->provisional;
     p.body_8bit = stsm_message_is_8bit(d->message);
     if (stsm_smtp_start(&d->smtp, &p) != STSM_OK) {
         struct stsm_smtp_result r;
@@ -355,7 +363,8 @@ static void session_finished(struct stsm_delivery *d)
         schedule(d, open_session);
         return;
     }
-    if (!relay_mode(d) && before_mail) {
+    if (!relay_mode(d) && (before_mail || d->refused_by_policy)) {
+        d->refused_by_policy = false;
         d->last_failure = *session;
         d->host_index++;
         schedule(d, try_host);
@@ -572,8 +581,51 @@ static void route_and_policy_ready(struct stsm_delivery *d)
     d->host_index = 0;
     d->usable_hosts = 0;
     d->healed = false;
+    d->provisional = false;
     set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
     try_host(d);
+}
+
+/* The policy is known and the session waits before MAIL FROM: may this host have it? */
+static void decide_held(struct stsm_delivery *d)
+{
+    const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
+    bool in_policy = d->policy == NULL || stsm_sts_policy_matches(d->policy, host->name);
+    bool strict_cname = (d->settings->mta_sts.strict_cname & STSM_STRICT_CNAME_MX) && host->cname;
+    bool tls = stsm_smtp_tls_active(&d->smtp);
+    const char *why = !in_policy ? "not in the MTA-STS policy's mx patterns"
+                      : strict_cname ? "reached through a CNAME (strict no-CNAME mode, scope mx)"
+                      : !tls ? "no TLS, which the MTA-STS policy requires" : NULL;
+    if (why != NULL && d->sts_mode == STSM_STS_MODE_ENFORCE) {
+        say(d, "MX %s refused before MAIL FROM: %s", host->name, why);
+        d->refused_by_policy = true;
+        d->usable_hosts--;
+        act(d, stsm_smtp_release(&d->smtp, false, tls ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED, why));
+        return;
+    }
+    if (why != NULL && d->sts_mode == STSM_STS_MODE_TESTING) {
+        say(d, "MTA-STS testing: MX %s would be refused under enforce (%s)", host->name, why);
+    }
+    act(d, stsm_smtp_release(&d->smtp, true, STSM_OK, NULL));
+}
+
+/* The policy arrived while a provisional connection was under way. */
+static void policy_arrived(struct stsm_delivery *d)
+{
+    d->provisional = false;
+    if (!apply_policy(d)) {
+        /* The policy itself is unusable under enforce: the group is settled (deferred). */
+        if (d->session_open) {
+            sys_untimeout(on_smtp_timeout, d);
+            d->session_open = false;
+            stsm_conn_close(&d->conn);
+        }
+        return;
+    }
+    if (d->session_open && stsm_smtp_held(&d->smtp)) {
+        decide_held(d);
+    }
+    /* Otherwise the session holds later, or ends and try_host() goes on with the policy. */
 }
 
 static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
@@ -584,6 +636,21 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
     d->route_pending = false;
     if (!d->sts_pending) {
         route_and_policy_ready(d);
+        return;
+    }
+    if (status == STSM_OK && (set->kind == STSM_MX_LIST || set->kind == STSM_MX_IMPLICIT)) {
+        /* Start on the first host while the policy is fetched; nothing passes MAIL FROM
+         * before the decision. */
+        say(d, "%s: connecting while the MTA-STS policy is looked up", d->domain);
+        d->provisional = true;
+        d->sts_mode = STSM_STS_MODE_NONE;
+        d->policy = NULL;
+        d->hosts = set;
+        d->host_index = 0;
+        d->usable_hosts = 0;
+        d->healed = false;
+        set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
+        try_host(d);
     }
 }
 
@@ -592,9 +659,17 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     struct stsm_delivery *d = arg;
     (void)lookup;
     d->sts_pending = false;
+    if (d->resume_after_sts) {
+        d->resume_after_sts = false;
+        d->provisional = false;
+        schedule(d, next_group);
+        return;
+    }
     if (!d->route_pending) {
         if (relay_mode(d)) {
             relay_ready(d);
+        } else if (d->provisional) {
+            policy_arrived(d);
         } else {
             route_and_policy_ready(d);
         }
@@ -658,6 +733,12 @@ static void relay_ready_step(void *arg)
 static void next_group(void *arg)
 {
     struct stsm_delivery *d = arg;
+    if (d->sts_pending) {
+        /* The group ended before its MTA-STS lookup did; the lookup's state is still in
+         * use, so the next group starts once it is over. */
+        d->resume_after_sts = true;
+        return;
+    }
     size_t first = d->message->to_count;
     for (size_t i = 0; i < d->message->to_count && first == d->message->to_count; i++) {
         if (d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {

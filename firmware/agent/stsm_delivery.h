@@ -14,7 +14,9 @@
  * `enforce` only hosts matching the policy (and, with strict no-CNAME mode, not reached
  * through a CNAME) are tried, each with TLS required and its certificate verified; when
  * none is usable the message is deferred. Under `testing` delivery goes on as without a
- * policy and every failure the policy would have caused is logged.
+ * policy and every failure the policy would have caused is logged. When the MX hosts are
+ * known before the policy, the first connection starts at once and holds before MAIL
+ * FROM until the policy decision is known.
  */
 #ifndef STSM_DELIVERY_H
 #define STSM_DELIVERY_H
@@ -66,6 +68,9 @@ struct stsm_delivery {
     const struct stsm_sts_policy *policy;
     size_t usable_hosts;                 /* hosts the policy let us try */
     bool healed;                         /* the live policy was fetched once for a stale cache */
+    bool provisional;                    /* connecting before the MTA-STS decision is known */
+    bool refused_by_policy;              /* the held session was refused by the policy */
+    bool resume_after_sts;               /* the next group waits for the lookup to end */
     struct stsm_resolver_query query;    /* relay mode: the relay's address */
     const struct stsm_mx_set *hosts;
     size_t host_index;

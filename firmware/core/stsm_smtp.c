@@ -25,6 +25,7 @@ enum state {
     S_DATA_SENDING,   /* the caller streams the message */
     S_DATA_END,       /* waiting for the verdict on the message */
     S_EMPTY_DATA_END, /* DATA was accepted with no recipient: "." sent to end it */
+    S_HOLD,           /* ready for MAIL FROM, waiting for stsm_smtp_release() */
     S_DONE,
 };
 
@@ -34,6 +35,7 @@ static const char *const state_names[] = {
     [S_AUTH_LOGIN_SECRET] = "auth-login-secret", [S_AUTH_LOGIN_DONE] = "auth-login-done",
     [S_MAIL] = "mail", [S_RCPT] = "rcpt", [S_DATA] = "data", [S_PIPELINE] = "pipeline",
     [S_DATA_SENDING] = "data-sending", [S_DATA_END] = "data-end", [S_EMPTY_DATA_END] = "empty-data-end",
+    [S_HOLD] = "hold",
     [S_DONE] = "done",
 };
 
@@ -186,6 +188,10 @@ static void queue_mail(struct stsm_smtp *s)
 
 static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
 {
+    if (s->params.hold_before_mail && s->state != S_HOLD) {
+        set_state(s, S_HOLD, STSM_SMTP_STAGE_MAIL);
+        return STSM_SMTP_HOLD;
+    }
     if (s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit) {
         char why[100];
         snprintf(why, sizeof why, "message of about %lu bytes exceeds the server's SIZE %lu",
@@ -478,6 +484,7 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
         return finish(s, true);
     case S_TLS:
     case S_DATA_SENDING:
+    case S_HOLD:
     case S_DONE:
         break;
     }
@@ -570,6 +577,28 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
     s->tls_active = true;
     stsm_smtp_reply_init(&s->framer);
     return send_ehlo(s);   /* everything learned before TLS is forgotten */
+}
+
+enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
+                                        const char *why)
+{
+    if (s->state != S_HOLD) {
+        return s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    }
+    if (proceed) {
+        return start_mail(s);
+    }
+    return fail(s, STSM_SMTP_DEFERRED, status, NULL, why, true);
+}
+
+bool stsm_smtp_held(const struct stsm_smtp *s)
+{
+    return s->state == S_HOLD;
+}
+
+bool stsm_smtp_tls_active(const struct stsm_smtp *s)
+{
+    return s->tls_active;
 }
 
 enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s)

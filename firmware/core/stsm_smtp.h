@@ -11,6 +11,7 @@
  *   STSM_SMTP_SEND_DATA   stream the message through stsm_smtp_data (stsm_smtp_data.h),
  *                         then call stsm_smtp_data_done()
  *   STSM_SMTP_CLOSE       send what is left (QUIT) and close; results are final
+ *   STSM_SMTP_HOLD        everything before MAIL FROM is done; call stsm_smtp_release()
  * Timers and peer closes are reported with stsm_smtp_timeout() and stsm_smtp_closed().
  */
 #ifndef STSM_SMTP_H
@@ -39,6 +40,7 @@ enum stsm_smtp_action {
     STSM_SMTP_START_TLS,
     STSM_SMTP_SEND_DATA,
     STSM_SMTP_CLOSE,
+    STSM_SMTP_HOLD,        /**< ready for MAIL FROM, held (hold_before_mail): call stsm_smtp_release() */
 };
 
 /** Where a session stopped; lets delivery decide whether another MX host may help. */
@@ -74,6 +76,8 @@ struct stsm_smtp_params {
     const char *rcpt[STSM_SMTP_MAX_RCPT];
     size_t rcpt_count;
     size_t size_estimate;              /**< upper bound of the message size, for SIZE */
+    bool hold_before_mail;             /**< stop before MAIL FROM until stsm_smtp_release() (the
+                                            MTA-STS decision may still be pending) */
     bool body_8bit;                    /**< the body has 8-bit text: announce BODY=8BITMIME when the
                                             server offers it (otherwise the caller sends it
                                             quoted-printable, see stsm_message_render) */
@@ -132,6 +136,20 @@ void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n);
  *  a STARTTLS 220 make the session fail (plaintext injection). */
 enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data, size_t len,
                                         size_t *consumed);
+
+/**
+ * Ends a hold (STSM_SMTP_HOLD): `proceed` sends MAIL FROM and the rest; otherwise the
+ * session ends with QUIT, deferred for `status` with `why` as its text (the host is not
+ * usable, say, under an MTA-STS policy).
+ */
+enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
+                                        const char *why);
+
+/** True while the session waits in a hold. */
+bool stsm_smtp_held(const struct stsm_smtp *s);
+
+/** True once TLS is up in the session (STARTTLS done, or implicit TLS). */
+bool stsm_smtp_tls_active(const struct stsm_smtp *s);
 
 /** The TLS handshake requested by STSM_SMTP_START_TLS ended with `status`. */
 enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t status);

@@ -208,6 +208,13 @@ def write_nginx(state, servers):
         https = srv.get("https")
         if not https:
             continue
+        if https.get("delay_s"):
+            # A slow server: https_server.py serves it (nginx cannot wait on purpose).
+            body_file = www / srv["host"] / "body"
+            body_file.parent.mkdir(parents=True, exist_ok=True)
+            body_file.write_bytes("".join(l + "\r\n" for l in https.get("body", [])).encode())
+            srv["body_file"] = str(body_file)
+            continue
         path = https["path"]
         headers = dict(https.get("headers", {}))
         content_type = headers.pop("Content-Type", "application/octet-stream")
@@ -515,6 +522,13 @@ def cmd_up(args):
         for srv in servers:
             if "https" in srv:
                 expected.add(("tcp", f"{srv['address']}:443"))
+                if srv["https"].get("delay_s"):
+                    start(state, ns, f"https-{srv['host']}",
+                          ["/usr/bin/python3", LAB_DIR / "https_server.py", "--listen", srv["address"],
+                           "--cert", srv["cert_chain"], "--key", srv["cert_key"], "--path", srv["https"]["path"],
+                           "--body-file", srv["body_file"], "--content-type",
+                           srv["https"].get("headers", {}).get("Content-Type", "text/plain"),
+                           "--delay", str(srv["https"]["delay_s"])])
             if "tls_server" in srv:
                 # A bare OpenSSL server limited to old protocol versions, on port 443.
                 version = srv["tls_server"].get("version", "tls1_1")
@@ -669,7 +683,7 @@ def cmd_verify(args):
         if srv["domain"] not in scripted:   # asking would use up scripted answers
             out = dig("A", srv["host"])
             check(f"dns A {srv['host']}", srv["address"] in out.split(), out.strip())
-        if "https" in srv and srv["https"].get("status", 200) == 200:
+        if "https" in srv and srv["https"].get("status", 200) == 200 and not srv["https"].get("delay_s"):
             url = f"https://{srv['host']}{srv['https']['path']}"
             want = "\n".join(srv["https"].get("body", []))   # text mode folds CRLF
 

@@ -150,6 +150,24 @@ check("stale cached policy: the live one is fetched once and delivery proceeds",
       rc1 == 0 and "delivered by mx2.example.test" in out1 and rc2 == 0 and "delivered by mx1.example.test" in out2
       and "fetching the live policy once" in err2 and "replaces the cached one" in err2, f"{out1}{err1}\n{out2}{err2}")
 
+# A slow policy server: the first MX is connected at once and held before MAIL FROM.
+slow = state / "sts-slow-test.json"
+slow.write_text(json.dumps({"network": {"interface": tap}, "mail": {"from": "alerts@printer.lab.test"},
+                            "tls": {"trust_store": lab["trust_store"]}, "mta_sts": {"fetch_timeout": 5}}))
+rc, out, err = run("send", "--settings", str(slow), "--to", "a@sts-slow.test", "--subject", "slow policy")
+check("slow policy server: connected meanwhile, MAIL only after the enforce decision",
+      rc == 0 and "connecting while the MTA-STS policy is looked up" in err
+      and err.index("connecting to mx1.example.test") < err.index("MTA-STS policy id slow1")
+      and "delivered by mx1.example.test" in out, f"{rc}\n{out}{err}")
+rc, out, err = run("send", "--settings", str(slow), "--to", "b@sts-slow-mismatch.test", "--subject", "slow mismatch")
+postfix_log = (state / "log" / "postfix.log").read_text()
+check("slow policy that excludes the MX: the held connection is refused before MAIL FROM",
+      rc == 75 and "refused before MAIL FROM" in err and "sts_no_usable_mx" in out
+      and "sts-slow-mismatch.test" not in postfix_log, f"{rc}\n{out}{err}")
+rc, out, err = run("send", "--settings", str(slow), "--to", "c@sts-timeout.test", "--subject", "policy timeout")
+check("policy server slower than the fetch timeout: no policy, delivered",
+      rc == 0 and "no policy: timeout" in err and "delivered" in out, f"{rc}\n{out}{err}")
+
 rc, report, err = check_json("example.test")
 check("check example.test: policy and verdicts", rc == 0 and report is not None
       and report["txt"]["id"] == "20261130T000000" and report["policy"]["mode"] == "enforce"

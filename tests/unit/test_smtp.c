@@ -284,6 +284,42 @@ static void transcripts(bool bytewise)
     check_rcpt(0, STSM_SMTP_FAILED, 550);
 }
 
+static void hold(void)
+{
+    struct stsm_smtp_params p = base();
+    p.hold_before_mail = true;
+    static const char *const held[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:", NULL,
+    };
+    run("held before MAIL FROM until released", &p, held, false);
+    CHECK_INT(action, STSM_SMTP_HOLD);
+    CHECK(stsm_smtp_held(&session) && stsm_smtp_tls_active(&session));
+    action = stsm_smtp_release(&session, true, STSM_OK, NULL);
+    drain();
+    CHECK_STR(sent, "MAIL FROM:<alerts@printer.example>\r\n");
+    CHECK_INT(action, STSM_SMTP_WAIT);
+
+    run("held, then refused by policy", &p, held, false);
+    CHECK_INT(action, STSM_SMTP_HOLD);
+    sent_len = 0;
+    action = stsm_smtp_release(&session, false, STSM_ERR_STS_NO_MATCH, "not in the policy");
+    drain();
+    CHECK_INT(action, STSM_SMTP_CLOSE);
+    CHECK_STR(sent, "QUIT\r\n");
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, STSM_SMTP_STAGE_MAIL);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+
+    static const char *const unexpected[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250 mx\r\n", NULL,
+    };
+    run("a reply while held is a protocol error", &p, unexpected, false);
+    size_t used;
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250 surprise\r\n", 14, &used);
+    CHECK_INT(action, STSM_SMTP_CLOSE);
+}
+
 static void injection_and_limits(void)
 {
     struct stsm_smtp_params p = base();
@@ -436,6 +472,7 @@ int main(void)
     transcripts(false);
     transcripts(true);
     injection_and_limits();
+    hold();
     framer();
     data_encoder();
     return stsm_check_summary("test_smtp");
