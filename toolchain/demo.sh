@@ -47,7 +47,14 @@ ip netns exec "$LAB_NS" timeout 60 "$stsmail" tls-probe --settings "$state/setti
   expired.tls.test 443 || echo "-- refused, exit status $?"
 
 echo
-echo "== host simulation: deliver an alert straight to the MX of example.test (lab Postfix), verified STARTTLS"
+echo "== host simulation: the MTA-STS view of example.test (what a strict sender would decide)"
+echo "\$ stsmail check --settings settings.json --strict-cname mx example.test"
+ip netns exec "$LAB_NS" timeout 120 "$stsmail" check --settings "$state/settings.json" --strict-cname mx \
+  example.test 2>/dev/null
+
+echo
+echo "== host simulation: deliver an alert straight to the MX of example.test (lab Postfix), verified"
+echo "   STARTTLS, under example.test's enforce MTA-STS policy (the decision is in the log lines)"
 cat > "$state/send.json" <<JSON
 {
   "device": {"ehlo_name": "printer.lab.test"},
