@@ -19,7 +19,7 @@ echo "== $($stsmail version)"
 echo "== starting the lab"
 labctl up --state "$state"
 . "$state/lab.env"
-labctl verify --state "$state"
+labctl verify --state "$state" | grep -v "^PASS"   # one line per failure, then the totals
 
 echo
 echo "== host simulation: lwIP on $LAB_TAP_HOST, DHCP, lwIP's resolver, TCP to the lab's Postfix"
