@@ -524,6 +524,10 @@ static bool apply_policy(struct stsm_delivery *d)
     }
     say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
         stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
+    if (!l->from_cache && l->fetch.content_type_relaxed) {
+        say(d, "%s: the policy was served as %s, not text/plain; accepted because "
+               "/mta_sts/relax_content_type is set", d->domain, l->fetch.content_type);
+    }
     const char *strict_failure = NULL;
     if ((strict & STSM_STRICT_CNAME_TXT) && l->txt_cname) {
         strict_failure = "_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)";
