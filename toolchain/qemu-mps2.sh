@@ -4,14 +4,18 @@
 # a lab TAP device; QEMU never gets its default user-mode network.
 # UART0 is this script's stdout; the firmware's semihosting exit status is its status.
 #
-# Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] ELF
+# Files for the provisioning area (settings, entropy seed) are loaded into memory with
+# --load FILE@ADDRESS, as a factory would program them into flash.
+#
+# Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] [--load FILE@ADDR]... ELF
 set -euo pipefail
 
-nic="" timeout_s=60
+nic="" timeout_s=60 loads=()
 while [ $# -gt 1 ]; do
   case "$1" in
     --nic) nic=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
+    --load) loads+=(-device "loader,file=${2%@*},addr=${2##*@}"); shift 2 ;;
     *) break ;;
   esac
 done
@@ -26,4 +30,4 @@ else
 fi
 
 exec timeout "$timeout_s" qemu-system-arm -M mps2-an385 -display none -monitor none \
-  -serial stdio "${nic_opt[@]}" -semihosting-config enable=on,target=native -kernel "$elf"
+  -serial stdio "${nic_opt[@]}" -semihosting-config enable=on,target=native "${loads[@]}" -kernel "$elf"

@@ -1,18 +1,172 @@
-/* stsmail firmware for mps2-an385: boot, report the build on the console, exit. */
+/*
+ * stsmail firmware for mps2-an385: boot, read the provisioned settings (validated exactly
+ * as on the host), seed the random generator, bring lwIP up on the LAN9118 (DHCP or
+ * static), and resolve the MX hosts of the first recipient's domain. Without provisioned
+ * settings it reports the build and stops.
+ */
+#include <string.h>
+
 #include "cJSON.h"
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
 #include "lwip/init.h"
+#include "lwip/sys.h"
+#include "lwip/timeouts.h"
 #include "mbedtls/version.h"
+#include "netif/ethernet.h"
+#include "stsm_lan9118.h"
 #include "stsm_mps2.h"
+#include "stsm_route.h"
+#include "stsm_settings.h"
 
 #define STRINGIFY(x) #x
 #define VERSION3(a, b, c) STRINGIFY(a) "." STRINGIFY(b) "." STRINGIFY(c)
 
+#define EXIT_CONFIG 78
+#define EXIT_OSERR 71
+#define EXIT_TEMPFAIL 75
+#define NET_TIMEOUT_MS 30000u
+
+extern const char __provision_settings[];
+extern const char __provision_settings_size[];
+
+static struct stsm_settings settings;
+static struct netif netif;
+static struct stsm_lan9118 lan = { .base = STSM_LAN9118_MPS2_BASE };
+static struct stsm_route route;
+static bool route_done;
+static stsm_status_t route_status;
+static const struct stsm_mx_set *route_set;
+
+/* One turn of the main loop: frames in, timers due. */
+static void net_poll(void)
+{
+    stsm_lan9118_poll(&netif);
+    sys_check_timeouts();
+}
+
+static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
+{
+    (void)arg;
+    route_status = status;
+    route_set = set;
+    route_done = true;
+}
+
+static void print_ip4(const char *label, const ip4_addr_t *a)
+{
+    char text[IP4ADDR_STRLEN_MAX];
+    ip4addr_ntoa_r(a, text, sizeof text);
+    stsm_mps2_diagf("%s%s", label, text);
+}
+
+static int bring_up_network(void)
+{
+    const struct stsm_settings_network *net = &settings.network;
+    ip4_addr_t addr, mask, gw;
+    ip4_addr_set_zero(&addr);
+    ip4_addr_set_zero(&mask);
+    ip4_addr_set_zero(&gw);
+    if (!net->dhcp) {
+        IP4_ADDR(&addr, net->address[0], net->address[1], net->address[2], net->address[3]);
+        ip4_addr_set_u32(&mask, lwip_htonl(net->prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> net->prefix_len)));
+        IP4_ADDR(&gw, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
+    }
+    lwip_init();
+    if (netif_add(&netif, &addr, &mask, &gw, &lan, stsm_lan9118_netif_init, ethernet_input) == NULL) {
+        stsm_mps2_diagf("LAN9118 not found\n");
+        return EXIT_OSERR;
+    }
+    netif_set_default(&netif);
+    netif_set_up(&netif);
+    netif_set_link_up(&netif);
+    if (net->dhcp) {
+        dhcp_start(&netif);
+        u32_t start = sys_now();
+        while (!dhcp_supplied_address(&netif)) {
+            if (sys_now() - start > NET_TIMEOUT_MS) {
+                stsm_mps2_diagf("no DHCP lease within %u ms\n", (unsigned)NET_TIMEOUT_MS);
+                return EXIT_TEMPFAIL;
+            }
+            net_poll();
+        }
+    }
+    for (u8_t i = 0; i < net->dns_count && i < DNS_MAX_SERVERS; i++) {
+        ip_addr_t dns;
+        IP_ADDR4(&dns, net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
+        dns_setserver(i, &dns);
+    }
+    print_ip4("network up: ", netif_ip4_addr(&netif));
+    stsm_mps2_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
+    print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
+    stsm_mps2_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
+                    netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]);
+    return 0;
+}
+
+static int resolve_first_recipient(void)
+{
+    const char *at = strrchr(settings.mail.to[0], '@');
+    const char *domain = at != NULL ? at + 1 : settings.mail.to[0];
+    if (stsm_route_start(&route, domain, on_route, NULL) != STSM_OK) {
+        stsm_mps2_diagf("MX lookup of %s could not start\n", domain);
+        return EXIT_OSERR;
+    }
+    while (!route_done) {
+        net_poll();
+    }
+    if (route_status != STSM_OK) {
+        stsm_mps2_diagf("MX lookup of %s failed: %s\n", domain, stsm_status_str(route_status));
+        return EXIT_TEMPFAIL;
+    }
+    stsm_mps2_diagf("MX of %s: %s\n", domain, stsm_mx_kind_str(route_set->kind));
+    for (size_t i = 0; i < route_set->count; i++) {
+        const struct stsm_mx_host *h = &route_set->hosts[i];
+        stsm_mps2_diagf("  MX %u %s%s%s", (unsigned)h->preference, h->name, h->cname ? " cname " : "",
+                        h->cname ? h->canonical : "");
+        for (size_t k = 0; k < h->address_count; k++) {
+            if (h->addresses[k].family == 4) {
+                ip4_addr_t a;
+                IP4_ADDR(&a, h->addresses[k].bytes[0], h->addresses[k].bytes[1], h->addresses[k].bytes[2],
+                         h->addresses[k].bytes[3]);
+                print_ip4(" ", &a);
+            }
+        }
+        stsm_mps2_diagf("\n");
+    }
+    return 0;
+}
+
 int main(void)
 {
     stsm_mps2_console_init();
+    stsm_mps2_clock_init();
     stsm_mps2_console_puts("stsmail " STSM_VERSION " on mps2-an385: booted (lwIP "
                            LWIP_VERSION_STRING ", Mbed TLS " MBEDTLS_VERSION_STRING ", cJSON "
                            VERSION3(CJSON_VERSION_MAJOR, CJSON_VERSION_MINOR,
                                     CJSON_VERSION_PATCH) ")\n");
-    return 0;
+
+    /* The settings are NUL-terminated text: provisioning writes a NUL after the JSON (in
+     * QEMU, memory nothing was loaded into reads as zero). */
+    size_t cap = (size_t)(uintptr_t)__provision_settings_size;
+    const char *end = memchr(__provision_settings, '\0', cap);
+    size_t len = end != NULL ? (size_t)(end - __provision_settings) : cap;
+    if (len == 0) {
+        stsm_mps2_console_puts("no settings provisioned: nothing to do\n");
+        return 0;
+    }
+    char why[200];
+    if (stsm_settings_parse(__provision_settings, len, &settings, why, sizeof why) != STSM_OK) {
+        stsm_mps2_diagf("settings: %s\n", why);
+        return EXIT_CONFIG;
+    }
+    if (!stsm_mps2_random_init()) {
+        stsm_mps2_console_puts("no entropy seed provisioned: refusing to use the network\n");
+        return EXIT_CONFIG;
+    }
+    int rc = bring_up_network();
+    if (rc == 0 && settings.mail.to_count > 0) {
+        rc = resolve_first_recipient();
+    }
+    return rc;
 }

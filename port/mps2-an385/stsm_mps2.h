@@ -5,6 +5,24 @@
 /** Exit status when a fault handler ends the firmware. */
 #define STSM_MPS2_EXIT_FAULT 70
 
+#include <stdbool.h>
+#include <stdint.h>
+
+/** Bytes of the provisioned entropy seed (MBEDTLS_ENTROPY_BLOCK_SIZE). */
+#define STSM_MPS2_SEED_LEN 64
+
+/** Starts the 1 ms SysTick clock (sys_now, mbedtls_ms_time). */
+void stsm_mps2_clock_init(void);
+
+/** SysTick interrupt handler (in the vector table). */
+void stsm_mps2_systick_handler(void);
+
+/** True when an entropy seed was provisioned (not all zero). */
+bool stsm_mps2_seed_provisioned(void);
+
+/** Seeds the CTR-DRBG from the NV seed; false without a provisioned seed. */
+bool stsm_mps2_random_init(void);
+
 /** Enables UART0 as the console. Call first in main(). */
 void stsm_mps2_console_init(void);
 

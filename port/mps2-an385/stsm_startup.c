@@ -44,5 +44,7 @@ __attribute__((section(".vectors"), used))
 static void (*const vector_table[CORE_VECTORS + IRQ_VECTORS])(void) = {
     [0] = (void (*)(void))&__stack_top,
     [1] = stsm_reset_handler,
-    [2 ... CORE_VECTORS + IRQ_VECTORS - 1] = stsm_fault_handler,
+    [2 ... 14] = stsm_fault_handler,
+    [15] = stsm_mps2_systick_handler,
+    [CORE_VECTORS ... CORE_VECTORS + IRQ_VECTORS - 1] = stsm_fault_handler,
 };
