@@ -5,8 +5,10 @@
  * settings it reports the build and stops.
  */
 #include <string.h>
+#include <time.h>
 
 #include "cJSON.h"
+#include "lwip/apps/sntp.h"
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/init.h"
@@ -80,6 +82,9 @@ static int bring_up_network(void)
     netif_set_default(&netif);
     netif_set_up(&netif);
     netif_set_link_up(&netif);
+    /* Certificate checks need the wall clock: ask the NTP server DHCP names (option 42). */
+    sntp_setoperatingmode(SNTP_OPMODE_POLL);
+    sntp_servermode_dhcp(1);
     if (net->dhcp) {
         dhcp_start(&netif);
         u32_t start = sys_now();
@@ -101,6 +106,28 @@ static int bring_up_network(void)
     print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
     stsm_mps2_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
                     netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]);
+    return 0;
+}
+
+/* Waits for SNTP to set the wall clock; deliveries that verify certificates need it. */
+static int set_clock(void)
+{
+    uint32_t now;
+    sntp_init();
+    u32_t start = sys_now();
+    while (!stsm_mps2_wall_clock(&now)) {
+        if (sys_now() - start > NET_TIMEOUT_MS) {
+            stsm_mps2_diagf("no answer from an NTP server within %u ms: certificate checks are "
+                            "impossible, nothing that needs them will be sent\n", (unsigned)NET_TIMEOUT_MS);
+            return EXIT_TEMPFAIL;
+        }
+        net_poll();
+    }
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    stsm_mps2_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     return 0;
 }
 
@@ -165,6 +192,9 @@ int main(void)
         return EXIT_CONFIG;
     }
     int rc = bring_up_network();
+    if (rc == 0) {
+        rc = set_clock();
+    }
     if (rc == 0 && settings.mail.to_count > 0) {
         rc = resolve_first_recipient();
     }

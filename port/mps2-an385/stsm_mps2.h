@@ -17,6 +17,12 @@ void stsm_mps2_clock_init(void);
 /** SysTick interrupt handler (in the vector table). */
 void stsm_mps2_systick_handler(void);
 
+/** Sets the wall clock (SNTP_SET_SYSTEM_TIME). */
+void stsm_mps2_set_wall_clock(uint32_t unix_seconds);
+
+/** The wall clock in Unix seconds; false until SNTP has set it. */
+bool stsm_mps2_wall_clock(uint32_t *unix_seconds);
+
 /** True when an entropy seed was provisioned (not all zero). */
 bool stsm_mps2_seed_provisioned(void);
 

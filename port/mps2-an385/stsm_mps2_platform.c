@@ -11,6 +11,8 @@
  */
 #include <stdbool.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 #include "lwip/sys.h"
 #include "mbedtls/ctr_drbg.h"
@@ -28,6 +30,9 @@
 extern uint8_t __provision_seed[];
 
 static volatile uint32_t ticks_ms;
+static uint32_t wall_base_s;     /* Unix time at tick wall_base_ticks, once SNTP has told */
+static uint32_t wall_base_ticks;
+static bool wall_known;
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
 static bool drbg_ready;
@@ -52,6 +57,37 @@ u32_t sys_now(void)
 mbedtls_ms_time_t mbedtls_ms_time(void)
 {
     return (mbedtls_ms_time_t)ticks_ms;
+}
+
+void stsm_mps2_set_wall_clock(uint32_t unix_seconds)
+{
+    wall_base_s = unix_seconds;
+    wall_base_ticks = ticks_ms;
+    wall_known = true;
+}
+
+bool stsm_mps2_wall_clock(uint32_t *unix_seconds)
+{
+    if (!wall_known) {
+        return false;
+    }
+    *unix_seconds = wall_base_s + (ticks_ms - wall_base_ticks) / 1000u;
+    return true;
+}
+
+/* newlib's time() asks this; Mbed TLS checks certificate dates with time(). Before SNTP
+ * has answered there is no wall clock, and saying so (-1) makes those checks fail closed. */
+int _gettimeofday(struct timeval *tv, void *tz);
+int _gettimeofday(struct timeval *tv, void *tz)
+{
+    uint32_t now;
+    (void)tz;
+    if (tv == NULL || !stsm_mps2_wall_clock(&now)) {
+        return -1;
+    }
+    tv->tv_sec = (time_t)now;
+    tv->tv_usec = (suseconds_t)((ticks_ms - wall_base_ticks) % 1000u) * 1000;
+    return 0;
 }
 
 /* The provisioned seed is the NV seed Mbed TLS reads and rewrites. */

@@ -27,7 +27,7 @@ function(stsm_add_dependencies)
       core/ipv4/igmp.c core/ipv4/ip4_frag.c core/ipv4/ip4.c core/ipv4/ip4_addr.c
       core/ipv6/dhcp6.c core/ipv6/ethip6.c core/ipv6/icmp6.c core/ipv6/inet6.c core/ipv6/ip6.c
       core/ipv6/ip6_addr.c core/ipv6/ip6_frag.c core/ipv6/mld6.c core/ipv6/nd6.c
-      netif/ethernet.c)
+      netif/ethernet.c apps/sntp/sntp.c)
     list(APPEND lwip_srcs "${lwip_dir}/src/${f}")
   endforeach()
   add_library(lwip STATIC ${lwip_srcs})
