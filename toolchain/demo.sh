@@ -80,10 +80,10 @@ echo
 echo "== firmware: stsmail on QEMU mps2-an385, its LAN9118 on the lab's $LAB_TAP_QEMU"
 echo "   (settings and a fresh entropy seed provisioned the way a factory would flash them)"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
-printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}\0' > "$state/fw-settings.json"
+printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > "$state/fw-settings.json"
 rc=0
 ip netns exec "$LAB_NS" toolchain/qemu-mps2.sh --nic "$LAB_TAP_QEMU" --timeout 90 \
-  --load "$state/fw-settings.json@0x203E0000" --load "$state/fw-seed.bin@0x203F0000" \
+  --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" \
   build/mps2-an385/firmware/app/stsmail-fw.elf || rc=$?
 echo "-- QEMU exit status $rc (the firmware's return from main, through semihosting)"
 [ $rc -eq 0 ]

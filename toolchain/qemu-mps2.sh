@@ -4,18 +4,26 @@
 # a lab TAP device; QEMU never gets its default user-mode network.
 # UART0 is this script's stdout; the firmware's semihosting exit status is its status.
 #
-# Files for the provisioning area (settings, entropy seed) are loaded into memory with
-# --load FILE@ADDRESS, as a factory would program them into flash.
+# The provisioning area (port/mps2-an385/mps2_an385.ld) is loaded the way a factory would
+# program it into flash: --settings JSON (a NUL is appended), --seed FILE (64 random
+# bytes), --trust BLOB (toolchain/mktrust.py).
 #
-# Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] [--load FILE@ADDR]... ELF
+# Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] [--settings FILE]
+#                               [--seed FILE] [--trust FILE] ELF
 set -euo pipefail
 
-nic="" timeout_s=60 loads=()
+SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E8000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
+nic="" timeout_s=60 loads=() tmp=""
+trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 while [ $# -gt 1 ]; do
   case "$1" in
     --nic) nic=$2; shift 2 ;;
     --timeout) timeout_s=$2; shift 2 ;;
-    --load) loads+=(-device "loader,file=${2%@*},addr=${2##*@}"); shift 2 ;;
+    --settings)
+      tmp=$(mktemp); cat "$2" > "$tmp"; printf '\0' >> "$tmp"
+      loads+=(-device "loader,file=$tmp,addr=$SETTINGS_ADDR"); shift 2 ;;
+    --seed) loads+=(-device "loader,file=$2,addr=$SEED_ADDR"); shift 2 ;;
+    --trust) loads+=(-device "loader,file=$2,addr=$TRUST_ADDR"); shift 2 ;;
     *) break ;;
   esac
 done
@@ -29,5 +37,5 @@ else
   nic_opt=(-nic "tap,ifname=$nic,script=no,downscript=no")
 fi
 
-exec timeout "$timeout_s" qemu-system-arm -M mps2-an385 -display none -monitor none \
+timeout "$timeout_s" qemu-system-arm -M mps2-an385 -display none -monitor none \
   -serial stdio "${nic_opt[@]}" -semihosting-config enable=on,target=native "${loads[@]}" -kernel "$elf"

@@ -8,9 +8,9 @@ elf=$1 state=$2
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$state/lab.env"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
-printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}\0' > "$state/fw-settings.json"
+printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > "$state/fw-settings.json"
 out=$(ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 90 \
-      --load "$state/fw-settings.json@0x203E0000" --load "$state/fw-seed.bin@0x203F0000" "$elf" 2>&1 | tr -d '\r')
+      --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" "$elf" 2>&1 | tr -d '\r')
 rc=$?
 printf '%s\n' "$out"
 pass=0 fail=0

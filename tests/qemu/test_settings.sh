@@ -17,15 +17,15 @@ run() {   # run NAME EXPECTED-STATUS EXPECTED-LINE LOADS...
     fail=$((fail + 1)); echo "FAIL $name: status $rc, output:"; printf '%s\n' "$out" | sed 's/^/  /'
   fi
 }
-printf '{"network": {"mtu": 1500}}\0' > "$dir/unknown.json"
-printf '{"delivery": {"relay": {"host": "h", "port": "abc"}}}\0' > "$dir/port.json"
-printf '{"mail": {"from": "a@b.test"}}\0' > "$dir/good.json"
+printf '{"network": {"mtu": 1500}}' > "$dir/unknown.json"
+printf '{"delivery": {"relay": {"host": "h", "port": "abc"}}}' > "$dir/port.json"
+printf '{"mail": {"from": "a@b.test"}}' > "$dir/good.json"
 
 run "unknown key refused like on the host" 78 "settings: /network/mtu: unknown key" \
-  --load "$dir/unknown.json@0x203E0000"
+  --settings "$dir/unknown.json"
 run "wrong type refused like on the host" 78 \
-  'settings: /delivery/relay/port: expected an integer 1..65535, got "abc"' --load "$dir/port.json@0x203E0000"
+  'settings: /delivery/relay/port: expected an integer 1..65535, got "abc"' --settings "$dir/port.json"
 run "no entropy seed: the network is not used" 78 "no entropy seed provisioned: refusing to use the network" \
-  --load "$dir/good.json@0x203E0000"
+  --settings "$dir/good.json"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
