@@ -78,15 +78,24 @@ cat "$LAB_POSTFIX_MAILDIR/example.test/new/$stored"
 
 echo
 echo "== firmware: stsmail on QEMU mps2-an385, its LAN9118 on the lab's $LAB_TAP_QEMU"
-echo "   (settings and a fresh entropy seed provisioned the way a factory would flash them)"
+echo "   (settings, a fresh entropy seed and the lab's trust store provisioned the way a"
+echo "   factory would flash them); it sends an alert to the enforce MTA-STS domain example.test"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
-printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > "$state/fw-settings.json"
+printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "Firmware demo", "to": ["ops@example.test"]}}' \
+  > "$state/fw-settings.json"
 rc=0
-ip netns exec "$LAB_NS" toolchain/qemu-mps2.sh --nic "$LAB_TAP_QEMU" --timeout 90 \
-  --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" \
+ip netns exec "$LAB_NS" toolchain/qemu-mps2.sh --nic "$LAB_TAP_QEMU" --timeout 120 \
+  --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
   build/mps2-an385/firmware/app/stsmail-fw.elf || rc=$?
 echo "-- QEMU exit status $rc (the firmware's return from main, through semihosting)"
 [ $rc -eq 0 ]
+for i in $(seq 50); do
+  stored=$(grep -l "Firmware demo" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1)
+  [ -n "$stored" ] && break
+  sleep 0.1
+done
+echo "-- the firmware's alert, stored by Postfix as $stored:"
+cat "$stored"
 arm-none-eabi-size build/mps2-an385/firmware/app/stsmail-fw.elf
 
 echo

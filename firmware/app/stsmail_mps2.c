@@ -1,9 +1,11 @@
 /*
  * stsmail firmware for mps2-an385: boot, read the provisioned settings (validated exactly
  * as on the host), seed the random generator, bring lwIP up on the LAN9118 (DHCP or
- * static), and resolve the MX hosts of the first recipient's domain. Without provisioned
- * settings it reports the build and stops.
+ * static), set the wall clock by SNTP, and deliver one alert to the configured recipients
+ * through the same agent as the host (MX or relay, MTA-STS, verified STARTTLS), with the
+ * provisioned trust store. Without provisioned settings it reports the build and stops.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,7 +20,8 @@
 #include "netif/ethernet.h"
 #include "stsm_lan9118.h"
 #include "stsm_mps2.h"
-#include "stsm_route.h"
+#include "stsm_delivery.h"
+#include "stsm_port.h"
 #include "stsm_settings.h"
 
 #define STRINGIFY(x) #x
@@ -27,32 +30,28 @@
 #define EXIT_CONFIG 78
 #define EXIT_OSERR 71
 #define EXIT_TEMPFAIL 75
+#define EXIT_UNAVAILABLE 69
 #define NET_TIMEOUT_MS 30000u
 
 extern const char __provision_settings[];
 extern const char __provision_settings_size[];
+extern const char __provision_trust[];
+extern const char __provision_trust_size[];
 
 static struct stsm_settings settings;
 static struct netif netif;
 static struct stsm_lan9118 lan = { .base = STSM_LAN9118_MPS2_BASE };
-static struct stsm_route route;
-static bool route_done;
-static stsm_status_t route_status;
-static const struct stsm_mx_set *route_set;
+static struct stsm_tls tls;
+static struct stsm_message message;
+static struct stsm_sts_cache sts_cache;
+static struct stsm_delivery delivery;
+static bool delivery_done;
 
 /* One turn of the main loop: frames in, timers due. */
 static void net_poll(void)
 {
     stsm_lan9118_poll(&netif);
     sys_check_timeouts();
-}
-
-static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
-{
-    (void)arg;
-    route_status = status;
-    route_set = set;
-    route_done = true;
 }
 
 static void print_ip4(const char *label, const ip4_addr_t *a)
@@ -131,37 +130,86 @@ static int set_clock(void)
     return 0;
 }
 
-static int resolve_first_recipient(void)
+static void log_line(void *arg, const char *line)
 {
-    const char *at = strrchr(settings.mail.to[0], '@');
-    const char *domain = at != NULL ? at + 1 : settings.mail.to[0];
-    if (stsm_route_start(&route, domain, on_route, NULL) != STSM_OK) {
-        stsm_mps2_diagf("MX lookup of %s could not start\n", domain);
+    (void)arg;
+    stsm_mps2_diagf("%s\n", line);
+}
+
+static void on_delivered(void *arg, struct stsm_delivery *d)
+{
+    (void)arg;
+    (void)d;
+    delivery_done = true;
+}
+
+/* Opens the provisioned trust store; its own header says how long it is. */
+static int open_trust_store(void)
+{
+    const uint8_t *blob = (const uint8_t *)__provision_trust;
+    size_t cap = (size_t)(uintptr_t)__provision_trust_size;
+    size_t len = (size_t)blob[12] << 24 | (size_t)blob[13] << 16 | (size_t)blob[14] << 8 | blob[15];
+    struct stsm_trust_store store;
+    if (len > cap || stsm_trust_store_open(&store, blob, len) != STSM_OK) {
+        stsm_mps2_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
+        return EXIT_CONFIG;
+    }
+    if (stsm_tls_init(&tls, &store) != STSM_OK) {
+        stsm_mps2_diagf("TLS setup failed\n");
         return EXIT_OSERR;
     }
-    while (!route_done) {
+    stsm_mps2_diagf("trust store: %u anchors\n", (unsigned)store.count);
+    return 0;
+}
+
+/* Sends one alert to the configured recipients, the same way `stsmail send` does. */
+static int deliver_alert(void)
+{
+    static char body[160];
+    uint32_t now;
+    (void)stsm_mps2_wall_clock(&now);
+    memset(&message, 0, sizeof message);
+    message.from = settings.mail.from;
+    message.from_name = settings.mail.from_name[0] != '\0' ? settings.mail.from_name : NULL;
+    for (size_t i = 0; i < settings.mail.to_count && i < STSM_SMTP_MAX_RCPT; i++) {
+        message.to[message.to_count++] = settings.mail.to[i];
+    }
+    message.subject = "stsmail alert from mps2-an385";
+    message.body_len = (size_t)snprintf(body, sizeof body,
+                                        "stsmail %s booted on mps2-an385 and reached the network.\n",
+                                        STSM_VERSION);
+    message.body = body;
+    message.date = now;
+    message.id_random[0] = stsm_port_random_u32();
+    message.id_random[1] = stsm_port_random_u32();
+    char why[200];
+    if (stsm_message_check(&message, why, sizeof why) != STSM_OK) {
+        stsm_mps2_diagf("bad message: %s\n", why);
+        return EXIT_CONFIG;
+    }
+    stsm_sts_cache_init(&sts_cache);
+    stsm_tls_arena_reset_peak();
+    if (stsm_delivery_start(&delivery, &settings, &message, &tls, &sts_cache, message.date, log_line,
+                            on_delivered, NULL) != STSM_OK) {
+        stsm_mps2_diagf("delivery could not start\n");
+        return EXIT_OSERR;
+    }
+    while (!delivery_done) {
         net_poll();
     }
-    if (route_status != STSM_OK) {
-        stsm_mps2_diagf("MX lookup of %s failed: %s\n", domain, stsm_status_str(route_status));
-        return EXIT_TEMPFAIL;
+    bool any_deferred = false, any_failed = false;
+    for (size_t i = 0; i < message.to_count; i++) {
+        const struct stsm_delivery_rcpt *r = &delivery.rcpt[i];
+        stsm_mps2_diagf("%s: %s%s%s: %u %s\n", message.to[i], stsm_smtp_outcome_str(r->result.outcome),
+                        r->host[0] != '\0' ? " by " : "", r->host, (unsigned)r->result.code,
+                        r->result.code != 0 ? r->result.text : stsm_status_id(r->result.status));
+        any_deferred |= r->result.outcome == STSM_SMTP_DEFERRED;
+        any_failed |= r->result.outcome == STSM_SMTP_FAILED;
     }
-    stsm_mps2_diagf("MX of %s: %s\n", domain, stsm_mx_kind_str(route_set->kind));
-    for (size_t i = 0; i < route_set->count; i++) {
-        const struct stsm_mx_host *h = &route_set->hosts[i];
-        stsm_mps2_diagf("  MX %u %s%s%s", (unsigned)h->preference, h->name, h->cname ? " cname " : "",
-                        h->cname ? h->canonical : "");
-        for (size_t k = 0; k < h->address_count; k++) {
-            if (h->addresses[k].family == 4) {
-                ip4_addr_t a;
-                IP4_ADDR(&a, h->addresses[k].bytes[0], h->addresses[k].bytes[1], h->addresses[k].bytes[2],
-                         h->addresses[k].bytes[3]);
-                print_ip4(" ", &a);
-            }
-        }
-        stsm_mps2_diagf("\n");
-    }
-    return 0;
+    size_t current, peak;
+    stsm_tls_arena_usage(&current, &peak);
+    stsm_mps2_diagf("Mbed TLS arena peak: %u bytes\n", (unsigned)peak);
+    return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
 }
 
 int main(void)
@@ -196,7 +244,10 @@ int main(void)
         rc = set_clock();
     }
     if (rc == 0 && settings.mail.to_count > 0) {
-        rc = resolve_first_recipient();
+        rc = open_trust_store();
+        if (rc == 0) {
+            rc = deliver_alert();
+        }
     }
     return rc;
 }

@@ -297,6 +297,19 @@ static void put_qp_body(struct writer *w, const struct stsm_message *m)
     put(w, "\r\n", 2);
 }
 
+/* Decimal text of v into buf, returned from where it starts. Not printf: newlib-nano, the
+ * firmware's C library, has no long long conversions. */
+static const char *u64_decimal(uint64_t v, char buf[21])
+{
+    char *p = buf + 20;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return p;
+}
+
 stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit, char *out,
                                   size_t cap, size_t *len)
 {
@@ -310,7 +323,9 @@ stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit,
 
     put_date(&w, m->date);
     const char *domain = strchr(m->from, '@') + 1;
-    putf(&w, "Message-ID: <%lld.%08x%08x@%s>\r\n", (long long)m->date, (unsigned)m->id_random[0],
+    char date_text[21];
+    putf(&w, "Message-ID: <%s.%08x%08x@%s>\r\n", u64_decimal((uint64_t)m->date, date_text),
+         (unsigned)m->id_random[0],
          (unsigned)m->id_random[1], domain);
     if (m->from_name != NULL && m->from_name[0] != '\0') {
         putf(&w, "From: \"%s\" <%s>\r\n", m->from_name, m->from);

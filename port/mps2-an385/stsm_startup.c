@@ -30,11 +30,29 @@ void stsm_reset_handler(void)
     stsm_mps2_exit(main());
 }
 
-/* Any fault or unexpected interrupt is a firmware bug: say so and stop with a status the
- * test harness cannot mistake for success. */
-void stsm_fault_handler(void)
+/* Any fault or unexpected interrupt is a firmware bug: report where it happened (the
+ * exception number, the faulting PC and LR from the stacked frame, and the fault status
+ * registers) and stop with a status the test harness cannot mistake for success. */
+void stsm_fault_report(const uint32_t *frame, uint32_t ipsr);
+void stsm_fault_report(const uint32_t *frame, uint32_t ipsr)
 {
+    volatile const uint32_t *scb = (volatile const uint32_t *)0xE000ED28u;   /* CFSR, HFSR, .., MMFAR, BFAR */
+    stsm_mps2_diagf("FAULT: exception %u at pc 0x%08lx lr 0x%08lx sp 0x%08lx cfsr 0x%08lx hfsr 0x%08lx "
+                    "bfar 0x%08lx\n", (unsigned)(ipsr & 0x1ffu), (unsigned long)frame[6],
+                    (unsigned long)frame[5], (unsigned long)(uintptr_t)frame, (unsigned long)scb[0],
+                    (unsigned long)scb[1], (unsigned long)scb[4]);
     stsm_mps2_exit(STSM_MPS2_EXIT_FAULT);
+}
+
+/* Picks the stack the exception frame was pushed on, then reports from C. */
+__attribute__((naked)) void stsm_fault_handler(void)
+{
+    __asm__ volatile("tst lr, #4\n"
+                     "ite eq\n"
+                     "mrseq r0, msp\n"
+                     "mrsne r0, psp\n"
+                     "mrs r1, ipsr\n"
+                     "b stsm_fault_report\n");
 }
 
 #define CORE_VECTORS 16

@@ -1,16 +1,20 @@
 #!/bin/bash
 # Lab test: the firmware on QEMU mps2-an385, its LAN9118 on the lab's TAP, gets a DHCP
-# lease, sets its clock from the lab's NTP server (named by DHCP), and resolves the MX
-# hosts of a lab domain with stsmail's DNS client.
+# lease, sets its clock from the lab's NTP server (named by DHCP), resolves the MX hosts
+# of an enforce MTA-STS lab domain, fetches its policy over verified HTTPS, and delivers
+# an alert over verified STARTTLS to the lab's Postfix, which stores it in its Maildir.
 set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$state/lab.env"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
-printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > "$state/fw-settings.json"
-out=$(ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 90 \
-      --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" "$elf" 2>&1 | tr -d '\r')
+token="fw$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"   # finds this run's message
+printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "%s", "to": ["ops@example.test"]}}' "$token" \
+  > "$state/fw-settings.json"
+out=$(ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
+      --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
+      "$elf" 2>&1 | tr -d '\r')
 rc=$?
 printf '%s\n' "$out"
 pass=0 fail=0
@@ -21,9 +25,20 @@ clock=$(sed -n 's/^clock set by NTP: \(.*\) UTC$/\1/p' <<< "$out")
 skew=$(( $(date -u +%s) - $(date -u -d "${clock:-1970-01-01}" +%s) ))
 check [ -n "$clock" ]
 check [ "${skew#-}" -le 120 ]   # the lab's chronyd serves this machine's clock
-check grep -q '^MX of example.test: list$' <<< "$out"
-check grep -q '^  MX 10 mx1.example.test 192.0.2.10$' <<< "$out"
-check grep -q '^  MX 20 mx2.example.test 192.0.2.11$' <<< "$out"
+check grep -q '^trust store: 1 anchors$' <<< "$out"
+check grep -Eq '^example.test: MTA-STS policy id 20261130T000000 .*mode enforce' <<< "$out"
+check grep -q '^mx1.example.test: TLS verified' <<< "$out"
+check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out"
+check grep -Eq '^Mbed TLS arena peak: [0-9]+ bytes$' <<< "$out"
+stored=""
+for _ in $(seq 50); do   # Postfix stores asynchronously
+  stored=$(grep -l "$token" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -1)
+  [ -n "$stored" ] && break
+  sleep 0.2
+done
+check [ -n "$stored" ]
+[ -z "$stored" ] || check grep -q '^Subject: stsmail alert from mps2-an385' "$stored"
+[ -z "$stored" ] || check grep -q 'booted on mps2-an385 and reached the network' "$stored"
 check grep -q 'DHCPACK(br0) 192.0.2.1[0-9][0-9] 52:54:00:12:34:56' "$LAB_STATE/log/dnsmasq-queries.log"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

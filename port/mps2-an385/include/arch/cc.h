@@ -3,13 +3,11 @@
 #define STSM_MPS2_ARCH_CC_H
 
 #include <stdlib.h>
+#include "stsm_mps2.h"
 #include "stsm_port.h"
 
 /* lwIP's diagnostics go to the console UART; an assertion is a firmware bug and stops
  * the device with the fault status. */
-void stsm_mps2_diagf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void stsm_mps2_assert_failed(const char *what, const char *file, int line)
-    __attribute__((noreturn));
 
 #define LWIP_PLATFORM_DIAG(x)   do { stsm_mps2_diagf x; } while (0)
 #define LWIP_PLATFORM_ASSERT(x) stsm_mps2_assert_failed(x, __FILE__, __LINE__)

@@ -35,6 +35,12 @@ void stsm_mps2_console_init(void);
 /** Writes a NUL-terminated string to the console ("\n" becomes "\r\n"). */
 void stsm_mps2_console_puts(const char *text);
 
+/** printf to the console; lwIP's diagnostics use it too. */
+void stsm_mps2_diagf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Reports a failed assertion (lwIP's or ours) and stops with the fault status. */
+void stsm_mps2_assert_failed(const char *what, const char *file, int line) __attribute__((noreturn));
+
 /**
  * Ends the program with `status` through Arm semihosting (SYS_EXIT_EXTENDED), which QEMU
  * turns into its own exit status. On hardware without a debugger attached the BKPT
