@@ -14,6 +14,9 @@
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/init.h"
+#include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
+#include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "mbedtls/version.h"
@@ -206,10 +209,26 @@ static int deliver_alert(void)
         any_deferred |= r->result.outcome == STSM_SMTP_DEFERRED;
         any_failed |= r->result.outcome == STSM_SMTP_FAILED;
     }
+    return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
+}
+
+/* The run-time half of the footprint (tests/bench/footprint.sh reads these lines): how
+ * much of each statically sized pool the run actually needed. */
+static void report_footprint(void)
+{
     size_t current, peak;
     stsm_tls_arena_usage(&current, &peak);
-    stsm_mps2_diagf("Mbed TLS arena peak: %u bytes\n", (unsigned)peak);
-    return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
+    stsm_mps2_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)peak, (unsigned)STSM_TLS_ARENA_SIZE);
+    stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
+    size_t pools_peak = 0, pools_size = 0;
+    for (int i = 0; i < MEMP_MAX; i++) {
+        pools_peak += (size_t)memp_pools[i]->stats->max * memp_pools[i]->size;
+        pools_size += (size_t)memp_pools[i]->num * memp_pools[i]->size;
+    }
+    stsm_mps2_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
+    stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
+                    (unsigned)STSM_SETTINGS_ARENA_SIZE);
+    stsm_mps2_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mps2_stack_peak());
 }
 
 int main(void)
@@ -249,5 +268,6 @@ int main(void)
             rc = deliver_alert();
         }
     }
+    report_footprint();
     return rc;
 }

@@ -11,6 +11,7 @@
 
 static uint8_t arena[STSM_SETTINGS_ARENA_SIZE];
 static size_t arena_used;
+static size_t arena_peak;   /* the most any parse needed, for footprint reports */
 static bool arena_exhausted;
 
 static void *arena_alloc(size_t size)
@@ -22,12 +23,20 @@ static void *arena_alloc(size_t size)
     }
     void *p = arena + arena_used;
     arena_used += aligned;
+    if (arena_used > arena_peak) {
+        arena_peak = arena_used;
+    }
     return p;
 }
 
 static void arena_free(void *p)
 {
     (void)p;   /* everything goes at once when the parse ends */
+}
+
+size_t stsm_settings_arena_peak(void)
+{
+    return arena_peak;
 }
 
 /* ---- errors that name the JSON path ------------------------------------------------- */

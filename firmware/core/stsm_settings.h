@@ -96,6 +96,9 @@ struct stsm_settings {
     struct stsm_settings_mta_sts mta_sts;
 };
 
+/** The most bytes of cJSON's arena any parse so far has used (footprint reports). */
+size_t stsm_settings_arena_peak(void);
+
 /** Parses a strict no-CNAME scope name ("mx", "policy_host", "txt"); 0 when unknown. */
 unsigned stsm_settings_strict_scope(const char *name, size_t len);
 

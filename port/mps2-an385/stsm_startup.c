@@ -7,7 +7,9 @@
 
 #include "stsm_mps2.h"
 
-extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top;
+extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top, __stack_limit;
+
+#define STACK_PAINT 0x5AC3A53Cu   /* fills the unused stack so its high-water mark shows */
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
 extern int main(void);
@@ -24,10 +26,24 @@ void stsm_reset_handler(void)
     for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
         *dst++ = 0;
     }
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *w = &__stack_limit; w < sp - 16; w++) {
+        *w = STACK_PAINT;
+    }
     for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
         (*ctor)();
     }
     stsm_mps2_exit(main());
+}
+
+size_t stsm_mps2_stack_peak(void)
+{
+    const uint32_t *w = &__stack_limit;
+    while (w < &__stack_top && *w == STACK_PAINT) {
+        w++;
+    }
+    return (size_t)((const uint8_t *)&__stack_top - (const uint8_t *)w);
 }
 
 /* Any fault or unexpected interrupt is a firmware bug: report where it happened (the

@@ -6,6 +6,7 @@
 #define STSM_MPS2_EXIT_FAULT 70
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /** Bytes of the provisioned entropy seed (MBEDTLS_ENTROPY_BLOCK_SIZE). */
@@ -34,6 +35,9 @@ void stsm_mps2_console_init(void);
 
 /** Writes a NUL-terminated string to the console ("\n" becomes "\r\n"). */
 void stsm_mps2_console_puts(const char *text);
+
+/** The deepest the stack has been since reset, in bytes (it is painted at reset). */
+size_t stsm_mps2_stack_peak(void);
 
 /** printf to the console; lwIP's diagnostics use it too. */
 void stsm_mps2_diagf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
