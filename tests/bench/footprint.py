@@ -84,6 +84,10 @@ def parse_map(path):
     return sizes
 
 
+def arena_per_run(path):
+    return [int(v) for v in re.findall(r"^footprint: mbedtls_arena_peak (\d+)", path.read_text(), re.M)]
+
+
 def run_peaks(path):
     peaks = {}
     for m in re.finditer(r"^footprint: (\w+) (\d+)(?: of (\d+))?\r?$", path.read_text(), re.M):
@@ -139,6 +143,8 @@ def main():
     for key, label in names.items():
         used, reserved = peaks[key]
         print(f"| {label} | {used} | {reserved if reserved is not None else 32 * KIB} |")
+    print()
+    print(f"Mbed TLS arena peak of each run: {', '.join(str(v) for v in arena_per_run(log_path))} bytes.")
     print()
     own = flash(totals["stsmail"])
     arena = peaks["mbedtls_arena_peak"][0]

@@ -14,7 +14,7 @@ toolchain/build.sh mps2-an385 >&2
 elf=build/mps2-an385/firmware/app/stsmail-fw.elf
 state=$(mktemp -d /tmp/stsmail-footprint.XXXXXX)
 labctl() { /usr/bin/python3 tests/lab/labctl.py "$@"; }
-cleanup() { labctl down --state "$state" >&2 || true; }
+cleanup() { labctl down --state "$state" >&2 || true; rm -rf "$state"; }
 trap cleanup EXIT
 labctl up --state "$state" >&2
 . "$state/lab.env"
