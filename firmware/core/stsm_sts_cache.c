@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "stsm_crc32.h"
 #include "stsm_cursor.h"
 #include "stsm_dns.h"
 
@@ -144,18 +145,6 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
 
 /* ---- persistence -------------------------------------------------------------------- */
 
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++) {
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-        }
-    }
-    return ~c;
-}
-
 struct out {
     uint8_t *p;
     size_t cap, len;
@@ -219,7 +208,7 @@ size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, si
             put_str(&o, e->policy.mx[k]);
         }
     }
-    put_u32(&o, crc32(data, o.full ? 0 : o.len));
+    put_u32(&o, stsm_crc32(0, data, o.full ? 0 : o.len));
     return o.full ? 0 : o.len;
 }
 
@@ -280,7 +269,7 @@ stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *d
     struct stsm_cursor tail;
     stsm_cursor_init(&tail, data + len - 4, 4);
     stsm_cursor_u32(&tail, &crc);
-    if (crc != crc32(data, len - 4) || !stsm_cursor_u32(&c, &count) || count > STSM_STS_CACHE_ENTRIES) {
+    if (crc != stsm_crc32(0, data, len - 4) || !stsm_cursor_u32(&c, &count) || count > STSM_STS_CACHE_ENTRIES) {
         return STSM_ERR_CORRUPT;
     }
     for (uint32_t i = 0; i < count; i++) {
