@@ -6,14 +6,16 @@
 #
 # The provisioning area (port/mps2-an385/mps2_an385.ld) is loaded the way a factory would
 # program it into flash: --settings JSON (a NUL is appended), --seed FILE (64 random
-# bytes), --trust BLOB (toolchain/mktrust.py).
+# bytes), --trust BLOB (toolchain/mktrust.py). --store FILE is the policy cache's flash:
+# loaded when it exists, and rewritten by the firmware (through semihosting) whenever it
+# erases or programs that flash, so the next boot finds what this one stored.
 #
 # Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] [--settings FILE]
-#                               [--seed FILE] [--trust FILE] ELF
+#                               [--seed FILE] [--trust FILE] [--store FILE] ELF
 set -euo pipefail
 
-SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E8000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
-nic="" timeout_s=60 loads=() tmp=""
+SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E8000 STORE_ADDR=0x203E9000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
+nic="" timeout_s=60 loads=() tmp="" semihosting="enable=on,target=native"
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 while [ $# -gt 1 ]; do
   case "$1" in
@@ -24,6 +26,11 @@ while [ $# -gt 1 ]; do
       loads+=(-device "loader,file=$tmp,addr=$SETTINGS_ADDR"); shift 2 ;;
     --seed) loads+=(-device "loader,file=$2,addr=$SEED_ADDR"); shift 2 ;;
     --trust) loads+=(-device "loader,file=$2,addr=$TRUST_ADDR"); shift 2 ;;
+    --store)
+      store=$(realpath "$2")
+      case "$store" in *,*) echo "qemu-mps2: --store: no commas in the path, please: $store" >&2; exit 2 ;; esac
+      [ ! -s "$store" ] || loads+=(-device "loader,file=$store,addr=$STORE_ADDR")
+      semihosting+=",arg=stsmail-fw,arg=$store"; shift 2 ;;
     *) break ;;
   esac
 done
@@ -38,4 +45,4 @@ else
 fi
 
 timeout "$timeout_s" qemu-system-arm -M mps2-an385 -display none -monitor none \
-  -serial stdio "${nic_opt[@]}" -semihosting-config enable=on,target=native "${loads[@]}" -kernel "$elf"
+  -serial stdio "${nic_opt[@]}" -semihosting-config "$semihosting" "${loads[@]}" -kernel "$elf"

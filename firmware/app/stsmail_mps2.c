@@ -24,6 +24,7 @@
 #include "stsm_lan9118.h"
 #include "stsm_mps2.h"
 #include "stsm_delivery.h"
+#include "stsm_flash_record.h"
 #include "stsm_port.h"
 #include "stsm_settings.h"
 
@@ -47,6 +48,9 @@ static struct stsm_lan9118 lan = { .base = STSM_LAN9118_MPS2_BASE };
 static struct stsm_tls tls;
 static struct stsm_message message;
 static struct stsm_sts_cache sts_cache;
+static struct stsm_flash_area cache_store;
+static uint8_t cache_blob[STSM_STS_CACHE_BLOB_MAX];
+static uint32_t cache_digest;   /* of what the flash holds */
 static struct stsm_delivery delivery;
 static bool delivery_done;
 
@@ -165,6 +169,41 @@ static int open_trust_store(void)
     return 0;
 }
 
+/* The MTA-STS policies a previous boot stored in flash; a damaged store starts empty. */
+static void load_policy_cache(void)
+{
+    const uint8_t *data;
+    size_t len;
+    stsm_sts_cache_init(&sts_cache);
+    stsm_mps2_store_area(&cache_store);
+    if (stsm_flash_record_read(&cache_store, &data, &len) != STSM_OK) {
+        stsm_mps2_diagf("policy cache: none stored in flash\n");
+    } else if (stsm_sts_cache_load(&sts_cache, data, len) != STSM_OK) {
+        stsm_mps2_diagf("policy cache: the stored copy is damaged; starting empty\n");
+    } else {
+        stsm_mps2_diagf("policy cache: %u bytes loaded from flash\n", (unsigned)len);
+    }
+    cache_digest = stsm_sts_cache_digest(&sts_cache);
+}
+
+/* Writes the cache back when a policy or fetch state changed: flash wears, so a mere use
+ * (which only moves the LRU stamp) does not rewrite it. */
+static void save_policy_cache(void)
+{
+    uint32_t digest = stsm_sts_cache_digest(&sts_cache);
+    size_t len = stsm_sts_cache_save(&sts_cache, cache_blob, sizeof cache_blob);
+    if (digest == cache_digest || len == 0) {
+        return;
+    }
+    stsm_status_t st = stsm_flash_record_write(&cache_store, cache_blob, len);
+    if (st != STSM_OK) {
+        stsm_mps2_diagf("policy cache: not stored in flash: %s\n", stsm_status_str(st));
+    } else {
+        stsm_mps2_diagf("policy cache: %u bytes stored in flash\n", (unsigned)len);
+        cache_digest = digest;
+    }
+}
+
 /* Sends one alert to the configured recipients, the same way `stsmail send` does. */
 static int deliver_alert(void)
 {
@@ -190,7 +229,6 @@ static int deliver_alert(void)
         stsm_mps2_diagf("bad message: %s\n", why);
         return EXIT_CONFIG;
     }
-    stsm_sts_cache_init(&sts_cache);
     stsm_tls_arena_reset_peak();
     if (stsm_delivery_start(&delivery, &settings, &message, &tls, &sts_cache, message.date, log_line,
                             on_delivered, NULL) != STSM_OK) {
@@ -209,6 +247,7 @@ static int deliver_alert(void)
         any_deferred |= r->result.outcome == STSM_SMTP_DEFERRED;
         any_failed |= r->result.outcome == STSM_SMTP_FAILED;
     }
+    save_policy_cache();
     return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
 }
 
@@ -265,6 +304,7 @@ int main(void)
     if (rc == 0 && settings.mail.to_count > 0) {
         rc = open_trust_store();
         if (rc == 0) {
+            load_policy_cache();
             rc = deliver_alert();
         }
     }

@@ -145,14 +145,21 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
 
 /* ---- persistence -------------------------------------------------------------------- */
 
+/* Serialised bytes go to a buffer, or (p == NULL) only into a running CRC. */
 struct out {
     uint8_t *p;
     size_t cap, len;
     bool full;
+    bool with_lru;   /* include the LRU stamps */
+    uint32_t crc;
 };
 
 static void put_bytes(struct out *o, const void *b, size_t n)
 {
+    if (o->p == NULL) {
+        o->crc = stsm_crc32(o->crc, b, n);
+        return;
+    }
     if (o->full || n > o->cap - o->len) {
         o->full = true;
         return;
@@ -180,36 +187,48 @@ static void put_str(struct out *o, const char *s)
     put_bytes(o, s, n);
 }
 
-size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
+static void serialise(const struct stsm_sts_cache *cache, struct out *o)
 {
-    struct out o = { data, cap, 0, false };
     uint32_t count = 0;
     for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
         count += cache->entries[i].used;
     }
-    put_bytes(&o, MAGIC, 8);
-    put_u32(&o, count);
+    put_bytes(o, MAGIC, 8);
+    put_u32(o, count);
     for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
         const struct stsm_sts_cache_entry *e = &cache->entries[i];
         if (!e->used) {
             continue;
         }
-        put_str(&o, e->domain);
-        put_str(&o, e->id);
-        put_i64(&o, e->fetched_at);
-        put_i64(&o, e->last_used);
-        put_str(&o, e->failed_id);
-        put_i64(&o, e->failed_at);
+        put_str(o, e->domain);
+        put_str(o, e->id);
+        put_i64(o, e->fetched_at);
+        put_i64(o, o->with_lru ? e->last_used : 0);
+        put_str(o, e->failed_id);
+        put_i64(o, e->failed_at);
         uint8_t mode = (uint8_t)e->policy.mode, mx = (uint8_t)e->policy.mx_count;
-        put_bytes(&o, &mode, 1);
-        put_u32(&o, e->policy.max_age);
-        put_bytes(&o, &mx, 1);
+        put_bytes(o, &mode, 1);
+        put_u32(o, e->policy.max_age);
+        put_bytes(o, &mx, 1);
         for (size_t k = 0; k < e->policy.mx_count; k++) {
-            put_str(&o, e->policy.mx[k]);
+            put_str(o, e->policy.mx[k]);
         }
     }
+}
+
+size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
+{
+    struct out o = { data, cap, 0, false, true, 0 };
+    serialise(cache, &o);
     put_u32(&o, stsm_crc32(0, data, o.full ? 0 : o.len));
     return o.full ? 0 : o.len;
+}
+
+uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache)
+{
+    struct out o = { NULL, 0, 0, false, false, 0 };
+    serialise(cache, &o);
+    return o.crc;
 }
 
 static bool get_str(struct stsm_cursor *c, char *out, size_t cap)

@@ -94,6 +94,12 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
 size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *out, size_t cap);
 stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len);
 
+/**
+ * A checksum of what is worth storing: the policies and fetch state, not the LRU stamps
+ * that change on every use. Flash-backed devices rewrite the cache only when it changes.
+ */
+uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache);
+
 /** Bytes stsm_sts_cache_save() may need. */
 #define STSM_STS_CACHE_BLOB_MAX (16 + STSM_STS_CACHE_ENTRIES * (sizeof(struct stsm_sts_cache_entry) + 16))
 

@@ -12,11 +12,19 @@ head -c 64 /dev/urandom > "$state/fw-seed.bin"
 token="fw$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"   # finds this run's message
 printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "%s", "to": ["ops@example.test"]}}' "$token" \
   > "$state/fw-settings.json"
-out=$(ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
-      --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
-      "$elf" 2>&1 | tr -d '\r')
+rm -f "$state/fw-store.bin"   # the policy cache's flash, empty as on a new device
+boot() {
+  ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
+    --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
+    --store "$state/fw-store.bin" "$elf" 2>&1 | tr -d '\r'
+}
+out=$(boot)
 rc=$?
 printf '%s\n' "$out"
+echo "-- second boot: the policy fetched by the first comes from flash"
+out2=$(boot)
+rc2=$?
+printf '%s\n' "$out2"
 pass=0 fail=0
 check() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*"; fi; }
 check [ $rc -eq 0 ]
@@ -31,6 +39,14 @@ check grep -q '^mx1.example.test: TLS verified' <<< "$out"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out"
 check grep -Eq '^footprint: mbedtls_arena_peak [1-9][0-9]+ of [0-9]+$' <<< "$out"   # TLS really ran
 check grep -Eq '^footprint: stack_peak [1-9][0-9]+$' <<< "$out"
+check grep -q '^policy cache: none stored in flash$' <<< "$out"
+check grep -Eq '^policy cache: [0-9]+ bytes stored in flash$' <<< "$out"
+check [ $rc2 -eq 0 ]
+check grep -Eq '^policy cache: [0-9]+ bytes loaded from flash$' <<< "$out2"
+check grep -Eq '^example.test: MTA-STS policy id 20261130T000000 \(cached [0-9]+s ago\): mode enforce' <<< "$out2"
+check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"
+absent() { ! grep -q "$1" <<< "$2"; }
+check absent 'bytes stored in flash' "$out2"   # unchanged: flash is not rewritten
 stored=""
 for _ in $(seq 50); do   # Postfix stores asynchronously
   stored=$(grep -l "$token" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -1)

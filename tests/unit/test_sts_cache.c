@@ -124,5 +124,17 @@ int main(void)
 
     CHECK_CASE("buffer too small to save");
     CHECK_INT(stsm_sts_cache_save(&cache, blob, 20), 0);
+    CHECK_CASE("digest: a use (LRU stamp) leaves it, a new policy or a failed fetch changes it");
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "d.test", "id1", &enforce, t0);
+    uint32_t d0 = stsm_sts_cache_digest(&cache);
+    CHECK(stsm_sts_cache_get(&cache, "d.test", t0 + 50) != NULL);
+    CHECK_INT(stsm_sts_cache_digest(&cache), d0);
+    stsm_sts_cache_fetch_failed(&cache, "d.test", "id2", t0 + 60);
+    uint32_t d1 = stsm_sts_cache_digest(&cache);
+    CHECK(d1 != d0);
+    stsm_sts_cache_put(&cache, "d.test", "id2", &enforce, t0 + 70);
+    CHECK(stsm_sts_cache_digest(&cache) != d1);
+
     return stsm_check_summary("test_sts_cache");
 }

@@ -36,6 +36,11 @@ void stsm_mps2_console_init(void);
 /** Writes a NUL-terminated string to the console ("\n" becomes "\r\n"). */
 void stsm_mps2_console_puts(const char *text);
 
+struct stsm_flash_area;
+
+/** The flash area that keeps the MTA-STS policy cache across reboots. */
+void stsm_mps2_store_area(struct stsm_flash_area *area);
+
 /** The deepest the stack has been since reset, in bytes (it is painted at reset). */
 size_t stsm_mps2_stack_peak(void);
 
