@@ -153,6 +153,16 @@ static void start_data(struct stsm_delivery *d)
 
 static void session_finished(struct stsm_delivery *d);
 
+static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
+
+static void start_tls(struct stsm_delivery *d)
+{
+    stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
+    if (st != STSM_OK) {
+        act(d, stsm_smtp_tls_done(&d->smtp, st));
+    }
+}
+
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
 {
     if (!d->session_open) {
@@ -163,14 +173,17 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
     case STSM_SMTP_WAIT:
         arm_timer(d);
         break;
-    case STSM_SMTP_START_TLS: {
+    case STSM_SMTP_START_TLS:
         sys_untimeout(on_smtp_timeout, d);
-        stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
-        if (st != STSM_OK) {
-            act(d, stsm_smtp_tls_done(&d->smtp, st));
+        if (d->provisional && d->sts_pending) {
+            /* One TLS session's memory at a time: the handshake waits for the policy
+             * fetch, which always ends (it has its own timeout); on_sts() resumes it. */
+            say(d, "%s: STARTTLS accepted; the handshake waits for the MTA-STS lookup", d->server_name);
+            d->tls_deferred = true;
+            break;
         }
+        start_tls(d);
         break;
-    }
     case STSM_SMTP_SEND_DATA:
         arm_timer(d);
         start_data(d);
@@ -195,6 +208,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
     struct stsm_smtp_params p = { 0 };
 
+    d->tls_deferred = false;   /* belonged to a session that has ended */
     p.ehlo_name = d->settings->device.ehlo_name[0] != '\0' ? d->settings->device.ehlo_name : d->ehlo_literal;
     p.implicit_tls = implicit_tls;
     p.require_tls = relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE
@@ -663,6 +677,12 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     struct stsm_delivery *d = arg;
     (void)lookup;
     d->sts_pending = false;
+    if (d->tls_deferred) {
+        d->tls_deferred = false;
+        if (d->session_open) {
+            start_tls(d);
+        }
+    }
     if (d->resume_after_sts) {
         d->resume_after_sts = false;
         d->provisional = false;

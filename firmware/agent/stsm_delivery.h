@@ -69,6 +69,7 @@ struct stsm_delivery {
     size_t usable_hosts;                 /* hosts the policy let us try */
     bool healed;                         /* the live policy was fetched once for a stale cache */
     bool provisional;                    /* connecting before the MTA-STS decision is known */
+    bool tls_deferred;                   /* provisional STARTTLS waits for the policy fetch */
     bool refused_by_policy;              /* the held session was refused by the policy */
     bool resume_after_sts;               /* the next group waits for the lookup to end */
     struct stsm_resolver_query query;    /* relay mode: the relay's address */

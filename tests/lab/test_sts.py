@@ -159,6 +159,10 @@ check("slow policy server: connected meanwhile, MAIL only after the enforce deci
       rc == 0 and "connecting while the MTA-STS policy is looked up" in err
       and err.index("connecting to mx1.example.test") < err.index("MTA-STS policy id slow1")
       and "delivered by mx1.example.test" in out, f"{rc}\n{out}{err}")
+check("slow policy server: one TLS handshake at a time (STARTTLS waits for the policy fetch)",
+      "mx1.example.test: STARTTLS accepted; the handshake waits for the MTA-STS lookup" in err
+      and err.index("the handshake waits") < err.index("MTA-STS policy id slow1")
+      < err.index("mx1.example.test: TLS verified"), err)
 rc, out, err = run("send", "--settings", str(slow), "--to", "b@sts-slow-mismatch.test", "--subject", "slow mismatch")
 postfix_log = (state / "log" / "postfix.log").read_text()
 check("slow policy that excludes the MX: the held connection is refused before MAIL FROM",
