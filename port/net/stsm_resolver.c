@@ -10,6 +10,10 @@
 #define EPHEMERAL_COUNT 16384u
 #define BIND_ATTEMPTS   8
 
+/* Replies are decoded into each query's answer as they arrive, one at a time in the
+ * single-threaded loop, so all queries share one buffer for the raw message. */
+static uint8_t reply[STSM_DNS_MSG_MAX];
+
 static void resolver_timeout(void *arg);
 static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err);
 static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
@@ -26,6 +30,10 @@ static void drop_tcp(struct stsm_resolver_query *rq)
         tcp_err(rq->tcp, NULL);
         tcp_abort(rq->tcp);
         rq->tcp = NULL;
+    }
+    if (rq->tcp_rx != NULL) {
+        pbuf_free(rq->tcp_rx);
+        rq->tcp_rx = NULL;
     }
 }
 
@@ -104,7 +112,6 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
     if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TRUNCATED && !over_tcp) {
         sys_untimeout(resolver_timeout, rq);
         rq->tcp_server = server;
-        rq->rx_len = 0;
         rq->tcp = tcp_new_ip_type(IP_GET_TYPE(&rq->servers[server]));
         if (rq->tcp == NULL) {
             next_try(rq);
@@ -145,10 +152,10 @@ static void udp_on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip
         pbuf_free(p);
         return;
     }
-    size_t len = p->tot_len < sizeof rq->rx ? p->tot_len : sizeof rq->rx;
-    pbuf_copy_partial(p, rq->rx, (u16_t)len, 0);
+    size_t len = p->tot_len < sizeof reply ? p->tot_len : sizeof reply;
+    pbuf_copy_partial(p, reply, (u16_t)len, 0);
     pbuf_free(p);
-    handle_reply(rq, rq->rx, len, (uint8_t)server, false);
+    handle_reply(rq, reply, len, (uint8_t)server, false);
 }
 
 static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
@@ -176,23 +183,29 @@ static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
         return ERR_ABRT;
     }
     tcp_recved(pcb, p->tot_len);
-    size_t room = sizeof rq->rx - rq->rx_len;
-    size_t take = p->tot_len < room ? p->tot_len : room;
-    pbuf_copy_partial(p, rq->rx + rq->rx_len, (u16_t)take, 0);
-    rq->rx_len += take;
-    pbuf_free(p);
-    if (rq->rx_len < 2) {
+    /* The segments stay in lwIP's pbufs until the whole message is in: at most
+     * STSM_DNS_MSG_MAX + 2 bytes plus one segment, as longer replies are refused. */
+    if (rq->tcp_rx == NULL) {
+        rq->tcp_rx = p;
+    } else {
+        pbuf_cat(rq->tcp_rx, p);
+    }
+    size_t have = rq->tcp_rx->tot_len;
+    if (have < 2) {
         return ERR_OK;
     }
-    size_t want = ((size_t)rq->rx[0] << 8) | rq->rx[1];
+    size_t want = ((size_t)pbuf_get_at(rq->tcp_rx, 0) << 8) | pbuf_get_at(rq->tcp_rx, 1);
     if (want > STSM_DNS_MSG_MAX) {
         finish(rq, STSM_ERR_CAPACITY, rq->tcp_server);
         return ERR_ABRT;
     }
-    if (rq->rx_len < 2 + want) {
+    if (have < 2 + want) {
         return ERR_OK;
     }
-    handle_reply(rq, rq->rx + 2, want, rq->tcp_server, true);
+    pbuf_copy_partial(rq->tcp_rx, reply, (u16_t)want, 2);
+    pbuf_free(rq->tcp_rx);   /* anything after this message is not waited for */
+    rq->tcp_rx = NULL;
+    handle_reply(rq, reply, want, rq->tcp_server, true);
     /* Every outcome but "not our answer, keep waiting" has dropped this connection. */
     return rq->tcp == pcb ? ERR_OK : ERR_ABRT;
 }
@@ -212,7 +225,7 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     if (name == NULL || strlen(name) > STSM_HOSTNAME_MAX || done == NULL) {
         return STSM_ERR_ARGUMENT;
     }
-    memset(rq, 0, offsetof(struct stsm_resolver_query, rx));
+    memset(rq, 0, offsetof(struct stsm_resolver_query, answer));
     rq->done = done;
     rq->done_arg = arg;
     rq->last_error = STSM_ERR_TIMEOUT;

@@ -53,8 +53,7 @@ struct stsm_resolver_query {
     struct tcp_pcb *tcp;
     size_t query_len;
     uint8_t query_msg[STSM_HOSTNAME_MAX + 2 + STSM_DNS_HEADER_LEN + 4 + 11];
-    size_t rx_len;
-    uint8_t rx[2 + STSM_DNS_MSG_MAX];   /* a reply; over TCP with its length prefix */
+    struct pbuf *tcp_rx;         /* a TCP reply as it arrives, length prefix first */
     struct stsm_dns_answer answer;
     stsm_resolver_done_fn done;
     void *done_arg;
