@@ -6,17 +6,13 @@ RFC 8461 there. Usage: test_differential.py STSMAIL LAB_STATE_DIR"""
 
 import ast
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-if os.geteuid() != 0:
-    print("SKIP: lab tests need root (network namespaces, TAP)")
-    sys.exit(77)
-stsmail, state = sys.argv[1], Path(sys.argv[2])
-lab = json.loads((state / "lab.json").read_text())
+import labtest
+
+stsmail, state, lab = labtest.start()
 ns, tap = lab["namespace"], lab["taps"]["host"]
 domains_dir = Path(__file__).resolve().parent / "domains"
 
@@ -62,7 +58,6 @@ def theirs(domain):
                   int(policy.get("max_age", -1)))
 
 
-results = []
 for path in sorted(domains_dir.glob("*.json")):
     decl = json.loads(path.read_text())
     if decl.get("dns") == "scripted":
@@ -76,13 +71,9 @@ for path in sorted(domains_dir.glob("*.json")):
     if domain in EXPECTED:
         want_a, want_b, why = EXPECTED[domain]
         ok = a[0] == want_a and b[0] == want_b
-        print(f"{'PASS' if ok else 'FAIL'} {domain}: expected difference (ours {a[0]}, peer {b[0]}): {why}")
+        labtest.record(ok, f"{'PASS' if ok else 'FAIL'} {domain}: expected difference (ours {a[0]}, peer {b[0]}): {why}")
     else:
         ok = a == b
-        print(f"{'PASS' if ok else 'FAIL'} {domain}: both {a[0]}" if ok else
-              f"FAIL {domain}: ours {a}, peer {b}")
-    results.append(ok)
+        labtest.record(ok, f"PASS {domain}: both {a[0]}" if ok else f"FAIL {domain}: ours {a}, peer {b}")
 
-passed = sum(results)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+labtest.finish()

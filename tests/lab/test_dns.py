@@ -5,21 +5,16 @@ the scripted responder (SERVFAIL, REFUSED, silence, truncation, spoofed replies,
 rotation). Usage: test_dns.py STSMAIL LAB_STATE_DIR"""
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
+
+import labtest
+from labtest import check
 
 SCRIPTED = "192.0.2.2"
 
-if os.geteuid() != 0:
-    print("SKIP: lab tests need root (network namespaces, TAP)")
-    sys.exit(77)
-stsmail, state = sys.argv[1], Path(sys.argv[2])
-lab = json.loads((state / "lab.json").read_text())
+stsmail, state, lab = labtest.start()
 ns, tap, servers = lab["namespace"], lab["taps"]["host"], lab["servers"]
-results = []
 
 
 def dns(*args):
@@ -31,11 +26,6 @@ def dns(*args):
     except json.JSONDecodeError:
         report = None
     return res.returncode, report, res.stderr
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
 
 
 def hosts(report):
@@ -134,6 +124,4 @@ check("queries come from random high ports with random IDs",
       len(queries) >= 8 and len(ports) >= 6 and len(ids) >= 6 and min(ports) >= 49152,
       f"{len(queries)} queries, ports {sorted(ports)}, ids {sorted(ids)}")
 
-passed = sum(results)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+labtest.finish()

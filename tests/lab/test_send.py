@@ -7,27 +7,21 @@ Usage: test_send.py STSMAIL LAB_STATE_DIR"""
 
 import email
 import email.policy
+import itertools
 import json
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-if os.geteuid() != 0:
-    print("SKIP: lab tests need root (network namespaces, TAP)")
-    sys.exit(77)
-stsmail, state = sys.argv[1], Path(sys.argv[2])
-lab = json.loads((state / "lab.json").read_text())
+import labtest
+from labtest import check
+
+stsmail, state, lab = labtest.start()
+settings_files = itertools.count()   # each settings() call writes its own file
 ns, tap = lab["namespace"], lab["taps"]["host"]
-results = []
 AUTH = {"user": "printer", "password": "s3cret-lab"}
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
 
 
 def settings(delivery, **extra):
@@ -36,7 +30,7 @@ def settings(delivery, **extra):
                     "to": ["ops@example.test"]},
            "delivery": delivery, "tls": {"trust_store": lab["trust_store"]}}
     doc.update(extra)
-    path = state / f"send-{len(results)}.json"
+    path = state / f"send-{next(settings_files)}.json"
     path.write_text(json.dumps(doc))
     return path
 
@@ -142,6 +136,4 @@ rc, out, err = send(bad)
 check("bad settings refused with the JSON path, exit 78", rc == 78 and
       "/delivery/relay/port: expected an integer 1..65535, got \"abc\"" in err, f"{rc}\n{err}")
 
-passed = sum(results)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+labtest.finish()

@@ -5,24 +5,14 @@ domains/sts-*.test.json.
 Usage: test_sts.py STSMAIL LAB_STATE_DIR"""
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
-if os.geteuid() != 0:
-    print("SKIP: lab tests need root (network namespaces, TAP)")
-    sys.exit(77)
-stsmail, state = sys.argv[1], Path(sys.argv[2])
-lab = json.loads((state / "lab.json").read_text())
+import labtest
+from labtest import check
+
+stsmail, state, lab = labtest.start()
 ns, tap = lab["namespace"], lab["taps"]["host"]
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
 
 
 def settings(strict=None):
@@ -189,6 +179,4 @@ check("check sts-404.test: why there is no policy", rc == 0 and report["policy"]
       and report["policy"]["http_status"] == 404 and report["verdicts"][0]["rfc8461"] == "no_policy",
       f"{rc} {report} {err}")
 
-passed = sum(results)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+labtest.finish()

@@ -6,19 +6,15 @@ damaged trust store are refused before anything is sent.
 Usage: test_tls.py STSMAIL LAB_STATE_DIR"""
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-if os.geteuid() != 0:
-    print("SKIP: lab tests need root (network namespaces, TAP)")
-    sys.exit(77)
-stsmail, state = sys.argv[1], Path(sys.argv[2])
-lab = json.loads((state / "lab.json").read_text())
+import labtest
+from labtest import check
+
+stsmail, state, lab = labtest.start()
 ns, tap = lab["namespace"], lab["taps"]["host"]
-results = []
 
 settings = state / "tls-test-settings.json"
 settings.write_text(json.dumps({"network": {"interface": tap},
@@ -29,11 +25,6 @@ def probe(*args, settings_file=settings):
     res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "90", stsmail, "tls-probe",
                           "--settings", str(settings_file), *args], capture_output=True, text=True)
     return res.returncode, res.stdout, res.stderr
-
-
-def check(name, ok, detail=""):
-    results.append(bool(ok))
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
 
 
 rc, out, err = probe("good.tls.test", "443")
@@ -84,6 +75,4 @@ rc, out, err = probe("good.tls.test", "443", settings_file=bad)
 check("damaged trust store refused (exit 78)", rc == 78 and "not a valid trust store" in err,
       f"{rc} {err}")
 
-passed = sum(results)
-print(f"{passed} passed, {len(results) - passed} failed")
-sys.exit(0 if passed == len(results) else 1)
+labtest.finish()

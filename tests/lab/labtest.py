@@ -1,0 +1,35 @@
+"""What every lab test script shares: the command line (STSMAIL LAB_STATE_DIR), the skip
+without root, the running lab's description (lab.json, written by labctl.py), and the
+PASS/FAIL bookkeeping that ends in the exit status ctest reads."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+_results = []
+
+
+def start():
+    """Exits with 77 (skipped) without root; returns (stsmail, state dir, lab description)."""
+    if os.geteuid() != 0:
+        print("SKIP: lab tests need root (network namespaces, TAP)")
+        sys.exit(77)
+    state = Path(sys.argv[2])
+    return sys.argv[1], state, json.loads((state / "lab.json").read_text())
+
+
+def record(ok, line):
+    """Counts one result whose PASS/FAIL line the caller wrote."""
+    _results.append(bool(ok))
+    print(line)
+
+
+def check(name, ok, detail=""):
+    record(ok, f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
+
+
+def finish():
+    passed = sum(_results)
+    print(f"{passed} passed, {len(_results) - passed} failed")
+    sys.exit(0 if passed == len(_results) else 1)
