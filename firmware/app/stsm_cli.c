@@ -1,6 +1,5 @@
 #include "stsm_cli.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,16 +74,6 @@ static bool parse_ipv4(const char *text, struct stsm_cli_ipv4 *out, uint8_t *pre
     return stsm_ipv4_parse(text, out->octet, prefix_len);
 }
 
-__attribute__((format(printf, 3, 4)))
-static stsm_status_t fail(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-    return STSM_ERR_ARGUMENT;
-}
-
 /*
  * Parses argv[2..] of a networked command: the NET-OPTIONS into `net`, the rest into
  * `positional` (exactly `want` of them, named by `names` in messages).
@@ -103,7 +92,7 @@ static stsm_status_t parse_net_command(int argc, char *const argv[], const char 
         const char *arg = argv[i];
         if (arg[0] != '-' || arg[1] == '\0') {
             if (npositional == want) {
-                return fail(why, why_len, "%s: unexpected argument '%s' (after %s)", command, arg,
+                return stsm_refuse(why, why_len, "%s: unexpected argument '%s' (after %s)", command, arg,
                             names);
             }
             positional[npositional++] = arg;
@@ -111,10 +100,10 @@ static stsm_status_t parse_net_command(int argc, char *const argv[], const char 
         }
         if (strcmp(arg, "--tap") != 0 && strcmp(arg, "--ip") != 0 && strcmp(arg, "--gw") != 0 &&
             strcmp(arg, "--dns") != 0 && strcmp(arg, "--timeout") != 0) {
-            return fail(why, why_len, "%s: unknown option '%s'", command, arg);
+            return stsm_refuse(why, why_len, "%s: unknown option '%s'", command, arg);
         }
         if (i + 1 >= argc) {
-            return fail(why, why_len, "%s: option '%s' needs a value", command, arg);
+            return stsm_refuse(why, why_len, "%s: option '%s' needs a value", command, arg);
         }
         const char *value = argv[++i];
         if (strcmp(arg, "--tap") == 0) {
@@ -125,16 +114,16 @@ static stsm_status_t parse_net_command(int argc, char *const argv[], const char 
             gw = value;
         } else if (strcmp(arg, "--dns") == 0) {
             if (net->dns_count == 2) {
-                return fail(why, why_len, "%s: --dns may be given at most twice", command);
+                return stsm_refuse(why, why_len, "%s: --dns may be given at most twice", command);
             }
             if (!parse_ipv4(value, &net->dns[net->dns_count], NULL)) {
-                return fail(why, why_len, "%s: --dns '%s' is not an IPv4 address", command, value);
+                return stsm_refuse(why, why_len, "%s: --dns '%s' is not an IPv4 address", command, value);
             }
             net->dns_count++;
         } else {
             unsigned long seconds;
             if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
-                return fail(why, why_len,
+                return stsm_refuse(why, why_len,
                             "%s: --timeout '%s' is not a whole number of seconds from 1 to 3600",
                             command, value);
             }
@@ -143,26 +132,26 @@ static stsm_status_t parse_net_command(int argc, char *const argv[], const char 
     }
 
     if (net->tap == NULL || net->tap[0] == '\0') {
-        return fail(why, why_len, "%s: --tap IF is required", command);
+        return stsm_refuse(why, why_len, "%s: --tap IF is required", command);
     }
     if (npositional < want) {
-        return fail(why, why_len, "%s: %s %s required", command, names, want > 1 ? "are" : "is");
+        return stsm_refuse(why, why_len, "%s: %s %s required", command, names, want > 1 ? "are" : "is");
     }
     net->use_dhcp = ip == NULL;
     if (ip == NULL) {
         if (gw != NULL) {
-            return fail(why, why_len, "%s: --gw needs --ip (with DHCP the server provides it)",
+            return stsm_refuse(why, why_len, "%s: --gw needs --ip (with DHCP the server provides it)",
                         command);
         }
         return STSM_OK;
     }
     if (!parse_ipv4(ip, &net->address, &net->prefix_len)) {
-        return fail(why, why_len,
+        return stsm_refuse(why, why_len,
                     "%s: --ip '%s' is not an IPv4 address with a prefix, like 192.0.2.11/24",
                     command, ip);
     }
     if (gw != NULL && !parse_ipv4(gw, &net->gateway, NULL)) {
-        return fail(why, why_len, "%s: --gw '%s' is not an IPv4 address", command, gw);
+        return stsm_refuse(why, why_len, "%s: --gw '%s' is not an IPv4 address", command, gw);
     }
     return STSM_OK;
 }
@@ -178,12 +167,12 @@ static stsm_status_t parse_probe(int argc, char *const argv[], struct stsm_cli *
     }
     cli->probe.host = positional[0];
     if (strlen(cli->probe.host) > STSM_HOSTNAME_MAX) {
-        return fail(why, why_len, "probe: HOST is longer than 253 characters: '%.40s...'",
+        return stsm_refuse(why, why_len, "probe: HOST is longer than 253 characters: '%.40s...'",
                     cli->probe.host);
     }
     unsigned long port;
     if (!parse_uint(positional[1], 1, 65535, &port)) {
-        return fail(why, why_len, "probe: PORT '%s' is not a number from 1 to 65535",
+        return stsm_refuse(why, why_len, "probe: PORT '%s' is not a number from 1 to 65535",
                     positional[1]);
     }
     cli->probe.port = (uint16_t)port;
@@ -215,19 +204,19 @@ static stsm_status_t parse_dns(int argc, char *const argv[], struct stsm_cli *cl
         }
     }
     if (cli->dns.type == 0) {
-        return fail(why, why_len, "dns: TYPE '%s' is not one of mx, txt, a, aaaa", positional[0]);
+        return stsm_refuse(why, why_len, "dns: TYPE '%s' is not one of mx, txt, a, aaaa", positional[0]);
     }
     cli->dns.name = positional[1];
     struct stsm_dns_query check = { .type = cli->dns.type };
     uint8_t scratch[STSM_HOSTNAME_MAX + 40];
     size_t len;
     if (strlen(cli->dns.name) > STSM_HOSTNAME_MAX) {
-        return fail(why, why_len, "dns: NAME is longer than 253 characters: '%.40s...'",
+        return stsm_refuse(why, why_len, "dns: NAME is longer than 253 characters: '%.40s...'",
                     cli->dns.name);
     }
     strcpy(check.name, cli->dns.name);
     if (stsm_dns_encode_query(&check, scratch, sizeof scratch, &len) != STSM_OK) {
-        return fail(why, why_len,
+        return stsm_refuse(why, why_len,
                     "dns: NAME '%s' is not a valid DNS name (labels of 1 to 63 characters, "
                     "no spaces or backslashes)", cli->dns.name);
     }
@@ -248,41 +237,41 @@ static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_c
             args->starttls = true;
         } else if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--timeout") == 0) {
             if (i + 1 >= argc) {
-                return fail(why, why_len, "tls-probe: option '%s' needs a value", arg);
+                return stsm_refuse(why, why_len, "tls-probe: option '%s' needs a value", arg);
             }
             const char *value = argv[++i];
             unsigned long seconds;
             if (arg[2] == 's') {
                 args->settings = value;
             } else if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
-                return fail(why, why_len,
+                return stsm_refuse(why, why_len,
                             "tls-probe: --timeout '%s' is not a whole number of seconds from 1 to 3600",
                             value);
             } else {
                 args->timeout_ms = (uint32_t)seconds * 1000u;
             }
         } else if (arg[0] == '-' && arg[1] != '\0') {
-            return fail(why, why_len, "tls-probe: unknown option '%s'", arg);
+            return stsm_refuse(why, why_len, "tls-probe: unknown option '%s'", arg);
         } else if (npositional == 2) {
-            return fail(why, why_len, "tls-probe: unexpected argument '%s' (after HOST PORT)", arg);
+            return stsm_refuse(why, why_len, "tls-probe: unexpected argument '%s' (after HOST PORT)", arg);
         } else {
             positional[npositional++] = arg;
         }
     }
     if (args->settings == NULL) {
-        return fail(why, why_len, "tls-probe: --settings FILE is required");
+        return stsm_refuse(why, why_len, "tls-probe: --settings FILE is required");
     }
     if (npositional < 2) {
-        return fail(why, why_len, "tls-probe: HOST and PORT are required");
+        return stsm_refuse(why, why_len, "tls-probe: HOST and PORT are required");
     }
     args->host = positional[0];
     if (strlen(args->host) > STSM_HOSTNAME_MAX) {
-        return fail(why, why_len, "tls-probe: HOST is longer than 253 characters: '%.40s...'",
+        return stsm_refuse(why, why_len, "tls-probe: HOST is longer than 253 characters: '%.40s...'",
                     args->host);
     }
     unsigned long port;
     if (!parse_uint(positional[1], 1, 65535, &port)) {
-        return fail(why, why_len, "tls-probe: PORT '%s' is not a number from 1 to 65535",
+        return stsm_refuse(why, why_len, "tls-probe: PORT '%s' is not a number from 1 to 65535",
                     positional[1]);
     }
     args->port = (uint16_t)port;
@@ -297,11 +286,11 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
         const char *arg = argv[i];
         if (strcmp(arg, "--settings") != 0 && strcmp(arg, "--to") != 0 &&
             strcmp(arg, "--subject") != 0 && strcmp(arg, "--body-file") != 0) {
-            return fail(why, why_len, "send: unknown %s '%s'", arg[0] == '-' ? "option" : "argument",
+            return stsm_refuse(why, why_len, "send: unknown %s '%s'", arg[0] == '-' ? "option" : "argument",
                         arg);
         }
         if (i + 1 >= argc) {
-            return fail(why, why_len, "send: option '%s' needs a value", arg);
+            return stsm_refuse(why, why_len, "send: option '%s' needs a value", arg);
         }
         const char *value = argv[++i];
         if (strcmp(arg, "--settings") == 0) {
@@ -311,13 +300,13 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
         } else if (strcmp(arg, "--body-file") == 0) {
             args->body_file = value;
         } else if (args->to_count == STSM_CLI_MAX_TO) {
-            return fail(why, why_len, "send: at most %u --to recipients", (unsigned)STSM_CLI_MAX_TO);
+            return stsm_refuse(why, why_len, "send: at most %u --to recipients", (unsigned)STSM_CLI_MAX_TO);
         } else {
             args->to[args->to_count++] = value;
         }
     }
     if (args->settings == NULL) {
-        return fail(why, why_len, "send: --settings FILE is required");
+        return stsm_refuse(why, why_len, "send: --settings FILE is required");
     }
     return STSM_OK;
 }
@@ -330,7 +319,7 @@ static stsm_status_t parse_check(int argc, char *const argv[], struct stsm_cli *
         const char *arg = argv[i];
         if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--strict-cname") == 0) {
             if (i + 1 >= argc) {
-                return fail(why, why_len, "check: option '%s' needs a value", arg);
+                return stsm_refuse(why, why_len, "check: option '%s' needs a value", arg);
             }
             const char *value = argv[++i];
             if (arg[2] == 's' && arg[3] == 'e') {
@@ -341,25 +330,25 @@ static stsm_status_t parse_check(int argc, char *const argv[], struct stsm_cli *
                 size_t n = strcspn(p, ",");
                 unsigned bit = stsm_settings_strict_scope(p, n);
                 if (bit == 0) {
-                    return fail(why, why_len, "check: --strict-cname '%.*s' is not mx, policy_host or txt",
+                    return stsm_refuse(why, why_len, "check: --strict-cname '%.*s' is not mx, policy_host or txt",
                                 (int)n, p);
                 }
                 args->strict_cname |= bit;
                 p += n + (p[n] == ',');
             }
         } else if (arg[0] == '-') {
-            return fail(why, why_len, "check: unknown option '%s'", arg);
+            return stsm_refuse(why, why_len, "check: unknown option '%s'", arg);
         } else if (args->domain != NULL) {
-            return fail(why, why_len, "check: unexpected argument '%s' (after DOMAIN)", arg);
+            return stsm_refuse(why, why_len, "check: unexpected argument '%s' (after DOMAIN)", arg);
         } else {
             args->domain = arg;
         }
     }
     if (args->settings == NULL) {
-        return fail(why, why_len, "check: --settings FILE is required");
+        return stsm_refuse(why, why_len, "check: --settings FILE is required");
     }
     if (args->domain == NULL || strlen(args->domain) > 200) {
-        return fail(why, why_len, "check: DOMAIN is required (at most 200 characters)");
+        return stsm_refuse(why, why_len, "check: DOMAIN is required (at most 200 characters)");
     }
     return STSM_OK;
 }
@@ -371,7 +360,7 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {
         cli->command = STSM_CLI_HELP;
-        return argc < 2 ? fail(why, why_len, "no command given") : STSM_OK;
+        return argc < 2 ? stsm_refuse(why, why_len, "no command given") : STSM_OK;
     }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         cli->command = STSM_CLI_VERSION;
@@ -386,11 +375,11 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
         bool match = policy && argc > 2 && strcmp(argv[2], "match") == 0;
         int want = match ? 5 : 4;
         if (argc < 3 || (strcmp(argv[2], "parse") != 0 && !match)) {
-            return fail(why, why_len, "%s: expected %s", argv[1],
+            return stsm_refuse(why, why_len, "%s: expected %s", argv[1],
                         policy ? "'parse FILE' or 'match FILE HOST'" : "'parse RECORD'");
         }
         if (argc != want) {
-            return fail(why, why_len, "%s %s: expected %s", argv[1], argv[2],
+            return stsm_refuse(why, why_len, "%s %s: expected %s", argv[1], argv[2],
                         match ? "FILE HOST" : policy ? "FILE" : "RECORD (quoted)");
         }
         cli->command = match ? STSM_CLI_POLICY_MATCH : policy ? STSM_CLI_POLICY_PARSE : STSM_CLI_TXT_PARSE;
@@ -414,5 +403,5 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
         cli->command = STSM_CLI_DNS;
         return parse_dns(argc, argv, cli, why, why_len);
     }
-    return fail(why, why_len, "unknown command '%s'", argv[1]);
+    return stsm_refuse(why, why_len, "unknown command '%s'", argv[1]);
 }

@@ -372,8 +372,7 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
     char name[STSM_HOSTNAME_MAX + 1];
     stsm_status_t st;
 
-    memset(answer, 0, offsetof(struct stsm_dns_answer, pool));
-    answer->pool_used = 0;
+    memset(answer, 0, offsetof(struct stsm_dns_answer, pool));   /* pool_used included */
     stsm_cursor_init(&c, msg, len);
     if (!stsm_cursor_u16(&c, &id) || !stsm_cursor_u16(&c, &flags) ||
         !stsm_cursor_u16(&c, &qdcount) || !stsm_cursor_u16(&c, &ancount) ||

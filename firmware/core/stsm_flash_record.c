@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "stsm_crc32.h"
+#include "stsm_cursor.h"
 
 #define MAGIC 0x53544652u   /* "STFR" */
 
@@ -10,11 +11,6 @@ struct header {
     uint32_t seq;
     uint32_t len;
 };
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -45,10 +41,15 @@ static uint32_t record_crc(const uint8_t *seq_len, const uint8_t *data, size_t l
 static bool slot_valid(const struct stsm_flash_area *area, unsigned i, struct header *h)
 {
     const uint8_t *p = area->base + i * slot_size(area);
-    h->seq = get_u32(p + 4);
-    h->len = get_u32(p + 8);
-    return get_u32(p) == MAGIC && h->len <= stsm_flash_record_capacity(area) &&
-           get_u32(p + 12) == record_crc(p + 4, p + STSM_FLASH_RECORD_HEADER, h->len);
+    struct stsm_cursor c;
+    uint32_t magic, crc;
+    stsm_cursor_init(&c, p, STSM_FLASH_RECORD_HEADER);
+    stsm_cursor_u32(&c, &magic);   /* cannot fail: the header is 16 bytes */
+    stsm_cursor_u32(&c, &h->seq);
+    stsm_cursor_u32(&c, &h->len);
+    stsm_cursor_u32(&c, &crc);
+    return magic == MAGIC && h->len <= stsm_flash_record_capacity(area) &&
+           crc == record_crc(p + 4, p + STSM_FLASH_RECORD_HEADER, h->len);
 }
 
 /* The slot with the newest record, or -1. Sequence numbers compare modulo 2^32. */
@@ -91,7 +92,8 @@ stsm_status_t stsm_flash_record_write(const struct stsm_flash_area *area, const 
 
     uint8_t header[STSM_FLASH_RECORD_HEADER];
     put_u32(header, MAGIC);
-    put_u32(header + 4, current >= 0 ? h.seq + 1 : 1);
+    uint32_t seq = current >= 0 ? h.seq + 1 : 1;
+    put_u32(header + 4, seq);
     put_u32(header + 8, (uint32_t)len);
     put_u32(header + 12, record_crc(header + 4, data, len));
     /* Order is the whole point: the header, programmed last, commits the record. */
@@ -100,11 +102,11 @@ stsm_status_t stsm_flash_record_write(const struct stsm_flash_area *area, const 
         !area->program(area->ctx, at, header, sizeof header)) {
         return STSM_ERR_IO;
     }
-    /* Read back through the mapping: flash that silently failed to program is caught here. */
-    const uint8_t *back;
-    size_t back_len;
-    if (stsm_flash_record_read(area, &back, &back_len) != STSM_OK || back_len != len ||
-        back != area->base + at + STSM_FLASH_RECORD_HEADER || (len > 0 && memcmp(back, data, len) != 0)) {
+    /* Read back through the mapping: flash that silently failed to program is caught here.
+     * The target now holds the newer sequence number, so it is what a read will pick. */
+    struct header back;
+    if (!slot_valid(area, target, &back) || back.seq != seq || back.len != len ||
+        (len > 0 && memcmp(area->base + at + STSM_FLASH_RECORD_HEADER, data, len) != 0)) {
         return STSM_ERR_IO;
     }
     return STSM_OK;

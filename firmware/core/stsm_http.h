@@ -34,7 +34,7 @@ struct stsm_http_response {
     uint64_t chunk_left;               /* bytes of the current chunk still to come */
 };
 
-/** Writes "GET path HTTP/1.1" with Host, Accept and Connection: close into `out`; returns
+/** Writes "GET path HTTP/1.1" with Host, User-Agent, Accept and Connection: close into `out`; returns
  *  its length, or 0 when it does not fit. */
 size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char *path);
 

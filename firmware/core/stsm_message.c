@@ -61,16 +61,6 @@ static bool has_line_break(const char *s)
     return strpbrk(s, "\r\n") != NULL;
 }
 
-__attribute__((format(printf, 3, 4)))
-static stsm_status_t refuse(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-    return STSM_ERR_ARGUMENT;
-}
-
 static bool plain_address(const char *a)
 {
     return a != NULL && a[0] != '\0' && strlen(a) <= STSM_SMTP_ADDRESS_MAX && strchr(a, '@') != NULL &&
@@ -80,51 +70,51 @@ static bool plain_address(const char *a)
 stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len)
 {
     if (m->from != NULL && has_line_break(m->from)) {
-        return refuse(why, why_len, "header injection: the sender address contains CR or LF");
+        return stsm_refuse(why, why_len, "header injection: the sender address contains CR or LF");
     }
     if (!plain_address(m->from)) {
-        return refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
+        return stsm_refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
                       m->from != NULL ? m->from : "");
     }
     if (m->from_name != NULL && (has_line_break(m->from_name) || !plain_header_text(m->from_name) ||
                                  strpbrk(m->from_name, "\"\\") != NULL || strlen(m->from_name) > 64)) {
-        return refuse(why, why_len, "the sender name must be at most 64 printable ASCII characters "
+        return stsm_refuse(why, why_len, "the sender name must be at most 64 printable ASCII characters "
                                     "without quotes, CR or LF");
     }
     if (m->to_count == 0 || m->to_count > STSM_SMTP_MAX_RCPT) {
-        return refuse(why, why_len, "a message needs 1 to %u recipients", (unsigned)STSM_SMTP_MAX_RCPT);
+        return stsm_refuse(why, why_len, "a message needs 1 to %u recipients", (unsigned)STSM_SMTP_MAX_RCPT);
     }
     for (size_t i = 0; i < m->to_count; i++) {
         if (m->to[i] != NULL && has_line_break(m->to[i])) {
-            return refuse(why, why_len, "header injection: recipient %u contains CR or LF", (unsigned)i + 1);
+            return stsm_refuse(why, why_len, "header injection: recipient %u contains CR or LF", (unsigned)i + 1);
         }
         if (!plain_address(m->to[i])) {
-            return refuse(why, why_len, "recipient '%.60s' is not a plain address like ops@example.com",
+            return stsm_refuse(why, why_len, "recipient '%.60s' is not a plain address like ops@example.com",
                           m->to[i] != NULL ? m->to[i] : "");
         }
     }
     const char *subject = m->subject != NULL ? m->subject : "";
     if (has_line_break(subject)) {
-        return refuse(why, why_len, "header injection: the subject contains CR or LF");
+        return stsm_refuse(why, why_len, "header injection: the subject contains CR or LF");
     }
     if (strlen(subject) > STSM_MESSAGE_SUBJECT_MAX || !valid_utf8(subject, strlen(subject))) {
-        return refuse(why, why_len, "the subject must be valid UTF-8 of at most %u bytes",
+        return stsm_refuse(why, why_len, "the subject must be valid UTF-8 of at most %u bytes",
                       (unsigned)STSM_MESSAGE_SUBJECT_MAX);
     }
     if (m->body_len > 0 && (m->body == NULL || !valid_utf8(m->body, m->body_len))) {
-        return refuse(why, why_len, "the body is not valid UTF-8");
+        return stsm_refuse(why, why_len, "the body is not valid UTF-8");
     }
     for (size_t i = 0; i < m->extra_count; i++) {
         const struct stsm_message_header *h = &m->extra[i];
         if (h->name == NULL || h->name[0] == '\0' || strpbrk(h->name, ": ") != NULL ||
             !plain_header_text(h->name)) {
-            return refuse(why, why_len, "extra header %u has no valid name", (unsigned)i + 1);
+            return stsm_refuse(why, why_len, "extra header %u has no valid name", (unsigned)i + 1);
         }
         if (h->value == NULL || has_line_break(h->value)) {
-            return refuse(why, why_len, "header injection: header %.40s contains CR or LF", h->name);
+            return stsm_refuse(why, why_len, "header injection: header %.40s contains CR or LF", h->name);
         }
         if (!plain_header_text(h->value) || strlen(h->name) + strlen(h->value) + 2 > LINE_MAX_OCTETS) {
-            return refuse(why, why_len, "header %.40s must be printable ASCII within 998 octets", h->name);
+            return stsm_refuse(why, why_len, "header %.40s must be printable ASCII within 998 octets", h->name);
         }
     }
     return STSM_OK;

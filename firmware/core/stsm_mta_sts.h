@@ -2,8 +2,8 @@
  * MTA-STS (RFC 8461), the pure parts: the `_mta-sts` TXT record, the policy body, `mx`
  * patterns and matching. No I/O, no heap; every input is a bounded byte string.
  *
- * Where peers disagree the decisions are ours (see the issue tracker and
- * research/mta-sts-peers.md): blank lines in a policy are ignored, max_age above one
+ * Where peers disagree the decisions are ours (see the issue tracker and the shared
+ * research notes, mta-sts-peers.md): blank lines in a policy are ignored, max_age above one
  * year is clamped, the first version/mode/max_age wins, one bad `mx` spoils the policy.
  */
 #ifndef STSM_MTA_STS_H

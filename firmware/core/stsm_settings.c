@@ -172,7 +172,7 @@ static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char 
 static const cJSON *member(const cJSON *obj, const char *parent, const char *key, char *path,
                            size_t path_len)
 {
-    snprintf(path, path_len, "%s/%s", parent, key);
+    join(path, path_len, parent, key);
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
@@ -207,10 +207,7 @@ static stsm_status_t parse_network(struct ctx *ctx, const cJSON *obj, struct sts
     char seen[64];
     stsm_status_t st;
 
-    if (!cJSON_IsObject(obj)) {
-        return fail(ctx, "/network", "expected an object, got %s", describe(obj, seen, sizeof seen));
-    }
-    if ((st = only_known_keys(ctx, obj, "/network", keys)) != STSM_OK) {
+    if ((st = need_object(ctx, obj, "/network", keys)) != STSM_OK) {
         return st;
     }
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "interface");
@@ -255,13 +252,9 @@ static stsm_status_t parse_network(struct ctx *ctx, const cJSON *obj, struct sts
 static stsm_status_t parse_tls(struct ctx *ctx, const cJSON *obj, struct stsm_settings_tls *tls)
 {
     static const char *const keys[] = { "trust_store", NULL };
-    char seen[64];
     stsm_status_t st;
 
-    if (!cJSON_IsObject(obj)) {
-        return fail(ctx, "/tls", "expected an object, got %s", describe(obj, seen, sizeof seen));
-    }
-    if ((st = only_known_keys(ctx, obj, "/tls", keys)) != STSM_OK) {
+    if ((st = need_object(ctx, obj, "/tls", keys)) != STSM_OK) {
         return st;
     }
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "trust_store");

@@ -29,27 +29,11 @@ enum state {
     S_DONE,
 };
 
-static const char *const state_names[] = {
-    [S_GREETING] = "greeting", [S_EHLO] = "ehlo", [S_HELO] = "helo", [S_STARTTLS] = "starttls",
-    [S_TLS] = "tls", [S_AUTH_PLAIN] = "auth-plain", [S_AUTH_LOGIN_USER] = "auth-login-user",
-    [S_AUTH_LOGIN_SECRET] = "auth-login-secret", [S_AUTH_LOGIN_DONE] = "auth-login-done",
-    [S_MAIL] = "mail", [S_RCPT] = "rcpt", [S_DATA] = "data", [S_PIPELINE] = "pipeline",
-    [S_DATA_SENDING] = "data-sending", [S_DATA_END] = "data-end", [S_EMPTY_DATA_END] = "empty-data-end",
-    [S_HOLD] = "hold",
-    [S_DONE] = "done",
-};
-
 /* The only way to change state: every transition passes here. */
 static void set_state(struct stsm_smtp *s, enum state next, enum stsm_smtp_stage stage)
 {
     s->state = next;
     s->stage = stage;
-}
-
-const char *stsm_smtp_state_name(const struct stsm_smtp *s)
-{
-    return (unsigned)s->state < sizeof state_names / sizeof state_names[0] ? state_names[s->state]
-                                                                            : "unknown";
 }
 
 /* ASCII case-insensitive comparison of `n` bytes (SMTP keywords are ASCII). */
@@ -95,16 +79,10 @@ void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n)
 {
     if (n >= s->out_len) {
         s->out_len = 0;
-        s->out_secret = false;
         return;
     }
     memmove(s->out, s->out + n, s->out_len - n);
     s->out_len -= n;
-}
-
-bool stsm_smtp_output_is_secret(const struct stsm_smtp *s)
-{
-    return s->out_secret;
 }
 
 /* ---- results ----------------------------------------------------------------------- */
@@ -230,7 +208,6 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
         queue(s, "AUTH PLAIN %s\r\n", b64);
         memset(raw, 0, sizeof raw);
         memset(b64, 0, sizeof b64);
-        s->out_secret = true;
         set_state(s, S_AUTH_PLAIN, STSM_SMTP_STAGE_AUTH);
         return STSM_SMTP_WAIT;
     }
@@ -251,7 +228,6 @@ static void queue_base64_line(struct stsm_smtp *s, const char *text)
     b64[n] = '\0';
     queue(s, "%s\r\n", b64);
     memset(b64, 0, sizeof b64);
-    s->out_secret = true;
 }
 
 /* After a usable EHLO (or HELO): TLS policy, then AUTH, then the envelope. */
@@ -391,7 +367,6 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
         }
         if (reply->code >= 500 && !s->params.require_tls && s->params.auth_user == NULL && !s->tls_active) {
             queue(s, "HELO %s\r\n", s->params.ehlo_name);
-            s->helo_fallback = true;
             set_state(s, S_HELO, STSM_SMTP_STAGE_EHLO);
             return STSM_SMTP_WAIT;
         }

@@ -104,7 +104,6 @@ struct stsm_smtp {
     struct stsm_smtp_params params;
     struct stsm_smtp_caps caps;
     bool tls_active;
-    bool helo_fallback;
     bool starttls_refused;             /* offered, then answered with an error: went on in plaintext */
     enum stsm_smtp_stage stage;        /* of the command awaiting its reply */
     struct stsm_smtp_reply_framer framer;
@@ -112,7 +111,6 @@ struct stsm_smtp {
     size_t rcpt_accepted;
     uint8_t out[STSM_SMTP_OUT_MAX];
     size_t out_len;
-    bool out_secret;                   /* the queued bytes carry credentials: do not log */
     struct stsm_smtp_result session;   /* failure of the session as a whole */
     enum stsm_smtp_stage failed_stage;
     struct stsm_smtp_result rcpt[STSM_SMTP_MAX_RCPT];
@@ -176,11 +174,6 @@ const struct stsm_smtp_result *stsm_smtp_session_result(const struct stsm_smtp *
 /** Capabilities of the last EHLO. */
 const struct stsm_smtp_caps *stsm_smtp_caps(const struct stsm_smtp *s);
 
-/** True when the queued output carries credentials (keep it out of logs). */
-bool stsm_smtp_output_is_secret(const struct stsm_smtp *s);
-
-/** Name of the current state for logs ("ehlo", "data-end", ...). */
-const char *stsm_smtp_state_name(const struct stsm_smtp *s);
 
 /** True when the server offered STARTTLS but refused it and the session went on in
  *  plaintext (only possible when TLS is not required; the caller logs it). */

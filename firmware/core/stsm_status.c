@@ -1,6 +1,8 @@
 #include "stsm_status.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 /* One row per status: a stable identifier for machine-readable output, and a short
  * description for messages. */
@@ -50,4 +52,13 @@ const char *stsm_status_str(stsm_status_t status)
 const char *stsm_status_id(stsm_status_t status)
 {
     return known(status) ? statuses[status].id : "unknown";
+}
+
+stsm_status_t stsm_refuse(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+    return STSM_ERR_ARGUMENT;
 }

@@ -5,6 +5,8 @@
 #ifndef STSM_STATUS_H
 #define STSM_STATUS_H
 
+#include <stddef.h>
+
 typedef enum {
     STSM_OK = 0,              /**< Success. */
     STSM_ERR_ARGUMENT,        /**< A caller or user argument is invalid. */
@@ -43,5 +45,10 @@ const char *stsm_status_str(stsm_status_t status);
 /** Returns a stable identifier for machine-readable output, e.g. "dns_server_failure"
  *  (never NULL). Identifiers never change meaning once published. */
 const char *stsm_status_id(stsm_status_t status);
+
+/** Writes one sentence naming what was wrong into `why` (`len` bytes) and returns
+ *  STSM_ERR_ARGUMENT: the shape of every input check's refusal. */
+__attribute__((format(printf, 3, 4)))
+stsm_status_t stsm_refuse(char *why, size_t len, const char *fmt, ...);
 
 #endif /* STSM_STATUS_H */

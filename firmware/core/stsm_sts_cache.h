@@ -57,10 +57,10 @@ const struct stsm_sts_cache_entry *stsm_sts_cache_get(struct stsm_sts_cache *cac
 void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
                         const struct stsm_sts_policy *policy, int64_t now);
 
-/** A fetch for `domain` under `id` failed at `now` (starts the back-off). */
 /** True when the cached entry is due for its refresh at `now`. */
 bool stsm_sts_cache_refresh_due(const struct stsm_sts_cache_entry *entry, int64_t now);
 
+/** A fetch for `domain` under `id` failed at `now` (starts the back-off). */
 void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,
                                  int64_t now);
 
