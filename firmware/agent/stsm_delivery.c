@@ -153,8 +153,6 @@ static void start_data(struct stsm_delivery *d)
 
 static void session_finished(struct stsm_delivery *d);
 
-static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
-
 static void start_tls(struct stsm_delivery *d)
 {
     stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
@@ -754,6 +752,14 @@ static void relay_ready_step(void *arg)
     relay_ready(arg);
 }
 
+/* Starts the MTA-STS lookup of the current domain; true when it is under way. */
+static bool start_sts_lookup(struct stsm_delivery *d)
+{
+    const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
+    return stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type,
+                                 d->cache, d->now, on_sts, d) == STSM_OK;
+}
+
 static void next_group(void *arg)
 {
     struct stsm_delivery *d = arg;
@@ -798,10 +804,7 @@ static void next_group(void *arg)
         memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
         d->sts.txt_state = STSM_STS_TXT_NONE;
         if (d->settings->mta_sts.enabled && (!literal || cfg->relay_policy_domain[0] != '\0')) {
-            const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
-            d->sts_pending = stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms,
-                                                   m->relax_content_type, d->cache, d->now, on_sts,
-                                                   d) == STSM_OK;
+            d->sts_pending = start_sts_lookup(d);
         }
         st = STSM_OK;
         if (!literal) {
@@ -819,10 +822,7 @@ static void next_group(void *arg)
         memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
         st = stsm_route_start(&d->route, d->domain, on_route, d);
         if (st == STSM_OK && d->settings->mta_sts.enabled) {
-            const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
-            d->sts_pending = stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms,
-                                                   m->relax_content_type, d->cache, d->now, on_sts,
-                                                   d) == STSM_OK;
+            d->sts_pending = start_sts_lookup(d);
             if (!d->sts_pending) {
                 d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
             }

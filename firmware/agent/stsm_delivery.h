@@ -10,13 +10,15 @@
  * (opportunistic_plaintext); every such fallback is logged. Every decision goes to the log
  * callback as one line.
  *
- * MTA-STS (MX mode): the domain's policy is looked up beside its MX hosts. Under
+ * MTA-STS: the domain's policy is looked up beside its MX hosts (in relay mode, the
+ * relay's policy domain, and the relay is the one host it is matched against). Under
  * `enforce` only hosts matching the policy (and, with strict no-CNAME mode, not reached
  * through a CNAME) are tried, each with TLS required and its certificate verified; when
  * none is usable the message is deferred. Under `testing` delivery goes on as without a
  * policy and every failure the policy would have caused is logged. When the MX hosts are
  * known before the policy, the first connection starts at once and holds before MAIL
- * FROM until the policy decision is known.
+ * FROM until the policy decision is known; its TLS handshake waits for the lookup, so
+ * only one TLS session's memory is in use at a time.
  */
 #ifndef STSM_DELIVERY_H
 #define STSM_DELIVERY_H
@@ -94,7 +96,7 @@ struct stsm_delivery {
     size_t chunk_len, chunk_sent;
     bool data_finished;
     char msg[STSM_MESSAGE_MAX];
-    struct stsm_sts_lookup sts;          /* MX mode: the domain's MTA-STS policy */
+    struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS policy */
 };
 
 /**

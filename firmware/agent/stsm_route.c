@@ -14,7 +14,6 @@ static uint32_t port_random_below(void *arg, uint32_t bound)
 
 static void route_finish(struct stsm_route *route, stsm_status_t status)
 {
-    route->active = false;
     route->done(route->done_arg, status, status == STSM_OK ? &route->set : NULL);
 }
 
@@ -106,18 +105,7 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
     for (size_t i = 0; i < sizeof route->slots / sizeof route->slots[0]; i++) {
         route->slots[i].route = route;
     }
-    stsm_status_t st = stsm_resolver_start(&route->slots[0].query, domain, STSM_DNS_TYPE_MX,
-                                           on_mx, route);
-    route->active = st == STSM_OK;
-    return st;
-}
-
-void stsm_route_cancel(struct stsm_route *route)
-{
-    for (size_t i = 0; i < sizeof route->slots / sizeof route->slots[0]; i++) {
-        stsm_resolver_cancel(&route->slots[i].query);
-    }
-    route->active = false;
+    return stsm_resolver_start(&route->slots[0].query, domain, STSM_DNS_TYPE_MX, on_mx, route);
 }
 
 const ip_addr_t *stsm_route_mx_server(const struct stsm_route *route)

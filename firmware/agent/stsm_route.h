@@ -24,7 +24,6 @@ typedef void (*stsm_route_done_fn)(void *arg, stsm_status_t status, const struct
 /** Route resolution state. Large: allocate statically. Fields are private except as read
  *  through the accessors below. */
 struct stsm_route {
-    bool active;
     struct stsm_mx_set set;
     ip_addr_t mx_server;                 /* the server that answered the MX query */
     uint8_t mx_cname_hops;               /* CNAMEs followed at the domain itself */
@@ -44,9 +43,6 @@ struct stsm_route {
  *  later, never inside this call) or the error of stsm_resolver_start(). */
 stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
                                stsm_route_done_fn done, void *arg);
-
-/** Stops a route without calling `done`. */
-void stsm_route_cancel(struct stsm_route *route);
 
 /** The DNS server that answered the MX query (valid once `done` ran with STSM_OK). */
 const ip_addr_t *stsm_route_mx_server(const struct stsm_route *route);

@@ -9,6 +9,7 @@
 
 #include "lwip/dns.h"
 #include "lwip/netif.h"
+#include "stsm_ipv4.h"
 #include "stsm_trust_store.h"
 
 int stsm_app_exit_status(stsm_status_t status)
@@ -40,7 +41,7 @@ int stsm_app_exit_status(stsm_status_t status)
 ip4_addr_t stsm_app_netmask(uint8_t prefix_len)
 {
     ip4_addr_t mask;
-    ip4_addr_set_u32(&mask, lwip_htonl(prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix_len)));
+    ip4_addr_set_u32(&mask, lwip_htonl(stsm_ipv4_netmask(prefix_len)));
     return mask;
 }
 
@@ -117,6 +118,17 @@ int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
     return 0;
 }
 
+/* A path from the settings: relative ones are relative to the settings file's folder. */
+static void settings_relative(const char *settings_path, const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(settings_path, '/');
+    if (path[0] != '/' && slash != NULL) {
+        snprintf(out, cap, "%.*s/%s", (int)(slash - settings_path), settings_path, path);
+    } else {
+        snprintf(out, cap, "%s", path);
+    }
+}
+
 int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *settings,
                       struct stsm_tls *tls)
 {
@@ -128,12 +140,7 @@ int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *set
         fprintf(stderr, "stsmail: %s: /tls/trust_store: required for TLS\n", settings_path);
         return EXIT_CONFIG;
     }
-    const char *slash = strrchr(settings_path, '/');
-    if (store_path[0] != '/' && slash != NULL) {
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - settings_path), settings_path, store_path);
-    } else {
-        snprintf(path, sizeof path, "%s", store_path);
-    }
+    settings_relative(settings_path, store_path, path, sizeof path);
     struct stsm_trust_store store;
     stsm_status_t st = stsm_app_read_file(path, blob, sizeof blob, &len, why, sizeof why);
     if (st == STSM_OK && stsm_trust_store_open(&store, blob, len) != STSM_OK) {
@@ -165,17 +172,6 @@ int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t t
         IP4_ADDR(&config.dns_servers[i], net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
     }
     return stsm_app_net_up(&config, timeout_ms);
-}
-
-/* A path from the settings: relative ones are relative to the settings file's folder. */
-static void settings_relative(const char *settings_path, const char *path, char *out, size_t cap)
-{
-    const char *slash = strrchr(settings_path, '/');
-    if (path[0] != '/' && slash != NULL) {
-        snprintf(out, cap, "%.*s/%s", (int)(slash - settings_path), settings_path, path);
-    } else {
-        snprintf(out, cap, "%s", path);
-    }
 }
 
 bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settings *settings,

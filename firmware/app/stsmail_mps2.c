@@ -23,8 +23,10 @@
 #include "netif/ethernet.h"
 #include "stsm_lan9118.h"
 #include "stsm_mps2.h"
+#include "stsm_cursor.h"
 #include "stsm_delivery.h"
 #include "stsm_flash_record.h"
+#include "stsm_ipv4.h"
 #include "stsm_port.h"
 #include "stsm_settings.h"
 
@@ -77,7 +79,7 @@ static int bring_up_network(void)
     ip4_addr_set_zero(&gw);
     if (!net->dhcp) {
         IP4_ADDR(&addr, net->address[0], net->address[1], net->address[2], net->address[3]);
-        ip4_addr_set_u32(&mask, lwip_htonl(net->prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> net->prefix_len)));
+        ip4_addr_set_u32(&mask, lwip_htonl(stsm_ipv4_netmask(net->prefix_len)));
         IP4_ADDR(&gw, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
     }
     lwip_init();
@@ -155,9 +157,12 @@ static int open_trust_store(void)
 {
     const uint8_t *blob = (const uint8_t *)__provision_trust;
     size_t cap = (size_t)(uintptr_t)__provision_trust_size;
-    size_t len = (size_t)blob[12] << 24 | (size_t)blob[13] << 16 | (size_t)blob[14] << 8 | blob[15];
+    struct stsm_cursor header;
+    uint32_t len = 0;
+    stsm_cursor_init(&header, blob, cap);
     struct stsm_trust_store store;
-    if (len > cap || stsm_trust_store_open(&store, blob, len) != STSM_OK) {
+    if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
+        stsm_trust_store_open(&store, blob, len) != STSM_OK) {
         stsm_mps2_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
         return EXIT_CONFIG;
     }
@@ -191,8 +196,11 @@ static void load_policy_cache(void)
 static void save_policy_cache(void)
 {
     uint32_t digest = stsm_sts_cache_digest(&sts_cache);
+    if (digest == cache_digest) {
+        return;
+    }
     size_t len = stsm_sts_cache_save(&sts_cache, cache_blob, sizeof cache_blob);
-    if (digest == cache_digest || len == 0) {
+    if (len == 0) {
         return;
     }
     stsm_status_t st = stsm_flash_record_write(&cache_store, cache_blob, len);
@@ -229,7 +237,6 @@ static int deliver_alert(void)
         stsm_mps2_diagf("bad message: %s\n", why);
         return EXIT_CONFIG;
     }
-    stsm_tls_arena_reset_peak();
     if (stsm_delivery_start(&delivery, &settings, &message, &tls, &sts_cache, message.date, log_line,
                             on_delivered, NULL) != STSM_OK) {
         stsm_mps2_diagf("delivery could not start\n");
@@ -255,9 +262,8 @@ static int deliver_alert(void)
  * much of each statically sized pool the run actually needed. */
 static void report_footprint(void)
 {
-    size_t current, peak;
-    stsm_tls_arena_usage(&current, &peak);
-    stsm_mps2_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)peak, (unsigned)STSM_TLS_ARENA_SIZE);
+    stsm_mps2_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
+                    (unsigned)STSM_TLS_ARENA_SIZE);
     stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
     size_t pools_peak = 0, pools_size = 0;
     for (int i = 0; i < MEMP_MAX; i++) {

@@ -47,3 +47,8 @@ bool stsm_ipv4_parse(const char *text, uint8_t octets[4], uint8_t *prefix_len)
     }
     return true;
 }
+
+uint32_t stsm_ipv4_netmask(uint8_t prefix_len)
+{
+    return prefix_len >= 32 ? 0xffffffffu : ~(0xffffffffu >> prefix_len);
+}

@@ -12,4 +12,7 @@
  */
 bool stsm_ipv4_parse(const char *text, uint8_t octets[4], uint8_t *prefix_len);
 
+/** The netmask of a prefix length (1..32; more counts as 32), in host byte order. */
+uint32_t stsm_ipv4_netmask(uint8_t prefix_len);
+
 #endif /* STSM_IPV4_H */

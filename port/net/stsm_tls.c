@@ -118,7 +118,19 @@ void stsm_tls_arena_usage(size_t *current, size_t *peak)
     mbedtls_memory_buffer_alloc_max_get(peak, &blocks);
 }
 
+/* The largest peak of any measurement so far: each connection resets the peak for its
+ * own figure, so the run-wide one is kept here. */
+static size_t arena_high_water;
+
 void stsm_tls_arena_reset_peak(void)
 {
+    arena_high_water = stsm_tls_arena_high_water();
     mbedtls_memory_buffer_alloc_max_reset();
+}
+
+size_t stsm_tls_arena_high_water(void)
+{
+    size_t current, peak;
+    stsm_tls_arena_usage(&current, &peak);
+    return peak > arena_high_water ? peak : arena_high_water;
 }

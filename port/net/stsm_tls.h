@@ -44,7 +44,10 @@ stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
 /** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
 void stsm_tls_arena_usage(size_t *current, size_t *peak);
 
-/** Starts a new peak measurement. */
+/** Starts a new peak measurement (each TLS connection does, for its own figure). */
 void stsm_tls_arena_reset_peak(void);
+
+/** The largest arena use since start-up, across all measurements. */
+size_t stsm_tls_arena_high_water(void);
 
 #endif /* STSM_TLS_H */
