@@ -2,7 +2,7 @@
 # Measures the firmware's footprint and prints it as Markdown (docs/footprint.md holds a
 # copy): static sizes per component from the -Os build's linker map, and the run-time
 # peaks the firmware reports after delivering an alert in the lab (the largest of RUNS
-# runs: whether the MTA-STS fetch and the SMTP handshake overlap changes the arena peak).
+# runs, in case timing moves a peak).
 # Needs root (the lab). Usage: tests/bench/footprint.sh [RUNS]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
