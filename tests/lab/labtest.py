@@ -29,6 +29,18 @@ def check(name, ok, detail=""):
     record(ok, f"{'PASS' if ok else 'FAIL'} {name}" + ("" if ok else f"\n  {detail}"))
 
 
+def scenario(name, attack, expected, observed, ok):
+    """Counts one adversarial or fault scenario and, when STSM_SCENARIO_LOG names a file,
+    appends it there as one JSON line for the reliability report (tests/reliability)."""
+    check(name, ok, f"expected {expected}; observed {observed}")
+    log = os.environ.get("STSM_SCENARIO_LOG")
+    if log:
+        row = {"name": name, "attack": attack, "expected": expected, "observed": observed,
+               "pass": bool(ok), "test": Path(sys.argv[0]).stem}
+        with open(log, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
 def finish():
     passed = sum(_results)
     print(f"{passed} passed, {len(_results) - passed} failed")
