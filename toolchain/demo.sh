@@ -60,7 +60,7 @@ cat > "$state/send.json" <<JSON
   "device": {"ehlo_name": "printer.lab.test"},
   "network": {"interface": "$LAB_TAP_HOST"},
   "mail": {"from": "alerts@printer.lab.test", "from_name": "Printer 3F", "to": ["ops@example.test"]},
-  "delivery": {"mode": "mx", "require_tls": true},
+  "delivery": {"mode": "mx", "tls_level": "verify"},
   "tls": {"trust_store": "$LAB_TRUST_STORE"}
 }
 JSON

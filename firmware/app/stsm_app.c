@@ -9,6 +9,7 @@
 
 #include "lwip/dns.h"
 #include "lwip/netif.h"
+#include "mbedtls/platform_util.h"
 #include "stsm_ipv4.h"
 #include "stsm_trust_store.h"
 
@@ -79,6 +80,9 @@ stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t
         snprintf(why, why_len, "%s: %s", path, strerror(errno));
         return STSM_ERR_IO;
     }
+    /* Unbuffered: the bytes go straight into `buf`, so a file holding a secret (the
+     * settings) leaves no copy in a stdio buffer that is freed without being wiped. */
+    setvbuf(f, NULL, _IONBF, 0);
     size_t n = fread(buf, 1, cap, f);
     bool more = n == cap && fgetc(f) != EOF;
     bool failed = ferror(f) != 0;
@@ -99,7 +103,7 @@ int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
 {
     static char text[64 * 1024];
     char why[600], detail[300];
-    size_t len;
+    size_t len = 0;
     stsm_status_t st = stsm_app_read_file(path, text, sizeof text, &len, why, sizeof why);
     if (st == STSM_OK) {
         st = stsm_settings_parse(text, len, settings, detail, sizeof detail);
@@ -107,6 +111,9 @@ int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
             snprintf(why, sizeof why, "%s: %s", path, detail);
         }
     }
+    /* The text holds the relay password; the parsed settings are the only copy kept. All
+     * of it: a refused or failed read may have filled more than `len`. */
+    mbedtls_platform_zeroize(text, sizeof text);
     if (st == STSM_OK && settings->network.interface[0] == '\0') {
         snprintf(why, sizeof why, "%s: /network/interface: required (the TAP device)", path);
         st = STSM_ERR_NOT_CONFIGURED;

@@ -34,6 +34,17 @@ static void arena_free(void *p)
     (void)p;   /* everything goes at once when the parse ends */
 }
 
+/* Clears memory that held a secret. The stores go through a volatile pointer so the
+ * compiler cannot drop them as dead (the arena is not read again before the next parse);
+ * the core does not link Mbed TLS, whose mbedtls_platform_zeroize does the same. */
+static void wipe(void *p, size_t len)
+{
+    volatile uint8_t *v = p;
+    while (len-- > 0) {
+        *v++ = 0;
+    }
+}
+
 size_t stsm_settings_arena_peak(void)
 {
     return arena_peak;
@@ -83,7 +94,9 @@ static void join(char *out, size_t len, const char *parent, const char *key)
     snprintf(out, len, "%s/%s", parent, key);
 }
 
-/* Refuses keys of `obj` that are not in `known` (NULL-terminated). */
+/* Refuses keys of `obj` that are not in `known` (NULL-terminated), and a key given twice:
+ * cJSON keeps both and lookups find the first, so the second would never be validated.
+ * Every object the parser accepts passes through here, so no duplicate goes unseen. */
 static stsm_status_t only_known_keys(struct ctx *ctx, const cJSON *obj, const char *path,
                                      const char *const known[])
 {
@@ -92,10 +105,16 @@ static stsm_status_t only_known_keys(struct ctx *ctx, const cJSON *obj, const ch
         for (size_t i = 0; known[i] != NULL && !ok; i++) {
             ok = strcmp(item->string, known[i]) == 0;
         }
+        char at[128];
         if (!ok) {
-            char at[128];
             join(at, sizeof at, path, item->string);
             return fail(ctx, at, "unknown key");
+        }
+        for (const cJSON *seen = obj->child; seen != item; seen = seen->next) {
+            if (strcmp(seen->string, item->string) == 0) {
+                join(at, sizeof at, path, item->string);
+                return fail(ctx, at, "duplicate key");
+            }
         }
     }
     return STSM_OK;
@@ -139,12 +158,14 @@ static stsm_status_t get_int(struct ctx *ctx, const cJSON *item, const char *pat
                              long *out)
 {
     char seen[64];
-    if (!cJSON_IsNumber(item) || item->valuedouble != (double)(long)item->valuedouble ||
-        item->valuedouble < (double)min || item->valuedouble > (double)max) {
+    /* The range comes first: converting a double outside long's range (1e300, 2^63, inf)
+     * is undefined behaviour, and a NaN fails every comparison, so it is refused too. */
+    double v = cJSON_IsNumber(item) ? item->valuedouble : 0.0;
+    if (!cJSON_IsNumber(item) || !(v >= (double)min && v <= (double)max) || v != (double)(long)v) {
         return fail(ctx, path, "expected an integer %ld..%ld, got %s", min, max,
                     describe(item, seen, sizeof seen));
     }
-    *out = (long)item->valuedouble;
+    *out = (long)v;
     return STSM_OK;
 }
 
@@ -378,10 +399,11 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
 
 static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
 {
-    static const char *const keys[] = { "mode", "require_tls", "opportunistic_plaintext",
-                                        "timeout_percent", "relay", NULL };
+    /* require_tls is listed so that an old file gets told what replaced it. */
+    static const char *const keys[] = { "mode", "tls_level", "require_tls", "opportunistic_plaintext",
+                                        "timeout_percent", "attempt_timeout", "relay", NULL };
     char path[64], seen[64];
-    long percent;
+    long percent, seconds;
     stsm_status_t st = need_object(ctx, obj, "/delivery", keys);
     const cJSON *item;
     if (st == STSM_OK && (item = member(obj, "/delivery", "mode", path, sizeof path)) != NULL) {
@@ -394,7 +416,24 @@ static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct st
         }
     }
     if (st == STSM_OK && (item = member(obj, "/delivery", "require_tls", path, sizeof path)) != NULL) {
-        st = get_bool(ctx, item, path, &d->require_tls);
+        return fail(ctx, path, "replaced by /delivery/tls_level (\"verify\")");
+    }
+    if (st == STSM_OK && (item = member(obj, "/delivery", "tls_level", path, sizeof path)) != NULL) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, "may") == 0) {
+            d->tls_level = STSM_TLS_LEVEL_MAY;
+        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "encrypt") == 0) {
+            d->tls_level = STSM_TLS_LEVEL_ENCRYPT;
+        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "verify") == 0) {
+            d->tls_level = STSM_TLS_LEVEL_VERIFY;
+        } else {
+            return fail(ctx, path, "expected \"may\", \"encrypt\" or \"verify\", got %s",
+                        describe(item, seen, sizeof seen));
+        }
+    }
+    d->require_tls = d->tls_level == STSM_TLS_LEVEL_VERIFY;
+    if (st == STSM_OK && (item = member(obj, "/delivery", "attempt_timeout", path, sizeof path)) != NULL) {
+        st = get_int(ctx, item, path, 10, 86400, &seconds);
+        d->attempt_timeout_s = (uint32_t)seconds;
     }
     if (st == STSM_OK && (item = member(obj, "/delivery", "opportunistic_plaintext", path, sizeof path)) != NULL) {
         st = get_bool(ctx, item, path, &d->opportunistic_plaintext);
@@ -519,6 +558,8 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     settings->network.dhcp = true;
     settings->delivery.opportunistic_plaintext = true;
     settings->delivery.timeout_percent = 100;
+    settings->delivery.tls_level = STSM_TLS_LEVEL_MAY;
+    settings->delivery.attempt_timeout_s = 1800;
     settings->delivery.relay_port = 587;
     settings->mta_sts.enabled = true;
     settings->mta_sts.fetch_timeout_ms = 60000;
@@ -550,9 +591,12 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     }
     cJSON_Delete(root);
     cJSON_InitHooks(NULL);   /* back to the C library for anyone else using cJSON */
+    /* The arena holds every string of the file, the relay password among them: nothing of
+     * it may outlive the parse. */
+    wipe(arena, arena_used);
     arena_used = 0;
     if (st != STSM_OK) {
-        memset(settings, 0, sizeof *settings);
+        wipe(settings, sizeof *settings);
     }
     return st;
 }

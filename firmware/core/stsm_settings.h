@@ -53,9 +53,25 @@ struct stsm_settings_mail {
 enum stsm_settings_mode { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };
 enum stsm_settings_relay_tls { STSM_RELAY_STARTTLS, STSM_RELAY_IMPLICIT, STSM_RELAY_NONE };
 
+/** /delivery/tls_level: how much TLS MX delivery insists on (docs/settings.md,
+ *  "Opportunistic TLS"). An MTA-STS enforce policy raises any level to verify; relays are
+ *  always verified. */
+enum stsm_tls_level {
+    STSM_TLS_LEVEL_MAY,       /**< STARTTLS whenever offered; an unverified certificate is
+                                   logged and the session stays encrypted (RFC 7435) */
+    STSM_TLS_LEVEL_ENCRYPT,   /**< TLS required, certificate not required to verify */
+    STSM_TLS_LEVEL_VERIFY,    /**< TLS with a certificate verified for the MX host name */
+};
+
 struct stsm_settings_delivery {
     enum stsm_settings_mode mode;                 /**< /delivery/mode: "mx" (default) or "relay" */
-    bool require_tls;                             /**< /delivery/require_tls (mx): default false */
+    enum stsm_tls_level tls_level;                /**< /delivery/tls_level (mx): "may" (default),
+                                                       "encrypt" or "verify" */
+    bool require_tls;                             /**< derived; removed once delivery reads tls_level:
+                                                       tls_level == STSM_TLS_LEVEL_VERIFY */
+    uint32_t attempt_timeout_s;                   /**< /delivery/attempt_timeout: overall deadline of
+                                                       one delivery attempt (all hosts, all lookups),
+                                                       seconds 10..86400, default 1800 */
     bool opportunistic_plaintext;                 /**< /delivery/opportunistic_plaintext (mx): retry a
                                                        host in plaintext after a failed STARTTLS
                                                        handshake, when TLS is not required; default true */
@@ -104,8 +120,11 @@ unsigned stsm_settings_strict_scope(const char *name, size_t len);
 
 /**
  * Parses `json` (`len` bytes, need not be NUL-terminated) into `settings`, applying
- * defaults. On error returns STSM_ERR_ARGUMENT and writes one line to `why`, such as
- * "/network/dns/0: expected an IPv4 address, got \"x\"".
+ * defaults. On error returns STSM_ERR_ARGUMENT, leaves `settings` zeroed and writes one
+ * line to `why`, such as "/network/dns/0: expected an IPv4 address, got \"x\"". A key
+ * given twice in one object is refused ("/delivery/mode: duplicate key").
+ * Secrets: on return the parse arena holds nothing of `json` any more; the caller wipes
+ * its own copy of `json` (it holds the relay password) once it is parsed.
  */
 stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_settings *settings,
                                   char *why, size_t why_len);
