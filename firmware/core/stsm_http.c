@@ -74,7 +74,11 @@ static stsm_status_t status_line(struct stsm_http_response *r)
 static stsm_status_t header_line(struct stsm_http_response *r)
 {
     if (r->line_len == 0) {
-        /* End of headers: how is the body delimited? */
+        /* End of headers: how is the body delimited? Both a length and chunking is how
+         * responses are smuggled (RFC 9112 section 6.3): refuse rather than pick one. */
+        if (r->chunked && r->have_length) {
+            return STSM_ERR_PEER_PROTOCOL;
+        }
         if (r->chunked) {
             r->state = ST_CHUNK_SIZE;
         } else if (r->have_length) {

@@ -43,14 +43,20 @@ void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t
 
 /**
  * Feeds received bytes. Returns STSM_OK (look at `complete`), STSM_ERR_PEER_PROTOCOL for a
- * response that breaks HTTP/1.1 framing (or a line over STSM_HTTP_LINE_MAX), or
+ * response that breaks HTTP/1.1 framing (or a line over STSM_HTTP_LINE_MAX, or both
+ * Content-Length and Transfer-Encoding, whose framings disagree), or
  * STSM_ERR_CAPACITY when the body would exceed the buffer. Bytes after a complete
  * response are ignored.
  */
 stsm_status_t stsm_http_response_feed(struct stsm_http_response *r, const uint8_t *data, size_t len);
 
-/** The connection ended: completes a body delimited by the close; returns
- *  STSM_ERR_PEER_CLOSED when the response was cut short. */
+/**
+ * The peer ended the stream in order: completes a body delimited by the close and returns
+ * STSM_OK, or STSM_ERR_PEER_CLOSED when the response was cut short (headers unfinished,
+ * fewer bytes than Content-Length, chunked without its last chunk and trailer end). Under
+ * TLS "in order" means close_notify: a bare TCP close can be forged by anyone on the path
+ * and must fail the response instead of reaching this function.
+ */
 stsm_status_t stsm_http_response_eof(struct stsm_http_response *r);
 
 #endif /* STSM_HTTP_H */

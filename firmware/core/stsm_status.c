@@ -37,6 +37,7 @@ static const struct {
     [STSM_ERR_STS_CONTENT_TYPE] = { "sts_content_type", "policy not served as text/plain" },
     [STSM_ERR_STS_POLICY_INVALID] = { "sts_policy_invalid", "policy breaks RFC 8461" },
     [STSM_ERR_STS_NO_MATCH] = { "sts_no_usable_mx", "no MX host is usable under the MTA-STS policy" },
+    [STSM_ERR_TLS_TRUNCATED] = { "tls_truncated", "connection closed without TLS close_notify" },
 };
 
 static bool known(stsm_status_t status)

@@ -118,11 +118,15 @@ static err_t step_handshake(struct stsm_conn *conn)
         }
         return fail(conn, stsm_tls_failure_reason(ret, conn->verify_flags));
     }
-    /* VERIFY_REQUIRED already failed the handshake on a bad chain; checked again so
-     * that no configuration slip can let an unverified session through. */
-    if (conn->verify_flags != 0) {
-        return fail(conn, stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
-                                                  conn->verify_flags));
+    /* The verdict comes from the raw result: "no result" (all bits set) is not a
+     * verification. VERIFY_REQUIRED already failed the handshake on a bad chain; checked
+     * again so that no configuration slip can let an unverified session through. */
+    uint32_t raw = mbedtls_ssl_get_verify_result(&conn->ssl);
+    conn->verify_status = raw == 0 ? STSM_OK
+                        : stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
+                                                  raw == UINT32_MAX ? MBEDTLS_X509_BADCERT_NOT_TRUSTED : raw);
+    if (conn->verify_status != STSM_OK && !conn->opportunistic) {
+        return fail(conn, conn->verify_status);
     }
     sys_untimeout(conn_timeout, conn);
     conn->state = STSM_CONN_STATE_TLS;
@@ -184,6 +188,7 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
                                 uint32_t timeout_ms, stsm_conn_event_fn event, void *arg)
 {
     memset(conn, 0, sizeof *conn);
+    conn->verify_status = STSM_ERR_TLS_HANDSHAKE;
     conn->event = event;
     conn->event_arg = arg;
     conn->pcb = tcp_new_ip_type(IP_GET_TYPE(address));
@@ -205,7 +210,8 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
     return STSM_OK;
 }
 
-stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
+static stsm_status_t start_tls(struct stsm_conn *conn, const mbedtls_ssl_config *conf, const char *host,
+                               bool opportunistic)
 {
     if (conn->state != STSM_CONN_STATE_OPEN || host == NULL || host[0] == '\0') {
         return STSM_ERR_ARGUMENT;
@@ -216,12 +222,17 @@ stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, 
     stsm_tls_arena_reset_peak();
     mbedtls_ssl_init(&conn->ssl);
     conn->ssl_set_up = true;
-    if (mbedtls_ssl_setup(&conn->ssl, &tls->conf) != 0 ||
-        mbedtls_ssl_set_hostname(&conn->ssl, host) != 0) {
+    conn->opportunistic = opportunistic;
+    conn->verify_status = STSM_ERR_TLS_HANDSHAKE;
+    /* The host name is set in both modes: it is the SNI, and the name check still runs
+     * (an opportunistic session reports a mismatch instead of failing on it). */
+    if (mbedtls_ssl_setup(&conn->ssl, conf) != 0 || mbedtls_ssl_set_hostname(&conn->ssl, host) != 0) {
         return STSM_ERR_NO_MEMORY;
     }
     mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send, bio_recv, NULL);
     conn->state = STSM_CONN_STATE_HANDSHAKE;
+    /* Armed once: bytes arriving during the handshake never push it back, so a peer
+     * that trickles its flight still fails at this deadline. */
     sys_timeout(STSM_TLS_HANDSHAKE_TIMEOUT_MS, conn_timeout, conn);
     /* The first flight (ClientHello) goes out now; a failure this early is reported as an
      * event like any other, from the next timer tick. */
@@ -234,6 +245,17 @@ stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, 
         sys_timeout(0, conn_timeout, conn);
     }
     return STSM_OK;
+}
+
+stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
+{
+    return start_tls(conn, &tls->conf, host, false);
+}
+
+stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct stsm_tls *tls,
+                                                const char *host)
+{
+    return start_tls(conn, &tls->conf_opportunistic, host, true);
 }
 
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
@@ -273,8 +295,13 @@ long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap)
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
         return 0;
     }
-    if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+    if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         return -(long)STSM_ERR_PEER_CLOSED;
+    }
+    if (ret == 0) {
+        /* TCP ended without close_notify (Mbed TLS reports it as 0). Under TLS only
+         * close_notify proves the stream ended where the peer meant it to. */
+        return -(long)STSM_ERR_TLS_TRUNCATED;
     }
     return -(long)STSM_ERR_PEER_PROTOCOL;   /* a record that does not decrypt, say */
 }
@@ -337,4 +364,9 @@ size_t stsm_conn_tls_arena_peak(const struct stsm_conn *conn)
 int stsm_conn_tls_error(const struct stsm_conn *conn)
 {
     return conn->tls_error;
+}
+
+stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn)
+{
+    return conn->verify_status;
 }

@@ -6,8 +6,12 @@
  *   stsm_conn_send()  bytes taken (> 0), 0 = would block (call again with the same bytes
  *                     on STSM_CONN_WRITABLE), < 0 = -status
  *   stsm_conn_recv()  bytes read (> 0), 0 = nothing yet (wait for STSM_CONN_READABLE),
- *                     < 0 = -status; -STSM_ERR_PEER_CLOSED once the peer has closed
- *   stsm_conn_start_tls(host), stsm_conn_close()
+ *                     < 0 = -status; -STSM_ERR_PEER_CLOSED once the peer has ended the
+ *                     stream in order (TCP FIN in plaintext; TLS close_notify under TLS),
+ *                     -STSM_ERR_TLS_TRUNCATED when TCP closed under TLS without
+ *                     close_notify (an error: anyone on the path can forge a FIN, so
+ *                     what was read may be cut short)
+ *   stsm_conn_start_tls(host), stsm_conn_start_tls_opportunistic(host), stsm_conn_close()
  *
  * Everything is event-driven on the lwIP main loop (NO_SYS): events arrive through the
  * callback given to stsm_conn_connect(), which may call any of the functions above,
@@ -28,7 +32,8 @@
 
 enum stsm_conn_event {
     STSM_CONN_CONNECTED,   /**< TCP is up */
-    STSM_CONN_TLS_READY,   /**< the handshake finished and the peer verified */
+    STSM_CONN_TLS_READY,   /**< the handshake finished; the peer verified, except after
+                                stsm_conn_start_tls_opportunistic() (stsm_conn_tls_verify_status) */
     STSM_CONN_READABLE,    /**< stsm_conn_recv() has something (data, or the peer's close) */
     STSM_CONN_WRITABLE,    /**< the peer acknowledged data: room to send again */
     STSM_CONN_FAILED,      /**< the connection is dead; status says why. Close it. */
@@ -61,6 +66,8 @@ struct stsm_conn {
     bool tls_rx_started;
     uint8_t first_record_type;     /* TLS record type of the peer's first record */
     uint32_t verify_flags;         /* Mbed TLS verify flags of the peer chain */
+    bool opportunistic;            /* a chain that fails verification does not fail TLS */
+    stsm_status_t verify_status;   /* STSM_OK only for a handshake that ended verified */
     size_t arena_peak;             /* arena peak from start_tls to handshake end */
     stsm_conn_event_fn event;
     void *event_arg;
@@ -84,6 +91,30 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
  */
 stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host);
 
+/**
+ * Opportunistic TLS (RFC 7435; Postfix's "may" and "encrypt"): the same as
+ * stsm_conn_start_tls() (same version floor and suites, `host` sent as SNI and checked),
+ * except that a certificate that fails verification (untrusted, expired, not yet valid,
+ * name mismatch, unacceptable key or usage) does not fail the handshake. The session is
+ * then encrypted but not authenticated: STSM_CONN_TLS_READY follows, and
+ * stsm_conn_tls_verify_status() says why it is not verified. Any other handshake failure
+ * is STSM_CONN_FAILED as with stsm_conn_start_tls(). Never use it where policy or
+ * settings require verified TLS (MTA-STS enforce, relays, the policy fetch).
+ */
+stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct stsm_tls *tls,
+                                                const char *host);
+
+/**
+ * The verdict on the peer of the last handshake on this connection, valid from
+ * STSM_CONN_TLS_READY until the next stsm_conn_connect() (also after stsm_conn_close()):
+ * STSM_OK when its chain verified for the host name given, else the reason
+ * (STSM_ERR_TLS_UNTRUSTED, _EXPIRED, _NOT_YET_VALID, _NAME_MISMATCH; flags without a name
+ * of their own and a missing verdict are STSM_ERR_TLS_UNTRUSTED). Before a handshake has
+ * finished it is STSM_ERR_TLS_HANDSHAKE, never STSM_OK. After stsm_conn_start_tls() a
+ * READY session is always STSM_OK.
+ */
+stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn);
+
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len);
 long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap);
 
@@ -100,8 +131,9 @@ bool stsm_conn_is_tls(const struct stsm_conn *conn);
 /** The TLS session (version, suite, peer chain) once TLS is up, else NULL. */
 const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn);
 
-/** Verify flags of the peer's chain (0 when it verified), the Mbed TLS error of a failed
- *  handshake, and the arena peak of the handshake. */
+/** Verify flags of the peer's chain (0 when it verified or when no chain was checked: use
+ *  stsm_conn_tls_verify_status() for a verdict), the Mbed TLS error of a failed handshake,
+ *  and the arena peak of the handshake. */
 int stsm_conn_tls_error(const struct stsm_conn *conn);
 uint32_t stsm_conn_verify_flags(const struct stsm_conn *conn);
 size_t stsm_conn_tls_arena_peak(const struct stsm_conn *conn);

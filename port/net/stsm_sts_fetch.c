@@ -93,11 +93,17 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
             }
             stsm_status_t st;
             if (n < 0) {
-                st = stsm_http_response_eof(&f->response);
+                /* Only close_notify (PEER_CLOSED under TLS) may end a body delimited by
+                 * the close; a bare TCP close (TLS_TRUNCATED) can be forged on the path
+                 * and fails the fetch whatever was read. */
+                st = (stsm_status_t)-n;
+                if (st == STSM_ERR_PEER_CLOSED) {
+                    st = stsm_http_response_eof(&f->response);
+                }
                 if (st == STSM_OK) {
                     evaluate(f);
                 } else {
-                    finish(f, (stsm_status_t)-n == STSM_ERR_PEER_CLOSED ? st : (stsm_status_t)-n);
+                    finish(f, st);
                 }
                 return;
             }

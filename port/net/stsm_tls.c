@@ -55,6 +55,27 @@ static int find_issuers(void *ctx, const mbedtls_x509_crt *child, mbedtls_x509_c
     return 0;
 }
 
+/* One client configuration. Both modes share everything but the authentication mode, so
+ * that opportunistic sessions keep the same version floor, suites and checks (the verify
+ * result is still computed, and the connection reports it). */
+static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmode)
+{
+    int ret = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                          MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) {
+        return ret;
+    }
+    mbedtls_ssl_conf_authmode(conf, authmode);
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
+    mbedtls_ssl_conf_ca_cb(conf, find_issuers, &tls->store);
+    mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+    /* Ask servers for records of at most 4 KiB; many ignore it, so the input buffer stays
+     * at the full 16 KiB. */
+    mbedtls_ssl_conf_max_frag_len(conf, MBEDTLS_SSL_MAX_FRAG_LEN_4096);
+    return 0;
+}
+
 stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store)
 {
     static bool arena_ready;
@@ -68,23 +89,16 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
     mbedtls_entropy_init(&tls->entropy);
     mbedtls_ctr_drbg_init(&tls->drbg);
     mbedtls_ssl_config_init(&tls->conf);
+    mbedtls_ssl_config_init(&tls->conf_opportunistic);
 
     if (mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
                               (const unsigned char *)personalization, sizeof personalization - 1) != 0) {
         return STSM_ERR_IO;
     }
-    if (mbedtls_ssl_config_defaults(&tls->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
+    if (build_conf(tls, &tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED) != 0 ||
+        build_conf(tls, &tls->conf_opportunistic, MBEDTLS_SSL_VERIFY_OPTIONAL) != 0) {
         return STSM_ERR_NO_MEMORY;
     }
-    mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
-    mbedtls_ssl_conf_ca_cb(&tls->conf, find_issuers, &tls->store);
-    mbedtls_ssl_conf_min_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-    mbedtls_ssl_conf_ciphersuites(&tls->conf, ciphersuites);
-    /* Ask servers for records of at most 4 KiB; many ignore it, so the input buffer stays
-     * at the full 16 KiB. */
-    mbedtls_ssl_conf_max_frag_len(&tls->conf, MBEDTLS_SSL_MAX_FRAG_LEN_4096);
     return STSM_OK;
 }
 

@@ -3,8 +3,12 @@
  * allocation arena, a CTR-DRBG, and certificate verification against a trust store that
  * is searched by issuer on demand (stsm_trust_store).
  *
- * Fail closed: verification is always required, the host name is always checked, TLS 1.2
- * is the minimum, and only ECDHE suites with AEAD ciphers are offered.
+ * Fail closed: verification is required, the host name is always checked, TLS 1.2 is the
+ * minimum, and only ECDHE suites with AEAD ciphers are offered. The one exception is
+ * opportunistic TLS (RFC 7435, stsm_conn_start_tls_opportunistic()): a second
+ * configuration, identical but for letting a chain that fails verification finish the
+ * handshake, so that the caller can keep an encrypted but unauthenticated session and
+ * log why it is not verified.
  */
 #ifndef STSM_TLS_H
 #define STSM_TLS_H
@@ -22,13 +26,14 @@
 struct stsm_tls {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
+    mbedtls_ssl_config conf;               /* verification required */
+    mbedtls_ssl_config conf_opportunistic; /* same, verification optional */
     struct stsm_trust_store store;
 };
 
 /**
  * Sets up the arena (first call only), seeds the DRBG and builds the client
- * configuration that verifies against `store` (copied; its blob must stay in place).
+ * configurations that verify against `store` (copied; its blob must stay in place).
  * Returns STSM_ERR_IO when the entropy source fails.
  */
 stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store);
@@ -37,7 +42,9 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
  * Maps the result of a failed handshake to a reason: the verify flags when the chain did
  * not verify (untrusted, expired, not yet valid, name mismatch), STSM_ERR_TLS_VERSION for
  * a peer that answered below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
- * refuses the ClientHello with an alert is told apart by the connection.)
+ * refuses the ClientHello with an alert is told apart by the connection.) With
+ * MBEDTLS_ERR_X509_CERT_VERIFY_FAILED it maps verify flags alone; flags it does not name
+ * (bad key, usage, ...) are STSM_ERR_TLS_UNTRUSTED.
  */
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
 

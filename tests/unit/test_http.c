@@ -64,9 +64,35 @@ int main(void)
     CHECK_CASE("body larger than the buffer (close)");
     CHECK_INT(feed("HTTP/1.1 200 OK\r\n\r\n0123456789abcdefX", false, 16), STSM_ERR_CAPACITY);
 
-    CHECK_CASE("cut short");
-    CHECK_INT(feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false, sizeof body), STSM_OK);
-    CHECK_INT(stsm_http_response_eof(&r), STSM_ERR_PEER_CLOSED);
+    /* An orderly end (close_notify) still cannot complete a body framed otherwise. */
+    static const struct {
+        const char *intent;
+        const char *text;
+    } cut[] = {
+        { "Content-Length body cut short", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc" },
+        { "Content-Length body, nothing of it", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" },
+        { "headers unfinished", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" },
+        { "status line unfinished", "HTTP/1.1 200 O" },
+        { "chunked, inside a chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel" },
+        { "chunked, between chunks", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n" },
+        { "chunked, last chunk without the empty line",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" },
+        { "chunked, inside the trailers",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: y\r\n" },
+    };
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+        CHECK_CASE(cut[i].intent);
+        CHECK_INT(feed(cut[i].text, false, sizeof body), STSM_OK);
+        CHECK(!r.complete);
+        CHECK_INT(stsm_http_response_eof(&r), STSM_ERR_PEER_CLOSED);
+        CHECK(!r.complete);
+    }
+
+    CHECK_CASE("a complete Content-Length body stays complete at the end");
+    CHECK_INT(feed("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", false, sizeof body), STSM_OK);
+    CHECK(r.complete);
+    CHECK_INT(stsm_http_response_eof(&r), STSM_OK);
+    CHECK(body_is("abc"));
 
     static const struct {
         const char *intent;
@@ -81,6 +107,10 @@ int main(void)
         { "obsolete line folding", "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n" },
         { "space before the colon", "HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\n" },
         { "bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n" },
+        { "length and chunked (smuggling)",
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n" },
+        { "chunked and length (smuggling)",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" },
         { "chunk without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
