@@ -71,6 +71,15 @@
 #define STSM_MX_MAX_HOSTS 10
 #endif
 
+/** `mx` patterns kept from one MTA-STS policy (1 to 255). Real policies list a few; with
+ *  more, the first ones are kept and hosts only the others name do not match (fail
+ *  closed, counted in stsm_sts_policy.mx_dropped). Each costs STSM_HOSTNAME_MAX + 1 bytes
+ *  in every parsed or cached policy, so small devices lower it: mps2-an385 keeps 10, the
+ *  most with which four worst-case cached policies fit its 12 KiB flash slot. */
+#ifndef STSM_STS_MAX_MX
+#define STSM_STS_MAX_MX 32
+#endif
+
 /** IPv4 and IPv6 addresses kept per MX host (more are dropped and the host is flagged). */
 #ifndef STSM_MX_MAX_ADDRESSES
 #define STSM_MX_MAX_ADDRESSES 8

@@ -164,6 +164,11 @@ static bool host_name_valid(const char *s, size_t n)
 
 bool stsm_sts_mx_pattern_valid(const char *pattern, size_t len)
 {
+    /* The pattern is stored and matched as one host name, "*." included, so the bound
+     * applies to the whole of it, not only to what follows the wildcard. */
+    if (len > STSM_HOSTNAME_MAX) {
+        return false;
+    }
     if (len >= 2 && pattern[0] == '*' && pattern[1] == '.') {
         return host_name_valid(pattern + 2, len - 2);
     }
@@ -307,10 +312,17 @@ stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm
                                "mx is not a host name in A-label form or '*.' and one");
             }
             if (policy->mx_count == STSM_STS_MAX_MX) {
-                return invalid(line, reason, number, "more mx patterns than stsmail keeps");
+                /* Voiding the policy for our own limit would fail open; matching against
+                 * the patterns that fit fails closed for hosts only the others name. */
+                policy->mx_dropped++;
+                continue;
             }
-            memcpy(policy->mx[policy->mx_count], value, value_len);
-            policy->mx[policy->mx_count][value_len] = '\0';
+            char *row = policy->mx[policy->mx_count];
+            if (value_len >= sizeof policy->mx[0]) {
+                return invalid(line, reason, number, "mx longer than a host name");   /* unreachable: checked above */
+            }
+            memcpy(row, value, value_len);
+            row[value_len] = '\0';
             policy->mx_count++;
         }
         /* Any other key is an extension: ignored (RFC 8461 section 3.2). */

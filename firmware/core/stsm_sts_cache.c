@@ -6,7 +6,9 @@
 #include "stsm_cursor.h"
 #include "stsm_dns.h"
 
-#define MAGIC "STSMSC01"
+/* 02: each policy also stores mx_dropped. A blob of another version is refused as a
+ * whole (its layout differs), never read field by field. */
+#define MAGIC "STSMSC02"
 
 void stsm_sts_cache_init(struct stsm_sts_cache *cache)
 {
@@ -39,33 +41,60 @@ const struct stsm_sts_cache_entry *stsm_sts_cache_get(struct stsm_sts_cache *cac
     return e;
 }
 
-/* The slot for `domain`: its own, a free one, or the least recently used. */
-static struct stsm_sts_cache_entry *slot(struct stsm_sts_cache *cache, const char *domain)
+/* An entry that holds no policy, only the back-off of a failed fetch: put() never
+ * stores a policy with max_age 0. */
+static bool is_failure_marker(const struct stsm_sts_cache_entry *e)
 {
-    struct stsm_sts_cache_entry *e = find(cache, domain);
-    if (e != NULL) {
-        return e;
-    }
-    struct stsm_sts_cache_entry *oldest = &cache->entries[0];
+    return e->policy.max_age == 0;
+}
+
+/* The least recently used entry, among failure markers only or among all; NULL if none. */
+static struct stsm_sts_cache_entry *least_recent(struct stsm_sts_cache *cache, bool markers_only)
+{
+    struct stsm_sts_cache_entry *oldest = NULL;
     for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
-        if (!cache->entries[i].used) {
-            return &cache->entries[i];
-        }
-        if (cache->entries[i].last_used < oldest->last_used) {
-            oldest = &cache->entries[i];
+        struct stsm_sts_cache_entry *e = &cache->entries[i];
+        if ((!markers_only || is_failure_marker(e)) && (oldest == NULL || e->last_used < oldest->last_used)) {
+            oldest = e;
         }
     }
     return oldest;
 }
 
-static void copy(char *dst, size_t cap, const char *src)
+/*
+ * A slot for a new domain: a free one, else the least recently used failure marker. A
+ * policy may then evict the least recently used policy; a failure marker may not (it
+ * would let failing fetches, which an attacker can cause, flush enforce policies out).
+ * NULL when nothing may be taken.
+ */
+static struct stsm_sts_cache_entry *free_slot(struct stsm_sts_cache *cache, bool for_policy)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        if (!cache->entries[i].used) {
+            return &cache->entries[i];
+        }
+    }
+    struct stsm_sts_cache_entry *e = least_recent(cache, true);
+    if (e == NULL && for_policy) {
+        e = least_recent(cache, false);
+    }
+    return e;
+}
+
+/* Copies `src` whole, or nothing: false when it does not fit (a cut name is another name). */
+static bool copy(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
     if (n >= cap) {
-        n = cap - 1;
+        return false;
     }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+static bool fits(const char *src, size_t cap)
+{
+    return strlen(src) < cap;
 }
 
 void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
@@ -78,7 +107,13 @@ void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const 
         }
         return;
     }
-    struct stsm_sts_cache_entry *e = slot(cache, domain);
+    struct stsm_sts_cache_entry *e = find(cache, domain);
+    if (!fits(domain, sizeof e->domain) || !fits(id, sizeof e->id)) {
+        return;   /* callers pass bounded names and ids: cannot happen */
+    }
+    if (e == NULL) {
+        e = free_slot(cache, true);
+    }
     memset(e, 0, sizeof *e);
     e->used = true;
     copy(e->domain, sizeof e->domain, domain);
@@ -92,9 +127,16 @@ void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domai
                                  int64_t now)
 {
     struct stsm_sts_cache_entry *e = find(cache, domain);
+    if (!fits(domain, sizeof e->domain) || !fits(id, sizeof e->id)) {
+        return;
+    }
     if (e == NULL) {
-        /* Remember the failure even without a policy, in a slot of its own. */
-        e = slot(cache, domain);
+        /* Remember the failure even without a policy, in a slot of its own, unless only
+         * policies hold the slots: then the back-off is forgone, the policies stay. */
+        e = free_slot(cache, false);
+        if (e == NULL) {
+            return;
+        }
         memset(e, 0, sizeof *e);
         e->used = true;
         copy(e->domain, sizeof e->domain, domain);
@@ -151,6 +193,7 @@ struct out {
     size_t cap, len;
     bool full;
     bool with_lru;   /* include the LRU stamps */
+    bool refused;    /* an entry holds what load() would refuse: store nothing */
     uint32_t crc;
 };
 
@@ -180,11 +223,42 @@ static void put_i64(struct out *o, int64_t v)
     put_u32(o, (uint32_t)v);
 }
 
-static void put_str(struct out *o, const char *s)
+/* A string field of `cap` bytes: its length must leave room for the NUL that load()
+ * writes into the same field (and fit the length byte). A field without a NUL, or one
+ * too long, is refused rather than cut, and nothing past `cap` is read. */
+static void put_str(struct out *o, const char *s, size_t cap)
 {
-    uint8_t n = (uint8_t)strlen(s);
-    put_bytes(o, &n, 1);
+    const char *nul = memchr(s, '\0', cap);
+    size_t n = nul != NULL ? (size_t)(nul - s) : cap;
+    if (n >= cap || n > UINT8_MAX) {
+        o->refused = true;
+        return;
+    }
+    uint8_t len = (uint8_t)n;
+    put_bytes(o, &len, 1);
     put_bytes(o, s, n);
+}
+
+/* What read_entry() would refuse, apart from the strings put_str() checks. */
+static bool storable(const struct stsm_sts_cache_entry *e)
+{
+    const struct stsm_sts_policy *p = &e->policy;
+    if (e->domain[0] == '\0' || p->mode > STSM_STS_MODE_ENFORCE || p->max_age > STSM_STS_MAX_AGE_LIMIT ||
+        p->mx_count > STSM_STS_MAX_MX) {
+        return false;
+    }
+#if SIZE_MAX > UINT32_MAX
+    if (p->mx_dropped > UINT32_MAX) {
+        return false;   /* stored in 32 bits; a parsed policy drops at most a few thousand */
+    }
+#endif
+    for (size_t k = 0; k < p->mx_count; k++) {
+        const char *nul = memchr(p->mx[k], '\0', sizeof p->mx[k]);
+        if (nul == NULL || !stsm_sts_mx_pattern_valid(p->mx[k], (size_t)(nul - p->mx[k]))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void serialise(const struct stsm_sts_cache *cache, struct out *o)
@@ -200,33 +274,38 @@ static void serialise(const struct stsm_sts_cache *cache, struct out *o)
         if (!e->used) {
             continue;
         }
-        put_str(o, e->domain);
-        put_str(o, e->id);
+        put_str(o, e->domain, sizeof e->domain);
+        put_str(o, e->id, sizeof e->id);
         put_i64(o, e->fetched_at);
         put_i64(o, o->with_lru ? e->last_used : 0);
-        put_str(o, e->failed_id);
+        put_str(o, e->failed_id, sizeof e->failed_id);
         put_i64(o, e->failed_at);
+        if (o->refused || !storable(e)) {
+            o->refused = true;
+            return;
+        }
         uint8_t mode = (uint8_t)e->policy.mode, mx = (uint8_t)e->policy.mx_count;
         put_bytes(o, &mode, 1);
         put_u32(o, e->policy.max_age);
         put_bytes(o, &mx, 1);
+        put_u32(o, (uint32_t)e->policy.mx_dropped);
         for (size_t k = 0; k < e->policy.mx_count; k++) {
-            put_str(o, e->policy.mx[k]);
+            put_str(o, e->policy.mx[k], sizeof e->policy.mx[k]);
         }
     }
 }
 
 size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
 {
-    struct out o = { data, cap, 0, false, true, 0 };
+    struct out o = { data, cap, 0, false, true, false, 0 };
     serialise(cache, &o);
     put_u32(&o, stsm_crc32(0, data, o.full ? 0 : o.len));
-    return o.full ? 0 : o.len;
+    return o.full || o.refused ? 0 : o.len;
 }
 
 uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache)
 {
-    struct out o = { NULL, 0, 0, false, false, 0 };
+    struct out o = { NULL, 0, 0, false, false, false, 0 };
     serialise(cache, &o);
     return o.crc;
 }
@@ -254,18 +333,20 @@ static bool get_i64(struct stsm_cursor *c, int64_t *v)
 static bool read_entry(struct stsm_cursor *c, struct stsm_sts_cache_entry *e)
 {
     uint8_t mode, mx;
+    uint32_t mx_dropped;
     memset(e, 0, sizeof *e);
     e->used = true;
     if (!get_str(c, e->domain, sizeof e->domain) || !get_str(c, e->id, sizeof e->id) ||
         !get_i64(c, &e->fetched_at) || !get_i64(c, &e->last_used) ||
         !get_str(c, e->failed_id, sizeof e->failed_id) || !get_i64(c, &e->failed_at) ||
         !stsm_cursor_u8(c, &mode) || !stsm_cursor_u32(c, &e->policy.max_age) || !stsm_cursor_u8(c, &mx) ||
-        mode > STSM_STS_MODE_ENFORCE || e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || mx > STSM_STS_MAX_MX ||
+        !stsm_cursor_u32(c, &mx_dropped) || mode > STSM_STS_MODE_ENFORCE || e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || mx > STSM_STS_MAX_MX ||
         e->domain[0] == '\0') {
         return false;
     }
     e->policy.mode = (enum stsm_sts_mode)mode;
     e->policy.mx_count = mx;
+    e->policy.mx_dropped = mx_dropped;
     for (size_t k = 0; k < mx; k++) {
         if (!get_str(c, e->policy.mx[k], sizeof e->policy.mx[k]) ||
             !stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {

@@ -1,7 +1,8 @@
 /*
  * MTA-STS policy cache (RFC 8461 sections 3.3 and 5.1): a fixed number of policies keyed
  * by domain, least-recently-used eviction, and the rules that keep a policy in force when
- * DNS or HTTPS fail. Pure: the caller passes the time (seconds on a clock that only moves
+ * DNS or HTTPS fail. An entry holds a policy, or only the back-off of a failed fetch (a
+ * failure marker); a marker never evicts a policy. Pure: the caller passes the time (seconds on a clock that only moves
  * forward) and persists the table with stsm_sts_cache_save()/load().
  */
 #ifndef STSM_STS_CACHE_H
@@ -52,7 +53,8 @@ const struct stsm_sts_cache_entry *stsm_sts_cache_get(struct stsm_sts_cache *cac
 /**
  * Stores a freshly fetched policy. `max_age: 0` means apply now, keep nothing: any cached
  * policy of the domain is dropped. Mode `none` replaces a cached policy at once. A full
- * table evicts the least recently used domain.
+ * table evicts the least recently used failure marker, or when there is none the least
+ * recently used policy. A domain or id longer than its field is not stored (never cut).
  */
 void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
                         const struct stsm_sts_policy *policy, int64_t now);
@@ -60,7 +62,12 @@ void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const 
 /** True when the cached entry is due for its refresh at `now`. */
 bool stsm_sts_cache_refresh_due(const struct stsm_sts_cache_entry *entry, int64_t now);
 
-/** A fetch for `domain` under `id` failed at `now` (starts the back-off). */
+/**
+ * A fetch for `domain` under `id` failed at `now` (starts the back-off). A domain without
+ * an entry gets a failure marker in a free slot or in place of the least recently used
+ * marker; when every slot holds a policy the failure is not recorded (no back-off), so
+ * failing fetches can never push a cached policy out.
+ */
 void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,
                                  int64_t now);
 
@@ -88,8 +95,11 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
 
 /**
  * Serialises the table (versioned, with a checksum) into `out`; returns the length, or 0
- * when `cap` is too small. stsm_sts_cache_load() refuses anything damaged
- * (STSM_ERR_CORRUPT) and then leaves the cache empty.
+ * when `cap` is too small or an entry holds something load() would refuse (a string
+ * without its NUL or too long for its field, an invalid `mx` pattern, more than
+ * STSM_STS_MAX_MX patterns, an unknown mode): nothing is ever cut to fit. Whatever load()
+ * accepts, save() stores. stsm_sts_cache_load() refuses anything damaged, and a blob of
+ * an older format version, (STSM_ERR_CORRUPT) and then leaves the cache empty.
  */
 size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *out, size_t cap);
 stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len);
@@ -100,7 +110,13 @@ stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *d
  */
 uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache);
 
-/** Bytes stsm_sts_cache_save() may need. */
-#define STSM_STS_CACHE_BLOB_MAX (16 + STSM_STS_CACHE_ENTRIES * (sizeof(struct stsm_sts_cache_entry) + 16))
+/** Bytes one entry may take in a blob: domain, id and failed id (each a length byte and
+ *  its text), three times, mode, max_age, the mx count, mx_dropped, and the patterns. */
+#define STSM_STS_CACHE_ENTRY_BLOB_MAX                                                      \
+    ((1 + STSM_HOSTNAME_MAX) + 2 * (1 + STSM_STS_ID_MAX) + 3 * 8 + 1 + 4 + 1 + 4 +        \
+     STSM_STS_MAX_MX * (1 + STSM_HOSTNAME_MAX))
+
+/** Bytes stsm_sts_cache_save() may need: magic, count, the entries, CRC-32. */
+#define STSM_STS_CACHE_BLOB_MAX (8 + 4 + STSM_STS_CACHE_ENTRIES * STSM_STS_CACHE_ENTRY_BLOB_MAX + 4)
 
 #endif /* STSM_STS_CACHE_H */

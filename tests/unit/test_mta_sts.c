@@ -124,6 +124,125 @@ static const struct {
     { "mx1.example.com", "mx1.example.com.evil", false, "suffix is not a match" },
 };
 
+/* A valid host name of exactly `n` characters: labels of 63 'a's (the longest) joined by
+ * dots, the last one shorter; `n` is never 64k so no label ends up empty. */
+static void host_of(char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = i % 64 == 63 ? '.' : 'a';
+    }
+    out[n] = '\0';
+}
+
+/* Parses a policy whose only mx line is `prefix` and a host name of `n` characters. */
+static stsm_status_t parse_long_mx(const char *prefix, size_t n, struct stsm_sts_policy *policy, size_t *line)
+{
+    static char body[2048], host[1024];
+    const char *reason;
+    host_of(host, n);
+    int len = snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmx: %s%s\nmax_age: 86400\n", prefix, host);
+    return stsm_sts_policy_parse((const uint8_t *)body, (size_t)len, policy, line, &reason);
+}
+
+/* Finding 1: the `mx` bound is the whole pattern, "*." included, at STSM_HOSTNAME_MAX. */
+static void test_mx_length(void)
+{
+    static struct stsm_sts_policy policy;
+    static const struct {
+        const char *intent;
+        const char *prefix;
+        size_t n;              /* characters after the prefix */
+        stsm_status_t status;
+    } cases[] = {
+        { "plain name of 253 characters: the limit", "", 253, STSM_OK },
+        { "plain name of 254 characters", "", 254, STSM_ERR_PEER_PROTOCOL },
+        { "'*.' and 251 characters: 253 in all", "*.", 251, STSM_OK },
+        { "'*.' and 252 characters: 254 in all", "*.", 252, STSM_ERR_PEER_PROTOCOL },
+        { "'*.' and 253 characters (the review's case)", "*.", 253, STSM_ERR_PEER_PROTOCOL },
+        { "'*.' and 1000 characters", "*.", 1000, STSM_ERR_PEER_PROTOCOL },
+        { "plain name of 1000 characters", "", 1000, STSM_ERR_PEER_PROTOCOL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t line = 99;
+        CHECK_CASE(cases[i].intent);
+        /* Under host-asan, the code before the fix fails here with UBSan's "index 255 out
+         * of bounds for type 'char [254]'" (and 254 for the 252 case). */
+        stsm_status_t st = parse_long_mx(cases[i].prefix, cases[i].n, &policy, &line);
+        CHECK_INT(st, cases[i].status);
+        if (st == STSM_OK) {
+            size_t total = strlen(cases[i].prefix) + cases[i].n;
+            CHECK_INT(policy.mx_count, 1);
+            CHECK(memchr(policy.mx[0], '\0', sizeof policy.mx[0]) != NULL);
+            CHECK_INT(strlen(policy.mx[0]), total);
+            CHECK(strncmp(policy.mx[0], cases[i].prefix, strlen(cases[i].prefix)) == 0);
+        } else {
+            CHECK_INT(line, 3);
+        }
+        char pattern[1100];
+        snprintf(pattern, sizeof pattern, "%s", cases[i].prefix);
+        host_of(pattern + strlen(cases[i].prefix), cases[i].n);
+        CHECK_INT(stsm_sts_mx_pattern_valid(pattern, strlen(pattern)), cases[i].status == STSM_OK);
+    }
+
+    CHECK_CASE("the last row at the limit stays NUL-terminated");
+    static char body[STSM_STS_MAX_MX * 300 + 128], host[256];
+    size_t len = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 1\n");
+    host_of(host, 251);
+    for (int i = 0; i < STSM_STS_MAX_MX; i++) {
+        host[0] = (char)('a' + i % 26);
+        host[1] = (char)('a' + i / 26);
+        len += (size_t)snprintf(body + len, sizeof body - len, "mx: *.%s\n", host);
+    }
+    size_t line;
+    const char *reason;
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_count, STSM_STS_MAX_MX);
+    CHECK_INT(strlen(policy.mx[STSM_STS_MAX_MX - 1]), STSM_HOSTNAME_MAX);
+}
+
+/* Finding 6: more mx lines than fit keep the first ones and match only those (fail
+ * closed), instead of voiding the policy (fail open). */
+static void test_mx_overflow(void)
+{
+    static struct stsm_sts_policy policy;
+    static char body[(STSM_STS_MAX_MX + 8) * 40 + 128];
+    size_t line;
+    const char *reason;
+    static const size_t extra[] = { 0, 1, 8 };
+    for (size_t k = 0; k < sizeof extra / sizeof extra[0]; k++) {
+        size_t lines = STSM_STS_MAX_MX + extra[k];
+        size_t len = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+        for (size_t i = 0; i < lines; i++) {
+            len += (size_t)snprintf(body + len, sizeof body - len, "mx: mx%zu.example.test\n", i);
+        }
+        CHECK_CASE(extra[k] == 0 ? "exactly STSM_STS_MAX_MX mx lines" : "more mx lines than STSM_STS_MAX_MX");
+        CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+        CHECK_INT(policy.mode, STSM_STS_MODE_ENFORCE);
+        CHECK_INT(policy.mx_count, STSM_STS_MAX_MX);
+        CHECK_INT(policy.mx_dropped, extra[k]);
+        CHECK_STR(policy.mx[0], "mx0.example.test");
+        char host[64];
+        snprintf(host, sizeof host, "mx%d.example.test", STSM_STS_MAX_MX - 1);
+        CHECK(stsm_sts_policy_matches(&policy, host));
+        snprintf(host, sizeof host, "mx%d.example.test", STSM_STS_MAX_MX);
+        CHECK(!stsm_sts_policy_matches(&policy, host));   /* named only by a dropped line */
+        CHECK(!stsm_sts_policy_matches(&policy, "evil.example.net"));
+    }
+
+    CHECK_CASE("an invalid mx after the kept ones still spoils the policy");
+    size_t len = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 86400\n");
+    for (int i = 0; i < STSM_STS_MAX_MX; i++) {
+        len += (size_t)snprintf(body + len, sizeof body - len, "mx: mx%d.example.test\n", i);
+    }
+    len += (size_t)snprintf(body + len, sizeof body - len, "mx: 192.0.2.1\n");
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_ERR_PEER_PROTOCOL);
+    CHECK_INT(line, 4 + STSM_STS_MAX_MX);
+
+    CHECK_CASE("a policy that fits drops nothing");
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)VALID_BODY, strlen(VALID_BODY), &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_dropped, 0);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof txt_cases / sizeof txt_cases[0]; i++) {
@@ -175,5 +294,8 @@ int main(void)
         CHECK_CASE(match_cases[i].intent);
         CHECK_INT(stsm_sts_mx_matches(match_cases[i].pattern, match_cases[i].host), match_cases[i].match);
     }
+
+    test_mx_length();
+    test_mx_overflow();
     return stsm_check_summary("test_mta_sts");
 }
