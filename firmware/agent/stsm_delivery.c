@@ -62,12 +62,100 @@ static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result 
     }
 }
 
+/* TLS demanded of the current session: verified under an enforce policy, for a relay or
+ * at tls_level "verify"; required (encrypted, perhaps unverified) at "encrypt"; otherwise
+ * opportunistic. */
+static bool tls_must_verify(const struct stsm_delivery *d)
+{
+    return relay_mode(d) || d->sts_mode == STSM_STS_MODE_ENFORCE ||
+           d->settings->delivery.tls_level == STSM_TLS_LEVEL_VERIFY;
+}
+
+static const char *tls_level_name(enum stsm_tls_level level)
+{
+    return level == STSM_TLS_LEVEL_VERIFY ? "verify" : level == STSM_TLS_LEVEL_ENCRYPT ? "encrypt" : "may";
+}
+
+static bool tls_required(const struct stsm_delivery *d)
+{
+    const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+    if (d->sts_mode == STSM_STS_MODE_ENFORCE) {
+        return true;   /* whatever the settings say, relay or MX */
+    }
+    return relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE : cfg->tls_level != STSM_TLS_LEVEL_MAY;
+}
+
 static void next_group(void *arg);
 static void try_host(void *arg);
 static void open_session(void *arg);
+static void relay_ready_step(void *arg);
+static void on_deadline(void *arg);
+static void on_smtp_timeout(void *arg);
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
 static void relay_ready(struct stsm_delivery *d);
 static void decide_held(struct stsm_delivery *d);
+
+/* ---- the attempt's deadline -------------------------------------------------------- */
+
+/* Every step has its own timer, but a hostile or broken peer can chain steps (hosts,
+ * retries, slow replies); one deadline bounds the whole attempt. */
+
+static void finish(struct stsm_delivery *d)
+{
+    if (d->finished) {
+        return;
+    }
+    d->finished = true;
+    sys_untimeout(on_deadline, d);
+    d->done(d->arg, d);
+}
+
+static void on_deadline(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    struct stsm_smtp_result r;
+    char text[100];
+    snprintf(text, sizeof text, "the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
+             (unsigned long)d->settings->delivery.attempt_timeout_s);
+    say(d, "%s; every recipient not yet settled is deferred", text);
+    d->expired = true;
+    sys_untimeout(on_smtp_timeout, d);
+    sys_untimeout(next_group, d);
+    sys_untimeout(try_host, d);
+    sys_untimeout(open_session, d);
+    sys_untimeout(relay_ready_step, d);
+    d->session_open = false;
+    d->tls_deferred = false;
+    d->msg_len = 0;
+    stsm_conn_close(&d->conn);
+    if (relay_mode(d) && d->route_pending) {
+        stsm_resolver_cancel(&d->query);
+        d->route_pending = false;
+    }
+    set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_TIMEOUT, text);
+    for (size_t i = 0; i < d->message->to_count; i++) {
+        if (d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+            d->rcpt[i].result = r;
+        }
+    }
+    /* DNS and policy lookups cannot be cancelled; each ends within its own bound. */
+    if (!d->route_pending && !d->sts_pending && !d->heal_pending) {
+        finish(d);
+    }
+}
+
+/* For a lookup's callback: true when the deadline passed meanwhile (the delivery then
+ * ends once no lookup is left). */
+static bool lookup_ended_after_deadline(struct stsm_delivery *d)
+{
+    if (!d->expired) {
+        return false;
+    }
+    if (!d->route_pending && !d->sts_pending && !d->heal_pending) {
+        finish(d);
+    }
+    return true;
+}
 
 /* ---- the SMTP session over the connection ------------------------------------------ */
 
@@ -77,6 +165,10 @@ static void on_smtp_timeout(void *arg)
     act(d, stsm_smtp_timeout(&d->smtp));
 }
 
+/* Starts the timer of the reply (or data block) the session now waits for. It is armed
+ * when a command goes out or a data block is handed over, never when a segment arrives:
+ * RFC 5321's timeouts are per reply, and a server trickling a byte at a time must not
+ * keep a session alive for ever. */
 static void arm_timer(struct stsm_delivery *d)
 {
     sys_untimeout(on_smtp_timeout, d);
@@ -84,22 +176,23 @@ static void arm_timer(struct stsm_delivery *d)
     sys_timeout((u32_t)((uint64_t)ms * d->settings->delivery.timeout_percent / 100u), on_smtp_timeout, d);
 }
 
-/* Hands the engine's queued commands to the connection, as far as it takes them. */
+/* Hands the engine's queued commands to the connection, as far as it takes them (the
+ * rest goes on STSM_CONN_WRITABLE). True when there were commands to send. */
 static bool flush_output(struct stsm_delivery *d)
 {
     size_t len;
     const uint8_t *out = stsm_smtp_output(&d->smtp, &len);
+    bool queued = len > 0;
     while (len > 0) {
         long n = stsm_conn_send(&d->conn, out, len);
         if (n <= 0) {
-            stsm_conn_flush(&d->conn);
-            return n == 0;   /* 0: the rest goes on STSM_CONN_WRITABLE */
+            break;
         }
         stsm_smtp_output_sent(&d->smtp, (size_t)n);
         out = stsm_smtp_output(&d->smtp, &len);
     }
     stsm_conn_flush(&d->conn);
-    return true;
+    return queued;
 }
 
 /* Streams the message through the DATA encoder; returns when the connection is full. */
@@ -117,7 +210,9 @@ static void pump_data(struct stsm_delivery *d)
                 return;
             }
             d->chunk_sent += (size_t)n;
-            arm_timer(d);
+            if (d->chunk_sent == d->chunk_len) {
+                arm_timer(d);   /* the next data block's time starts */
+            }
             continue;
         }
         d->chunk_sent = d->chunk_len = 0;
@@ -131,7 +226,9 @@ static void pump_data(struct stsm_delivery *d)
         } else {
             stsm_conn_flush(&d->conn);
             d->msg_len = 0;   /* all sent: nothing more to pump */
-            act(d, stsm_smtp_data_done(&d->smtp));
+            enum stsm_smtp_action a = stsm_smtp_data_done(&d->smtp);
+            arm_timer(d);   /* the reply to the whole message */
+            act(d, a);
             return;
         }
     }
@@ -155,7 +252,8 @@ static void session_finished(struct stsm_delivery *d);
 
 static void start_tls(struct stsm_delivery *d)
 {
-    stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
+    stsm_status_t st = tls_must_verify(d) ? stsm_conn_start_tls(&d->conn, d->tls, d->server_name)
+                       : stsm_conn_start_tls_opportunistic(&d->conn, d->tls, d->server_name);
     if (st != STSM_OK) {
         act(d, stsm_smtp_tls_done(&d->smtp, st));
     }
@@ -166,10 +264,12 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
     if (!d->session_open) {
         return;
     }
-    flush_output(d);
+    bool command_queued = flush_output(d);
     switch (action) {
     case STSM_SMTP_WAIT:
-        arm_timer(d);
+        if (command_queued) {
+            arm_timer(d);   /* a new reply is awaited */
+        }
         break;
     case STSM_SMTP_START_TLS:
         sys_untimeout(on_smtp_timeout, d);
@@ -209,9 +309,9 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     d->tls_deferred = false;   /* belonged to a session that has ended */
     p.ehlo_name = d->settings->device.ehlo_name[0] != '\0' ? d->settings->device.ehlo_name : d->ehlo_literal;
     p.implicit_tls = implicit_tls;
-    p.require_tls = relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE
-                                  : cfg->require_tls || d->sts_mode == STSM_STS_MODE_ENFORCE;
-    p.no_starttls = d->plaintext_retry;
+    p.require_tls = tls_required(d);
+    /* A plaintext retry decided before an enforce policy arrived must not run under it. */
+    p.no_starttls = d->plaintext_retry && !p.require_tls;
     if (relay_mode(d) && cfg->relay_user[0] != '\0') {
         p.auth_user = cfg->relay_user;
         p.auth_secret = cfg->relay_password;
@@ -226,14 +326,18 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     p.hold_before_mail = d->provisional;
     p.body_8bit = stsm_message_is_8bit(d->message);
     if (stsm_smtp_start(&d->smtp, &p) != STSM_OK) {
+        /* The message was checked at the start, so this is our own inconsistency: keep
+         * the alert for a later attempt rather than lose it. */
         struct stsm_smtp_result r;
-        set_local(&r, STSM_SMTP_FAILED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
+        say(d, "%s: the SMTP session could not start with these parameters; deferred", d->server_name);
+        set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
         stsm_conn_close(&d->conn);
         settle_group(d, &r, d->server_name);
         schedule(d, next_group);
         return;
     }
     d->session_open = true;
+    arm_timer(d);   /* the greeting's */
     act(d, STSM_SMTP_WAIT);
 }
 
@@ -267,17 +371,30 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
         }
         begin_smtp(d, false);
         return;
-    case STSM_CONN_TLS_READY:
+    case STSM_CONN_TLS_READY: {
+        stsm_status_t verify = stsm_conn_tls_verify_status(&d->conn);
         d->session_tls = true;
-        say(d, "%s: TLS verified (%s, %s)", d->server_name,
-            mbedtls_ssl_get_version(stsm_conn_tls_session(&d->conn)),
-            mbedtls_ssl_get_ciphersuite(stsm_conn_tls_session(&d->conn)));
+        d->session_verified = verify == STSM_OK;
+        const char *version = mbedtls_ssl_get_version(stsm_conn_tls_session(&d->conn));
+        const char *suite = mbedtls_ssl_get_ciphersuite(stsm_conn_tls_session(&d->conn));
+        if (d->session_verified) {
+            say(d, "%s: TLS verified (%s, %s)", d->server_name, version, suite);
+        } else {
+            /* RFC 7435: encrypted but unverified still beats plaintext against a passive
+             * listener. Only reachable where verification is not demanded. */
+            say(d, "%s: TLS encrypted but NOT verified (%s): %s, %s; the session stays encrypted "
+                   "(opportunistic TLS, /delivery/tls_level \"%s\")%s", d->server_name,
+                stsm_status_id(verify), version, suite,
+                tls_level_name(d->settings->delivery.tls_level),
+                d->sts_mode == STSM_STS_MODE_TESTING ? "; MTA-STS testing: refused under enforce" : "");
+        }
         if (!d->session_open) {
             begin_smtp(d, true);   /* implicit TLS: SMTP starts now */
         } else {
             act(d, stsm_smtp_tls_done(&d->smtp, STSM_OK));
         }
         return;
+    }
     case STSM_CONN_READABLE:
         for (;;) {
             uint8_t buf[512];
@@ -330,6 +447,7 @@ static void open_session(void *arg)
         d->plaintext_retry ? " without STARTTLS" : "");
     d->session_open = false;
     d->session_tls = false;
+    d->session_verified = false;
     d->msg_len = 0;
     d->data_finished = false;
     stsm_status_t st = stsm_conn_connect(&d->conn, &d->server_address, d->server_port,
@@ -367,8 +485,8 @@ static void session_finished(struct stsm_delivery *d)
         say(d, "MTA-STS testing: %s would be refused under enforce (%s)", d->server_name,
             stsm_status_id(session->status));
     }
-    if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && !cfg->require_tls &&
-        d->sts_mode != STSM_STS_MODE_ENFORCE && cfg->opportunistic_plaintext && !d->plaintext_retry) {
+    if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && !tls_required(d) &&
+        !d->sts_pending && cfg->opportunistic_plaintext && !d->plaintext_retry) {
         say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
                "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
         d->plaintext_retry = true;
@@ -404,6 +522,10 @@ static void session_finished(struct stsm_delivery *d)
 static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_delivery *d = arg;
+    d->heal_pending = false;
+    if (lookup_ended_after_deadline(d)) {
+        return;
+    }
     if (fetch->status == STSM_OK) {
         d->sts.policy = fetch->policy;
         d->sts.from_cache = false;
@@ -440,8 +562,9 @@ static bool heal_stale_policy(struct stsm_delivery *d)
     say(d, "%s: no MX host matches the cached MTA-STS policy; fetching the live policy once in case "
            "it is stale", d->domain);
     const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
-    return stsm_sts_fetch_start(&d->sts.fetch, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type,
-                                on_heal_fetched, d) == STSM_OK;
+    d->heal_pending = stsm_sts_fetch_start(&d->sts.fetch, d->domain, d->tls, m->fetch_timeout_ms,
+                                           m->relax_content_type, on_heal_fetched, d) == STSM_OK;
+    return d->heal_pending;
 }
 
 static void try_host(void *arg)
@@ -536,6 +659,12 @@ static bool apply_policy(struct stsm_delivery *d)
     }
     say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
         stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
+    if (policy->mx_dropped > 0) {
+        say(d, "%s: the policy lists %lu mx patterns more than stsmail keeps (%u); matching against "
+               "the first %u, so a host matching none of them is %s", d->domain,
+            (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MAX_MX,
+            policy->mode == STSM_STS_MODE_ENFORCE ? "refused" : "logged as a mismatch");
+    }
     if (!l->from_cache && l->fetch.content_type_relaxed) {
         say(d, "%s: the policy was served as %s, not text/plain; accepted because "
                "/mta_sts/relax_content_type is set", d->domain, l->fetch.content_type);
@@ -572,8 +701,9 @@ static void route_and_policy_ready(struct stsm_delivery *d)
         char text[100];
         snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status));
         say(d, "%s", text);
-        bool permanent = d->route_status == STSM_ERR_DNS_CNAME_CHAIN || d->route_status == STSM_ERR_CAPACITY;
-        set_local(&r, permanent ? STSM_SMTP_FAILED : STSM_SMTP_DEFERRED, d->route_status, text);
+        /* Deferred whatever the reason: a CNAME chain or an answer beyond our own limits
+         * is a local limit, and a local limit never loses an alert. */
+        set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
         settle_group(d, &r, "");
         schedule(d, next_group);
         return;
@@ -608,10 +738,10 @@ static void decide_held(struct stsm_delivery *d)
     const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
     bool in_policy = d->policy == NULL || stsm_sts_policy_matches(d->policy, host->name);
     bool strict_cname = (d->settings->mta_sts.strict_cname & STSM_STRICT_CNAME_MX) && host->cname;
-    bool tls = stsm_smtp_tls_active(&d->smtp);
+    bool tls = stsm_smtp_tls_active(&d->smtp) && d->session_verified;
     const char *why = !in_policy ? "not in the MTA-STS policy's mx patterns"
                       : strict_cname ? "reached through a CNAME (strict no-CNAME mode, scope mx)"
-                      : !tls ? "no TLS, which the MTA-STS policy requires" : NULL;
+                      : !tls ? "no verified TLS, which the MTA-STS policy requires" : NULL;
     if (why != NULL && d->sts_mode == STSM_STS_MODE_ENFORCE) {
         say(d, "MX %s refused before MAIL FROM: %s", host->name, why);
         d->refused_by_policy = true;
@@ -650,6 +780,9 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
     d->route_status = status;
     d->route_set = set;
     d->route_pending = false;
+    if (lookup_ended_after_deadline(d)) {
+        return;
+    }
     if (!d->sts_pending) {
         route_and_policy_ready(d);
         return;
@@ -675,12 +808,11 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     struct stsm_delivery *d = arg;
     (void)lookup;
     d->sts_pending = false;
-    if (d->tls_deferred) {
-        d->tls_deferred = false;
-        if (d->session_open) {
-            start_tls(d);
-        }
+    if (lookup_ended_after_deadline(d)) {
+        return;
     }
+    bool resume_tls = d->tls_deferred;
+    d->tls_deferred = false;
     if (d->resume_after_sts) {
         d->resume_after_sts = false;
         d->provisional = false;
@@ -695,6 +827,11 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
         } else {
             route_and_policy_ready(d);
         }
+    }
+    /* The waiting handshake starts once the policy is applied, so that it verifies when
+     * the policy demands it. */
+    if (resume_tls && d->session_open) {
+        start_tls(d);
     }
 }
 
@@ -735,13 +872,16 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
 {
     struct stsm_delivery *d = arg;
     (void)server;
+    d->route_pending = false;
+    if (lookup_ended_after_deadline(d)) {
+        return;
+    }
     d->route_status = status != STSM_OK ? status
                       : answer->outcome != STSM_DNS_ANSWER ? STSM_ERR_RESOLVE : STSM_OK;
     if (d->route_status == STSM_OK) {
         const uint8_t *a = answer->records[0].address;
         IP_ADDR4(&d->server_address, a[0], a[1], a[2], a[3]);
     }
-    d->route_pending = false;
     if (!d->sts_pending) {
         relay_ready(d);
     }
@@ -776,7 +916,7 @@ static void next_group(void *arg)
         }
     }
     if (first == d->message->to_count) {
-        d->done(d->arg, d);
+        finish(d);
         return;
     }
     snprintf(d->domain, sizeof d->domain, "%s", domain_of(d->message->to[first]));
@@ -790,8 +930,9 @@ static void next_group(void *arg)
         snprintf(d->server_name, sizeof d->server_name, "%s", cfg->relay_host);
         d->server_port = cfg->relay_port;
         if (cfg->relay_tls == STSM_RELAY_NONE) {
-            say(d, "relay %s: TLS is off by settings (/delivery/relay/tls = \"none\"); STARTTLS is "
-                   "still used when offered, but the mail may go in plaintext", cfg->relay_host);
+            say(d, "relay %s: TLS is not required by settings (/delivery/relay/tls = \"none\"); STARTTLS "
+                   "is still used when offered, and an MTA-STS enforce policy still requires it",
+                cfg->relay_host);
         }
         bool literal = ipaddr_aton(cfg->relay_host, &d->server_address);
         snprintf(d->domain, sizeof d->domain, "%.253s",
@@ -868,6 +1009,7 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     for (size_t i = 0; i < message->to_count; i++) {
         d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
     }
+    sys_timeout((u32_t)(settings->delivery.attempt_timeout_s * 1000u), on_deadline, d);
     schedule(d, next_group);
     return STSM_OK;
 }

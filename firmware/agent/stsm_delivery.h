@@ -5,10 +5,18 @@
  * recipient: delivered, deferred (try again later) or failed (never).
  *
  * MX mode moves on to the next host when a connection fails or times out, on a 4xx at
- * the greeting or EHLO, and on a TLS failure. Without required TLS, a host whose STARTTLS
- * handshake fails is tried once more in plaintext when settings allow it
- * (opportunistic_plaintext); every such fallback is logged. Every decision goes to the log
- * callback as one line.
+ * the greeting or EHLO, and on a TLS failure. TLS follows /delivery/tls_level: at "may"
+ * (the default) STARTTLS is used whenever offered and a certificate that fails
+ * verification keeps the session encrypted, logged (RFC 7435); only a handshake that fails
+ * outright is retried once in plaintext, when settings allow it
+ * (opportunistic_plaintext). "encrypt" requires TLS, "verify" a verified certificate. An
+ * MTA-STS enforce policy and relays always get verified TLS. Every decision goes to the
+ * log callback as one line.
+ *
+ * Time: each reply has its RFC 5321 timeout, armed when its command goes out (never
+ * re-armed by arriving bytes), and the whole attempt has a deadline
+ * (/delivery/attempt_timeout) after which every unsettled recipient is deferred. No local
+ * limit (MX hosts, DNS answer size, CNAME hops) fails a recipient: it defers.
  *
  * MTA-STS: the domain's policy is looked up beside its MX hosts (in relay mode, the
  * relay's policy domain, and the relay is the one host it is matched against). Under
@@ -74,6 +82,9 @@ struct stsm_delivery {
     bool tls_deferred;                   /* provisional STARTTLS waits for the policy fetch */
     bool refused_by_policy;              /* the held session was refused by the policy */
     bool resume_after_sts;               /* the next group waits for the lookup to end */
+    bool heal_pending;                   /* a healing fetch of the live policy is under way */
+    bool expired;                        /* the attempt's deadline passed */
+    bool finished;                       /* `done` ran */
     struct stsm_resolver_query query;    /* relay mode: the relay's address */
     const struct stsm_mx_set *hosts;
     size_t host_index;
@@ -81,13 +92,13 @@ struct stsm_delivery {
     ip_addr_t server_address;
     uint16_t server_port;
     bool plaintext_retry;                /* this attempt deliberately skips STARTTLS */
-    bool tls_failed;                     /* the last attempt failed in the handshake */
     struct stsm_smtp_result last_failure;
 
     struct stsm_conn conn;
     struct stsm_smtp smtp;
     bool session_open;
     bool session_tls;                    /* TLS came up in this session */
+    bool session_verified;               /* ... and the peer's certificate verified */
     size_t size_estimate;
     char ehlo_literal[32];
     size_t msg_len, msg_sent;
