@@ -67,6 +67,13 @@ static stsm_status_t fail(struct ctx *ctx, const char *path, const char *fmt, ..
         vsnprintf(ctx->why + n, ctx->why_len - (size_t)n, fmt, ap);
         va_end(ap);
     }
+    /* Keys and values are quoted from the file: a control character in one (a raw or
+     * escaped line break) must not split the one-line reason or forge a log line. */
+    for (char *c = ctx->why; ctx->why_len > 0 && *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *c = '?';
+        }
+    }
     return STSM_ERR_ARGUMENT;
 }
 
