@@ -1,0 +1,116 @@
+/*
+ * libFuzzer harness for the policy cache blob (the host's cache file, the firmware's
+ * flash record). The input is loaded as it is, and once more with its trailing CRC-32
+ * recomputed so that the fuzzer reaches the entries behind the checksum. A blob that
+ * loads holds only valid entries; it serialises again (whatever loads can be stored),
+ * and that blob loads into the same cache and serialises to the same bytes.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stsm_crc32.h"
+#include "stsm_sts_cache.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_text(const char *s, size_t cap)
+{
+    if (memchr(s, '\0', cap) == NULL) {
+        abort();
+    }
+}
+
+static void check_cache(const struct stsm_sts_cache *c)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *e = &c->entries[i];
+        if (!e->used) {
+            continue;
+        }
+        check_text(e->domain, sizeof e->domain);
+        check_text(e->id, sizeof e->id);
+        check_text(e->failed_id, sizeof e->failed_id);
+        if (e->domain[0] == '\0' || e->policy.mx_count > STSM_STS_MAX_MX ||
+            e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || e->policy.mode > STSM_STS_MODE_ENFORCE) {
+            abort();
+        }
+        for (size_t k = 0; k < e->policy.mx_count; k++) {
+            check_text(e->policy.mx[k], sizeof e->policy.mx[k]);
+            if (!stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
+                abort();
+            }
+        }
+    }
+}
+
+static bool same_entry(const struct stsm_sts_cache_entry *a, const struct stsm_sts_cache_entry *b)
+{
+    if (a->used != b->used) {
+        return false;
+    }
+    if (!a->used) {
+        return true;
+    }
+    if (strcmp(a->domain, b->domain) != 0 || strcmp(a->id, b->id) != 0 ||
+        strcmp(a->failed_id, b->failed_id) != 0 || a->fetched_at != b->fetched_at ||
+        a->last_used != b->last_used || a->failed_at != b->failed_at || a->policy.mode != b->policy.mode ||
+        a->policy.max_age != b->policy.max_age || a->policy.mx_count != b->policy.mx_count) {
+        return false;
+    }
+    for (size_t k = 0; k < a->policy.mx_count; k++) {
+        if (strcmp(a->policy.mx[k], b->policy.mx[k]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void round_trip(const uint8_t *data, size_t size)
+{
+    static struct stsm_sts_cache first, second;
+    static uint8_t blob[STSM_STS_CACHE_BLOB_MAX], again[STSM_STS_CACHE_BLOB_MAX];
+    if (stsm_sts_cache_load(&first, data, size) != STSM_OK) {
+        for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+            if (first.entries[i].used) {
+                abort();   /* a refused blob leaves the cache empty */
+            }
+        }
+        return;
+    }
+    check_cache(&first);
+    size_t n = stsm_sts_cache_save(&first, blob, sizeof blob);
+    if (n == 0 || stsm_sts_cache_load(&second, blob, n) != STSM_OK) {
+        abort();
+    }
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        if (!same_entry(&first.entries[i], &second.entries[i])) {
+            abort();
+        }
+    }
+    if (stsm_sts_cache_digest(&first) != stsm_sts_cache_digest(&second) ||
+        stsm_sts_cache_save(&second, again, sizeof again) != n || memcmp(blob, again, n) != 0) {
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    round_trip(data, size);
+    if (size < 4) {
+        return 0;
+    }
+    uint8_t *fixed = malloc(size);
+    if (fixed == NULL) {
+        abort();
+    }
+    memcpy(fixed, data, size);
+    uint32_t crc = stsm_crc32(0, fixed, size - 4);
+    fixed[size - 4] = (uint8_t)(crc >> 24);
+    fixed[size - 3] = (uint8_t)(crc >> 16);
+    fixed[size - 2] = (uint8_t)(crc >> 8);
+    fixed[size - 1] = (uint8_t)crc;
+    round_trip(fixed, size);
+    free(fixed);
+    return 0;
+}
