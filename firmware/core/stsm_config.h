@@ -26,7 +26,9 @@
 #define STSM_DNS_EDNS_PAYLOAD 1232
 #endif
 
-/** Records of the asked type kept from one answer. */
+/** Records of the asked type kept from one answer. An MX answer with more keeps those of
+ *  the lowest preference values, an A or AAAA answer its first ones (the rest are counted
+ *  in stsm_dns_answer.dropped); a TXT answer with more is an error (STSM_ERR_CAPACITY). */
 #ifndef STSM_DNS_MAX_RECORDS
 #define STSM_DNS_MAX_RECORDS 16
 #endif
@@ -66,7 +68,8 @@
 #define STSM_DNS_TCP_TIMEOUT_MS 5000
 #endif
 
-/** MX hosts kept for one domain (more is an error: STSM_ERR_CAPACITY). */
+/** MX hosts kept for one domain: with more, those of the lowest preference values are kept
+ *  and the rest counted (stsm_mx_set.hosts_dropped); never an error. */
 #ifndef STSM_MX_MAX_HOSTS
 #define STSM_MX_MAX_HOSTS 10
 #endif

@@ -364,6 +364,64 @@ static stsm_status_t decode_rdata(const uint8_t *msg, size_t len, const struct r
     }
 }
 
+/* One MX record chosen for keeping: its preference and where the record starts. */
+struct mx_choice {
+    uint16_t preference;
+    size_t at;
+};
+
+/*
+ * Chooses the MX records to keep among the `ancount` answers at `answers` that are owned
+ * by `owner`: all of them when they fit, else the STSM_DNS_MAX_RECORDS with the lowest
+ * preference values (earlier records first among equals). Fills `best` in preference
+ * order, `*kept` with how many and `*total` with how many there were. Every one of them
+ * is checked, kept or not, so a broken record spoils the answer as it always did.
+ */
+static stsm_status_t choose_mx(const uint8_t *msg, size_t len, size_t answers, uint16_t ancount,
+                               const char *owner, struct mx_choice best[STSM_DNS_MAX_RECORDS],
+                               size_t *kept_out, size_t *total)
+{
+    struct stsm_cursor c;
+    char name[STSM_HOSTNAME_MAX + 1], exchange[STSM_HOSTNAME_MAX + 1];
+    size_t kept = 0;
+    *total = 0;
+    stsm_cursor_init(&c, msg, len);
+    stsm_cursor_seek(&c, answers);
+    for (uint16_t i = 0; i < ancount; i++) {
+        struct rr_head rr;
+        size_t at = c.pos;
+        read_rr(&c, name, sizeof name, &rr);   /* validated by the first walk */
+        if (rr.type != STSM_DNS_TYPE_MX || rr.class_ != STSM_DNS_CLASS_IN ||
+            !stsm_dns_name_equal(name, owner)) {
+            continue;
+        }
+        if (rr.rdlen < 2) {
+            return STSM_ERR_DNS_MALFORMED;
+        }
+        stsm_status_t st = read_rdata_name(msg, len, &rr, 2, exchange, sizeof exchange);
+        if (st != STSM_OK) {
+            return st;
+        }
+        (*total)++;
+        uint16_t preference = (uint16_t)((msg[rr.rdata] << 8) | msg[rr.rdata + 1]);
+        if (kept == STSM_DNS_MAX_RECORDS) {
+            if (preference >= best[kept - 1].preference) {
+                continue;
+            }
+            kept--;   /* the worst kept one gives way */
+        }
+        size_t k = kept;
+        while (k > 0 && best[k - 1].preference > preference) {
+            best[k] = best[k - 1];
+            k--;
+        }
+        best[k] = (struct mx_choice){ preference, at };
+        kept++;
+    }
+    *kept_out = kept;
+    return STSM_OK;
+}
+
 stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_dns_query *query,
                               struct stsm_dns_answer *answer)
 {
@@ -460,24 +518,57 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
         memcpy(current, target, strlen(target) + 1);
     }
 
-    /* Records of the asked type that belong to the end of the chain. */
-    stsm_cursor_seek(&c, answers);
-    for (uint16_t i = 0; i < ancount; i++) {
-        struct rr_head rr;
-        read_rr(&c, name, sizeof name, &rr);   /* validated above */
-        if (rr.type != query->type || rr.class_ != STSM_DNS_CLASS_IN ||
-            !stsm_dns_name_equal(name, current)) {
-            continue;
-        }
-        if (answer->count == STSM_DNS_MAX_RECORDS) {
-            return STSM_ERR_CAPACITY;
-        }
-        struct stsm_dns_record *rec = &answer->records[answer->count];
-        rec->owner = answer->canonical;
-        if ((st = decode_rdata(msg, len, &rr, answer, rec)) != STSM_OK) {
+    /* Records of the asked type that belong to the end of the chain. More than we keep
+     * is not an error where a subset still serves (our limit must not lose mail): an MX
+     * set keeps its best preferences, an address set its first addresses. A TXT set is
+     * all or nothing, since a dropped record could be a second MTA-STS record. */
+    if (query->type == STSM_DNS_TYPE_MX) {
+        struct mx_choice best[STSM_DNS_MAX_RECORDS];
+        size_t kept, total;
+        if ((st = choose_mx(msg, len, answers, ancount, current, best, &kept, &total)) != STSM_OK) {
             return st;
         }
-        answer->count++;
+        answer->dropped = total - kept;
+        /* Best first, so that if the pool runs out it is the worst that go. */
+        for (size_t k = 0; k < kept; k++) {
+            struct rr_head rr;
+            stsm_cursor_seek(&c, best[k].at);
+            read_rr(&c, name, sizeof name, &rr);
+            struct stsm_dns_record *rec = &answer->records[answer->count];
+            rec->owner = answer->canonical;
+            st = decode_rdata(msg, len, &rr, answer, rec);
+            if (st == STSM_ERR_CAPACITY && answer->count > 0) {
+                answer->dropped += kept - k;
+                break;
+            }
+            if (st != STSM_OK) {
+                return st;
+            }
+            answer->count++;
+        }
+    } else {
+        stsm_cursor_seek(&c, answers);
+        for (uint16_t i = 0; i < ancount; i++) {
+            struct rr_head rr;
+            read_rr(&c, name, sizeof name, &rr);   /* validated above */
+            if (rr.type != query->type || rr.class_ != STSM_DNS_CLASS_IN ||
+                !stsm_dns_name_equal(name, current)) {
+                continue;
+            }
+            if (answer->count == STSM_DNS_MAX_RECORDS) {
+                if (query->type == STSM_DNS_TYPE_TXT) {
+                    return STSM_ERR_CAPACITY;
+                }
+                answer->dropped++;
+                continue;
+            }
+            struct stsm_dns_record *rec = &answer->records[answer->count];
+            rec->owner = answer->canonical;
+            if ((st = decode_rdata(msg, len, &rr, answer, rec)) != STSM_OK) {
+                return st;
+            }
+            answer->count++;
+        }
     }
 
     /* Addresses offered in the additional section. */
@@ -494,9 +585,12 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
             break;
         }
         struct stsm_dns_record *rec = &answer->extra[answer->extra_count];
-        if ((st = decode_rdata(msg, len, &rr, answer, rec)) != STSM_OK ||
-            (st = pool_add(answer, name, strlen(name), &rec->owner)) != STSM_OK) {
+        if ((st = decode_rdata(msg, len, &rr, answer, rec)) != STSM_OK) {
             return st;
+        }
+        if (pool_add(answer, name, strlen(name), &rec->owner) != STSM_OK) {
+            answer->extra_incomplete = true;   /* addresses are looked up instead */
+            break;
         }
         answer->extra_count++;
     }

@@ -5,6 +5,9 @@
  * Decoding checks that a message answers our query (ID, QR, opcode, question) before
  * anything else, follows the CNAME chain from the asked name, keeps the records of the
  * asked type that belong to the name the chain ends at, and classifies the outcome.
+ * Where those records do not all fit, an MX answer keeps the ones of the lowest
+ * preference values and an A or AAAA answer its first ones, and says how many it left
+ * out (`dropped`); a TXT answer that does not fit is an error.
  */
 #ifndef STSM_DNS_H
 #define STSM_DNS_H
@@ -63,10 +66,17 @@ struct stsm_dns_answer {
     uint16_t canonical;                  /**< pool offset: where the CNAME chain ends (== asked without CNAMEs) */
     uint8_t cname_hops;                  /**< CNAMEs followed; 0 when the asked name answered itself */
     uint16_t chain[STSM_DNS_MAX_CNAME_HOPS]; /**< pool offsets of the CNAME targets, in order */
-    size_t count;                        /**< records of the asked type owned by `canonical` */
+    size_t count;                        /**< records of the asked type owned by `canonical`, kept */
+    /** Such records left out because they did not fit: more than STSM_DNS_MAX_RECORDS,
+     *  or (MX) the name pool ran out. An MX answer keeps the lowest preference values and
+     *  lists them in preference order (message order among equals), so what is dropped is
+     *  always the worst; an A or AAAA answer keeps the first ones in message order. 0 when
+     *  everything fitted. Worth a log line: the caller works with a subset. */
+    size_t dropped;
     struct stsm_dns_record records[STSM_DNS_MAX_RECORDS];
     size_t extra_count;                  /**< A/AAAA records from the additional section */
-    bool extra_incomplete;               /**< more additional A/AAAA than STSM_DNS_MAX_EXTRA: do not rely on them */
+    bool extra_incomplete;               /**< more additional A/AAAA than STSM_DNS_MAX_EXTRA (or
+                                              than the pool holds): do not rely on them */
     struct stsm_dns_record extra[STSM_DNS_MAX_EXTRA];
     size_t pool_used;
     char pool[STSM_DNS_POOL_SIZE];
@@ -83,9 +93,11 @@ stsm_status_t stsm_dns_encode_query(const struct stsm_dns_query *query, uint8_t 
 
 /**
  * Decodes `msg` as the answer to `query` into `answer`.
- * Returns STSM_OK (see answer->outcome), STSM_ERR_DNS_NOT_ANSWER for a message that is
- * not an answer to this query (ignore it and keep waiting), STSM_ERR_DNS_MALFORMED,
- * STSM_ERR_DNS_CNAME_CHAIN, or STSM_ERR_CAPACITY when valid data does not fit.
+ * Returns STSM_OK (see answer->outcome; answer->dropped counts MX, A or AAAA records left
+ * out for capacity), STSM_ERR_DNS_NOT_ANSWER for a message that is not an answer to this
+ * query (ignore it and keep waiting), STSM_ERR_DNS_MALFORMED, STSM_ERR_DNS_CNAME_CHAIN, or
+ * STSM_ERR_CAPACITY when valid data does not fit and no subset would do (more TXT records
+ * than STSM_DNS_MAX_RECORDS, names beyond the pool).
  */
 stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_dns_query *query,
                               struct stsm_dns_answer *answer);

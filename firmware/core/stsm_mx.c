@@ -45,6 +45,7 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
     }
 
     set->kind = STSM_MX_LIST;
+    set->hosts_dropped = mx->dropped;   /* the codec already kept only the best records */
     for (size_t i = 0; i < mx->count; i++) {
         const char *exchange = stsm_dns_str(mx, mx->records[i].data);
         uint16_t preference = mx->records[i].preference;
@@ -68,7 +69,12 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
             set->count--;
         }
         if (set->count == STSM_MX_MAX_HOSTS) {
-            return STSM_ERR_CAPACITY;
+            /* Our limit must not lose mail: keep the best hosts, drop the worst one. */
+            set->hosts_dropped++;
+            if (preference >= set->hosts[set->count - 1].preference) {
+                continue;
+            }
+            set->count--;
         }
         size_t at = set->count;
         while (at > 0 && set->hosts[at - 1].preference > preference) {
@@ -153,6 +159,9 @@ void stsm_mx_record_lookup(struct stsm_mx_host *host, uint16_t type, stsm_status
     }
     for (size_t i = 0; i < answer->count; i++) {
         add_address(host, type, answer->records[i].address);
+    }
+    if (answer->dropped > 0) {
+        host->addresses_dropped = true;   /* the codec kept only the first of them */
     }
 }
 

@@ -43,7 +43,8 @@ struct stsm_mx_host {
     char canonical[STSM_HOSTNAME_MAX + 1];  /**< where that CNAME chain ended (== name if none) */
     struct stsm_mx_lookup a, aaaa;
     size_t address_count;
-    bool addresses_dropped;                 /**< more than STSM_MX_MAX_ADDRESSES existed */
+    bool addresses_dropped;                 /**< more than STSM_MX_MAX_ADDRESSES existed, or the
+                                                 codec kept only some (answer->dropped) */
     struct stsm_mx_address addresses[STSM_MX_MAX_ADDRESSES];
 };
 
@@ -51,6 +52,12 @@ struct stsm_mx_set {
     enum stsm_mx_kind kind;
     char domain[STSM_HOSTNAME_MAX + 1];
     bool null_ignored;       /**< a "." exchange stood among real ones and was skipped */
+    /** MX records left out because they did not fit: by the DNS codec (more than
+     *  STSM_DNS_MAX_RECORDS, stsm_dns_answer.dropped) or here (more distinct hosts than
+     *  STSM_MX_MAX_HOSTS). Those of the highest preference values go first, so `hosts`
+     *  always holds the best ones. Nonzero: log that delivery tries only these; 0 when
+     *  every record fitted. A name listed twice may be counted once for each record. */
+    size_t hosts_dropped;
     size_t count;
     struct stsm_mx_host hosts[STSM_MX_MAX_HOSTS];
 };
@@ -61,9 +68,10 @@ typedef uint32_t (*stsm_mx_random_fn)(void *arg, uint32_t bound);
 /**
  * Builds the host list of `domain` from `mx`, its decoded MX answer (outcome ANSWER,
  * NODATA or NXDOMAIN). Hosts are sorted by preference; hosts of equal preference are
- * shuffled with `random`; a host named twice is kept once, at its best preference.
- * Returns STSM_ERR_CAPACITY for more than STSM_MX_MAX_HOSTS hosts, STSM_ERR_ARGUMENT for
- * an answer of another outcome.
+ * shuffled with `random`; a host named twice is kept once, at its best preference. More
+ * hosts than STSM_MX_MAX_HOSTS is not an error: the ones of the lowest preference values
+ * are kept (the first listed among equals at the cut) and `hosts_dropped` counts the rest.
+ * Returns STSM_OK, or STSM_ERR_ARGUMENT for an answer of another outcome.
  */
 stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
                            stsm_mx_random_fn random, void *random_arg, struct stsm_mx_set *set);

@@ -207,10 +207,11 @@ static void test_records(void)
     CHECK_INT(decode(&p, "example.test", STSM_DNS_TYPE_MX), STSM_OK);
     CHECK_INT(answer.outcome, STSM_DNS_ANSWER);
     CHECK_INT(answer.count, 2);
-    CHECK_INT(answer.records[0].preference, 20);
-    CHECK_STR(stsm_dns_str(&answer, answer.records[0].data), "mx2.example.test");
-    CHECK_INT(answer.records[1].preference, 10);
-    CHECK_STR(stsm_dns_str(&answer, answer.records[1].data), "mx1.example.test");
+    CHECK_INT(answer.dropped, 0);
+    CHECK_INT(answer.records[0].preference, 10);   /* MX records come in preference order */
+    CHECK_STR(stsm_dns_str(&answer, answer.records[0].data), "mx1.example.test");
+    CHECK_INT(answer.records[1].preference, 20);
+    CHECK_STR(stsm_dns_str(&answer, answer.records[1].data), "mx2.example.test");
     CHECK_INT(answer.extra_count, 2);
     CHECK_STR(stsm_dns_str(&answer, answer.extra[0].owner), "mx1.example.test");
     CHECK(memcmp(answer.extra[1].address, "\xc0\x00\x02\x0b", 4) == 0);
@@ -273,13 +274,25 @@ static void test_records(void)
     CHECK_INT(decode(&p, "odd.test", STSM_DNS_TYPE_MX), STSM_OK);
     CHECK_STR(stsm_dns_str(&answer, answer.records[0].data), "a\\046b.test");
 
-    CHECK_CASE("more records than STSM_DNS_MAX_RECORDS is an error, not a cut");
-    pkt_header(&p, ID, 0, 0, 1, STSM_DNS_MAX_RECORDS + 1, 0, 0);
+    CHECK_CASE("more A records than STSM_DNS_MAX_RECORDS: the first ones are kept and the rest counted");
+    pkt_header(&p, ID, 0, 0, 1, STSM_DNS_MAX_RECORDS + 3, 0, 0);
     pkt_question(&p, "many.test", STSM_DNS_TYPE_A);
-    for (int i = 0; i <= STSM_DNS_MAX_RECORDS; i++) {
+    for (int i = 0; i < STSM_DNS_MAX_RECORDS + 3; i++) {
         pkt_rr_a(&p, "many.test", 192, 0, 2, (uint8_t)i);
     }
-    CHECK_INT(decode(&p, "many.test", STSM_DNS_TYPE_A), STSM_ERR_CAPACITY);
+    CHECK_INT(decode(&p, "many.test", STSM_DNS_TYPE_A), STSM_OK);
+    CHECK_INT(answer.outcome, STSM_DNS_ANSWER);
+    CHECK_INT(answer.count, STSM_DNS_MAX_RECORDS);
+    CHECK_INT(answer.dropped, 3);
+    CHECK_INT(answer.records[STSM_DNS_MAX_RECORDS - 1].address[3], STSM_DNS_MAX_RECORDS - 1);
+
+    CHECK_CASE("more TXT records than STSM_DNS_MAX_RECORDS is an error, not a cut");
+    pkt_header(&p, ID, 0, 0, 1, STSM_DNS_MAX_RECORDS + 1, 0, 0);
+    pkt_question(&p, "t.test", STSM_DNS_TYPE_TXT);
+    for (int i = 0; i <= STSM_DNS_MAX_RECORDS; i++) {
+        pkt_rr_txt(&p, "t.test", "x", (const char *)NULL);
+    }
+    CHECK_INT(decode(&p, "t.test", STSM_DNS_TYPE_TXT), STSM_ERR_CAPACITY);
 
     CHECK_CASE("too many additional addresses are flagged as incomplete");
     pkt_header(&p, ID, 0, 0, 1, 1, 0, STSM_DNS_MAX_EXTRA + 1);
@@ -291,6 +304,118 @@ static void test_records(void)
     CHECK_INT(decode(&p, "example.test", STSM_DNS_TYPE_MX), STSM_OK);
     CHECK_INT(answer.extra_count, STSM_DNS_MAX_EXTRA);
     CHECK(answer.extra_incomplete);
+}
+
+/* Finding 6: an MX answer with more records than we keep is cut to its best preferences,
+ * never refused. Preferences are (37 * i) mod 101: distinct and in no order. */
+static void test_mx_capacity(void)
+{
+    static const unsigned sizes[] = { 11, 16, 17, 40 };
+    struct pkt p;
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        unsigned n = sizes[t];
+        char intent[80];
+        snprintf(intent, sizeof intent, "%u MX records in mixed preference order", n);
+        CHECK_CASE(intent);
+        pkt_header(&p, ID, 0, 0, 1, n, 0, 0);
+        pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+        unsigned sorted[64];
+        for (unsigned i = 0; i < n; i++) {
+            char exchange[32];
+            unsigned pref = (37u * i) % 101u;
+            snprintf(exchange, sizeof exchange, "p%u.d.test", pref);
+            pkt_rr_mx(&p, "d.test", pref, exchange);
+            unsigned k = i;   /* insertion sort of the expected preferences */
+            while (k > 0 && sorted[k - 1] > pref) {
+                sorted[k] = sorted[k - 1];
+                k--;
+            }
+            sorted[k] = pref;
+        }
+        unsigned keep = n < STSM_DNS_MAX_RECORDS ? n : STSM_DNS_MAX_RECORDS;
+        CHECK_INT(decode(&p, "d.test", STSM_DNS_TYPE_MX), STSM_OK);
+        CHECK_INT(answer.outcome, STSM_DNS_ANSWER);
+        CHECK_INT(answer.count, keep);
+        CHECK_INT(answer.dropped, n - keep);
+        for (unsigned k = 0; k < keep && k < answer.count; k++) {
+            char want[32];
+            snprintf(want, sizeof want, "p%u.d.test", sorted[k]);
+            CHECK_INT(answer.records[k].preference, sorted[k]);
+            CHECK_STR(stsm_dns_str(&answer, answer.records[k].data), want);
+        }
+    }
+
+    CHECK_CASE("equal preferences at the cut: the first listed are kept");
+    pkt_header(&p, ID, 0, 0, 1, 20, 0, 0);
+    pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+    for (unsigned i = 0; i < 20; i++) {
+        char exchange[32];
+        snprintf(exchange, sizeof exchange, "e%u.d.test", i);
+        pkt_rr_mx(&p, "d.test", i == 19 ? 1 : 10, exchange);   /* the last one is the best */
+    }
+    CHECK_INT(decode(&p, "d.test", STSM_DNS_TYPE_MX), STSM_OK);
+    CHECK_INT(answer.count, STSM_DNS_MAX_RECORDS);
+    CHECK_INT(answer.dropped, 20 - STSM_DNS_MAX_RECORDS);
+    CHECK_STR(stsm_dns_str(&answer, answer.records[0].data), "e19.d.test");
+    CHECK_STR(stsm_dns_str(&answer, answer.records[1].data), "e0.d.test");
+    CHECK_STR(stsm_dns_str(&answer, answer.records[STSM_DNS_MAX_RECORDS - 1].data), "e14.d.test");
+
+    CHECK_CASE("long exchanges that overflow the name pool: the worst preferences go");
+    /* Each exchange is a 60-byte label in front of one shared 190-byte name (compressed):
+     * 251 characters expanded, so the pool holds about a dozen. */
+    pkt_header(&p, ID, 0, 0, 1, STSM_DNS_MAX_RECORDS, 0, 0);
+    pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+    size_t base_at = 0;
+    for (unsigned i = 0; i < STSM_DNS_MAX_RECORDS; i++) {
+        char label[61];
+        memset(label, 'x', 60);
+        label[60] = '\0';
+        snprintf(label, sizeof label, "x%02u", i);
+        label[3] = 'x';
+        pkt_ptr(&p, QNAME_AT);
+        if (i == 0) {
+            pkt_rr_fixed(&p, STSM_DNS_TYPE_MX, 300, 2 + 61 + 3 * 61 + 8);
+            pkt_u16(&p, 100 - i);
+            pkt_u8(&p, 60);
+            pkt_bytes(&p, label, 60);
+            base_at = p.n;
+            for (int k = 0; k < 3; k++) {
+                pkt_u8(&p, 60);
+                for (int b = 0; b < 60; b++) {
+                    pkt_u8(&p, 'b');
+                }
+            }
+            pkt_name(&p, "d.test");
+        } else {
+            pkt_rr_fixed(&p, STSM_DNS_TYPE_MX, 300, 2 + 61 + 2);
+            pkt_u16(&p, 100 - i);   /* later records are better */
+            pkt_u8(&p, 60);
+            pkt_bytes(&p, label, 60);
+            pkt_ptr(&p, base_at);
+        }
+    }
+    CHECK_INT(decode(&p, "d.test", STSM_DNS_TYPE_MX), STSM_OK);
+    CHECK(answer.count > 0 && answer.count < STSM_DNS_MAX_RECORDS);
+    CHECK_INT(answer.count + answer.dropped, STSM_DNS_MAX_RECORDS);
+    for (size_t k = 0; k < answer.count; k++) {
+        CHECK_INT(answer.records[k].preference, 100 - (STSM_DNS_MAX_RECORDS - 1) + k);
+        CHECK_INT(strlen(stsm_dns_str(&answer, answer.records[k].data)), 61 + 3 * 61 + 6);
+    }
+
+    CHECK_CASE("a broken MX record spoils the answer even when it would be dropped");
+    pkt_header(&p, ID, 0, 0, 1, STSM_DNS_MAX_RECORDS + 1, 0, 0);
+    pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+    for (unsigned i = 0; i < STSM_DNS_MAX_RECORDS; i++) {
+        char exchange[32];
+        snprintf(exchange, sizeof exchange, "m%u.d.test", i);
+        pkt_rr_mx(&p, "d.test", 10, exchange);
+    }
+    pkt_name(&p, "d.test");
+    pkt_rr_fixed(&p, STSM_DNS_TYPE_MX, 300, 2 + 5 + 1);   /* worst preference, a byte after the name */
+    pkt_u16(&p, 50);
+    pkt_name(&p, "mx1");
+    pkt_u8(&p, 0);
+    CHECK_INT(decode(&p, "d.test", STSM_DNS_TYPE_MX), STSM_ERR_DNS_MALFORMED);
 }
 
 static void test_cnames(void)
@@ -492,6 +617,7 @@ int main(void)
     test_validation();
     test_rcodes();
     test_records();
+    test_mx_capacity();
     test_cnames();
     test_malformed();
     return stsm_check_summary("test_dns");

@@ -122,7 +122,7 @@ static void test_order(void)
         CHECK(seen[i] > 0);
     }
 
-    CHECK_CASE("more hosts than STSM_MX_MAX_HOSTS is an error");
+    CHECK_CASE("more hosts of one preference than STSM_MX_MAX_HOSTS: the first ones are kept");
     struct mx_rr many[STSM_MX_MAX_HOSTS + 1];
     static char names[STSM_MX_MAX_HOSTS + 1][16];
     for (int i = 0; i <= STSM_MX_MAX_HOSTS; i++) {
@@ -131,7 +131,102 @@ static void test_order(void)
         many[i].exchange = names[i];
     }
     mx_answer("d.test", 0, many, STSM_MX_MAX_HOSTS + 1);
-    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_ERR_CAPACITY);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.count, STSM_MX_MAX_HOSTS);
+    CHECK_INT(set.hosts_dropped, 1);
+    for (size_t i = 0; i < set.count; i++) {
+        CHECK(strcmp(set.hosts[i].name, names[STSM_MX_MAX_HOSTS]) != 0);
+    }
+}
+
+/* Finding 6: 11 or more MX hosts, or more than 16 records, used to fail the recipients.
+ * Now the best STSM_MX_MAX_HOSTS by preference are planned and the rest counted. The
+ * table's answers list distinct preferences in no order; ties and repeated names follow. */
+static void test_capacity(void)
+{
+    static const struct {
+        const char *intent;
+        unsigned n;
+    } rows[] = {
+        { "11 MX records", 11 },
+        { "16 MX records", 16 },
+        { "17 MX records", 17 },
+        { "40 MX records", 40 },
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        unsigned n = rows[r].n;
+        static struct mx_rr rrs[64];
+        static char names[64][24];
+        unsigned prefs[64];
+        for (unsigned i = 0; i < n; i++) {
+            prefs[i] = (29u * i + 7u) % 53u;   /* distinct below 53, in no order */
+            snprintf(names[i], sizeof names[i], "h%u.d.test", prefs[i]);
+            rrs[i].preference = prefs[i];
+            rrs[i].exchange = names[i];
+        }
+        /* Sort a copy: the best STSM_MX_MAX_HOSTS are what must be planned. */
+        unsigned sorted[64];
+        memcpy(sorted, prefs, n * sizeof prefs[0]);
+        for (unsigned i = 1; i < n; i++) {
+            for (unsigned k = i; k > 0 && sorted[k - 1] > sorted[k]; k--) {
+                unsigned t = sorted[k];
+                sorted[k] = sorted[k - 1];
+                sorted[k - 1] = t;
+            }
+        }
+        unsigned keep = n < STSM_MX_MAX_HOSTS ? n : STSM_MX_MAX_HOSTS;
+        CHECK_CASE(rows[r].intent);
+        mx_answer("d.test", 0, rrs, n);
+        CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+        CHECK_INT(set.kind, STSM_MX_LIST);
+        CHECK_INT(set.count, keep);
+        CHECK_INT(set.hosts_dropped, n - keep);
+        for (unsigned k = 0; k < keep && k < set.count; k++) {
+            char want[24];
+            snprintf(want, sizeof want, "h%u.d.test", sorted[k]);
+            CHECK_INT(set.hosts[k].preference, sorted[k]);
+            CHECK_STR(set.hosts[k].name, want);
+        }
+    }
+
+    CHECK_CASE("a name listed again with a better preference is kept at that preference");
+    static struct mx_rr dup[STSM_MX_MAX_HOSTS + 2];
+    static char dup_names[STSM_MX_MAX_HOSTS + 2][24];
+    for (int i = 0; i < STSM_MX_MAX_HOSTS + 1; i++) {
+        snprintf(dup_names[i], sizeof dup_names[i], "n%d.d.test", i);
+        dup[i].preference = (unsigned)(20 + i);
+        dup[i].exchange = dup_names[i];
+    }
+    dup[STSM_MX_MAX_HOSTS + 1].preference = 1;   /* the dropped worst one, again, now best */
+    dup[STSM_MX_MAX_HOSTS + 1].exchange = dup_names[STSM_MX_MAX_HOSTS];
+    mx_answer("d.test", 0, dup, STSM_MX_MAX_HOSTS + 2);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.count, STSM_MX_MAX_HOSTS);
+    CHECK_STR(set.hosts[0].name, dup_names[STSM_MX_MAX_HOSTS]);
+    CHECK_INT(set.hosts[0].preference, 1);
+    CHECK_STR(set.hosts[STSM_MX_MAX_HOSTS - 1].name, dup_names[STSM_MX_MAX_HOSTS - 2]);
+    CHECK(set.hosts_dropped > 0);
+
+    CHECK_CASE("a null MX among more records than fit is still skipped and flagged");
+    static struct mx_rr with_null[STSM_MX_MAX_HOSTS + 2];
+    static char null_names[STSM_MX_MAX_HOSTS + 2][24];
+    with_null[0] = (struct mx_rr){ 0, "" };
+    for (int i = 1; i < STSM_MX_MAX_HOSTS + 2; i++) {
+        snprintf(null_names[i], sizeof null_names[i], "z%d.d.test", i);
+        with_null[i] = (struct mx_rr){ (unsigned)(100 - i), null_names[i] };
+    }
+    mx_answer("d.test", 0, with_null, STSM_MX_MAX_HOSTS + 2);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.kind, STSM_MX_LIST);
+    CHECK(set.null_ignored);
+    CHECK_INT(set.count, STSM_MX_MAX_HOSTS);
+    CHECK_INT(set.hosts_dropped, 1);
+    CHECK_STR(set.hosts[0].name, null_names[STSM_MX_MAX_HOSTS + 1]);
+
+    CHECK_CASE("an MX set that fits drops nothing");
+    mx_answer("d.test", 0, (const struct mx_rr[]){ { 10, "a.d.test" } }, 1);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.hosts_dropped, 0);
 }
 
 static void test_addresses(void)
@@ -196,12 +291,40 @@ static void test_addresses(void)
     stsm_mx_record_lookup(&set.hosts[0], STSM_DNS_TYPE_A, STSM_OK, &answer);
     CHECK_INT(set.hosts[0].address_count, STSM_MX_MAX_ADDRESSES);
     CHECK(set.hosts[0].addresses_dropped);
+
+    CHECK_CASE("more AAAA records than the codec keeps: a plan, not a failure");
+    struct stsm_mx_host lone;
+    memset(&lone, 0, sizeof lone);
+    pkt_header(&p, 9, 0, 0, 1, STSM_DNS_MAX_RECORDS + 1, 0, 0);
+    pkt_question(&p, "a.d.test", STSM_DNS_TYPE_AAAA);
+    for (int i = 0; i <= STSM_DNS_MAX_RECORDS; i++) {
+        pkt_name(&p, "a.d.test");
+        pkt_rr_fixed(&p, STSM_DNS_TYPE_AAAA, 300, 16);
+        uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+        v6[15] = (uint8_t)i;
+        pkt_bytes(&p, v6, 16);
+    }
+    q.type = STSM_DNS_TYPE_AAAA;
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    CHECK_INT(answer.dropped, 1);
+    stsm_mx_record_lookup(&lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
+    CHECK_INT(lone.address_count, STSM_MX_MAX_ADDRESSES);
+    CHECK(lone.addresses_dropped);
+
+    CHECK_CASE("addresses the codec left out flag the host even when the rest fit");
+    memset(&lone, 0, sizeof lone);
+    answer.count = 1;
+    answer.dropped = 3;   /* as the codec reports it when STSM_DNS_MAX_RECORDS is small */
+    stsm_mx_record_lookup(&lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
+    CHECK_INT(lone.address_count, 1);
+    CHECK(lone.addresses_dropped);
 }
 
 int main(void)
 {
     test_kinds();
     test_order();
+    test_capacity();
     test_addresses();
     return stsm_check_summary("test_mx");
 }
