@@ -7,7 +7,8 @@
  *
  * Regressions: finding 2 (a TCP close without close_notify ended a policy body; a policy
  * cut after "mx: *.com" was accepted) and finding 4 (deadlines that bytes trickling in
- * must not push back: the whole fetch, the TLS handshake inside it, DNS over TCP). Also
+ * must not push back: the whole fetch, the TLS handshake (built in with a 2 s deadline),
+ * DNS over TCP). Also
  * opportunistic TLS: a certificate that fails verification keeps the session, with the
  * reason; required TLS fails on it; the suite floor holds in both modes.
  *
@@ -544,6 +545,17 @@ int main(void)
     }
     sys_untimeout(dns_tcp_trickle, NULL);
     settle();
+
+    CHECK_CASE("handshake trickled a byte per 50 ms: the connection fails at the handshake deadline");
+    u32_t hs_start = sys_now();
+    run_conn("trickle-hs", "mx.lab.test", false);
+    u32_t hs_ms = sys_now() - hs_start;
+    CHECK_INT(c.last, STSM_CONN_FAILED);
+    CHECK_INT(c.status, STSM_ERR_TIMEOUT);
+    CHECK(hs_ms >= STSM_TLS_HANDSHAKE_TIMEOUT_MS && hs_ms < STSM_TLS_HANDSHAKE_TIMEOUT_MS + 300);
+    printf("TLS handshake, trickled: failed after %u ms (deadline %u ms)\n", (unsigned)hs_ms,
+           (unsigned)STSM_TLS_HANDSHAKE_TIMEOUT_MS);
+    end_conn();
 
     /* -- opportunistic TLS -- */
     CHECK_CASE("opportunistic, certificate for another name: encrypted, reported as name mismatch");

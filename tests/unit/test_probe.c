@@ -15,7 +15,7 @@
 
 #define SERVER_PORT 2525
 
-enum server_act { SEND_CHUNKS, CLOSE_AT_ONCE, STAY_SILENT };
+enum server_act { SEND_CHUNKS, CLOSE_AT_ONCE, STAY_SILENT, TRICKLE };
 
 /* The scripted server: what it sends on accept and what it heard from the client. */
 static struct {
@@ -30,6 +30,7 @@ static struct {
 
 static struct {
     bool done;
+    u32_t done_at;
     int calls;
     stsm_status_t status;
     char line[STSM_PROBE_LINE_MAX + 1];
@@ -59,6 +60,18 @@ static void server_on_err(void *arg, err_t err)
     server.conn = NULL;
 }
 
+/* One byte of a line that never ends, every 50 ms, for as long as the connection lasts. */
+static void server_trickle(void *arg)
+{
+    (void)arg;
+    if (server.conn == NULL) {
+        return;
+    }
+    tcp_write(server.conn, "2", 1, TCP_WRITE_FLAG_COPY);
+    tcp_output(server.conn);
+    sys_timeout(50, server_trickle, NULL);
+}
+
 static err_t server_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     (void)arg;
@@ -74,6 +87,10 @@ static err_t server_on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
         server.conn = NULL;
         return ERR_OK;
     }
+    if (server.act == TRICKLE) {
+        sys_timeout(50, server_trickle, NULL);
+        return ERR_OK;
+    }
     /* Each chunk goes out as its own segment, so the probe must reassemble the line. */
     for (int i = 0; i < 4 && server.chunks[i] != NULL; i++) {
         tcp_write(pcb, server.chunks[i], (u16_t)strlen(server.chunks[i]), TCP_WRITE_FLAG_COPY);
@@ -87,6 +104,7 @@ static void on_done(void *arg, stsm_status_t status, const char *line, int lwip_
     (void)arg;
     (void)lwip_err;
     outcome.done = true;
+    outcome.done_at = sys_now();
     outcome.calls++;
     outcome.status = status;
     if (line != NULL) {
@@ -174,6 +192,14 @@ int main(void)
     run_case("server sends half a line and falls silent", SEND_CHUNKS,
              (const char *const[4]){ "220 no end" }, SERVER_PORT, 300);
     CHECK_INT(outcome.status, STSM_ERR_TIMEOUT);
+
+    CHECK_CASE("server trickles a byte every 50 ms: the probe ends at its deadline");
+    u32_t trickle_start = sys_now();
+    run_case("server trickles a byte every 50 ms: the probe ends at its deadline", TRICKLE,
+             (const char *const[4]){ NULL }, SERVER_PORT, 300);
+    CHECK_INT(outcome.status, STSM_ERR_TIMEOUT);
+    CHECK(outcome.done_at - trickle_start >= 300 && outcome.done_at - trickle_start < 450);
+    sys_untimeout(server_trickle, NULL);
 
     run_case("server never speaks", STAY_SILENT, (const char *const[4]){ NULL }, SERVER_PORT, 300);
     CHECK_INT(outcome.status, STSM_ERR_TIMEOUT);
