@@ -124,6 +124,8 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
             next_try(rq);
             return;
         }
+        /* The whole exchange's deadline: tcp_on_recv never re-arms it, so a server that
+         * sends a byte at a time cannot hold the query open. */
         sys_timeout(STSM_DNS_TCP_TIMEOUT_MS, resolver_timeout, rq);
         return;
     }

@@ -10,6 +10,12 @@
  * each round; SERVFAIL, REFUSED or a malformed reply moves on to the next server; a
  * truncated reply is asked again over TCP. Queries are independent: any number may be in
  * flight, each in its own struct.
+ *
+ * Every deadline is armed once and never pushed back by arriving bytes: a UDP try has
+ * STSM_DNS_TRY_TIMEOUT_MS (doubling each round), and an exchange over TCP has
+ * STSM_DNS_TCP_TIMEOUT_MS in all, from connect to the whole answer, however slowly the
+ * server trickles it. A TCP exchange only follows a truncated UDP answer, so a query
+ * ends within the time of its UDP tries plus STSM_DNS_TRIES x STSM_DNS_TCP_TIMEOUT_MS.
  */
 #ifndef STSM_RESOLVER_H
 #define STSM_RESOLVER_H

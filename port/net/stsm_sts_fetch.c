@@ -169,6 +169,6 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
         return st;
     }
     f->active = true;
-    sys_timeout(timeout_ms, fetch_timeout, f);
+    sys_timeout(timeout_ms, fetch_timeout, f);   /* the whole fetch; nothing re-arms it */
     return STSM_OK;
 }

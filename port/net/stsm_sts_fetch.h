@@ -50,7 +50,13 @@ struct stsm_sts_fetch {
 };
 
 /**
- * Starts fetching the policy of `domain` within `timeout_ms`. With `relax_content_type` a
+ * Starts fetching the policy of `domain` within `timeout_ms`: one deadline, armed here and
+ * never pushed back, for everything from the address lookup through connect, the TLS
+ * handshake and the request to the last byte of the body; a server that trickles bytes
+ * still fails with STSM_ERR_TIMEOUT at it. The body counts only when its framing says it
+ * is whole: Content-Length reached, the last chunk, or (no framing) the server's TLS
+ * close_notify; a bare TCP close fails with STSM_ERR_TLS_TRUNCATED, a short body with
+ * STSM_ERR_PEER_CLOSED. With `relax_content_type` a
  * policy served with another Content-Type is accepted (and flagged). Returns STSM_OK
  * (`done` runs later) or STSM_ERR_ARGUMENT for a domain too long to prefix.
  */
