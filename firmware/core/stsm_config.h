@@ -104,12 +104,14 @@
 #define STSM_SMTP_LINE_MAX 510
 #endif
 
-/** Lines of one SMTP reply (an EHLO reply lists one extension per line). */
+/** Lines of one SMTP reply (an EHLO reply lists one extension per line; real ones have
+ *  under 30). More is a protocol error. Capabilities are read line by line, so this and
+ *  the text limit below never hide one. */
 #ifndef STSM_SMTP_REPLY_LINES_MAX
-#define STSM_SMTP_REPLY_LINES_MAX 32
+#define STSM_SMTP_REPLY_LINES_MAX 128
 #endif
 
-/** Bytes of reply text kept for logs and results (the first lines; the rest is counted). */
+/** Bytes of reply text kept for logs and results (the first lines; the rest is dropped). */
 #ifndef STSM_SMTP_REPLY_TEXT_MAX
 #define STSM_SMTP_REPLY_TEXT_MAX 256
 #endif

@@ -34,6 +34,19 @@ static void set_state(struct stsm_smtp *s, enum state next, enum stsm_smtp_stage
 {
     s->state = next;
     s->stage = stage;
+    s->wait_serial++;
+}
+
+/* Clears memory that held a secret. The stores go through a volatile pointer so the
+ * compiler cannot drop them as dead stores (a plain memset of a buffer that is not read
+ * again vanishes at -O2). The core does not link Mbed TLS, whose
+ * mbedtls_platform_zeroize does the same. */
+static void wipe(void *p, size_t len)
+{
+    volatile uint8_t *v = p;
+    while (len-- > 0) {
+        *v++ = 0;
+    }
 }
 
 /* ASCII case-insensitive comparison of `n` bytes (SMTP keywords are ASCII). */
@@ -77,12 +90,38 @@ const uint8_t *stsm_smtp_output(const struct stsm_smtp *s, size_t *len)
 
 void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n)
 {
-    if (n >= s->out_len) {
-        s->out_len = 0;
+    if (n > s->out_len) {
+        n = s->out_len;
+    }
+    if (n == 0) {
         return;
     }
-    memmove(s->out, s->out + n, s->out_len - n);
-    s->out_len -= n;
+    /* Every command is one line and expects one reply: a reply may come only for lines
+     * the server has been given in full. */
+    for (size_t i = 0; i < n; i++) {
+        if (s->out[i] == '\n') {
+            s->replies_due++;
+        }
+    }
+    s->out_mid_line = s->out[n - 1] != '\n';
+    /* Sent bytes leave no copy behind: the queue held an AUTH line with the credentials. */
+    size_t left = s->out_len - n;
+    memmove(s->out, s->out + n, left);
+    wipe(s->out + left, n);
+    s->out_len = left;
+}
+
+/* Drops the commands not yet handed over (nothing but QUIT follows a failure), keeping
+ * the rest of a line already partly handed over so the server still sees whole lines. */
+static void drop_unsent(struct stsm_smtp *s)
+{
+    size_t keep = 0;
+    if (s->out_mid_line) {
+        const uint8_t *end = memchr(s->out, '\n', s->out_len);
+        keep = end != NULL ? (size_t)(end - s->out) + 1 : s->out_len;
+    }
+    wipe(s->out + keep, s->out_len - keep);
+    s->out_len = keep;
 }
 
 /* ---- results ----------------------------------------------------------------------- */
@@ -108,6 +147,7 @@ static enum stsm_smtp_outcome outcome_of(uint16_t code)
 /* Ends the session: every recipient not yet decided takes the session's result. */
 static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
 {
+    drop_unsent(s);
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
             s->rcpt[i] = s->session;
@@ -206,8 +246,8 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
         size_t n = stsm_base64_encode(raw, ulen + slen + 2, b64);
         b64[n] = '\0';
         queue(s, "AUTH PLAIN %s\r\n", b64);
-        memset(raw, 0, sizeof raw);
-        memset(b64, 0, sizeof b64);
+        wipe(raw, sizeof raw);
+        wipe(b64, sizeof b64);
         set_state(s, S_AUTH_PLAIN, STSM_SMTP_STAGE_AUTH);
         return STSM_SMTP_WAIT;
     }
@@ -227,14 +267,16 @@ static void queue_base64_line(struct stsm_smtp *s, const char *text)
     size_t n = stsm_base64_encode((const uint8_t *)text, strlen(text), b64);
     b64[n] = '\0';
     queue(s, "%s\r\n", b64);
-    memset(b64, 0, sizeof b64);
+    wipe(b64, sizeof b64);
 }
 
 /* After a usable EHLO (or HELO): TLS policy, then AUTH, then the envelope. */
 static enum stsm_smtp_action after_greeting_exchange(struct stsm_smtp *s)
 {
     if (!s->tls_active) {
-        if (s->caps.starttls && !s->params.no_starttls) {
+        /* require_tls wins over no_starttls: a plaintext retry planned before TLS became
+         * required must not turn into plaintext. */
+        if (s->caps.starttls && (!s->params.no_starttls || s->params.require_tls)) {
             queue(s, "STARTTLS\r\n");
             set_state(s, S_STARTTLS, STSM_SMTP_STAGE_STARTTLS);
             return STSM_SMTP_WAIT;
@@ -262,56 +304,50 @@ static bool keyword(const char *line, size_t len, const char *word, const char *
     return true;
 }
 
-/* Reads the extensions of an EHLO reply: every line after the first is one keyword with
- * optional parameters. */
-static void parse_caps(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+/* Reads one extension line of an EHLO reply (every line after the first is one keyword
+ * with optional parameters). Called for each line as the framer completes it, so no
+ * extension depends on how much reply text is kept. */
+static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
 {
-    const char *p = strchr(reply->text, '\n');
-    memset(&s->caps, 0, sizeof s->caps);
-    s->caps.esmtp = true;
-    while (p != NULL) {
-        const char *line = p + 1;
-        p = strchr(line, '\n');
-        size_t len = p != NULL ? (size_t)(p - line) : strlen(line);
-        const char *rest;
-        if (keyword(line, len, "STARTTLS", &rest)) {
-            s->caps.starttls = true;
-        } else if (keyword(line, len, "PIPELINING", &rest)) {
-            s->caps.pipelining = true;
-        } else if (keyword(line, len, "8BITMIME", &rest)) {
-            s->caps.eightbitmime = true;
-        } else if (keyword(line, len, "SMTPUTF8", &rest)) {
-            s->caps.smtputf8 = true;
-        } else if (keyword(line, len, "ENHANCEDSTATUSCODES", &rest)) {
-            s->caps.enhanced_status = true;
-        } else if (keyword(line, len, "SIZE", &rest)) {
-            s->caps.size = true;
-            unsigned long limit = 0;
-            for (const char *d = rest + (*rest == ' '); d < line + len && *d >= '0' && *d <= '9'; d++) {
-                limit = limit * 10u + (unsigned long)(*d - '0');
-                if (limit > UINT32_MAX) {
-                    limit = 0;   /* absurd: treat as "no limit given" */
-                    break;
-                }
+    const char *rest;
+    if (keyword(line, len, "STARTTLS", &rest)) {
+        s->caps.starttls = true;
+    } else if (keyword(line, len, "PIPELINING", &rest)) {
+        s->caps.pipelining = true;
+    } else if (keyword(line, len, "8BITMIME", &rest)) {
+        s->caps.eightbitmime = true;
+    } else if (keyword(line, len, "SMTPUTF8", &rest)) {
+        s->caps.smtputf8 = true;
+    } else if (keyword(line, len, "ENHANCEDSTATUSCODES", &rest)) {
+        s->caps.enhanced_status = true;
+    } else if (keyword(line, len, "SIZE", &rest)) {
+        s->caps.size = true;
+        unsigned long limit = 0;
+        const char *d = rest < line + len && *rest == ' ' ? rest + 1 : rest;
+        for (; d < line + len && *d >= '0' && *d <= '9'; d++) {
+            limit = limit * 10u + (unsigned long)(*d - '0');
+            if (limit > UINT32_MAX) {
+                limit = 0;   /* absurd: treat as "no limit given" */
+                break;
             }
-            s->caps.size_limit = (uint32_t)limit;
-        } else if (keyword(line, len, "AUTH", &rest)) {
-            /* Mechanism names separated by spaces (old servers use "AUTH=") */
-            for (const char *m = rest; m < line + len;) {
-                while (m < line + len && (*m == ' ' || *m == '=')) {
-                    m++;
-                }
-                const char *end = m;
-                while (end < line + len && *end != ' ') {
-                    end++;
-                }
-                if (end - m == 5 && same_word(m, "PLAIN", 5)) {
-                    s->caps.auth_plain = true;
-                } else if (end - m == 5 && same_word(m, "LOGIN", 5)) {
-                    s->caps.auth_login = true;
-                }
-                m = end;
+        }
+        s->caps.size_limit = (uint32_t)limit;
+    } else if (keyword(line, len, "AUTH", &rest)) {
+        /* Mechanism names separated by spaces (old servers use "AUTH=") */
+        for (const char *m = rest; m < line + len;) {
+            while (m < line + len && (*m == ' ' || *m == '=')) {
+                m++;
             }
+            const char *end = m;
+            while (end < line + len && *end != ' ') {
+                end++;
+            }
+            if (end - m == 5 && same_word(m, "PLAIN", 5)) {
+                s->caps.auth_plain = true;
+            } else if (end - m == 5 && same_word(m, "LOGIN", 5)) {
+                s->caps.auth_login = true;
+            }
+            m = end;
         }
     }
 }
@@ -362,7 +398,7 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
         return reply->code == 220 ? send_ehlo(s) : fail_reply(s, reply);
     case S_EHLO:
         if (ok) {
-            parse_caps(s, reply);
+            s->caps.esmtp = true;   /* the extensions were read line by line */
             return after_greeting_exchange(s);
         }
         if (reply->code >= 500 && !s->params.require_tls && s->params.auth_user == NULL && !s->tls_active) {
@@ -487,7 +523,6 @@ stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params
     memset(s, 0, sizeof *s);
     if (params->rcpt_count == 0 || params->rcpt_count > STSM_SMTP_MAX_RCPT ||
         !usable_address(params->mail_from, true) || !usable_address(params->ehlo_name, false) ||
-        (params->no_starttls && params->require_tls) ||
         (params->auth_user != NULL &&
          (!params->require_tls || !usable_address(params->auth_user, false) ||
           params->auth_secret == NULL || strlen(params->auth_secret) > STSM_SMTP_ADDRESS_MAX))) {
@@ -500,6 +535,7 @@ stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params
     }
     s->params = *params;
     s->tls_active = params->implicit_tls;
+    s->replies_due = 1;   /* the greeting */
     stsm_smtp_reply_init(&s->framer);
     set_state(s, S_GREETING, STSM_SMTP_STAGE_GREETING);
     return STSM_OK;
@@ -510,28 +546,52 @@ enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data
 {
     size_t used = 0;
     enum stsm_smtp_action action = s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    if (s->state == S_TLS && len > 0) {
+        /* Plaintext after "220 go ahead", in a later segment: the same attack as below. */
+        *consumed = 1;
+        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, "data after the STARTTLS reply",
+                    false);
+    }
     while (used < len && s->state != S_DONE) {
-        struct stsm_smtp_reply reply;
-        bool complete;
+        if (s->replies_due == 0 && !stsm_smtp_reply_pending(&s->framer)) {
+            /* A reply to a command the server has not been given: it was sent ahead, blind
+             * (or the server answers twice), and would be read as the answer to whatever we
+             * send next. */
+            used++;
+            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
+                          "reply to a command not yet sent", s->state != S_DATA_SENDING);
+            break;
+        }
+        struct stsm_smtp_reply_line line;
         size_t n;
-        stsm_status_t st = stsm_smtp_reply_feed(&s->framer, data + used, len - used, &n, &reply,
-                                                &complete);
+        stsm_status_t st = stsm_smtp_reply_feed(&s->framer, data + used, len - used, &n, &line);
         used += n;
         if (st != STSM_OK) {
             action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                          "malformed or over-long reply", true);
+                          "malformed or over-long reply", s->state != S_DATA_SENDING);
             break;
         }
-        if (!complete) {
+        if (line.text != NULL && s->state == S_EHLO && line.code / 100 == 2 && line.index > 0) {
+            parse_capability(s, line.text, line.len);
+        }
+        if (line.reply == NULL) {
             continue;
         }
-        action = on_reply(s, &reply);
-        if (action == STSM_SMTP_START_TLS && (used < len || stsm_smtp_reply_pending(&s->framer))) {
+        s->replies_due--;
+        s->wait_serial++;
+        action = on_reply(s, line.reply);
+        if (action == STSM_SMTP_START_TLS && used < len) {
             /* Bytes after "220 go ahead": an attacker's plaintext would pass as if it came
              * under TLS (CVE-2011-0411 class). Never start TLS on such a connection. */
+            used++;
             action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
                           "data after the STARTTLS reply", false);
-            used = len;
+        } else if ((action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD) && used < len) {
+            /* Nothing is owed a reply now (after 354 only the message is): a server that
+             * answers ahead is out of step. No QUIT after 354, where it would be message text. */
+            used++;
+            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
+                          "reply to a command not yet sent", s->state != S_DATA_SENDING);
         }
         if (action != STSM_SMTP_WAIT) {
             break;
@@ -551,6 +611,7 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
     }
     s->tls_active = true;
     stsm_smtp_reply_init(&s->framer);
+    s->replies_due = 0;
     return send_ehlo(s);   /* everything learned before TLS is forgotten */
 }
 
@@ -581,6 +642,7 @@ enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s)
     if (s->state != S_DATA_SENDING) {
         return s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
     }
+    s->replies_due++;   /* the message ends with ".", which the server answers */
     set_state(s, S_DATA_END, STSM_SMTP_STAGE_DATA);
     return STSM_SMTP_WAIT;
 }
@@ -600,6 +662,11 @@ enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
     }
     return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_CLOSED, NULL, "the server closed the connection",
                 false);
+}
+
+uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s)
+{
+    return s->wait_serial;
 }
 
 uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s)

@@ -13,6 +13,11 @@
  *   STSM_SMTP_CLOSE       send what is left (QUIT) and close; results are final
  *   STSM_SMTP_HOLD        everything before MAIL FROM is done; call stsm_smtp_release()
  * Timers and peer closes are reported with stsm_smtp_timeout() and stsm_smtp_closed().
+ *
+ * Hostile servers: every reply line is capped (STSM_SMTP_LINE_MAX, STSM_SMTP_REPLY_LINES_MAX),
+ * codes outside 200..599, NUL bytes, replies the server sends before it was given the
+ * command they would answer, and bytes after a STARTTLS 220 end the session as deferred
+ * (STSM_ERR_PEER_PROTOCOL). The engine's memory does not grow with what it is fed.
  */
 #ifndef STSM_SMTP_H
 #define STSM_SMTP_H
@@ -69,7 +74,8 @@ struct stsm_smtp_params {
     bool implicit_tls;                 /**< the connection is TLS already (port 465) */
     bool require_tls;                  /**< no mail, no AUTH without TLS (STARTTLS is used whenever offered anyway) */
     bool no_starttls;                  /**< do not STARTTLS even when offered: a deliberate plaintext
-                                            retry after a failed handshake (needs !require_tls) */
+                                            retry after a failed handshake. Ignored when
+                                            require_tls is set: TLS is never given up then */
     const char *auth_user;             /**< NULL: no AUTH */
     const char *auth_secret;           /**< never logged */
     const char *mail_from;             /**< envelope sender, "" for the null sender */
@@ -108,6 +114,9 @@ struct stsm_smtp {
     enum stsm_smtp_stage stage;        /* of the command awaiting its reply */
     struct stsm_smtp_reply_framer framer;
     size_t pipeline_next;              /* pipelined flight: index of the next reply expected */
+    uint32_t replies_due;              /* replies owed for lines handed to the server */
+    uint32_t wait_serial;              /* see stsm_smtp_wait_serial() */
+    bool out_mid_line;                 /* out[0] continues a line partly handed over */
     size_t rcpt_accepted;
     uint8_t out[STSM_SMTP_OUT_MAX];
     size_t out_len;
@@ -121,17 +130,25 @@ struct stsm_smtp {
  * Returns STSM_ERR_ARGUMENT for parameters that cannot go into commands: no recipients,
  * too many, an address with CR, LF, '<', '>' or longer than STSM_SMTP_ADDRESS_MAX, an
  * empty EHLO name, or AUTH without require_tls (credentials never travel unencrypted).
+ * require_tls with no_starttls is not an error: require_tls wins (STARTTLS when offered,
+ * deferred with STSM_ERR_TLS_NOT_OFFERED when not), never plaintext.
  */
 stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params *params);
 
 /** Bytes queued for the server. */
 const uint8_t *stsm_smtp_output(const struct stsm_smtp *s, size_t *len);
 
-/** The first `n` queued bytes were sent. */
+/** The first `n` queued bytes were handed to the transport. They are wiped from the
+ *  queue (it may have held credentials); a reply is accepted only for command lines
+ *  handed over in full. */
 void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n);
 
-/** Feeds the server's bytes. `*consumed` tells how many were used; any left over after
- *  a STARTTLS 220 make the session fail (plaintext injection). */
+/** Feeds the server's bytes, all received by now. `*consumed` tells how many were used:
+ *  all of them while the action is STSM_SMTP_WAIT; up to the end of the reply (or the
+ *  offending byte) that ended a wait otherwise. Any bytes after a STARTTLS 220, in the
+ *  same call or while the handshake is pending, make the session fail (plaintext
+ *  injection); so do bytes that start a reply before its command was handed over
+ *  (stsm_smtp_output_sent()). */
 enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data, size_t len,
                                         size_t *consumed);
 
@@ -160,6 +177,16 @@ enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s);
 
 /** The server closed the connection. */
 enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s);
+
+/**
+ * Changes whenever the engine starts waiting for something else: a reply completed, a
+ * command or TLS or the message was handed over, the state moved. Bytes that do not end a
+ * reply leave it alone. A caller arms its reply timer (stsm_smtp_timeout_ms()) when this
+ * value differs from the one it armed for, not when bytes arrive, so a server that
+ * trickles a reply cannot stretch the wait. stsm_smtp_start() begins the count again:
+ * arm once after it.
+ */
+uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s);
 
 /** How long to wait for the current reply (RFC 5321 section 4.5.3.2 minimums), in ms. */
 uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s);

@@ -9,7 +9,7 @@ void stsm_smtp_reply_init(struct stsm_smtp_reply_framer *framer)
 
 bool stsm_smtp_reply_pending(const struct stsm_smtp_reply_framer *framer)
 {
-    return framer->line_len > 0 || framer->reply.line_count > 0;
+    return framer->line_len > 0 || (framer->reply.line_count > 0 && !framer->reply_done);
 }
 
 static bool is_digit(char c)
@@ -17,29 +17,10 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Adds one complete line (without its line end) to the reply. Sets *last when it ends the
- * reply. */
-static stsm_status_t add_line(struct stsm_smtp_reply_framer *f, bool *last)
+/* Appends a line's text to the reply's log text, as far as it fits. The text ends up in
+ * logs and results, so a server's control bytes are not passed on. */
+static void keep_text(struct stsm_smtp_reply *r, const char *text, size_t text_len)
 {
-    const char *l = f->line;
-    size_t n = f->line_len;
-    if (n < 3 || !is_digit(l[0]) || !is_digit(l[1]) || !is_digit(l[2]) || l[0] < '2' || l[0] > '5' ||
-        (n > 3 && l[3] != ' ' && l[3] != '-')) {
-        return STSM_ERR_PEER_PROTOCOL;
-    }
-    uint16_t code = (uint16_t)((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0'));
-    struct stsm_smtp_reply *r = &f->reply;
-    if (r->line_count > 0 && code != r->code) {
-        return STSM_ERR_PEER_PROTOCOL;
-    }
-    if (r->line_count == STSM_SMTP_REPLY_LINES_MAX) {
-        return STSM_ERR_PEER_PROTOCOL;
-    }
-    r->code = code;
-    r->line_count++;
-
-    const char *text = n > 4 ? l + 4 : "";
-    size_t text_len = n > 4 ? n - 4 : 0;
     size_t room = STSM_SMTP_REPLY_TEXT_MAX - r->text_len;
     size_t sep = r->line_count > 1 ? 1 : 0;
     if (sep + text_len > room) {
@@ -50,20 +31,63 @@ static stsm_status_t add_line(struct stsm_smtp_reply_framer *f, bool *last)
     if (sep) {
         r->text[r->text_len++] = '\n';
     }
-    memcpy(r->text + r->text_len, text, text_len);
-    r->text_len += text_len;
+    for (size_t i = 0; i < text_len; i++) {
+        char c = text[i];
+        r->text[r->text_len++] = c >= 0x20 && c <= 0x7e ? c : '?';
+    }
     r->text[r->text_len] = '\0';
-    *last = n == 3 || l[3] == ' ';
+}
+
+/* Takes one complete line (without its line end) into the reply and describes it in
+ * *line. */
+static stsm_status_t add_line(struct stsm_smtp_reply_framer *f, struct stsm_smtp_reply_line *line)
+{
+    const char *l = f->line;
+    size_t n = f->line_len;
+    if (n < 3 || !is_digit(l[0]) || !is_digit(l[1]) || !is_digit(l[2]) || l[0] < '2' || l[0] > '5' ||
+        (n > 3 && l[3] != ' ' && l[3] != '-')) {
+        return STSM_ERR_PEER_PROTOCOL;
+    }
+    uint16_t code = (uint16_t)((l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0'));
+    struct stsm_smtp_reply *r = &f->reply;
+    if (f->reply_done) {
+        memset(r, 0, sizeof *r);
+        f->reply_done = false;
+    }
+    if (r->line_count > 0 && code != r->code) {
+        return STSM_ERR_PEER_PROTOCOL;
+    }
+    if (r->line_count == STSM_SMTP_REPLY_LINES_MAX) {
+        return STSM_ERR_PEER_PROTOCOL;
+    }
+    r->code = code;
+    r->line_count++;
+
+    size_t skip = n > 4 ? 4 : n;
+    keep_text(r, l + skip, n - skip);
+    line->text = l + skip;
+    line->len = n - skip;
+    line->code = code;
+    line->index = (uint16_t)(r->line_count - 1);
+    if (n == 3 || l[3] == ' ') {
+        f->reply_done = true;
+        line->reply = r;
+    }
     return STSM_OK;
 }
 
 stsm_status_t stsm_smtp_reply_feed(struct stsm_smtp_reply_framer *framer, const uint8_t *data,
-                                   size_t len, size_t *consumed, struct stsm_smtp_reply *out,
-                                   bool *complete)
+                                   size_t len, size_t *consumed, struct stsm_smtp_reply_line *line)
 {
-    *complete = false;
+    memset(line, 0, sizeof *line);
     for (size_t i = 0; i < len; i++) {
         char c = (char)data[i];
+        if (c == '\0') {
+            /* Reply text has no NUL (RFC 5321 section 4.2); one would cut every C string
+             * made from the line. */
+            *consumed = i + 1;
+            return STSM_ERR_PEER_PROTOCOL;
+        }
         if (c != '\n') {
             /* One byte beyond the limit is allowed for the CR of CRLF. */
             if (framer->line_len == STSM_SMTP_LINE_MAX + 1 ||
@@ -77,20 +101,14 @@ stsm_status_t stsm_smtp_reply_feed(struct stsm_smtp_reply_framer *framer, const 
         if (framer->line_len > 0 && framer->line[framer->line_len - 1] == '\r') {
             framer->line_len--;
         }
-        bool last = false;
-        stsm_status_t st = add_line(framer, &last);
+        framer->line[framer->line_len] = '\0';
+        stsm_status_t st = add_line(framer, line);
         framer->line_len = 0;
+        *consumed = i + 1;
         if (st != STSM_OK) {
-            *consumed = i + 1;
-            return st;
+            memset(line, 0, sizeof *line);
         }
-        if (last) {
-            *out = framer->reply;
-            memset(&framer->reply, 0, sizeof framer->reply);
-            *consumed = i + 1;
-            *complete = true;
-            return STSM_OK;
-        }
+        return st;
     }
     *consumed = len;
     return STSM_OK;

@@ -1,7 +1,19 @@
 /*
- * libFuzzer harness playing the server side of an SMTP session: the input is the server's
- * byte stream. TLS handshakes succeed, the message is "sent" at once. The engine must
- * never overrun its output, and once it says CLOSE every recipient has an outcome.
+ * libFuzzer harness playing the server side of an SMTP session. The first input byte
+ * chooses the session's parameters and how the server's bytes arrive; the rest is the
+ * server's byte stream. TLS handshakes succeed, the message is "sent" at once.
+ *
+ * Flags byte: bits 0-1 how bytes arrive (0 one line per segment, 1 one byte, 2 segments
+ * cut at each 0xFF byte, which is dropped, 3 pieces of 7), bit 2 require_tls, bit 3 AUTH
+ * (only with require_tls), bit 4 no_starttls, bit 5 hold before MAIL FROM, bit 6
+ * implicit TLS, bit 7 release the hold (otherwise it is refused).
+ *
+ * What must hold for every input: the engine reads everything while it waits and makes
+ * progress; every command is a CRLF-terminated line of a known kind; with require_tls
+ * nothing but EHLO, STARTTLS and QUIT leaves before TLS, and never AUTH in plaintext;
+ * STARTTLS is never sent under no_starttls without require_tls; after a failure only "."
+ * (ending an accepted DATA) or QUIT leaves; at CLOSE at most QUIT is queued, every
+ * recipient has an outcome, and no later call queues anything.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,48 +23,169 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static bool starts(const uint8_t *line, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    return len >= n && memcmp(line, word, n) == 0;
+}
+
+static bool is_base64(const uint8_t *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = line[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+              c == '/' || c == '=')) {
+            return false;
+        }
+    }
+    return len > 0;
+}
+
+struct view {
+    bool require_tls, no_starttls, tls, failed, auth_sent;
+};
+
+/* Checks every command line in the queue against what may be sent now (`v` as it was
+ * before the call that queued them). */
+static void check_output(const uint8_t *out, size_t len, struct view *v)
+{
+    if (len > 0 && (len < 2 || out[len - 2] != '\r' || out[len - 1] != '\n')) {
+        abort();   /* the queue holds whole lines only */
+    }
+    for (size_t at = 0; at < len;) {
+        const uint8_t *line = out + at;
+        const uint8_t *lf = memchr(line, '\n', len - at);
+        size_t n = (size_t)(lf - line) - 1;   /* without CRLF */
+        if (memchr(line, '\r', n) != NULL || line[n] != '\r') {
+            abort();   /* no bare CR or LF inside a command */
+        }
+        at += n + 2;
+        bool quit = n == 4 && starts(line, n, "QUIT");
+        bool dot = n == 1 && line[0] == '.';
+        bool ehlo = starts(line, n, "EHLO ") || starts(line, n, "HELO ");
+        bool starttls = n == 8 && starts(line, n, "STARTTLS");
+        bool auth = starts(line, n, "AUTH ") || (v->auth_sent && is_base64(line, n));
+        v->auth_sent = v->auth_sent || auth;
+        bool envelope = starts(line, n, "MAIL FROM:<") || starts(line, n, "RCPT TO:<") ||
+                        (n == 4 && starts(line, n, "DATA"));
+        if (!(quit || dot || ehlo || starttls || auth || envelope)) {
+            abort();   /* not a command the engine has */
+        }
+        if (v->failed && !quit && !dot) {
+            abort();   /* a command after the session failed */
+        }
+        if (!v->tls && v->require_tls && !(quit || starttls || starts(line, n, "EHLO "))) {
+            abort();   /* something past EHLO in plaintext although TLS is required */
+        }
+        if (auth && !v->tls) {
+            abort();   /* credentials in plaintext */
+        }
+        if (starttls && (v->tls || (v->no_starttls && !v->require_tls))) {
+            abort();
+        }
+    }
+}
+
+static bool session_failed(const struct stsm_smtp *s)
+{
+    return stsm_smtp_session_result(s, NULL)->outcome != STSM_SMTP_PENDING;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct stsm_smtp s;
-    struct stsm_smtp_params p = { .ehlo_name = "fuzz.example", .require_tls = (size & 1) != 0,
-                                  .mail_from = "a@fuzz.example", .rcpt_count = 3, .size_estimate = 1000,
-                                  .auth_user = (size & 2) ? "user" : NULL, .auth_secret = "secret" };
+    if (size == 0) {
+        return 0;
+    }
+    uint8_t flags = data[0];
+    data++;
+    size--;
+    struct stsm_smtp_params p = { .ehlo_name = "fuzz.example", .mail_from = "a@fuzz.example", .rcpt_count = 3,
+                                  .size_estimate = 1000 };
+    p.require_tls = (flags & 0x04) != 0;
+    p.auth_user = p.require_tls && (flags & 0x08) ? "user" : NULL;
+    p.auth_secret = "secret";
+    p.no_starttls = (flags & 0x10) != 0;
+    p.hold_before_mail = (flags & 0x20) != 0;
+    p.implicit_tls = (flags & 0x40) != 0;
     p.rcpt[0] = "x@example.test";
     p.rcpt[1] = "y@example.test";
     p.rcpt[2] = "z@example.test";
-    if (!p.require_tls) {
-        p.auth_user = NULL;
-    }
     if (stsm_smtp_start(&s, &p) != STSM_OK) {
-        abort();
+        abort();   /* every combination of these flags is a valid session */
     }
+    struct view v = { .require_tls = p.require_tls, .no_starttls = p.no_starttls, .tls = p.implicit_tls };
     enum stsm_smtp_action action = STSM_SMTP_WAIT;
     size_t at = 0;
     while (action != STSM_SMTP_CLOSE) {
         size_t out_len;
-        stsm_smtp_output(&s, &out_len);
-        if (out_len > STSM_SMTP_OUT_MAX) {
-            abort();
-        }
+        const uint8_t *out = stsm_smtp_output(&s, &out_len);
+        check_output(out, out_len, &v);
         stsm_smtp_output_sent(&s, out_len);
+        v.failed = session_failed(&s);
         if (action == STSM_SMTP_START_TLS) {
             action = stsm_smtp_tls_done(&s, STSM_OK);
+            v.tls = true;
         } else if (action == STSM_SMTP_SEND_DATA) {
             action = stsm_smtp_data_done(&s);
+        } else if (action == STSM_SMTP_HOLD) {
+            action = stsm_smtp_release(&s, (flags & 0x80) != 0, STSM_ERR_STS_NO_MATCH, "refused");
         } else if (at < size) {
+            size_t piece = size - at;
+            switch (flags & 3) {
+            case 0: {
+                const uint8_t *lf = memchr(data + at, '\n', size - at);
+                piece = lf != NULL ? (size_t)(lf - (data + at)) + 1 : size - at;
+                break;
+            }
+            case 1: piece = 1; break;
+            case 2: {
+                const uint8_t *cut = memchr(data + at, 0xff, size - at);
+                if (cut == data + at) {
+                    at++;
+                    continue;
+                }
+                piece = cut != NULL ? (size_t)(cut - (data + at)) : size - at;
+                break;
+            }
+            default: piece = piece < 7 ? piece : 7; break;
+            }
             size_t used;
-            action = stsm_smtp_receive(&s, data + at, size - at, &used);
-            if (used == 0 && action == STSM_SMTP_WAIT) {
-                abort();   /* no progress */
+            action = stsm_smtp_receive(&s, data + at, piece, &used);
+            if (used > piece || (used != piece && action != STSM_SMTP_CLOSE)) {
+                abort();   /* reads everything unless the session ends */
             }
             at += used;
         } else {
             action = stsm_smtp_closed(&s);
         }
     }
+
+    /* At the end at most QUIT is queued, and nothing brings the session back. */
+    size_t out_len;
+    const uint8_t *out = stsm_smtp_output(&s, &out_len);
+    if (out_len != 0 && (out_len != 6 || memcmp(out, "QUIT\r\n", 6) != 0)) {
+        abort();
+    }
+    stsm_smtp_output_sent(&s, out_len);
+    size_t used;
+    if (stsm_smtp_receive(&s, (const uint8_t *)"250 ok\r\n", 8, &used) != STSM_SMTP_CLOSE ||
+        stsm_smtp_timeout(&s) != STSM_SMTP_CLOSE || stsm_smtp_closed(&s) != STSM_SMTP_CLOSE ||
+        stsm_smtp_tls_done(&s, STSM_OK) != STSM_SMTP_CLOSE || stsm_smtp_data_done(&s) != STSM_SMTP_CLOSE ||
+        stsm_smtp_release(&s, true, STSM_OK, NULL) != STSM_SMTP_CLOSE) {
+        abort();
+    }
+    stsm_smtp_output(&s, &out_len);
+    if (out_len != 0) {
+        abort();
+    }
     for (size_t i = 0; i < p.rcpt_count; i++) {
-        if (stsm_smtp_rcpt_result(&s, i)->outcome == STSM_SMTP_PENDING) {
+        const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&s, i);
+        if (r->outcome == STSM_SMTP_PENDING) {
             abort();
+        }
+        if (r->outcome == STSM_SMTP_DELIVERED && p.require_tls && !stsm_smtp_tls_active(&s)) {
+            abort();   /* delivered in plaintext although TLS was required */
         }
     }
     return 0;

@@ -4,6 +4,8 @@
  * one byte at a time, and must give the same transcript and results.
  * Also: the reply framer's limits and the DATA encoder.
  */
+#include <stdlib.h>
+
 #include "stsm_base64.h"
 #include "stsm_check.h"
 #include "stsm_smtp.h"
@@ -13,6 +15,9 @@ static struct stsm_smtp session;
 static char sent[16384];
 static size_t sent_len;
 static enum stsm_smtp_action action;
+static size_t unread;              /* server bytes of the script the engine did not read */
+static bool expect_faults;         /* the runner's own self-test: count faults, do not fail */
+static unsigned faults_seen;
 
 static void drain(void)
 {
@@ -24,15 +29,32 @@ static void drain(void)
     stsm_smtp_output_sent(&session, len);
 }
 
-static void feed(const char *bytes, bool byte_at_a_time)
+/* A script that cannot be what its author meant fails the test (or, in the runner's own
+ * self-test, is counted). */
+static void script_fault(const char *why, const char *token)
 {
-    size_t len = strlen(bytes), done = 0;
+    if (expect_faults) {
+        faults_seen++;
+        return;
+    }
+    printf("script fault [%s]: %s: \"%s\"\n", stsm_check_case, why, token);
+    CHECK(!"script fault");
+}
+
+/* The server sends `len` bytes. Whole: in one segment (one receive call, more only if the
+ * engine stops early); byte by byte: each byte after the client's output went out. */
+static void feed(const char *bytes, size_t len, bool byte_at_a_time)
+{
+    size_t done = 0;
     while (done < len && action == STSM_SMTP_WAIT) {
         size_t chunk = byte_at_a_time ? 1 : len - done, used;
         action = stsm_smtp_receive(&session, (const uint8_t *)bytes + done, chunk, &used);
+        CHECK(used <= chunk);
+        CHECK(used == chunk || action != STSM_SMTP_WAIT);   /* waiting means all was read */
         done += used;
         drain();
     }
+    unread += len - done;
 }
 
 static const char body[] = "Subject: test\n\n.hidden line\nline two\r\n..two dots\rlast";
@@ -40,26 +62,40 @@ static const char body[] = "Subject: test\n\n.hidden line\nline two\r\n..two dot
 #define BODY_ON_WIRE "C:Subject: test\r\n\r\n..hidden line\r\nline two\r\n...two dots\r\nlast\r\n.\r\n"
 
 /*
- * Script lines: "S:text" the server sends text; "C:text" the client must have sent
- * exactly text since the last C line; "TLS" the engine asks for TLS, which succeeds;
- * "TLSFAIL" it asks and the handshake fails; "BODY" it asks for the message, which is
- * streamed; "TIMEOUT" no reply comes; "CLOSE" the engine is done.
+ * Script lines: "S:text" the server sends text; "S0:text" the same with each '~' sent as
+ * a NUL byte; "C:text" the client must have sent exactly text since the last C line;
+ * "TLS" the engine asks for TLS, which succeeds; "TLSFAIL" it asks and the handshake
+ * fails; "BODY" it asks for the message, which is streamed; "TIMEOUT" no reply comes;
+ * "CLOSE" the engine is done; "UNREAD:n" exactly n bytes the server sent so far were not
+ * read (the engine stopped before them), and they are forgotten. Any other line is a
+ * fault, and so is a script that ends with server bytes unread.
  */
 static void run(const char *intent, const struct stsm_smtp_params *params, const char *const *script,
                 bool byte_at_a_time)
 {
-    char label[160];
+    static char label[160];
     snprintf(label, sizeof label, "%s (%s)", intent, byte_at_a_time ? "byte by byte" : "whole lines");
     CHECK_CASE(label);
     sent_len = 0;
     sent[0] = '\0';
+    unread = 0;
     CHECK_INT(stsm_smtp_start(&session, params), STSM_OK);
     action = STSM_SMTP_WAIT;
     for (const char *const *line = script; *line != NULL; line++) {
         const char *l = *line;
         if (strncmp(l, "S:", 2) == 0) {
             CHECK_INT(action, STSM_SMTP_WAIT);
-            feed(l + 2, byte_at_a_time);
+            feed(l + 2, strlen(l + 2), byte_at_a_time);
+        } else if (strncmp(l, "S0:", 3) == 0) {
+            char bytes[1024];
+            size_t n = strlen(l + 3);
+            CHECK(n < sizeof bytes);
+            n = n < sizeof bytes ? n : sizeof bytes;
+            for (size_t i = 0; i < n; i++) {
+                bytes[i] = l[3 + i] == '~' ? '\0' : l[3 + i];
+            }
+            CHECK_INT(action, STSM_SMTP_WAIT);
+            feed(bytes, n, byte_at_a_time);
         } else if (strncmp(l, "C:", 2) == 0) {
             CHECK_STR(sent, l + 2);
             sent_len = 0;
@@ -88,7 +124,19 @@ static void run(const char *intent, const struct stsm_smtp_params *params, const
             drain();
         } else if (strcmp(l, "CLOSE") == 0) {
             CHECK_INT(action, STSM_SMTP_CLOSE);
+        } else if (strncmp(l, "UNREAD:", 7) == 0) {
+            if (unread != strtoul(l + 7, NULL, 10)) {
+                char why[64];
+                snprintf(why, sizeof why, "%zu server bytes unread, not", unread);
+                script_fault(why, l);
+            }
+            unread = 0;
+        } else {
+            script_fault("unknown script token", l);
         }
+    }
+    if (unread != 0) {
+        script_fault("server bytes left unread at the end of the script", intent);
     }
 }
 
@@ -317,7 +365,18 @@ static void hold(void)
     run("a reply while held is a protocol error", &p, unexpected, false);
     size_t used;
     action = stsm_smtp_receive(&session, (const uint8_t *)"250 surprise\r\n", 14, &used);
+    drain();
     CHECK_INT(action, STSM_SMTP_CLOSE);
+    CHECK_INT(used, 1);
+    CHECK_STR(sent, "QUIT\r\n");
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_MAIL);
+
+    static const char *const same_segment[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250 mx\r\n250 surprise\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:13", NULL,
+    };
+    run("a reply after the one that leads to the hold, in the same segment", &p, same_segment, false);
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_MAIL);
 }
 
 static void injection_and_limits(void)
@@ -325,18 +384,45 @@ static void injection_and_limits(void)
     struct stsm_smtp_params p = base();
     static const char *const injected[] = {
         "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n",
-        "S:220 go ahead\r\n250-injected\r\n", "C:", "CLOSE", NULL,
+        "S:220 go ahead\r\n250-injected\r\n", "C:", "CLOSE", "UNREAD:13", NULL,
     };
-    run("plaintext after the STARTTLS reply: no TLS, no more commands", &p, injected, false);
+    run("plaintext after the STARTTLS reply, same segment: no TLS, no more commands", &p, injected, false);
     check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_TLS);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+
+    static const char *const go_ahead[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go ahead\r\n", "C:",
+        NULL,
+    };
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+        run("plaintext after the STARTTLS reply, later segment: no TLS, no more commands", &p, go_ahead,
+            bytewise != 0);
+        CHECK_INT(action, STSM_SMTP_START_TLS);
+        size_t used;
+        action = stsm_smtp_receive(&session, (const uint8_t *)"250-injected\r\n", 14, &used);
+        drain();
+        CHECK_INT(action, STSM_SMTP_CLOSE);
+        CHECK_INT(used, 1);
+        CHECK_STR(sent, "");
+        check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_TLS);
+        CHECK(!stsm_smtp_tls_active(&session));
+        CHECK_INT(stsm_smtp_tls_done(&session, STSM_OK), STSM_SMTP_CLOSE);   /* too late to go on */
+        drain();
+        CHECK_STR(sent, "");
+    }
 
     char long_line[STSM_SMTP_LINE_MAX + 20];
     memset(long_line, 'x', sizeof long_line);
     memcpy(long_line, "S:250-", 6);
     strcpy(long_line + sizeof long_line - 3, "\r\n");
+    /* The engine reads up to the byte that makes the line too long: 510 bytes and a CR. */
+    char unread_rest[32];
+    snprintf(unread_rest, sizeof unread_rest, "UNREAD:%zu", strlen(long_line + 2) - (STSM_SMTP_LINE_MAX + 1));
     const char *const over_long[] = { "S:220 mx\r\n", "C:EHLO printer.example\r\n", long_line, "C:QUIT\r\n",
-                                      "CLOSE", NULL };
+                                      "CLOSE", unread_rest, NULL };
     run("over-long reply line", &p, over_long, false);
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_EHLO);
+    run("over-long reply line", &p, over_long, true);
     check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_EHLO);
 
     CHECK_CASE("parameters that cannot become commands are refused");
@@ -356,62 +442,172 @@ static void injection_and_limits(void)
     CHECK_INT(stsm_smtp_start(&session, &bad), STSM_ERR_ARGUMENT);   /* AUTH only over TLS */
 }
 
+/* Feeds `bytes` to a fresh framer in pieces of `piece` bytes; returns the first error (or
+ * STSM_OK), with the bytes read, the lines seen and the last reply completed. */
+struct framed {
+    stsm_status_t status;
+    size_t consumed;
+    unsigned lines, replies;
+    struct stsm_smtp_reply last;
+    char first_text[64];           /* text of the first line seen */
+};
+
+static struct framed frame(const char *bytes, size_t len, size_t piece)
+{
+    static struct stsm_smtp_reply_framer f;
+    struct framed r = { .status = STSM_OK };
+    unsigned in_reply = 0;   /* lines of the current reply so far */
+    stsm_smtp_reply_init(&f);
+    while (r.consumed < len) {
+        size_t n = len - r.consumed < piece ? len - r.consumed : piece, used;
+        struct stsm_smtp_reply_line line;
+        r.status = stsm_smtp_reply_feed(&f, (const uint8_t *)bytes + r.consumed, n, &used, &line);
+        CHECK(used > 0 && used <= n);
+        r.consumed += used;
+        if (r.status != STSM_OK) {
+            CHECK(line.text == NULL && line.reply == NULL);
+            break;
+        }
+        if (line.text == NULL) {
+            CHECK(used == n && line.reply == NULL);
+            continue;
+        }
+        CHECK_INT(line.index, in_reply);
+        CHECK_INT(strlen(line.text), line.len);
+        CHECK(line.code >= 200 && line.code <= 599);
+        if (r.lines == 0) {
+            snprintf(r.first_text, sizeof r.first_text, "%s", line.text);
+        }
+        r.lines++;
+        in_reply++;
+        if (line.reply != NULL) {
+            in_reply = 0;
+            CHECK_INT(line.reply->line_count, line.index + 1);
+            CHECK_INT(line.reply->code, line.code);
+            CHECK(line.reply->text_len <= STSM_SMTP_REPLY_TEXT_MAX);
+            CHECK_INT(strlen(line.reply->text), line.reply->text_len);
+            r.last = *line.reply;
+            r.replies++;
+        }
+    }
+    return r;
+}
+
 static void framer(void)
 {
-    struct stsm_smtp_reply_framer f;
-    struct stsm_smtp_reply r;
-    bool complete;
-    size_t used;
-
     static const struct {
         const char *intent;
         const char *bytes;
+        size_t len;                /* 0: strlen(bytes) */
         stsm_status_t status;
-    } bad[] = {
-        { "codes differ between lines", "250-a\r\n251 b\r\n", STSM_ERR_PEER_PROTOCOL },
-        { "not a code", "hello\r\n", STSM_ERR_PEER_PROTOCOL },
-        { "code out of range", "199 x\r\n", STSM_ERR_PEER_PROTOCOL },
-        { "bad separator", "250_x\r\n", STSM_ERR_PEER_PROTOCOL },
+        size_t consumed;           /* bytes read when it stopped (the error's byte included) */
+        unsigned lines, replies;
+    } cases[] = {
+        { "one line", "220 mx ready\r\n", 0, STSM_OK, 14, 1, 1 },
+        { "a bare code line and LF-only line ends", "250\n", 0, STSM_OK, 4, 1, 1 },
+        { "multi-line, every line reported", "250-a\r\n250-b\r\n250 c\r\n", 0, STSM_OK, 21, 3, 1 },
+        { "two replies", "250 a\r\n354 b\r\n", 0, STSM_OK, 14, 2, 2 },
+        { "empty text after the separator", "250-\r\n250 \r\n", 0, STSM_OK, 12, 2, 1 },
+        { "codes differ between lines", "250-a\r\n251 b\r\n", 0, STSM_ERR_PEER_PROTOCOL, 14, 1, 0 },
+        { "not a code", "hello\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "code below 200", "199 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "code 000", "000\r\n", 0, STSM_ERR_PEER_PROTOCOL, 5, 0, 0 },
+        { "code 600", "600 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "code 999", "999 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "a letter in the code", "2x0 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "a two-digit code", "25 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 6, 0, 0 },
+        { "a four-digit code", "2500 x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 8, 0, 0 },
+        { "bad separator", "250_x\r\n", 0, STSM_ERR_PEER_PROTOCOL, 7, 0, 0 },
+        { "an empty line", "\r\n", 0, STSM_ERR_PEER_PROTOCOL, 2, 0, 0 },
+        { "NUL in the text", "250 a\0b\r\n", 9, STSM_ERR_PEER_PROTOCOL, 6, 0, 0 },
+        { "NUL in the code", "2\00050 x\r\n", 9, STSM_ERR_PEER_PROTOCOL, 2, 0, 0 },
+        { "NUL after a complete line", "250-a\r\n\0", 8, STSM_ERR_PEER_PROTOCOL, 8, 1, 0 },
     };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        CHECK_CASE(bad[i].intent);
-        stsm_smtp_reply_init(&f);
-        CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)bad[i].bytes, strlen(bad[i].bytes), &used,
-                                       &r, &complete), bad[i].status);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t piece = 1; piece <= 64; piece += 63) {
+            CHECK_CASE(cases[i].intent);
+            size_t len = cases[i].len ? cases[i].len : strlen(cases[i].bytes);
+            struct framed r = frame(cases[i].bytes, len, piece);
+            CHECK_INT(r.status, cases[i].status);
+            CHECK_INT(r.consumed, cases[i].consumed);
+            CHECK_INT(r.lines, cases[i].lines);
+            CHECK_INT(r.replies, cases[i].replies);
+        }
     }
 
-    CHECK_CASE("more lines than allowed");
-    stsm_smtp_reply_init(&f);
-    stsm_status_t st = STSM_OK;
-    for (int i = 0; i <= STSM_SMTP_REPLY_LINES_MAX && st == STSM_OK; i++) {
-        st = stsm_smtp_reply_feed(&f, (const uint8_t *)"250-x\r\n", 7, &used, &r, &complete);
-    }
-    CHECK_INT(st, STSM_ERR_PEER_PROTOCOL);
+    /* Lines at and over the length limit, replies at and over the line limit. */
+    static char big[(STSM_SMTP_REPLY_LINES_MAX + 2) * (STSM_SMTP_LINE_MAX + 2)];
+    CHECK_CASE("a 512-byte line (510 and CRLF) is whole");
+    memset(big, 'a', STSM_SMTP_LINE_MAX);
+    memcpy(big, "250 ", 4);
+    memcpy(big + STSM_SMTP_LINE_MAX, "\r\n", 2);
+    struct framed r = frame(big, STSM_SMTP_LINE_MAX + 2, 64);
+    CHECK_INT(r.status, STSM_OK);
+    CHECK_INT(r.replies, 1);
+    CHECK(r.last.text_truncated && r.last.text_len == STSM_SMTP_REPLY_TEXT_MAX);
 
-    CHECK_CASE("a bare code line and LF-only line ends");
-    stsm_smtp_reply_init(&f);
-    CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)"250\n", 4, &used, &r, &complete), STSM_OK);
-    CHECK(complete);
-    CHECK_INT(r.code, 250);
+    CHECK_CASE("511 bytes before CRLF is one too many");
+    memset(big, 'a', STSM_SMTP_LINE_MAX + 1);
+    memcpy(big, "250 ", 4);
+    memcpy(big + STSM_SMTP_LINE_MAX + 1, "\r\n", 2);
+    r = frame(big, STSM_SMTP_LINE_MAX + 3, 64);
+    CHECK_INT(r.status, STSM_ERR_PEER_PROTOCOL);
+    CHECK_INT(r.consumed, STSM_SMTP_LINE_MAX + 1);   /* stopped at the 511th byte: not a CR */
+
+    CHECK_CASE("no line end at all: stops at the limit");
+    memset(big, 'x', sizeof big);
+    memcpy(big, "250-", 4);
+    r = frame(big, sizeof big, 4096);
+    CHECK_INT(r.status, STSM_ERR_PEER_PROTOCOL);
+    CHECK_INT(r.consumed, STSM_SMTP_LINE_MAX + 1);
+
+    for (int extra = 0; extra < 2; extra++) {
+        CHECK_CASE(extra ? "one line more than allowed" : "as many lines as allowed");
+        size_t n = 0, count = STSM_SMTP_REPLY_LINES_MAX + (size_t)extra;
+        for (size_t i = 0; i < count; i++) {
+            n += (size_t)snprintf(big + n, sizeof big - n, "250%cline %zu\r\n", i + 1 < count ? '-' : ' ', i);
+        }
+        r = frame(big, n, 100);
+        CHECK_INT(r.status, extra ? STSM_ERR_PEER_PROTOCOL : STSM_OK);
+        CHECK_INT(r.lines, STSM_SMTP_REPLY_LINES_MAX);
+        CHECK_INT(r.replies, extra ? 0 : 1);
+        CHECK_INT(r.consumed, n);
+    }
 
     CHECK_CASE("long text is kept up to the limit and flagged");
-    stsm_smtp_reply_init(&f);
     char line[300];
     memset(line, 'a', sizeof line);
     memcpy(line, "250-", 4);
     memcpy(line + sizeof line - 2, "\r\n", 2);
+    size_t n = 0;
     for (int i = 0; i < 3; i++) {
-        stsm_smtp_reply_feed(&f, (const uint8_t *)line, sizeof line, &used, &r, &complete);
+        memcpy(big + n, line, sizeof line);
+        n += sizeof line;
     }
-    CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)"250 end\r\n", 9, &used, &r, &complete), STSM_OK);
-    CHECK(complete && r.text_truncated && r.text_len == STSM_SMTP_REPLY_TEXT_MAX);
-    CHECK_INT(r.line_count, 4);
+    memcpy(big + n, "250 end\r\n", 9);
+    r = frame(big, n + 9, 7);
+    CHECK_INT(r.status, STSM_OK);
+    CHECK(r.last.text_truncated && r.last.text_len == STSM_SMTP_REPLY_TEXT_MAX);
+    CHECK_INT(r.last.line_count, 4);
+
+    CHECK_CASE("control bytes do not reach the log text; the line itself is unchanged");
+    static const char controls[] = "250-a\tb\033[2J\r\n250 \x7f\xff\r\n";
+    r = frame(controls, sizeof controls - 1, 3);
+    CHECK_INT(r.status, STSM_OK);
+    CHECK_STR(r.last.text, "a?b?[2J\n??");
+    CHECK_STR(r.first_text, "a\tb\033[2J");
 
     CHECK_CASE("a reply ends where it ends; the rest stays for later");
+    struct stsm_smtp_reply_framer f;
+    struct stsm_smtp_reply_line l;
+    size_t used;
     stsm_smtp_reply_init(&f);
-    CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)"220 go\r\nXYZ", 11, &used, &r, &complete), STSM_OK);
-    CHECK(complete);
+    CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)"220 go\r\nXYZ", 11, &used, &l), STSM_OK);
+    CHECK(l.reply != NULL && l.reply->code == 220);
     CHECK_INT(used, 8);
+    CHECK(!stsm_smtp_reply_pending(&f));
+    CHECK_INT(stsm_smtp_reply_feed(&f, (const uint8_t *)"XYZ", 3, &used, &l), STSM_OK);
+    CHECK(l.text == NULL && stsm_smtp_reply_pending(&f));
 }
 
 static void data_encoder(void)
@@ -467,10 +663,478 @@ static void data_encoder(void)
     CHECK(memcmp(b64, "YWJjZA==", 8) == 0);
 }
 
+/* ---- finding 5: capabilities are read line by line, whatever the reply's size ---------- */
+
+static char ehlo_reply[(STSM_SMTP_REPLY_LINES_MAX + 1) * (STSM_SMTP_LINE_MAX + 2) + 3];
+
+/* Builds "S:" and an EHLO reply: a first line of `first_len` bytes of text, `fillers`
+ * extension lines padded to `filler_len` bytes of text (0: short names), then the lines
+ * in `tail` (each "KEYWORD ...", the last one ends the reply). */
+static const char *make_ehlo(size_t first_len, size_t fillers, size_t filler_len, const char *const *tail)
+{
+    size_t n = (size_t)snprintf(ehlo_reply, sizeof ehlo_reply, "S:250-");
+    for (size_t i = 0; i < first_len; i++) {
+        ehlo_reply[n++] = "mx.example.net Hello [192.0.2.5] "[i % 33];
+    }
+    n += (size_t)snprintf(ehlo_reply + n, sizeof ehlo_reply - n, "\r\n");
+    for (size_t i = 0; i < fillers; i++) {
+        size_t at = n;
+        n += (size_t)snprintf(ehlo_reply + n, sizeof ehlo_reply - n, "250-X-EXTENSION-%zu", i);
+        char pad = ' ';   /* a parameter made of 'p's */
+        while (n - at - 4 < filler_len) {
+            ehlo_reply[n++] = pad;
+            pad = 'p';
+        }
+        n += (size_t)snprintf(ehlo_reply + n, sizeof ehlo_reply - n, "\r\n");
+    }
+    for (const char *const *t = tail; *t != NULL; t++) {
+        n += (size_t)snprintf(ehlo_reply + n, sizeof ehlo_reply - n, "250%c%s\r\n", t[1] != NULL ? '-' : ' ', *t);
+    }
+    CHECK(n < sizeof ehlo_reply - 1);
+    return ehlo_reply;
+}
+
+static void capabilities(bool bytewise)
+{
+    /* Exchange Online's shape: its host name and the client's address first, a dozen
+     * extensions, STARTTLS near the end. Together well over 256 bytes of text. */
+    static const char *const exchange_tail[] = {
+        "SIZE 157286400", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "AUTH LOGIN XOAUTH2", "8BITMIME",
+        "BINARYMIME", "CHUNKING", "SMTPUTF8", "X-EXPS GSSAPI NTLM", "XRDST", "X-ANONYMOUSTLS", "STARTTLS", NULL,
+    };
+    static const char *const starttls_only[] = { "STARTTLS", NULL };
+    struct stsm_smtp_params p = base();
+    for (int required = 1; required >= 0; required--) {
+        p.require_tls = required != 0;
+        const char *const exchange[] = {
+            "S:220 mx.example.net Microsoft ESMTP MAIL Service ready\r\n", "C:EHLO printer.example\r\n",
+            make_ehlo(200, 0, 0, exchange_tail), "C:STARTTLS\r\n", "S:220 2.0.0 SMTP server ready\r\n", "TLS",
+            "C:EHLO printer.example\r\n", "S:250-mx.example.net\r\n250 PIPELINING\r\n",
+            "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nDATA\r\n", NULL,
+        };
+        run(required ? "Exchange-like EHLO reply, TLS required: STARTTLS found"
+                     : "Exchange-like EHLO reply, TLS not required: STARTTLS still used", &p, exchange, bytewise);
+        CHECK(stsm_smtp_tls_active(&session));
+        check_session(STSM_SMTP_PENDING, STSM_OK, STSM_SMTP_STAGE_GREETING);
+
+        const char *const lines64[] = {
+            "S:220 mx\r\n", "C:EHLO printer.example\r\n", make_ehlo(40, 62, 0, starttls_only), "C:STARTTLS\r\n",
+            "S:220 go\r\n", "TLS", "C:EHLO printer.example\r\n", NULL,
+        };
+        run(required ? "64-line EHLO reply, STARTTLS last, TLS required"
+                     : "64-line EHLO reply, STARTTLS last, TLS not required", &p, lines64, bytewise);
+        CHECK(stsm_smtp_tls_active(&session));
+
+        const char *const long_lines[] = {
+            "S:220 mx\r\n", "C:EHLO printer.example\r\n",
+            make_ehlo(STSM_SMTP_LINE_MAX - 4, 20, STSM_SMTP_LINE_MAX - 4, starttls_only), "C:STARTTLS\r\n",
+            "S:220 go\r\n", "TLS", "C:EHLO printer.example\r\n", NULL,
+        };
+        run(required ? "EHLO reply of 512-byte lines, STARTTLS last, TLS required"
+                     : "EHLO reply of 512-byte lines, STARTTLS last, TLS not required", &p, long_lines, bytewise);
+        CHECK(stsm_smtp_tls_active(&session));
+
+        const char *const most_lines[] = {
+            "S:220 mx\r\n", "C:EHLO printer.example\r\n",
+            make_ehlo(STSM_SMTP_LINE_MAX - 4, STSM_SMTP_REPLY_LINES_MAX - 2, STSM_SMTP_LINE_MAX - 4, starttls_only),
+            "C:STARTTLS\r\n", "S:220 go\r\n", "TLS", "C:EHLO printer.example\r\n", NULL,
+        };
+        run("EHLO reply as long as allowed: every line at the limit, STARTTLS last", &p, most_lines, bytewise);
+        CHECK(stsm_smtp_tls_active(&session));
+    }
+
+    /* AUTH at the end of a 512-byte line, after TLS. */
+    p = base();
+    p.auth_user = "user";
+    p.auth_secret = "secret";
+    char auth_line[STSM_SMTP_LINE_MAX + 1];
+    size_t n = (size_t)snprintf(auth_line, sizeof auth_line, "AUTH");
+    while (n < STSM_SMTP_LINE_MAX - 4 - 6) {
+        n += (size_t)snprintf(auth_line + n, sizeof auth_line - n, " X%zu", n % 10);
+    }
+    n = n > STSM_SMTP_LINE_MAX - 4 - 6 ? STSM_SMTP_LINE_MAX - 4 - 6 : n;
+    auth_line[n - 1] = 'Z';
+    memcpy(auth_line + n, " PLAIN", 7);
+    CHECK_INT(strlen(auth_line), STSM_SMTP_LINE_MAX - 4);
+    const char *const auth_tail[] = { "SIZE 1000000", auth_line, "8BITMIME", NULL };
+    const char *const auth[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", make_ehlo(STSM_SMTP_LINE_MAX - 4, 30, 100, auth_tail),
+        "C:AUTH PLAIN AHVzZXIAc2VjcmV0\r\n", "S:235 ok\r\n", "C:MAIL FROM:<alerts@printer.example> SIZE=500\r\n",
+        NULL,
+    };
+    run("AUTH PLAIN named at the end of a 512-byte line, after 30 long lines", &p, auth, bytewise);
+    CHECK(stsm_smtp_caps(&session)->auth_plain && stsm_smtp_caps(&session)->size &&
+          stsm_smtp_caps(&session)->eightbitmime && !stsm_smtp_caps(&session)->auth_login);
+
+    CHECK_CASE("capabilities come only from a successful EHLO reply");
+    p = base();
+    p.require_tls = false;
+    static const char *const refused[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:550-no\r\n550-STARTTLS\r\n550 PIPELINING\r\n",
+        "C:HELO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n", NULL,
+    };
+    run("an EHLO refusal that names extensions teaches nothing", &p, refused, bytewise);
+    CHECK(!stsm_smtp_caps(&session)->starttls && !stsm_smtp_caps(&session)->esmtp);
+}
+
+/* ---- hostile servers: each ends, bounded, as a temporary failure ------------------------ */
+
+static void check_protocol_failure(enum stsm_smtp_stage stage)
+{
+    CHECK_INT(action, STSM_SMTP_CLOSE);
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, stage);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+}
+
+static void hostile_scripts(void)
+{
+    struct stsm_smtp_params p = base();
+    static const struct {
+        const char *intent;
+        bool same_segment;            /* the attack needs bytes in one segment: whole lines only */
+        enum stsm_smtp_stage stage;
+        const char *script[16];
+    } cases[] = {
+        { "NUL in the greeting", false, STSM_SMTP_STAGE_GREETING,
+          { "S0:220 mx~\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:2" } },
+        { "NUL in an EHLO extension", false, STSM_SMTP_STAGE_EHLO,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S0:250-mx\r\n250-STARTTLS~\r\n250 SIZE\r\n",
+            "C:QUIT\r\n", "CLOSE", "UNREAD:12" } },
+        { "greeting code 199", false, STSM_SMTP_STAGE_GREETING, { "S:199 hi\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "greeting code 600", false, STSM_SMTP_STAGE_GREETING, { "S:600 hi\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "greeting code 000", false, STSM_SMTP_STAGE_GREETING, { "S:000\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "greeting code 999", false, STSM_SMTP_STAGE_GREETING, { "S:999 x\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "greeting code 2x0", false, STSM_SMTP_STAGE_GREETING, { "S:2x0 x\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "EHLO reply code 650 (permanent-looking, out of range)", false, STSM_SMTP_STAGE_EHLO,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:650 no\r\n", "C:QUIT\r\n", "CLOSE" } },
+        { "a reply whose last line changes the code", false, STSM_SMTP_STAGE_EHLO,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250-SIZE\r\n550 STARTTLS\r\n",
+            "C:QUIT\r\n", "CLOSE" } },
+        { "text before the greeting", false, STSM_SMTP_STAGE_GREETING,
+          { "S:hello\r\n220 mx\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:8" } },
+        { "two greetings in one segment: EHLO never leaves", true, STSM_SMTP_STAGE_EHLO,
+          { "S:220 a\r\n220 b\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:6" } },
+        { "the STARTTLS 220 sent blind with the EHLO reply", true, STSM_SMTP_STAGE_STARTTLS,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250 STARTTLS\r\n220 go\r\n", "C:QUIT\r\n",
+            "CLOSE", "UNREAD:7" } },
+        { "a second EHLO reply", true, STSM_SMTP_STAGE_STARTTLS,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS "250 again\r\n", "C:QUIT\r\n", "CLOSE",
+            "UNREAD:10" } },
+        { "one reply too many after a pipelined flight: no QUIT inside DATA", true, STSM_SMTP_STAGE_DATA,
+          { "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+            "C:EHLO printer.example\r\n", "S:250-mx\r\n250 PIPELINING\r\n",
+            "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nDATA\r\n",
+            "S:250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n", "C:", "CLOSE", "UNREAD:7" } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int bytewise = 0; bytewise < (cases[i].same_segment ? 1 : 2); bytewise++) {
+            run(cases[i].intent, &p, cases[i].script, bytewise != 0);
+            check_protocol_failure(cases[i].stage);
+        }
+    }
+
+    static const char *const greeting_250[] = { "S:250 hello\r\n", "C:QUIT\r\n", "CLOSE", NULL };
+    run("a greeting that is not 220: deferred, not failed", &p, greeting_250, false);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 250);
+
+    p.require_tls = false;
+    static const char *const blind_rcpt[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n",
+        "S:250 ok\r\n250 ok\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:7", NULL,
+    };
+    run("no PIPELINING: the RCPT reply sent with the MAIL reply", &p, blind_rcpt, false);
+    check_protocol_failure(STSM_SMTP_STAGE_RCPT);
+
+    static const char *const mail_600[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n",
+        "S:600 never\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("MAIL answered 600: a protocol error, not a refusal", &p, mail_600, false);
+    check_protocol_failure(STSM_SMTP_STAGE_MAIL);
+
+    static const char *const after_end[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n",
+        "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "BODY",
+        BODY_ON_WIRE, "S:250 queued\r\n221 bye\r\n", "C:QUIT\r\n", "CLOSE", "UNREAD:9", NULL,
+    };
+    run("bytes after the last reply are not read", &p, after_end, false);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+
+    static const char *const to_data[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n",
+        "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", NULL,
+    };
+    run("a reply while the message is being sent", &p, to_data, false);
+    CHECK_INT(action, STSM_SMTP_SEND_DATA);
+    size_t used;
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250 early\r\n", 11, &used);
+    drain();
+    CHECK_INT(used, 1);
+    CHECK_STR(sent, "");   /* no QUIT: the server would take it as message text */
+    check_protocol_failure(STSM_SMTP_STAGE_DATA);
+
+    CHECK_CASE("a pipelined flight handed over in part: no reply for the rest yet");
+    p = base();
+    static const char *const to_flight[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", NULL,
+    };
+    run("a pipelined flight handed over in part: no reply for the rest yet", &p, to_flight, false);
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250-mx\r\n250 PIPELINING\r\n", 24, &used);
+    CHECK_INT(action, STSM_SMTP_WAIT);
+    size_t len;
+    const uint8_t *out = stsm_smtp_output(&session, &len);
+    const uint8_t *end = memchr(out, '\n', len);   /* only MAIL FROM goes out, and half of RCPT */
+    CHECK(end != NULL);
+    size_t mail_len = end != NULL ? (size_t)(end - out) + 1 : 0;
+    stsm_smtp_output_sent(&session, mail_len + 5);
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250 ok\r\n", 8, &used);
+    CHECK_INT(action, STSM_SMTP_WAIT);
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250 ok\r\n", 8, &used);
+    CHECK_INT(used, 1);
+    out = stsm_smtp_output(&session, &len);
+    static const char rest[] = "TO:<ops@example.test>\r\nQUIT\r\n";   /* the RCPT line ends; DATA is dropped */
+    CHECK_INT(len, sizeof rest - 1);
+    CHECK(len == sizeof rest - 1 && memcmp(out, rest, len) == 0);
+    check_protocol_failure(STSM_SMTP_STAGE_RCPT);
+}
+
+/* A server that streams `total` bytes made of `pattern` after `prefix` (a greeting, say),
+ * in segments of 4096 bytes, until the engine stops reading. Returns the bytes it read of
+ * the stream after the prefix. */
+static size_t stream(const char *prefix, const char *pattern, size_t total)
+{
+    size_t plen = strlen(pattern), offered = 0, read = 0;
+    feed(prefix, strlen(prefix), false);
+    static char seg[4096];
+    while (offered < total && action == STSM_SMTP_WAIT) {
+        for (size_t i = 0; i < sizeof seg; i++) {
+            seg[i] = pattern[(offered + i) % plen];
+        }
+        size_t used;
+        action = stsm_smtp_receive(&session, (const uint8_t *)seg, sizeof seg, &used);
+        drain();
+        read += used;
+        offered += sizeof seg;
+    }
+    return read;
+}
+
+static void hostile_streams(void)
+{
+    struct stsm_smtp_params p = base();
+    char line512[STSM_SMTP_LINE_MAX + 3];
+    memset(line512, 'y', STSM_SMTP_LINE_MAX);
+    memcpy(line512, "250-", 4);
+    strcpy(line512 + STSM_SMTP_LINE_MAX, "\r\n");
+    static const struct {
+        const char *intent;
+        const char *prefix;           /* the server's bytes before the stream */
+        enum stsm_smtp_stage stage;
+        int pattern;                  /* 0: no line end; 1: 512-byte lines; 2: short lines */
+        size_t stops_after;           /* bytes of the stream the engine reads */
+    } cases[] = {
+        { "greeting without a line end, 10 MB", "", STSM_SMTP_STAGE_GREETING, 0, STSM_SMTP_LINE_MAX + 1 },
+        { "EHLO reply without a line end, 10 MB", "220 mx\r\n", STSM_SMTP_STAGE_EHLO, 0, STSM_SMTP_LINE_MAX + 1 },
+        { "10 MB multi-line greeting", "", STSM_SMTP_STAGE_GREETING, 1,
+          (STSM_SMTP_REPLY_LINES_MAX + 1) * (STSM_SMTP_LINE_MAX + 2) },
+        { "10 MB multi-line EHLO reply", "220 mx\r\n", STSM_SMTP_STAGE_EHLO, 1,
+          (STSM_SMTP_REPLY_LINES_MAX + 1) * (STSM_SMTP_LINE_MAX + 2) },
+        { "thousands of continuation lines", "220 mx\r\n", STSM_SMTP_STAGE_EHLO, 2,
+          (STSM_SMTP_REPLY_LINES_MAX + 1) * 7 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        static const char *const nothing[] = { NULL };
+        run(cases[i].intent, &p, nothing, false);
+        const char *pattern = cases[i].pattern == 0   ? "250-xxxxxxxxxxxx"
+                              : cases[i].pattern == 1 ? line512
+                                                      : "250-x\r\n";
+        size_t read = stream(cases[i].prefix, pattern, 10u * 1024u * 1024u);
+        CHECK_INT(read, cases[i].stops_after);
+        bool greeting = cases[i].stage == STSM_SMTP_STAGE_GREETING;
+        CHECK_STR(sent, greeting ? "QUIT\r\n" : "EHLO printer.example\r\nQUIT\r\n");
+        check_protocol_failure(cases[i].stage);
+    }
+}
+
+/* ---- finding 8: no copy of the credentials stays in the engine --------------------------- */
+
+static bool engine_holds(const char *secret)
+{
+    const uint8_t *bytes = (const uint8_t *)&session;
+    size_t n = strlen(secret);
+    for (size_t i = 0; i + n <= sizeof session; i++) {
+        if (memcmp(bytes + i, secret, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void check_no_credentials(void)
+{
+    CHECK(!engine_holds("s3cr3t-pass"));
+    CHECK(!engine_holds("czNjcjN0LXBhc3M"));        /* base64 of the secret alone (AUTH LOGIN) */
+    CHECK(!engine_holds("AHVzZXIAczNjcjN0LXBhc3M"));  /* base64 of the AUTH PLAIN string */
+    CHECK(!engine_holds("zNjcjN0LXBhc3"));          /* its middle, however the string is aligned */
+}
+
+static void credentials(void)
+{
+    struct stsm_smtp_params p = base();
+    p.auth_user = "user";
+    p.auth_secret = "s3cr3t-pass";
+    static const char *const plain[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250-mx\r\n250 AUTH PLAIN\r\n", "C:AUTH PLAIN AHVzZXIAczNjcjN0LXBhc3M=\r\n",
+        NULL,
+    };
+    run("AUTH PLAIN sent: no copy left in the engine", &p, plain, false);
+    check_no_credentials();
+
+    static const char *const login[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250-mx\r\n250 AUTH LOGIN\r\n", "C:AUTH LOGIN\r\n",
+        "S:334 VXNlcm5hbWU6\r\n",
+        "C:dXNlcg==\r\n", "S:334 UGFzc3dvcmQ6\r\n", "C:czNjcjN0LXBhc3M=\r\n", NULL,
+    };
+    run("AUTH LOGIN secret sent: no copy left in the engine", &p, login, true);
+    check_no_credentials();
+
+    static const char *const never_sent[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250-mx\r\n250 AUTH PLAIN\r\n235 blind\r\n", "C:QUIT\r\n", "CLOSE",
+        "UNREAD:10", NULL,
+    };
+    run("the session fails with AUTH queued: it is never sent, and wiped", &p, never_sent, false);
+    check_no_credentials();
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_AUTH);
+}
+
+/* ---- the downgrade race: require_tls wins over no_starttls -------------------------------- */
+
+static void downgrade(void)
+{
+    struct stsm_smtp_params p = base();
+    p.no_starttls = true;   /* a plaintext retry planned before an enforce policy arrived */
+    static const char *const offered[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", "TLS",
+        "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n", NULL,
+    };
+    run("TLS required and no STARTTLS asked for: TLS wins", &p, offered, false);
+    CHECK(stsm_smtp_tls_active(&session));
+
+    static const char *const not_offered[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250 SIZE\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("TLS required and no STARTTLS asked for, none offered: deferred", &p, not_offered, false);
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, STSM_SMTP_STAGE_EHLO);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+
+    p.require_tls = false;
+    static const char *const retry[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:MAIL FROM:<alerts@printer.example> SIZE=500\r\n",
+        NULL,
+    };
+    run("no STARTTLS asked for, TLS not required: the plaintext retry", &p, retry, false);
+    CHECK(!stsm_smtp_tls_active(&session));
+}
+
+/* ---- finding 4 (engine part): one timer per reply, not per segment ----------------------- */
+
+static void wait_serial(void)
+{
+    CHECK_CASE("the wait serial moves per reply, not per byte");
+    struct stsm_smtp_params p = base();
+    p.require_tls = false;
+    CHECK_INT(stsm_smtp_start(&session, &p), STSM_OK);
+    sent_len = 0;
+    action = STSM_SMTP_WAIT;
+    static const char ehlo[] = "250-mx\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 PIPELINING\r\n";
+    const char *replies[] = { "220 mx\r\n", ehlo, "250 ok\r\n", "250 ok\r\n", "354 go\r\n" };
+    for (size_t r = 0; r < sizeof replies / sizeof replies[0]; r++) {
+        uint32_t before = stsm_smtp_wait_serial(&session);
+        CHECK_INT(stsm_smtp_timeout_ms(&session), 5u * 60u * 1000u);
+        size_t len = strlen(replies[r]);
+        for (size_t i = 0; i < len; i++) {
+            size_t used;
+            action = stsm_smtp_receive(&session, (const uint8_t *)replies[r] + i, 1, &used);
+            drain();
+            if (i + 1 < len) {
+                CHECK_INT(stsm_smtp_wait_serial(&session), before);   /* a trickle does not re-arm */
+                CHECK_INT(action, STSM_SMTP_WAIT);
+            }
+        }
+        CHECK(stsm_smtp_wait_serial(&session) != before);
+    }
+    CHECK_INT(action, STSM_SMTP_SEND_DATA);
+    CHECK_INT(stsm_smtp_timeout_ms(&session), 3u * 60u * 1000u);   /* data block */
+    uint32_t before = stsm_smtp_wait_serial(&session);
+    action = stsm_smtp_data_done(&session);
+    CHECK(stsm_smtp_wait_serial(&session) != before);
+    CHECK_INT(stsm_smtp_timeout_ms(&session), 10u * 60u * 1000u);  /* DATA termination */
+
+    CHECK_CASE("the wait serial moves when TLS is done and when a hold ends");
+    p = base();
+    p.hold_before_mail = true;
+    static const char *const to_tls[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", EHLO_TLS, "C:STARTTLS\r\n", "S:220 go\r\n", NULL,
+    };
+    run("the wait serial moves when TLS is done and when a hold ends", &p, to_tls, false);
+    before = stsm_smtp_wait_serial(&session);
+    action = stsm_smtp_tls_done(&session, STSM_OK);
+    drain();
+    CHECK(stsm_smtp_wait_serial(&session) != before);
+    size_t used;
+    action = stsm_smtp_receive(&session, (const uint8_t *)"250 mx\r\n", 8, &used);
+    CHECK_INT(action, STSM_SMTP_HOLD);
+    before = stsm_smtp_wait_serial(&session);
+    action = stsm_smtp_release(&session, true, STSM_OK, NULL);
+    CHECK(stsm_smtp_wait_serial(&session) != before);
+    CHECK_INT(action, STSM_SMTP_WAIT);
+}
+
+/* ---- the runner checks itself ------------------------------------------------------------ */
+
+static void runner_self_test(void)
+{
+    struct stsm_smtp_params p = base();
+    static const char *const unknown[] = { "S:220 mx\r\n", "C:EHLO printer.example\r\n", "BOGUS", NULL };
+    static const char *const left[] = { "S:421 bye\r\n250 more\r\n", "C:", "CLOSE", NULL };
+    static const char *const miscounted[] = { "S:421 bye\r\n250 more\r\n", "C:", "CLOSE", "UNREAD:3", NULL };
+    static const char *const fine[] = { "S:421 bye\r\n250 more\r\n", "C:", "CLOSE", "UNREAD:10", NULL };
+    const struct {
+        const char *intent;
+        const char *const *script;
+        unsigned faults;
+    } cases[] = {
+        { "the runner refuses an unknown token", unknown, 1 },
+        { "the runner refuses a script that leaves server bytes unread", left, 1 },
+        { "the runner refuses a wrong unread count", miscounted, 1 },
+        { "the runner accepts unread bytes the script accounts for", fine, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        expect_faults = true;
+        faults_seen = 0;
+        run(cases[i].intent, &p, cases[i].script, false);
+        expect_faults = false;
+        CHECK_INT(faults_seen, cases[i].faults);
+    }
+}
+
 int main(void)
 {
     transcripts(false);
     transcripts(true);
+    capabilities(false);
+    capabilities(true);
+    hostile_scripts();
+    hostile_streams();
+    credentials();
+    downgrade();
+    wait_serial();
+    runner_self_test();
     injection_and_limits();
     hold();
     framer();
