@@ -14,7 +14,18 @@ here, and tests may also ask it directly). Each record may carry a "behaviour":
                       so each query sees a new MTA-STS id
   first_only          answer the first query, then SERVFAIL (a server that went away)
 A record may hold "then": fields that replace its own from the second query of that name
-and type on (a domain that changed its MX or its policy host).
+and type on (a domain that changed its MX or its policy host). "absent": true makes a
+record not exist (so "then": {"absent": true} is a record that disappears, and the reverse
+one that appears from the second query on).
+A record may carry "forge": replies an off-path attacker sends to the querying client
+before (or instead of) the real answer, each carrying the record "forge.answer" (fields
+like a record's; default an A record 192.0.2.66):
+  kinds     any of "address" (right ID, port and question, but from 192.0.2.3, a source
+            address forged with a raw socket), "port" (from our address, another port),
+            "id" (a wrong ID), "question" (the right ID for another name); default all
+  count     how many replies of each kind (a flood; "id" replies use distinct wrong IDs)
+  real      false: the real answer is never sent (the client must time out)
+  delay_s   how long after the forged replies the real answer leaves (default 0.2)
 An A record may give "server" instead of "address": the address labctl gave that lab
 server (read from --lab-json).
 Names outside its zones get REFUSED; names in them without records get NXDOMAIN; a name
@@ -23,7 +34,9 @@ with records of other types gets NODATA.
 
 import argparse
 import json
+import random
 import socket
+import struct
 import socketserver
 import sys
 import threading
@@ -33,6 +46,7 @@ from pathlib import Path
 from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 SPOOF_ADDRESSES = ("192.0.2.66", "192.0.2.67", "192.0.2.68")
+FORGED_SOURCE = "192.0.2.3"   # no lab host has it: only a raw socket can send from it
 
 
 class Zone:
@@ -59,6 +73,21 @@ class Zone:
         return [r for r in self.records if r["name"].lower() == name]
 
 
+def current(rec, asked):
+    """The record as the asked-th query of its name and type sees it."""
+    return {**rec, **rec["then"]} if asked > 1 and "then" in rec else rec
+
+
+def forging(zone, request):
+    """The "forge" declaration of the record asked for, or None."""
+    q = request.q
+    name = str(q.qname).rstrip(".").lower()
+    for rec in zone.lookup(name):
+        if "forge" in rec and (rec["type"] == QTYPE[q.qtype] or rec["type"] == "CNAME"):
+            return rec["forge"]
+    return None
+
+
 def rdata(rec, count=1):
     t = rec["type"]
     if t == "A":
@@ -82,14 +111,14 @@ def answer(zone, request, transport):
     if not zone.in_zone(name):
         reply.header.rcode = RCODE.REFUSED
         return reply, None
-    records = zone.lookup(name)
+    key = (name, q.qtype)
+    asked = zone.asked[key] = zone.asked.get(key, 0) + 1
+    records = [r for r in zone.lookup(name) if not current(r, asked).get("absent")]
     if not records:
         reply.header.rcode = RCODE.NXDOMAIN
         return reply, None
     behaviour = next((r["behaviour"] for r in records if r.get("behaviour")), None)
-    key = (name, q.qtype)
-    zone.asked[key] = zone.asked.get(key, 0) + 1
-    if behaviour == "first_only" and zone.asked[key] > 1:
+    if behaviour == "first_only" and asked > 1:
         reply.header.rcode = RCODE.SERVFAIL
         return reply, behaviour
     if behaviour == "silent":
@@ -101,10 +130,9 @@ def answer(zone, request, transport):
         reply.header.tc = 1
         return reply, behaviour
     for rec in records:
-        if zone.asked[key] > 1 and "then" in rec:
-            rec = {**rec, **rec["then"]}
+        rec = current(rec, asked)
         if rec["type"] == "CNAME" or QTYPE[q.qtype] == rec["type"]:
-            qtype, data = rdata(rec, zone.asked[key])
+            qtype, data = rdata(rec, asked)
             reply.add_answer(RR(q.qname, qtype, rdata=data, ttl=300))
     return reply, behaviour
 
@@ -132,6 +160,68 @@ def spoof(sock, request, client, zone_addr):
     sock.sendto(other_name.pack(), client)
 
 
+def udp_checksum(src, dst, segment):
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 17, len(segment))
+    data = pseudo + segment + (b"\0" if len(segment) % 2 else b"")
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total & 0xFFFF) or 0xFFFF
+
+
+def send_from(src, sport, dst, dport, payload):
+    """Sends one UDP datagram with a forged source address (raw socket, IP_HDRINCL; the
+    kernel fills in the IP header's length, ID and checksum)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+    udp = udp[:6] + struct.pack("!H", udp_checksum(src, dst, udp)) + udp[8:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
+        s.sendto(ip + udp, (dst, 0))
+
+
+def forged_reply(request, forge, qname=None, qid=None):
+    """A reply to `request` (or to the same ID for another name) carrying the attacker's record."""
+    q = request.q
+    if qname is not None:
+        other = DNSRecord.question(qname, QTYPE[q.qtype])
+        other.header.id = request.header.id
+        reply = other.reply()
+    else:
+        reply = request.reply()
+    if qid is not None:
+        reply.header.id = qid
+    rec = dict(forge.get("answer", {"type": "A", "address": SPOOF_ADDRESSES[0]}))
+    qtype, data = rdata(rec)
+    reply.add_answer(RR(reply.q.qname, qtype, rdata=data, ttl=300))
+    return reply.pack()
+
+
+def forge_replies(sock, request, client, zone_addr, forge):
+    """Sends the attacker's replies of a "forge" declaration; returns how many."""
+    kinds = forge.get("kinds", ["address", "port", "id", "question"])
+    count = int(forge.get("count", 1))
+    sent = 0
+    wrong_ids = random.sample([i for i in range(0x10000) if i != request.header.id], count)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other_port:
+        other_port.bind((zone_addr, 0))
+        for n in range(count):
+            for kind in kinds:
+                if kind == "address":
+                    send_from(FORGED_SOURCE, 53, client[0], client[1], forged_reply(request, forge))
+                elif kind == "port":
+                    other_port.sendto(forged_reply(request, forge), client)
+                elif kind == "id":
+                    sock.sendto(forged_reply(request, forge, qid=wrong_ids[n]), client)
+                elif kind == "question":
+                    name = f"x{n}." + str(request.q.qname).rstrip(".")
+                    sock.sendto(forged_reply(request, forge, qname=name), client)
+                else:
+                    raise ValueError(f"unknown forge kind {kind}")
+                sent += 1
+    return sent
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--listen", required=True)
@@ -155,6 +245,14 @@ def main():
                 return
             if behaviour == "spoof_first":
                 spoof(sock, request, self.client_address, args.listen)
+            forge = forging(zone, request)
+            if forge is not None:
+                sent = forge_replies(sock, request, self.client_address, args.listen, forge)
+                log(f"udp {self.client_address} id={request.header.id}: {sent} forged replies sent, "
+                    f"real answer {'follows' if forge.get('real', True) else 'withheld'}")
+                if not forge.get("real", True):
+                    return
+                time.sleep(float(forge.get("delay_s", 0.2)))
             sock.sendto(reply.pack(), self.client_address)
 
     class Tcp(socketserver.BaseRequestHandler):

@@ -201,6 +201,12 @@ def write_dnsmasq(state, domains, servers):
     (state / "dnsmasq.conf").write_text("\n".join(lines) + "\n")
 
 
+def https_custom(https):
+    """True for a policy host https_server.py plays: slow ("delay_s") or cutting its body
+    short without a TLS close_notify ("truncate_after": the text the body stops after)."""
+    return bool(https.get("delay_s")) or "truncate_after" in https
+
+
 def write_nginx(state, servers):
     www = state / "www"
     blocks = []
@@ -208,8 +214,8 @@ def write_nginx(state, servers):
         https = srv.get("https")
         if not https:
             continue
-        if https.get("delay_s"):
-            # A slow server: https_server.py serves it (nginx cannot wait on purpose).
+        if https_custom(https):
+            # A slow or truncating server: https_server.py serves it (nginx cannot do either on purpose).
             body_file = www / srv["host"] / "body"
             body_file.parent.mkdir(parents=True, exist_ok=True)
             body_file.write_bytes("".join(l + "\r\n" for l in https.get("body", [])).encode())
@@ -522,13 +528,15 @@ def cmd_up(args):
         for srv in servers:
             if "https" in srv:
                 expected.add(("tcp", f"{srv['address']}:443"))
-                if srv["https"].get("delay_s"):
+                if https_custom(srv["https"]):
+                    truncate = srv["https"].get("truncate_after")
                     start(state, ns, f"https-{srv['host']}",
                           ["/usr/bin/python3", LAB_DIR / "https_server.py", "--listen", srv["address"],
                            "--cert", srv["cert_chain"], "--key", srv["cert_key"], "--path", srv["https"]["path"],
                            "--body-file", srv["body_file"], "--content-type",
                            srv["https"].get("headers", {}).get("Content-Type", "text/plain"),
-                           "--delay", str(srv["https"]["delay_s"])])
+                           "--delay", str(srv["https"].get("delay_s", 0))]
+                          + (["--truncate-after", truncate] if truncate is not None else []))
             if "tls_server" in srv:
                 # A bare OpenSSL server limited to old protocol versions, on port 443.
                 version = srv["tls_server"].get("version", "tls1_1")
@@ -683,7 +691,7 @@ def cmd_verify(args):
         if srv["domain"] not in scripted:   # asking would use up scripted answers
             out = dig("A", srv["host"])
             check(f"dns A {srv['host']}", srv["address"] in out.split(), out.strip())
-        if "https" in srv and srv["https"].get("status", 200) == 200 and not srv["https"].get("delay_s"):
+        if "https" in srv and srv["https"].get("status", 200) == 200 and not https_custom(srv["https"]):
             url = f"https://{srv['host']}{srv['https']['path']}"
             want = "\n".join(srv["https"].get("body", []))   # text mode folds CRLF
 

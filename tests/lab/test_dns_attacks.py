@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""Lab test: an attacker on the DNS path (adversarial suite, issue 10). Forged replies from
+the wrong address or port, with a wrong ID or question, alone or as a flood racing the real
+answer; and a cached enforce MTA-STS policy meeting a vanished _mta-sts TXT record, an MX
+set swapped for the attacker's host, and a swapped policy host. The scripted DNS server
+plays the attacker (domains/atk-dns.test.json); stsmail asks it directly, since dnsmasq
+would absorb forged replies and cache answers. Each case is one scenario of the
+reliability report.
+Usage: test_dns_attacks.py STSMAIL LAB_STATE_DIR"""
+
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import time
+
+from dnslib import DNSRecord
+
+import labtest
+from labtest import scenario
+
+SCRIPTED, LAB_DNS = "192.0.2.2", "192.0.2.1"
+FORGED, REAL = "203.0.113.66", "198.51.100.7"
+ATTACKER_MX = "mx.atk-hosts.test"
+D = "atk-dns.test"
+
+stsmail, state, lab = labtest.start()
+ns, tap = lab["namespace"], lab["taps"]["host"]
+
+
+class Capture:
+    """tcpdump on the device's TAP interface while a step runs, then counts the UDP
+    datagrams that reached the device carrying the attacker's record: shows that the
+    forgeries really arrived (a test whose attack never arrived proves nothing)."""
+
+    def __init__(self):
+        self.pcap = state / f"dns-attacks-{os.getpid()}.pcap"
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-Z", "root", "-i", tap, "-w",
+                                      str(self.pcap), "udp"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.proc.stderr.readline()   # "listening on ...": it captures from now on
+
+    def stop(self, forged):
+        """How many datagrams carried an answer whose text contains `forged`."""
+        time.sleep(0.3)
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        data = self.pcap.read_bytes() if self.pcap.exists() else b""
+        self.pcap.unlink(missing_ok=True)
+        count, at = 0, 24                                  # pcap global header
+        while at + 16 <= len(data):
+            caplen = struct.unpack_from("<I", data, at + 8)[0]
+            frame = data[at + 16:at + 16 + caplen]
+            at += 16 + caplen
+            if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00" or frame[14 + 9] != 17:
+                continue
+            udp = 14 + (frame[14] & 0x0F) * 4
+            try:
+                msg = DNSRecord.parse(frame[udp + 8:])
+            except Exception:
+                continue
+            count += any(forged in str(rr.rdata) for rr in msg.rr)
+        return count
+
+
+def dns(*args, servers=(SCRIPTED,)):
+    cmd = ["ip", "netns", "exec", ns, "timeout", "60", stsmail, "dns", "--tap", tap]
+    for s in servers:
+        cmd += ["--dns", s]
+    res = subprocess.run(cmd + list(args), capture_output=True, text=True)
+    try:
+        report = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        report = None
+    return res.returncode, report, res.stdout + res.stderr
+
+
+def settings(name, cache=False, servers=(SCRIPTED, LAB_DNS)):
+    """Settings asking the scripted server first (dnsmasq answers the lab's other names)."""
+    doc = {"network": {"interface": tap, "dns": list(servers)},
+           "mail": {"from": f"{name}@printer.lab.test"}, "tls": {"trust_store": lab["trust_store"]}}
+    if cache:
+        doc["mta_sts"] = {"cache_file": f"dns-attacks-{name}.bin"}
+        (state / f"dns-attacks-{name}.bin").unlink(missing_ok=True)
+    path = state / f"dns-attacks-{name}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def send(path, to, subject):
+    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "120", stsmail, "send", "--settings", str(path),
+                          "--to", to, "--subject", subject], capture_output=True, text=True)
+    return res.returncode, res.stdout, res.stderr
+
+
+def attacker_saw(sender):
+    """True when the attacker's SMTP sink got anything past EHLO from this sender."""
+    log = state / "log" / f"sink-{ATTACKER_MX}.log"
+    return log.exists() and sender in log.read_text()
+
+
+def short(text, n=600):
+    text = text.strip()
+    return text if len(text) <= n else text[:n // 2] + " ... " + text[-n // 2:]
+
+
+# --- forged replies, one kind at a time, each before the real answer --------------------
+KINDS = {
+    "address": ("a reply with the right ID and question from 192.0.2.3:53, a source address forged "
+                "with a raw socket, before the real one"),
+    "port": "a reply with the right ID and question from the server's address but another port, before the real one",
+    "id": "a reply from the server's address and port with a wrong ID, before the real one",
+    "question": "a reply from the server's address and port with the right ID for another name, before the real one",
+}
+for kind, attack in KINDS.items():
+    cap = Capture()
+    rc, r, out = dns("a", f"forge-{kind}.{D}")
+    arrived = cap.stop(FORGED) > 0
+    ok = rc == 0 and r is not None and r.get("records") == [REAL] and arrived and FORGED not in out
+    name = {"address": "source_address", "port": "source_port"}.get(kind, kind)
+    scenario(f"dns.forged_{name}", attack,
+             f"forged reply ignored, the real answer {REAL} accepted (exit 0)",
+             f"exit {rc}, records {r.get('records') if r else None}, forged reply "
+             f"{'reached' if arrived else 'did NOT reach'} the device", ok)
+
+# --- forged replies only: the query must time out, never take the forgery ---------------
+cap = Capture()
+t0 = time.monotonic()
+rc, r, out = dns("a", f"forge-only.{D}")
+took = time.monotonic() - t0
+forged_seen = cap.stop(FORGED)
+ok = rc == 75 and r is not None and r.get("status") == "timeout" and FORGED not in out and forged_seen >= 4
+scenario("dns.forged_only_timeout",
+         "every try answered only by forgeries (wrong address, port, ID and question); the real answer never comes",
+         "no forged answer accepted; the query times out after its tries (exit 75, status timeout)",
+         f"exit {rc}, status {r.get('status') if r else None}, {forged_seen} forged replies reached the device, "
+         f"{took:.1f} s", ok)
+
+# --- a flood racing the real answer -----------------------------------------------------
+cap = Capture()
+rc, r, out = dns("a", f"flood.{D}")
+forged_seen = cap.stop(FORGED)
+ok = rc == 0 and r is not None and r.get("records") == [REAL] and FORGED not in out and forged_seen >= 300
+scenario("dns.forged_flood",
+         "500 forged replies (125 each: forged source address, other port, wrong IDs, other question) "
+         "sent before the real answer",
+         f"every forgery dropped; the real answer {REAL} accepted (exit 0)",
+         f"exit {rc}, records {r.get('records') if r else None}, {forged_seen} forged replies reached the device", ok)
+
+sender = "flood-mx"
+cap = Capture()
+# Only the scripted server: a retry must not go to dnsmasq, out of the attacker's reach.
+rc, out, err = send(settings(sender, servers=[SCRIPTED]), "x@atk-mx-flood.test", "mx flood")
+forged_seen = cap.stop(ATTACKER_MX)
+ok = (rc == 0 and "delivered by mx.atk-mx-flood.test" in out and ATTACKER_MX not in err
+      and not attacker_saw(sender) and forged_seen >= 100)
+scenario("dns.forged_flood_mx_delivery",
+         "400 forged MX replies naming the attacker's host race the real MX answer of a delivery",
+         "delivered by the real MX (mx.atk-mx-flood.test); the attacker's host never named or contacted",
+         f"exit {rc}, {short(out)}; attacker in the log: {ATTACKER_MX in err}, attacker got mail: "
+         f"{attacker_saw(sender)}, {forged_seen} forged replies reached the device", ok)
+
+# --- a cached enforce policy under DNS attack (two sends sharing a cache file) ----------
+sender = "txt-gone"
+path = settings(sender, cache=True)
+rc1, out1, err1 = send(path, "g@atk-txt-gone.test", "txt gone 1")
+rc2, out2, err2 = send(path, "g@atk-txt-gone.test", "txt gone 2")
+ok = (rc1 == 0 and "policy id gone1 (fetched" in err1 and "delivered by mx1.example.test" in out1
+      and rc2 == 0 and re.search(r"policy id gone1 \(cached \d+s ago; the TXT record is gone", err2)
+      and "mode enforce" in err2 and f"MX {ATTACKER_MX} skipped: not in the MTA-STS policy" in err2
+      and "mx1.example.test: TLS verified" in err2 and "delivered by mx1.example.test" in out2
+      and not attacker_saw(sender))
+scenario("dns.txt_vanished_cached_enforce",
+         "the _mta-sts TXT record disappears (NXDOMAIN) while an enforce policy is cached, and an attacker's "
+         "MX appears at a better preference",
+         "cached enforce policy stays in force: the attacker's MX skipped, delivered only to mx1.example.test "
+         "over verified TLS",
+         f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
+if not ok:
+    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+
+sender = "mx-swap"
+path = settings(sender, cache=True)
+rc1, out1, err1 = send(path, "s@atk-mx-swap.test", "mx swap 1")
+rc2, out2, err2 = send(path, "s@atk-mx-swap.test", "mx swap 2")
+ok = (rc1 == 0 and "delivered by mx1.example.test" in out1 and rc2 == 75 and "sts_no_usable_mx" in out2
+      and f"MX {ATTACKER_MX} skipped" in err2 and not attacker_saw(sender))
+scenario("dns.mx_swapped_cached_enforce",
+         "the MX set is swapped for the attacker's host, which the cached enforce policy does not list",
+         "deferred (exit 75, sts_no_usable_mx); nothing sent to the attacker past EHLO",
+         f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; connected to the attacker: "
+         f"{'connecting to ' + ATTACKER_MX in err2}; attacker got mail: {attacker_saw(sender)}", ok)
+if not ok:
+    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+
+sender = "mx-swap-policy"
+path = settings(sender, cache=True)
+rc1, out1, err1 = send(path, "p@atk-mx-swap-policy.test", "mx and policy swap 1")
+rc2, out2, err2 = send(path, "p@atk-mx-swap-policy.test", "mx and policy swap 2")
+ok = (rc1 == 0 and "delivered by mx1.example.test" in out1 and rc2 == 75 and "sts_no_usable_mx" in out2
+      and f"MX {ATTACKER_MX} skipped" in err2 and "the cached one stays" in err2 and not attacker_saw(sender))
+scenario("dns.mx_and_policy_host_swapped",
+         "the MX set and mta-sts.<domain>'s address both point at the attacker (whose policy server has a valid "
+         "certificate for its own name only and lists the attacker's MX)",
+         "the live policy cannot be fetched (certificate name), the cached enforce policy stays: deferred "
+         "(exit 75), nothing sent to the attacker past EHLO",
+         f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
+if not ok:
+    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+
+labtest.finish()
