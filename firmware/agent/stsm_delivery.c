@@ -166,23 +166,23 @@ static void on_smtp_timeout(void *arg)
 }
 
 /* Starts the timer of the reply (or data block) the session now waits for. It is armed
- * when a command goes out or a data block is handed over, never when a segment arrives:
- * RFC 5321's timeouts are per reply, and a server trickling a byte at a time must not
- * keep a session alive for ever. */
+ * when the engine starts waiting for something new or a data block is handed over, never
+ * because a segment arrived: RFC 5321's timeouts are per reply, and a server trickling a
+ * byte at a time must not keep a session alive for ever. */
 static void arm_timer(struct stsm_delivery *d)
 {
     sys_untimeout(on_smtp_timeout, d);
     uint32_t ms = stsm_smtp_timeout_ms(&d->smtp);
     sys_timeout((u32_t)((uint64_t)ms * d->settings->delivery.timeout_percent / 100u), on_smtp_timeout, d);
+    d->armed_serial = stsm_smtp_wait_serial(&d->smtp);
 }
 
 /* Hands the engine's queued commands to the connection, as far as it takes them (the
- * rest goes on STSM_CONN_WRITABLE). True when there were commands to send. */
-static bool flush_output(struct stsm_delivery *d)
+ * rest goes on STSM_CONN_WRITABLE). */
+static void flush_output(struct stsm_delivery *d)
 {
     size_t len;
     const uint8_t *out = stsm_smtp_output(&d->smtp, &len);
-    bool queued = len > 0;
     while (len > 0) {
         long n = stsm_conn_send(&d->conn, out, len);
         if (n <= 0) {
@@ -192,7 +192,6 @@ static bool flush_output(struct stsm_delivery *d)
         out = stsm_smtp_output(&d->smtp, &len);
     }
     stsm_conn_flush(&d->conn);
-    return queued;
 }
 
 /* Streams the message through the DATA encoder; returns when the connection is full. */
@@ -226,9 +225,7 @@ static void pump_data(struct stsm_delivery *d)
         } else {
             stsm_conn_flush(&d->conn);
             d->msg_len = 0;   /* all sent: nothing more to pump */
-            enum stsm_smtp_action a = stsm_smtp_data_done(&d->smtp);
-            arm_timer(d);   /* the reply to the whole message */
-            act(d, a);
+            act(d, stsm_smtp_data_done(&d->smtp));
             return;
         }
     }
@@ -264,11 +261,11 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
     if (!d->session_open) {
         return;
     }
-    bool command_queued = flush_output(d);
+    flush_output(d);
     switch (action) {
     case STSM_SMTP_WAIT:
-        if (command_queued) {
-            arm_timer(d);   /* a new reply is awaited */
+        if (stsm_smtp_wait_serial(&d->smtp) != d->armed_serial) {
+            arm_timer(d);   /* something new is awaited */
         }
         break;
     case STSM_SMTP_START_TLS:
@@ -338,7 +335,6 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     }
     d->session_open = true;
     arm_timer(d);   /* the greeting's */
-    act(d, STSM_SMTP_WAIT);
 }
 
 /* A connection that never got to SMTP (refused, timed out, implicit TLS failed). */
@@ -716,6 +712,10 @@ static void route_and_policy_ready(struct stsm_delivery *d)
         settle_group(d, &r, "");
         schedule(d, next_group);
         return;
+    }
+    if (set->hosts_dropped > 0) {
+        say(d, "%s: %lu MX host(s) beyond the %u stsmail keeps were left out (the least preferred)",
+            d->domain, (unsigned long)set->hosts_dropped, (unsigned)STSM_MX_MAX_HOSTS);
     }
     if (set->null_ignored) {
         say(d, "%s: a null MX record stands among real ones; ignored", d->domain);

@@ -99,6 +99,7 @@ struct stsm_delivery {
     bool session_open;
     bool session_tls;                    /* TLS came up in this session */
     bool session_verified;               /* ... and the peer's certificate verified */
+    uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
     size_t size_estimate;
     char ehlo_literal[32];
     size_t msg_len, msg_sent;
