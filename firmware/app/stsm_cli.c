@@ -16,6 +16,7 @@ const char stsm_cli_usage[] =
     "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
     "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
     "       stsmail send --settings FILE [--to ADDR]... [--subject TEXT] [--body-file FILE|-]\n"
+    "                    [--repeat N]\n"
     "       stsmail policy parse FILE | policy match FILE HOST | txt parse RECORD\n"
     "       stsmail check --settings FILE [--strict-cname mx,policy_host,txt] DOMAIN\n"
     "       stsmail version\n"
@@ -29,7 +30,11 @@ const char stsm_cli_usage[] =
     "        peer chain, verdict and Mbed TLS memory peak. Network from the settings.\n"
     "send    deliver one message (to /mail/to unless --to is given) and print one line\n"
     "        per recipient. Exit 0 all delivered, 75 some deferred, 69 some failed,\n"
-    "        65 bad message, 78 bad settings.\n"
+    "        65 bad message, 78 bad settings. --repeat N (soak test) delivers the same\n"
+    "        message N times, one after the other, in one process; it prints only the\n"
+    "        deliveries that were not delivered, then 'soak:' lines with the Mbed TLS\n"
+    "        arena, lwIP memory, policy cache, resident memory and open files before\n"
+    "        the first delivery and after the last.\n"
     "policy parse  print an MTA-STS policy file as JSON, or FILE:LINE: reason (exit 65;\n"
     "        LINE 0 is the policy as a whole). policy match: exit 0 when HOST matches\n"
     "        an mx pattern, 1 when not, 65 for an invalid policy. txt parse: the id of\n"
@@ -285,7 +290,8 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--settings") != 0 && strcmp(arg, "--to") != 0 &&
-            strcmp(arg, "--subject") != 0 && strcmp(arg, "--body-file") != 0) {
+            strcmp(arg, "--subject") != 0 && strcmp(arg, "--body-file") != 0 &&
+            strcmp(arg, "--repeat") != 0) {
             return stsm_refuse(why, why_len, "send: unknown %s '%s'", arg[0] == '-' ? "option" : "argument",
                         arg);
         }
@@ -299,6 +305,13 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
             args->subject = value;
         } else if (strcmp(arg, "--body-file") == 0) {
             args->body_file = value;
+        } else if (strcmp(arg, "--repeat") == 0) {
+            unsigned long n;
+            if (!parse_uint(value, 1, STSM_CLI_MAX_REPEAT, &n)) {
+                return stsm_refuse(why, why_len, "send: --repeat '%s' is not a number from 1 to %u", value,
+                                   (unsigned)STSM_CLI_MAX_REPEAT);
+            }
+            args->repeat = (uint32_t)n;
         } else if (args->to_count == STSM_CLI_MAX_TO) {
             return stsm_refuse(why, why_len, "send: at most %u --to recipients", (unsigned)STSM_CLI_MAX_TO);
         } else {

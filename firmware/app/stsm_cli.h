@@ -71,7 +71,11 @@ struct stsm_cli_send_args {
     const char *to[STSM_CLI_MAX_TO];
     const char *subject;           /**< --subject TEXT */
     const char *body_file;         /**< --body-file FILE, "-" for standard input */
+    uint32_t repeat;               /**< --repeat N (1..STSM_CLI_MAX_REPEAT): deliver N times in one
+                                        process and report resource levels (soak); 0 when absent */
 };
+
+#define STSM_CLI_MAX_REPEAT 100000u
 
 /** Arguments of `policy parse FILE`, `policy match FILE HOST`, `txt parse RECORD`. */
 struct stsm_cli_sts_args {

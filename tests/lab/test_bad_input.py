@@ -220,7 +220,9 @@ scenario("input.settings.missing_file", "--settings names a file that does not e
 good = settings_file("good", base())
 for name, args, want in (("unknown_option", ["--settings", str(good), "--bcc", "x@example.test"], "--bcc"),
                          ("missing_value", ["--settings", str(good), "--to"], "--to"),
-                         ("no_settings", ["--to", "ops@example.test"], "--settings")):
+                         ("no_settings", ["--to", "ops@example.test"], "--settings"),
+                         ("repeat_zero", ["--settings", str(good), "--repeat", "0"], "--repeat"),
+                         ("repeat_not_a_number", ["--settings", str(good), "--repeat", "1e3"], "--repeat")):
     rc, out, err = send(*args)
     scenario(f"input.usage.{name}", f"stsmail send {' '.join(a if a != str(good) else 'FILE' for a in args)}",
              f"exit 64, the first line names {want}", f"{exited(rc)}: {one_line(err)[:160]}",
