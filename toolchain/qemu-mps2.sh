@@ -6,15 +6,17 @@
 #
 # The provisioning area (port/mps2-an385/mps2_an385.ld) is loaded the way a factory would
 # program it into flash: --settings JSON (a NUL is appended), --seed FILE (64 random
-# bytes), --trust BLOB (toolchain/mktrust.py). --store FILE is the policy cache's flash:
-# loaded when it exists, and rewritten by the firmware (through semihosting) whenever it
-# erases or programs that flash, so the next boot finds what this one stored.
+# bytes, the factory seed), --trust BLOB (toolchain/mktrust.py). --store FILE is the
+# device's own flash (the updated entropy seed and clock floor, the policy cache): loaded
+# when it exists, and rewritten by the firmware (through semihosting) whenever it erases or
+# programs that flash, so the next boot finds what this one stored. Without --store every
+# boot starts from the factory seed again, as a device whose flash is wiped would.
 #
 # Usage: toolchain/qemu-mps2.sh --nic none|TAP [--timeout SECONDS] [--settings FILE]
 #                               [--seed FILE] [--trust FILE] [--store FILE] ELF
 set -euo pipefail
 
-SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E8000 STORE_ADDR=0x203E9000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
+SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E7000 STORE_ADDR=0x203E8000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
 nic="" timeout_s=60 loads=() tmp="" semihosting="enable=on,target=native"
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 while [ $# -gt 1 ]; do

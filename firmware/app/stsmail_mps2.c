@@ -124,6 +124,11 @@ static int set_clock(void)
     sntp_init();
     u32_t start = sys_now();
     while (!stsm_mps2_wall_clock(&now)) {
+        if (stsm_mps2_clock_refused()) {
+            stsm_mps2_diagf("the NTP server's time is not believable: certificate checks are "
+                            "impossible, nothing that needs them will be sent\n");
+            return EXIT_TEMPFAIL;
+        }
         if (sys_now() - start > NET_TIMEOUT_MS) {
             stsm_mps2_diagf("no answer from an NTP server within %u ms: certificate checks are "
                             "impossible, nothing that needs them will be sent\n", (unsigned)NET_TIMEOUT_MS);
@@ -136,6 +141,8 @@ static int set_clock(void)
     gmtime_r(&t, &tm);
     stsm_mps2_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* A worn-out or failing flash only loses the rollback protection of later boots. */
+    (void)stsm_mps2_clock_save_floor();
     return 0;
 }
 

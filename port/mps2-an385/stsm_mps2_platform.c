@@ -1,15 +1,25 @@
 /*
- * mps2-an385 platform services: a 1 ms SysTick clock for lwIP and Mbed TLS, and
- * randomness from a CTR-DRBG fed by a per-device NV seed.
+ * mps2-an385 platform services: a 1 ms SysTick clock for lwIP and Mbed TLS, a wall clock
+ * set by SNTP that never goes back, and randomness from a CTR-DRBG fed by a per-device NV
+ * seed.
  *
  * QEMU's board has no TRNG, so the only entropy is the seed provisioned into the device
- * (the test harness writes a fresh random one for each run). Mbed TLS mixes it in and
- * writes an updated seed back on every boot, so successive boots never reuse a state. A
- * real board MUST add its hardware TRNG: define MBEDTLS_ENTROPY_HARDWARE_ALT and
- * implement mbedtls_hardware_poll() on the TRNG peripheral, keeping the NV seed as a
- * second source; without a TRNG, a cloned flash image clones the random stream.
+ * at the factory. Mbed TLS mixes the NV seed in and, before it hands out its first random
+ * byte, derives a new seed and writes it back; the write goes to the device record in
+ * flash (two slots, so a power cut leaves the old seed or the new one, see
+ * stsm_flash_record.h), and a failed write stops the boot. Each boot therefore starts from
+ * the seed the previous one left, and successive boots never repeat a stream. A real
+ * board MUST add its hardware TRNG: define MBEDTLS_ENTROPY_HARDWARE_ALT and implement
+ * mbedtls_hardware_poll() on the TRNG peripheral, keeping the NV seed as a second source;
+ * without a TRNG, a cloned flash image clones the random stream.
+ *
+ * The same record keeps a clock floor: a time the device has seen. SNTP answers are not
+ * authenticated, so an answer before the floor (or before the build) is refused, and one
+ * that moves a known clock far back makes the clock unknown, which stops everything that
+ * checks certificates or ages policies until NTP gives a believable time again.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -19,6 +29,8 @@
 #include "mbedtls/entropy.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/platform_time.h"
+#include "mbedtls/platform_util.h"
+#include "stsm_flash_record.h"
 #include "stsm_mps2.h"
 #include "stsm_port.h"
 
@@ -29,10 +41,22 @@
 
 extern uint8_t __provision_seed[];
 
+#ifndef STSM_BUILD_TIME
+#error "STSM_BUILD_TIME (Unix seconds) must be defined: the clock is never set before it"
+#endif
+
+/* The device record: the current NV seed, then the clock floor (u32, big-endian). */
+#define DEVICE_RECORD_LEN (STSM_MPS2_SEED_LEN + 4u)
+
 static volatile uint32_t ticks_ms;
 static uint32_t wall_base_s;     /* Unix time at tick wall_base_ticks, once SNTP has told */
 static uint32_t wall_base_ticks;
 static bool wall_known;
+static bool wall_refused;        /* an answer was refused since the clock was last known */
+static uint32_t clock_floor = STSM_BUILD_TIME;   /* the clock is never set before this */
+static uint32_t stored_floor;                    /* the floor the device record holds */
+static struct stsm_flash_area device_area;
+static uint8_t nv_seed[STSM_MPS2_SEED_LEN];
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
 static bool drbg_ready;
@@ -59,11 +83,58 @@ mbedtls_ms_time_t mbedtls_ms_time(void)
     return (mbedtls_ms_time_t)ticks_ms;
 }
 
+static void format_time(uint32_t t, char *out, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 void stsm_mps2_set_wall_clock(uint32_t unix_seconds)
 {
+    char told[48], floor_text[48];
+    uint32_t now;
+    format_time(unix_seconds, told, sizeof told);
+    if (stsm_mps2_wall_clock(&now)) {
+        /* A clock that was right does not jump back: either it or the answer is wrong, and
+         * nothing says which. Policy ages and certificate dates then wait for a time not
+         * before the one already seen. Small corrections are ignored, never applied
+         * backwards, so that the clock (and every age measured on it) only moves forward. */
+        if ((uint64_t)unix_seconds + STSM_MPS2_CLOCK_BACK_MAX_S < now) {
+            clock_floor = now;
+            wall_known = false;
+            wall_refused = true;
+            format_time(now, floor_text, sizeof floor_text);
+            stsm_mps2_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
+        } else if (unix_seconds > now) {
+            wall_base_s = unix_seconds;
+            wall_base_ticks = ticks_ms;
+        }
+        return;
+    }
+    if (unix_seconds < clock_floor) {
+        format_time(clock_floor, floor_text, sizeof floor_text);
+        stsm_mps2_diagf("clock: NTP time %s is before %s, which this device has already seen: "
+                        "ignored\n", told, floor_text);
+        wall_refused = true;
+        return;
+    }
     wall_base_s = unix_seconds;
     wall_base_ticks = ticks_ms;
     wall_known = true;
+    wall_refused = false;
+}
+
+bool stsm_mps2_clock_refused(void)
+{
+    return wall_refused;
+}
+
+uint32_t stsm_mps2_clock_floor(void)
+{
+    return clock_floor;
 }
 
 bool stsm_mps2_wall_clock(uint32_t *unix_seconds)
@@ -90,23 +161,62 @@ int _gettimeofday(struct timeval *tv, void *tz)
     return 0;
 }
 
-/* The provisioned seed is the NV seed Mbed TLS reads and rewrites. */
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Replaces the device record with `seed` and the floor `floor`. */
+static bool device_record_write(const uint8_t *seed, uint32_t floor)
+{
+    uint8_t record[DEVICE_RECORD_LEN];
+    memcpy(record, seed, STSM_MPS2_SEED_LEN);
+    put_u32(record + STSM_MPS2_SEED_LEN, floor);
+    stsm_status_t st = stsm_flash_record_write(&device_area, record, sizeof record);
+    mbedtls_platform_zeroize(record, sizeof record);
+    if (st != STSM_OK) {
+        stsm_mps2_diagf("device record: not stored in flash: %s\n", stsm_status_str(st));
+        return false;
+    }
+    stored_floor = floor;
+    return true;
+}
+
+/* The NV seed Mbed TLS reads (as an entropy source) and rewrites, once per boot, before
+ * it gives out any random byte. */
 static int seed_read(unsigned char *buf, size_t len)
 {
     if (len > STSM_MPS2_SEED_LEN) {
         return -1;
     }
-    memcpy(buf, __provision_seed, len);
+    memcpy(buf, nv_seed, len);
     return 0;
 }
 
+/* Only once the new seed is in flash may this boot use the generator: failing here fails
+ * mbedtls_ctr_drbg_seed(), and the firmware stops. */
 static int seed_write(unsigned char *buf, size_t len)
 {
-    if (len > STSM_MPS2_SEED_LEN) {
+    if (len != STSM_MPS2_SEED_LEN || !device_record_write(buf, clock_floor)) {
         return -1;
     }
-    memcpy(__provision_seed, buf, len);   /* on a real board: erase and program the flash page */
+    memcpy(nv_seed, buf, len);
     return 0;
+}
+
+bool stsm_mps2_clock_save_floor(void)
+{
+    uint32_t now;
+    if (!stsm_mps2_wall_clock(&now) || now < stored_floor + STSM_MPS2_CLOCK_SAVE_STEP_S) {
+        return true;
+    }
+    if (now > clock_floor) {
+        clock_floor = now;   /* a time seen; later seed writes must not store an older one */
+    }
+    return device_record_write(nv_seed, clock_floor);
 }
 
 bool stsm_mps2_seed_provisioned(void)
@@ -122,7 +232,21 @@ bool stsm_mps2_seed_provisioned(void)
 bool stsm_mps2_random_init(void)
 {
     static const char personalization[] = "stsmail mps2";
-    if (!stsm_mps2_seed_provisioned()) {
+    const uint8_t *record;
+    size_t len;
+    stsm_mps2_device_area(&device_area);
+    if (stsm_flash_record_read(&device_area, &record, &len) == STSM_OK && len == DEVICE_RECORD_LEN) {
+        memcpy(nv_seed, record, STSM_MPS2_SEED_LEN);
+        const uint8_t *f = record + STSM_MPS2_SEED_LEN;
+        stored_floor = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
+        if (stored_floor > clock_floor) {
+            clock_floor = stored_floor;
+        }
+        stsm_mps2_diagf("random: seed from the device record\n");
+    } else if (stsm_mps2_seed_provisioned()) {
+        memcpy(nv_seed, __provision_seed, STSM_MPS2_SEED_LEN);   /* first boot */
+        stsm_mps2_diagf("random: factory seed (no device record yet)\n");
+    } else {
         return false;
     }
     mbedtls_platform_set_nv_seed(seed_read, seed_write);

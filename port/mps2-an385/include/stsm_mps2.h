@@ -18,16 +18,48 @@ void stsm_mps2_clock_init(void);
 /** SysTick interrupt handler (in the vector table). */
 void stsm_mps2_systick_handler(void);
 
-/** Sets the wall clock (SNTP_SET_SYSTEM_TIME). */
+/** A known clock moved back by more than this becomes unknown; less is ignored. */
+#ifndef STSM_MPS2_CLOCK_BACK_MAX_S
+#define STSM_MPS2_CLOCK_BACK_MAX_S 300u
+#endif
+
+/** The clock floor in flash is raised when the clock has passed it by this much: often
+ *  enough to bound a rollback, rarely enough not to wear the flash. */
+#ifndef STSM_MPS2_CLOCK_SAVE_STEP_S
+#define STSM_MPS2_CLOCK_SAVE_STEP_S 86400u
+#endif
+
+/**
+ * Offers a time from SNTP (SNTP_SET_SYSTEM_TIME). An unknown clock is set unless the time
+ * is before the floor (the build time, the floor stored in flash, a time already seen).
+ * A known clock only moves forward: a step back of more than STSM_MPS2_CLOCK_BACK_MAX_S
+ * makes it unknown (logged), a smaller one is ignored.
+ */
 void stsm_mps2_set_wall_clock(uint32_t unix_seconds);
 
-/** The wall clock in Unix seconds; false until SNTP has set it. */
+/** The wall clock in Unix seconds; false while it is unknown (before SNTP has set it). */
 bool stsm_mps2_wall_clock(uint32_t *unix_seconds);
+
+/** True when the clock is unknown because an NTP answer was refused (before the floor,
+ *  or a step back): lwIP asks again only after SNTP_UPDATE_DELAY, so waiting is futile. */
+bool stsm_mps2_clock_refused(void);
+
+/** The earliest time the clock may be set to (valid after stsm_mps2_random_init()). */
+uint32_t stsm_mps2_clock_floor(void);
+
+/** Stores the current time as the clock floor in flash when it has moved on by
+ *  STSM_MPS2_CLOCK_SAVE_STEP_S since the stored one. False when the write failed. */
+bool stsm_mps2_clock_save_floor(void);
 
 /** True when an entropy seed was provisioned (not all zero). */
 bool stsm_mps2_seed_provisioned(void);
 
-/** Seeds the CTR-DRBG from the NV seed; false without a provisioned seed. */
+/**
+ * Seeds the CTR-DRBG from the NV seed: the device record in flash, or on the first boot
+ * the factory seed. Before it returns, the seed for the next boot is derived and stored
+ * in the device record. False without a seed, or when the new seed could not be stored.
+ * Reads the clock floor from the record as well.
+ */
 bool stsm_mps2_random_init(void);
 
 /** Enables UART0 as the console. Call first in main(). */
@@ -40,6 +72,9 @@ struct stsm_flash_area;
 
 /** The flash area that keeps the MTA-STS policy cache across reboots. */
 void stsm_mps2_store_area(struct stsm_flash_area *area);
+
+/** The flash area of the device record (entropy seed, clock floor). */
+void stsm_mps2_device_area(struct stsm_flash_area *area);
 
 /** The deepest the stack has been since reset, in bytes (it is painted at reset). */
 size_t stsm_mps2_stack_peak(void);
