@@ -519,11 +519,11 @@ int main(void)
     /* -- finding 4: a deadline that trickling bytes do not push back -- */
     CHECK_CASE("body trickled a byte per 100 ms: the fetch ends at its deadline");
     CHECK_INT(run_fetch("trickle-body", 1500), STSM_ERR_TIMEOUT);
-    CHECK(fetch_ms >= 1500 && fetch_ms < 1800);
+    CHECK(fetch_ms >= 1500 && fetch_ms < 2000);
 
     CHECK_CASE("handshake trickled a byte per 50 ms: the fetch ends at its deadline");
     CHECK_INT(run_fetch("trickle-hs", 1500), STSM_ERR_TIMEOUT);
-    CHECK(fetch_ms >= 1500 && fetch_ms < 1800);
+    CHECK(fetch_ms >= 1500 && fetch_ms < 2000);
 
     CHECK_CASE("DNS over TCP trickled a byte per 100 ms: the connection ends at its deadline");
     dns_truncate = true;
@@ -533,7 +533,7 @@ int main(void)
     run_until(NULL, STSM_DNS_TCP_TIMEOUT_MS + 1000);
     u32_t tcp_ms = dns_tcp_ended_at - dns_tcp_accepted_at;
     CHECK(dns_tcp_accepted_at != 0 && dns_tcp_ended_at != 0);
-    CHECK(tcp_ms >= STSM_DNS_TCP_TIMEOUT_MS - 100 && tcp_ms < STSM_DNS_TCP_TIMEOUT_MS + 300);
+    CHECK(tcp_ms >= STSM_DNS_TCP_TIMEOUT_MS - 100 && tcp_ms < STSM_DNS_TCP_TIMEOUT_MS + 500);
     CHECK(dns_tcp_first_sent >= STSM_DNS_TCP_TIMEOUT_MS / 100 - 3);   /* it did trickle */
     printf("DNS over TCP, trickled: dropped after %u ms and %u bytes (deadline %u ms)\n", (unsigned)tcp_ms,
            dns_tcp_first_sent, (unsigned)STSM_DNS_TCP_TIMEOUT_MS);
@@ -552,7 +552,7 @@ int main(void)
     u32_t hs_ms = sys_now() - hs_start;
     CHECK_INT(c.last, STSM_CONN_FAILED);
     CHECK_INT(c.status, STSM_ERR_TIMEOUT);
-    CHECK(hs_ms >= STSM_TLS_HANDSHAKE_TIMEOUT_MS && hs_ms < STSM_TLS_HANDSHAKE_TIMEOUT_MS + 300);
+    CHECK(hs_ms >= STSM_TLS_HANDSHAKE_TIMEOUT_MS && hs_ms < STSM_TLS_HANDSHAKE_TIMEOUT_MS + 500);
     printf("TLS handshake, trickled: failed after %u ms (deadline %u ms)\n", (unsigned)hs_ms,
            (unsigned)STSM_TLS_HANDSHAKE_TIMEOUT_MS);
     end_conn();
