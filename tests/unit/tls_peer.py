@@ -3,7 +3,7 @@
 misbehaviour is chosen per connection. It makes a throwaway CA and certificates in
 WORKDIR, a trust store for stsmail from the CA (toolchain/mktrust.py), listens on a free
 port of 127.0.0.1 and prints "PORT <n> TRUST <blob>" once ready. It stops when its stdin
-closes (the test ended).
+closes (the test ended, or died) and removes WORKDIR.
 
 Each connection starts with one plaintext line naming its case (the test's relay writes
 it), then TLS. TLS runs over memory BIOs so that this script decides what reaches the
@@ -12,6 +12,7 @@ wire: a close_notify or a bare TCP close, a byte at a time or all at once.
 Usage: tls_peer.py MKTRUST WORKDIR"""
 
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -188,4 +189,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
