@@ -10,11 +10,12 @@ address), so one proxy serves scenarios that run at the same time:
   refuse454     answers STARTTLS itself with 454
   inject_same   answers STARTTLS with 220 and, in the same segment, plaintext replies
   inject_later  the same, the plaintext in a later segment (after a pause)
-  cert          answers STARTTLS with 220 and terminates TLS itself with --cert/--key of
-                the client's entry (self-signed, wrong name, another host's, or, for a
-                control scenario, the genuine one)
+  cert          answers STARTTLS with 220 and terminates TLS itself with the "cert" and
+                "key" of the client's entry (self-signed, wrong name, another host's, or,
+                for a control scenario, the genuine one)
 
-After the attack's STARTTLS the proxy speaks TLS with the client and plaintext with the
+The injections terminate TLS the same way, with the entry's certificate. After the
+attack's STARTTLS the proxy speaks TLS with the client and plaintext with the
 server behind it. Replies are relayed one at a time (PIPELINING and CHUNKING are removed
 from EHLO replies, so clients wait for each reply). With "advertise_auth" the proxy adds
 AUTH to EHLO replies and accepts any AUTH itself, so that credentials a client should

@@ -89,7 +89,8 @@ def server_log(address):
 # What the server must have seen for a scenario to count: a deferral for another reason (no
 # connection, say) proves nothing about the hostile behaviour.
 REACHED = {"many_continuations": ("client_line", "EHLO"), "slowloris_data_end": ("message", None),
-           "rst_mid_data": ("reset", None), **{f"code_{c}": ("client_line", "MAIL") for c in ("199", "600", "999", "abc")}}
+           "rst_mid_data": ("reset", None),
+           **{f"code_{c}": ("client_line", "MAIL") for c in ("199", "600", "999", "abc")}}
 
 
 def reached(behaviour, records):
@@ -103,8 +104,9 @@ def judge(r):
     records = server_log(r["address"])
     result = next((l for l in out.splitlines() if l.startswith(f"{RCPT}: ")), "(no result line)")
     messages = sum(1 for e in records if e.get("event") == "message")
-    observed = (f"exit {rc} after {wall:.1f}s ({result}); server saw {sum(e.get('event') == 'connect' for e in records)} "
-                f"connection(s), {messages} whole message(s)")
+    connections = sum(e.get("event") == "connect" for e in records)
+    observed = (f"exit {rc} after {wall:.1f}s ({result}); server saw {connections} connection(s), "
+                f"{messages} whole message(s)")
     bound = ATTEMPT_TIMEOUT_S + MARGIN_S
     if b == "honest":
         expected = "delivered (exit 0)"
