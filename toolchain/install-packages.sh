@@ -7,6 +7,7 @@ set -euo pipefail
 # Packages installed with recommends (small, nothing surprising pulled in).
 packages=(
   cmake make gcc libc6-dev            # host build
+  clang libclang-rt-14-dev            # fuzz harnesses (libFuzzer, ASan and UBSan runtimes)
   gcc-arm-none-eabi libnewlib-arm-none-eabi   # Cortex-M build
   dpkg-dev xz-utils bzip2             # unpacking Debian source packages
   python3                             # lab controller (always /usr/bin/python3)
