@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -181,6 +183,10 @@ int stsm_app_net_up_settings(const struct stsm_settings_network *net, uint32_t t
     return stsm_app_net_up(&config, timeout_ms);
 }
 
+/* The cache file as this run last read or wrote it. At save time, what differs from it in
+ * the file was written by another run meanwhile, and is merged instead of overwritten. */
+static struct stsm_sts_cache on_disk_seen;
+
 bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settings *settings,
                              struct stsm_sts_cache *cache)
 {
@@ -188,6 +194,7 @@ bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settin
     char path[2 * STSM_SETTINGS_PATH_MAX + 2], why[600];
     size_t len;
     stsm_sts_cache_init(cache);
+    stsm_sts_cache_init(&on_disk_seen);
     if (settings->mta_sts.cache_file[0] == '\0') {
         return false;
     }
@@ -199,27 +206,108 @@ bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settin
         stsm_sts_cache_load(cache, blob, len) != STSM_OK) {
         fprintf(stderr, "stsmail: MTA-STS cache %s is damaged; starting empty\n", path);
     }
+    on_disk_seen = *cache;
     return true;
+}
+
+static const struct stsm_sts_cache_entry *entry_of(const struct stsm_sts_cache *cache, const char *domain)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *e = &cache->entries[i];
+        if (e->used && strcmp(e->domain, domain) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* Same policy and fetch state (the LRU stamp changes with every use, and does not count). */
+static bool same_state(const struct stsm_sts_cache_entry *a, const struct stsm_sts_cache_entry *b)
+{
+    return strcmp(a->id, b->id) == 0 && a->fetched_at == b->fetched_at && a->failed_at == b->failed_at &&
+           strcmp(a->failed_id, b->failed_id) == 0;
+}
+
+/*
+ * Brings into `mine` what another run stored in the file since this run read it: a policy
+ * fetched later than ours (or for a domain we hold none for), and the later failed-fetch
+ * marker. An entry the file still holds as this run read it is left to this run, so a
+ * policy this run dropped or evicted does not come back.
+ */
+static void merge_other_runs(struct stsm_sts_cache *mine, const struct stsm_sts_cache *disk)
+{
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *d = &disk->entries[i];
+        const struct stsm_sts_cache_entry *seen = entry_of(&on_disk_seen, d->domain);
+        if (!d->used || (seen != NULL && same_state(seen, d))) {
+            continue;
+        }
+        const struct stsm_sts_cache_entry *m = entry_of(mine, d->domain);
+        if (d->policy.max_age > 0 && (m == NULL || m->policy.max_age == 0 || d->fetched_at > m->fetched_at)) {
+            /* put() starts the entry afresh: keep the later of the two failure markers. */
+            char failed_id[STSM_STS_ID_MAX + 1] = "";
+            int64_t failed_at = 0;
+            if (m != NULL && m->failed_id[0] != '\0') {
+                memcpy(failed_id, m->failed_id, sizeof failed_id);
+                failed_at = m->failed_at;
+            }
+            if (d->failed_id[0] != '\0' && (failed_id[0] == '\0' || d->failed_at > failed_at)) {
+                memcpy(failed_id, d->failed_id, sizeof failed_id);
+                failed_at = d->failed_at;
+            }
+            stsm_sts_cache_put(mine, d->domain, d->id, &d->policy, d->fetched_at);
+            if (failed_id[0] != '\0') {
+                stsm_sts_cache_fetch_failed(mine, d->domain, failed_id, failed_at);
+            }
+        } else if (d->failed_id[0] != '\0' && (m == NULL || m->failed_id[0] == '\0' || d->failed_at > m->failed_at)) {
+            stsm_sts_cache_fetch_failed(mine, d->domain, d->failed_id, d->failed_at);
+        }
+    }
 }
 
 void stsm_app_save_sts_cache(const char *settings_path, const struct stsm_settings *settings,
                              const struct stsm_sts_cache *cache)
 {
     static uint8_t blob[STSM_STS_CACHE_BLOB_MAX];
-    char path[2 * STSM_SETTINGS_PATH_MAX + 2], tmp[2 * STSM_SETTINGS_PATH_MAX + 8];
+    static struct stsm_sts_cache merged, disk;
+    char path[2 * STSM_SETTINGS_PATH_MAX + 2], lock_path[sizeof path + 5], tmp[sizeof path + 7];
+    char why[600];
     if (settings->mta_sts.cache_file[0] == '\0') {
         return;
     }
     settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.new", path);
-    size_t len = stsm_sts_cache_save(cache, blob, sizeof blob);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    /* Runs that save at the same time take turns: each re-reads the file under the lock,
+     * so no run's policies are lost to another's rename. */
+    int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+        fprintf(stderr, "stsmail: could not lock the MTA-STS cache %s: %s\n", lock_path, strerror(errno));
+        if (lock >= 0) {
+            close(lock);
+        }
+        return;
+    }
+    merged = *cache;
+    size_t len = 0;
+    if (access(path, F_OK) == 0 && stsm_app_read_file(path, blob, sizeof blob, &len, why, sizeof why) == STSM_OK &&
+        stsm_sts_cache_load(&disk, blob, len) == STSM_OK) {
+        merge_other_runs(&merged, &disk);
+    }
+    len = stsm_sts_cache_save(&merged, blob, sizeof blob);
+    /* A name of its own in the same folder (rename() does not cross file systems). */
+    int fd = mkostemp(tmp, O_CLOEXEC);
     bool ok = fd >= 0 && len > 0 && write(fd, blob, len) == (ssize_t)len && fsync(fd) == 0;
     if (fd >= 0) {
         ok = close(fd) == 0 && ok;
     }
     if (!ok || rename(tmp, path) != 0) {
         fprintf(stderr, "stsmail: could not save the MTA-STS cache to %s: %s\n", path, strerror(errno));
-        unlink(tmp);
+        if (fd >= 0) {
+            unlink(tmp);
+        }
+    } else {
+        on_disk_seen = merged;
     }
+    close(lock);   /* releases the lock */
 }

@@ -70,9 +70,13 @@ bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settin
                              struct stsm_sts_cache *cache);
 
 /**
- * Saves the cache where stsm_app_load_sts_cache() read it, atomically: a new file is
- * written and synced, then renamed over the old one, so a power cut leaves either the old
- * or the new cache, never a torn one.
+ * Saves the cache where stsm_app_load_sts_cache() read it, atomically: a new file with a
+ * unique name in the same folder is written and synced, then renamed over the old one, so
+ * a power cut leaves either the old or the new cache, never a torn one. Runs sharing the
+ * file take turns under an advisory lock (flock on FILE.lock, which stays): each re-reads
+ * the file and keeps what other runs stored since its own load (a later policy, a later
+ * failed fetch), so concurrent runs never lose each other's policies. Call it after
+ * stsm_app_load_sts_cache() in the same process.
  */
 void stsm_app_save_sts_cache(const char *settings_path, const struct stsm_settings *settings,
                              const struct stsm_sts_cache *cache);
