@@ -453,6 +453,16 @@ static void open_session(void *arg)
     }
 }
 
+/* The STARTTLS handshake itself failed (no common version, broken, cut or timed out), the
+ * one case opportunistic TLS may fall back to plaintext for. A certificate that fails
+ * verification keeps the session encrypted instead, and a protocol error (plaintext
+ * injected after the 220) is an attack, not a reason to drop TLS. */
+static bool handshake_failed(stsm_status_t status)
+{
+    return status == STSM_ERR_TLS_HANDSHAKE || status == STSM_ERR_TLS_VERSION ||
+           status == STSM_ERR_TLS_TRUNCATED || status == STSM_ERR_PEER_CLOSED || status == STSM_ERR_TIMEOUT;
+}
+
 /* The session with one server is over: settle recipients, or try elsewhere. */
 static void session_finished(struct stsm_delivery *d)
 {
@@ -481,8 +491,8 @@ static void session_finished(struct stsm_delivery *d)
         say(d, "MTA-STS testing: %s would be refused under enforce (%s)", d->server_name,
             stsm_status_id(session->status));
     }
-    if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && !tls_required(d) &&
-        !d->sts_pending && cfg->opportunistic_plaintext && !d->plaintext_retry) {
+    if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && handshake_failed(session->status) &&
+        !tls_required(d) && !d->sts_pending && cfg->opportunistic_plaintext && !d->plaintext_retry) {
         say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
                "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
         d->plaintext_retry = true;
