@@ -32,6 +32,7 @@
 #include "mbedtls/platform_util.h"
 #include "stsm_flash_record.h"
 #include "stsm_mps2.h"
+#include "stsm_mps2_clock.h"
 #include "stsm_port.h"
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -95,36 +96,33 @@ static void format_time(uint32_t t, char *out, size_t len)
 void stsm_mps2_set_wall_clock(uint32_t unix_seconds)
 {
     char told[48], floor_text[48];
-    uint32_t now;
+    uint32_t now = 0;
+    bool known = stsm_mps2_wall_clock(&now);
     format_time(unix_seconds, told, sizeof told);
-    if (stsm_mps2_wall_clock(&now)) {
-        /* A clock that was right does not jump back: either it or the answer is wrong, and
-         * nothing says which. Policy ages and certificate dates then wait for a time not
-         * before the one already seen. Small corrections are ignored, never applied
-         * backwards, so that the clock (and every age measured on it) only moves forward. */
-        if ((uint64_t)unix_seconds + STSM_MPS2_CLOCK_BACK_MAX_S < now) {
-            clock_floor = now;
-            wall_known = false;
-            wall_refused = true;
-            format_time(now, floor_text, sizeof floor_text);
-            stsm_mps2_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
-        } else if (unix_seconds > now) {
-            wall_base_s = unix_seconds;
-            wall_base_ticks = ticks_ms;
-        }
-        return;
-    }
-    if (unix_seconds < clock_floor) {
+    switch (stsm_mps2_clock_judge(known, now, clock_floor, unix_seconds)) {
+    case STSM_MPS2_CLOCK_SET:
+        wall_base_s = unix_seconds;
+        wall_base_ticks = ticks_ms;
+        wall_known = true;
+        wall_refused = false;
+        break;
+    case STSM_MPS2_CLOCK_KEEP:
+        break;
+    case STSM_MPS2_CLOCK_UNKNOWN:
+        /* Certificate dates and policy ages wait for a time not before the one seen. */
+        clock_floor = now;
+        wall_known = false;
+        wall_refused = true;
+        format_time(now, floor_text, sizeof floor_text);
+        stsm_mps2_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
+        break;
+    case STSM_MPS2_CLOCK_REFUSE:
+        wall_refused = true;
         format_time(clock_floor, floor_text, sizeof floor_text);
         stsm_mps2_diagf("clock: NTP time %s is before %s, which this device has already seen: "
                         "ignored\n", told, floor_text);
-        wall_refused = true;
-        return;
+        break;
     }
-    wall_base_s = unix_seconds;
-    wall_base_ticks = ticks_ms;
-    wall_known = true;
-    wall_refused = false;
 }
 
 bool stsm_mps2_clock_refused(void)

@@ -18,11 +18,6 @@ void stsm_mps2_clock_init(void);
 /** SysTick interrupt handler (in the vector table). */
 void stsm_mps2_systick_handler(void);
 
-/** A known clock moved back by more than this becomes unknown; less is ignored. */
-#ifndef STSM_MPS2_CLOCK_BACK_MAX_S
-#define STSM_MPS2_CLOCK_BACK_MAX_S 300u
-#endif
-
 /** The clock floor in flash is raised when the clock has passed it by this much: often
  *  enough to bound a rollback, rarely enough not to wear the flash. */
 #ifndef STSM_MPS2_CLOCK_SAVE_STEP_S
@@ -33,7 +28,7 @@ void stsm_mps2_systick_handler(void);
  * Offers a time from SNTP (SNTP_SET_SYSTEM_TIME). An unknown clock is set unless the time
  * is before the floor (the build time, the floor stored in flash, a time already seen).
  * A known clock only moves forward: a step back of more than STSM_MPS2_CLOCK_BACK_MAX_S
- * makes it unknown (logged), a smaller one is ignored.
+ * makes it unknown (logged), a smaller one is ignored (stsm_mps2_clock.h has the rules).
  */
 void stsm_mps2_set_wall_clock(uint32_t unix_seconds);
 
