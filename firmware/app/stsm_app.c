@@ -30,7 +30,8 @@ int stsm_app_exit_status(stsm_status_t status)
     case STSM_ERR_TLS_HANDSHAKE: return EXIT_UNAVAILABLE;
     case STSM_ERR_TIMEOUT:
     case STSM_ERR_DNS_SERVER_FAILURE:
-    case STSM_ERR_PEER_CLOSED: return EXIT_TEMPFAIL;
+    case STSM_ERR_PEER_CLOSED:
+    case STSM_ERR_TLS_TRUNCATED: return EXIT_TEMPFAIL;
     case STSM_ERR_PEER_PROTOCOL: return EXIT_PROTOCOL;
     case STSM_ERR_DNS_MALFORMED:
     case STSM_ERR_DNS_CNAME_CHAIN:

@@ -437,7 +437,6 @@ static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct st
                         describe(item, seen, sizeof seen));
         }
     }
-    d->require_tls = d->tls_level == STSM_TLS_LEVEL_VERIFY;
     if (st == STSM_OK && (item = member(obj, "/delivery", "attempt_timeout", path, sizeof path)) != NULL) {
         st = get_int(ctx, item, path, 10, 86400, &seconds);
         d->attempt_timeout_s = (uint32_t)seconds;

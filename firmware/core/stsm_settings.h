@@ -67,8 +67,6 @@ struct stsm_settings_delivery {
     enum stsm_settings_mode mode;                 /**< /delivery/mode: "mx" (default) or "relay" */
     enum stsm_tls_level tls_level;                /**< /delivery/tls_level (mx): "may" (default),
                                                        "encrypt" or "verify" */
-    bool require_tls;                             /**< derived; removed once delivery reads tls_level:
-                                                       tls_level == STSM_TLS_LEVEL_VERIFY */
     uint32_t attempt_timeout_s;                   /**< /delivery/attempt_timeout: overall deadline of
                                                        one delivery attempt (all hosts, all lookups),
                                                        seconds 10..86400, default 1800 */

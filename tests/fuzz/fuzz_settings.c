@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (memcmp(&first.network, &second.network, sizeof first.network) != 0 ||
         strcmp(first.mail.from, second.mail.from) != 0 || first.mail.to_count != second.mail.to_count ||
         first.delivery.mode != second.delivery.mode || first.delivery.relay_port != second.delivery.relay_port ||
-        first.delivery.require_tls != second.delivery.require_tls) {
+        first.delivery.tls_level != second.delivery.tls_level) {
         abort();
     }
     return 0;

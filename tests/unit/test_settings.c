@@ -69,13 +69,12 @@ int main(void)
     CHECK_CASE("delivery defaults: MX, opportunistic, RFC timeouts");
     CHECK_INT(parse("{\"delivery\": {}}", why, sizeof why), STSM_OK);
     CHECK_INT(settings.delivery.mode, STSM_DELIVERY_MX);
-    CHECK(!settings.delivery.require_tls);
     CHECK_INT(settings.delivery.tls_level, STSM_TLS_LEVEL_MAY);
     CHECK(settings.delivery.opportunistic_plaintext);
     CHECK_INT(settings.delivery.timeout_percent, 100);
     CHECK_INT(settings.delivery.attempt_timeout_s, 1800);
 
-    CHECK_CASE("TLS levels; require_tls is derived from verify");
+    CHECK_CASE("TLS levels");
     static const struct {
         const char *name;
         enum stsm_tls_level level;
@@ -87,7 +86,6 @@ int main(void)
         snprintf(json, sizeof json, "{\"delivery\": {\"tls_level\": \"%s\"}}", levels[i].name);
         CHECK_INT(parse(json, why, sizeof why), STSM_OK);
         CHECK_INT(settings.delivery.tls_level, levels[i].level);
-        CHECK(settings.delivery.require_tls == (levels[i].level == STSM_TLS_LEVEL_VERIFY));
     }
 
     CHECK_CASE("attempt timeout, both ends of its range");
