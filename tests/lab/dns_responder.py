@@ -21,8 +21,11 @@ A record may carry "forge": replies an off-path attacker sends to the querying c
 before (or instead of) the real answer, each carrying the record "forge.answer" (fields
 like a record's; default an A record 192.0.2.66):
   kinds     any of "address" (right ID, port and question, but from 192.0.2.3, a source
-            address forged with a raw socket), "port" (from our address, another port),
-            "id" (a wrong ID), "question" (the right ID for another name); default all
+            address forged with a raw socket), "other_server" (the same from 192.0.2.1:53,
+            the lab's other DNS server, which the client did not ask), "port" (from our
+            address, another port), "id" (a wrong ID), "question" (the right ID for another
+            name), "qtype" (the right ID and name, another query type); default address,
+            port, id and question
   count     how many replies of each kind (a flood; "id" replies use distinct wrong IDs)
   real      false: the real answer is never sent (the client must time out)
   delay_s   how long after the forged replies the real answer leaves (default 0.2)
@@ -47,6 +50,7 @@ from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
 SPOOF_ADDRESSES = ("192.0.2.66", "192.0.2.67", "192.0.2.68")
 FORGED_SOURCE = "192.0.2.3"   # no lab host has it: only a raw socket can send from it
+OTHER_SERVER = "192.0.2.1"    # dnsmasq's address (its port 53 is taken: a raw socket again)
 
 
 class Zone:
@@ -180,11 +184,12 @@ def send_from(src, sport, dst, dport, payload):
         s.sendto(ip + udp, (dst, 0))
 
 
-def forged_reply(request, forge, qname=None, qid=None):
-    """A reply to `request` (or to the same ID for another name) carrying the attacker's record."""
+def forged_reply(request, forge, qname=None, qid=None, qtype=None):
+    """A reply to `request` (or to the same ID for another name or type) carrying the
+    attacker's record."""
     q = request.q
-    if qname is not None:
-        other = DNSRecord.question(qname, QTYPE[q.qtype])
+    if qname is not None or qtype is not None:
+        other = DNSRecord.question(qname or str(q.qname), qtype or QTYPE[q.qtype])
         other.header.id = request.header.id
         reply = other.reply()
     else:
@@ -207,8 +212,9 @@ def forge_replies(sock, request, client, zone_addr, forge):
         other_port.bind((zone_addr, 0))
         for n in range(count):
             for kind in kinds:
-                if kind == "address":
-                    send_from(FORGED_SOURCE, 53, client[0], client[1], forged_reply(request, forge))
+                if kind in ("address", "other_server"):
+                    source = FORGED_SOURCE if kind == "address" else OTHER_SERVER
+                    send_from(source, 53, client[0], client[1], forged_reply(request, forge))
                 elif kind == "port":
                     other_port.sendto(forged_reply(request, forge), client)
                 elif kind == "id":
@@ -216,6 +222,9 @@ def forge_replies(sock, request, client, zone_addr, forge):
                 elif kind == "question":
                     name = f"x{n}." + str(request.q.qname).rstrip(".")
                     sock.sendto(forged_reply(request, forge, qname=name), client)
+                elif kind == "qtype":
+                    other = "AAAA" if QTYPE[request.q.qtype] != "AAAA" else "A"
+                    sock.sendto(forged_reply(request, forge, qtype=other), client)
                 else:
                     raise ValueError(f"unknown forge kind {kind}")
                 sent += 1

@@ -117,13 +117,20 @@ KINDS = {
     "port": "a reply with the right ID and question from the server's address but another port, before the real one",
     "id": "a reply from the server's address and port with a wrong ID, before the real one",
     "question": "a reply from the server's address and port with the right ID for another name, before the real one",
+    "qtype": "a reply from the server's address and port with the right ID and name for another type (AAAA), "
+             "before the real one",
+    "other_server": ("a reply with the right ID and question from 192.0.2.1:53, the other configured server, "
+                     "which this query was not sent to, before the real one"),
 }
 for kind, attack in KINDS.items():
     cap = Capture()
-    rc, r, out = dns("a", f"forge-{kind}.{D}")
+    # The other configured server is 192.0.2.1: the first try goes to 192.0.2.2 alone.
+    rc, r, out = dns("a", f"forge-{kind.replace('_', '-')}.{D}",
+                     servers=(SCRIPTED, LAB_DNS) if kind == "other_server" else (SCRIPTED,))
     arrived = cap.stop(FORGED) > 0
-    ok = rc == 0 and r is not None and r.get("records") == [REAL] and arrived and FORGED not in out
-    name = {"address": "source_address", "port": "source_port"}.get(kind, kind)
+    ok = (rc == 0 and r is not None and r.get("records") == [REAL] and r.get("server") == SCRIPTED and arrived
+          and FORGED not in out)
+    name = {"address": "source_address", "port": "source_port", "other_server": "from_other_server"}.get(kind, kind)
     scenario(f"dns.forged_{name}", attack,
              f"forged reply ignored, the real answer {REAL} accepted (exit 0)",
              f"exit {rc}, records {r.get('records') if r else None}, forged reply "
