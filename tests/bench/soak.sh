@@ -38,7 +38,7 @@ grep -v '^stsmail: soak:' "$state/stderr.log" | head -20 >&2 || true
 [ -s "$state/stdout.log" ] && { echo "soak: deliveries that were not delivered:" >&2; head -20 "$state/stdout.log" >&2; }
 # Postfix stores asynchronously: give it up to 60 s to catch up.
 for _ in $(seq 120); do
-  stored=$(ls "$LAB_POSTFIX_MAILDIR/example.test/new" 2>/dev/null | wc -l)
+  stored=$( (ls "$LAB_POSTFIX_MAILDIR/example.test/new" 2>/dev/null || true) | wc -l)
   [ "$stored" -ge "$n" ] && break
   sleep 0.5
 done
