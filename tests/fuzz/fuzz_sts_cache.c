@@ -55,7 +55,8 @@ static bool same_entry(const struct stsm_sts_cache_entry *a, const struct stsm_s
     if (strcmp(a->domain, b->domain) != 0 || strcmp(a->id, b->id) != 0 ||
         strcmp(a->failed_id, b->failed_id) != 0 || a->fetched_at != b->fetched_at ||
         a->last_used != b->last_used || a->failed_at != b->failed_at || a->policy.mode != b->policy.mode ||
-        a->policy.max_age != b->policy.max_age || a->policy.mx_count != b->policy.mx_count) {
+        a->policy.max_age != b->policy.max_age || a->policy.mx_count != b->policy.mx_count ||
+        a->policy.mx_dropped != b->policy.mx_dropped) {
         return false;
     }
     for (size_t k = 0; k < a->policy.mx_count; k++) {
