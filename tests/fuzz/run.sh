@@ -39,7 +39,35 @@ log="$build/fuzz-build.log"
 { cmake --preset fuzz -B "$build" && cmake --build "$build" -j "$(nproc)" --target "${harnesses[@]}"; } \
   > "$log" 2>&1 || { tail -40 "$log"; echo "fuzz: build failed (log: $log)" >&2; exit 1; }
 
-rows=() failed=0
+# The summary keeps entries of harnesses this run did not touch, so that harnesses run in
+# separate invocations (or for different times) end up in one file. It is rewritten after
+# each harness, so a long run that is stopped keeps what it measured.
+write_summary() {   # write_summary "NAME SECONDS EXECS CRASHES CORPUS STATUS"
+  [ -n "$summary" ] || return 0
+  echo "$1" | python3 -c '
+import datetime, json, os, sys
+seconds, path, args = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+old = {}
+if os.path.exists(path):
+    with open(path) as f:
+        old = {r["harness"]: r for r in json.load(f).get("runs", [])}
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+for line in sys.stdin:
+    name, ran, execs, crashes, corpus, status = line.split()
+    old[name] = {"harness": name, "seconds_requested": seconds, "seconds": int(ran),
+                 "execs": int(execs), "crashes": int(crashes), "corpus": int(corpus),
+                 "exit": int(status), "finished": now, "command": "tests/fuzz/run.sh " + args}
+doc = {"sanitizers": "libFuzzer with AddressSanitizer and UBSan (clang, preset fuzz)",
+       "runs": sorted(old.values(), key=lambda r: r["harness"])}
+with open(path + ".tmp", "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+os.replace(path + ".tmp", path)
+' "$seconds" "$summary" "$args"
+}
+
+[ -z "$summary" ] || mkdir -p "$(dirname "$summary")"
+failed=0
 for name in "${harnesses[@]}"; do
   work=$build/corpus/$name crash=$build/crash
   mkdir -p "$work" "$crash"
@@ -57,34 +85,12 @@ for name in "${harnesses[@]}"; do
   if [ "$status" -ne 0 ] || [ -z "$execs" ]; then
     crashes=1 failed=$((failed + 1))
     echo "fuzz: $name failed (exit $status); its log, $out, ends:" >&2
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|artifact_prefix|Test unit written)' "$out" | head -20 >&2
+    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|artifact_prefix|Test unit written)|#[0-9]+ .* in .*/(tests/fuzz|firmware|port)/' \
+      "$out" | head -20 >&2
     tail -5 "$out" >&2
   fi
   echo "fuzz: harness=$name seconds=$ran execs=${execs:-0} crashes=$crashes corpus=$corpus"
-  rows+=("$name $ran ${execs:-0} $crashes $corpus $status")
+  write_summary "$name $ran ${execs:-0} $crashes $corpus $status"
 done
 
-# The summary keeps entries of harnesses this run did not touch, so that harnesses run in
-# separate invocations (or for different times) end up in one file.
-if [ -n "$summary" ]; then
-  printf '%s\n' "${rows[@]}" | python3 -c '
-import datetime, json, os, sys
-seconds, path, args = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-old = {}
-if os.path.exists(path):
-    with open(path) as f:
-        old = {r["harness"]: r for r in json.load(f).get("runs", [])}
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-for line in sys.stdin:
-    name, ran, execs, crashes, corpus, status = line.split()
-    old[name] = {"harness": name, "seconds_requested": seconds, "seconds": int(ran),
-                 "execs": int(execs), "crashes": int(crashes), "corpus": int(corpus),
-                 "exit": int(status), "finished": now, "command": "tests/fuzz/run.sh " + args}
-doc = {"sanitizers": "libFuzzer with AddressSanitizer and UBSan (clang, preset fuzz)",
-       "runs": sorted(old.values(), key=lambda r: r["harness"])}
-with open(path, "w") as f:
-    json.dump(doc, f, indent=2)
-    f.write("\n")
-' "$seconds" "$summary" "$args"
-fi
 [ "$failed" -eq 0 ]
