@@ -97,6 +97,17 @@ def main():
 
     w("## Scenarios")
     w("")
+    if rows:
+        by_test = {}
+        for r in rows:
+            t = by_test.setdefault(r.get("test", "?"), [0, 0])
+            t[0] += 1
+            t[1] += 1 if r.get("pass") is True else 0
+        w("| Test script | Scenarios | Passed | Failed |")
+        w("|---|---|---|---|")
+        for name, (n, ok) in by_test.items():
+            w(f"| {cell(name)} | {n} | {ok} | {n - ok} |")
+        w("")
     w("One row per scenario a lab test recorded with `scenario()` (tests/lab/labtest.py); "
       "the Test column names the script.")
     w("")
