@@ -110,6 +110,18 @@ static void finish(struct stsm_delivery *d)
     d->done(d->arg, d);
 }
 
+/* Drops the current connection and every step that would open another one. */
+static void abandon_connection(struct stsm_delivery *d)
+{
+    sys_untimeout(on_smtp_timeout, d);
+    sys_untimeout(try_host, d);
+    sys_untimeout(open_session, d);
+    d->session_open = false;
+    d->tls_deferred = false;
+    d->msg_len = 0;
+    stsm_conn_close(&d->conn);
+}
+
 static void on_deadline(void *arg)
 {
     struct stsm_delivery *d = arg;
@@ -119,15 +131,9 @@ static void on_deadline(void *arg)
              (unsigned long)d->settings->delivery.attempt_timeout_s);
     say(d, "%s; every recipient not yet settled is deferred", text);
     d->expired = true;
-    sys_untimeout(on_smtp_timeout, d);
+    abandon_connection(d);
     sys_untimeout(next_group, d);
-    sys_untimeout(try_host, d);
-    sys_untimeout(open_session, d);
     sys_untimeout(relay_ready_step, d);
-    d->session_open = false;
-    d->tls_deferred = false;
-    d->msg_len = 0;
-    stsm_conn_close(&d->conn);
     if (relay_mode(d) && d->route_pending) {
         stsm_resolver_cancel(&d->query);
         d->route_pending = false;
@@ -320,7 +326,9 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         }
     }
     p.size_estimate = d->size_estimate;
-    p.hold_before_mail = d->provisional;
+    /* Every MX session stops before MAIL FROM for the policy decision (decide_held), also
+     * one opened before the policy arrived whose policy came while it was connecting. */
+    p.hold_before_mail = !relay_mode(d);
     p.body_8bit = stsm_message_is_8bit(d->message);
     if (stsm_smtp_start(&d->smtp, &p) != STSM_OK) {
         /* The message was checked at the start, so this is our own inconsistency: keep
@@ -770,18 +778,16 @@ static void policy_arrived(struct stsm_delivery *d)
 {
     d->provisional = false;
     if (!apply_policy(d)) {
-        /* The policy itself is unusable under enforce: the group is settled (deferred). */
-        if (d->session_open) {
-            sys_untimeout(on_smtp_timeout, d);
-            d->session_open = false;
-            stsm_conn_close(&d->conn);
-        }
+        /* The policy itself is unusable under enforce: the group is settled (deferred),
+         * and whatever connection is open, opening or scheduled goes. */
+        abandon_connection(d);
         return;
     }
     if (d->session_open && stsm_smtp_held(&d->smtp)) {
         decide_held(d);
     }
-    /* Otherwise the session holds later, or ends and try_host() goes on with the policy. */
+    /* Otherwise the session holds later (every MX session does), or ends and try_host()
+     * goes on with the policy. */
 }
 
 static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *set)
@@ -968,10 +974,10 @@ static void next_group(void *arg)
         }
     } else {
         say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
-        d->route_pending = true;
         d->sts_pending = false;
         memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
         st = stsm_route_start(&d->route, d->domain, on_route, d);
+        d->route_pending = st == STSM_OK;
         if (st == STSM_OK && d->settings->mta_sts.enabled) {
             d->sts_pending = start_sts_lookup(d);
             if (!d->sts_pending) {

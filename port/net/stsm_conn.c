@@ -201,6 +201,9 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
     tcp_err(conn->pcb, on_error);
     conn->state = STSM_CONN_STATE_CONNECTING;
     if (tcp_connect(conn->pcb, address, port, on_connected) != ERR_OK) {
+        /* Reported once, by the return value: tcp_abort() would also call on_error. */
+        tcp_arg(conn->pcb, NULL);
+        tcp_err(conn->pcb, NULL);
         tcp_abort(conn->pcb);
         conn->pcb = NULL;
         conn->state = STSM_CONN_IDLE;
