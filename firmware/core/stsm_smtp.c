@@ -322,16 +322,20 @@ static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
         s->caps.enhanced_status = true;
     } else if (keyword(line, len, "SIZE", &rest)) {
         s->caps.size = true;
-        unsigned long limit = 0;
+        /* The overflow test comes before the multiplication and does not depend on the
+         * width of long (32 bits on Cortex-M, where "SIZE 4294967297" wrapped to 1 and
+         * failed every message). A value past UINT32_MAX is absurd: "no limit given". */
+        uint32_t limit = 0;
         const char *d = rest < line + len && *rest == ' ' ? rest + 1 : rest;
         for (; d < line + len && *d >= '0' && *d <= '9'; d++) {
-            limit = limit * 10u + (unsigned long)(*d - '0');
-            if (limit > UINT32_MAX) {
-                limit = 0;   /* absurd: treat as "no limit given" */
+            uint32_t digit = (uint32_t)(*d - '0');
+            if (limit > (UINT32_MAX - digit) / 10u) {
+                limit = 0;
                 break;
             }
+            limit = limit * 10u + digit;
         }
-        s->caps.size_limit = (uint32_t)limit;
+        s->caps.size_limit = limit;
     } else if (keyword(line, len, "AUTH", &rest)) {
         /* Mechanism names separated by spaces (old servers use "AUTH=") */
         for (const char *m = rest; m < line + len;) {

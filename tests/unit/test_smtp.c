@@ -1123,6 +1123,8 @@ static void runner_self_test(void)
     }
 }
 
+static void size_overflow(void);
+
 int main(void)
 {
     transcripts(false);
@@ -1139,5 +1141,47 @@ int main(void)
     hold();
     framer();
     data_encoder();
+    size_overflow();
     return stsm_check_summary("test_smtp");
+}
+
+/* ---- SIZE values past 32 bits (Cortex-M: long is 32 bits) ------------------------------- */
+
+/* A SIZE parameter too big for 32 bits is absurd and means "no limit known". The old
+ * parser accumulated in unsigned long and compared with UINT32_MAX: with a 32-bit long
+ * (Cortex-M) the comparison never fired, "SIZE 4294967297" wrapped to a limit of 1 and
+ * every message failed permanently. The limit must not depend on long's width. */
+static void size_overflow(void)
+{
+    static const struct {
+        const char *value;
+        uint32_t limit;
+    } cases[] = {
+        { "4294967295", 4294967295u },          /* the largest that fits: kept */
+        { "4294967296", 0 },                    /* 2^32: would wrap to 0 */
+        { "4294967297", 0 },                    /* would wrap to 1 */
+        { "4294967306", 0 },                    /* would wrap to 10 */
+        { "99999999999999999999", 0 },          /* past 64 bits too */
+        { "42949672950", 0 },                   /* ten times the largest */
+        { "1000", 1000 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_CASE(cases[i].value);
+        struct stsm_smtp_params p = base();
+        p.require_tls = false;
+        CHECK_INT(stsm_smtp_start(&session, &p), STSM_OK);
+        sent_len = 0;
+        char ehlo[96];
+        snprintf(ehlo, sizeof ehlo, "250-mx\r\n250 SIZE %s\r\n", cases[i].value);
+        size_t used;
+        action = stsm_smtp_receive(&session, (const uint8_t *)"220 mx\r\n", 8, &used);
+        drain();
+        action = stsm_smtp_receive(&session, (const uint8_t *)ehlo, strlen(ehlo), &used);
+        drain();
+        CHECK(session.caps.size);
+        CHECK_INT(session.caps.size_limit, cases[i].limit);
+        /* A 500-byte message goes on to MAIL FROM unless the limit is real and smaller. */
+        CHECK(strstr(sent, "MAIL FROM:<alerts@printer.example> SIZE=500") != NULL);
+        CHECK_INT(action, STSM_SMTP_WAIT);
+    }
 }
