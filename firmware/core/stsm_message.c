@@ -9,6 +9,8 @@
 #define LINE_MAX_OCTETS 998
 #define QP_LINE 76
 #define ENCODED_WORD_PAYLOAD 45   /* bytes per "=?UTF-8?B?...?=" word: 60 base64 chars */
+#define TEXT_OF(x) #x
+#define DECIMAL(x) TEXT_OF(x)
 
 /* ---- checks ------------------------------------------------------------------------ */
 
@@ -63,8 +65,49 @@ static bool has_line_break(const char *s)
 
 static bool plain_address(const char *a)
 {
-    return a != NULL && a[0] != '\0' && strlen(a) <= STSM_SMTP_ADDRESS_MAX && strchr(a, '@') != NULL &&
-           strpbrk(a, "<>\" ,;") == NULL && plain_header_text(a);
+    return a != NULL && a[0] != '\0' && strchr(a, '@') != NULL && strpbrk(a, "<>\" ,;") == NULL &&
+           plain_header_text(a);
+}
+
+/* What is wrong with the shape of a plain address (local@domain), or NULL. RFC 5321
+ * section 4.5.3.1: a local part of at least one character, a domain of non-empty labels
+ * of at most 63 octets and at most 253 octets in all (255 in the RFC, less the dot and
+ * the root's empty label). A server would refuse what fails here; refusing it first gives
+ * the user the reason at once instead of a bounce, or an alert delivered nowhere. */
+static const char *address_problem(const char *a)
+{
+    const char *at = strchr(a, '@');
+    const char *domain = at + 1;
+    if (at == a) {
+        return "has an empty local part";
+    }
+    if (*domain == '\0') {
+        return "has an empty domain";
+    }
+    if (strchr(domain, '@') != NULL) {
+        return "has more than one '@'";
+    }
+    if (strlen(domain) > 253) {
+        return "has a domain longer than 253 characters";
+    }
+    size_t label = 0;
+    for (const char *c = domain;; c++) {
+        if (*c == '.' || *c == '\0') {
+            if (label == 0) {
+                return "has an empty label in its domain";
+            }
+            if (*c == '\0') {
+                break;
+            }
+            label = 0;
+        } else if (++label > 63) {
+            return "has a domain label longer than 63 characters";
+        }
+    }
+    if (strlen(a) > STSM_SMTP_ADDRESS_MAX) {
+        return "is longer than " DECIMAL(STSM_SMTP_ADDRESS_MAX) " characters";
+    }
+    return NULL;
 }
 
 stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len)
@@ -75,6 +118,10 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     if (!plain_address(m->from)) {
         return stsm_refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
                       m->from != NULL ? m->from : "");
+    }
+    const char *problem = address_problem(m->from);
+    if (problem != NULL) {
+        return stsm_refuse(why, why_len, "the sender '%.60s' %s", m->from, problem);
     }
     if (m->from_name != NULL && (has_line_break(m->from_name) || !plain_header_text(m->from_name) ||
                                  strpbrk(m->from_name, "\"\\") != NULL || strlen(m->from_name) > 64)) {
@@ -91,6 +138,9 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
         if (!plain_address(m->to[i])) {
             return stsm_refuse(why, why_len, "recipient '%.60s' is not a plain address like ops@example.com",
                           m->to[i] != NULL ? m->to[i] : "");
+        }
+        if ((problem = address_problem(m->to[i])) != NULL) {
+            return stsm_refuse(why, why_len, "recipient '%.60s' %s", m->to[i], problem);
         }
     }
     const char *subject = m->subject != NULL ? m->subject : "";
@@ -284,7 +334,10 @@ static void put_qp_body(struct writer *w, const struct stsm_message *m)
         }
         col += width;
     }
-    put(w, "\r\n", 2);
+    /* As the 8-bit path: a body that ends its last line gets no extra empty line. */
+    if (m->body_len == 0 || (m->body[m->body_len - 1] != '\n' && m->body[m->body_len - 1] != '\r')) {
+        put(w, "\r\n", 2);
+    }
 }
 
 /* Decimal text of v into buf, returned from where it starts. Not printf: newlib-nano, the

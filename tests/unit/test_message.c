@@ -5,6 +5,8 @@
 
 static char out[16384];
 
+#define LABEL63 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"
+
 static struct stsm_message base(void)
 {
     struct stsm_message m = { .from = "alerts@printer.example", .to_count = 1, .subject = "Toner low",
@@ -42,6 +44,65 @@ static bool lines_ok(const char *msg)
 static bool contains(const char *haystack, const char *needle)
 {
     return strstr(haystack, needle) != NULL;
+}
+
+/* The body part of a rendered message, quoted-printable decoded when `qp`; NULL when the
+ * message is not as expected. */
+static const char *decoded_body(const char *msg, bool qp, char *dec, size_t cap)
+{
+    const char *cte = strstr(msg, "Content-Transfer-Encoding: ");
+    const char *b = strstr(msg, "\r\n\r\n");
+    if (cte == NULL || b == NULL ||
+        strncmp(cte + 27, qp ? "quoted-printable\r\n" : "8bit\r\n", qp ? 18 : 6) != 0) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (const char *p = b + 4; *p != '\0' && n + 1 < cap;) {
+        unsigned v;
+        if (qp && p[0] == '=' && p[1] == '\r' && p[2] == '\n') {
+            p += 3;   /* soft line break */
+        } else if (qp && p[0] == '=' && sscanf(p + 1, "%2X", &v) == 1) {
+            dec[n++] = (char)v;
+            p += 3;
+        } else {
+            dec[n++] = *p++;
+        }
+    }
+    dec[n] = '\0';
+    return dec;
+}
+
+/* A body rendered as quoted-printable decodes to the same text as the 8-bit path writes,
+ * with and without a final line end: the QP path used to add a CRLF after a body that
+ * already ended its last line, so the stored message grew an empty line. */
+static void qp_same_text(void)
+{
+    static char eightbit[8192], qpdec[8192], longbody[6000];
+    static const char *const bodies[] = { "Caf\xc3\xa9 =\nline 2\n", "Caf\xc3\xa9 =\nline 2",
+                                          "Caf\xc3\xa9\r\n", "Caf\xc3\xa9\r", "Caf\xc3\xa9 \n\n" };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        struct stsm_message m = base();
+        m.body = bodies[i];
+        m.body_len = strlen(bodies[i]);
+        render(&m, true);
+        const char *plain = decoded_body(out, false, eightbit, sizeof eightbit);
+        render(&m, false);
+        const char *qp = decoded_body(out, true, qpdec, sizeof qpdec);
+        CHECK(plain != NULL && qp != NULL);
+        CHECK_STR(qp, plain != NULL ? plain : "");
+        CHECK(lines_ok(out));
+    }
+    /* A 5000-character line forces quoted-printable whatever the server offers. */
+    for (int trailing = 0; trailing < 2; trailing++) {
+        struct stsm_message m = base();
+        memset(longbody, 'x', 5000);
+        memcpy(longbody + 5000, "\nend\n", 6);
+        m.body = longbody;
+        m.body_len = trailing ? 5006 : 5005;
+        render(&m, true);
+        const char *qp = decoded_body(out, true, qpdec, sizeof qpdec);
+        CHECK(qp != NULL && strlen(qp) == 5007 && strcmp(qp + 5000, "\r\nend\r\n") == 0);
+    }
 }
 
 int main(void)
@@ -154,6 +215,24 @@ int main(void)
         { "invalid UTF-8 subject", "the subject must be valid UTF-8", 0, "bad \xc3\x28" },
         { "overlong UTF-8 encoding", "the subject must be valid UTF-8", 0, "\xc0\xaf" },
         { "invalid UTF-8 body", "the body is not valid UTF-8", 4, "\xff" },
+        { "recipient with an empty local part", "recipient '@example.test' has an empty local part", 1,
+          "@example.test" },
+        { "sender with an empty local part", "the sender '@printer.example' has an empty local part", 3,
+          "@printer.example" },
+        { "recipient with an empty domain", "recipient 'ops@' has an empty domain", 1, "ops@" },
+        { "recipient with two '@'", "recipient 'ops@a@example.test' has more than one '@'", 1, "ops@a@example.test" },
+        { "domain with an empty label", "recipient 'ops@example..test' has an empty label", 1, "ops@example..test" },
+        { "domain starting with a dot", "recipient 'ops@.example.test' has an empty label", 1, "ops@.example.test" },
+        { "domain ending with a dot", "recipient 'ops@example.test.' has an empty label", 1, "ops@example.test." },
+        { "sender domain with an empty label", "the sender 'alerts@printer..example' has an empty label", 3,
+          "alerts@printer..example" },
+        { "domain label of 64", "recipient 'ops@abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcd' has a domain label "
+          "longer than 63", 1,
+          "ops@" LABEL63 "x.test" },
+        { "domain of 255", "recipient 'o@abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdef' has a "
+          "domain longer than 253", 1, "o@" LABEL63 "." LABEL63 "." LABEL63 "." LABEL63 },
+        { "address of 255", "recipient 'oabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefg' is "
+          "longer than 254", 1, "o" LABEL63 LABEL63 "@" LABEL63 "." LABEL63 },
     };
     for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
         CHECK_CASE(refusals[i].intent);
@@ -177,6 +256,22 @@ int main(void)
         }
         CHECK_INT(stsm_message_render(&m, true, out, sizeof out, &len), STSM_ERR_ARGUMENT);
     }
+
+    CHECK_CASE("addresses at the limits are accepted");
+    {
+        char why[200] = "";
+        m = base();
+        m.to[0] = "x@" LABEL63 "." LABEL63 "." LABEL63 "." "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefgh";
+        CHECK_INT(strlen(m.to[0]), STSM_SMTP_ADDRESS_MAX);   /* a 252-character domain */
+        CHECK_INT(stsm_message_check(&m, why, sizeof why), STSM_OK);
+        m.to[0] = "o@" LABEL63 ".test";
+        CHECK_INT(stsm_message_check(&m, why, sizeof why), STSM_OK);
+        m.to[0] = "o@[192.0.2.1]";
+        CHECK_INT(stsm_message_check(&m, why, sizeof why), STSM_OK);
+    }
+
+    CHECK_CASE("quoted-printable ends its body as the 8-bit path does");
+    qp_same_text();
 
     CHECK_CASE("output buffer too small");
     m = base();
