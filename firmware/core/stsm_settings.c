@@ -50,6 +50,29 @@ size_t stsm_settings_arena_peak(void)
     return arena_peak;
 }
 
+/* ---- text checks --------------------------------------------------------------------- */
+
+/* Length of the UTF-8 sequence starting at s[0], 0 when invalid (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_sequence(const uint8_t *s, size_t left)
+{
+    uint8_t b = s[0];
+    size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    if (n == 0 || n > left || (n == 2 && b < 0xC2) || (n == 4 && b > 0xF4)) {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    if ((n == 3 && b == 0xE0 && s[1] < 0xA0) || (n == 3 && b == 0xED && s[1] >= 0xA0) ||
+        (n == 4 && b == 0xF0 && s[1] < 0x90) || (n == 4 && b == 0xF4 && s[1] >= 0x90)) {
+        return 0;
+    }
+    return n;
+}
+
 /* ---- errors that name the JSON path ------------------------------------------------- */
 
 struct ctx {
@@ -73,6 +96,16 @@ static stsm_status_t fail(struct ctx *ctx, const char *path, const char *fmt, ..
         if ((unsigned char)*c < 0x20 || *c == 0x7f) {
             *c = '?';
         }
+    }
+    /* Nor may it carry invalid UTF-8: a key that is not, or a quote cut inside a sequence. */
+    size_t len = ctx->why_len > 0 ? strlen(ctx->why) : 0;
+    for (size_t i = 0; i < len;) {
+        size_t seq = utf8_sequence((uint8_t *)ctx->why + i, len - i);
+        if (seq == 0) {
+            ctx->why[i] = '?';
+            seq = 1;
+        }
+        i += seq;
     }
     return STSM_ERR_ARGUMENT;
 }
@@ -223,6 +256,111 @@ static stsm_status_t get_ipv4(struct ctx *ctx, const cJSON *item, const char *pa
                                             "\"192.0.2.11/24\", got %s"
                                           : "expected an IPv4 address like \"192.0.2.1\", got %s",
                     describe(item, seen, sizeof seen));
+    }
+    return STSM_OK;
+}
+
+/* ---- every string of the file: valid UTF-8, no NUL ---------------------------------- */
+
+/* cJSON copies a string's raw bytes as they are (any byte sequence) and decodes "\u0000"
+ * to a NUL that ends its C string, so "printer\u0000lab.test" would be read as "printer".
+ * Neither can be seen in the parsed tree, so the text itself is scanned, once cJSON has
+ * accepted it as JSON: every string, keys included, must be valid UTF-8 without a NUL
+ * (raw or escaped). The scan keeps the JSON path of the first PATH_DEPTH levels for the
+ * message; deeper strings are named by the path above them. Escapes other than \u0000
+ * decode to valid UTF-8: cJSON refuses a lone surrogate escape as invalid JSON. */
+
+#define PATH_DEPTH 6
+
+struct level {
+    bool object;
+    unsigned index;         /* array element, counted at each ',' */
+    size_t key_at, key_len; /* object member: its key in the text, quotes excluded */
+};
+
+/* The path of a string found at `depth` (the containers around it; those past PATH_DEPTH
+ * are "..."). */
+static void text_path(char *out, size_t cap, const char *json, const struct level *stack, size_t depth)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t d = 0; d < depth && d < PATH_DEPTH && used < cap; d++) {
+        int n = stack[d].object
+                    ? snprintf(out + used, cap - used, "/%.*s", (int)(stack[d].key_len > 40 ? 40 : stack[d].key_len),
+                               json + stack[d].key_at)
+                    : snprintf(out + used, cap - used, "/%u", stack[d].index);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (depth > PATH_DEPTH && used < cap) {
+        snprintf(out + used, cap - used, "/...");
+    }
+    if (out[0] == '\0') {
+        snprintf(out, cap, "/");
+    }
+}
+
+static stsm_status_t check_strings(struct ctx *ctx, const char *json, size_t len)
+{
+    struct level stack[PATH_DEPTH];
+    size_t depth = 0;
+    char path[160];
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (c == '{' || c == '[') {
+            if (depth < PATH_DEPTH) {
+                stack[depth] = (struct level){ c == '{', 0, 0, 0 };
+            }
+            depth++;
+            continue;
+        }
+        if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+            continue;
+        }
+        if (c == ',' && depth > 0 && depth <= PATH_DEPTH) {
+            stack[depth - 1].index++;
+            continue;
+        }
+        if (c != '"') {
+            continue;   /* white space, ':', numbers, literals */
+        }
+        size_t start = ++i;
+        size_t bad_at = 0;
+        const char *bad = NULL;
+        while (i < len && json[i] != '"') {
+            const uint8_t *u = (const uint8_t *)json + i;
+            if (u[0] == '\\') {
+                bool nul = i + 5 < len && u[1] == 'u' && memcmp(u + 2, "0000", 4) == 0;
+                if (nul && bad == NULL) {
+                    bad = "contains a NUL character (\\u0000), which would cut it short";
+                    bad_at = i;
+                }
+                i += u[1] == 'u' ? 6 : 2;
+                continue;
+            }
+            size_t n = u[0] == 0 ? 0 : utf8_sequence(u, len - i);
+            if (n == 0 && bad == NULL) {
+                bad = u[0] == 0 ? "contains a NUL byte, which would cut it short" : "is not valid UTF-8";
+                bad_at = i;
+            }
+            i += n == 0 ? 1 : n;
+        }
+        size_t end = i;   /* the closing quote */
+        size_t next = end + 1;
+        while (next < len && (json[next] == ' ' || json[next] == '\t' || json[next] == '\r' ||
+                              json[next] == '\n')) {
+            next++;
+        }
+        bool key = next < len && json[next] == ':';
+        if (key && depth > 0 && depth <= PATH_DEPTH) {
+            stack[depth - 1].key_at = start;
+            stack[depth - 1].key_len = end - start;
+        }
+        if (bad != NULL) {
+            text_path(path, sizeof path, json, stack, depth);
+            return fail(ctx, path, "the %s %s (byte %u of the file)", key ? "key" : "string", bad,
+                        (unsigned)bad_at);
+        }
     }
     return STSM_OK;
 }
@@ -593,7 +731,10 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
         }
         st = at < len ? fail(&ctx, "/", "not valid JSON (text after the value at byte %u)",
                              (unsigned)at)
-                      : parse_root(&ctx, root, settings);
+                      : check_strings(&ctx, json, (size_t)(end - json));
+        if (st == STSM_OK) {
+            st = parse_root(&ctx, root, settings);
+        }
     }
     cJSON_Delete(root);
     cJSON_InitHooks(NULL);   /* back to the C library for anyone else using cJSON */

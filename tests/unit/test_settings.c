@@ -219,6 +219,38 @@ int main(void)
           "/device/ehlo_name: expected a host name" },
         { "empty trust store path", "{\"tls\": {\"trust_store\": \"\"}}",
           "/tls/trust_store: expected a non-empty string" },
+        /* Text that is not UTF-8, or holds a NUL, is refused where it stands, before any
+         * use: cJSON copies raw bytes as they are and stops a C string at "\u0000". */
+        { "invalid UTF-8 in a value", "{\"tls\": {\"trust_store\": \"trust\xc3\x28.bin\"}}",
+          "/tls/trust_store: the string is not valid UTF-8 (byte 30 of the file)" },
+        { "overlong UTF-8", "{\"tls\": {\"trust_store\": \"a\xc0\xaf\"}}",
+          "/tls/trust_store: the string is not valid UTF-8" },
+        { "overlong 3-byte UTF-8", "{\"tls\": {\"trust_store\": \"a\xe0\x80\xaf\"}}",
+          "/tls/trust_store: the string is not valid UTF-8" },
+        { "UTF-8 surrogate", "{\"tls\": {\"trust_store\": \"a\xed\xa0\x80\"}}",
+          "/tls/trust_store: the string is not valid UTF-8" },
+        { "UTF-8 above U+10FFFF", "{\"tls\": {\"trust_store\": \"a\xf4\x90\x80\x80\"}}",
+          "/tls/trust_store: the string is not valid UTF-8" },
+        { "UTF-8 sequence cut by the closing quote", "{\"tls\": {\"trust_store\": \"a\xe2\x82\"}}",
+          "/tls/trust_store: the string is not valid UTF-8" },
+        { "bytes FF FE in from_name", "{\"mail\": {\"from_name\": \"\xff\xfe\"}}",
+          "/mail/from_name: the string is not valid UTF-8" },
+        { "a key of invalid UTF-8", "{\"tls\": {}, \"\xff\": 1}", "/?: the key is not valid UTF-8" },
+        { "invalid UTF-8 in an array element", "{\"mail\": {\"to\": [\"ops@example.test\", \"o\xc3@x.test\"]}}",
+          "/mail/to/1: the string is not valid UTF-8" },
+        { "invalid UTF-8 in an unknown key's value", "{\"network\": {\"mtu\": \"\x80\"}}",
+          "/network/mtu: the string is not valid UTF-8" },
+        { "invalid UTF-8 deep down", "{\"mail\": {\"to\": [[[[[[\"\xff\"]]]]]]}}",
+          "/mail/to/0/0/0/0/...: the string is not valid UTF-8" },
+        { "NUL escape in a value", "{\"device\": {\"ehlo_name\": \"printer\\u0000lab.test\"}}",
+          "/device/ehlo_name: the string contains a NUL character (\\u0000)" },
+        { "NUL escape in a key", "{\"tls\": {\"trust_store\\u0000x\": \"a\"}}",
+          "/tls/trust_store\\u0000x: the key contains a NUL character (\\u0000)" },
+        { "NUL escape in an array element", "{\"network\": {\"dns\": [\"192.0.2.1\", \"\\u0000\"]}}",
+          "/network/dns/1: the string contains a NUL character" },
+        { "NUL escape at the end of a secret", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": "
+          "{\"user\": \"u\", \"password\": \"pw\\u0000\"}}}}",
+          "/delivery/relay/auth/password: the string contains a NUL character" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         CHECK_CASE(bad[i].intent);
@@ -230,6 +262,22 @@ int main(void)
         }
         CHECK(settings.network.interface[0] == '\0');   /* nothing half-applied */
     }
+
+    CHECK_CASE("the reason for an invalid key is itself valid text");
+    CHECK_INT(parse("{\"\xc3\x28\xff\": 1}", why, sizeof why), STSM_ERR_ARGUMENT);
+    for (const char *c = why; *c != '\0'; c++) {
+        CHECK((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f);
+    }
+
+    CHECK_CASE("a raw NUL byte inside a string");
+    static const char raw_nul[] = "{\"device\": {\"ehlo_name\": \"printer\0lab.test\"}}";
+    CHECK_INT(stsm_settings_parse(raw_nul, sizeof raw_nul - 1, &settings, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(strstr(why, "/device/ehlo_name: the string contains a NUL byte") == why);
+
+    CHECK_CASE("valid UTF-8, raw and escaped, is accepted");
+    CHECK_INT(parse("{\"tls\": {\"trust_store\": \"caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-"
+                    "\\u00e9\\ud83d\\ude00\\u0001.bin\"}}", why, sizeof why), STSM_OK);
+    CHECK_STR(settings.tls.trust_store, "caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x98\x80-\xc3\xa9\xf0\x9f\x98\x80\x01.bin");
 
     CHECK_CASE("larger than the parse arena");
     static char big[STSM_SETTINGS_ARENA_SIZE + 100];
