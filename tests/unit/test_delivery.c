@@ -3,7 +3,10 @@
  * list, against scripted stand-ins for the connection, the MX route, the MTA-STS lookup
  * and the resolver (delivery_fakes.c), on a clock the test moves. Each case is a script of
  * events fired in a chosen order, and what must have come of it. Regression tests for the
- * review of issue 10 (commit 9bda46a and the findings before it).
+ * review of issue 10: cases 1, 2, 3 and 5 fail on the code before 9bda46a; 4a, 4b, 6, 7a,
+ * 8a and 8b on the code before 424dac5 (findings 3 and 4, opportunistic TLS, the downgrade
+ * race). 7b and 8c guard the other side (the verifying start; the plaintext retry that
+ * 8a/8b must not see does exist). STSM_TEST_VERBOSE=1 prints every case's log and bytes.
  */
 #include <stdlib.h>
 
