@@ -27,10 +27,17 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
             stsm_sts_cache_put(l->cache, l->domain, l->txt_id, &fetch->policy, l->now);
         }
     } else if (l->cache != NULL) {
-        /* A failed fetch leaves a held policy in force until it expires. */
-        stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
+        /* A failed fetch leaves a held policy in force until it expires. A policy too big
+         * for this device leaves no failure marker when nothing is held: within the
+         * back-off the marker would make the next attempt go on as without a policy,
+         * where this one deferred. */
+        bool held = stsm_sts_cache_get(l->cache, l->domain, l->now) != NULL;
+        if (held || !fetch->too_big_for_device) {
+            stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
+        }
         use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
     }
+    l->policy_too_big = fetch->status != STSM_OK && fetch->too_big_for_device && !l->have_policy;
     l->done(l->arg, l);
 }
 

@@ -20,6 +20,7 @@ void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t
     r->state = ST_STATUS;
     r->body = body;
     r->body_cap = cap;
+    r->body_keep = cap;
 }
 
 static char lower(char c)
@@ -189,7 +190,10 @@ static stsm_status_t take_body(struct stsm_http_response *r, const uint8_t *data
     if (n > r->body_cap - r->body_len) {
         return STSM_ERR_CAPACITY;
     }
-    memcpy(r->body + r->body_len, data, n);
+    if (r->body_len < r->body_keep) {
+        size_t room = r->body_keep - r->body_len;
+        memcpy(r->body + r->body_len, data, n < room ? n : room);
+    }
     r->body_len += n;
     return STSM_OK;
 }

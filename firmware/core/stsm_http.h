@@ -26,8 +26,9 @@ struct stsm_http_response {
     uint64_t content_length;
     bool complete;                     /**< the whole body is in */
     uint8_t *body;                     /**< caller's buffer */
-    size_t body_cap;
-    size_t body_len;
+    size_t body_cap;                   /**< the longest body accepted */
+    size_t body_keep;                  /**< bytes of it stored in `body` (body_cap unless lowered) */
+    size_t body_len;                   /**< body bytes received; stored: min(body_len, body_keep) */
     char line[STSM_HTTP_LINE_MAX + 1];
     size_t line_len;
     size_t header_bytes;
@@ -38,7 +39,9 @@ struct stsm_http_response {
  *  its length, or 0 when it does not fit. */
 size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char *path);
 
-/** Starts parsing a response whose body goes into `body` (at most `cap` bytes). */
+/** Starts parsing a response whose body goes into `body` (at most `cap` bytes). A caller
+ *  whose buffer is smaller than the longest body it accepts sets `body_keep` to the
+ *  buffer's size right after: the rest of the body is then counted, not stored. */
 void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t cap);
 
 /**

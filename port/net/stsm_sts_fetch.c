@@ -44,6 +44,14 @@ static void evaluate(struct stsm_sts_fetch *f)
         }
         f->content_type_relaxed = true;
     }
+    f->body_size = f->response.body_len;
+    if (f->response.body_len > f->response.body_keep) {
+        /* A policy we cannot read is still a policy (issue 10, finding 6): reported as
+         * such, so that the caller fails closed instead of delivering as without one. */
+        f->too_big_for_device = true;
+        finish(f, STSM_ERR_CAPACITY);
+        return;
+    }
     if (stsm_sts_policy_parse(f->body, f->response.body_len, &f->policy, &f->policy_line,
                               &f->policy_reason) != STSM_OK) {
         finish(f, STSM_ERR_STS_POLICY_INVALID);
@@ -163,7 +171,9 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
     f->relax_content_type = relax_content_type;
     f->done = done;
     f->arg = arg;
-    stsm_http_response_init(&f->response, f->body, sizeof f->body);
+    /* Bodies up to the RFC's cap are read whole; what does not fit the buffer is counted. */
+    stsm_http_response_init(&f->response, f->body, STSM_STS_POLICY_MAX);
+    f->response.body_keep = sizeof f->body;
     stsm_status_t st = stsm_resolver_start(&f->query, f->host, STSM_DNS_TYPE_A, on_address, f);
     if (st != STSM_OK) {
         return st;
@@ -171,4 +181,9 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
     f->active = true;
     sys_timeout(timeout_ms, fetch_timeout, f);   /* the whole fetch; nothing re-arms it */
     return STSM_OK;
+}
+
+void stsm_sts_fetch_limit_body(struct stsm_sts_fetch *f, size_t keep)
+{
+    f->response.body_keep = keep < sizeof f->body ? keep : sizeof f->body;
 }

@@ -14,8 +14,14 @@
 #include "stsm_mta_sts.h"
 #include "stsm_resolver.h"
 
+/* The body buffer. It may be smaller than the RFC's cap (STSM_STS_POLICY_MAX) on a small
+ * device: a policy between the two is read to its end, counted, not stored, and reported
+ * as `too_big_for_device`, never taken for "no policy". */
 #ifndef STSM_STS_FETCH_BODY_MAX
 #define STSM_STS_FETCH_BODY_MAX STSM_STS_POLICY_MAX
+#endif
+#if STSM_STS_FETCH_BODY_MAX > STSM_STS_POLICY_MAX
+#error "STSM_STS_FETCH_BODY_MAX above STSM_STS_POLICY_MAX: the RFC's cap is the most a policy may be"
 #endif
 
 struct stsm_sts_fetch;
@@ -31,6 +37,13 @@ struct stsm_sts_fetch {
     bool content_type_relaxed;         /* a non-text/plain type was let through (setting) */
     size_t policy_line;                /* invalid policy: the line and the reason */
     const char *policy_reason;
+    /* STSM_ERR_CAPACITY with this set: the server answered 200 with an accepted type and a
+     * complete body of `body_size` bytes, more than this device keeps but within the RFC's
+     * STSM_STS_POLICY_MAX. A policy exists that we cannot read: fail closed, never treat
+     * it as "no policy". Without it, STSM_ERR_CAPACITY is a body over STSM_STS_POLICY_MAX,
+     * which the RFC lets a client treat as no policy. */
+    bool too_big_for_device;
+    size_t body_size;
     bool host_cname;                   /* mta-sts.<domain> reached its address through a CNAME */
     char host_canonical[STSM_HOSTNAME_MAX + 1];
     char host[STSM_HOSTNAME_MAX + 1];  /* mta-sts.<domain> */
@@ -56,12 +69,21 @@ struct stsm_sts_fetch {
  * still fails with STSM_ERR_TIMEOUT at it. The body counts only when its framing says it
  * is whole: Content-Length reached, the last chunk, or (no framing) the server's TLS
  * close_notify; a bare TCP close fails with STSM_ERR_TLS_TRUNCATED, a short body with
- * STSM_ERR_PEER_CLOSED. With `relax_content_type` a
+ * STSM_ERR_PEER_CLOSED. A body over STSM_STS_POLICY_MAX fails with STSM_ERR_CAPACITY; one
+ * that fits the RFC's cap but not this device's buffer too, with `too_big_for_device` set
+ * (see there). With `relax_content_type` a
  * policy served with another Content-Type is accepted (and flagged). Returns STSM_OK
  * (`done` runs later) or STSM_ERR_ARGUMENT for a domain too long to prefix.
  */
 stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *fetch, const char *domain, struct stsm_tls *tls,
                                    uint32_t timeout_ms, bool relax_content_type,
                                    stsm_sts_fetch_done_fn done, void *arg);
+
+/**
+ * Keeps at most `keep` bytes of the body (never more than the buffer holds), as a device
+ * with a smaller STSM_STS_FETCH_BODY_MAX would: for tests on the host. Call right after
+ * stsm_sts_fetch_start() returned STSM_OK, before the loop runs.
+ */
+void stsm_sts_fetch_limit_body(struct stsm_sts_fetch *fetch, size_t keep);
 
 #endif /* STSM_STS_FETCH_H */
