@@ -69,6 +69,10 @@ void fake_route_answer(const char *name);
  *  reached through a CNAME when `txt_cname`. */
 void fake_sts_answer(const char *body, bool txt_cname);
 
+/** Ends the pending MTA-STS lookup: a policy of `body_size` bytes exists that the device
+ *  cannot hold (stsm_sts_lookup.policy_too_big). */
+void fake_sts_too_big(size_t body_size);
+
 /** The resolver's A answer for the relay: 192.0.2.30. */
 void fake_resolver_answer(void);
 

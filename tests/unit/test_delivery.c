@@ -21,6 +21,7 @@ enum op {
     ROUTE_FAILS,    /* (set before the start) stsm_route_start refuses with `n` */
     POLICY,         /* the MTA-STS lookup ends with policy `text` (`n`: its TXT is a CNAME) */
     NO_POLICY,      /* the MTA-STS lookup ends: no STS record */
+    POLICY_TOO_BIG, /* the MTA-STS lookup ends: a policy of `n` bytes the device cannot hold */
     RELAY_ADDRESS,  /* the relay's A answer */
     CONNECTED,      /* the connection's events ... */
     TLS_READY,      /* ... `n`: what stsm_conn_tls_verify_status says */
@@ -113,6 +114,12 @@ static const struct step route_fails_timers_late[] = {
     { ROUTE_FAILS, NULL, STSM_ERR_NO_MEMORY, false }, { LATE, NULL, 11000, false },
     { END, NULL, 0, false },
 };
+/* 9. Finding 6: a policy larger than the device holds, arriving during the connect, defers
+ *    (our own limit must not turn MTA-STS off); the connection goes. */
+static const struct step policy_too_big_during_connect[] = {
+    { ROUTE, "mx.victim.example", 0, false }, { POLICY_TOO_BIG, NULL, 40000, false },
+    { IS_CLOSED, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
 /* 6. Finding 3: relay tls "none" under an enforce policy: no STARTTLS offered, no mail. */
 static const struct step relay_none_enforce[] = {
     { RELAY_ADDRESS, NULL, 0, false }, { POLICY, ENFORCE_RELAY, 0, false },
@@ -193,6 +200,9 @@ static const struct scenario scenarios[] = {
     { "8b handshake fails and the enforce policy arrives in the same turn", "",
       handshake_fails_policy_same_turn,
       { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 } },
+    { "9 a policy larger than the device holds arrives during the connect", "",
+      policy_too_big_during_connect,
+      { DEFERRED(STSM_ERR_CAPACITY), false, true, 1, 0, 0, "larger than this device holds", -1 } },
     { "8c control: handshake fails with no policy: one plaintext retry, delivered", "",
       handshake_fails_no_policy,
       { DELIVERED(STSM_OK), true, false, 2, 0, 1, "retrying in plaintext", -1 } },
@@ -258,6 +268,12 @@ static void play(const struct step *s)
         CHECK(fake.sts_done != NULL);
         if (fake.sts_done != NULL) {
             fake_sts_answer(s->op == POLICY ? s->text : NULL, s->n != 0);
+        }
+        break;
+    case POLICY_TOO_BIG:
+        CHECK(fake.sts_done != NULL);
+        if (fake.sts_done != NULL) {
+            fake_sts_too_big((size_t)s->n);
         }
         break;
     case RELAY_ADDRESS:
