@@ -1,7 +1,7 @@
 /*
  * libFuzzer harness for the HTTP/1.1 response parser (the MTA-STS policy fetch). The
- * first byte picks the body buffer's size and the second how the response is cut into
- * segments; the rest is the server's response. The response is parsed twice, whole and
+ * first byte picks the longest body accepted and how much of it is stored (body_keep),
+ * the second how the response is cut into segments; the rest is the server's response. The response is parsed twice, whole and
  * in segments, and both parses must agree on every result: framing may not depend on
  * where TCP cut the stream. A parse that completes must respect the buffer and the
  * declared Content-Length; the connection's end completes only a body delimited by it.
@@ -18,10 +18,11 @@ static const size_t caps[] = { 0, 1, 5, 64, 256, 4096, 16 * 1024, 65536 };
 
 /* Feeds `len` bytes in segments whose sizes follow `cut` (0: all at once); returns the
  * first status that is not OK, or OK. */
-static stsm_status_t parse(struct stsm_http_response *r, uint8_t *body, size_t cap, const uint8_t *data,
-                           size_t len, unsigned cut)
+static stsm_status_t parse(struct stsm_http_response *r, uint8_t *body, size_t cap, size_t keep,
+                           const uint8_t *data, size_t len, unsigned cut)
 {
     stsm_http_response_init(r, body, cap);
+    r->body_keep = keep;
     size_t i = 0;
     unsigned step = 0;
     while (i < len) {
@@ -40,10 +41,10 @@ static stsm_status_t parse(struct stsm_http_response *r, uint8_t *body, size_t c
     return STSM_OK;
 }
 
-static void check_response(const struct stsm_http_response *r, size_t cap)
+static void check_response(const struct stsm_http_response *r, size_t cap, size_t keep)
 {
     size_t ct = strnlen(r->content_type, sizeof r->content_type);
-    if (r->body_len > cap || ct == sizeof r->content_type) {
+    if (r->body_len > cap || r->body_keep != keep || ct == sizeof r->content_type) {
         abort();
     }
     for (size_t i = 0; i < ct; i++) {
@@ -68,26 +69,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     size_t cap = caps[data[0] & 7u];
+    unsigned keep_sel = (data[0] >> 3) & 3u;   /* all of it, half, one byte, nothing */
+    size_t keep = keep_sel == 0 ? cap : keep_sel == 1 ? cap / 2 : keep_sel == 2 ? (cap < 1 ? cap : 1) : 0;
     unsigned segment = data[1];
     data += 2;
     size -= 2;
-    /* Buffers of exactly `cap` bytes, so a write past the cap is caught by ASan. */
-    uint8_t *body_whole = malloc(cap ? cap : 1);
-    uint8_t *body_cut = malloc(cap ? cap : 1);
+    /* Buffers of exactly `keep` bytes, so a write past what may be stored is caught by ASan. */
+    uint8_t *body_whole = malloc(keep ? keep : 1);
+    uint8_t *body_cut = malloc(keep ? keep : 1);
     if (body_whole == NULL || body_cut == NULL) {
         abort();
     }
-    stsm_status_t st_whole = parse(&whole, body_whole, cap, data, size, 0);
-    stsm_status_t st_cut = parse(&cut, body_cut, cap, data, size, segment ? segment : 1);
+    stsm_status_t st_whole = parse(&whole, body_whole, cap, keep, data, size, 0);
+    stsm_status_t st_cut = parse(&cut, body_cut, cap, keep, data, size, segment ? segment : 1);
+    size_t stored = whole.body_len < keep ? whole.body_len : keep;
     /* A refused response is refused the same way however it was cut (how much of its body
      * was taken before the refusal is of no use to anyone). */
     if (st_whole != st_cut ||
         (st_whole == STSM_OK &&
          (whole.complete != cut.complete || whole.status != cut.status || whole.body_len != cut.body_len ||
-          memcmp(body_whole, body_cut, whole.body_len) != 0 || strcmp(whole.content_type, cut.content_type) != 0))) {
+          memcmp(body_whole, body_cut, stored) != 0 || strcmp(whole.content_type, cut.content_type) != 0))) {
         abort();
     }
-    check_response(&whole, cap);
+    check_response(&whole, cap, keep);
     if (st_whole == STSM_OK) {
         bool was_complete = whole.complete;
         stsm_status_t st_eof = stsm_http_response_eof(&whole);
@@ -96,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (!was_complete && whole.complete && (whole.have_length || whole.chunked))) {
             abort();
         }
-        check_response(&whole, cap);
+        check_response(&whole, cap, keep);
     }
     free(body_whole);
     free(body_cut);
