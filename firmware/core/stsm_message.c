@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stsm_base64.h"
+#include "stsm_utf8.h"
 
 #define LINE_MAX_OCTETS 998
 #define QP_LINE 76
@@ -14,31 +15,11 @@
 
 /* ---- checks ------------------------------------------------------------------------ */
 
-/* Length of the UTF-8 sequence starting at s[0], 0 when invalid (RFC 3629). */
-static size_t utf8_sequence(const uint8_t *s, size_t left)
-{
-    uint8_t b = s[0];
-    size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || n > left || (n == 2 && b < 0xC2) || (n == 4 && b > 0xF4)) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    if ((n == 3 && b == 0xE0 && s[1] < 0xA0) || (n == 3 && b == 0xED && s[1] >= 0xA0) ||
-        (n == 4 && b == 0xF0 && s[1] < 0x90) || (n == 4 && b == 0xF4 && s[1] >= 0x90)) {
-        return 0;   /* overlong, surrogate, or beyond U+10FFFF */
-    }
-    return n;
-}
-
 static bool valid_utf8(const char *text, size_t len)
 {
     const uint8_t *p = (const uint8_t *)text;
     for (size_t i = 0; i < len;) {
-        size_t n = utf8_sequence(p + i, len - i);
+        size_t n = stsm_utf8_sequence(p + i, len - i);
         if (n == 0) {
             return false;
         }
@@ -247,7 +228,7 @@ static void put_subject(struct writer *w, const char *subject)
     for (size_t i = 0; i < len;) {
         size_t chunk = 0;
         while (i + chunk < len) {
-            size_t n = utf8_sequence(p + i + chunk, len - i - chunk);
+            size_t n = stsm_utf8_sequence(p + i + chunk, len - i - chunk);
             if (n == 0 || chunk + n > ENCODED_WORD_PAYLOAD) {
                 break;
             }

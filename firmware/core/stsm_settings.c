@@ -6,6 +6,7 @@
 
 #include "cJSON.h"
 #include "stsm_ipv4.h"
+#include "stsm_utf8.h"
 
 /* ---- cJSON's arena: a bump allocator that lives only for one parse ------------------- */
 
@@ -52,27 +53,6 @@ size_t stsm_settings_arena_peak(void)
 
 /* ---- text checks --------------------------------------------------------------------- */
 
-/* Length of the UTF-8 sequence starting at s[0], 0 when invalid (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_sequence(const uint8_t *s, size_t left)
-{
-    uint8_t b = s[0];
-    size_t n = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
-    if (n == 0 || n > left || (n == 2 && b < 0xC2) || (n == 4 && b > 0xF4)) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    if ((n == 3 && b == 0xE0 && s[1] < 0xA0) || (n == 3 && b == 0xED && s[1] >= 0xA0) ||
-        (n == 4 && b == 0xF0 && s[1] < 0x90) || (n == 4 && b == 0xF4 && s[1] >= 0x90)) {
-        return 0;
-    }
-    return n;
-}
-
 /* ---- errors that name the JSON path ------------------------------------------------- */
 
 struct ctx {
@@ -100,7 +80,7 @@ static stsm_status_t fail(struct ctx *ctx, const char *path, const char *fmt, ..
     /* Nor may it carry invalid UTF-8: a key that is not, or a quote cut inside a sequence. */
     size_t len = ctx->why_len > 0 ? strlen(ctx->why) : 0;
     for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence((uint8_t *)ctx->why + i, len - i);
+        size_t seq = stsm_utf8_sequence((uint8_t *)ctx->why + i, len - i);
         if (seq == 0) {
             ctx->why[i] = '?';
             seq = 1;
@@ -338,7 +318,7 @@ static stsm_status_t check_strings(struct ctx *ctx, const char *json, size_t len
                 i += u[1] == 'u' ? 6 : 2;
                 continue;
             }
-            size_t n = u[0] == 0 ? 0 : utf8_sequence(u, len - i);
+            size_t n = u[0] == 0 ? 0 : stsm_utf8_sequence(u, len - i);
             if (n == 0 && bad == NULL) {
                 bad = u[0] == 0 ? "contains a NUL byte, which would cut it short" : "is not valid UTF-8";
                 bad_at = i;
