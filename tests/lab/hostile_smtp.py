@@ -24,30 +24,19 @@ LOG_DIR/<client address>.jsonl. --config is a JSON object {"<client address>": "
 other clients are refused.
 """
 
-import argparse
 import json
 import socket
 import struct
 import sys
-import threading
 import time
 from pathlib import Path
+
+from per_client_server import ClientLog, arguments, listen, serve_forever
 
 LINE_MAX = 4096
 HOLD_MAX_S = 180           # no connection is kept longer than this, whatever the client does
 HUGE_BYTES = 10 * 1024 * 1024
 CONTINUATIONS = 5000
-
-
-class Log:
-    def __init__(self, log_dir):
-        self.dir = Path(log_dir)
-        self.lock = threading.Lock()
-
-    def write(self, client, **record):
-        record["t"] = round(time.time(), 3)
-        with self.lock, open(self.dir / f"{client}.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
 
 
 class Session:
@@ -182,23 +171,15 @@ class Session:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--listen", required=True)
-    ap.add_argument("--port", type=int, default=25)
-    ap.add_argument("--config", required=True, help="JSON: client address -> behaviour")
-    ap.add_argument("--log-dir", required=True)
+    ap = arguments(__doc__, "JSON: client address -> behaviour")
     ap.add_argument("--trickle", type=float, default=2.0, help="seconds between slowloris bytes")
     args = ap.parse_args()
     config = json.loads(Path(args.config).read_text())
-    log = Log(args.log_dir)
-
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((args.listen, args.port))
-    server.listen(64)
+    log = ClientLog(args.log_dir)
+    server = listen(args.listen, args.port)
     print(f"hostile_smtp: listening {args.listen}:{args.port}, {len(config)} clients", flush=True)
 
-    def serve(sock, client):
+    def serve(sock, client, _number):
         behaviour = config.get(client)
         if behaviour is None:
             log.write("unknown", event="refused", client=client)
@@ -214,11 +195,7 @@ def main():
             session.close()
         log.write(client, event="closed")
 
-    while True:
-        sock, (client, _) = server.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve, args=(sock, client), daemon=True).start()
-
+    serve_forever(server, serve)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,33 +28,20 @@ The configuration (--config) is a JSON object: {"<client address>": {"attack": .
 refused.
 """
 
-import argparse
 import json
 import socket
 import ssl
 import sys
-import threading
 import time
 from pathlib import Path
+
+from per_client_server import ClientLog, arguments, listen, serve_forever
 
 LINE_MAX = 4096                   # longest client line the proxy reads
 INJECTED = b"250-injected.mitm.test\r\n250 AUTH PLAIN\r\n"
 REFUSAL_454 = b"454 4.7.0 TLS not available due to temporary reason\r\n"
 READY_220 = b"220 2.0.0 Ready to start TLS\r\n"
 DROPPED_EXTENSIONS = (b"PIPELINING", b"CHUNKING")
-
-
-class Log:
-    """One JSON-lines file per client address; every record is flushed at once."""
-
-    def __init__(self, log_dir):
-        self.dir = Path(log_dir)
-        self.lock = threading.Lock()
-
-    def write(self, client, conn, **record):
-        record.update(t=round(time.time(), 3), conn=conn)
-        with self.lock, open(self.dir / f"{client}.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
 
 
 def read_line(stream):
@@ -107,7 +94,7 @@ class Session:
         self.phase = "plain"
 
     def note(self, **record):
-        self.log.write(self.client, self.conn, phase=self.phase, **record)
+        self.log.write(self.client, conn=self.conn, phase=self.phase, **record)
 
     def send_client(self, data):
         self.sock.sendall(data)
@@ -206,33 +193,24 @@ class Session:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--listen", required=True, help="IPv4 address to listen on (port 25)")
-    ap.add_argument("--port", type=int, default=25)
+    ap = arguments(__doc__, "JSON: client address -> attack")
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the real server behind the proxy")
-    ap.add_argument("--config", required=True, help="JSON: client address -> attack")
-    ap.add_argument("--log-dir", required=True)
     args = ap.parse_args()
     args.upstream_host, port = args.upstream.rsplit(":", 1)
     args.upstream_port = int(port)
     config = json.loads(Path(args.config).read_text())
-    log = Log(args.log_dir)
-
-    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind((args.listen, args.port))
-    server.listen(64)
+    log = ClientLog(args.log_dir)
+    server = listen(args.listen, args.port)
     print(f"mitm_proxy: listening {args.listen}:{args.port}, upstream {args.upstream}, "
           f"{len(config)} clients", flush=True)
-    conn_ids = iter(range(1, 1 << 30))
 
     def serve(sock, client, conn_id):
         entry = config.get(client)
         if entry is None:
-            log.write("unknown", conn_id, event="refused", client=client)
+            log.write("unknown", conn=conn_id, event="refused", client=client)
             sock.close()
             return
-        log.write(client, conn_id, phase="plain", event="connect", attack=entry["attack"])
+        log.write(client, conn=conn_id, phase="plain", event="connect", attack=entry["attack"])
         session = Session(args, log, entry, sock, client, conn_id)
         try:
             session.run()
@@ -240,11 +218,7 @@ def main():
             session.note(event="error", error=str(e)[:200])
         session.note(event="closed")
 
-    while True:
-        sock, (client, _) = server.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=serve, args=(sock, client, next(conn_ids)), daemon=True).start()
-
+    serve_forever(server, serve)
 
 if __name__ == "__main__":
     sys.exit(main())

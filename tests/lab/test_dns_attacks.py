@@ -19,15 +19,16 @@ import time
 from dnslib import DNSRecord
 
 import labtest
+from host_tap_runs import ATTACKER_MX, LAB_DNS, SCRIPTED, HostTapRuns, print_errors, short
 from labtest import scenario
 
-SCRIPTED, LAB_DNS = "192.0.2.2", "192.0.2.1"
 FORGED, REAL = "203.0.113.66", "198.51.100.7"
-ATTACKER_MX = "mx.atk-hosts.test"
 D = "atk-dns.test"
 
 stsmail, state, lab = labtest.start()
 ns, tap = lab["namespace"], lab["taps"]["host"]
+runs = HostTapRuns(stsmail, state, lab, "dns-attacks")
+settings, send, attacker_saw = runs.settings, runs.send, runs.attacker_saw
 
 
 class Capture:
@@ -79,35 +80,6 @@ def dns(*args, servers=(SCRIPTED,)):
     except json.JSONDecodeError:
         report = None
     return res.returncode, report, res.stdout + res.stderr
-
-
-def settings(name, cache=False, servers=(SCRIPTED, LAB_DNS)):
-    """Settings asking the scripted server first (dnsmasq answers the lab's other names)."""
-    doc = {"network": {"interface": tap, "dns": list(servers)},
-           "mail": {"from": f"{name}@printer.lab.test"}, "tls": {"trust_store": lab["trust_store"]}}
-    if cache:
-        doc["mta_sts"] = {"cache_file": f"dns-attacks-{name}.bin"}
-        (state / f"dns-attacks-{name}.bin").unlink(missing_ok=True)
-    path = state / f"dns-attacks-{name}.json"
-    path.write_text(json.dumps(doc))
-    return path
-
-
-def send(path, to, subject):
-    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "120", stsmail, "send", "--settings", str(path),
-                          "--to", to, "--subject", subject], capture_output=True, text=True)
-    return res.returncode, res.stdout, res.stderr
-
-
-def attacker_saw(sender):
-    """True when the attacker's SMTP sink got anything past EHLO from this sender."""
-    log = state / "log" / f"sink-{ATTACKER_MX}.log"
-    return log.exists() and sender in log.read_text()
-
-
-def short(text, n=600):
-    text = text.strip()
-    return text if len(text) <= n else text[:n // 2] + " ... " + text[-n // 2:]
 
 
 # --- forged replies, one kind at a time, each before the real answer --------------------
@@ -175,9 +147,7 @@ scenario("dns.forged_flood_mx_delivery",
 
 # --- a cached enforce policy under DNS attack (two sends sharing a cache file) ----------
 sender = "txt-gone"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "g@atk-txt-gone.test", "txt gone 1")
-rc2, out2, err2 = send(path, "g@atk-txt-gone.test", "txt gone 2")
+(rc1, out1, err1), (rc2, out2, err2) = runs.send_twice(sender, "g@atk-txt-gone.test", "txt gone")
 ok = (rc1 == 0 and "policy id gone1 (fetched" in err1 and "delivered by mx1.example.test" in out1
       and rc2 == 0 and re.search(r"policy id gone1 \(cached \d+s ago; the TXT record is gone", err2)
       and "mode enforce" in err2 and f"MX {ATTACKER_MX} skipped: not in the MTA-STS policy" in err2
@@ -190,35 +160,36 @@ scenario("dns.txt_vanished_cached_enforce",
          "over verified TLS",
          f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
 if not ok:
-    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+    print_errors(err1, err2)
 
-sender = "mx-swap"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "s@atk-mx-swap.test", "mx swap 1")
-rc2, out2, err2 = send(path, "s@atk-mx-swap.test", "mx swap 2")
-ok = (rc1 == 0 and "delivered by mx1.example.test" in out1 and rc2 == 75 and "sts_no_usable_mx" in out2
-      and f"MX {ATTACKER_MX} skipped" in err2 and not attacker_saw(sender))
-scenario("dns.mx_swapped_cached_enforce",
-         "the MX set is swapped for the attacker's host, which the cached enforce policy does not list",
-         "deferred (exit 75, sts_no_usable_mx); nothing sent to the attacker past EHLO",
-         f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; connected to the attacker: "
-         f"{'connecting to ' + ATTACKER_MX in err2}; attacker got mail: {attacker_saw(sender)}", ok)
-if not ok:
-    print(short(err1, 1500), "\n---\n", short(err2, 1500))
 
-sender = "mx-swap-policy"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "p@atk-mx-swap-policy.test", "mx and policy swap 1")
-rc2, out2, err2 = send(path, "p@atk-mx-swap-policy.test", "mx and policy swap 2")
-ok = (rc1 == 0 and "delivered by mx1.example.test" in out1 and rc2 == 75 and "sts_no_usable_mx" in out2
-      and f"MX {ATTACKER_MX} skipped" in err2 and "the cached one stays" in err2 and not attacker_saw(sender))
-scenario("dns.mx_and_policy_host_swapped",
-         "the MX set and mta-sts.<domain>'s address both point at the attacker (whose policy server has a valid "
-         "certificate for its own name only and lists the attacker's MX)",
-         "the live policy cannot be fetched (certificate name), the cached enforce policy stays: deferred "
-         "(exit 75), nothing sent to the attacker past EHLO",
-         f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
-if not ok:
-    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+def deferred_away_from_attacker(name, sender, to, subject, attack, expected, also_in_err2=(), say_connected=False):
+    """Two sends sharing a cache file: the first delivered by mx1.example.test under an
+    enforce policy; by the second the MX set names the attacker's host, which the cached
+    policy does not list: deferred (exit 75, sts_no_usable_mx), the attacker's MX skipped
+    and given no mail. `also_in_err2`: more text the second run must log."""
+    (rc1, out1, err1), (rc2, out2, err2) = runs.send_twice(sender, to, subject)
+    ok = (rc1 == 0 and "delivered by mx1.example.test" in out1 and rc2 == 75 and "sts_no_usable_mx" in out2
+          and f"MX {ATTACKER_MX} skipped" in err2 and all(text in err2 for text in also_in_err2)
+          and not attacker_saw(sender))
+    connected = f"connected to the attacker: {'connecting to ' + ATTACKER_MX in err2}; " if say_connected else ""
+    scenario(name, attack, expected,
+             f"send 1 exit {rc1}, send 2 exit {rc2}: {short(out2)}; {connected}attacker got mail: "
+             f"{attacker_saw(sender)}", ok)
+    if not ok:
+        print_errors(err1, err2)
+
+
+deferred_away_from_attacker(
+    "dns.mx_swapped_cached_enforce", "mx-swap", "s@atk-mx-swap.test", "mx swap",
+    "the MX set is swapped for the attacker's host, which the cached enforce policy does not list",
+    "deferred (exit 75, sts_no_usable_mx); nothing sent to the attacker past EHLO", say_connected=True)
+deferred_away_from_attacker(
+    "dns.mx_and_policy_host_swapped", "mx-swap-policy", "p@atk-mx-swap-policy.test", "mx and policy swap",
+    "the MX set and mta-sts.<domain>'s address both point at the attacker (whose policy server has a valid "
+    "certificate for its own name only and lists the attacker's MX)",
+    "the live policy cannot be fetched (certificate name), the cached enforce policy stays: deferred "
+    "(exit 75), nothing sent to the attacker past EHLO",
+    also_in_err2=("the cached one stays",))
 
 labtest.finish()

@@ -16,28 +16,22 @@ Usage: test_hostile_smtp.py STSMAIL LAB_STATE_DIR"""
 
 import concurrent.futures
 import json
-import shutil
-import signal
 import subprocess
 import time
-from pathlib import Path
 
 import labtest
+import scenario_net
+from scenario_net import client_address, client_records, side_by_side
 
-stsmail, state, lab = labtest.start()
-ns = lab["namespace"]
-LAB_DIR = Path(__file__).resolve().parent
 MX = "mx.hostile-mx.test"
-MX_ADDR = lab["servers"][MX]
+stsmail, state, lab, MX_ADDR, work = scenario_net.start(MX, "hostile")
+ns = lab["namespace"]
 RCPT = "ops@hostile-mx.test"
 FIRST_ADDRESS = 230                     # 192.0.2.230 and up: outside the servers and the DHCP pool
 ATTEMPT_TIMEOUT_S = 20                  # /delivery/attempt_timeout
 TIMEOUT_PERCENT = 10                    # per-reply timeouts: greeting 30 s, after the message 60 s
 MARGIN_S = 8                            # start-up, DNS, and the report after the deadline
 TRICKLE_S = 2.0                         # slowloris: one byte every this many seconds
-work = state / "hostile"
-shutil.rmtree(work, ignore_errors=True)
-(work / "log").mkdir(parents=True)
 
 SCENARIOS = {
     "no_crlf_stream": "the greeting never ends: bytes without CR or LF, 100 KiB/s, forever",
@@ -57,12 +51,8 @@ SCENARIOS = {
 }
 
 
-def sh(*cmd):
-    return subprocess.run(["ip", "netns", "exec", ns, *map(str, cmd)], capture_output=True, text=True)
-
-
 def run_one(i, behaviour):
-    tap, address = f"stsm-host{i}", f"192.0.2.{FIRST_ADDRESS + i}"
+    tap, address = f"stsm-host{i}", client_address(FIRST_ADDRESS, i)
     path = work / f"{behaviour}.json"
     path.write_text(json.dumps({
         "device": {"ehlo_name": "printer.lab.test"},
@@ -81,11 +71,6 @@ def run_one(i, behaviour):
                 wall=time.monotonic() - started)
 
 
-def server_log(address):
-    log = work / "log" / f"{address}.jsonl"
-    return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
-
-
 # What the server must have seen for a scenario to count: a deferral for another reason (no
 # connection, say) proves nothing about the hostile behaviour.
 REACHED = {"many_continuations": ("client_line", "EHLO"), "slowloris_data_end": ("message", None),
@@ -101,7 +86,7 @@ def reached(behaviour, records):
 
 def judge(r):
     b, rc, out, err, wall = r["behaviour"], r["rc"], r["out"], r["err"], r["wall"]
-    records = server_log(r["address"])
+    records = client_records(work / "log", r["address"])
     result = next((l for l in out.splitlines() if l.startswith(f"{RCPT}: ")), "(no result line)")
     messages = sum(1 for e in records if e.get("event") == "message")
     connections = sum(e.get("event") == "connect" for e in records)
@@ -124,20 +109,10 @@ def judge(r):
 
 plan = list(SCENARIOS)
 taps = [f"stsm-host{i}" for i in range(len(plan))]
-(work / "server.json").write_text(json.dumps({f"192.0.2.{FIRST_ADDRESS + i}": b for i, b in enumerate(plan)}))
-server = None
-try:
-    for tap in taps:
-        sh("ip", "tuntap", "add", "dev", tap, "mode", "tap")
-        sh("ip", "link", "set", tap, "master", "br0", "up")
-    server = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", LAB_DIR / "hostile_smtp.py",
-                               "--listen", MX_ADDR, "--config", work / "server.json", "--log-dir", work / "log",
-                               "--trickle", str(TRICKLE_S)],
-                              stdout=open(work / "server.out", "wb"), stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while f"{MX_ADDR}:25 " not in sh("ss", "-Hlnt").stdout and time.monotonic() < deadline:
-        time.sleep(0.1)
+(work / "server.json").write_text(json.dumps({client_address(FIRST_ADDRESS, i): b for i, b in enumerate(plan)}))
+server_args = ("--listen", MX_ADDR, "--config", work / "server.json", "--log-dir", work / "log",
+               "--trickle", TRICKLE_S)
+with side_by_side(ns, taps, "hostile_smtp.py", server_args, work / "server.out", MX_ADDR) as server:
     labtest.check("hostile server listening on the MX's port 25", server.poll() is None,
                   (work / "server.out").read_text())
     started = time.monotonic()
@@ -146,15 +121,5 @@ try:
     for r in results:
         judge(r)
     print(f"NOTE {len(plan)} deliveries side by side took {time.monotonic() - started:.1f} s")
-finally:
-    if server is not None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    for tap in taps:
-        sh("ip", "link", "del", tap)
 
 labtest.finish()

@@ -26,20 +26,18 @@ import email.policy
 import json
 import re
 import secrets
-import shutil
-import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 import labtest
+import scenario_net
+from scenario_net import client_address, client_records, side_by_side
 
-stsmail, state, lab = labtest.start()
-ns = lab["namespace"]
-LAB_DIR = Path(__file__).resolve().parent
 MX = "mx.mitm-hosts.test"
-MX_ADDR = lab["servers"][MX]
+stsmail, state, lab, MX_ADDR, work = scenario_net.start(MX, "mitm")
+ns = lab["namespace"]
 SINK_PORT = 2525                        # the real MX behind the proxy (domains/mitm-hosts.test.json)
 DNS = lab["dns"]
 AUTH = {"user": "printer", "password": "mitm-s3cret-never-in-clear"}
@@ -52,14 +50,7 @@ token = secrets.token_hex(4)
 # The password as it would travel: itself (AUTH LOGIN sends it base64-encoded alone) and in AUTH PLAIN.
 SECRETS = (AUTH["password"], base64.b64encode(AUTH["password"].encode()).decode(),
            base64.b64encode(f"\0{AUTH['user']}\0{AUTH['password']}".encode()).decode())
-work = state / "mitm"
-shutil.rmtree(work, ignore_errors=True)
-(work / "log").mkdir(parents=True)
 maildir = Path(lab["sink_maildir"]) / MX / "new"
-
-
-def sh(*cmd):
-    return subprocess.run(["ip", "netns", "exec", ns, *map(str, cmd)], capture_output=True, text=True)
 
 
 def openssl(*args):
@@ -144,11 +135,6 @@ def stored(marker):
     return None
 
 
-def proxy_records(address):
-    log = work / "log" / f"{address}.jsonl"
-    return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
-
-
 def verbs(records, phase):
     """Commands the client sent in a phase: in plaintext, everything past EHLO and STARTTLS;
     over TLS, the mail and credential commands."""
@@ -198,7 +184,7 @@ def run_one(attack, mode, tap, address):
 
 def judge(r):
     attack, mode, rc, out, err = r["attack"], r["mode"], r["rc"], r["out"], r["err"]
-    records = proxy_records(r["address"])
+    records = client_records(work / "log", r["address"])
     if rc == 0:
         deadline = time.monotonic() + 5      # the sink stores asynchronously
         while stored(r["marker"]) is None and time.monotonic() < deadline:
@@ -257,26 +243,16 @@ plan = scenarios()
 taps = [f"stsm-mitm{i}" for i in range(WORKERS)]
 config = {}
 for i, (attack, mode) in enumerate(plan):
-    address = f"192.0.2.{FIRST_ADDRESS + i}"
+    address = client_address(FIRST_ADDRESS, i)
     chain, key = certs["genuine"] if attack in ("control", "inject_same_segment", "inject_later_segment") \
         else certs.get(attack, certs["genuine"])
     config[address] = {"attack": PROXY_ATTACK.get(attack, "cert"), "cert": str(chain), "key": str(key),
                        "advertise_auth": mode == "relay_starttls"}
 (work / "proxy.json").write_text(json.dumps(config, indent=1))
 
-proxy = None
-try:
-    for tap in taps:
-        sh("ip", "tuntap", "add", "dev", tap, "mode", "tap")
-        sh("ip", "link", "set", tap, "master", "br0", "up")
-    proxy = subprocess.Popen(["ip", "netns", "exec", ns, "/usr/bin/python3", LAB_DIR / "mitm_proxy.py",
-                              "--listen", MX_ADDR, "--upstream", f"{MX_ADDR}:{SINK_PORT}",
-                              "--config", work / "proxy.json", "--log-dir", work / "log"],
-                             stdout=open(work / "proxy.out", "wb"), stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while f"{MX_ADDR}:25 " not in sh("ss", "-Hlnt").stdout + " " and time.monotonic() < deadline:
-        time.sleep(0.1)
+proxy_args = ("--listen", MX_ADDR, "--upstream", f"{MX_ADDR}:{SINK_PORT}", "--config", work / "proxy.json",
+              "--log-dir", work / "log")
+with side_by_side(ns, taps, "mitm_proxy.py", proxy_args, work / "proxy.out", MX_ADDR) as proxy:
     labtest.check("proxy listening on the MX's port 25", proxy.poll() is None,
                   (work / "proxy.out").read_text())
 
@@ -289,7 +265,7 @@ try:
             with lock:
                 tap = free.pop()
             try:
-                return run_one(attack, mode, tap, f"192.0.2.{FIRST_ADDRESS + i}")
+                return run_one(attack, mode, tap, client_address(FIRST_ADDRESS, i))
             finally:
                 with lock:
                     free.append(tap)
@@ -297,15 +273,5 @@ try:
         results = [f.result() for f in futures]
     for r in results:
         judge(r)
-finally:
-    if proxy is not None:
-        proxy.send_signal(signal.SIGTERM)
-        try:
-            proxy.wait(5)
-        except subprocess.TimeoutExpired:
-            proxy.kill()
-            proxy.wait()
-    for tap in taps:
-        sh("ip", "link", "del", tap)
 
 labtest.finish()

@@ -9,43 +9,16 @@ Usage: test_policy_host.py STSMAIL LAB_STATE_DIR"""
 
 import json
 import re
-import socket
-import ssl
 import subprocess
 
 import labtest
+from host_tap_runs import ATTACKER_MX, HostTapRuns, print_errors, short
 from labtest import check, scenario
 
-SCRIPTED, LAB_DNS = "192.0.2.2", "192.0.2.1"
-ATTACKER_MX = "mx.atk-hosts.test"
-
 stsmail, state, lab = labtest.start()
-ns, tap, servers = lab["namespace"], lab["taps"]["host"], lab["servers"]
-
-
-def settings(name, cache=False):
-    doc = {"network": {"interface": tap, "dns": [SCRIPTED, LAB_DNS]},
-           "mail": {"from": f"{name}@printer.lab.test"}, "tls": {"trust_store": lab["trust_store"]}}
-    if cache:
-        doc["mta_sts"] = {"cache_file": f"policy-host-{name}.bin"}
-        (state / f"policy-host-{name}.bin").unlink(missing_ok=True)
-    path = state / f"policy-host-{name}.json"
-    path.write_text(json.dumps(doc))
-    return path
-
-
-def run(*args):
-    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "120", stsmail, *args], capture_output=True, text=True)
-    return res.returncode, res.stdout, res.stderr
-
-
-def send(path, to, subject):
-    return run("send", "--settings", str(path), "--to", to, "--subject", subject)
-
-
-def attacker_saw(sender):
-    log = state / "log" / f"sink-{ATTACKER_MX}.log"
-    return log.exists() and sender in log.read_text()
+ns, servers = lab["namespace"], lab["servers"]
+runs = HostTapRuns(stsmail, state, lab, "policy-host")
+settings, run, send, attacker_saw = runs.settings, runs.run, runs.send, runs.attacker_saw
 
 
 def no_policy_reason(err):
@@ -58,13 +31,20 @@ def exited(rc):
     return f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
 
 
-def short(text, n=600):
-    text = text.strip()
-    return text if len(text) <= n else text[:n // 2] + " ... " + text[-n // 2:]
-
-
-def both(err1, err2):
-    print(short(err1, 1500), "\n---\n", short(err2, 1500))
+def cached_policy_stays(name, sender, to, subject, policy_id, attack, expected):
+    """Two sends sharing a cache file: the first fetches enforce policy `policy_id`; by the
+    second the TXT id has changed and the new policy cannot be fetched, so the cached one
+    must stay in force: the attacker's MX skipped, delivered by mx1.example.test."""
+    (rc1, out1, err1), (rc2, out2, err2) = runs.send_twice(sender, to, subject)
+    ok = (rc1 == 0 and f"policy id {policy_id} (fetched" in err1 and rc2 == 0
+          and re.search(rf"policy id {policy_id} \(cached \d+s ago; the new policy could not be fetched", err2)
+          and f"MX {ATTACKER_MX} skipped: not in the MTA-STS policy" in err2
+          and "delivered by mx1.example.test" in out2 and not attacker_saw(sender))
+    scenario(name, attack, expected,
+             f"send 1 {exited(rc1)}, send 2 {exited(rc2)}: {short(out2)}; attacker got mail: {attacker_saw(sender)}",
+             ok)
+    if not ok:
+        print_errors(err1, err2)
 
 
 # --- a redirect to the attacker's policy server -----------------------------------------
@@ -78,22 +58,13 @@ scenario("policy.redirect",
          "the redirect is not followed: no policy (sts_http_status), delivered as without MTA-STS",
          f"{exited(rc)}, no policy: {no_policy_reason(err)}, {short(out)}", ok)
 
-sender = "redirect-cached"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "r@atk-redirect-cached.test", "policy redirect cached 1")
-rc2, out2, err2 = send(path, "r@atk-redirect-cached.test", "policy redirect cached 2")
-ok = (rc1 == 0 and "policy id rc1 (fetched" in err1 and rc2 == 0
-      and re.search(r"policy id rc1 \(cached \d+s ago; the new policy could not be fetched", err2)
-      and f"MX {ATTACKER_MX} skipped: not in the MTA-STS policy" in err2
-      and "delivered by mx1.example.test" in out2 and not attacker_saw(sender))
-scenario("policy.redirect_cached_policy_stays",
-         "under a cached enforce policy the TXT id changes and the policy host redirects to the attacker's; "
-         "an attacker's MX appears at a better preference",
-         "redirect not followed, the cached enforce policy stays: the attacker's MX skipped, delivered by "
-         "mx1.example.test",
-         f"send 1 {exited(rc1)}, send 2 {exited(rc2)}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
-if not ok:
-    both(err1, err2)
+cached_policy_stays(
+    "policy.redirect_cached_policy_stays", "redirect-cached", "r@atk-redirect-cached.test", "policy redirect cached",
+    "rc1",
+    "under a cached enforce policy the TXT id changes and the policy host redirects to the attacker's; "
+    "an attacker's MX appears at a better preference",
+    "redirect not followed, the cached enforce policy stays: the attacker's MX skipped, delivered by "
+    "mx1.example.test")
 
 # --- a certificate for another name -------------------------------------------------------
 sender = "badname"
@@ -139,24 +110,15 @@ scenario("policy.truncated_body",
          "the cut body is refused (failed fetch): no policy, delivery as without MTA-STS",
          f"{exited(rc)}, no policy: {reason}, policy accepted: {'policy id trunc1' in err}", ok)
 if not ok:
-    print(short(err, 1500))
+    print_errors(err)
 
-sender = "trunc-cached"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "t@atk-trunc-cached.test", "policy truncated cached 1")
-rc2, out2, err2 = send(path, "t@atk-trunc-cached.test", "policy truncated cached 2")
-ok = (rc1 == 0 and "policy id tc1 (fetched" in err1 and rc2 == 0
-      and re.search(r"policy id tc1 \(cached \d+s ago; the new policy could not be fetched", err2)
-      and f"MX {ATTACKER_MX} skipped: not in the MTA-STS policy" in err2
-      and "delivered by mx1.example.test" in out2 and not attacker_saw(sender))
-scenario("policy.truncated_body_cached_policy_stays",
-         "under a cached enforce policy the TXT id changes and the new policy's body is cut to "
-         "'mx: *.atk-hosts.test' (FIN, no close_notify); an attacker's MX matching the cut pattern appears",
-         "the cut body is refused, the cached enforce policy stays: the attacker's MX skipped, delivered by "
-         "mx1.example.test",
-         f"send 1 {exited(rc1)}, send 2 {exited(rc2)}: {short(out2)}; attacker got mail: {attacker_saw(sender)}", ok)
-if not ok:
-    both(err1, err2)
+cached_policy_stays(
+    "policy.truncated_body_cached_policy_stays", "trunc-cached", "t@atk-trunc-cached.test", "policy truncated cached",
+    "tc1",
+    "under a cached enforce policy the TXT id changes and the new policy's body is cut to "
+    "'mx: *.atk-hosts.test' (FIN, no close_notify); an attacker's MX matching the cut pattern appears",
+    "the cut body is refused, the cached enforce policy stays: the attacker's MX skipped, delivered by "
+    "mx1.example.test")
 
 # --- finding 1: an oversized mx pattern ----------------------------------------------------
 name253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
@@ -194,9 +156,7 @@ scenario("policy.longest_mx_offline_parse",
          "accepted whole (exit 0, the full pattern in the JSON)", f"{exited(rc)}: {short(err or out, 300)}", ok)
 
 sender = "max-mx"
-path = settings(sender, cache=True)
-rc1, out1, err1 = send(path, "m@atk-max-mx.test", "policy longest mx 1")
-rc2, out2, err2 = send(path, "m@atk-max-mx.test", "policy longest mx 2")
+(rc1, out1, err1), (rc2, out2, err2) = runs.send_twice(sender, "m@atk-max-mx.test", "policy longest mx")
 ok = (rc1 == 0 and "policy id max1 (fetched" in err1 and "delivered by mx1.example.test" in out1
       and rc2 == 0 and re.search(r"policy id max1 \(cached \d+s ago\)", err2) and "damaged" not in err2
       and "delivered by mx1.example.test" in out2)
@@ -205,29 +165,29 @@ scenario("policy.longest_mx_through_cache_file",
          "the next run loads it intact and uses it (no 'damaged' cache, no refetch)",
          f"send 1 {exited(rc1)}, send 2 {exited(rc2)}; cache damaged: {'damaged' in err2}", ok)
 if not ok:
-    both(err1, err2)
+    print_errors(err1, err2)
 
 # --- finding 6: more mx lines than stsmail keeps -------------------------------------------
-sender = "mx40-first"
-rc, out, err = send(settings(sender), "f@atk-mx40-first.test", "policy 40 mx first")
-ok = (rc == 0 and re.search(r"policy id first40 \(fetched[^\n]*mode enforce", err) is not None
-      and "mx1.example.test: TLS verified" in err and "delivered by mx1.example.test" in out)
-scenario("policy.mx_40_lines_match_in_kept",
-         "an enforce policy with 40 mx lines; the MX is listed first",
-         "the policy is used (not 'no policy'): delivered to the matching MX over verified TLS",
-         f"{exited(rc)}, no policy: {no_policy_reason(err)}, {short(out)}", ok)
-if not ok:
-    print(short(err, 1500))
+def enforce_policy_fetched(name, sender, to, subject, policy_id, attack, expected, rc_wanted, in_out, in_err):
+    """One send that fetches enforce policy `policy_id` and uses it: exits rc_wanted, with
+    `in_out` in its report and `in_err` in its log."""
+    rc, out, err = send(settings(sender), to, subject)
+    ok = (rc == rc_wanted and re.search(rf"policy id {policy_id} \(fetched[^\n]*mode enforce", err) is not None
+          and in_err in err and in_out in out)
+    scenario(name, attack, expected, f"{exited(rc)}, no policy: {no_policy_reason(err)}, {short(out)}", ok)
+    if not ok:
+        print_errors(err)
 
-sender = "mx40-last"
-rc, out, err = send(settings(sender), "l@atk-mx40-last.test", "policy 40 mx last")
-ok = (rc == 75 and re.search(r"policy id last40 \(fetched[^\n]*mode enforce", err) is not None
-      and "sts_no_usable_mx" in out and "MX mx1.example.test skipped: not in the MTA-STS policy" in err)
-scenario("policy.mx_40_lines_match_beyond_kept",
-         "an enforce policy with 40 mx lines; the MX is listed 40th, past the 32 stsmail keeps",
-         "fail closed: the policy is in force, the MX counts as not matching (logged), deferred (exit 75)",
-         f"{exited(rc)}, no policy: {no_policy_reason(err)}, {short(out)}", ok)
-if not ok:
-    print(short(err, 1500))
+
+enforce_policy_fetched(
+    "policy.mx_40_lines_match_in_kept", "mx40-first", "f@atk-mx40-first.test", "policy 40 mx first", "first40",
+    "an enforce policy with 40 mx lines; the MX is listed first",
+    "the policy is used (not 'no policy'): delivered to the matching MX over verified TLS",
+    0, "delivered by mx1.example.test", "mx1.example.test: TLS verified")
+enforce_policy_fetched(
+    "policy.mx_40_lines_match_beyond_kept", "mx40-last", "l@atk-mx40-last.test", "policy 40 mx last", "last40",
+    "an enforce policy with 40 mx lines; the MX is listed 40th, past the 32 stsmail keeps",
+    "fail closed: the policy is in force, the MX counts as not matching (logged), deferred (exit 75)",
+    75, "sts_no_usable_mx", "MX mx1.example.test skipped: not in the MTA-STS policy")
 
 labtest.finish()
