@@ -17,7 +17,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 [ "$(id -u)" = 0 ] || { echo "report: run as root (the lab uses network namespaces)" >&2; exit 1; }
-command="tests/reliability/report.sh $*"
+command="tests/reliability/report.sh${*:+ $*}"
 soak_mode=run soak_from="" soak_n=1000 render_only=0
 while [ $# -gt 0 ]; do
   case $1 in
