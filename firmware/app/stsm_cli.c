@@ -1,5 +1,6 @@
 #include "stsm_cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,7 +49,10 @@ const char stsm_cli_usage[] =
     "  --ip A.B.C.D/N       static address (default: DHCP)\n"
     "  --gw A.B.C.D         gateway, with --ip\n"
     "  --dns A.B.C.D        DNS server, up to twice; replaces those DHCP provides\n"
-    "  --timeout SECONDS    time limit for each step (default 10)\n";
+    "  --timeout SECONDS    time limit for each step (default 10)\n"
+    "\n"
+    "An option's value is the next argument or follows '=' (--settings=FILE); options are\n"
+    "written in full and may come before or after the other arguments; '--' ends them.\n";
 
 /* Parses a decimal number in [min, max] made of digits only (no sign, no spaces). */
 static bool parse_uint(const char *text, unsigned long min, unsigned long max,
@@ -80,6 +84,162 @@ static bool parse_ipv4(const char *text, struct stsm_cli_ipv4 *out, uint8_t *pre
 }
 
 /*
+ * Options are read with getopt_long, one table per command. The optstring "-:" keeps argv
+ * in order (positional arguments come back as 1, so options and positionals may mix as
+ * before, and argv is never permuted: callers may pass read-only arrays) and makes getopt
+ * report problems to us instead of printing them. Option ids start at 2 because getopt
+ * uses 1 for a positional argument and '?' and ':' for errors.
+ */
+enum {
+    OPT_TAP = 2,
+    OPT_IP,
+    OPT_GW,
+    OPT_DNS,
+    OPT_TIMEOUT,
+    OPT_SETTINGS,
+    OPT_STARTTLS,
+    OPT_TO,
+    OPT_SUBJECT,
+    OPT_BODY_FILE,
+    OPT_REPEAT,
+    OPT_STRICT_CNAME,
+};
+
+#define SCAN_END   0
+#define SCAN_ERROR (-1)
+#define SCAN_POSITIONAL_MAX 2
+
+/* One command's pass over its arguments. argv[0] is the command word. */
+struct scan {
+    int argc;
+    char *const *argv;
+    const char *command;
+    const struct option *options;
+    const char *positional[SCAN_POSITIONAL_MAX];
+    int npositional;
+    int max_positional;
+    const char *names;             /* the positionals, for messages; NULL when none are taken */
+};
+
+static void scan_begin(struct scan *s, int argc, char *const argv[], const char *command,
+                       const struct option *options, int max_positional, const char *names)
+{
+    memset(s, 0, sizeof *s);
+    s->argc = argc - 1;
+    s->argv = argv + 1;
+    s->command = command;
+    s->options = options;
+    s->max_positional = max_positional;
+    s->names = names;
+    optind = 0;                    /* 0, not 1: getopt forgets the previous parse's state */
+    opterr = 0;
+}
+
+/*
+ * The table entry that `arg` names in full ("--name" or "--name=value"), or NULL.
+ * getopt_long also accepts unambiguous prefixes; we do not, so that a shortened option
+ * keeps its meaning when an option with the same prefix is added.
+ */
+static const struct option *find_option(const struct option *options, const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0) {
+        return NULL;
+    }
+    size_t n = strcspn(arg + 2, "=");
+    for (const struct option *o = options; o->name != NULL; o++) {
+        if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static bool scan_positional(struct scan *s, const char *arg, char *why, size_t why_len)
+{
+    if (s->npositional < s->max_positional) {
+        s->positional[s->npositional++] = arg;
+        return true;
+    }
+    if (s->names == NULL) {
+        stsm_refuse(why, why_len, "%s: unknown argument '%s'", s->command, arg);
+    } else {
+        stsm_refuse(why, why_len, "%s: unexpected argument '%s' (after %s)", s->command, arg,
+                    s->names);
+    }
+    return false;
+}
+
+/*
+ * Returns the id of the next option with its value in *value (NULL for a flag), SCAN_END
+ * when the arguments are used up, or SCAN_ERROR with a sentence in `why`.
+ */
+static int scan_next(struct scan *s, const char **value, char *why, size_t why_len)
+{
+    for (;;) {
+        int at = optind == 0 ? 1 : optind;
+        int c = getopt_long(s->argc, s->argv, "-:", s->options, NULL);
+        if (c == -1) {
+            /* After "--" everything is positional. */
+            for (; optind < s->argc; optind++) {
+                if (!scan_positional(s, s->argv[optind], why, why_len)) {
+                    return SCAN_ERROR;
+                }
+            }
+            return SCAN_END;
+        }
+        if (c == 1) {
+            if (!scan_positional(s, optarg, why, why_len)) {
+                return SCAN_ERROR;
+            }
+            continue;
+        }
+        const char *arg = at < s->argc ? s->argv[at] : "";
+        const struct option *o = find_option(s->options, arg);
+        if (o == NULL || (c != o->val && c != '?' && c != ':')) {
+            stsm_refuse(why, why_len, "%s: unknown option '%s'", s->command, arg);
+            return SCAN_ERROR;
+        }
+        if (c == '?' || c == ':') {
+            if (o->has_arg == no_argument) {
+                stsm_refuse(why, why_len, "%s: option '--%s' takes no value", s->command, o->name);
+            } else {
+                stsm_refuse(why, why_len, "%s: option '--%s' needs a value", s->command, o->name);
+            }
+            return SCAN_ERROR;
+        }
+        *value = optarg;
+        return c;
+    }
+}
+
+static bool parse_timeout(const char *command, const char *value, uint32_t *timeout_ms,
+                          char *why, size_t why_len)
+{
+    unsigned long seconds;
+    if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
+        stsm_refuse(why, why_len,
+                    "%s: --timeout '%s' is not a whole number of seconds from 1 to 3600",
+                    command, value);
+        return false;
+    }
+    *timeout_ms = (uint32_t)seconds * 1000u;
+    return true;
+}
+
+static bool parse_port(const char *command, const char *value, uint16_t *port, char *why,
+                       size_t why_len)
+{
+    unsigned long n;
+    if (!parse_uint(value, 1, 65535, &n)) {
+        stsm_refuse(why, why_len, "%s: PORT '%s' is not a number from 1 to 65535", command,
+                    value);
+        return false;
+    }
+    *port = (uint16_t)n;
+    return true;
+}
+
+/*
  * Parses argv[2..] of a networked command: the NET-OPTIONS into `net`, the rest into
  * `positional` (exactly `want` of them, named by `names` in messages).
  */
@@ -87,60 +247,61 @@ static stsm_status_t parse_net_command(int argc, char *const argv[], const char 
                                        struct stsm_cli_net *net, const char *positional[],
                                        int want, const char *names, char *why, size_t why_len)
 {
-    const char *ip = NULL, *gw = NULL;
-    int npositional = 0;
+    static const struct option options[] = {
+        { "tap", required_argument, NULL, OPT_TAP },
+        { "ip", required_argument, NULL, OPT_IP },
+        { "gw", required_argument, NULL, OPT_GW },
+        { "dns", required_argument, NULL, OPT_DNS },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *ip = NULL, *gw = NULL, *value = NULL;
+    struct scan s;
+    int opt;
 
     memset(net, 0, sizeof *net);
     net->timeout_ms = DEFAULT_TIMEOUT_MS;
-
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (arg[0] != '-' || arg[1] == '\0') {
-            if (npositional == want) {
-                return stsm_refuse(why, why_len, "%s: unexpected argument '%s' (after %s)", command, arg,
-                            names);
-            }
-            positional[npositional++] = arg;
-            continue;
-        }
-        if (strcmp(arg, "--tap") != 0 && strcmp(arg, "--ip") != 0 && strcmp(arg, "--gw") != 0 &&
-            strcmp(arg, "--dns") != 0 && strcmp(arg, "--timeout") != 0) {
-            return stsm_refuse(why, why_len, "%s: unknown option '%s'", command, arg);
-        }
-        if (i + 1 >= argc) {
-            return stsm_refuse(why, why_len, "%s: option '%s' needs a value", command, arg);
-        }
-        const char *value = argv[++i];
-        if (strcmp(arg, "--tap") == 0) {
+    scan_begin(&s, argc, argv, command, options, want, names);
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        switch (opt) {
+        case OPT_TAP:
             net->tap = value;
-        } else if (strcmp(arg, "--ip") == 0) {
+            break;
+        case OPT_IP:
             ip = value;
-        } else if (strcmp(arg, "--gw") == 0) {
+            break;
+        case OPT_GW:
             gw = value;
-        } else if (strcmp(arg, "--dns") == 0) {
+            break;
+        case OPT_DNS:
             if (net->dns_count == 2) {
                 return stsm_refuse(why, why_len, "%s: --dns may be given at most twice", command);
             }
             if (!parse_ipv4(value, &net->dns[net->dns_count], NULL)) {
-                return stsm_refuse(why, why_len, "%s: --dns '%s' is not an IPv4 address", command, value);
+                return stsm_refuse(why, why_len, "%s: --dns '%s' is not an IPv4 address", command,
+                                   value);
             }
             net->dns_count++;
-        } else {
-            unsigned long seconds;
-            if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
-                return stsm_refuse(why, why_len,
-                            "%s: --timeout '%s' is not a whole number of seconds from 1 to 3600",
-                            command, value);
+            break;
+        default:
+            if (!parse_timeout(command, value, &net->timeout_ms, why, why_len)) {
+                return STSM_ERR_ARGUMENT;
             }
-            net->timeout_ms = (uint32_t)seconds * 1000u;
+            break;
         }
+    }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
     }
 
     if (net->tap == NULL || net->tap[0] == '\0') {
         return stsm_refuse(why, why_len, "%s: --tap IF is required", command);
     }
-    if (npositional < want) {
+    if (s.npositional < want) {
         return stsm_refuse(why, why_len, "%s: %s %s required", command, names, want > 1 ? "are" : "is");
+    }
+    for (int i = 0; i < want; i++) {
+        positional[i] = s.positional[i];
     }
     net->use_dhcp = ip == NULL;
     if (ip == NULL) {
@@ -175,12 +336,9 @@ static stsm_status_t parse_probe(int argc, char *const argv[], struct stsm_cli *
         return stsm_refuse(why, why_len, "probe: HOST is longer than 253 characters: '%.40s...'",
                     cli->probe.host);
     }
-    unsigned long port;
-    if (!parse_uint(positional[1], 1, 65535, &port)) {
-        return stsm_refuse(why, why_len, "probe: PORT '%s' is not a number from 1 to 65535",
-                    positional[1]);
+    if (!parse_port("probe", positional[1], &cli->probe.port, why, why_len)) {
+        return STSM_ERR_ARGUMENT;
     }
-    cli->probe.port = (uint16_t)port;
     return STSM_OK;
 }
 
@@ -231,92 +389,96 @@ static stsm_status_t parse_dns(int argc, char *const argv[], struct stsm_cli *cl
 static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_cli *cli,
                                      char *why, size_t why_len)
 {
+    static const struct option options[] = {
+        { "settings", required_argument, NULL, OPT_SETTINGS },
+        { "starttls", no_argument, NULL, OPT_STARTTLS },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { NULL, 0, NULL, 0 },
+    };
     struct stsm_cli_tls_probe_args *args = &cli->tls_probe;
-    const char *positional[2];
-    int npositional = 0;
+    const char *value = NULL;
+    struct scan s;
+    int opt;
 
     args->timeout_ms = 30000u;
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--starttls") == 0) {
+    scan_begin(&s, argc, argv, "tls-probe", options, 2, "HOST PORT");
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        if (opt == OPT_SETTINGS) {
+            args->settings = value;
+        } else if (opt == OPT_STARTTLS) {
             args->starttls = true;
-        } else if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--timeout") == 0) {
-            if (i + 1 >= argc) {
-                return stsm_refuse(why, why_len, "tls-probe: option '%s' needs a value", arg);
-            }
-            const char *value = argv[++i];
-            unsigned long seconds;
-            if (arg[2] == 's') {
-                args->settings = value;
-            } else if (!parse_uint(value, 1, MAX_TIMEOUT_S, &seconds)) {
-                return stsm_refuse(why, why_len,
-                            "tls-probe: --timeout '%s' is not a whole number of seconds from 1 to 3600",
-                            value);
-            } else {
-                args->timeout_ms = (uint32_t)seconds * 1000u;
-            }
-        } else if (arg[0] == '-' && arg[1] != '\0') {
-            return stsm_refuse(why, why_len, "tls-probe: unknown option '%s'", arg);
-        } else if (npositional == 2) {
-            return stsm_refuse(why, why_len, "tls-probe: unexpected argument '%s' (after HOST PORT)", arg);
-        } else {
-            positional[npositional++] = arg;
+        } else if (!parse_timeout("tls-probe", value, &args->timeout_ms, why, why_len)) {
+            return STSM_ERR_ARGUMENT;
         }
+    }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
     }
     if (args->settings == NULL) {
         return stsm_refuse(why, why_len, "tls-probe: --settings FILE is required");
     }
-    if (npositional < 2) {
+    if (s.npositional < 2) {
         return stsm_refuse(why, why_len, "tls-probe: HOST and PORT are required");
     }
-    args->host = positional[0];
+    args->host = s.positional[0];
     if (strlen(args->host) > STSM_HOSTNAME_MAX) {
         return stsm_refuse(why, why_len, "tls-probe: HOST is longer than 253 characters: '%.40s...'",
                     args->host);
     }
-    unsigned long port;
-    if (!parse_uint(positional[1], 1, 65535, &port)) {
-        return stsm_refuse(why, why_len, "tls-probe: PORT '%s' is not a number from 1 to 65535",
-                    positional[1]);
+    if (!parse_port("tls-probe", s.positional[1], &args->port, why, why_len)) {
+        return STSM_ERR_ARGUMENT;
     }
-    args->port = (uint16_t)port;
     return STSM_OK;
 }
 
 static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                                 size_t why_len)
 {
+    static const struct option options[] = {
+        { "settings", required_argument, NULL, OPT_SETTINGS },
+        { "to", required_argument, NULL, OPT_TO },
+        { "subject", required_argument, NULL, OPT_SUBJECT },
+        { "body-file", required_argument, NULL, OPT_BODY_FILE },
+        { "repeat", required_argument, NULL, OPT_REPEAT },
+        { NULL, 0, NULL, 0 },
+    };
     struct stsm_cli_send_args *args = &cli->send;
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--settings") != 0 && strcmp(arg, "--to") != 0 &&
-            strcmp(arg, "--subject") != 0 && strcmp(arg, "--body-file") != 0 &&
-            strcmp(arg, "--repeat") != 0) {
-            return stsm_refuse(why, why_len, "send: unknown %s '%s'", arg[0] == '-' ? "option" : "argument",
-                        arg);
-        }
-        if (i + 1 >= argc) {
-            return stsm_refuse(why, why_len, "send: option '%s' needs a value", arg);
-        }
-        const char *value = argv[++i];
-        if (strcmp(arg, "--settings") == 0) {
+    const char *value = NULL;
+    struct scan s;
+    int opt;
+
+    scan_begin(&s, argc, argv, "send", options, 0, NULL);
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        switch (opt) {
+        case OPT_SETTINGS:
             args->settings = value;
-        } else if (strcmp(arg, "--subject") == 0) {
+            break;
+        case OPT_SUBJECT:
             args->subject = value;
-        } else if (strcmp(arg, "--body-file") == 0) {
+            break;
+        case OPT_BODY_FILE:
             args->body_file = value;
-        } else if (strcmp(arg, "--repeat") == 0) {
+            break;
+        case OPT_REPEAT: {
             unsigned long n;
             if (!parse_uint(value, 1, STSM_CLI_MAX_REPEAT, &n)) {
-                return stsm_refuse(why, why_len, "send: --repeat '%s' is not a number from 1 to %u", value,
-                                   (unsigned)STSM_CLI_MAX_REPEAT);
+                return stsm_refuse(why, why_len, "send: --repeat '%s' is not a number from 1 to %u",
+                                   value, (unsigned)STSM_CLI_MAX_REPEAT);
             }
             args->repeat = (uint32_t)n;
-        } else if (args->to_count == STSM_CLI_MAX_TO) {
-            return stsm_refuse(why, why_len, "send: at most %u --to recipients", (unsigned)STSM_CLI_MAX_TO);
-        } else {
-            args->to[args->to_count++] = value;
+            break;
         }
+        default:
+            if (args->to_count == STSM_CLI_MAX_TO) {
+                return stsm_refuse(why, why_len, "send: at most %u --to recipients",
+                                   (unsigned)STSM_CLI_MAX_TO);
+            }
+            args->to[args->to_count++] = value;
+            break;
+        }
+    }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
     }
     if (args->settings == NULL) {
         return stsm_refuse(why, why_len, "send: --settings FILE is required");
@@ -327,36 +489,38 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
 static stsm_status_t parse_check(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                                  size_t why_len)
 {
+    static const struct option options[] = {
+        { "settings", required_argument, NULL, OPT_SETTINGS },
+        { "strict-cname", required_argument, NULL, OPT_STRICT_CNAME },
+        { NULL, 0, NULL, 0 },
+    };
     struct stsm_cli_check_args *args = &cli->check;
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--settings") == 0 || strcmp(arg, "--strict-cname") == 0) {
-            if (i + 1 >= argc) {
-                return stsm_refuse(why, why_len, "check: option '%s' needs a value", arg);
+    const char *value = NULL;
+    struct scan s;
+    int opt;
+
+    scan_begin(&s, argc, argv, "check", options, 1, "DOMAIN");
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        if (opt == OPT_SETTINGS) {
+            args->settings = value;
+            continue;
+        }
+        for (const char *p = value; *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            unsigned bit = stsm_settings_strict_scope(p, n);
+            if (bit == 0) {
+                return stsm_refuse(why, why_len,
+                                   "check: --strict-cname '%.*s' is not mx, policy_host or txt",
+                                   (int)n, p);
             }
-            const char *value = argv[++i];
-            if (arg[2] == 's' && arg[3] == 'e') {
-                args->settings = value;
-                continue;
-            }
-            for (const char *p = value; *p != '\0';) {
-                size_t n = strcspn(p, ",");
-                unsigned bit = stsm_settings_strict_scope(p, n);
-                if (bit == 0) {
-                    return stsm_refuse(why, why_len, "check: --strict-cname '%.*s' is not mx, policy_host or txt",
-                                (int)n, p);
-                }
-                args->strict_cname |= bit;
-                p += n + (p[n] == ',');
-            }
-        } else if (arg[0] == '-') {
-            return stsm_refuse(why, why_len, "check: unknown option '%s'", arg);
-        } else if (args->domain != NULL) {
-            return stsm_refuse(why, why_len, "check: unexpected argument '%s' (after DOMAIN)", arg);
-        } else {
-            args->domain = arg;
+            args->strict_cname |= bit;
+            p += n + (p[n] == ',');
         }
     }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
+    }
+    args->domain = s.positional[0];
     if (args->settings == NULL) {
         return stsm_refuse(why, why_len, "check: --settings FILE is required");
     }

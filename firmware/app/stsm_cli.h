@@ -1,6 +1,9 @@
 /*
- * Command line of the host simulation binary `stsmail`. Parsing is pure: it reads argv,
- * fills a struct and, on bad input, writes one sentence naming what was wrong.
+ * Command line of the host simulation binary `stsmail`. Parsing reads argv, fills a struct
+ * and, on bad input, writes one sentence naming what was wrong. Options are read with the
+ * C library's getopt_long (host only): an option takes its value as the next argument or
+ * after '=' (--settings=FILE), must be written in full (no prefixes), may come before or
+ * after the positional arguments, and "--" ends the options.
  */
 #ifndef STSM_CLI_H
 #define STSM_CLI_H
@@ -103,7 +106,9 @@ struct stsm_cli {
 
 /**
  * Parses argv (argv[0] is the program name). Returns STSM_OK or STSM_ERR_ARGUMENT with a
- * sentence in `why` that names the offending argument.
+ * sentence in `why` that names the offending argument. argv is not modified (it may be
+ * read-only) and the strings in `cli` point into it. Uses getopt's globals (optind,
+ * opterr), so it is not reentrant; each call starts afresh.
  */
 stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                              size_t why_len);

@@ -199,7 +199,13 @@ int main(int argc, char *argv[])
     char why[200] = "";
 
     if (stsm_cli_parse(argc, argv, &cli, why, sizeof why) != STSM_OK) {
-        fprintf(stderr, "stsmail: %s\n%s", why, stsm_cli_usage);
+        /* One line, whatever bytes the offending argument held. */
+        for (char *c = why; *c != '\0'; c++) {
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+                *c = '?';
+            }
+        }
+        fprintf(stderr, "stsmail: %s; run 'stsmail help' for the options\n", why);
         return EXIT_USAGE;
     }
     switch (cli.command) {

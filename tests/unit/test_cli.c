@@ -2,10 +2,11 @@
 #include "stsm_check.h"
 #include "stsm_cli.h"
 #include "stsm_dns.h"
+#include "stsm_settings.h"
 
 struct cli_case {
     const char *intent;
-    const char *argv[14];
+    const char *argv[24];
     stsm_status_t status;
     const char *why_contains;   /* for failures: the message must name the culprit */
 };
@@ -76,6 +77,34 @@ static const struct cli_case cases[] = {
       STSM_ERR_ARGUMENT, "--timeout '0'" },
     { "timeout too long", { "stsmail", "probe", "--tap", "t", "--timeout", "3601", "mx.test", "25" },
       STSM_ERR_ARGUMENT, "--timeout '3601'" },
+    /* getopt_long forms and the errors it reports, worded by us */
+    { "option=value form", { "stsmail", "send", "--settings=s.json", "--to=a@b.test" }, STSM_OK, NULL },
+    { "abbreviated option is refused", { "stsmail", "send", "--set", "s.json" }, STSM_ERR_ARGUMENT, "unknown option '--set'" },
+    { "abbreviation with value is refused", { "stsmail", "check", "--strict=mx", "--settings", "s", "d.test" }, STSM_ERR_ARGUMENT, "unknown option '--strict=mx'" },
+    { "one dash is not an option", { "stsmail", "send", "-settings", "s.json" }, STSM_ERR_ARGUMENT, "unknown option '-settings'" },
+    { "short option cluster", { "stsmail", "probe", "-xy", "--tap", "t", "mx.test", "25" }, STSM_ERR_ARGUMENT, "unknown option '-xy'" },
+    { "parse after a cluster error starts afresh", { "stsmail", "probe", "--tap", "t", "mx.test", "25" }, STSM_OK, NULL },
+    { "flag given a value", { "stsmail", "tls-probe", "--starttls=yes", "--settings", "s", "h.test", "25" }, STSM_ERR_ARGUMENT, "'--starttls' takes no value" },
+    { "missing value at the end", { "stsmail", "send", "--settings", "s.json", "--to" }, STSM_ERR_ARGUMENT, "'--to' needs a value" },
+    { "value that looks like an option", { "stsmail", "send", "--settings", "s.json", "--subject", "--to" }, STSM_OK, NULL },
+    { "body from standard input", { "stsmail", "send", "--settings", "s.json", "--body-file", "-" }, STSM_OK, NULL },
+    { "double dash ends the options", { "stsmail", "probe", "--tap", "t", "--", "mx.test", "25" }, STSM_OK, NULL },
+    { "double dash then too many", { "stsmail", "send", "--settings", "s.json", "--", "--to" }, STSM_ERR_ARGUMENT, "unknown argument '--to'" },
+    { "repeat zero", { "stsmail", "send", "--settings", "s.json", "--repeat", "0" }, STSM_ERR_ARGUMENT, "--repeat '0'" },
+    { "repeat in exponent form", { "stsmail", "send", "--settings", "s.json", "--repeat", "1e3" }, STSM_ERR_ARGUMENT, "--repeat '1e3'" },
+    { "repeat above the cap", { "stsmail", "send", "--settings", "s.json", "--repeat", "100001" }, STSM_ERR_ARGUMENT, "--repeat '100001'" },
+    { "repeat at the cap", { "stsmail", "send", "--settings", "s.json", "--repeat", "100000" }, STSM_OK, NULL },
+    { "nine recipients", { "stsmail", "send", "--settings", "s", "--to", "1", "--to", "2", "--to", "3", "--to", "4", "--to", "5", "--to", "6", "--to", "7", "--to", "8", "--to", "9" }, STSM_ERR_ARGUMENT, "at most 8 --to" },
+    { "tls-probe timeout not a number", { "stsmail", "tls-probe", "--settings", "s", "--timeout", "x", "h.test", "25" }, STSM_ERR_ARGUMENT, "--timeout 'x'" },
+    { "tls-probe three positionals", { "stsmail", "tls-probe", "--settings", "s", "h.test", "25", "x" }, STSM_ERR_ARGUMENT, "unexpected argument 'x'" },
+    { "tls-probe option after positionals", { "stsmail", "tls-probe", "h.test", "25", "--settings", "s", "--starttls" }, STSM_OK, NULL },
+    { "check with strict scopes", { "stsmail", "check", "--settings", "s", "--strict-cname", "mx,txt", "d.test" }, STSM_OK, NULL },
+    { "check unknown scope", { "stsmail", "check", "--settings", "s", "--strict-cname", "mx,ns", "d.test" }, STSM_ERR_ARGUMENT, "'ns'" },
+    { "check needs settings", { "stsmail", "check", "--strict-cname", "mx", "d.test" }, STSM_ERR_ARGUMENT, "--settings FILE" },
+    { "check needs a domain", { "stsmail", "check", "--settings", "s" }, STSM_ERR_ARGUMENT, "DOMAIN is required" },
+    { "check two domains", { "stsmail", "check", "--settings", "s", "a.test", "b.test" }, STSM_ERR_ARGUMENT, "unexpected argument 'b.test'" },
+    { "check unknown option", { "stsmail", "check", "--settings", "s", "--strict-cnames", "mx", "d.test" }, STSM_ERR_ARGUMENT, "unknown option '--strict-cnames'" },
+    { "net option of another command", { "stsmail", "send", "--settings", "s", "--tap", "t" }, STSM_ERR_ARGUMENT, "unknown option '--tap'" },
 };
 
 static int argc_of(const char *const argv[])
@@ -143,6 +172,40 @@ int main(void)
     CHECK_INT(cli.net.dns_count, 2);
     CHECK_INT(cli.net.dns[0].octet[3], 2);
     CHECK_INT(cli.net.dns[1].octet[3], 1);
+
+    const char *send[] = { "stsmail", "send", "--to", "a@b.test", "--settings=s.json", "--subject", "x",
+                           "--to=c@d.test", "--body-file", "-", "--repeat", "3", NULL };
+    CHECK_CASE("send values, both option forms");
+    CHECK_INT(stsm_cli_parse(12, (char *const *)send, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_SEND);
+    CHECK_STR(cli.send.settings, "s.json");
+    CHECK_INT(cli.send.to_count, 2);
+    CHECK_STR(cli.send.to[0], "a@b.test");
+    CHECK_STR(cli.send.to[1], "c@d.test");
+    CHECK_STR(cli.send.subject, "x");
+    CHECK_STR(cli.send.body_file, "-");
+    CHECK_INT(cli.send.repeat, 3);
+
+    /* The old matcher told these two apart by their third and fourth characters. */
+    const char *check[] = { "stsmail", "check", "--strict-cname", "policy_host,txt", "--settings", "s.json",
+                            "example.test", NULL };
+    CHECK_CASE("check values");
+    CHECK_INT(stsm_cli_parse(7, (char *const *)check, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_CHECK);
+    CHECK_STR(cli.check.settings, "s.json");
+    CHECK_STR(cli.check.domain, "example.test");
+    CHECK_INT(cli.check.strict_cname, STSM_STRICT_CNAME_POLICY_HOST | STSM_STRICT_CNAME_TXT);
+
+    const char *tls[] = { "stsmail", "tls-probe", "mx.test", "--starttls", "--timeout", "5", "--settings", "s",
+                          "25", NULL };
+    CHECK_CASE("tls-probe values");
+    CHECK_INT(stsm_cli_parse(9, (char *const *)tls, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_TLS_PROBE);
+    CHECK(cli.tls_probe.starttls);
+    CHECK_INT(cli.tls_probe.timeout_ms, 5000);
+    CHECK_STR(cli.tls_probe.settings, "s");
+    CHECK_STR(cli.tls_probe.host, "mx.test");
+    CHECK_INT(cli.tls_probe.port, 25);
 
     return stsm_check_summary("test_cli");
 }
