@@ -6,6 +6,7 @@
 
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
+#include "stsm_sts_verdict.h"
 
 #define SMTP_PORT 25
 
@@ -581,6 +582,15 @@ static bool heal_stale_policy(struct stsm_delivery *d)
     return d->heal_pending;
 }
 
+/* The TXT record and policy host scopes were judged once for the domain (apply_policy), so
+ * only the MX host's own facts go in. */
+static struct stsm_sts_verdict host_verdict(const struct stsm_delivery *d, const struct stsm_mx_host *host,
+                                            enum stsm_sts_tls tls)
+{
+    struct stsm_sts_mx_facts mx = { host->name, host->cname, host->canonical };
+    return stsm_sts_verdict(d->policy, &mx, 0, d->settings->mta_sts.strict_cname, tls);
+}
+
 static void try_host(void *arg)
 {
     struct stsm_delivery *d = arg;
@@ -593,18 +603,14 @@ static void try_host(void *arg)
                 v4 = &host->addresses[i];
             }
         }
-        bool in_policy = d->policy == NULL || stsm_sts_policy_matches(d->policy, host->name);
-        bool strict_cname = (d->settings->mta_sts.strict_cname & STSM_STRICT_CNAME_MX) && host->cname;
-        if (d->sts_mode == STSM_STS_MODE_ENFORCE && (!in_policy || strict_cname)) {
-            say(d, "MX %s skipped: %s", host->name,
-                !in_policy ? "not in the MTA-STS policy's mx patterns"
-                           : "reached through a CNAME (strict no-CNAME mode, scope mx)");
+        struct stsm_sts_verdict v = host_verdict(d, host, STSM_STS_TLS_UNKNOWN);
+        if (v.enforce_refuses) {
+            say(d, "MX %s skipped: %s", host->name, v.reason);
             d->host_index++;
             continue;
         }
-        if (d->sts_mode == STSM_STS_MODE_TESTING && (!in_policy || strict_cname)) {
-            say(d, "MTA-STS testing: MX %s would be skipped under enforce (%s)", host->name,
-                !in_policy ? "not in the policy" : "strict no-CNAME, scope mx");
+        if (v.testing_would_refuse) {
+            say(d, "MTA-STS testing: MX %s would be skipped under enforce (%s)", host->name, v.brief);
         }
         if (v4 == NULL) {
             say(d, "MX %s (preference %u): no IPv4 address, skipped", host->name,
@@ -767,21 +773,19 @@ static void route_and_policy_ready(struct stsm_delivery *d)
 static void decide_held(struct stsm_delivery *d)
 {
     const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
-    bool in_policy = d->policy == NULL || stsm_sts_policy_matches(d->policy, host->name);
-    bool strict_cname = (d->settings->mta_sts.strict_cname & STSM_STRICT_CNAME_MX) && host->cname;
     bool tls = stsm_smtp_tls_active(&d->smtp) && d->session_verified;
-    const char *why = !in_policy ? "not in the MTA-STS policy's mx patterns"
-                      : strict_cname ? "reached through a CNAME (strict no-CNAME mode, scope mx)"
-                      : !tls ? "no verified TLS, which the MTA-STS policy requires" : NULL;
-    if (why != NULL && d->sts_mode == STSM_STS_MODE_ENFORCE) {
-        say(d, "MX %s refused before MAIL FROM: %s", host->name, why);
+    struct stsm_sts_verdict v = host_verdict(d, host, !stsm_smtp_tls_active(&d->smtp) ? STSM_STS_TLS_NONE
+                                                      : tls ? STSM_STS_TLS_VERIFIED : STSM_STS_TLS_UNVERIFIED);
+    if (v.enforce_refuses) {
+        say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
         d->refused_by_policy = true;
         d->usable_hosts--;
-        act(d, stsm_smtp_release(&d->smtp, false, tls ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED, why));
+        act(d, stsm_smtp_release(&d->smtp, false, tls ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
+                                 v.reason));
         return;
     }
-    if (why != NULL && d->sts_mode == STSM_STS_MODE_TESTING) {
-        say(d, "MTA-STS testing: MX %s would be refused under enforce (%s)", host->name, why);
+    if (v.testing_would_refuse) {
+        say(d, "MTA-STS testing: MX %s would be refused under enforce (%s)", host->name, v.reason);
     }
     act(d, stsm_smtp_release(&d->smtp, true, STSM_OK, NULL));
 }

@@ -8,6 +8,7 @@
 #include "stsm_dns_report.h"
 #include "stsm_route.h"
 #include "stsm_sts_lookup.h"
+#include "stsm_sts_verdict.h"
 
 static struct stsm_settings settings;
 static struct stsm_tls tls;
@@ -89,25 +90,26 @@ static cJSON *verdicts(unsigned strict)
 {
     cJSON *list = cJSON_CreateArray();
     const struct stsm_sts_policy *policy = lookup.have_policy ? &lookup.policy : NULL;
-    bool active = policy != NULL && policy->mode != STSM_STS_MODE_NONE;
+    unsigned domain_cnames = (lookup.fetch.host_cname && lookup.fetched ? STSM_STRICT_CNAME_POLICY_HOST : 0u) |
+                             (lookup.txt_cname ? STSM_STRICT_CNAME_TXT : 0u);
     for (size_t i = 0; route_set != NULL && i < route_set->count; i++) {
         const struct stsm_mx_host *host = &route_set->hosts[i];
-        bool matches = active && stsm_sts_policy_matches(policy, host->name);
-        bool fails[3] = { host->cname, lookup.fetch.host_cname && lookup.fetched, lookup.txt_cname };
+        struct stsm_sts_mx_facts mx = { host->name, host->cname, host->canonical };
+        /* TLS is not judged: check does not connect to the MX hosts. */
+        struct stsm_sts_verdict verdict = stsm_sts_verdict(policy, &mx, domain_cnames, strict, STSM_STS_TLS_UNKNOWN);
         static const char *const scopes[3] = { "mx", "policy_host", "txt" };
         cJSON *v = cJSON_CreateObject();
         cJSON_AddStringToObject(v, "host", host->name);
-        cJSON_AddStringToObject(v, "rfc8461", !active ? "no_policy" : matches ? "matches" : "not_in_policy");
+        cJSON_AddStringToObject(v, "rfc8461", !verdict.active ? "no_policy"
+                                              : verdict.in_policy ? "matches" : "not_in_policy");
         cJSON *s = cJSON_AddObjectToObject(v, "strict_cname");
-        bool usable = !active || matches;
         for (int k = 0; k < 3; k++) {
-            cJSON_AddStringToObject(s, scopes[k], !active ? "no_policy" : fails[k] ? "fails" : "passes");
-            if (active && fails[k] && (strict & (1u << k))) {
-                usable = false;
-            }
+            cJSON_AddStringToObject(s, scopes[k], !verdict.active                     ? "no_policy"
+                                                  : verdict.cname_fails & (1u << k) ? "fails"
+                                                                                    : "passes");
         }
-        cJSON_AddBoolToObject(v, "usable", usable);
-        cJSON_AddStringToObject(v, "mode", active ? stsm_sts_mode_str(policy->mode) : "none");
+        cJSON_AddBoolToObject(v, "usable", verdict.usable);
+        cJSON_AddStringToObject(v, "mode", verdict.active ? stsm_sts_mode_str(policy->mode) : "none");
         cJSON_AddItemToArray(list, v);
     }
     return list;
