@@ -46,7 +46,7 @@ write_summary() {   # write_summary "NAME SECONDS EXECS CRASHES CORPUS STATUS"
   [ -n "$summary" ] || return 0
   echo "$1" | python3 -c '
 import datetime, json, os, sys
-seconds, path, args = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+seconds, path, args, revision = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 old = {}
 if os.path.exists(path):
     with open(path) as f:
@@ -56,14 +56,15 @@ for line in sys.stdin:
     name, ran, execs, crashes, corpus, status = line.split()
     old[name] = {"harness": name, "seconds_requested": seconds, "seconds": int(ran),
                  "execs": int(execs), "crashes": int(crashes), "corpus": int(corpus),
-                 "exit": int(status), "finished": now, "command": "tests/fuzz/run.sh " + args}
+                 "exit": int(status), "finished": now, "command": "tests/fuzz/run.sh " + args,
+                 "revision": revision}
 doc = {"sanitizers": "libFuzzer with AddressSanitizer and UBSan (clang, preset fuzz)",
        "runs": sorted(old.values(), key=lambda r: r["harness"])}
 with open(path + ".tmp", "w") as f:
     json.dump(doc, f, indent=2)
     f.write("\n")
 os.replace(path + ".tmp", path)
-' "$seconds" "$summary" "$args"
+' "$seconds" "$summary" "$args" "$(git describe --always --dirty 2>/dev/null || echo unknown)"
 }
 
 [ -z "$summary" ] || mkdir -p "$(dirname "$summary")"

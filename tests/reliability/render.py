@@ -138,14 +138,23 @@ def main():
           "(tests/fuzz/corpus); the corpus also replays in every test run, and the suite fuzzes "
           "each harness briefly.")
         w("")
-        w("| Harness | Seconds | Executions | Execs/s | Crashes | Corpus | Finished | Command |")
+        commands = sorted({r.get("command", "") for r in fuzz.get("runs", [])})
+        w("Made by " + ", ".join(f"`{c}`" for c in commands) + ".")
+        w("")
+        w("| Harness | Seconds | Executions | Execs/s | Crashes | Corpus | Finished | Revision |")
         w("|---|---|---|---|---|---|---|---|")
         for r in fuzz.get("runs", []):
             rate = r["execs"] / r["seconds"] if r["seconds"] else 0
             short = r.get("seconds_requested", r["seconds"]) < 600
             w(f"| {cell(r['harness'])} | {r['seconds']}{' (short run)' if short else ''} | {r['execs']:,} | "
               f"{rate:,.0f} | {r['crashes']} | {r.get('corpus', '-')} | {cell(r.get('finished', ''))} | "
-              f"`{cell(r.get('command', ''))}` |")
+              f"{cell(r.get('revision', 'not recorded'))} |")
+        ran = {r["harness"] for r in fuzz.get("runs", [])}
+        corpus_dir = Path(__file__).resolve().parent.parent / "fuzz" / "corpus"
+        missing = sorted(d.name for d in corpus_dir.iterdir() if d.is_dir() and d.name not in ran) \
+            if corpus_dir.is_dir() else []
+        for name in missing:
+            w(f"| {cell(name)} | not in the long run | - | - | - | - | - | - |")
         w("")
     else:
         w("Not measured: no long fuzz run has been recorded (`tests/fuzz/run.sh 600 --summary "
