@@ -125,7 +125,9 @@ scenario("dns.forged_only_timeout",
 cap = Capture()
 rc, r, out = dns("a", f"flood.{D}")
 forged_seen = cap.stop(FORGED)
-ok = rc == 0 and r is not None and r.get("records") == [REAL] and FORGED not in out and forged_seen >= 300
+# The capture proves the flood reached the device; under load it sees only part of the
+# 500 (265 seen once with both cores busy), so it asks for a fifth, as the MX flood does.
+ok = rc == 0 and r is not None and r.get("records") == [REAL] and FORGED not in out and forged_seen >= 100
 scenario("dns.forged_flood",
          "500 forged replies (125 each: forged source address, other port, wrong IDs, other question) "
          "sent before the real answer",
