@@ -43,7 +43,11 @@ if [ "$render_only" = 0 ]; then
   ctest --preset host -L lab 2>&1 | tee "$work/ctest.log" || lab_status=1
   ctest --preset mps2-an385 -L lab 2>&1 | tee -a "$work/ctest.log" || lab_status=1
   unset STSM_SCENARIO_LOG
-  git describe --always --dirty > "$work/revision"
+  # The report's own files (this page, the soak and fuzz records) do not make the code dirty.
+  rev=$(git describe --always)
+  [ -z "$(git status --porcelain -- . ':!docs/reliability.md' ':!tests/reliability/soak.txt' \
+          ':!tests/reliability/fuzz-long.json')" ] || rev="$rev-dirty"
+  echo "$rev" > "$work/revision"
   date -u '+%Y-%m-%d %H:%M UTC' > "$work/date"
 elif [ ! -f "$scenarios" ]; then
   echo "report: nothing recorded in $work; run without --render-only first" >&2
