@@ -7,6 +7,7 @@
 #include "cJSON.h"
 #include "stsm_ipv4.h"
 #include "stsm_utf8.h"
+#include "stsm_wipe.h"
 
 /* ---- cJSON's arena: a bump allocator that lives only for one parse ------------------- */
 
@@ -33,17 +34,6 @@ static void *arena_alloc(size_t size)
 static void arena_free(void *p)
 {
     (void)p;   /* everything goes at once when the parse ends */
-}
-
-/* Clears memory that held a secret. The stores go through a volatile pointer so the
- * compiler cannot drop them as dead (the arena is not read again before the next parse);
- * the core does not link Mbed TLS, whose mbedtls_platform_zeroize does the same. */
-static void wipe(void *p, size_t len)
-{
-    volatile uint8_t *v = p;
-    while (len-- > 0) {
-        *v++ = 0;
-    }
 }
 
 size_t stsm_settings_arena_peak(void)
@@ -720,10 +710,10 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     cJSON_InitHooks(NULL);   /* back to the C library for anyone else using cJSON */
     /* The arena holds every string of the file, the relay password among them: nothing of
      * it may outlive the parse. */
-    wipe(arena, arena_used);
+    stsm_wipe(arena, arena_used);
     arena_used = 0;
     if (st != STSM_OK) {
-        wipe(settings, sizeof *settings);
+        stsm_wipe(settings, sizeof *settings);
     }
     return st;
 }

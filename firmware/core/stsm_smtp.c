@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stsm_base64.h"
+#include "stsm_wipe.h"
 
 /* ---- states ------------------------------------------------------------------------ */
 
@@ -35,18 +36,6 @@ static void set_state(struct stsm_smtp *s, enum state next, enum stsm_smtp_stage
     s->state = next;
     s->stage = stage;
     s->wait_serial++;
-}
-
-/* Clears memory that held a secret. The stores go through a volatile pointer so the
- * compiler cannot drop them as dead stores (a plain memset of a buffer that is not read
- * again vanishes at -O2). The core does not link Mbed TLS, whose
- * mbedtls_platform_zeroize does the same. */
-static void wipe(void *p, size_t len)
-{
-    volatile uint8_t *v = p;
-    while (len-- > 0) {
-        *v++ = 0;
-    }
 }
 
 /* ASCII case-insensitive comparison of `n` bytes (SMTP keywords are ASCII). */
@@ -107,7 +96,7 @@ void stsm_smtp_output_sent(struct stsm_smtp *s, size_t n)
     /* Sent bytes leave no copy behind: the queue held an AUTH line with the credentials. */
     size_t left = s->out_len - n;
     memmove(s->out, s->out + n, left);
-    wipe(s->out + left, n);
+    stsm_wipe(s->out + left, n);
     s->out_len = left;
 }
 
@@ -120,7 +109,7 @@ static void drop_unsent(struct stsm_smtp *s)
         const uint8_t *end = memchr(s->out, '\n', s->out_len);
         keep = end != NULL ? (size_t)(end - s->out) + 1 : s->out_len;
     }
-    wipe(s->out + keep, s->out_len - keep);
+    stsm_wipe(s->out + keep, s->out_len - keep);
     s->out_len = keep;
 }
 
@@ -246,8 +235,8 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
         size_t n = stsm_base64_encode(raw, ulen + slen + 2, b64);
         b64[n] = '\0';
         queue(s, "AUTH PLAIN %s\r\n", b64);
-        wipe(raw, sizeof raw);
-        wipe(b64, sizeof b64);
+        stsm_wipe(raw, sizeof raw);
+        stsm_wipe(b64, sizeof b64);
         set_state(s, S_AUTH_PLAIN, STSM_SMTP_STAGE_AUTH);
         return STSM_SMTP_WAIT;
     }
@@ -267,7 +256,7 @@ static void queue_base64_line(struct stsm_smtp *s, const char *text)
     size_t n = stsm_base64_encode((const uint8_t *)text, strlen(text), b64);
     b64[n] = '\0';
     queue(s, "%s\r\n", b64);
-    wipe(b64, sizeof b64);
+    stsm_wipe(b64, sizeof b64);
 }
 
 /* After a usable EHLO (or HELO): TLS policy, then AUTH, then the envelope. */
