@@ -38,6 +38,8 @@ static const struct {
     [STSM_ERR_STS_POLICY_INVALID] = { "sts_policy_invalid", "policy breaks RFC 8461" },
     [STSM_ERR_STS_NO_MATCH] = { "sts_no_usable_mx", "no MX host is usable under the MTA-STS policy" },
     [STSM_ERR_TLS_TRUNCATED] = { "tls_truncated", "connection closed without TLS close_notify" },
+    [STSM_ERR_FULL] = { "full", "no room: nothing was stored" },
+    [STSM_ERR_NOT_FOUND] = { "not_found", "no such item" },
 };
 
 static bool known(stsm_status_t status)

@@ -37,6 +37,8 @@ typedef enum {
     STSM_ERR_STS_POLICY_INVALID, /**< The MTA-STS policy body breaks RFC 8461 section 3.2. */
     STSM_ERR_STS_NO_MATCH,    /**< Under an MTA-STS policy, no MX host is usable (names, TLS or strict CNAME rules). */
     STSM_ERR_TLS_TRUNCATED,   /**< TCP closed under TLS without close_notify: what came before may be cut short. */
+    STSM_ERR_FULL,            /**< The outbox (or the store under it) has no room: nothing was stored, nothing dropped. */
+    STSM_ERR_NOT_FOUND,       /**< No stored item has that id or key. */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 

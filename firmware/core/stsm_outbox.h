@@ -1,0 +1,207 @@
+/*
+ * The outbox: alerts accepted for delivery, kept in the store (stsm_store) until every
+ * recipient has an end: delivered, failed (a 5xx, reason kept) or given up (still
+ * undelivered when the retry period ran out). Pure: the caller gives the time and the
+ * randomness; nothing here touches the network.
+ *
+ * What is kept for each message, across reboots and power cuts: the alert (key, severity,
+ * subject, body, recipients), the Message-ID randomness and Date (so every retry sends
+ * the same message), how many raises it stands for and when the first and last were,
+ * the attempt count, the next attempt time, the first-queued time, the last error, and
+ * each recipient's state. A recipient recorded as delivered is never offered again.
+ *
+ * Each message is two store records: the content, written once, and a small state record
+ * rewritten on every change, so progress costs a few dozen bytes of flash, not the body.
+ *
+ * Times are wall-clock seconds (UTC). 0 means "not known": a raise before the clock is
+ * set is stored with time 0 and stsm_outbox_clock_known() dates it later.
+ *
+ * Storms: a raise whose key matches a message raised first within the coalescing window
+ * does not make a new message. If that message has not been attempted yet, the raise is
+ * counted into it. Otherwise the raise is counted into a follow-up message for the key
+ * that waits until the window ends, so a storm yields the first alert at once and one
+ * summary per window ("raised N times between T1 and T2"). A per-domain hourly cap holds
+ * (never drops) messages beyond it until the hour allows them.
+ *
+ * Full: when the store has no room (or STSM_OUTBOX_MAX messages are kept), a raise
+ * returns STSM_ERR_FULL and changes nothing, unless /outbox/when_full is "drop_lower":
+ * then the oldest message of strictly lower severity is dropped (logged and counted by
+ * the caller through `dropped_id`) to make room; never one of equal or higher severity.
+ */
+#ifndef STSM_OUTBOX_H
+#define STSM_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_smtp.h"
+#include "stsm_status.h"
+#include "stsm_store.h"
+
+#ifndef STSM_OUTBOX_MAX
+#define STSM_OUTBOX_MAX 16           /**< messages kept at once */
+#endif
+#define STSM_OUTBOX_KEY_MAX 64       /**< alert key bytes (printable ASCII) */
+#define STSM_OUTBOX_ERROR_MAX 120    /**< last error text bytes */
+
+enum stsm_severity {
+    STSM_SEVERITY_INFO,
+    STSM_SEVERITY_WARNING,
+    STSM_SEVERITY_ERROR,
+    STSM_SEVERITY_CRITICAL,
+    STSM_SEVERITY_COUNT
+};
+
+/** "info", "warning", "error", "critical"; NULL for an invalid value. */
+const char *stsm_severity_name(enum stsm_severity severity);
+/** The severity named `name` (`len` bytes); false when none is. */
+bool stsm_severity_parse(const char *name, size_t len, enum stsm_severity *severity);
+
+/** An alert as the firmware raises it. Strings need only live during the call. */
+struct stsm_alert {
+    const char *key;                 /**< what makes two raises "the same alert": printable
+                                          ASCII, 1..STSM_OUTBOX_KEY_MAX; NULL: never coalesced */
+    enum stsm_severity severity;
+    const char *subject;             /**< UTF-8, no CR/LF */
+    const char *body;                /**< UTF-8 text */
+    size_t body_len;
+    const char *const *to;           /**< recipients; NULL/0: the settings' /mail/to */
+    size_t to_count;
+};
+
+/** /outbox settings (docs/settings.md). */
+struct stsm_outbox_config {
+    uint32_t retry_first_s;          /**< first retry delay, default 60 */
+    uint32_t retry_max_s;            /**< the delay doubles up to this, default 3600 */
+    uint32_t give_up_s;              /**< after this long since first queued, give up; default 259200 */
+    uint32_t coalesce_window_s;      /**< 0: never coalesce; default 300 */
+    uint32_t domain_hourly_cap;      /**< messages per recipient domain per hour; 0: no cap */
+    bool drop_lower_when_full;       /**< /outbox/when_full: "refuse" (default) or "drop_lower" */
+};
+
+enum stsm_rcpt_state {
+    STSM_RCPT_PENDING,               /**< not delivered yet: will be tried */
+    STSM_RCPT_DELIVERED,             /**< a server took it (250 after the data) */
+    STSM_RCPT_FAILED,                /**< refused permanently (5xx) */
+    STSM_RCPT_GAVE_UP,               /**< still deferred when the retry period ran out */
+};
+
+/** "pending", "delivered", "failed", "gave_up". */
+const char *stsm_rcpt_state_name(enum stsm_rcpt_state state);
+
+/** One message as stored, decoded. Strings point into `text`. */
+struct stsm_outbox_message {
+    uint32_t id;                     /**< unique, never reused while the store lives */
+    enum stsm_severity severity;
+    char key[STSM_OUTBOX_KEY_MAX + 1];   /**< "" when none */
+    size_t to_count;
+    const char *to[STSM_SMTP_MAX_RCPT];
+    enum stsm_rcpt_state rcpt[STSM_SMTP_MAX_RCPT];
+    const char *subject;
+    const char *body;                /**< points into the store: valid until the next write */
+    size_t body_len;
+    uint32_t id_random[2];           /**< Message-ID randomness, fixed at the first raise */
+    int64_t first_queued;            /**< wall seconds, 0 unknown */
+    int64_t first_raised, last_raised;
+    uint32_t raised_count;           /**< raises this message stands for (>= 1) */
+    uint32_t attempts;
+    int64_t next_attempt;            /**< wall seconds; 0: as soon as possible */
+    char last_error[STSM_OUTBOX_ERROR_MAX + 1];
+    char text[STSM_SMTP_MAX_RCPT * 256 + 512];   /**< backing for `to` and `subject` */
+};
+
+struct stsm_outbox {
+    struct stsm_store *store;
+    struct stsm_outbox_config config;
+    uint32_t next_id;
+    /* RAM summary of every kept message, so choosing the next one reads no flash. */
+    size_t count;
+    struct stsm_outbox_summary {
+        uint32_t id;
+        enum stsm_severity severity;
+        uint32_t key_hash;           /* 0: no key */
+        int64_t first_raised;
+        int64_t next_attempt;
+        bool attempted;              /* at least one attempt began */
+        bool settled;                /* every recipient has an end (kept only as a window anchor) */
+    } items[STSM_OUTBOX_MAX];
+    /* Messages started per domain in the last hour, for the cap (RAM only: a reboot
+     * forgets it, which at worst lets one more hour's cap through). */
+    struct { uint32_t domain_hash; int64_t at; } sent[64];
+    size_t sent_count;
+};
+
+/**
+ * Opens the outbox on a mounted store, reading every message's summary. A record that
+ * fails to decode is reported as STSM_ERR_CORRUPT with its id in `*bad_id` and left in
+ * place (never deleted silently); the others are usable.
+ */
+stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *store,
+                               const struct stsm_outbox_config *config, uint32_t *bad_id);
+
+/**
+ * Accepts an alert with `from`-less content: recipients given or `default_to`. Returns
+ * STSM_OK only once the message (or the raise counted into an existing one) is stored;
+ * `*id` is its id and `*coalesced` tells whether it joined an existing message.
+ * STSM_ERR_ARGUMENT (with `why`) for an alert that can never be sent: no recipients, too
+ * many, a bad address, subject or key, a body over the store's record size.
+ * STSM_ERR_FULL when there is no room (see "Full" above); `*dropped_id` is nonzero when a
+ * lower-severity message was dropped to make room.
+ */
+stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_alert *alert,
+                                const char *const *default_to, size_t default_to_count, int64_t now,
+                                uint32_t random, uint32_t *id, bool *coalesced, uint32_t *dropped_id,
+                                char *why, size_t why_len);
+
+/** Dates messages raised while the clock was unknown (time 0) with `now`. */
+stsm_status_t stsm_outbox_clock_known(struct stsm_outbox *outbox, int64_t now);
+
+/**
+ * The message to attempt now: due (next attempt reached, coalescing hold over, domain
+ * caps allow), highest severity first, then oldest first. STSM_ERR_NOT_FOUND when none is
+ * due; `*wait_s` then says how long until one is (UINT32_MAX: none waiting).
+ */
+stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now, uint32_t *id, uint32_t *wait_s);
+
+/** Decodes message `id` into `out`. STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT. */
+stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out);
+
+/**
+ * Records that an attempt of `id` begins (attempt count, and the domain caps), stored
+ * before the first byte goes out.
+ */
+stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id, int64_t now);
+
+/**
+ * Records the outcome for one recipient (index into the message's `to`) as soon as it is
+ * known: delivered and failed are final; deferred leaves it pending. Stored before it
+ * returns.
+ */
+stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t rcpt,
+                                 const struct stsm_smtp_result *result, int64_t now);
+
+/**
+ * Ends an attempt: when recipients are still pending, schedules the next attempt with
+ * exponential backoff and jitter (from `random`), or gives them up once give_up_s has
+ * passed since first queued. A message whose recipients all have an end is deleted, or
+ * kept as a coalescing anchor until its window ends. Returns the message's recipients'
+ * states in `states` (may be NULL) for the caller's result callback.
+ */
+stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, int64_t now, uint32_t random,
+                                       enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT]);
+
+/** Makes every pending message due now (`stsmail queue flush`). */
+stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox);
+
+/** Removes message `id` whatever its state (`stsmail queue drop`). */
+stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id);
+
+/** Removes anchors whose window is over; call now and then (e.g. from poll). */
+stsm_status_t stsm_outbox_tidy(struct stsm_outbox *outbox, int64_t now);
+
+/** Number of kept messages and the id of the i-th (oldest first). */
+size_t stsm_outbox_count(const struct stsm_outbox *outbox);
+uint32_t stsm_outbox_id_at(const struct stsm_outbox *outbox, size_t i);
+
+#endif /* STSM_OUTBOX_H */

@@ -1,0 +1,114 @@
+/*
+ * A small log-structured key-value store in NOR flash: the outbox's messages and their
+ * progress live here (and any other small record a port wants kept across reboots).
+ *
+ * The area is a ring of erase pages. Records are appended at the head; a record never
+ * spans pages. Replacing a key appends its new version, deleting it appends a tombstone;
+ * the newest version of each key (by a 32-bit sequence number) wins. When the head needs
+ * a fresh page, the oldest page is reclaimed: its live records are appended again first,
+ * then it is erased. So every page is erased once per trip round the ring, whatever is
+ * written, which spreads wear over the whole area.
+ *
+ * Power loss: a record's data is programmed first and its header (which carries the CRC
+ * of header and data) last, so a record cut short anywhere has no valid header and is
+ * ignored; the previous version of its key stays in force. A reclaimed page is erased
+ * only after its live records were copied, so a cut during reclaim leaves two copies of
+ * some records, and the newer wins. Every byte is programmed at most once per erase.
+ *
+ * Capacity: the store always keeps enough room to reclaim a page, so a put that returns
+ * STSM_OK never has to be undone and a put that does not fit fails up front with
+ * STSM_ERR_FULL (the store is unchanged).
+ *
+ * Flash semantics assumed: erased bytes read 0xFF, programming only clears bits; the
+ * area is memory-mapped for reading (`area->base`).
+ */
+#ifndef STSM_STORE_H
+#define STSM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stsm_flash_record.h"
+#include "stsm_status.h"
+
+#ifndef STSM_STORE_KEYS_MAX
+#define STSM_STORE_KEYS_MAX 64       /**< live keys the RAM index holds */
+#endif
+#ifndef STSM_STORE_PAGES_MAX
+#define STSM_STORE_PAGES_MAX 64      /**< erase pages an area may have */
+#endif
+
+#define STSM_STORE_KEY_NONE 0u       /**< not a key (0 and 0xFFFFFFFF are refused) */
+
+/** Where the newest version of one key lives. */
+struct stsm_store_slot {
+    uint32_t key;
+    uint32_t offset;                 /**< of the record's data, from the area's start */
+    uint16_t len;
+};
+
+/** Counters since mount, for footprint and wear figures. */
+struct stsm_store_stats {
+    uint32_t erases;                 /**< pages erased */
+    uint32_t programs;               /**< program calls */
+    uint32_t records_written;        /**< records appended (puts, deletes, reclaim copies) */
+    uint32_t records_skipped;        /**< damaged records ignored at mount */
+};
+
+/** A mounted store. Fields are private; read them through the functions below. */
+struct stsm_store {
+    const struct stsm_flash_area *area;
+    size_t pages;
+    uint32_t next_seq;               /**< sequence number of the next record */
+    size_t head_page;                /**< page being appended to */
+    size_t head_offset;              /**< next free byte in it */
+    uint32_t page_seq[STSM_STORE_PAGES_MAX]; /**< order of the pages in the ring (0: erased) */
+    size_t live_bytes;               /**< bytes the live records take, headers included */
+    size_t slot_count;
+    struct stsm_store_slot slots[STSM_STORE_KEYS_MAX];
+    struct stsm_store_stats stats;
+};
+
+/** The largest record data one put takes on this area (a page less the headers). */
+size_t stsm_store_record_max(const struct stsm_flash_area *area);
+
+/**
+ * Scans the area and builds the index. A blank or never-used area is an empty store;
+ * damaged or half-written records are skipped (counted in stats). Returns
+ * STSM_ERR_ARGUMENT for an area that is not at least 3 whole pages or has more than
+ * STSM_STORE_PAGES_MAX, STSM_ERR_CAPACITY when it holds more live keys than
+ * STSM_STORE_KEYS_MAX (nothing is dropped: the store stays unmounted),
+ * STSM_ERR_IO when the device fails while finishing an interrupted reclaim.
+ */
+stsm_status_t stsm_store_mount(struct stsm_store *store, const struct stsm_flash_area *area);
+
+/**
+ * Finds the newest version of `key`: STSM_OK with `*data` pointing into the area (valid
+ * until the next put or delete, which may reclaim its page) and `*len`, or
+ * STSM_ERR_NOT_FOUND.
+ */
+stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const uint8_t **data, size_t *len);
+
+/**
+ * Stores `len` bytes of `data` (which must not point into the area) as the new version of
+ * `key`, atomically with respect to power loss. STSM_ERR_CAPACITY when `len` exceeds
+ * stsm_store_record_max(), STSM_ERR_FULL when the area or the index has no room for it
+ * (nothing changed), STSM_ERR_IO when the device fails (the previous version stays).
+ */
+stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len);
+
+/** Removes `key` (a tombstone record). STSM_ERR_NOT_FOUND when it is not there. */
+stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key);
+
+/** True when a put of `len` bytes to `key` would find room now. */
+bool stsm_store_fits(const struct stsm_store *store, uint32_t key, size_t len);
+
+/** Number of live keys, and the key at index `i` (0 <= i < count, in no set order). */
+size_t stsm_store_count(const struct stsm_store *store);
+uint32_t stsm_store_key_at(const struct stsm_store *store, size_t i);
+
+/** Counters since mount. */
+const struct stsm_store_stats *stsm_store_stats(const struct stsm_store *store);
+
+#endif /* STSM_STORE_H */
