@@ -91,6 +91,24 @@ static const char *address_problem(const char *a)
     return NULL;
 }
 
+/* Lines that read the same as 7bit and as quoted-printable: no '=', no trailing white
+ * space, short enough to need no soft break. */
+static bool valid_preamble(const char *p)
+{
+    size_t col = 0;
+    for (; *p != '\0'; p++) {
+        if (*p == '\n') {
+            if (col > 0 && p[-1] == ' ') {
+                return false;
+            }
+            col = 0;
+        } else if (*p < 0x20 || *p > 0x7E || *p == '=' || ++col > QP_LINE) {
+            return false;
+        }
+    }
+    return col == 0;
+}
+
 stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len)
 {
     if (m->from != NULL && has_line_break(m->from)) {
@@ -134,6 +152,11 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     }
     if (m->body_len > 0 && (m->body == NULL || !valid_utf8(m->body, m->body_len))) {
         return stsm_refuse(why, why_len, "the body is not valid UTF-8");
+    }
+    if (m->preamble != NULL && !valid_preamble(m->preamble)) {
+        return stsm_refuse(why, why_len, "the preamble must be lines of at most %u printable ASCII "
+                                         "characters without '=', each ending in a line feed",
+                           (unsigned)QP_LINE);
     }
     for (size_t i = 0; i < m->extra_count; i++) {
         const struct stsm_message_header *h = &m->extra[i];
@@ -364,6 +387,12 @@ stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit,
     put(&w, "MIME-Version: 1.0\r\n", 19);
     put(&w, "Content-Type: text/plain; charset=utf-8\r\n", 41);
     putf(&w, "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : eightbit ? "8bit" : "7bit");
+    for (const char *line = m->preamble; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        put(&w, line, (size_t)(end - line));
+        put(&w, "\r\n", 2);
+        line = end + 1;
+    }
     if (qp) {
         put_qp_body(&w, m);
     } else {

@@ -34,6 +34,11 @@ struct stsm_message {
     const char *subject;             /**< UTF-8; encoded per RFC 2047 when not ASCII */
     const char *body;                /**< UTF-8 text, any line ends */
     size_t body_len;
+    const char *preamble;            /**< optional lines put before the body, e.g. how many
+                                          times a coalesced alert was raised: printable
+                                          ASCII without '=', '\n' after each line, lines of
+                                          at most 76 characters (valid as 7bit and as
+                                          quoted-printable alike) */
     struct stsm_message_header extra[STSM_MESSAGE_MAX_EXTRA];
     size_t extra_count;
     int64_t date;                    /**< seconds since 1970 (UTC) for the Date header */

@@ -105,9 +105,34 @@ static void qp_same_text(void)
     }
 }
 
+/* The preamble (a coalesced alert's count) comes first in the body, the same under 7bit
+ * and quoted-printable; anything that would read differently under QP is refused. */
+static void preamble(void)
+{
+    char why[160];
+    struct stsm_message m = base();
+    m.preamble = "This alert was raised 999 times.\n\n";
+    CHECK(contains(render(&m, false), "\r\n\r\nThis alert was raised 999 times.\r\n\r\nCyan at 5%.\r\n"));
+    m.body = "Caf\xc3\xa9\n";
+    m.body_len = 6;
+    CHECK(contains(render(&m, false), "quoted-printable\r\n\r\nThis alert was raised 999 times.\r\n\r\nCaf=C3=A9\r\n"));
+    static const char line76[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n";
+    static const char *const bad[] = { "no line end", "a = b\n", "trailing space \n", "tab\there\n",
+                                       "caf\xc3\xa9\n", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" };
+    m.preamble = line76;
+    CHECK(stsm_message_check(&m, why, sizeof why) == STSM_OK);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m.preamble = bad[i];
+        CHECK(stsm_message_check(&m, why, sizeof why) == STSM_ERR_ARGUMENT && contains(why, "preamble"));
+    }
+}
+
 int main(void)
 {
     struct stsm_message m = base();
+
+    CHECK_CASE("preamble");
+    preamble();
 
     CHECK_CASE("plain ASCII alert, exact bytes");
     CHECK_STR(render(&m, false),
