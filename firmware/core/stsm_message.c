@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stsm_base64.h"
+#include "stsm_time.h"
 #include "stsm_utf8.h"
 
 #define LINE_MAX_OCTETS 998
@@ -220,21 +221,13 @@ static void putf(struct writer *w, const char *fmt, ...)
 /* RFC 5322 date-time in UTC, from days-since-epoch arithmetic (proleptic Gregorian). */
 static void put_date(struct writer *w, int64_t t)
 {
-    static const char *const days[] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
     static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-    int64_t day = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-    int64_t secs = t - day * 86400;
-    int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    putf(w, "Date: %s, %d %s %04d %02d:%02d:%02d +0000\r\n", days[((day % 7) + 7) % 7], (int)d,
-         months[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    struct stsm_civil_time c;
+    stsm_time_civil(t, &c);
+    putf(w, "Date: %s, %d %s %04d %02d:%02d:%02d +0000\r\n", days[c.weekday], c.day, months[c.month - 1],
+         c.year, c.hour, c.minute, c.second);
 }
 
 /* Subject: as is when ASCII, else RFC 2047 "B" encoded words split at character
