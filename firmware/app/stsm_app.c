@@ -31,7 +31,8 @@ int stsm_app_exit_status(stsm_status_t status)
     case STSM_ERR_TIMEOUT:
     case STSM_ERR_DNS_SERVER_FAILURE:
     case STSM_ERR_PEER_CLOSED:
-    case STSM_ERR_TLS_TRUNCATED: return EXIT_TEMPFAIL;
+    case STSM_ERR_TLS_TRUNCATED:
+    case STSM_ERR_FULL: return EXIT_TEMPFAIL;
     case STSM_ERR_PEER_PROTOCOL: return EXIT_PROTOCOL;
     case STSM_ERR_DNS_MALFORMED:
     case STSM_ERR_DNS_CNAME_CHAIN:
@@ -128,8 +129,7 @@ int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
     return 0;
 }
 
-/* A path from the settings: relative ones are relative to the settings file's folder. */
-static void settings_relative(const char *settings_path, const char *path, char *out, size_t cap)
+void stsm_app_settings_relative(const char *settings_path, const char *path, char *out, size_t cap)
 {
     const char *slash = strrchr(settings_path, '/');
     if (path[0] != '/' && slash != NULL) {
@@ -150,7 +150,7 @@ int stsm_app_load_tls(const char *settings_path, const struct stsm_settings *set
         fprintf(stderr, "stsmail: %s: /tls/trust_store: required for TLS\n", settings_path);
         return EXIT_CONFIG;
     }
-    settings_relative(settings_path, store_path, path, sizeof path);
+    stsm_app_settings_relative(settings_path, store_path, path, sizeof path);
     struct stsm_trust_store store;
     stsm_status_t st = stsm_app_read_file(path, blob, sizeof blob, &len, why, sizeof why);
     if (st == STSM_OK && stsm_trust_store_open(&store, blob, len) != STSM_OK) {
@@ -199,7 +199,7 @@ bool stsm_app_load_sts_cache(const char *settings_path, const struct stsm_settin
     if (settings->mta_sts.cache_file[0] == '\0') {
         return false;
     }
-    settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
+    stsm_app_settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
     if (access(path, F_OK) != 0) {
         return true;   /* first run */
     }
@@ -276,7 +276,7 @@ void stsm_app_save_sts_cache(const char *settings_path, const struct stsm_settin
     if (settings->mta_sts.cache_file[0] == '\0') {
         return;
     }
-    settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
+    stsm_app_settings_relative(settings_path, settings->mta_sts.cache_file, path, sizeof path);
     snprintf(lock_path, sizeof lock_path, "%s.lock", path);
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
     /* Runs that save at the same time take turns: each re-reads the file under the lock,

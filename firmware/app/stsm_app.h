@@ -45,6 +45,10 @@ void stsm_app_net_down(void);
 stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t *len, char *why,
                                  size_t why_len);
 
+/** A path from the settings (`path`) as the process can open it: a relative one is
+ *  relative to the settings file's folder. */
+void stsm_app_settings_relative(const char *settings_path, const char *path, char *out, size_t cap);
+
 /**
  * Reads and validates the settings file; also requires /network/interface. Returns 0, or
  * EXIT_CONFIG after printing "FILE: /json/path: what was wrong".

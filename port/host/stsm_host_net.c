@@ -20,16 +20,27 @@ struct netif *stsm_host_net_netif(void)
     return &host_netif;
 }
 
-void stsm_host_net_poll(uint32_t max_wait_ms)
+/* Waits for a frame or the next lwIP timer, at most `max_wait_ms`; true when a frame
+ * is waiting. */
+static bool wait_for_frame(uint32_t max_wait_ms)
 {
     u32_t timer_wait = sys_timeouts_sleeptime();
     struct pollfd pfd = { .fd = stsm_tap_fd(&host_tap), .events = POLLIN };
     int wait = (int)(timer_wait < max_wait_ms ? timer_wait : max_wait_ms);
+    return poll(&pfd, pfd.fd >= 0 ? 1 : 0, wait) > 0 && (pfd.revents & POLLIN);
+}
 
-    if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, wait) > 0 && (pfd.revents & POLLIN)) {
+void stsm_host_net_poll(uint32_t max_wait_ms)
+{
+    if (wait_for_frame(max_wait_ms)) {
         stsm_tap_poll(&host_netif);
     }
     sys_check_timeouts();
+}
+
+void stsm_host_net_wait(uint32_t max_wait_ms)
+{
+    (void)wait_for_frame(max_wait_ms);
 }
 
 /* Servers given by the user replace those DHCP provided (lwIP keeps DNS_MAX_SERVERS). */

@@ -40,6 +40,11 @@ struct netif *stsm_host_net_netif(void);
  */
 void stsm_host_net_poll(uint32_t max_wait_ms);
 
+/** Waits up to `max_wait_ms` (less when an lwIP timer is due sooner) for a frame without
+ *  taking it: a loop that must hold a lock while lwIP runs waits here unlocked, then
+ *  calls stsm_host_net_poll(0). */
+void stsm_host_net_wait(uint32_t max_wait_ms);
+
 /** Detaches from the TAP device (the stack itself stays initialised). */
 void stsm_host_net_down(void);
 
