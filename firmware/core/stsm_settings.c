@@ -85,6 +85,11 @@ static const char *describe(const cJSON *item, char *buf, size_t len)
 {
     if (cJSON_IsString(item)) {
         snprintf(buf, len, "\"%.40s\"", item->valuestring);
+    } else if (cJSON_IsNumber(item) && item->valuedouble > -1e15 && item->valuedouble < 1e15 &&
+               item->valuedouble == (double)(long long)item->valuedouble) {
+        /* A whole number is quoted in full (%g would make 2592001 "2.592e+06"); the range
+         * test comes first, as converting a larger one is undefined. */
+        snprintf(buf, len, "%lld", (long long)item->valuedouble);
     } else if (cJSON_IsNumber(item)) {
         snprintf(buf, len, "%g", item->valuedouble);
     } else if (cJSON_IsBool(item)) {
@@ -196,6 +201,28 @@ static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char 
         return fail(ctx, path, "expected an address like \"alerts@example.com\", got \"%.60s\"", out);
     }
     return STSM_OK;
+}
+
+/* Reads a string that must be one of `names` (NULL-terminated) into `*out` as its index;
+ * the error lists them as "expected "a", "b" or "c", got ...". */
+static stsm_status_t get_choice(struct ctx *ctx, const cJSON *item, const char *path,
+                                const char *const names[], int *out)
+{
+    char seen[64], expected[96] = "";
+    size_t n = 0;
+    for (int i = 0; names[i] != NULL; i++) {
+        if (cJSON_IsString(item) && strcmp(item->valuestring, names[i]) == 0) {
+            *out = i;
+            return STSM_OK;
+        }
+        n++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(expected);
+        snprintf(expected + used, sizeof expected - used, "%s\"%s\"",
+                 i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+    }
+    return fail(ctx, path, "expected %s, got %s", expected, describe(item, seen, sizeof seen));
 }
 
 /* Looks up `key` in an object that has been checked for unknown keys; `path` gets the
@@ -458,7 +485,7 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
 {
     static const char *const keys[] = { "host", "port", "tls", "auth", "policy_domain", NULL };
     static const char *const auth_keys[] = { "user", "password", NULL };
-    char path[64], seen[64];
+    char path[64];
     long port = 0;
     stsm_status_t st = need_object(ctx, obj, "/delivery/relay", keys);
     const cJSON *item;
@@ -469,16 +496,14 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
         st = get_string(ctx, item, path, d->relay_policy_domain, sizeof d->relay_policy_domain);
     }
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "tls", path, sizeof path)) != NULL) {
-        if (cJSON_IsString(item) && strcmp(item->valuestring, "starttls") == 0) {
-            d->relay_tls = STSM_RELAY_STARTTLS;
-        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "implicit") == 0) {
-            d->relay_tls = STSM_RELAY_IMPLICIT;
-        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "none") == 0) {
-            d->relay_tls = STSM_RELAY_NONE;
-        } else {
-            return fail(ctx, path, "expected \"starttls\", \"implicit\" or \"none\", got %s",
-                        describe(item, seen, sizeof seen));
+        static const char *const names[] = { "starttls", "implicit", "none", NULL };
+        static const enum stsm_settings_relay_tls values[] = { STSM_RELAY_STARTTLS, STSM_RELAY_IMPLICIT,
+                                                               STSM_RELAY_NONE };
+        int choice;
+        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
+            return st;
         }
+        d->relay_tls = values[choice];
     }
     d->relay_port = d->relay_tls == STSM_RELAY_IMPLICIT ? 465 : 587;
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "port", path, sizeof path)) != NULL) {
@@ -517,33 +542,31 @@ static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct st
     /* require_tls is listed so that an old file gets told what replaced it. */
     static const char *const keys[] = { "mode", "tls_level", "require_tls", "opportunistic_plaintext",
                                         "timeout_percent", "attempt_timeout", "relay", NULL };
-    char path[64], seen[64];
+    char path[64];
     long percent, seconds;
     stsm_status_t st = need_object(ctx, obj, "/delivery", keys);
     const cJSON *item;
     if (st == STSM_OK && (item = member(obj, "/delivery", "mode", path, sizeof path)) != NULL) {
-        if (cJSON_IsString(item) && strcmp(item->valuestring, "mx") == 0) {
-            d->mode = STSM_DELIVERY_MX;
-        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "relay") == 0) {
-            d->mode = STSM_DELIVERY_RELAY;
-        } else {
-            return fail(ctx, path, "expected \"mx\" or \"relay\", got %s", describe(item, seen, sizeof seen));
+        static const char *const names[] = { "mx", "relay", NULL };
+        static const enum stsm_settings_mode values[] = { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };
+        int choice;
+        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
+            return st;
         }
+        d->mode = values[choice];
     }
     if (st == STSM_OK && (item = member(obj, "/delivery", "require_tls", path, sizeof path)) != NULL) {
         return fail(ctx, path, "replaced by /delivery/tls_level (\"verify\")");
     }
     if (st == STSM_OK && (item = member(obj, "/delivery", "tls_level", path, sizeof path)) != NULL) {
-        if (cJSON_IsString(item) && strcmp(item->valuestring, "may") == 0) {
-            d->tls_level = STSM_TLS_LEVEL_MAY;
-        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "encrypt") == 0) {
-            d->tls_level = STSM_TLS_LEVEL_ENCRYPT;
-        } else if (cJSON_IsString(item) && strcmp(item->valuestring, "verify") == 0) {
-            d->tls_level = STSM_TLS_LEVEL_VERIFY;
-        } else {
-            return fail(ctx, path, "expected \"may\", \"encrypt\" or \"verify\", got %s",
-                        describe(item, seen, sizeof seen));
+        static const char *const names[] = { "may", "encrypt", "verify", NULL };
+        static const enum stsm_tls_level values[] = { STSM_TLS_LEVEL_MAY, STSM_TLS_LEVEL_ENCRYPT,
+                                                      STSM_TLS_LEVEL_VERIFY };
+        int choice;
+        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
+            return st;
         }
+        d->tls_level = values[choice];
     }
     if (st == STSM_OK && (item = member(obj, "/delivery", "attempt_timeout", path, sizeof path)) != NULL) {
         st = get_int(ctx, item, path, 10, 86400, &seconds);
@@ -623,9 +646,78 @@ static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct sts
     return st;
 }
 
+/* Reads an optional integer member into a uint32_t; absent leaves the default. */
+static stsm_status_t get_u32_member(struct ctx *ctx, const cJSON *obj, const char *parent, const char *key,
+                                    long min, long max, uint32_t *out)
+{
+    char path[64];
+    long value;
+    const cJSON *item = member(obj, parent, key, path, sizeof path);
+    if (item == NULL) {
+        return STSM_OK;
+    }
+    stsm_status_t st = get_int(ctx, item, path, min, max, &value);
+    if (st == STSM_OK) {
+        *out = (uint32_t)value;
+    }
+    return st;
+}
+
+static stsm_status_t parse_outbox(struct ctx *ctx, const cJSON *obj, struct stsm_settings_outbox *o)
+{
+    static const char *const keys[] = { "retry_first", "retry_max", "give_up", "coalesce_window",
+                                        "domain_hourly_cap", "when_full", "store_file", "store_size", NULL };
+    char path[64], seen[64];
+    stsm_status_t st = need_object(ctx, obj, "/outbox", keys);
+    const cJSON *item;
+    if (st == STSM_OK) {
+        st = get_u32_member(ctx, obj, "/outbox", "retry_first", 1, 86400, &o->retry_first_s);
+    }
+    if (st == STSM_OK) {
+        st = get_u32_member(ctx, obj, "/outbox", "retry_max", 1, 604800, &o->retry_max_s);
+    }
+    /* Named at retry_max whichever of the two was set: the cap is what must not be below
+     * the start (a retry_first above the default cap is fixed by raising retry_max). */
+    if (st == STSM_OK && o->retry_max_s < o->retry_first_s) {
+        return fail(ctx, "/outbox/retry_max", "must be at least /outbox/retry_first (%lu), got %lu",
+                    (unsigned long)o->retry_first_s, (unsigned long)o->retry_max_s);
+    }
+    if (st == STSM_OK) {
+        st = get_u32_member(ctx, obj, "/outbox", "give_up", 60, 2592000, &o->give_up_s);
+    }
+    if (st == STSM_OK) {
+        st = get_u32_member(ctx, obj, "/outbox", "coalesce_window", 0, 86400, &o->coalesce_window_s);
+    }
+    if (st == STSM_OK) {
+        st = get_u32_member(ctx, obj, "/outbox", "domain_hourly_cap", 0, 10000, &o->domain_hourly_cap);
+    }
+    if (st == STSM_OK && (item = member(obj, "/outbox", "when_full", path, sizeof path)) != NULL) {
+        static const char *const names[] = { "refuse", "drop_lower", NULL };
+        int choice;
+        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
+            return st;
+        }
+        o->drop_lower_when_full = choice == 1;
+    }
+    if (st == STSM_OK && (item = member(obj, "/outbox", "store_file", path, sizeof path)) != NULL) {
+        st = get_string(ctx, item, path, o->store_file, sizeof o->store_file);
+    }
+    if (st == STSM_OK && (item = member(obj, "/outbox", "store_size", path, sizeof path)) != NULL) {
+        /* Whole 4 KiB pages, at least three: stsm_store mounts no smaller ring. */
+        double v = cJSON_IsNumber(item) ? item->valuedouble : 0.0;
+        if (!(v >= 12288.0 && v <= 16777216.0) || v != (double)(long)v || (long)v % 4096 != 0) {
+            return fail(ctx, path, "expected a multiple of 4096 from 12288 to 16777216, got %s",
+                        describe(item, seen, sizeof seen));
+        }
+        o->store_size = (uint32_t)v;
+    }
+    return st;
+}
+
 static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_settings *settings)
 {
-    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", "mta_sts", NULL };
+    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", "mta_sts", "outbox",
+                                        NULL };
     char seen[64];
     stsm_status_t st;
 
@@ -659,6 +751,10 @@ static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_
     if (item != NULL && (st = parse_tls(ctx, item, &settings->tls)) != STSM_OK) {
         return st;
     }
+    item = cJSON_GetObjectItemCaseSensitive(root, "outbox");
+    if (item != NULL && (st = parse_outbox(ctx, item, &settings->outbox)) != STSM_OK) {
+        return st;
+    }
     return STSM_OK;
 }
 
@@ -677,6 +773,11 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     settings->delivery.relay_port = 587;
     settings->mta_sts.enabled = true;
     settings->mta_sts.fetch_timeout_ms = 60000;
+    settings->outbox.retry_first_s = 60;
+    settings->outbox.retry_max_s = 3600;
+    settings->outbox.give_up_s = 259200;
+    settings->outbox.coalesce_window_s = 300;
+    settings->outbox.store_size = 65536;
 
     arena_used = 0;
     arena_exhausted = false;

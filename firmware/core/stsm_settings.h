@@ -101,6 +101,27 @@ struct stsm_settings_mta_sts {
     char cache_file[STSM_SETTINGS_PATH_MAX + 1]; /**< /mta_sts/cache_file (host): "" keeps none */
 };
 
+/** /outbox: how the outbox retries, coalesces, caps and stores alerts (docs/settings.md). */
+struct stsm_settings_outbox {
+    uint32_t retry_first_s;            /**< /outbox/retry_first: first retry delay, seconds
+                                            1..86400, default 60 */
+    uint32_t retry_max_s;              /**< /outbox/retry_max: the delay doubles up to this,
+                                            retry_first..604800, default 3600 */
+    uint32_t give_up_s;                /**< /outbox/give_up: undelivered this long after first
+                                            queued, a recipient is given up; 60..2592000,
+                                            default 259200 (3 days) */
+    uint32_t coalesce_window_s;        /**< /outbox/coalesce_window: 0..86400, default 300;
+                                            0 never coalesces */
+    uint32_t domain_hourly_cap;        /**< /outbox/domain_hourly_cap: messages per recipient
+                                            domain per hour, 0..10000; 0 (default) no cap */
+    bool drop_lower_when_full;         /**< /outbox/when_full: "refuse" (default, false) or
+                                            "drop_lower" (true) */
+    char store_file[STSM_SETTINGS_PATH_MAX + 1]; /**< /outbox/store_file (host): the store image,
+                                            relative to the settings file; "" none */
+    uint32_t store_size;               /**< /outbox/store_size (host): bytes, a multiple of 4096,
+                                            12288..16777216, default 65536 */
+};
+
 struct stsm_settings {
     struct stsm_settings_device device;
     struct stsm_settings_network network;
@@ -108,6 +129,7 @@ struct stsm_settings {
     struct stsm_settings_delivery delivery;
     struct stsm_settings_tls tls;
     struct stsm_settings_mta_sts mta_sts;
+    struct stsm_settings_outbox outbox;
 };
 
 /** The most bytes of cJSON's arena any parse so far has used (footprint reports). */

@@ -106,6 +106,61 @@ int main(void)
               STSM_ERR_ARGUMENT);
     CHECK_STR(why, "/mta_sts/strict_cname/1: expected \"mx\", \"policy_host\" or \"txt\", got \"cname\"");
 
+    CHECK_CASE("outbox defaults");
+    CHECK_INT(parse("{}", why, sizeof why), STSM_OK);
+    CHECK_INT(settings.outbox.retry_first_s, 60);
+    CHECK_INT(settings.outbox.retry_max_s, 3600);
+    CHECK_INT(settings.outbox.give_up_s, 259200);
+    CHECK_INT(settings.outbox.coalesce_window_s, 300);
+    CHECK_INT(settings.outbox.domain_hourly_cap, 0);
+    CHECK(!settings.outbox.drop_lower_when_full);
+    CHECK_STR(settings.outbox.store_file, "");
+    CHECK_INT(settings.outbox.store_size, 65536);
+
+    CHECK_CASE("outbox, every key set");
+    CHECK_INT(parse("{\"outbox\": {\"retry_first\": 30, \"retry_max\": 7200, \"give_up\": 86400,"
+                    " \"coalesce_window\": 0, \"domain_hourly_cap\": 20, \"when_full\": \"drop_lower\","
+                    " \"store_file\": \"outbox.img\", \"store_size\": 131072}}", why, sizeof why), STSM_OK);
+    CHECK_INT(settings.outbox.retry_first_s, 30);
+    CHECK_INT(settings.outbox.retry_max_s, 7200);
+    CHECK_INT(settings.outbox.give_up_s, 86400);
+    CHECK_INT(settings.outbox.coalesce_window_s, 0);
+    CHECK_INT(settings.outbox.domain_hourly_cap, 20);
+    CHECK(settings.outbox.drop_lower_when_full);
+    CHECK_STR(settings.outbox.store_file, "outbox.img");
+    CHECK_INT(settings.outbox.store_size, 131072);
+    CHECK_INT(parse("{\"outbox\": {\"when_full\": \"refuse\"}}", why, sizeof why), STSM_OK);
+    CHECK(!settings.outbox.drop_lower_when_full);
+
+    CHECK_CASE("outbox limits: each number at both ends of its range");
+    static const struct {
+        const char *json;
+        const uint32_t *field;
+        uint32_t value;
+    } limits[] = {
+        { "{\"outbox\": {\"retry_first\": 1}}", &settings.outbox.retry_first_s, 1 },
+        { "{\"outbox\": {\"retry_first\": 86400, \"retry_max\": 86400}}", &settings.outbox.retry_first_s, 86400 },
+        { "{\"outbox\": {\"retry_first\": 1, \"retry_max\": 1}}", &settings.outbox.retry_max_s, 1 },
+        { "{\"outbox\": {\"retry_max\": 604800}}", &settings.outbox.retry_max_s, 604800 },
+        { "{\"outbox\": {\"retry_first\": 60, \"retry_max\": 60}}", &settings.outbox.retry_max_s, 60 },
+        { "{\"outbox\": {\"give_up\": 60}}", &settings.outbox.give_up_s, 60 },
+        { "{\"outbox\": {\"give_up\": 2592000}}", &settings.outbox.give_up_s, 2592000 },
+        { "{\"outbox\": {\"coalesce_window\": 0}}", &settings.outbox.coalesce_window_s, 0 },
+        { "{\"outbox\": {\"coalesce_window\": 86400}}", &settings.outbox.coalesce_window_s, 86400 },
+        { "{\"outbox\": {\"domain_hourly_cap\": 0}}", &settings.outbox.domain_hourly_cap, 0 },
+        { "{\"outbox\": {\"domain_hourly_cap\": 10000}}", &settings.outbox.domain_hourly_cap, 10000 },
+        { "{\"outbox\": {\"store_size\": 12288}}", &settings.outbox.store_size, 12288 },
+        { "{\"outbox\": {\"store_size\": 16777216}}", &settings.outbox.store_size, 16777216 },
+        { "{\"outbox\": {\"store_size\": 4096e1}}", &settings.outbox.store_size, 40960 },
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        CHECK_INT(parse(limits[i].json, why, sizeof why), STSM_OK);
+        CHECK_INT(*limits[i].field, limits[i].value);
+        if (*limits[i].field != limits[i].value) {
+            printf("     settings were: %s\n", limits[i].json);
+        }
+    }
+
     CHECK_CASE("a secret's value never appears in an error");
     CHECK_INT(parse("{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"u\","
                     " \"password\": 12345678}}}}", why, sizeof why), STSM_ERR_ARGUMENT);
@@ -213,6 +268,63 @@ int main(void)
         { "duplicate in device", "{\"device\": {\"ehlo_name\": \"a\", \"ehlo_name\": \"b\"}}",
           "/device/ehlo_name: duplicate key" },
         { "duplicate in mail", "{\"mail\": {\"to\": [], \"to\": []}}", "/mail/to: duplicate key" },
+        /* /outbox: each number just outside its range, wrong types, unknown keys, the
+         * retry_max >= retry_first rule and the store size's 4 KiB pages. */
+        { "outbox not an object", "{\"outbox\": []}", "/outbox: expected an object, got an array" },
+        { "outbox unknown key", "{\"outbox\": {\"retries\": 3}}", "/outbox/retries: unknown key" },
+        { "outbox duplicate key", "{\"outbox\": {\"give_up\": 60, \"give_up\": 60}}",
+          "/outbox/give_up: duplicate key" },
+        { "retry_first 0", "{\"outbox\": {\"retry_first\": 0}}",
+          "/outbox/retry_first: expected an integer 1..86400, got 0" },
+        { "retry_first 86401", "{\"outbox\": {\"retry_first\": 86401, \"retry_max\": 604800}}",
+          "/outbox/retry_first: expected an integer 1..86400, got 86401" },
+        { "retry_first as a string", "{\"outbox\": {\"retry_first\": \"60\"}}",
+          "/outbox/retry_first: expected an integer 1..86400, got \"60\"" },
+        { "retry_first not whole", "{\"outbox\": {\"retry_first\": 1.5}}",
+          "/outbox/retry_first: expected an integer 1..86400, got 1.5" },
+        { "retry_max 0", "{\"outbox\": {\"retry_max\": 0}}",
+          "/outbox/retry_max: expected an integer 1..604800, got 0" },
+        { "retry_max 604801", "{\"outbox\": {\"retry_max\": 604801}}",
+          "/outbox/retry_max: expected an integer 1..604800, got 604801" },
+        { "retry_max null", "{\"outbox\": {\"retry_max\": null}}",
+          "/outbox/retry_max: expected an integer 1..604800, got null" },
+        { "retry_max below retry_first", "{\"outbox\": {\"retry_first\": 120, \"retry_max\": 119}}",
+          "/outbox/retry_max: must be at least /outbox/retry_first (120), got 119" },
+        { "retry_first above the default retry_max", "{\"outbox\": {\"retry_first\": 3601}}",
+          "/outbox/retry_max: must be at least /outbox/retry_first (3601), got 3600" },
+        { "give_up 59", "{\"outbox\": {\"give_up\": 59}}", "/outbox/give_up: expected an integer 60..2592000, got 59" },
+        { "give_up 2592001", "{\"outbox\": {\"give_up\": 2592001}}",
+          "/outbox/give_up: expected an integer 60..2592000, got 2592001" },
+        { "give_up as a boolean", "{\"outbox\": {\"give_up\": true}}",
+          "/outbox/give_up: expected an integer 60..2592000, got true" },
+        { "coalesce_window -1", "{\"outbox\": {\"coalesce_window\": -1}}",
+          "/outbox/coalesce_window: expected an integer 0..86400, got -1" },
+        { "coalesce_window 86401", "{\"outbox\": {\"coalesce_window\": 86401}}",
+          "/outbox/coalesce_window: expected an integer 0..86400, got 86401" },
+        { "domain_hourly_cap -1", "{\"outbox\": {\"domain_hourly_cap\": -1}}",
+          "/outbox/domain_hourly_cap: expected an integer 0..10000, got -1" },
+        { "domain_hourly_cap 10001", "{\"outbox\": {\"domain_hourly_cap\": 10001}}",
+          "/outbox/domain_hourly_cap: expected an integer 0..10000, got 10001" },
+        { "domain_hourly_cap as an array", "{\"outbox\": {\"domain_hourly_cap\": [5]}}",
+          "/outbox/domain_hourly_cap: expected an integer 0..10000, got an array" },
+        { "when_full unknown", "{\"outbox\": {\"when_full\": \"drop_oldest\"}}",
+          "/outbox/when_full: expected \"refuse\" or \"drop_lower\", got \"drop_oldest\"" },
+        { "when_full as a boolean", "{\"outbox\": {\"when_full\": false}}",
+          "/outbox/when_full: expected \"refuse\" or \"drop_lower\", got false" },
+        { "store_file empty", "{\"outbox\": {\"store_file\": \"\"}}",
+          "/outbox/store_file: expected a non-empty string of at most 200 characters" },
+        { "store_file as a number", "{\"outbox\": {\"store_file\": 1}}",
+          "/outbox/store_file: expected a non-empty string of at most 200 characters, got 1" },
+        { "store_size 8192", "{\"outbox\": {\"store_size\": 8192}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 16777216, got 8192" },
+        { "store_size 16781312", "{\"outbox\": {\"store_size\": 16781312}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 16777216, got 16781312" },
+        { "store_size not a multiple of 4096", "{\"outbox\": {\"store_size\": 65537}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 16777216, got 65537" },
+        { "store_size as a string", "{\"outbox\": {\"store_size\": \"64K\"}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 16777216, got \"64K\"" },
+        { "store_size 1e300", "{\"outbox\": {\"store_size\": 1e300}}",
+          "/outbox/store_size: expected a multiple of 4096" },
         { "recipient not an address", "{\"mail\": {\"to\": [\"ops@example.test\", \"ops\"]}}",
           "/mail/to/1: expected an address like \"alerts@example.com\", got \"ops\"" },
         { "EHLO name with a space", "{\"device\": {\"ehlo_name\": \"my printer\"}}",
