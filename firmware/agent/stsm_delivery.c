@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lwip/netif.h"
-#include "lwip/timeouts.h"
 #include "stsm_sts_verdict.h"
 
 #define SMTP_PORT 25
@@ -27,10 +25,24 @@ static void say(struct stsm_delivery *d, const char *fmt, ...)
 
 /* Steps that would start a new connection run from the timer list, never inside a
  * callback of the connection they replace. */
-static void schedule(struct stsm_delivery *d, sys_timeout_handler step)
+static void arm(struct stsm_delivery *d, struct stsm_timer *t, uint32_t ms, stsm_timer_fn fn)
 {
-    sys_timeout(0, step, d);
+    d->clock->arm(d->clock_ctx, t, ms, fn, d);
 }
+
+static void disarm(struct stsm_delivery *d, struct stsm_timer *t)
+{
+    d->clock->disarm(d->clock_ctx, t);
+}
+
+static struct stsm_timer *step_timer(struct stsm_delivery *d, stsm_timer_fn step);
+
+static void schedule(struct stsm_delivery *d, stsm_timer_fn step)
+{
+    arm(d, step_timer(d, step), 0, step);
+}
+
+#define CONN(d) ((d)->transport_ctx)
 
 static bool relay_mode(const struct stsm_delivery *d)
 {
@@ -107,20 +119,20 @@ static void finish(struct stsm_delivery *d)
         return;
     }
     d->finished = true;
-    sys_untimeout(on_deadline, d);
+    disarm(d, &d->deadline_timer);
     d->done(d->arg, d);
 }
 
 /* Drops the current connection and every step that would open another one. */
 static void abandon_connection(struct stsm_delivery *d)
 {
-    sys_untimeout(on_smtp_timeout, d);
-    sys_untimeout(try_host, d);
-    sys_untimeout(open_session, d);
+    disarm(d, &d->reply_timer);
+    disarm(d, step_timer(d, try_host));
+    disarm(d, step_timer(d, open_session));
     d->session_open = false;
     d->tls_deferred = false;
     d->msg_len = 0;
-    stsm_conn_close(&d->conn);
+    d->transport->close(CONN(d));
 }
 
 static void on_deadline(void *arg)
@@ -133,8 +145,8 @@ static void on_deadline(void *arg)
     say(d, "%s; every recipient not yet settled is deferred", text);
     d->expired = true;
     abandon_connection(d);
-    sys_untimeout(next_group, d);
-    sys_untimeout(relay_ready_step, d);
+    disarm(d, step_timer(d, next_group));
+    disarm(d, step_timer(d, relay_ready_step));
     if (relay_mode(d) && d->route_pending) {
         stsm_resolver_cancel(&d->query);
         d->route_pending = false;
@@ -178,9 +190,9 @@ static void on_smtp_timeout(void *arg)
  * byte at a time must not keep a session alive for ever. */
 static void arm_timer(struct stsm_delivery *d)
 {
-    sys_untimeout(on_smtp_timeout, d);
     uint32_t ms = stsm_smtp_timeout_ms(&d->smtp);
-    sys_timeout((u32_t)((uint64_t)ms * d->settings->delivery.timeout_percent / 100u), on_smtp_timeout, d);
+    arm(d, &d->reply_timer, (uint32_t)((uint64_t)ms * d->settings->delivery.timeout_percent / 100u),
+        on_smtp_timeout);
     d->armed_serial = stsm_smtp_wait_serial(&d->smtp);
 }
 
@@ -191,14 +203,14 @@ static void flush_output(struct stsm_delivery *d)
     size_t len;
     const uint8_t *out = stsm_smtp_output(&d->smtp, &len);
     while (len > 0) {
-        long n = stsm_conn_send(&d->conn, out, len);
+        long n = d->transport->send(CONN(d), out, len);
         if (n <= 0) {
             break;
         }
         stsm_smtp_output_sent(&d->smtp, (size_t)n);
         out = stsm_smtp_output(&d->smtp, &len);
     }
-    stsm_conn_flush(&d->conn);
+    d->transport->flush(CONN(d));
 }
 
 /* Streams the message through the DATA encoder; returns when the connection is full. */
@@ -206,13 +218,13 @@ static void pump_data(struct stsm_delivery *d)
 {
     for (;;) {
         if (d->chunk_sent < d->chunk_len) {
-            long n = stsm_conn_send(&d->conn, d->chunk + d->chunk_sent, d->chunk_len - d->chunk_sent);
+            long n = d->transport->send(CONN(d), d->chunk + d->chunk_sent, d->chunk_len - d->chunk_sent);
             if (n < 0) {
                 act(d, stsm_smtp_closed(&d->smtp));
                 return;
             }
             if (n == 0) {
-                stsm_conn_flush(&d->conn);
+                d->transport->flush(CONN(d));
                 return;
             }
             d->chunk_sent += (size_t)n;
@@ -230,7 +242,7 @@ static void pump_data(struct stsm_delivery *d)
             d->chunk_len = stsm_smtp_data_finish(&d->encoder, d->chunk);
             d->data_finished = true;
         } else {
-            stsm_conn_flush(&d->conn);
+            d->transport->flush(CONN(d));
             d->msg_len = 0;   /* all sent: nothing more to pump */
             act(d, stsm_smtp_data_done(&d->smtp));
             return;
@@ -256,8 +268,8 @@ static void session_finished(struct stsm_delivery *d);
 
 static void start_tls(struct stsm_delivery *d)
 {
-    stsm_status_t st = tls_must_verify(d) ? stsm_conn_start_tls(&d->conn, d->tls, d->server_name)
-                       : stsm_conn_start_tls_opportunistic(&d->conn, d->tls, d->server_name);
+    stsm_status_t st = tls_must_verify(d) ? d->transport->start_tls(CONN(d), d->tls, d->server_name)
+                       : d->transport->start_tls_opportunistic(CONN(d), d->tls, d->server_name);
     if (st != STSM_OK) {
         act(d, stsm_smtp_tls_done(&d->smtp, st));
     }
@@ -276,7 +288,7 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         }
         break;
     case STSM_SMTP_START_TLS:
-        sys_untimeout(on_smtp_timeout, d);
+        disarm(d, &d->reply_timer);
         if (d->provisional && d->sts_pending) {
             /* One TLS session's memory at a time: the handshake waits for the policy
              * fetch, which always ends (it has its own timeout); on_sts() resumes it. */
@@ -291,15 +303,15 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         start_data(d);
         break;
     case STSM_SMTP_HOLD:
-        sys_untimeout(on_smtp_timeout, d);
+        disarm(d, &d->reply_timer);
         if (!d->provisional) {
             decide_held(d);
         }
         break;
     case STSM_SMTP_CLOSE:
-        sys_untimeout(on_smtp_timeout, d);
+        disarm(d, &d->reply_timer);
         d->session_open = false;
-        stsm_conn_close(&d->conn);
+        d->transport->close(CONN(d));
         session_finished(d);
         break;
     }
@@ -311,6 +323,11 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     struct stsm_smtp_params p = { 0 };
 
     d->tls_deferred = false;   /* belonged to a session that has ended */
+    if (d->settings->device.ehlo_name[0] == '\0') {
+        char addr[24];
+        snprintf(d->ehlo_literal, sizeof d->ehlo_literal, "[%s]",
+                 d->transport->local_address(CONN(d), addr, sizeof addr) ? addr : "127.0.0.1");
+    }
     p.ehlo_name = d->settings->device.ehlo_name[0] != '\0' ? d->settings->device.ehlo_name : d->ehlo_literal;
     p.implicit_tls = implicit_tls;
     p.require_tls = tls_required(d);
@@ -337,7 +354,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         struct stsm_smtp_result r;
         say(d, "%s: the SMTP session could not start with these parameters; deferred", d->server_name);
         set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
-        stsm_conn_close(&d->conn);
+        d->transport->close(CONN(d));
         settle_group(d, &r, d->server_name);
         schedule(d, next_group);
         return;
@@ -350,7 +367,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
 static void connection_failed(struct stsm_delivery *d, stsm_status_t status)
 {
     say(d, "%s (port %u): %s", d->server_name, (unsigned)d->server_port, stsm_status_str(status));
-    stsm_conn_close(&d->conn);
+    d->transport->close(CONN(d));
     set_local(&d->last_failure, STSM_SMTP_DEFERRED, status, stsm_status_str(status));
     if (relay_mode(d)) {
         settle_group(d, &d->last_failure, d->server_name);
@@ -361,14 +378,13 @@ static void connection_failed(struct stsm_delivery *d, stsm_status_t status)
     schedule(d, try_host);
 }
 
-static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event event, stsm_status_t status)
+static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
 {
     struct stsm_delivery *d = arg;
-    (void)conn;
     switch (event) {
     case STSM_CONN_CONNECTED:
         if (relay_mode(d) && d->settings->delivery.relay_tls == STSM_RELAY_IMPLICIT) {
-            stsm_status_t st = stsm_conn_start_tls(&d->conn, d->tls, d->server_name);
+            stsm_status_t st = d->transport->start_tls(CONN(d), d->tls, d->server_name);
             if (st != STSM_OK) {
                 connection_failed(d, st);
             }
@@ -377,11 +393,11 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
         begin_smtp(d, false);
         return;
     case STSM_CONN_TLS_READY: {
-        stsm_status_t verify = stsm_conn_tls_verify_status(&d->conn);
+        stsm_status_t verify = d->transport->tls_verify_status(CONN(d));
         d->session_tls = true;
         d->session_verified = verify == STSM_OK;
-        const char *version = mbedtls_ssl_get_version(stsm_conn_tls_session(&d->conn));
-        const char *suite = mbedtls_ssl_get_ciphersuite(stsm_conn_tls_session(&d->conn));
+        const char *version, *suite;
+        d->transport->tls_describe(CONN(d), &version, &suite);
         if (d->session_verified) {
             say(d, "%s: TLS verified (%s, %s)", d->server_name, version, suite);
         } else {
@@ -403,7 +419,7 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
     case STSM_CONN_READABLE:
         for (;;) {
             uint8_t buf[512];
-            long n = stsm_conn_recv(&d->conn, buf, sizeof buf);
+            long n = d->transport->recv(CONN(d), buf, sizeof buf);
             if (n == 0 || !d->session_open) {
                 return;
             }
@@ -433,7 +449,7 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
     case STSM_CONN_FAILED:
         if (!d->session_open) {
             connection_failed(d, status);
-        } else if (stsm_conn_is_tls(&d->conn) || status == STSM_ERR_PEER_CLOSED ||
+        } else if (d->transport->is_tls(CONN(d)) || status == STSM_ERR_PEER_CLOSED ||
                    status == STSM_ERR_CONNECT) {
             act(d, stsm_smtp_closed(&d->smtp));
         } else {
@@ -455,8 +471,8 @@ static void open_session(void *arg)
     d->session_verified = false;
     d->msg_len = 0;
     d->data_finished = false;
-    stsm_status_t st = stsm_conn_connect(&d->conn, &d->server_address, d->server_port,
-                                         STSM_CONNECT_TIMEOUT_MS, on_conn, d);
+    stsm_status_t st = d->transport->connect(CONN(d), &d->server_address, d->server_port,
+                                             STSM_CONNECT_TIMEOUT_MS, on_conn, d);
     if (st != STSM_OK) {
         connection_failed(d, st);
     }
@@ -925,6 +941,12 @@ static void relay_ready_step(void *arg)
     relay_ready(arg);
 }
 
+static struct stsm_timer *step_timer(struct stsm_delivery *d, stsm_timer_fn step)
+{
+    return step == next_group ? &d->step_timers[0] : step == try_host ? &d->step_timers[1]
+           : step == open_session ? &d->step_timers[2] : &d->step_timers[3];
+}
+
 /* Starts the MTA-STS lookup of the current domain; true when it is under way. */
 static bool start_sts_lookup(struct stsm_delivery *d)
 {
@@ -1010,13 +1032,27 @@ static void next_group(void *arg)
     }
 }
 
+void stsm_delivery_set_options(struct stsm_delivery *d, const struct stsm_delivery_options *options)
+{
+    d->options = *options;
+}
+
 stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
                                   const struct stsm_message *message, struct stsm_tls *tls,
                                   struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
     char why[160];
+    struct stsm_delivery_options options = d->options;
     memset(d, 0, offsetof(struct stsm_delivery, msg));
+    d->transport = options.transport;
+    d->transport_ctx = options.transport_ctx;
+    if (d->transport == NULL) {
+        d->transport = stsm_conn_transport();
+        d->transport_ctx = &d->lwip_conn;
+    }
+    d->clock = options.clock != NULL ? options.clock : stsm_lwip_clock();
+    d->clock_ctx = options.clock_ctx;
     d->settings = settings;
     d->message = message;
     d->tls = tls;
@@ -1036,13 +1072,10 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
         say(d, "message refused: larger than %u bytes once encoded", (unsigned)sizeof d->msg);
         return st;
     }
-    const struct netif *netif = netif_default;
-    snprintf(d->ehlo_literal, sizeof d->ehlo_literal, "[%s]",
-             netif != NULL ? ip4addr_ntoa(netif_ip4_addr(netif)) : "127.0.0.1");
     for (size_t i = 0; i < message->to_count; i++) {
         d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
     }
-    sys_timeout((u32_t)(settings->delivery.attempt_timeout_s * 1000u), on_deadline, d);
+    arm(d, &d->deadline_timer, settings->delivery.attempt_timeout_s * 1000u, on_deadline);
     schedule(d, next_group);
     return STSM_OK;
 }

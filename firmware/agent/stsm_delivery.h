@@ -42,11 +42,21 @@
 #include "stsm_smtp.h"
 #include "stsm_smtp_data.h"
 #include "stsm_sts_lookup.h"
+#include "stsm_timer.h"
 #include "stsm_tls.h"
+#include "stsm_transport.h"
 
 struct stsm_delivery;
 typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);
 typedef void (*stsm_delivery_done_fn)(void *arg, struct stsm_delivery *delivery);
+
+/** What a delivery runs on. Zeroed members take the defaults. */
+struct stsm_delivery_options {
+    const struct stsm_transport *transport;   /**< NULL: the lwIP connection (stsm_conn_transport()) */
+    void *transport_ctx;                      /**< the transport's context; must stay alive until `done` */
+    const struct stsm_clock *clock;           /**< NULL: lwIP's timer list (stsm_lwip_clock()) */
+    void *clock_ctx;
+};
 
 /** Final result of one recipient. */
 struct stsm_delivery_rcpt {
@@ -94,7 +104,14 @@ struct stsm_delivery {
     bool plaintext_retry;                /* this attempt deliberately skips STARTTLS */
     struct stsm_smtp_result last_failure;
 
-    struct stsm_conn conn;
+    struct stsm_delivery_options options;  /* for the next start */
+    const struct stsm_transport *transport;
+    void *transport_ctx;
+    const struct stsm_clock *clock;
+    void *clock_ctx;
+    struct stsm_timer deadline_timer, reply_timer;
+    struct stsm_timer step_timers[4];    /* next_group, try_host, open_session, relay_ready */
+    struct stsm_conn_transport_ctx lwip_conn;   /* the default transport's context */
     struct stsm_smtp smtp;
     bool session_open;
     bool session_tls;                    /* TLS came up in this session */
@@ -110,6 +127,13 @@ struct stsm_delivery {
     char msg[STSM_MESSAGE_MAX];
     struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS policy */
 };
+
+/**
+ * Sets what the next stsm_delivery_start() on `delivery` runs on; that start takes them
+ * and the one after it begins from the defaults again (call this before every start that
+ * needs them). `delivery` must be zeroed (static storage) or have been started before.
+ */
+void stsm_delivery_set_options(struct stsm_delivery *delivery, const struct stsm_delivery_options *options);
 
 /**
  * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`, using

@@ -373,3 +373,84 @@ stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn)
 {
     return conn->verify_status;
 }
+
+/* ---- the connection as a transport (stsm_transport.h) --------------------------------- */
+
+static void transport_event(void *arg, struct stsm_conn *conn, enum stsm_conn_event event, stsm_status_t status)
+{
+    struct stsm_conn_transport_ctx *t = arg;
+    (void)conn;
+    t->event(t->event_arg, event, status);
+}
+
+static stsm_status_t transport_connect(void *ctx, const ip_addr_t *address, uint16_t port, uint32_t timeout_ms,
+                                       stsm_transport_event_fn event, void *arg)
+{
+    struct stsm_conn_transport_ctx *t = ctx;
+    t->event = event;
+    t->event_arg = arg;
+    return stsm_conn_connect(&t->conn, address, port, timeout_ms, transport_event, t);
+}
+
+static stsm_status_t transport_start_tls(void *ctx, struct stsm_tls *tls, const char *host)
+{
+    return stsm_conn_start_tls(&((struct stsm_conn_transport_ctx *)ctx)->conn, tls, host);
+}
+
+static stsm_status_t transport_start_tls_opportunistic(void *ctx, struct stsm_tls *tls, const char *host)
+{
+    return stsm_conn_start_tls_opportunistic(&((struct stsm_conn_transport_ctx *)ctx)->conn, tls, host);
+}
+
+static stsm_status_t transport_tls_verify_status(void *ctx)
+{
+    return stsm_conn_tls_verify_status(&((struct stsm_conn_transport_ctx *)ctx)->conn);
+}
+
+static void transport_tls_describe(void *ctx, const char **version, const char **suite)
+{
+    const mbedtls_ssl_context *ssl = stsm_conn_tls_session(&((struct stsm_conn_transport_ctx *)ctx)->conn);
+    *version = ssl != NULL ? mbedtls_ssl_get_version(ssl) : "?";
+    *suite = ssl != NULL ? mbedtls_ssl_get_ciphersuite(ssl) : "?";
+}
+
+static bool transport_is_tls(void *ctx)
+{
+    return stsm_conn_is_tls(&((struct stsm_conn_transport_ctx *)ctx)->conn);
+}
+
+static long transport_send(void *ctx, const void *data, size_t len)
+{
+    return stsm_conn_send(&((struct stsm_conn_transport_ctx *)ctx)->conn, data, len);
+}
+
+static long transport_recv(void *ctx, void *buf, size_t cap)
+{
+    return stsm_conn_recv(&((struct stsm_conn_transport_ctx *)ctx)->conn, buf, cap);
+}
+
+static void transport_flush(void *ctx)
+{
+    stsm_conn_flush(&((struct stsm_conn_transport_ctx *)ctx)->conn);
+}
+
+static void transport_close(void *ctx)
+{
+    stsm_conn_close(&((struct stsm_conn_transport_ctx *)ctx)->conn);
+}
+
+static bool transport_local_address(void *ctx, char *buf, size_t cap)
+{
+    const struct tcp_pcb *pcb = ((struct stsm_conn_transport_ctx *)ctx)->conn.pcb;
+    return pcb != NULL && ipaddr_ntoa_r(&pcb->local_ip, buf, (int)cap) != NULL;
+}
+
+const struct stsm_transport *stsm_conn_transport(void)
+{
+    static const struct stsm_transport ops = {
+        transport_connect, transport_start_tls, transport_start_tls_opportunistic, transport_tls_verify_status,
+        transport_tls_describe, transport_is_tls, transport_send, transport_recv, transport_flush,
+        transport_close, transport_local_address,
+    };
+    return &ops;
+}

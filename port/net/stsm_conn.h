@@ -1,20 +1,11 @@
 /*
- * The transport contract of the protocol engines: one TCP connection on lwIP's raw API
- * that can be upgraded to TLS in place (STARTTLS) or start with it (implicit TLS). The
- * engines see the same calls either way:
- *
- *   stsm_conn_send()  bytes taken (> 0), 0 = would block (call again with the same bytes
- *                     on STSM_CONN_WRITABLE), < 0 = -status
- *   stsm_conn_recv()  bytes read (> 0), 0 = nothing yet (wait for STSM_CONN_READABLE),
- *                     < 0 = -status; -STSM_ERR_PEER_CLOSED once the peer has ended the
- *                     stream in order (TCP FIN in plaintext; TLS close_notify under TLS),
- *                     -STSM_ERR_TLS_TRUNCATED when TCP closed under TLS without
- *                     close_notify (an error: anyone on the path can forge a FIN, so
- *                     what was read may be cut short)
- *   stsm_conn_start_tls(host), stsm_conn_start_tls_opportunistic(host), stsm_conn_close()
+ * One TCP connection on lwIP's raw API that can be upgraded to TLS in place (STARTTLS) or
+ * start with it (implicit TLS): the transport of the protocol engines. Its calls keep the
+ * contract written in stsm_transport.h (send/recv return values, events, close), and
+ * stsm_conn_transport() offers it through that interface.
  *
  * Everything is event-driven on the lwIP main loop (NO_SYS): events arrive through the
- * callback given to stsm_conn_connect(), which may call any of the functions above,
+ * callback given to stsm_conn_connect(), which may call any of the functions below,
  * stsm_conn_close() included.
  */
 #ifndef STSM_CONN_H
@@ -29,15 +20,7 @@
 #include "mbedtls/ssl.h"
 #include "stsm_status.h"
 #include "stsm_tls.h"
-
-enum stsm_conn_event {
-    STSM_CONN_CONNECTED,   /**< TCP is up */
-    STSM_CONN_TLS_READY,   /**< the handshake finished; the peer verified, except after
-                                stsm_conn_start_tls_opportunistic() (stsm_conn_tls_verify_status) */
-    STSM_CONN_READABLE,    /**< stsm_conn_recv() has something (data, or the peer's close) */
-    STSM_CONN_WRITABLE,    /**< the peer acknowledged data: room to send again */
-    STSM_CONN_FAILED,      /**< the connection is dead; status says why. Close it. */
-};
+#include "stsm_transport.h"
 
 struct stsm_conn;
 typedef void (*stsm_conn_event_fn)(void *arg, struct stsm_conn *conn, enum stsm_conn_event event,
@@ -115,6 +98,7 @@ stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct s
  */
 stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn);
 
+/** Send and receive as stsm_transport.h says (bytes moved, 0 would block, -status). */
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len);
 long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap);
 
@@ -137,5 +121,17 @@ const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn);
 int stsm_conn_tls_error(const struct stsm_conn *conn);
 uint32_t stsm_conn_verify_flags(const struct stsm_conn *conn);
 size_t stsm_conn_tls_arena_peak(const struct stsm_conn *conn);
+
+/** The connection as a transport (stsm_transport.h): the context of stsm_conn_transport()'s
+ *  operations. Allocate statically; fields are private. */
+struct stsm_conn_transport_ctx {
+    struct stsm_conn conn;
+    stsm_transport_event_fn event;
+    void *event_arg;
+};
+
+/** The operations of the lwIP connection as a transport; their context is a
+ *  struct stsm_conn_transport_ctx. */
+const struct stsm_transport *stsm_conn_transport(void);
 
 #endif /* STSM_CONN_H */

@@ -1,35 +1,127 @@
 /*
- * Link-time stand-ins for the network side of stsm_delivery.c (see delivery_fakes.h).
- * They keep the contracts of the headers they replace where the delivery relies on them:
- * nothing is reported on a closed connection, and no callback runs inside a start call.
+ * Stand-ins for the network side of stsm_delivery.c (see delivery_fakes.h). They keep the
+ * contracts of the interfaces they replace where the delivery relies on them: nothing is
+ * reported on a closed connection, no callback runs inside a start call, and timers run
+ * only from the test's own serve or advance.
  */
 #include "delivery_fakes.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lwip/sys.h"
-#include "mbedtls/ssl.h"
 #include "stsm_mta_sts.h"
 #include "stsm_sts_fetch.h"
 
 struct fake_net fake;
 uint32_t fake_now_ms;
 
+#define FAKE_TIMERS_MAX 16
+
+static struct stsm_timer *armed[FAKE_TIMERS_MAX];   /* the fake clock's list */
+static uint32_t arm_count;
+
 void fake_reset(void)
 {
     memset(&fake, 0, sizeof fake);
     fake.verify_status = STSM_OK;
+    memset(armed, 0, sizeof armed);
 }
 
 /* ---- time ---------------------------------------------------------------------------- */
 
+static uint32_t clock_now_ms(void *ctx)
+{
+    (void)ctx;
+    return fake_now_ms;
+}
+
+static void clock_disarm(void *ctx, struct stsm_timer *t)
+{
+    (void)ctx;
+    for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) {
+        if (armed[i] == t) {
+            armed[i] = NULL;
+        }
+    }
+    t->armed = false;
+}
+
+static void clock_arm(void *ctx, struct stsm_timer *t, uint32_t ms, stsm_timer_fn fn, void *arg)
+{
+    clock_disarm(ctx, t);
+    t->fn = fn;
+    t->arg = arg;
+    t->armed = true;
+    t->due_ms = fake_now_ms + ms;
+    t->order = arm_count++;
+    for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) {
+        if (armed[i] == NULL) {
+            armed[i] = t;
+            return;
+        }
+    }
+    printf("fake_clock: more than %d timers armed\n", FAKE_TIMERS_MAX);
+    abort();
+}
+
+const struct stsm_clock fake_clock = { clock_now_ms, clock_arm, clock_disarm };
+
+/* The armed timer due first (ties: armed first); NULL when none is armed. */
+static struct stsm_timer *next_due(void)
+{
+    struct stsm_timer *first = NULL;
+    for (size_t i = 0; i < FAKE_TIMERS_MAX; i++) {
+        struct stsm_timer *t = armed[i];
+        if (t != NULL && (first == NULL || (int32_t)(t->due_ms - first->due_ms) < 0 ||
+                          (t->due_ms == first->due_ms && t->order < first->order))) {
+            first = t;
+        }
+    }
+    return first;
+}
+
+uint32_t fake_clock_sleeptime(void)
+{
+    struct stsm_timer *t = next_due();
+    if (t == NULL) {
+        return UINT32_MAX;
+    }
+    return (int32_t)(t->due_ms - fake_now_ms) <= 0 ? 0 : t->due_ms - fake_now_ms;
+}
+
+void fake_clock_serve(void)
+{
+    for (struct stsm_timer *t = next_due(); t != NULL && (int32_t)(t->due_ms - fake_now_ms) <= 0;
+         t = next_due()) {
+        clock_disarm(NULL, t);
+        t->fn(t->arg);
+    }
+}
+
+void fake_clock_advance(uint32_t ms)
+{
+    uint32_t end = fake_now_ms + ms;
+    for (;;) {
+        uint32_t sleep = fake_clock_sleeptime();
+        if (sleep > end - fake_now_ms) {
+            fake_now_ms = end;
+            fake_clock_serve();
+            return;
+        }
+        fake_now_ms += sleep;
+        fake_clock_serve();
+    }
+}
+
+/* lwIP's sys_now() and LWIP_RAND(): linked in with the default transport and clock, which
+ * never run here. */
 u32_t sys_now(void)
 {
     return fake_now_ms;
 }
 
-/* lwIP's LWIP_RAND() (ports, DNS ids): nothing here is random-sensitive. */
 uint32_t stsm_port_random_u32(void)
 {
     static uint32_t x = 0x2545f491u;
@@ -41,50 +133,62 @@ uint32_t stsm_port_random_u32(void)
 
 /* ---- the connection ------------------------------------------------------------------ */
 
-stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address, uint16_t port,
-                                uint32_t timeout_ms, stsm_conn_event_fn event, void *arg)
+static stsm_status_t conn_connect(void *ctx, const ip_addr_t *address, uint16_t port, uint32_t timeout_ms,
+                                  stsm_transport_event_fn event, void *arg)
 {
-    (void)address;
-    (void)port;
+    (void)ctx;
     (void)timeout_ms;
     fake.connects++;
-    fake.conn = conn;
+    fake.address = *address;
+    fake.port = port;
     fake.event = event;
     fake.event_arg = arg;
     fake.live = true;
     fake.tls_up = false;
     fake.rx_len = 0;
-    conn->state = STSM_CONN_STATE_CONNECTING;
     return STSM_OK;
 }
 
-stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
+static stsm_status_t conn_start_tls(void *ctx, struct stsm_tls *tls, const char *host)
 {
+    (void)ctx;
     (void)tls;
     (void)host;
     fake.start_tls++;
-    conn->state = STSM_CONN_STATE_HANDSHAKE;
     return STSM_OK;
 }
 
-stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
+static stsm_status_t conn_start_tls_opportunistic(void *ctx, struct stsm_tls *tls, const char *host)
 {
+    (void)ctx;
     (void)tls;
     (void)host;
     fake.start_tls_opportunistic++;
-    conn->state = STSM_CONN_STATE_HANDSHAKE;
     return STSM_OK;
 }
 
-stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn)
+static stsm_status_t conn_tls_verify_status(void *ctx)
 {
-    (void)conn;
+    (void)ctx;
     return fake.tls_up ? fake.verify_status : STSM_ERR_TLS_HANDSHAKE;
 }
 
-long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
+static void conn_tls_describe(void *ctx, const char **version, const char **suite)
 {
-    (void)conn;
+    (void)ctx;
+    *version = fake.tls_up ? "TLSv1.3" : "?";
+    *suite = fake.tls_up ? "TLS1-3-AES-128-GCM-SHA256" : "?";
+}
+
+static bool conn_is_tls(void *ctx)
+{
+    (void)ctx;
+    return fake.tls_up;
+}
+
+static long conn_send(void *ctx, const void *data, size_t len)
+{
+    (void)ctx;
     if (!fake.live) {
         return -(long)STSM_ERR_CONNECT;
     }
@@ -96,9 +200,9 @@ long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
     return (long)len;   /* what does not fit the record is dropped, not refused */
 }
 
-long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap)
+static long conn_recv(void *ctx, void *buf, size_t cap)
 {
-    (void)conn;
+    (void)ctx;
     if (!fake.live || fake.rx_len == 0) {
         return 0;
     }
@@ -109,62 +213,43 @@ long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap)
     return (long)n;
 }
 
-void stsm_conn_flush(struct stsm_conn *conn)
+static void conn_flush(void *ctx)
 {
-    (void)conn;
+    (void)ctx;
 }
 
-void stsm_conn_close(struct stsm_conn *conn)
+static void conn_close(void *ctx)
 {
-    if (fake.live && conn == fake.conn) {
+    (void)ctx;
+    if (fake.live) {
         fake.closes_live++;
     }
-    if (conn == fake.conn) {
-        fake.live = false;
-        fake.tls_up = false;
-        fake.rx_len = 0;
-    }
-    conn->state = STSM_CONN_IDLE;
+    fake.live = false;
+    fake.tls_up = false;
+    fake.rx_len = 0;
 }
 
-bool stsm_conn_is_tls(const struct stsm_conn *conn)
+static bool conn_local_address(void *ctx, char *buf, size_t cap)
 {
-    (void)conn;
-    return fake.tls_up;
+    (void)ctx;
+    snprintf(buf, cap, "192.0.2.10");
+    return fake.live;
 }
 
-const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn)
-{
-    static mbedtls_ssl_context ssl;
-    (void)conn;
-    return fake.tls_up ? &ssl : NULL;
-}
-
-/* The delivery logs the version and suite of the session; no TLS runs here. */
-const char *mbedtls_ssl_get_version(const mbedtls_ssl_context *ssl)
-{
-    (void)ssl;
-    return "TLSv1.3";
-}
-
-const char *mbedtls_ssl_get_ciphersuite(const mbedtls_ssl_context *ssl)
-{
-    (void)ssl;
-    return "TLS1-3-AES-128-GCM-SHA256";
-}
+const struct stsm_transport fake_transport = {
+    conn_connect, conn_start_tls, conn_start_tls_opportunistic, conn_tls_verify_status, conn_tls_describe,
+    conn_is_tls, conn_send, conn_recv, conn_flush, conn_close, conn_local_address,
+};
 
 bool fake_conn_event(enum stsm_conn_event event, stsm_status_t status)
 {
     if (!fake.live) {
         return false;
     }
-    if (event == STSM_CONN_CONNECTED) {
-        fake.conn->state = STSM_CONN_STATE_OPEN;
-    } else if (event == STSM_CONN_TLS_READY) {
+    if (event == STSM_CONN_TLS_READY) {
         fake.tls_up = true;
-        fake.conn->state = STSM_CONN_STATE_TLS;
     }
-    fake.event(fake.event_arg, fake.conn, event, status);
+    fake.event(fake.event_arg, event, status);
     return true;
 }
 

@@ -1,9 +1,10 @@
 /*
- * Scripted stand-ins for what firmware/agent/stsm_delivery.c talks to, linked in place of
- * the real ones (delivery_fakes.c): the connection (stsm_conn_*), the MX route
- * (stsm_route_start), the MTA-STS lookup and fetch, the resolver, and sys_now() for
- * lwIP's timer list. Each records the calls it got; the test fires their callbacks when
- * and in the order it likes.
+ * Scripted stand-ins for what firmware/agent/stsm_delivery.c talks to (delivery_fakes.c).
+ * The connection is a transport (stsm_transport.h, fake_transport) and the clock a timer
+ * list the test moves (stsm_timer.h, fake_clock), both handed to the delivery through
+ * stsm_delivery_set_options(). The MX route (stsm_route_start), the MTA-STS lookup and
+ * fetch and the resolver are linked in place of the real ones. Each records the calls it
+ * got; the test fires their callbacks when and in the order it likes.
  */
 #ifndef DELIVERY_FAKES_H
 #define DELIVERY_FAKES_H
@@ -12,21 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "stsm_conn.h"
 #include "stsm_resolver.h"
 #include "stsm_route.h"
 #include "stsm_sts_lookup.h"
+#include "stsm_timer.h"
+#include "stsm_transport.h"
 
 struct fake_net {
     /* the connection */
-    struct stsm_conn *conn;
-    stsm_conn_event_fn event;
+    stsm_transport_event_fn event;
     void *event_arg;
     bool live;                      /* connected (or connecting) and not closed since */
-    unsigned connects, closes_live; /* stsm_conn_close() on a live connection */
+    unsigned connects, closes_live; /* close() on a live connection */
+    ip_addr_t address;              /* of the last connect */
+    uint16_t port;
     unsigned start_tls, start_tls_opportunistic;
     bool tls_up;
-    stsm_status_t verify_status;    /* what stsm_conn_tls_verify_status() says */
+    stsm_status_t verify_status;    /* what tls_verify_status() says */
     char sent[32768];               /* everything the client sent, all connections */
     size_t sent_len;
     char rx[4096];                  /* server bytes not yet read */
@@ -52,11 +55,28 @@ struct fake_net {
 extern struct fake_net fake;
 extern uint32_t fake_now_ms;
 
+/** The scripted connection; its context is &fake. */
+extern const struct stsm_transport fake_transport;
+
+/** A timer list on fake_now_ms (context unused); timers run only from fake_clock_serve()
+ *  and fake_clock_advance(). */
+extern const struct stsm_clock fake_clock;
+
+/** Runs every armed timer due by fake_now_ms, earliest first (in arming order when due
+ *  together), including those armed meanwhile that are due by then. */
+void fake_clock_serve(void);
+
+/** Moves the clock by `ms`, running every timer at the moment it is due. */
+void fake_clock_advance(uint32_t ms);
+
+/** Milliseconds until the next armed timer is due (UINT32_MAX: none armed). */
+uint32_t fake_clock_sleeptime(void);
+
 /** Forgets every record and callback (between cases). */
 void fake_reset(void);
 
 /** Delivers `event` to the live connection; false (nothing happens) when there is none:
- *  a closed connection reports nothing, as stsm_conn.h promises. */
+ *  a closed connection reports nothing, as stsm_transport.h promises. */
 bool fake_conn_event(enum stsm_conn_event event, stsm_status_t status);
 
 /** The server sends `bytes`: queued and READABLE fired, unless the connection is gone. */

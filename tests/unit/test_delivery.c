@@ -1,7 +1,7 @@
 /*
- * The delivery (firmware/agent/stsm_delivery.c) with the real SMTP engine and lwIP's timer
- * list, against scripted stand-ins for the connection, the MX route, the MTA-STS lookup
- * and the resolver (delivery_fakes.c), on a clock the test moves. Each case is a script of
+ * The delivery (firmware/agent/stsm_delivery.c) with the real SMTP engine, against
+ * scripted stand-ins for the connection (a transport), the MX route, the MTA-STS lookup
+ * and the resolver (delivery_fakes.c), on a fake clock the test moves; no lwIP runs. Each case is a script of
  * events fired in a chosen order, and what must have come of it. Regression tests for the
  * review of issue 10: cases 1, 2, 3 and 5 fail on the code before 9bda46a; 4a, 4b, 6, 7a,
  * 8a and 8b on the code before 424dac5 (findings 3 and 4, opportunistic TLS, the downgrade
@@ -11,8 +11,6 @@
 #include <stdlib.h>
 
 #include "delivery_fakes.h"
-#include "lwip/init.h"
-#include "lwip/timeouts.h"
 #include "stsm_check.h"
 #include "stsm_delivery.h"
 
@@ -29,7 +27,7 @@ enum op {
     SERVER,         /* the server sends `text` */
     TRICKLE,        /* the server sends `text` one byte every `n` ms */
     WAIT,           /* `n` ms pass */
-    LATE,           /* `n` ms pass before the timer list is served (one sys_check_timeouts) */
+    LATE,           /* `n` ms pass before the timer list is served (once) */
     IS_CLOSED,      /* check: no connection is open or opening */
     CONNECTS,       /* check: exactly `n` connections were opened so far */
     ALL_DONE,       /* check: `done` ran, and from here on nothing happens (no log line) */
@@ -235,20 +233,9 @@ static void on_done(void *arg, struct stsm_delivery *d)
     done_ms = fake_now_ms;
 }
 
-/* Moves the clock by `ms`, serving every timer at the moment it is due. */
 static void advance(uint32_t ms)
 {
-    uint32_t end = fake_now_ms + ms;
-    for (;;) {
-        uint32_t sleep = sys_timeouts_sleeptime();
-        if (sleep == SYS_TIMEOUTS_SLEEPTIME_INFINITE || sleep > end - fake_now_ms) {
-            fake_now_ms = end;
-            sys_check_timeouts();
-            return;
-        }
-        fake_now_ms += sleep;
-        sys_check_timeouts();
-    }
+    fake_clock_advance(ms);
 }
 
 static void play(const struct step *s)
@@ -306,7 +293,7 @@ static void play(const struct step *s)
         break;
     case LATE:
         fake_now_ms += (uint32_t)s->n;
-        sys_check_timeouts();
+        fake_clock_serve();
         break;
     case IS_CLOSED:
         CHECK(!fake.live);
@@ -353,12 +340,14 @@ static void run(const struct scenario *sc)
         play(&sc->steps[step++]);   /* a setting of the stand-in, before anything starts */
     }
     start_ms = fake_now_ms;
+    struct stsm_delivery_options options = { &fake_transport, &fake, &fake_clock, NULL };
+    stsm_delivery_set_options(&delivery, &options);
     CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL),
               STSM_OK);
     bool serve = sc->steps[step].op != LATE;
     for (; sc->steps[step].op != END; step++) {
         if (serve) {
-            sys_check_timeouts();
+            fake_clock_serve();
         }
         play(&sc->steps[step]);
         serve = !sc->steps[step].same_turn && sc->steps[step + 1].op != LATE;
@@ -405,7 +394,6 @@ static void run(const struct scenario *sc)
 int main(void)
 {
     fake_now_ms = 1000000;
-    lwip_init();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }
