@@ -20,6 +20,11 @@ const char stsm_cli_usage[] =
     "                    [--repeat N]\n"
     "       stsmail policy parse FILE | policy match FILE HOST | txt parse RECORD\n"
     "       stsmail check --settings FILE [--strict-cname mx,policy_host,txt] DOMAIN\n"
+    "       stsmail enqueue --settings FILE [--key KEY] [--severity LEVEL] [--to ADDR]...\n"
+    "                    --subject TEXT [--body-file FILE|-]\n"
+    "       stsmail queue list|flush --settings FILE | queue drop --settings FILE ID\n"
+    "       stsmail run --settings FILE\n"
+    "       stsmail settings check FILE\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
@@ -43,6 +48,18 @@ const char stsm_cli_usage[] =
     "check   live MTA-STS report for DOMAIN as JSON: MX hosts and their CNAMEs, the TXT\n"
     "        record, the policy or why none, and per MX the verdict under RFC 8461 and\n"
     "        under each strict no-CNAME scope (what a strict sender would decide).\n"
+    "enqueue store one alert in the outbox (the file /outbox/store_file names) for 'run'\n"
+    "        to deliver; no network is used. LEVEL is info, warning (the default), error\n"
+    "        or critical. Alerts with the same KEY (1 to 64 printable ASCII characters)\n"
+    "        within /outbox/coalesce_window become one message. Exit 0 once the alert is\n"
+    "        stored, 75 when the outbox is full, 78 bad settings.\n"
+    "queue   list: print what the outbox holds as JSON. flush: make every waiting message\n"
+    "        due now. drop: remove message ID (as list shows it) whatever its state.\n"
+    "run     deliver what the outbox holds, retrying as /outbox says, until SIGTERM; then\n"
+    "        finish or abandon the current transaction cleanly and exit, nothing lost.\n"
+    "settings check  validate FILE offline by the rules the device applies (no network;\n"
+    "        no file it names is opened). Print 'FILE: ok' and exit 0, or\n"
+    "        'FILE: /json/path: what was wrong' and exit 78.\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -103,6 +120,8 @@ enum {
     OPT_BODY_FILE,
     OPT_REPEAT,
     OPT_STRICT_CNAME,
+    OPT_KEY,
+    OPT_SEVERITY,
 };
 
 #define SCAN_END   0
@@ -431,6 +450,41 @@ static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_c
     return STSM_OK;
 }
 
+/* Where `send` and `enqueue` keep the options they share. */
+struct message_fields {
+    const char **settings, **subject, **body_file;
+    const char **to;
+    size_t *to_count;
+};
+
+/* Takes one of the shared options: true when `opt` was one (false with `why` set when
+ * its value is refused, with `why` empty when `opt` is not shared). */
+static bool message_option(const char *command, int opt, const char *value, const struct message_fields *f,
+                           char *why, size_t why_len)
+{
+    why[0] = '\0';
+    switch (opt) {
+    case OPT_SETTINGS:
+        *f->settings = value;
+        return true;
+    case OPT_SUBJECT:
+        *f->subject = value;
+        return true;
+    case OPT_BODY_FILE:
+        *f->body_file = value;
+        return true;
+    case OPT_TO:
+        if (*f->to_count == STSM_CLI_MAX_TO) {
+            stsm_refuse(why, why_len, "%s: at most %u --to recipients", command, (unsigned)STSM_CLI_MAX_TO);
+            return false;
+        }
+        f->to[(*f->to_count)++] = value;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                                 size_t why_len)
 {
@@ -443,39 +497,26 @@ static stsm_status_t parse_send(int argc, char *const argv[], struct stsm_cli *c
         { NULL, 0, NULL, 0 },
     };
     struct stsm_cli_send_args *args = &cli->send;
+    const struct message_fields fields = { &args->settings, &args->subject, &args->body_file, args->to,
+                                           &args->to_count };
     const char *value = NULL;
     struct scan s;
     int opt;
 
     scan_begin(&s, argc, argv, "send", options, 0, NULL);
     while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
-        switch (opt) {
-        case OPT_SETTINGS:
-            args->settings = value;
-            break;
-        case OPT_SUBJECT:
-            args->subject = value;
-            break;
-        case OPT_BODY_FILE:
-            args->body_file = value;
-            break;
-        case OPT_REPEAT: {
-            unsigned long n;
-            if (!parse_uint(value, 1, STSM_CLI_MAX_REPEAT, &n)) {
-                return stsm_refuse(why, why_len, "send: --repeat '%s' is not a number from 1 to %u",
-                                   value, (unsigned)STSM_CLI_MAX_REPEAT);
-            }
-            args->repeat = (uint32_t)n;
-            break;
+        unsigned long n;
+        if (message_option("send", opt, value, &fields, why, why_len)) {
+            continue;
         }
-        default:
-            if (args->to_count == STSM_CLI_MAX_TO) {
-                return stsm_refuse(why, why_len, "send: at most %u --to recipients",
-                                   (unsigned)STSM_CLI_MAX_TO);
-            }
-            args->to[args->to_count++] = value;
-            break;
+        if (why[0] != '\0') {
+            return STSM_ERR_ARGUMENT;
         }
+        if (!parse_uint(value, 1, STSM_CLI_MAX_REPEAT, &n)) {   /* --repeat */
+            return stsm_refuse(why, why_len, "send: --repeat '%s' is not a number from 1 to %u",
+                               value, (unsigned)STSM_CLI_MAX_REPEAT);
+        }
+        args->repeat = (uint32_t)n;
     }
     if (opt == SCAN_ERROR) {
         return STSM_ERR_ARGUMENT;
@@ -530,6 +571,136 @@ static stsm_status_t parse_check(int argc, char *const argv[], struct stsm_cli *
     return STSM_OK;
 }
 
+static stsm_status_t parse_enqueue(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                                   size_t why_len)
+{
+    static const struct option options[] = {
+        { "settings", required_argument, NULL, OPT_SETTINGS },
+        { "key", required_argument, NULL, OPT_KEY },
+        { "severity", required_argument, NULL, OPT_SEVERITY },
+        { "to", required_argument, NULL, OPT_TO },
+        { "subject", required_argument, NULL, OPT_SUBJECT },
+        { "body-file", required_argument, NULL, OPT_BODY_FILE },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const severities[] = { "info", "warning", "error", "critical" };
+    struct stsm_cli_enqueue_args *args = &cli->enqueue;
+    const struct message_fields fields = { &args->settings, &args->subject, &args->body_file, args->to,
+                                           &args->to_count };
+    const char *value = NULL;
+    struct scan s;
+    int opt;
+
+    scan_begin(&s, argc, argv, "enqueue", options, 0, NULL);
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        if (message_option("enqueue", opt, value, &fields, why, why_len)) {
+            continue;
+        }
+        if (why[0] != '\0') {
+            return STSM_ERR_ARGUMENT;
+        }
+        switch (opt) {
+        case OPT_KEY: {
+            size_t n = strlen(value);
+            bool printable = n >= 1 && n <= STSM_CLI_KEY_MAX;
+            for (const char *c = value; printable && *c != '\0'; c++) {
+                printable = *c >= 0x20 && *c <= 0x7e;
+            }
+            if (!printable) {
+                return stsm_refuse(why, why_len, "enqueue: --key '%.80s' is not 1 to %u printable ASCII characters",
+                                   value, (unsigned)STSM_CLI_KEY_MAX);
+            }
+            args->key = value;
+            break;
+        }
+        default:   /* --severity */
+            args->severity = NULL;
+            for (size_t i = 0; i < sizeof severities / sizeof severities[0]; i++) {
+                if (strcmp(value, severities[i]) == 0) {
+                    args->severity = severities[i];
+                }
+            }
+            if (args->severity == NULL) {
+                return stsm_refuse(why, why_len, "enqueue: --severity '%.40s' is not info, warning, error or critical",
+                                   value);
+            }
+            break;
+        }
+    }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (args->settings == NULL) {
+        return stsm_refuse(why, why_len, "enqueue: --settings FILE is required");
+    }
+    if (args->subject == NULL) {
+        return stsm_refuse(why, why_len, "enqueue: --subject TEXT is required");
+    }
+    return STSM_OK;
+}
+
+/* `queue ACTION`, `run` and `settings check`: --settings FILE, required (none at all when
+ * `settings` is NULL), and `want` (0 or 1) positionals named `names`. */
+static stsm_status_t parse_settings_only(int argc, char *const argv[], const char *command, const char **settings,
+                                         int want, const char *names, const char **positional, char *why,
+                                         size_t why_len)
+{
+    static const struct option with_settings[] = {
+        { "settings", required_argument, NULL, OPT_SETTINGS },
+        { NULL, 0, NULL, 0 },
+    };
+    static const struct option none[] = { { NULL, 0, NULL, 0 } };
+    const char *value = NULL;
+    struct scan s;
+    int opt;
+
+    scan_begin(&s, argc, argv, command, settings != NULL ? with_settings : none, want, names);
+    while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        *settings = value;
+    }
+    if (opt == SCAN_ERROR) {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (settings != NULL && *settings == NULL) {
+        return stsm_refuse(why, why_len, "%s: --settings FILE is required", command);
+    }
+    if (s.npositional < want) {
+        return stsm_refuse(why, why_len, "%s: %s is required", command, names);
+    }
+    if (want > 0) {
+        *positional = s.positional[0];
+    }
+    return STSM_OK;
+}
+
+static stsm_status_t parse_queue(int argc, char *const argv[], struct stsm_cli *cli, char *why,
+                                 size_t why_len)
+{
+    struct stsm_cli_queue_args *args = &cli->queue;
+    const char *id = NULL;
+    if (argc < 3 || (strcmp(argv[2], "list") != 0 && strcmp(argv[2], "flush") != 0 &&
+                     strcmp(argv[2], "drop") != 0)) {
+        return stsm_refuse(why, why_len, "queue: expected 'list', 'flush' or 'drop ID'");
+    }
+    bool drop = strcmp(argv[2], "drop") == 0;
+    args->action = drop ? STSM_QUEUE_DROP : argv[2][0] == 'l' ? STSM_QUEUE_LIST : STSM_QUEUE_FLUSH;
+    char command[16];
+    snprintf(command, sizeof command, "queue %s", argv[2]);
+    /* The scan starts after the action word, which it takes for the command word. */
+    stsm_status_t st = parse_settings_only(argc - 1, argv + 1, command, &args->settings, drop ? 1 : 0,
+                                           drop ? "ID" : NULL, &id, why, why_len);
+    if (st != STSM_OK || !drop) {
+        return st;
+    }
+    unsigned long n;
+    if (!parse_uint(id, 1, UINT32_MAX, &n)) {
+        return stsm_refuse(why, why_len, "queue drop: ID '%.40s' is not a message id from 1 to %lu", id,
+                           (unsigned long)UINT32_MAX);
+    }
+    args->id = (uint32_t)n;
+    return STSM_OK;
+}
+
 stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli, char *why,
                              size_t why_len)
 {
@@ -579,6 +750,26 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
     if (strcmp(argv[1], "dns") == 0) {
         cli->command = STSM_CLI_DNS;
         return parse_dns(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "enqueue") == 0) {
+        cli->command = STSM_CLI_ENQUEUE;
+        return parse_enqueue(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "queue") == 0) {
+        cli->command = STSM_CLI_QUEUE;
+        return parse_queue(argc, argv, cli, why, why_len);
+    }
+    if (strcmp(argv[1], "run") == 0) {
+        cli->command = STSM_CLI_RUN;
+        return parse_settings_only(argc, argv, "run", &cli->run.settings, 0, NULL, NULL, why, why_len);
+    }
+    if (strcmp(argv[1], "settings") == 0) {
+        cli->command = STSM_CLI_SETTINGS_CHECK;
+        if (argc < 3 || strcmp(argv[2], "check") != 0) {
+            return stsm_refuse(why, why_len, "settings: expected 'check FILE'");
+        }
+        return parse_settings_only(argc - 1, argv + 1, "settings check", NULL, 1, "FILE",
+                                   &cli->settings_check.file, why, why_len);
     }
     return stsm_refuse(why, why_len, "unknown command '%s'", argv[1]);
 }

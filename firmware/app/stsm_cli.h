@@ -25,6 +25,10 @@ enum stsm_cli_command {
     STSM_CLI_POLICY_MATCH, /**< does HOST match the policy's mx patterns */
     STSM_CLI_TXT_PARSE,  /**< parse an _mta-sts TXT record */
     STSM_CLI_CHECK,      /**< live MTA-STS report for a domain */
+    STSM_CLI_ENQUEUE,    /**< store one alert in the outbox (no network) */
+    STSM_CLI_QUEUE,      /**< list, flush or drop what the outbox holds */
+    STSM_CLI_RUN,        /**< work the outbox until SIGTERM */
+    STSM_CLI_SETTINGS_CHECK, /**< validate a settings file offline */
 };
 
 struct stsm_cli_ipv4 {
@@ -66,6 +70,7 @@ struct stsm_cli_tls_probe_args {
 };
 
 #define STSM_CLI_MAX_TO 8
+#define STSM_CLI_KEY_MAX 64            /**< --key: as STSM_OUTBOX_KEY_MAX */
 
 /** Arguments of `send`. */
 struct stsm_cli_send_args {
@@ -93,6 +98,37 @@ struct stsm_cli_check_args {
     unsigned strict_cname;         /**< --strict-cname mx,policy_host,txt (STSM_STRICT_CNAME_*) */
 };
 
+/** Arguments of `enqueue`. Strings point into argv. */
+struct stsm_cli_enqueue_args {
+    const char *settings;          /**< --settings FILE (required) */
+    const char *key;               /**< --key KEY: 1..64 printable ASCII; NULL: never coalesced */
+    const char *severity;          /**< --severity: "info", "warning", "error" or "critical"
+                                        (checked here); NULL when not given */
+    const char *to[STSM_CLI_MAX_TO]; /**< --to ADDR, repeatable; replaces /mail/to */
+    size_t to_count;
+    const char *subject;           /**< --subject TEXT (required) */
+    const char *body_file;         /**< --body-file FILE, "-" for standard input; NULL: no body */
+};
+
+enum stsm_cli_queue_action { STSM_QUEUE_LIST, STSM_QUEUE_FLUSH, STSM_QUEUE_DROP };
+
+/** Arguments of `queue list|flush|drop`. */
+struct stsm_cli_queue_args {
+    const char *settings;          /**< --settings FILE (required) */
+    enum stsm_cli_queue_action action;
+    uint32_t id;                   /**< drop: the message id, 1..4294967295; 0 otherwise */
+};
+
+/** Arguments of `run`. */
+struct stsm_cli_run_args {
+    const char *settings;          /**< --settings FILE (required) */
+};
+
+/** Arguments of `settings check FILE`. */
+struct stsm_cli_settings_check_args {
+    const char *file;
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
@@ -102,6 +138,10 @@ struct stsm_cli {
     struct stsm_cli_send_args send;
     struct stsm_cli_sts_args sts;
     struct stsm_cli_check_args check;
+    struct stsm_cli_enqueue_args enqueue;
+    struct stsm_cli_queue_args queue;
+    struct stsm_cli_run_args run;
+    struct stsm_cli_settings_check_args settings_check;
 };
 
 /**

@@ -11,6 +11,7 @@
 #include "stsm_dns_report.h"
 #include "stsm_host_net.h"
 #include "stsm_probe.h"
+#include "stsm_queue.h"
 #include "stsm_resolver.h"
 #include "stsm_route.h"
 #include "stsm_sts_check.h"
@@ -226,6 +227,15 @@ int main(int argc, char *argv[])
         return stsm_send_run(&cli.send);
     case STSM_CLI_CHECK:
         return stsm_check_run(&cli.check);
+    case STSM_CLI_ENQUEUE:
+        return stsm_queue_enqueue(&cli.enqueue);
+    case STSM_CLI_QUEUE:
+        return stsm_queue_command(&cli.queue);
+    case STSM_CLI_RUN:
+        return stsm_queue_run(&cli.run);
+    case STSM_CLI_SETTINGS_CHECK:
+        fprintf(stderr, "stsmail: settings check: not built yet\n");
+        return 70;   /* EX_SOFTWARE, until the next commit */
     case STSM_CLI_POLICY_PARSE:
     case STSM_CLI_POLICY_MATCH:
     case STSM_CLI_TXT_PARSE:

@@ -6,7 +6,7 @@
 
 struct cli_case {
     const char *intent;
-    const char *argv[24];
+    const char *argv[32];
     stsm_status_t status;
     const char *why_contains;   /* for failures: the message must name the culprit */
 };
@@ -105,6 +105,64 @@ static const struct cli_case cases[] = {
     { "check two domains", { "stsmail", "check", "--settings", "s", "a.test", "b.test" }, STSM_ERR_ARGUMENT, "unexpected argument 'b.test'" },
     { "check unknown option", { "stsmail", "check", "--settings", "s", "--strict-cnames", "mx", "d.test" }, STSM_ERR_ARGUMENT, "unknown option '--strict-cnames'" },
     { "net option of another command", { "stsmail", "send", "--settings", "s", "--tap", "t" }, STSM_ERR_ARGUMENT, "unknown option '--tap'" },
+    /* enqueue */
+    { "enqueue minimal", { "stsmail", "enqueue", "--settings", "s", "--subject", "x" }, STSM_OK, NULL },
+    { "enqueue needs settings", { "stsmail", "enqueue", "--subject", "x" }, STSM_ERR_ARGUMENT, "enqueue: --settings FILE is required" },
+    { "enqueue needs a subject", { "stsmail", "enqueue", "--settings", "s", "--body-file", "-" }, STSM_ERR_ARGUMENT, "enqueue: --subject TEXT is required" },
+    { "enqueue every severity: critical", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity", "critical" }, STSM_OK, NULL },
+    { "enqueue every severity: info", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity=info" }, STSM_OK, NULL },
+    { "enqueue every severity: error", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity", "error" }, STSM_OK, NULL },
+    { "enqueue unknown severity names the allowed ones", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity", "fatal" }, STSM_ERR_ARGUMENT, "--severity 'fatal' is not info, warning, error or critical" },
+    { "enqueue severity in capitals", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity", "WARNING" }, STSM_ERR_ARGUMENT, "--severity 'WARNING'" },
+    { "enqueue empty severity", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--severity=" }, STSM_ERR_ARGUMENT, "--severity ''" },
+    { "enqueue key of 64", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--key", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" }, STSM_OK, NULL },
+    { "enqueue key of 65", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--key", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" }, STSM_ERR_ARGUMENT, "is not 1 to 64 printable ASCII" },
+    { "enqueue empty key", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--key", "" }, STSM_ERR_ARGUMENT, "--key ''" },
+    { "enqueue key with a line break", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--key", "a\nb" }, STSM_ERR_ARGUMENT, "--key" },
+    { "enqueue key not ASCII", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--key", "caf\xc3\xa9" }, STSM_ERR_ARGUMENT, "--key" },
+    { "enqueue eight recipients", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--to", "1", "--to", "2", "--to", "3", "--to", "4", "--to", "5", "--to", "6", "--to", "7", "--to", "8" }, STSM_OK, NULL },
+    { "enqueue nine recipients", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--to", "1", "--to", "2", "--to", "3", "--to", "4", "--to", "5", "--to", "6", "--to", "7", "--to", "8", "--to", "9" }, STSM_ERR_ARGUMENT, "enqueue: at most 8 --to" },
+    { "enqueue prefix refused", { "stsmail", "enqueue", "--settings", "s", "--subj", "x" }, STSM_ERR_ARGUMENT, "unknown option '--subj'" },
+    { "enqueue prefix of severity refused", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--sev", "info" }, STSM_ERR_ARGUMENT, "unknown option '--sev'" },
+    { "enqueue stray argument", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "body" }, STSM_ERR_ARGUMENT, "unknown argument 'body'" },
+    { "enqueue send's --repeat is not its option", { "stsmail", "enqueue", "--settings", "s", "--subject", "x", "--repeat", "2" }, STSM_ERR_ARGUMENT, "unknown option '--repeat'" },
+    { "enqueue option without value", { "stsmail", "enqueue", "--settings", "s", "--subject" }, STSM_ERR_ARGUMENT, "'--subject' needs a value" },
+    /* queue */
+    { "queue list", { "stsmail", "queue", "list", "--settings", "s" }, STSM_OK, NULL },
+    { "queue flush", { "stsmail", "queue", "flush", "--settings=s" }, STSM_OK, NULL },
+    { "queue drop", { "stsmail", "queue", "drop", "--settings", "s", "7" }, STSM_OK, NULL },
+    { "queue drop, id before the option", { "stsmail", "queue", "drop", "7", "--settings", "s" }, STSM_OK, NULL },
+    { "queue without action", { "stsmail", "queue" }, STSM_ERR_ARGUMENT, "queue: expected 'list', 'flush' or 'drop ID'" },
+    { "queue unknown action", { "stsmail", "queue", "show", "--settings", "s" }, STSM_ERR_ARGUMENT, "expected 'list', 'flush' or 'drop ID'" },
+    { "queue action after the option", { "stsmail", "queue", "--settings", "s", "list" }, STSM_ERR_ARGUMENT, "expected 'list'" },
+    { "queue action abbreviated", { "stsmail", "queue", "l", "--settings", "s" }, STSM_ERR_ARGUMENT, "expected 'list'" },
+    { "queue list needs settings", { "stsmail", "queue", "list" }, STSM_ERR_ARGUMENT, "queue list: --settings FILE is required" },
+    { "queue list takes no id", { "stsmail", "queue", "list", "--settings", "s", "3" }, STSM_ERR_ARGUMENT, "queue list: unknown argument '3'" },
+    { "queue drop needs an id", { "stsmail", "queue", "drop", "--settings", "s" }, STSM_ERR_ARGUMENT, "queue drop: ID is required" },
+    { "queue drop needs settings", { "stsmail", "queue", "drop", "3" }, STSM_ERR_ARGUMENT, "queue drop: --settings FILE is required" },
+    { "queue drop id 0", { "stsmail", "queue", "drop", "--settings", "s", "0" }, STSM_ERR_ARGUMENT, "ID '0' is not a message id from 1 to 4294967295" },
+    { "queue drop id 4294967295", { "stsmail", "queue", "drop", "--settings", "s", "4294967295" }, STSM_OK, NULL },
+    { "queue drop id 4294967296", { "stsmail", "queue", "drop", "--settings", "s", "4294967296" }, STSM_ERR_ARGUMENT, "ID '4294967296'" },
+    { "queue drop id far too big", { "stsmail", "queue", "drop", "--settings", "s", "99999999999999999999999" }, STSM_ERR_ARGUMENT, "ID '99999999999999999999999'" },
+    { "queue drop id negative", { "stsmail", "queue", "drop", "--settings", "s", "--", "-1" }, STSM_ERR_ARGUMENT, "ID '-1'" },
+    { "queue drop id in hex", { "stsmail", "queue", "drop", "--settings", "s", "0x10" }, STSM_ERR_ARGUMENT, "ID '0x10'" },
+    { "queue drop id with a sign", { "stsmail", "queue", "drop", "--settings", "s", "+5" }, STSM_ERR_ARGUMENT, "ID '+5'" },
+    { "queue drop two ids", { "stsmail", "queue", "drop", "--settings", "s", "5", "6" }, STSM_ERR_ARGUMENT, "unexpected argument '6' (after ID)" },
+    { "queue prefix refused", { "stsmail", "queue", "list", "--sett", "s" }, STSM_ERR_ARGUMENT, "unknown option '--sett'" },
+    /* run */
+    { "run", { "stsmail", "run", "--settings", "s" }, STSM_OK, NULL },
+    { "run needs settings", { "stsmail", "run" }, STSM_ERR_ARGUMENT, "run: --settings FILE is required" },
+    { "run takes nothing else", { "stsmail", "run", "--settings", "s", "now" }, STSM_ERR_ARGUMENT, "run: unknown argument 'now'" },
+    { "run prefix refused", { "stsmail", "run", "--s", "s" }, STSM_ERR_ARGUMENT, "unknown option '--s'" },
+    { "run settings without value", { "stsmail", "run", "--settings" }, STSM_ERR_ARGUMENT, "'--settings' needs a value" },
+    /* settings check */
+    { "settings check", { "stsmail", "settings", "check", "s.json" }, STSM_OK, NULL },
+    { "settings check of a file named like an option", { "stsmail", "settings", "check", "--", "--s.json" }, STSM_OK, NULL },
+    { "settings without check", { "stsmail", "settings" }, STSM_ERR_ARGUMENT, "settings: expected 'check FILE'" },
+    { "settings unknown action", { "stsmail", "settings", "validate", "s.json" }, STSM_ERR_ARGUMENT, "settings: expected 'check FILE'" },
+    { "settings check needs a file", { "stsmail", "settings", "check" }, STSM_ERR_ARGUMENT, "settings check: FILE is required" },
+    { "settings check two files", { "stsmail", "settings", "check", "a.json", "b.json" }, STSM_ERR_ARGUMENT, "unexpected argument 'b.json' (after FILE)" },
+    { "settings check takes no --settings", { "stsmail", "settings", "check", "--settings", "s.json" }, STSM_ERR_ARGUMENT, "settings check: unknown option '--settings'" },
 };
 
 static int argc_of(const char *const argv[])
@@ -206,6 +264,68 @@ int main(void)
     CHECK_STR(cli.tls_probe.settings, "s");
     CHECK_STR(cli.tls_probe.host, "mx.test");
     CHECK_INT(cli.tls_probe.port, 25);
+
+    const char *enqueue[] = { "stsmail", "enqueue", "--severity", "critical", "--settings", "s.json", "--key=disk",
+                              "--to", "a@b.test", "--subject", "Disk full", "--to", "c@d.test", "--body-file", "-",
+                              NULL };
+    CHECK_CASE("enqueue values");
+    CHECK_INT(stsm_cli_parse(15, (char *const *)enqueue, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_ENQUEUE);
+    CHECK_STR(cli.enqueue.settings, "s.json");
+    CHECK_STR(cli.enqueue.severity, "critical");
+    CHECK_STR(cli.enqueue.key, "disk");
+    CHECK_INT(cli.enqueue.to_count, 2);
+    CHECK_STR(cli.enqueue.to[0], "a@b.test");
+    CHECK_STR(cli.enqueue.to[1], "c@d.test");
+    CHECK_STR(cli.enqueue.subject, "Disk full");
+    CHECK_STR(cli.enqueue.body_file, "-");
+
+    const char *enqueue_min[] = { "stsmail", "enqueue", "--settings", "s.json", "--subject", "x", NULL };
+    CHECK_CASE("enqueue defaults: nothing the outbox does not choose itself");
+    CHECK_INT(stsm_cli_parse(6, (char *const *)enqueue_min, &cli, why, sizeof why), STSM_OK);
+    CHECK(cli.enqueue.severity == NULL);
+    CHECK(cli.enqueue.key == NULL);
+    CHECK(cli.enqueue.body_file == NULL);
+    CHECK_INT(cli.enqueue.to_count, 0);
+
+    static const struct {
+        const char *action;
+        enum stsm_cli_queue_action value;
+    } actions[] = { { "list", STSM_QUEUE_LIST }, { "flush", STSM_QUEUE_FLUSH } };
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+        const char *queue[] = { "stsmail", "queue", actions[i].action, "--settings", "q.json", NULL };
+        CHECK_CASE(actions[i].action);
+        CHECK_INT(stsm_cli_parse(5, (char *const *)queue, &cli, why, sizeof why), STSM_OK);
+        CHECK_INT(cli.command, STSM_CLI_QUEUE);
+        CHECK_INT(cli.queue.action, actions[i].value);
+        CHECK_STR(cli.queue.settings, "q.json");
+        CHECK_INT(cli.queue.id, 0);
+    }
+    const char *drop[] = { "stsmail", "queue", "drop", "4294967295", "--settings", "q.json", NULL };
+    CHECK_CASE("queue drop values");
+    CHECK_INT(stsm_cli_parse(6, (char *const *)drop, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.queue.action, STSM_QUEUE_DROP);
+    CHECK(cli.queue.id == 4294967295u);
+
+    const char *run[] = { "stsmail", "run", "--settings=r.json", NULL };
+    CHECK_CASE("run values");
+    CHECK_INT(stsm_cli_parse(3, (char *const *)run, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_RUN);
+    CHECK_STR(cli.run.settings, "r.json");
+
+    const char *settings_check[] = { "stsmail", "settings", "check", "vendor.json", NULL };
+    CHECK_CASE("settings check values");
+    CHECK_INT(stsm_cli_parse(4, (char *const *)settings_check, &cli, why, sizeof why), STSM_OK);
+    CHECK_INT(cli.command, STSM_CLI_SETTINGS_CHECK);
+    CHECK_STR(cli.settings_check.file, "vendor.json");
+
+    CHECK_CASE("the help names every command");
+    static const char *const commands[] = { "stsmail enqueue", "stsmail queue list|flush", "queue drop",
+                                            "stsmail run", "stsmail settings check FILE", "75 when the outbox is full",
+                                            "exit 78" };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        CHECK(strstr(stsm_cli_usage, commands[i]) != NULL);
+    }
 
     return stsm_check_summary("test_cli");
 }
