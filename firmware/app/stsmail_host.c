@@ -16,6 +16,7 @@
 #include "stsm_route.h"
 #include "stsm_sts_check.h"
 #include "stsm_send.h"
+#include "stsm_settings_check.h"
 #include "stsm_sts_cli.h"
 #include "stsm_tls_probe.h"
 
@@ -234,8 +235,7 @@ int main(int argc, char *argv[])
     case STSM_CLI_RUN:
         return stsm_queue_run(&cli.run);
     case STSM_CLI_SETTINGS_CHECK:
-        fprintf(stderr, "stsmail: settings check: not built yet\n");
-        return 70;   /* EX_SOFTWARE, until the next commit */
+        return stsm_settings_check_run(&cli.settings_check);
     case STSM_CLI_POLICY_PARSE:
     case STSM_CLI_POLICY_MATCH:
     case STSM_CLI_TXT_PARSE:
