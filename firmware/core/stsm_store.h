@@ -15,12 +15,23 @@
  * only after its live records were copied, so a cut during reclaim leaves two copies of
  * some records, and the newer wins. Every byte is programmed at most once per erase.
  *
- * Capacity: the store always keeps enough room to reclaim a page, so a put that returns
+ * A reclaim appends, after the copies, a marker "pages up to sequence S are obsolete"
+ * before it erases: an erase cut short can leave part of an old page (an old version of
+ * a deleted key whose tombstone was erased), and mount erases every page the newest
+ * marker covers again instead of reading it. So a deleted key never comes back.
+ *
+ * Capacity: the store always keeps one page free to reclaim into, so a put that returns
  * STSM_OK never has to be undone and a put that does not fit fails up front with
- * STSM_ERR_FULL (the store is unchanged).
+ * STSM_ERR_FULL (the store is unchanged). A put is planned first on a copy of the RAM
+ * state (about 1.2 KiB of stack), step by step as it will run.
  *
  * Flash semantics assumed: erased bytes read 0xFF, programming only clears bits; the
- * area is memory-mapped for reading (`area->base`).
+ * area is memory-mapped for reading (`area->base`). Program calls take any offset and
+ * length inside one page; data copied from the area itself is passed through a small RAM
+ * buffer, never as a pointer into the area.
+ *
+ * Not thread-safe: one caller at a time (the host serialises processes with a file lock,
+ * stsm_host_flash.h).
  */
 #ifndef STSM_STORE_H
 #define STSM_STORE_H
@@ -37,6 +48,10 @@
 #endif
 #ifndef STSM_STORE_PAGES_MAX
 #define STSM_STORE_PAGES_MAX 64      /**< erase pages an area may have */
+#endif
+
+#ifndef STSM_STORE_DELETE_RESERVE
+#define STSM_STORE_DELETE_RESERVE 2  /**< deletes a put leaves room for (see stsm_store_put) */
 #endif
 
 #define STSM_STORE_KEY_NONE 0u       /**< not a key (0 and 0xFFFFFFFF are refused) */
@@ -58,28 +73,37 @@ struct stsm_store_stats {
 
 /** A mounted store. Fields are private; read them through the functions below. */
 struct stsm_store {
-    const struct stsm_flash_area *area;
+    const struct stsm_flash_area *area;  /**< NULL: not mounted */
     size_t pages;
     uint32_t next_seq;               /**< sequence number of the next record */
-    size_t head_page;                /**< page being appended to */
+    uint32_t next_page_seq;          /**< sequence number of the next page opened */
+    size_t head_page;                /**< page being appended to; `pages`: none yet */
     size_t head_offset;              /**< next free byte in it */
-    uint32_t page_seq[STSM_STORE_PAGES_MAX]; /**< order of the pages in the ring (0: erased) */
+    uint32_t page_seq[STSM_STORE_PAGES_MAX]; /**< order of the pages in the ring (0: free) */
     size_t live_bytes;               /**< bytes the live records take, headers included */
     size_t slot_count;
     struct stsm_store_slot slots[STSM_STORE_KEYS_MAX];
     struct stsm_store_stats stats;
+    bool dry;                        /**< a planning copy: no device operation */
+    bool must_mount;                 /**< a device error left RAM and flash apart */
 };
 
-/** The largest record data one put takes on this area (a page less the headers). */
+/** The largest record data one put takes on this area: a page less its header, a record
+ *  header and room for a reclaim's marker (page size - 56), at most 65535; 0 for an area
+ *  the store cannot use. */
 size_t stsm_store_record_max(const struct stsm_flash_area *area);
 
 /**
  * Scans the area and builds the index. A blank or never-used area is an empty store;
- * damaged or half-written records are skipped (counted in stats). Returns
- * STSM_ERR_ARGUMENT for an area that is not at least 3 whole pages or has more than
- * STSM_STORE_PAGES_MAX, STSM_ERR_CAPACITY when it holds more live keys than
- * STSM_STORE_KEYS_MAX (nothing is dropped: the store stays unmounted),
- * STSM_ERR_IO when the device fails while finishing an interrupted reclaim.
+ * damaged or half-written records are skipped (counted in stats). Any image is safe to
+ * mount. Mount writes only to finish an interrupted reclaim (erasing the pages it made
+ * obsolete, or the page it was copying into); a blank or cleanly written area is only read.
+ * Returns STSM_ERR_ARGUMENT for an area that is not at least 3 whole pages or has more
+ * than STSM_STORE_PAGES_MAX, or pages under 64 bytes or not a multiple of 4, or over
+ * 4 GiB; STSM_ERR_CAPACITY when it holds more live keys than STSM_STORE_KEYS_MAX (nothing
+ * is dropped: the store stays unmounted), STSM_ERR_IO when the device fails while
+ * finishing an interrupted reclaim. A store that failed to mount refuses every call
+ * (STSM_ERR_ARGUMENT; get: STSM_ERR_NOT_FOUND).
  */
 stsm_status_t stsm_store_mount(struct stsm_store *store, const struct stsm_flash_area *area);
 
@@ -92,16 +116,25 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
 
 /**
  * Stores `len` bytes of `data` (which must not point into the area) as the new version of
- * `key`, atomically with respect to power loss. STSM_ERR_CAPACITY when `len` exceeds
- * stsm_store_record_max(), STSM_ERR_FULL when the area or the index has no room for it
- * (nothing changed), STSM_ERR_IO when the device fails (the previous version stays).
+ * `key`, atomically with respect to power loss. STSM_ERR_ARGUMENT for key 0 or
+ * 0xFFFFFFFF, or NULL data with len > 0; STSM_ERR_CAPACITY when `len` exceeds
+ * stsm_store_record_max(); STSM_ERR_FULL when the area or the index has no room for it
+ * (nothing changed); STSM_ERR_IO when the device fails (the previous version stays).
+ * A put is accepted only if it leaves room for STSM_STORE_DELETE_RESERVE deletes after
+ * it, so that deleting, which is how room comes back, is not refused for want of room.
+ * After STSM_ERR_IO the next put or delete mounts the store again first (RAM and flash
+ * may disagree); stsm_store_fits() says false until then.
  */
 stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len);
 
-/** Removes `key` (a tombstone record). STSM_ERR_NOT_FOUND when it is not there. */
+/** Removes `key` (a tombstone record), atomically with respect to power loss.
+ *  STSM_ERR_NOT_FOUND when it is not there, STSM_ERR_IO as for put. STSM_ERR_FULL is
+ *  possible in principle (the store planned room for STSM_STORE_DELETE_RESERVE deletes
+ *  after the last put); test_store deletes every key of filled stores without it. */
 stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key);
 
-/** True when a put of `len` bytes to `key` would find room now. */
+/** True exactly when stsm_store_put(store, key, any data, len) would return STSM_OK now
+ *  (bar a device error). */
 bool stsm_store_fits(const struct stsm_store *store, uint32_t key, size_t len);
 
 /** Number of live keys, and the key at index `i` (0 <= i < count, in no set order). */

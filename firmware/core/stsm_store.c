@@ -1,0 +1,594 @@
+#include "stsm_store.h"
+
+#include <string.h>
+
+#include "stsm_crc32.h"
+
+/*
+ * On flash, every field big-endian:
+ *   page header (16): magic "STPG", page sequence, page size, CRC-32 of the first 12 bytes
+ *   record header (20): magic "SR", kind, format version, key, record sequence, data
+ *     length, CRC-32 of the first 16 bytes and the data; then the data, padded with
+ *     unprogrammed bytes to a multiple of 4.
+ * A marker record (kind 3) carries in its key field a page sequence S: every page whose
+ * sequence is S or lower is obsolete, even if an interrupted erase left part of it.
+ */
+#define PAGE_MAGIC 0x53545047u
+#define RECORD_MAGIC 0x5352u
+#define RECORD_VERSION 1u
+#define PAGE_HEADER 16u
+#define RECORD_HEADER 20u
+#define MARKER_SIZE RECORD_HEADER
+#define PAGE_MIN 64u
+#define COPY_CHUNK 128u
+
+enum record_kind { KIND_VALUE = 1, KIND_TOMBSTONE = 2, KIND_MARKER = 3 };
+
+struct record {
+    uint8_t kind;
+    uint32_t key;
+    uint32_t seq;
+    uint32_t len;
+    size_t data;                     /* offset of the data in the area */
+};
+
+/* Where a walk over one page's records stands. */
+struct walk {
+    size_t page;
+    size_t off;                      /* in the page */
+    bool torn;                       /* ended on something that is not a whole record */
+};
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static size_t record_size(size_t len)
+{
+    return (RECORD_HEADER + len + 3u) & ~(size_t)3u;
+}
+
+static bool key_valid(uint32_t key)
+{
+    return key != STSM_STORE_KEY_NONE && key != 0xFFFFFFFFu;
+}
+
+static bool geometry_ok(const struct stsm_flash_area *area)
+{
+    return area != NULL && area->base != NULL && area->erase != NULL && area->program != NULL &&
+           area->page_size >= PAGE_MIN && area->page_size % 4u == 0 && area->size % area->page_size == 0 &&
+           area->size / area->page_size >= 3 && area->size / area->page_size <= STSM_STORE_PAGES_MAX &&
+           area->size <= 0xFFFFFFFFu;
+}
+
+size_t stsm_store_record_max(const struct stsm_flash_area *area)
+{
+    if (!geometry_ok(area)) {
+        return 0;
+    }
+    /* An empty page takes the record and still has room for a reclaim's marker. */
+    size_t max = area->page_size - PAGE_HEADER - MARKER_SIZE - RECORD_HEADER;
+    return max > 0xFFFFu ? 0xFFFFu : max;
+}
+
+static bool all_erased(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0xFF) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The page's sequence number, or 0 when it has no valid header for this geometry. */
+static uint32_t page_header_seq(const struct stsm_flash_area *area, size_t page)
+{
+    const uint8_t *h = area->base + page * area->page_size;
+    if (get_u32(h) != PAGE_MAGIC || get_u32(h + 8) != area->page_size ||
+        get_u32(h + 12) != stsm_crc32(0, h, 12)) {
+        return 0;
+    }
+    return get_u32(h + 4);
+}
+
+static void walk_start(struct walk *w, size_t page)
+{
+    w->page = page;
+    w->off = PAGE_HEADER;
+    w->torn = false;
+}
+
+/* The next whole record of the page into `r`; false at the end of the written part (or
+ * at damage, with w->torn set: a record cut short hides where the next would start). */
+static bool walk_next(const struct stsm_store *s, struct walk *w, struct record *r)
+{
+    size_t ps = s->area->page_size, start = w->page * ps;
+    if (w->off + RECORD_HEADER > ps) {
+        return false;
+    }
+    const uint8_t *h = s->area->base + start + w->off;
+    if (all_erased(h, RECORD_HEADER)) {
+        return false;
+    }
+    r->len = get_u32(h + 12);
+    if (h[0] != (uint8_t)(RECORD_MAGIC >> 8) || h[1] != (uint8_t)RECORD_MAGIC || h[3] != RECORD_VERSION ||
+        r->len > ps - w->off - RECORD_HEADER ||
+        get_u32(h + 16) != stsm_crc32(stsm_crc32(0, h, 16), h + RECORD_HEADER, r->len)) {
+        w->torn = true;
+        return false;
+    }
+    r->kind = h[2];
+    r->key = get_u32(h + 4);
+    r->seq = get_u32(h + 8);
+    r->data = start + w->off + RECORD_HEADER;
+    w->off += record_size(r->len);
+    return true;
+}
+
+static struct stsm_store_slot *find_slot(const struct stsm_store *s, uint32_t key)
+{
+    for (size_t i = 0; i < s->slot_count; i++) {
+        if (s->slots[i].key == key) {
+            return (struct stsm_store_slot *)&s->slots[i];
+        }
+    }
+    return NULL;
+}
+
+/* Points `key` at a new version; false when the index is full. */
+static bool set_slot(struct stsm_store *s, uint32_t key, uint32_t offset, size_t len)
+{
+    struct stsm_store_slot *slot = find_slot(s, key);
+    if (slot == NULL) {
+        if (s->slot_count == STSM_STORE_KEYS_MAX) {
+            return false;
+        }
+        slot = &s->slots[s->slot_count++];
+        slot->key = key;
+    } else {
+        s->live_bytes -= record_size(slot->len);
+    }
+    slot->offset = offset;
+    slot->len = (uint16_t)len;
+    s->live_bytes += record_size(len);
+    return true;
+}
+
+static void drop_slot(struct stsm_store *s, uint32_t key)
+{
+    struct stsm_store_slot *slot = find_slot(s, key);
+    if (slot != NULL) {
+        s->live_bytes -= record_size(slot->len);
+        *slot = s->slots[--s->slot_count];
+    }
+}
+
+static size_t free_pages(const struct stsm_store *s)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < s->pages; p++) {
+        n += s->page_seq[p] == 0;
+    }
+    return n;
+}
+
+static size_t oldest_page(const struct stsm_store *s)
+{
+    size_t oldest = s->pages;
+    for (size_t p = 0; p < s->pages; p++) {
+        if (s->page_seq[p] != 0 && (oldest == s->pages || s->page_seq[p] < s->page_seq[oldest])) {
+            oldest = p;
+        }
+    }
+    return oldest;
+}
+
+static bool head_fits(const struct stsm_store *s, size_t size, size_t limit)
+{
+    return s->head_page < s->pages && s->head_offset <= limit && size <= limit - s->head_offset;
+}
+
+/* Programs `len` bytes and reads them back through the mapping. Data that lies in the
+ * area itself (a reclaim's copy) goes through RAM: not every part can read its flash
+ * while programming it. */
+static bool program(struct stsm_store *s, size_t at, const uint8_t *data, size_t len)
+{
+    const struct stsm_flash_area *a = s->area;
+    bool in_area = data >= a->base && data < a->base + a->size;
+    uint8_t chunk[COPY_CHUNK];
+    for (size_t done = 0; done < len;) {
+        size_t n = in_area ? (len - done < COPY_CHUNK ? len - done : COPY_CHUNK) : len;
+        const uint8_t *src = data + done;
+        if (in_area) {
+            memcpy(chunk, src, n);
+            src = chunk;
+        }
+        s->stats.programs++;
+        if (!a->program(a->ctx, at + done, src, n) || memcmp(a->base + at + done, src, n) != 0) {
+            return false;
+        }
+        done += n;
+    }
+    return true;
+}
+
+/* Appends one record at the head (the caller checked that it fits). Data first, header
+ * last: the header's CRC commits the record. */
+static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, const uint8_t *data, size_t len,
+                            uint32_t *data_offset)
+{
+    if (s->next_seq == 0xFFFFFFFFu) {
+        return STSM_ERR_FULL;   /* sequence numbers used up: not in a device's lifetime */
+    }
+    size_t at = s->head_page * s->area->page_size + s->head_offset;
+    if (!s->dry) {
+        uint8_t h[RECORD_HEADER];
+        h[0] = (uint8_t)(RECORD_MAGIC >> 8);
+        h[1] = (uint8_t)RECORD_MAGIC;
+        h[2] = kind;
+        h[3] = RECORD_VERSION;
+        put_u32(h + 4, key);
+        put_u32(h + 8, s->next_seq);
+        put_u32(h + 12, (uint32_t)len);
+        put_u32(h + 16, stsm_crc32(stsm_crc32(0, h, 16), data, len));
+        if ((len > 0 && !program(s, at + RECORD_HEADER, data, len)) || !program(s, at, h, sizeof h)) {
+            return STSM_ERR_IO;
+        }
+        s->stats.records_written++;
+    }
+    if (data_offset != NULL) {
+        *data_offset = (uint32_t)(at + RECORD_HEADER);
+    }
+    s->next_seq++;
+    s->head_offset += record_size(len);
+    return STSM_OK;
+}
+
+/* Makes a free page the head: erased first unless it reads blank, then its header. */
+static stsm_status_t open_page(struct stsm_store *s)
+{
+    size_t ps = s->area->page_size, page = s->pages;
+    for (size_t i = 1; i <= s->pages && page == s->pages; i++) {
+        size_t p = (s->head_page < s->pages ? s->head_page + i : i - 1) % s->pages;
+        page = s->page_seq[p] == 0 ? p : page;
+    }
+    if (page == s->pages || s->next_page_seq == 0xFFFFFFFFu) {
+        return STSM_ERR_FULL;
+    }
+    if (!s->dry) {
+        const struct stsm_flash_area *a = s->area;
+        if (!all_erased(a->base + page * ps, ps)) {
+            s->stats.erases++;
+            if (!a->erase(a->ctx, page * ps, ps) || !all_erased(a->base + page * ps, ps)) {
+                return STSM_ERR_IO;
+            }
+        }
+        uint8_t h[PAGE_HEADER];
+        put_u32(h, PAGE_MAGIC);
+        put_u32(h + 4, s->next_page_seq);
+        put_u32(h + 8, (uint32_t)ps);
+        put_u32(h + 12, stsm_crc32(0, h, 12));
+        if (!program(s, page * ps, h, sizeof h)) {
+            return STSM_ERR_IO;
+        }
+    }
+    s->page_seq[page] = s->next_page_seq++;
+    s->head_page = page;
+    s->head_offset = PAGE_HEADER;
+    return STSM_OK;
+}
+
+/*
+ * Frees the oldest page: its live records (but `skip`, a key being deleted) are appended
+ * again, then a marker declares the page obsolete, then it is erased. Without the marker
+ * an erase cut short could leave an old version of a deleted key readable while the
+ * tombstone that hid it, in the same page, is gone: the key would come back.
+ * The copies fit: a page's live records fit in a fresh page with room for the marker.
+ */
+static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
+{
+    size_t ps = s->area->page_size, old = oldest_page(s);
+    if (old == s->pages || old == s->head_page) {
+        return STSM_ERR_FULL;
+    }
+    size_t start = old * ps;
+    stsm_status_t st;
+    for (size_t i = 0; i < s->slot_count; i++) {
+        struct stsm_store_slot *slot = &s->slots[i];
+        size_t size = record_size(slot->len);
+        if (slot->key == skip || slot->offset < start || slot->offset >= start + ps) {
+            continue;
+        }
+        if (!head_fits(s, size, ps - MARKER_SIZE) && (st = open_page(s)) != STSM_OK) {
+            return st;
+        }
+        if (!head_fits(s, size, ps - MARKER_SIZE)) {
+            return STSM_ERR_FULL;
+        }
+        if ((st = append(s, KIND_VALUE, slot->key, s->area->base + slot->offset, slot->len, &slot->offset)) != STSM_OK) {
+            return st;
+        }
+    }
+    if (!head_fits(s, MARKER_SIZE, ps) && (st = open_page(s)) != STSM_OK) {
+        return st;
+    }
+    if (!head_fits(s, MARKER_SIZE, ps)) {
+        return STSM_ERR_FULL;
+    }
+    if ((st = append(s, KIND_MARKER, s->page_seq[old], NULL, 0, NULL)) != STSM_OK) {
+        return st;
+    }
+    if (!s->dry) {
+        s->stats.erases++;
+        if (!s->area->erase(s->area->ctx, start, ps)) {
+            return STSM_ERR_IO;
+        }
+    }
+    s->page_seq[old] = 0;
+    return STSM_OK;
+}
+
+/*
+ * Appends one value or tombstone, reclaiming pages until it fits. One page is always
+ * kept free for a reclaim to copy into. Reclaims are bounded: after a trip round the
+ * ring every page has been compacted, so more would not find room.
+ */
+static stsm_status_t place(struct stsm_store *s, uint8_t kind, uint32_t key, const uint8_t *data, size_t len,
+                           uint32_t skip, uint32_t *data_offset)
+{
+    size_t need = record_size(len), limit = s->area->page_size - MARKER_SIZE;
+    stsm_status_t st;
+    for (size_t reclaims = 0;;) {
+        if (head_fits(s, need, limit)) {
+            return append(s, kind, key, data, len, data_offset);
+        }
+        if (free_pages(s) >= 2) {
+            st = open_page(s);
+        } else if (reclaims++ < 2 * s->pages) {
+            st = reclaim(s, skip);
+        } else {
+            st = STSM_ERR_FULL;
+        }
+        if (st != STSM_OK) {
+            return st;
+        }
+    }
+}
+
+/*
+ * Runs an operation on a copy of the RAM state without touching the device: the real
+ * run takes the same steps, so it cannot run out of room half-way. A put must also leave
+ * room for STSM_STORE_DELETE_RESERVE tombstones after it, so that deleting (which frees
+ * room) is never refused for want of room.
+ */
+static bool plan(const struct stsm_store *s, uint8_t kind, uint32_t key, size_t len)
+{
+    struct stsm_store sim = *s;
+    uint32_t offset;
+    sim.dry = true;
+    if (place(&sim, kind, key, NULL, len, kind == KIND_TOMBSTONE ? key : STSM_STORE_KEY_NONE, &offset) != STSM_OK) {
+        return false;
+    }
+    if (kind == KIND_VALUE) {
+        if (!set_slot(&sim, key, offset, len)) {
+            return false;
+        }
+        for (unsigned i = 0; i < STSM_STORE_DELETE_RESERVE; i++) {
+            if (place(&sim, KIND_TOMBSTONE, key, NULL, 0, STSM_STORE_KEY_NONE, NULL) != STSM_OK) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* Pages in the ring, oldest first. */
+static size_t ring_order(const struct stsm_store *s, uint8_t *order)
+{
+    size_t n = 0;
+    uint32_t last_seq = 0;
+    size_t last_page = 0;
+    for (;;) {
+        size_t pick = s->pages;
+        for (size_t p = 0; p < s->pages; p++) {
+            uint32_t q = s->page_seq[p];
+            bool after = n == 0 || q > last_seq || (q == last_seq && p > last_page);
+            if (q != 0 && after &&
+                (pick == s->pages || q < s->page_seq[pick] || (q == s->page_seq[pick] && p < pick))) {
+                pick = p;
+            }
+        }
+        if (pick == s->pages) {
+            return n;
+        }
+        order[n++] = (uint8_t)pick;
+        last_seq = s->page_seq[pick];
+        last_page = pick;
+    }
+}
+
+static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *area)
+{
+    memset(s, 0, sizeof *s);
+    if (!geometry_ok(area)) {
+        return STSM_ERR_ARGUMENT;
+    }
+    s->area = area;
+    s->pages = area->size / area->page_size;
+    s->head_page = s->pages;
+    size_t ps = area->page_size;
+    uint32_t max_page_seq = 0, obsolete = 0, max_seq = 0;
+    struct walk w;
+    struct record r;
+
+    for (size_t p = 0; p < s->pages; p++) {
+        s->page_seq[p] = page_header_seq(area, p);
+        max_page_seq = s->page_seq[p] > max_page_seq ? s->page_seq[p] : max_page_seq;
+        for (walk_start(&w, p); s->page_seq[p] != 0 && walk_next(s, &w, &r);) {
+            max_seq = r.seq > max_seq ? r.seq : max_seq;
+            if (r.kind == KIND_MARKER && r.key > obsolete) {
+                obsolete = r.key;
+            }
+        }
+    }
+    /* Pages a reclaim declared obsolete are erased (again) whatever an interrupted erase
+     * left in them. */
+    bool erase[STSM_STORE_PAGES_MAX] = { false };
+    for (size_t p = 0; p < s->pages; p++) {
+        if (s->page_seq[p] != 0 && s->page_seq[p] <= obsolete) {
+            erase[p] = true;
+            s->page_seq[p] = 0;
+        }
+    }
+    uint8_t order[STSM_STORE_PAGES_MAX];
+    size_t ring = ring_order(s, order);
+    /* No free page: a reclaim was cut before its marker. The newest page then holds only
+     * copies of records the oldest still has: drop it and the reclaim never happened. */
+    if (ring == s->pages) {
+        erase[order[--ring]] = true;
+        s->page_seq[order[ring]] = 0;
+    }
+    /* Replaying pages oldest first, each in order, replays the writes in the order they
+     * were made: the last version of a key read is its newest. */
+    for (size_t i = 0; i < ring; i++) {
+        for (walk_start(&w, order[i]); walk_next(s, &w, &r);) {
+            if (r.kind == KIND_VALUE && key_valid(r.key) && r.len <= stsm_store_record_max(area)) {
+                if (!set_slot(s, r.key, (uint32_t)r.data, r.len)) {
+                    return STSM_ERR_CAPACITY;
+                }
+            } else if (r.kind == KIND_TOMBSTONE) {
+                drop_slot(s, r.key);
+            } else if (r.kind != KIND_MARKER) {
+                s->stats.records_skipped++;
+            }
+        }
+        s->stats.records_skipped += w.torn;
+        if (i + 1 == ring) {
+            /* Appending resumes only on a clean tail: never after garbage. */
+            s->head_page = order[i];
+            s->head_offset = !w.torn && all_erased(area->base + order[i] * ps + w.off, ps - w.off) ? w.off : ps;
+        }
+    }
+    s->next_seq = max_seq == 0xFFFFFFFFu ? max_seq : max_seq + 1;
+    max_page_seq = obsolete > max_page_seq ? obsolete : max_page_seq;
+    s->next_page_seq = max_page_seq == 0xFFFFFFFFu ? max_page_seq : max_page_seq + 1;
+    for (size_t p = 0; p < s->pages; p++) {
+        if (erase[p]) {
+            s->stats.erases++;
+            if (!area->erase(area->ctx, p * ps, ps)) {
+                return STSM_ERR_IO;
+            }
+        }
+    }
+    return STSM_OK;
+}
+
+stsm_status_t stsm_store_mount(struct stsm_store *store, const struct stsm_flash_area *area)
+{
+    stsm_status_t st = mount(store, area);
+    if (st != STSM_OK) {
+        memset(store, 0, sizeof *store);
+    }
+    return st;
+}
+
+/* After a device error RAM may disagree with flash: read flash again before writing. */
+static stsm_status_t writable(struct stsm_store *s)
+{
+    if (s->area == NULL) {
+        return STSM_ERR_ARGUMENT;
+    }
+    return s->must_mount ? stsm_store_mount(s, s->area) : STSM_OK;
+}
+
+stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const uint8_t **data, size_t *len)
+{
+    const struct stsm_store_slot *slot = store->area != NULL && key_valid(key) ? find_slot(store, key) : NULL;
+    if (slot == NULL) {
+        return STSM_ERR_NOT_FOUND;
+    }
+    *data = store->area->base + slot->offset;
+    *len = slot->len;
+    return STSM_OK;
+}
+
+stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len)
+{
+    stsm_status_t st = writable(store);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (!key_valid(key) || (data == NULL && len > 0)) {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (len > stsm_store_record_max(store->area)) {
+        return STSM_ERR_CAPACITY;
+    }
+    if ((find_slot(store, key) == NULL && store->slot_count == STSM_STORE_KEYS_MAX) ||
+        !plan(store, KIND_VALUE, key, len)) {
+        return STSM_ERR_FULL;
+    }
+    uint32_t offset;
+    st = place(store, KIND_VALUE, key, data, len, STSM_STORE_KEY_NONE, &offset);
+    if (st != STSM_OK) {
+        store->must_mount = true;
+        return st;
+    }
+    set_slot(store, key, offset, len);   /* cannot fail: the plan added it */
+    return STSM_OK;
+}
+
+stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key)
+{
+    stsm_status_t st = writable(store);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (!key_valid(key) || find_slot(store, key) == NULL) {
+        return STSM_ERR_NOT_FOUND;
+    }
+    if (!plan(store, KIND_TOMBSTONE, key, 0)) {
+        return STSM_ERR_FULL;
+    }
+    st = place(store, KIND_TOMBSTONE, key, NULL, 0, key, NULL);
+    if (st != STSM_OK) {
+        store->must_mount = true;
+        return st;
+    }
+    drop_slot(store, key);
+    return STSM_OK;
+}
+
+bool stsm_store_fits(const struct stsm_store *store, uint32_t key, size_t len)
+{
+    if (store->area == NULL || store->must_mount || !key_valid(key) || len > stsm_store_record_max(store->area) ||
+        (find_slot(store, key) == NULL && store->slot_count == STSM_STORE_KEYS_MAX)) {
+        return false;
+    }
+    return plan(store, KIND_VALUE, key, len);
+}
+
+size_t stsm_store_count(const struct stsm_store *store)
+{
+    return store->slot_count;
+}
+
+uint32_t stsm_store_key_at(const struct stsm_store *store, size_t i)
+{
+    return i < store->slot_count ? store->slots[i].key : STSM_STORE_KEY_NONE;
+}
+
+const struct stsm_store_stats *stsm_store_stats(const struct stsm_store *store)
+{
+    return &store->stats;
+}
