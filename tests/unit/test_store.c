@@ -1,11 +1,16 @@
 /* The log-structured flash store on a simulated NOR flash (nor_sim): contract, capacity
  * edges, wear, and a power cut at every device operation of a scripted workload. */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nor_sim.h"
 #include "stsm_check.h"
+#include "stsm_host_flash.h"
 #include "stsm_store.h"
 
 static uint8_t mem[NOR_SIM_SIZE_MAX];
@@ -413,6 +418,122 @@ static void test_cut_erase_keeps_deletes(void)
     CHECK(survivors > 0);   /* the danger was really staged */
 }
 
+
+/* The host's flash file: created blank, durable across SIGKILL, shared under its lock. */
+#define HOST_SIZE (8 * 4096u)
+static uint8_t host_image[HOST_SIZE], host_image2[HOST_SIZE];
+
+/* One locked batch on a shared file: lock, remount when another process wrote, put. */
+static bool locked_put(struct stsm_host_flash *f, uint32_t key, uint32_t v, size_t len)
+{
+    bool changed;
+    if (stsm_host_flash_lock(f, &changed) != STSM_OK ||
+        (changed && stsm_store_mount(&store, &f->area) != STSM_OK)) {
+        return false;
+    }
+    bool ok = put_version(key, v, len) == STSM_OK;
+    stsm_host_flash_unlock(f);
+    return ok;
+}
+
+static void test_host_flash(void)
+{
+    CHECK_CASE("host flash: a missing file is made blank, of the given size");
+    char dir[] = "/tmp/test_store.XXXXXX", path[128], why[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/store.bin", dir);
+    struct stsm_host_flash f, g;
+    CHECK_INT(stsm_host_flash_open(&f, path, host_image, HOST_SIZE, 4096, why, sizeof why), STSM_OK);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && st.st_size == HOST_SIZE);
+    size_t blank = 0;
+    for (size_t i = 0; i < HOST_SIZE; i++) {
+        blank += host_image[i] == 0xFF;
+    }
+    CHECK_INT(blank, HOST_SIZE);
+
+    CHECK_CASE("host flash: what a store wrote is in the file when the call returns");
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    CHECK_INT(put_version(1, 1, 3000), STSM_OK);
+    CHECK_INT(put_version(2, 1, 10), STSM_OK);
+    CHECK_INT(stsm_store_delete(&store, 2), STSM_OK);
+    stsm_host_flash_close(&f);
+    memset(host_image, 0, sizeof host_image);
+    CHECK_INT(stsm_host_flash_open(&f, path, host_image, HOST_SIZE, 4096, why, sizeof why), STSM_OK);
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    CHECK(holds(1, 1, 3000));
+    CHECK_INT(stsm_store_count(&store), 1);
+
+    CHECK_CASE("host flash: killed (SIGKILL) right after a put returned, nothing lost");
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        struct stsm_host_flash c;
+        if (stsm_host_flash_open(&c, path, host_image2, HOST_SIZE, 4096, why, sizeof why) == STSM_OK &&
+            stsm_store_mount(&store, &c.area) == STSM_OK) {
+            for (uint32_t v = 2; v < 30; v++) {
+                locked_put(&c, 1, v, 1000 + v);
+            }
+        }
+        kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    bool changed = false;
+    CHECK_INT(stsm_host_flash_lock(&f, &changed), STSM_OK);
+    CHECK(changed);
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    CHECK(holds(1, 29, 1029));
+    stsm_host_flash_unlock(&f);
+    CHECK_INT(stsm_host_flash_lock(&f, &changed), STSM_OK);
+    CHECK(!changed);
+    stsm_host_flash_unlock(&f);
+
+    CHECK_CASE("host flash: two processes share the file under its lock");
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        fflush(stdout);
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            struct stsm_host_flash c;
+            bool ok = stsm_host_flash_open(&c, path, host_image2, HOST_SIZE, 4096, why, sizeof why) == STSM_OK &&
+                      stsm_store_mount(&store, &c.area) == STSM_OK;
+            for (uint32_t v = 0; ok && v < 40; v++) {
+                ok = locked_put(&c, 10 + (uint32_t)k * 10 + v % 5, v, 100 + 10 * v);
+            }
+            _exit(ok ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        CHECK(waitpid(kids[k], &status, 0) == kids[k] && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    CHECK_INT(stsm_host_flash_lock(&f, &changed), STSM_OK);
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    for (uint32_t k = 0; k < 2; k++) {
+        for (uint32_t v = 35; v < 40; v++) {
+            CHECK(holds(10 + k * 10 + v % 5, v, 100 + 10 * v));
+        }
+    }
+    CHECK(holds(1, 29, 1029));
+    stsm_host_flash_unlock(&f);
+    stsm_host_flash_close(&f);
+
+    CHECK_CASE("host flash: a file of another size is refused, named, and left as it is");
+    CHECK_INT(stsm_host_flash_open(&g, path, host_image2, HOST_SIZE - 4096, 4096, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(strstr(why, path) != NULL && strstr(why, "32768") != NULL && strstr(why, "28672") != NULL);
+    printf("refused: %s\n", why);
+    CHECK(stat(path, &st) == 0 && st.st_size == HOST_SIZE);
+    CHECK_INT(stsm_host_flash_open(&g, path, host_image2, HOST_SIZE, 3000, why, sizeof why), STSM_ERR_ARGUMENT);
+    snprintf(path, sizeof path, "%s/no/such/dir/store.bin", dir);
+    CHECK_INT(stsm_host_flash_open(&g, path, host_image2, HOST_SIZE, 4096, why, sizeof why), STSM_ERR_IO);
+    CHECK(strstr(why, "no/such/dir") != NULL);
+
+    snprintf(path, sizeof path, "%s/store.bin", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_contract();
@@ -421,5 +542,6 @@ int main(void)
     test_wear(8, 4096);
     test_power_cuts();
     test_cut_erase_keeps_deletes();
+    test_host_flash();
     return stsm_check_summary("test_store");
 }
