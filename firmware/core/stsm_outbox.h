@@ -27,6 +27,39 @@
  * returns STSM_ERR_FULL and changes nothing, unless /outbox/when_full is "drop_lower":
  * then the oldest message of strictly lower severity is dropped (logged and counted by
  * the caller through `dropped_id`) to make room; never one of equal or higher severity.
+ *
+ * The rules in numbers (every one is a unit test in tests/unit/test_outbox.c):
+ * - Backoff: after attempt n (1, 2, ...) the next one is retry_first_s * 2^(n-1) seconds
+ *   later, at most retry_max_s, then jittered uniformly within +-10% (from `random`), and
+ *   never later than first_queued + give_up_s (one last try at the deadline). At the end
+ *   of an attempt that began at or after that deadline, pending recipients are given up.
+ *   Until the clock is known (first_queued 0) nothing is given up.
+ * - Coalescing: the window of a key opens at the raise that finds none open, and covers
+ *   [t, t + coalesce_window_s). Raises inside it with the same key AND the same
+ *   recipients count into the newest not-yet-attempted message of that window; when
+ *   there is none, into a new follow-up message held until t + coalesce_window_s. A
+ *   raise at t + coalesce_window_s or later opens a new window. A follow-up keeps the
+ *   content of the raise that created it; later raises add to raised_count and
+ *   last_raised, and raise its severity to theirs when higher. With the clock unknown
+ *   (now 0) raises coalesce with windows opened at time 0.
+ * - Domain cap: a message's first attempt counts once for each distinct domain among its
+ *   pending recipients. A message not attempted yet waits while any of those domains
+ *   has had domain_hourly_cap first attempts in the last 3600 s. Retries are not held.
+ *   At most STSM_OUTBOX_CAP_TRACK first attempts are remembered per hour; beyond that
+ *   (with a cap set) every new message waits for the oldest to age out.
+ * - Full: settled messages kept only as coalescing anchors (nothing left to deliver) are
+ *   removed first to make room, silently. Then, with drop_lower, ONE message is dropped
+ *   per raise: if the room is still short, the raise returns STSM_ERR_FULL with
+ *   `*dropped_id` set, and raising again drops the next.
+ * - Ids: 1..STSM_OUTBOX_ID_MAX, increasing, never reused while the store lives (a
+ *   high-water record keeps the largest id given out across the deletion of every
+ *   message); when they run out a raise returns STSM_ERR_CAPACITY.
+ *
+ * Store keys: (type << 24) | id with types 0x01 (content), 0x02 (state) and 0x03 (id 0:
+ * the high-water record) belong to the outbox; other users of the store take other types.
+ * A message without a state record is in its initial state, so a raise that makes a new
+ * message writes one record; a deletion removes the content first, so a cut leaves at
+ * most a state without content, which the next open removes.
  */
 #ifndef STSM_OUTBOX_H
 #define STSM_OUTBOX_H
@@ -35,6 +68,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stsm_message.h"
 #include "stsm_smtp.h"
 #include "stsm_status.h"
 #include "stsm_store.h"
@@ -42,8 +76,18 @@
 #ifndef STSM_OUTBOX_MAX
 #define STSM_OUTBOX_MAX 16           /**< messages kept at once */
 #endif
+#ifndef STSM_OUTBOX_RECORD_MAX
+#define STSM_OUTBOX_RECORD_MAX 2048  /**< bytes of a message's content record (the staging
+                                          buffer in struct stsm_outbox): the body may take
+                                          this, or the store's record size if smaller, less
+                                          the rest of the content */
+#endif
+#ifndef STSM_OUTBOX_CAP_TRACK
+#define STSM_OUTBOX_CAP_TRACK 64     /**< first attempts remembered for the domain cap */
+#endif
 #define STSM_OUTBOX_KEY_MAX 64       /**< alert key bytes (printable ASCII) */
 #define STSM_OUTBOX_ERROR_MAX 120    /**< last error text bytes */
+#define STSM_OUTBOX_ID_MAX 0xFFFFFFu /**< ids live in the low 24 bits of a store key */
 
 enum stsm_severity {
     STSM_SEVERITY_INFO,
@@ -90,52 +134,67 @@ enum stsm_rcpt_state {
 /** "pending", "delivered", "failed", "gave_up". */
 const char *stsm_rcpt_state_name(enum stsm_rcpt_state state);
 
-/** One message as stored, decoded. Strings point into `text`. */
+/** One message as stored, decoded. `to` and `subject` point into `text`, so they live as
+ *  long as this struct; `body` points into the store (see stsm_outbox_body()). */
 struct stsm_outbox_message {
     uint32_t id;                     /**< unique, never reused while the store lives */
-    enum stsm_severity severity;
+    enum stsm_severity severity;     /**< the highest of the raises it stands for */
     char key[STSM_OUTBOX_KEY_MAX + 1];   /**< "" when none */
     size_t to_count;
     const char *to[STSM_SMTP_MAX_RCPT];
     enum stsm_rcpt_state rcpt[STSM_SMTP_MAX_RCPT];
     const char *subject;
-    const char *body;                /**< points into the store: valid until the next write */
+    const char *body;                /**< points into the store: valid until the next write
+                                          (any outbox call that changes something) */
     size_t body_len;
-    uint32_t id_random[2];           /**< Message-ID randomness, fixed at the first raise */
+    uint32_t id_random[2];           /**< Message-ID randomness, fixed at the first raise
+                                          ([0] the raise's `random`, [1] the id) */
     int64_t first_queued;            /**< wall seconds, 0 unknown */
     int64_t first_raised, last_raised;
     uint32_t raised_count;           /**< raises this message stands for (>= 1) */
     uint32_t attempts;
     int64_t next_attempt;            /**< wall seconds; 0: as soon as possible */
     char last_error[STSM_OUTBOX_ERROR_MAX + 1];
-    char text[STSM_SMTP_MAX_RCPT * 256 + 512];   /**< backing for `to` and `subject` */
+    char text[STSM_SMTP_MAX_RCPT * (STSM_SMTP_ADDRESS_MAX + 1) + STSM_MESSAGE_SUBJECT_MAX + 1];
+                                     /**< backing for `to` and `subject` */
 };
 
+/** An outbox. Allocate statically; the fields are private. */
 struct stsm_outbox {
     struct stsm_store *store;
     struct stsm_outbox_config config;
     uint32_t next_id;
-    /* RAM summary of every kept message, so choosing the next one reads no flash. */
+    uint32_t id_reserved;            /* ids below this are covered by the high-water record */
+    /* RAM summary of every kept message, oldest (lowest id) first, so choosing the next
+     * one reads no flash. */
     size_t count;
     struct stsm_outbox_summary {
         uint32_t id;
-        enum stsm_severity severity;
-        uint32_t key_hash;           /* 0: no key */
-        int64_t first_raised;
+        uint32_t key_hash;           /* of key and recipients; 0: no key */
+        int64_t window_start;        /* the coalescing window it belongs to opened then */
         int64_t next_attempt;
+        uint32_t domain_hash[STSM_SMTP_MAX_RCPT];
+        uint32_t pending;            /* bit i: recipient i pending; 0: settled (an anchor) */
+        uint8_t severity;
         bool attempted;              /* at least one attempt began */
-        bool settled;                /* every recipient has an end (kept only as a window anchor) */
     } items[STSM_OUTBOX_MAX];
-    /* Messages started per domain in the last hour, for the cap (RAM only: a reboot
-     * forgets it, which at worst lets one more hour's cap through). */
-    struct { uint32_t domain_hash; int64_t at; } sent[64];
+    /* First attempts per domain in the last hour, for the cap (RAM only: a reboot
+     * forgets it, which at worst lets one more hour's cap through). Oldest first. */
+    struct { uint32_t domain_hash; int64_t at; } sent[STSM_OUTBOX_CAP_TRACK];
     size_t sent_count;
+    /* A deferral's reason, written with the attempt's end rather than on its own. */
+    uint32_t deferred_id;
+    char deferred_error[STSM_OUTBOX_ERROR_MAX + 1];
+    uint8_t buf[STSM_OUTBOX_RECORD_MAX];     /* a content record being written */
 };
 
 /**
  * Opens the outbox on a mounted store, reading every message's summary. A record that
  * fails to decode is reported as STSM_ERR_CORRUPT with its id in `*bad_id` and left in
- * place (never deleted silently); the others are usable.
+ * place (never deleted silently, never sent; stsm_outbox_drop() removes it); the others
+ * are usable. STSM_ERR_CAPACITY when the store holds more than STSM_OUTBOX_MAX messages
+ * (the oldest STSM_OUTBOX_MAX are usable). A state record left without its content by a
+ * cut deletion is removed here.
  */
 stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *store,
                                const struct stsm_outbox_config *config, uint32_t *bad_id);
@@ -168,6 +227,24 @@ stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now
 stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out);
 
 /**
+ * Where message `id`'s body is now: `*body` points into the store, valid until the next
+ * write to it. Every outbox call that changes something may move the body (the store
+ * reclaims pages), so a caller streaming the body across stsm_outbox_attempt_begins() or
+ * stsm_outbox_record() fetches the pointer again after each of them (the body itself
+ * never changes). STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT.
+ */
+stsm_status_t stsm_outbox_body(const struct stsm_outbox *outbox, uint32_t id, const char **body, size_t *body_len);
+
+/**
+ * Decodes a message from its stored records as they are: `content` (`content_len` bytes)
+ * and `state` (NULL: the initial state), for message `id`. Everything is bounds-checked
+ * and validated as a raise would; STSM_ERR_CORRUPT on any inconsistency. For
+ * stsm_outbox_load() and the fuzz harness.
+ */
+stsm_status_t stsm_outbox_decode(uint32_t id, const uint8_t *content, size_t content_len, const uint8_t *state,
+                                 size_t state_len, struct stsm_outbox_message *out);
+
+/**
  * Records that an attempt of `id` begins (attempt count, and the domain caps), stored
  * before the first byte goes out.
  */
@@ -175,8 +252,9 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
 
 /**
  * Records the outcome for one recipient (index into the message's `to`) as soon as it is
- * known: delivered and failed are final; deferred leaves it pending. Stored before it
- * returns.
+ * known: delivered and failed are final (stored before it returns, a 5xx with its reply
+ * as last_error); deferred leaves it pending, its reason kept as last_error with the
+ * attempt's end. A recipient that already has an end keeps it (STSM_OK, nothing written).
  */
 stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t rcpt,
                                  const struct stsm_smtp_result *result, int64_t now);
@@ -191,13 +269,15 @@ stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t
 stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, int64_t now, uint32_t random,
                                        enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT]);
 
-/** Makes every pending message due now (`stsmail queue flush`). */
+/** Makes every pending message due now (`stsmail queue flush`), coalescing holds included;
+ *  stored, so another process working the store sees it. */
 stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox);
 
 /** Removes message `id` whatever its state (`stsmail queue drop`). */
 stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id);
 
-/** Removes anchors whose window is over; call now and then (e.g. from poll). */
+/** Removes settled messages (anchors, or left by a power cut before their attempt's end)
+ *  whose window is over; call now and then (e.g. from poll). */
 stsm_status_t stsm_outbox_tidy(struct stsm_outbox *outbox, int64_t now);
 
 /** Number of kept messages and the id of the i-th (oldest first). */

@@ -1,0 +1,1322 @@
+#include "stsm_outbox.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "stsm_cursor.h"
+
+#define TYPE_CONTENT 0x01u
+#define TYPE_STATE 0x02u
+#define TYPE_HIGH_WATER 0x03u
+#define FORMAT_VERSION 1u
+#define HOUR_S 3600
+/* Ids a high-water record covers ahead of the one being given out: one small record per
+ * this many raises, and a reboot skips at most this many ids. */
+#define ID_RESERVE 32u
+#define CONTENT_FIXED 45u
+#define STATE_FIXED 48u
+#define STATE_RECORD_MAX (STATE_FIXED + STSM_SMTP_MAX_RCPT + 1u + STSM_OUTBOX_ERROR_MAX)
+#define HIGH_WATER_LEN 6u
+/* The sender is the settings' and the delivery checks it; here only the alert's own
+ * fields are checked, with the same rules the message writer applies. */
+#define SOME_SENDER "sender@example.com"
+
+_Static_assert(STSM_SMTP_MAX_RCPT <= 32, "the pending mask is 32 bits");
+_Static_assert(STSM_OUTBOX_RECORD_MAX <= 0xFFFF, "lengths are 16-bit on flash");
+
+/* A content record, parsed: views into the record. */
+struct content {
+    uint32_t id;
+    uint8_t severity;
+    const uint8_t *key;
+    size_t key_len;
+    size_t to_count;
+    const uint8_t *to[STSM_SMTP_MAX_RCPT];
+    size_t to_len[STSM_SMTP_MAX_RCPT];
+    const uint8_t *subject;
+    size_t subject_len;
+    const uint8_t *body;
+    size_t body_len;
+    uint32_t id_random[2];
+    int64_t created, window_start, not_before;
+};
+
+/* A state record, parsed (or the initial state of a message without one). */
+struct state {
+    uint8_t severity;
+    size_t to_count;
+    uint32_t attempts, raised_count;
+    int64_t first_queued, first_raised, last_raised, next_attempt;
+    uint8_t rcpt[STSM_SMTP_MAX_RCPT];
+    char error[STSM_OUTBOX_ERROR_MAX + 1];
+};
+
+/* ---- names -------------------------------------------------------------------------- */
+
+static const char *const severity_names[STSM_SEVERITY_COUNT] = { "info", "warning", "error", "critical" };
+
+const char *stsm_severity_name(enum stsm_severity severity)
+{
+    return (unsigned)severity < STSM_SEVERITY_COUNT ? severity_names[severity] : NULL;
+}
+
+bool stsm_severity_parse(const char *name, size_t len, enum stsm_severity *severity)
+{
+    for (unsigned i = 0; name != NULL && i < STSM_SEVERITY_COUNT; i++) {
+        if (strlen(severity_names[i]) == len && memcmp(severity_names[i], name, len) == 0) {
+            *severity = (enum stsm_severity)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *stsm_rcpt_state_name(enum stsm_rcpt_state state)
+{
+    static const char *const names[] = { "pending", "delivered", "failed", "gave_up" };
+    return (unsigned)state < sizeof names / sizeof names[0] ? names[state] : NULL;
+}
+
+/* ---- checks ------------------------------------------------------------------------- */
+
+static bool key_ok(const uint8_t *key, size_t len)
+{
+    if (len == 0 || len > STSM_OUTBOX_KEY_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (key[i] < 0x20 || key[i] > 0x7E) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One field of a stored message against the rules a raise applied (stsm_message_check),
+ * so what load returns is always something the message writer accepts. `text` is an
+ * address or the subject, `len` bytes; NUL inside is corrupt. */
+static bool stored_text_ok(const uint8_t *text, size_t len, bool is_address)
+{
+    char copy[(STSM_MESSAGE_SUBJECT_MAX > STSM_SMTP_ADDRESS_MAX ? STSM_MESSAGE_SUBJECT_MAX : STSM_SMTP_ADDRESS_MAX) + 1];
+    if (len >= sizeof copy || memchr(text, '\0', len) != NULL) {
+        return false;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    struct stsm_message m;
+    memset(&m, 0, sizeof m);
+    m.from = SOME_SENDER;
+    m.to[0] = is_address ? copy : SOME_SENDER;
+    m.to_count = 1;
+    m.subject = is_address ? "" : copy;
+    char why[8];
+    return stsm_message_check(&m, why, sizeof why) == STSM_OK;
+}
+
+static bool stored_body_ok(const uint8_t *body, size_t len)
+{
+    struct stsm_message m;
+    memset(&m, 0, sizeof m);
+    m.from = SOME_SENDER;
+    m.to[0] = SOME_SENDER;
+    m.to_count = 1;
+    m.subject = "";
+    m.body = (const char *)body;
+    m.body_len = len;
+    char why[8];
+    return stsm_message_check(&m, why, sizeof why) == STSM_OK;
+}
+
+/* ---- encoding: big-endian, versioned ------------------------------------------------ */
+
+struct writer {
+    uint8_t *buf;
+    size_t cap, len;
+    bool ok;
+};
+
+static void put_bytes(struct writer *w, const void *p, size_t n)
+{
+    if (!w->ok || n > w->cap - w->len) {
+        w->ok = false;
+        return;
+    }
+    if (n > 0) {
+        memcpy(w->buf + w->len, p, n);
+    }
+    w->len += n;
+}
+
+static void put_u8(struct writer *w, uint32_t v)
+{
+    uint8_t b = (uint8_t)v;
+    put_bytes(w, &b, 1);
+}
+
+static void put_u16(struct writer *w, uint32_t v)
+{
+    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    put_bytes(w, b, 2);
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+    put_bytes(w, b, 4);
+}
+
+static void put_i64(struct writer *w, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    put_u32(w, (uint32_t)(u >> 32));
+    put_u32(w, (uint32_t)u);
+}
+
+static bool get_i64(struct stsm_cursor *c, int64_t *v)
+{
+    uint32_t hi, lo;
+    if (!stsm_cursor_u32(c, &hi) || !stsm_cursor_u32(c, &lo)) {
+        return false;
+    }
+    *v = (int64_t)((uint64_t)hi << 32 | lo);
+    return true;
+}
+
+/* A view of the next `n` bytes. */
+static bool get_view(struct stsm_cursor *c, size_t n, const uint8_t **p)
+{
+    if (stsm_cursor_remaining(c) < n) {
+        return false;
+    }
+    *p = c->buf + c->pos;
+    return stsm_cursor_skip(c, n);
+}
+
+static bool get_header(struct stsm_cursor *c, uint32_t type, uint32_t id)
+{
+    uint8_t t, v;
+    uint32_t stored_id;
+    return stsm_cursor_u8(c, &t) && t == type && stsm_cursor_u8(c, &v) && v == FORMAT_VERSION &&
+           stsm_cursor_u32(c, &stored_id) && stored_id == id;
+}
+
+static size_t encode_content(const struct content *m, uint8_t *buf, size_t cap)
+{
+    struct writer w = { buf, cap, 0, true };
+    put_u8(&w, TYPE_CONTENT);
+    put_u8(&w, FORMAT_VERSION);
+    put_u32(&w, m->id);
+    put_u8(&w, m->severity);
+    put_u8(&w, (uint32_t)m->key_len);
+    put_u8(&w, (uint32_t)m->to_count);
+    put_u16(&w, (uint32_t)m->subject_len);
+    put_u16(&w, m->body_len > 0xFFFF ? 0xFFFFu : (uint32_t)m->body_len);
+    put_u32(&w, m->id_random[0]);
+    put_u32(&w, m->id_random[1]);
+    put_i64(&w, m->created);
+    put_i64(&w, m->window_start);
+    put_i64(&w, m->not_before);
+    put_bytes(&w, m->key, m->key_len);
+    for (size_t i = 0; i < m->to_count; i++) {
+        put_u8(&w, (uint32_t)m->to_len[i]);
+        put_bytes(&w, m->to[i], m->to_len[i]);
+    }
+    put_bytes(&w, m->subject, m->subject_len);
+    put_bytes(&w, m->body, m->body_len);
+    return w.ok && m->body_len <= 0xFFFF ? w.len : 0;
+}
+
+static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, struct content *m)
+{
+    struct stsm_cursor c;
+    stsm_cursor_init(&c, p, len);
+    memset(m, 0, sizeof *m);
+    m->id = id;
+    uint8_t key_len, to_count;
+    uint16_t subject_len, body_len;
+    if (!get_header(&c, TYPE_CONTENT, id) || !stsm_cursor_u8(&c, &m->severity) || !stsm_cursor_u8(&c, &key_len) ||
+        !stsm_cursor_u8(&c, &to_count) || !stsm_cursor_u16(&c, &subject_len) || !stsm_cursor_u16(&c, &body_len) ||
+        !stsm_cursor_u32(&c, &m->id_random[0]) || !stsm_cursor_u32(&c, &m->id_random[1]) ||
+        !get_i64(&c, &m->created) || !get_i64(&c, &m->window_start) || !get_i64(&c, &m->not_before)) {
+        return STSM_ERR_CORRUPT;
+    }
+    if (m->severity >= STSM_SEVERITY_COUNT || to_count == 0 || to_count > STSM_SMTP_MAX_RCPT ||
+        key_len > STSM_OUTBOX_KEY_MAX || subject_len > STSM_MESSAGE_SUBJECT_MAX) {
+        return STSM_ERR_CORRUPT;
+    }
+    m->key_len = key_len;
+    if (!get_view(&c, key_len, &m->key) || (key_len > 0 && !key_ok(m->key, key_len))) {
+        return STSM_ERR_CORRUPT;
+    }
+    m->to_count = to_count;
+    for (size_t i = 0; i < to_count; i++) {
+        uint8_t n;
+        if (!stsm_cursor_u8(&c, &n) || !get_view(&c, n, &m->to[i]) || !stored_text_ok(m->to[i], n, true)) {
+            return STSM_ERR_CORRUPT;
+        }
+        m->to_len[i] = n;
+    }
+    m->subject_len = subject_len;
+    m->body_len = body_len;
+    if (!get_view(&c, subject_len, &m->subject) || !stored_text_ok(m->subject, subject_len, false) ||
+        !get_view(&c, body_len, &m->body) || stsm_cursor_remaining(&c) != 0 || !stored_body_ok(m->body, body_len)) {
+        return STSM_ERR_CORRUPT;
+    }
+    return STSM_OK;
+}
+
+static void initial_state(const struct content *m, struct state *s)
+{
+    memset(s, 0, sizeof *s);
+    s->severity = m->severity;
+    s->to_count = m->to_count;
+    s->raised_count = 1;
+    s->first_queued = s->first_raised = s->last_raised = m->created;
+    s->next_attempt = m->not_before;
+}
+
+static size_t encode_state(uint32_t id, const struct state *s, uint8_t *buf, size_t cap)
+{
+    struct writer w = { buf, cap, 0, true };
+    size_t error_len = strlen(s->error);
+    put_u8(&w, TYPE_STATE);
+    put_u8(&w, FORMAT_VERSION);
+    put_u32(&w, id);
+    put_u8(&w, s->severity);
+    put_u8(&w, (uint32_t)s->to_count);
+    put_u32(&w, s->attempts);
+    put_u32(&w, s->raised_count);
+    put_i64(&w, s->first_queued);
+    put_i64(&w, s->first_raised);
+    put_i64(&w, s->last_raised);
+    put_i64(&w, s->next_attempt);
+    put_bytes(&w, s->rcpt, s->to_count);
+    put_u8(&w, (uint32_t)error_len);
+    put_bytes(&w, s->error, error_len);
+    return w.ok ? w.len : 0;
+}
+
+/* The state must belong to the content: same recipient count, a severity no lower. */
+static stsm_status_t parse_state(const uint8_t *p, size_t len, uint32_t id, const struct content *m, struct state *s)
+{
+    struct stsm_cursor c;
+    stsm_cursor_init(&c, p, len);
+    memset(s, 0, sizeof *s);
+    uint8_t to_count, error_len;
+    const uint8_t *rcpt, *error;
+    if (!get_header(&c, TYPE_STATE, id) || !stsm_cursor_u8(&c, &s->severity) || !stsm_cursor_u8(&c, &to_count) ||
+        !stsm_cursor_u32(&c, &s->attempts) || !stsm_cursor_u32(&c, &s->raised_count) ||
+        !get_i64(&c, &s->first_queued) || !get_i64(&c, &s->first_raised) || !get_i64(&c, &s->last_raised) ||
+        !get_i64(&c, &s->next_attempt) || to_count != m->to_count || !get_view(&c, to_count, &rcpt) ||
+        !stsm_cursor_u8(&c, &error_len) || error_len > STSM_OUTBOX_ERROR_MAX || !get_view(&c, error_len, &error) ||
+        stsm_cursor_remaining(&c) != 0) {
+        return STSM_ERR_CORRUPT;
+    }
+    if (s->severity >= STSM_SEVERITY_COUNT || s->severity < m->severity || s->raised_count == 0) {
+        return STSM_ERR_CORRUPT;
+    }
+    s->to_count = to_count;
+    for (size_t i = 0; i < to_count; i++) {
+        if (rcpt[i] > STSM_RCPT_GAVE_UP) {
+            return STSM_ERR_CORRUPT;
+        }
+        s->rcpt[i] = rcpt[i];
+    }
+    for (size_t i = 0; i < error_len; i++) {
+        if (error[i] < 0x20 || error[i] > 0x7E) {
+            return STSM_ERR_CORRUPT;
+        }
+    }
+    memcpy(s->error, error, error_len);
+    s->error[error_len] = '\0';
+    return STSM_OK;
+}
+
+/* ---- the message as the caller sees it ---------------------------------------------- */
+
+static void fill_message(const struct content *m, const struct state *s, struct stsm_outbox_message *out)
+{
+    memset(out, 0, offsetof(struct stsm_outbox_message, text));
+    out->id = m->id;
+    out->severity = (enum stsm_severity)s->severity;
+    memcpy(out->key, m->key, m->key_len);
+    out->key[m->key_len] = '\0';
+    out->to_count = m->to_count;
+    char *t = out->text;
+    for (size_t i = 0; i < m->to_count; i++) {
+        memcpy(t, m->to[i], m->to_len[i]);
+        t[m->to_len[i]] = '\0';
+        out->to[i] = t;
+        t += m->to_len[i] + 1;
+        out->rcpt[i] = (enum stsm_rcpt_state)s->rcpt[i];
+    }
+    memcpy(t, m->subject, m->subject_len);
+    t[m->subject_len] = '\0';
+    out->subject = t;
+    out->body = (const char *)m->body;
+    out->body_len = m->body_len;
+    out->id_random[0] = m->id_random[0];
+    out->id_random[1] = m->id_random[1];
+    out->first_queued = s->first_queued;
+    out->first_raised = s->first_raised;
+    out->last_raised = s->last_raised;
+    out->raised_count = s->raised_count;
+    out->attempts = s->attempts;
+    out->next_attempt = s->next_attempt;
+    memcpy(out->last_error, s->error, sizeof out->last_error);
+}
+
+stsm_status_t stsm_outbox_decode(uint32_t id, const uint8_t *content, size_t content_len, const uint8_t *state,
+                                 size_t state_len, struct stsm_outbox_message *out)
+{
+    struct content m;
+    struct state s;
+    if (content == NULL || out == NULL) {
+        return STSM_ERR_ARGUMENT;
+    }
+    stsm_status_t st = parse_content(content, content_len, id, &m);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (state == NULL) {
+        initial_state(&m, &s);
+    } else if ((st = parse_state(state, state_len, id, &m, &s)) != STSM_OK) {
+        return st;
+    }
+    fill_message(&m, &s, out);
+    return STSM_OK;
+}
+
+/* ---- store access ------------------------------------------------------------------- */
+
+static uint32_t store_key(uint32_t type, uint32_t id)
+{
+    return type << 24 | id;
+}
+
+static stsm_status_t read_content(const struct stsm_outbox *ob, uint32_t id, struct content *m)
+{
+    const uint8_t *p;
+    size_t len;
+    stsm_status_t st = stsm_store_get(ob->store, store_key(TYPE_CONTENT, id), &p, &len);
+    return st == STSM_OK ? parse_content(p, len, id, m) : st;
+}
+
+/* Both records; the content's views are valid until the next write. */
+static stsm_status_t read_message(const struct stsm_outbox *ob, uint32_t id, struct content *m, struct state *s)
+{
+    stsm_status_t st = read_content(ob, id, m);
+    if (st != STSM_OK) {
+        return st;
+    }
+    const uint8_t *p;
+    size_t len;
+    st = stsm_store_get(ob->store, store_key(TYPE_STATE, id), &p, &len);
+    if (st == STSM_ERR_NOT_FOUND) {
+        initial_state(m, s);
+        return STSM_OK;
+    }
+    return st == STSM_OK ? parse_state(p, len, id, m, s) : st;
+}
+
+static stsm_status_t write_state(struct stsm_outbox *ob, uint32_t id, const struct state *s)
+{
+    uint8_t buf[STATE_RECORD_MAX];
+    size_t len = encode_state(id, s, buf, sizeof buf);
+    return len == 0 ? STSM_ERR_ARGUMENT : stsm_store_put(ob->store, store_key(TYPE_STATE, id), buf, len);
+}
+
+/* ---- summaries ---------------------------------------------------------------------- */
+
+#define FNV_BASIS 2166136261u
+
+static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n, bool fold_case)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = p[i];
+        if (fold_case && b >= 'A' && b <= 'Z') {
+            b = (uint8_t)(b - 'A' + 'a');
+        }
+        h = (h ^ b) * 16777619u;
+    }
+    return h;
+}
+
+/* What makes two raises the same alert: the key and the recipients, in order. */
+static uint32_t alert_hash(const uint8_t *key, size_t key_len, const uint8_t *const *to, const size_t *to_len,
+                           size_t to_count)
+{
+    uint32_t h = fnv(FNV_BASIS, key, key_len, false);
+    for (size_t i = 0; i < to_count; i++) {
+        h = fnv(fnv(h, (const uint8_t *)"", 1, false), to[i], to_len[i], false);
+    }
+    return h != 0 ? h : 1;
+}
+
+static uint32_t domain_hash(const uint8_t *address, size_t len)
+{
+    size_t at = len;
+    while (at > 0 && address[at - 1] != '@') {
+        at--;
+    }
+    return fnv(FNV_BASIS, address + at, len - at, true);
+}
+
+static void summarize(struct stsm_outbox_summary *sum, const struct content *m, const struct state *s)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->id = m->id;
+    sum->key_hash = m->key_len > 0 ? alert_hash(m->key, m->key_len, m->to, m->to_len, m->to_count) : 0;
+    sum->window_start = m->window_start;
+    sum->next_attempt = s->next_attempt;
+    sum->severity = s->severity;
+    sum->attempted = s->attempts > 0;
+    for (size_t i = 0; i < m->to_count; i++) {
+        sum->domain_hash[i] = domain_hash(m->to[i], m->to_len[i]);
+        if (s->rcpt[i] == STSM_RCPT_PENDING) {
+            sum->pending |= 1u << i;
+        }
+    }
+}
+
+static void update_summary(struct stsm_outbox_summary *sum, const struct state *s)
+{
+    sum->next_attempt = s->next_attempt;
+    sum->severity = s->severity;
+    sum->attempted = s->attempts > 0;
+    sum->pending = 0;
+    for (size_t i = 0; i < s->to_count; i++) {
+        if (s->rcpt[i] == STSM_RCPT_PENDING) {
+            sum->pending |= 1u << i;
+        }
+    }
+}
+
+static struct stsm_outbox_summary *find(struct stsm_outbox *ob, uint32_t id)
+{
+    for (size_t i = 0; i < ob->count; i++) {
+        if (ob->items[i].id == id) {
+            return &ob->items[i];
+        }
+    }
+    return NULL;
+}
+
+/* Ids only grow, so appending keeps the list oldest first. */
+static void insert_sorted(struct stsm_outbox *ob, const struct stsm_outbox_summary *sum)
+{
+    size_t i = ob->count;
+    while (i > 0 && ob->items[i - 1].id > sum->id) {
+        ob->items[i] = ob->items[i - 1];
+        i--;
+    }
+    ob->items[i] = *sum;
+    ob->count++;
+}
+
+static bool in_window(const struct stsm_outbox *ob, int64_t start, int64_t now)
+{
+    uint32_t w = ob->config.coalesce_window_s;
+    if (w == 0) {
+        return false;
+    }
+    if (start == 0 || now == 0) {
+        return start == 0 && now == 0;
+    }
+    return now >= start && now - start < (int64_t)w;
+}
+
+/* ---- removal and ids ---------------------------------------------------------------- */
+
+static stsm_status_t write_high_water(struct stsm_outbox *ob, uint32_t reserved)
+{
+    uint8_t buf[HIGH_WATER_LEN];
+    struct writer w = { buf, sizeof buf, 0, true };
+    put_u8(&w, TYPE_HIGH_WATER);
+    put_u8(&w, FORMAT_VERSION);
+    put_u32(&w, reserved);
+    stsm_status_t st = stsm_store_put(ob->store, store_key(TYPE_HIGH_WATER, 0), buf, w.len);
+    if (st == STSM_OK) {
+        ob->id_reserved = reserved;
+    }
+    return st;
+}
+
+/* Deletes both records of `id`, content first: a cut in between leaves a state without
+ * content (removed at the next open), never a content whose progress was forgotten.
+ * Deleting never needs a put (the store keeps room for tombstones): the high-water
+ * record was written when the id was given out. */
+static stsm_status_t delete_records(struct stsm_outbox *ob, uint32_t id)
+{
+    stsm_status_t content = stsm_store_delete(ob->store, store_key(TYPE_CONTENT, id));
+    if (content != STSM_OK && content != STSM_ERR_NOT_FOUND) {
+        return content;
+    }
+    stsm_status_t st = stsm_store_delete(ob->store, store_key(TYPE_STATE, id));
+    return st == STSM_ERR_NOT_FOUND ? content : st;
+}
+
+static stsm_status_t remove_at(struct stsm_outbox *ob, size_t i)
+{
+    stsm_status_t st = delete_records(ob, ob->items[i].id);
+    if (st != STSM_OK) {
+        return st;
+    }
+    memmove(&ob->items[i], &ob->items[i + 1], (ob->count - i - 1) * sizeof ob->items[0]);
+    ob->count--;
+    return STSM_OK;
+}
+
+/* ---- open --------------------------------------------------------------------------- */
+
+static bool parse_high_water(const uint8_t *p, size_t len, uint32_t *reserved)
+{
+    struct stsm_cursor c;
+    uint8_t type, version;
+    stsm_cursor_init(&c, p, len);
+    return stsm_cursor_u8(&c, &type) && type == TYPE_HIGH_WATER && stsm_cursor_u8(&c, &version) &&
+           version == FORMAT_VERSION && stsm_cursor_u32(&c, reserved) && *reserved <= STSM_OUTBOX_ID_MAX + 1u &&
+           stsm_cursor_remaining(&c) == 0;
+}
+
+static void note_bad(stsm_status_t *result, uint32_t *bad_id, uint32_t id)
+{
+    if (*result != STSM_ERR_CORRUPT) {
+        *result = STSM_ERR_CORRUPT;
+        if (bad_id != NULL) {
+            *bad_id = id;
+        }
+    }
+}
+
+stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *store,
+                               const struct stsm_outbox_config *config, uint32_t *bad_id)
+{
+    if (outbox == NULL || store == NULL || config == NULL) {
+        return STSM_ERR_ARGUMENT;
+    }
+    memset(outbox, 0, offsetof(struct stsm_outbox, buf));
+    outbox->store = store;
+    outbox->config = *config;
+    if (bad_id != NULL) {
+        *bad_id = 0;
+    }
+    stsm_status_t result = STSM_OK;
+    uint32_t largest = 0;
+    uint32_t orphans[STSM_STORE_KEYS_MAX];
+    size_t orphan_count = 0;
+    size_t keys = stsm_store_count(store);
+    for (size_t k = 0; k < keys; k++) {
+        uint32_t key = stsm_store_key_at(store, k);
+        uint32_t type = key >> 24, id = key & STSM_OUTBOX_ID_MAX;
+        const uint8_t *p;
+        size_t len;
+        if (type == TYPE_HIGH_WATER && id == 0) {
+            if (stsm_store_get(store, key, &p, &len) != STSM_OK || !parse_high_water(p, len, &outbox->id_reserved)) {
+                note_bad(&result, bad_id, 0);
+            }
+            continue;
+        }
+        if ((type != TYPE_CONTENT && type != TYPE_STATE) || id == 0) {
+            continue;   /* another user's record */
+        }
+        if (id > largest) {
+            largest = id;
+        }
+        if (type == TYPE_STATE) {
+            if (stsm_store_get(store, store_key(TYPE_CONTENT, id), &p, &len) == STSM_ERR_NOT_FOUND &&
+                orphan_count < STSM_STORE_KEYS_MAX) {
+                orphans[orphan_count++] = id;
+            }
+            continue;
+        }
+        struct content m;
+        struct state s;
+        if (read_message(outbox, id, &m, &s) != STSM_OK) {
+            note_bad(&result, bad_id, id);
+            continue;
+        }
+        struct stsm_outbox_summary sum;
+        summarize(&sum, &m, &s);
+        if (outbox->count == STSM_OUTBOX_MAX) {
+            /* Keep the oldest STSM_OUTBOX_MAX. */
+            if (result == STSM_OK) {
+                result = STSM_ERR_CAPACITY;
+            }
+            if (outbox->items[outbox->count - 1].id < id) {
+                continue;
+            }
+            outbox->count--;
+        }
+        insert_sorted(outbox, &sum);
+    }
+    outbox->next_id = largest + 1 > outbox->id_reserved ? largest + 1 : outbox->id_reserved;
+    if (outbox->next_id == 0) {
+        outbox->next_id = 1;
+    }
+    /* A deletion cut between its two records: finish it. Its id is below next_id already. */
+    for (size_t i = 0; i < orphan_count; i++) {
+        (void)stsm_store_delete(store, store_key(TYPE_STATE, orphans[i]));
+    }
+    return result;
+}
+
+/* ---- raise -------------------------------------------------------------------------- */
+
+/* A new message must leave room for its first state record too, or a store filled with
+ * contents could not record an attempt and would never empty. The store plans one put
+ * at a time, so both are asked for as one record when that is within a record's size,
+ * and one after the other otherwise (approximate, and enough: the first state record
+ * written lets that message progress to its deletion). */
+static bool room_for(const struct stsm_outbox *ob, uint32_t key, size_t len, bool new_message)
+{
+    if (!stsm_store_fits(ob->store, key, len)) {
+        return false;
+    }
+    if (!new_message) {
+        return true;
+    }
+    size_t both = len + STATE_RECORD_MAX + 64u;   /* and the high-water record */
+    if (both <= stsm_store_record_max(ob->store->area)) {
+        return stsm_store_fits(ob->store, key, both);
+    }
+    return stsm_store_fits(ob->store, store_key(TYPE_STATE, key & STSM_OUTBOX_ID_MAX), STATE_RECORD_MAX);
+}
+
+/* Settled messages hold nothing to deliver: they go first, silently. Then, when allowed,
+ * one message of strictly lower severity, oldest first. `exclude` is the message the
+ * raise is about to write to. */
+static stsm_status_t make_room(struct stsm_outbox *ob, uint32_t key, size_t len, bool new_message,
+                               uint8_t severity, uint32_t exclude, uint32_t *dropped_id)
+{
+    for (;;) {
+        if ((!new_message || ob->count < STSM_OUTBOX_MAX) && room_for(ob, key, len, new_message)) {
+            return STSM_OK;
+        }
+        size_t victim = ob->count;
+        for (size_t i = 0; i < ob->count && victim == ob->count; i++) {
+            if (ob->items[i].pending == 0 && ob->items[i].id != exclude) {
+                victim = i;
+            }
+        }
+        bool dropping = false;
+        if (victim == ob->count && ob->config.drop_lower_when_full && *dropped_id == 0) {
+            for (size_t i = 0; i < ob->count && victim == ob->count; i++) {
+                if (ob->items[i].severity < severity && ob->items[i].id != exclude) {
+                    victim = i;
+                    dropping = true;
+                }
+            }
+        }
+        if (victim == ob->count) {
+            return STSM_ERR_FULL;
+        }
+        uint32_t victim_id = ob->items[victim].id;
+        stsm_status_t st = remove_at(ob, victim);
+        if (st != STSM_OK) {
+            return st;
+        }
+        if (dropping) {
+            *dropped_id = victim_id;
+        }
+    }
+}
+
+static bool same_alert(const struct content *m, const struct content *alert)
+{
+    if (m->key_len != alert->key_len || memcmp(m->key, alert->key, m->key_len) != 0 ||
+        m->to_count != alert->to_count) {
+        return false;
+    }
+    for (size_t i = 0; i < m->to_count; i++) {
+        if (m->to_len[i] != alert->to_len[i] || memcmp(m->to[i], alert->to[i], m->to_len[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Counts the raise into message `id`. */
+static stsm_status_t count_into(struct stsm_outbox *ob, uint32_t id, uint8_t severity, int64_t now,
+                                uint32_t *dropped_id)
+{
+    struct content m;
+    struct state s;
+    stsm_status_t st = read_message(ob, id, &m, &s);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (s.raised_count < UINT32_MAX) {
+        s.raised_count++;
+    }
+    s.last_raised = now;
+    if (severity > s.severity) {
+        s.severity = severity;
+    }
+    st = make_room(ob, store_key(TYPE_STATE, id), STATE_RECORD_MAX, false, severity, id, dropped_id);
+    if (st == STSM_OK) {
+        st = write_state(ob, id, &s);
+    }
+    struct stsm_outbox_summary *sum = find(ob, id);
+    if (st == STSM_OK && sum != NULL) {
+        update_summary(sum, &s);
+    }
+    return st;
+}
+
+static stsm_status_t check_alert(const struct stsm_alert *alert, const char *const *to, size_t to_count,
+                                 char *why, size_t why_len)
+{
+    if ((unsigned)alert->severity >= STSM_SEVERITY_COUNT) {
+        return stsm_refuse(why, why_len, "the severity is not one of info, warning, error, critical");
+    }
+    size_t key_len = 0;
+    while (alert->key != NULL && key_len <= STSM_OUTBOX_KEY_MAX && alert->key[key_len] != '\0') {
+        key_len++;
+    }
+    if (alert->key != NULL && !key_ok((const uint8_t *)alert->key, key_len)) {
+        return stsm_refuse(why, why_len, "the key must be 1 to %u printable ASCII characters",
+                           (unsigned)STSM_OUTBOX_KEY_MAX);
+    }
+    if (to_count == 0 || to_count > STSM_SMTP_MAX_RCPT) {
+        return stsm_refuse(why, why_len, "the recipients: a message needs 1 to %u",
+                           (unsigned)STSM_SMTP_MAX_RCPT);
+    }
+    struct stsm_message m;
+    memset(&m, 0, sizeof m);
+    m.from = SOME_SENDER;
+    for (size_t i = 0; i < to_count; i++) {
+        m.to[i] = to[i];
+        for (size_t j = 0; j < i; j++) {
+            if (to[i] != NULL && to[j] != NULL && strcmp(to[i], to[j]) == 0) {
+                return stsm_refuse(why, why_len, "recipient '%.60s' is listed twice", to[i]);
+            }
+        }
+    }
+    m.to_count = to_count;
+    m.subject = alert->subject != NULL ? alert->subject : "";
+    m.body = alert->body;
+    m.body_len = alert->body_len;
+    return stsm_message_check(&m, why, why_len);
+}
+
+static size_t record_max(const struct stsm_outbox *ob)
+{
+    size_t max = stsm_store_record_max(ob->store->area);
+    return max < STSM_OUTBOX_RECORD_MAX ? max : STSM_OUTBOX_RECORD_MAX;
+}
+
+stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_alert *alert,
+                                const char *const *default_to, size_t default_to_count, int64_t now,
+                                uint32_t random, uint32_t *id, bool *coalesced, uint32_t *dropped_id,
+                                char *why, size_t why_len)
+{
+    uint32_t dropped = 0;
+    if (id != NULL) {
+        *id = 0;
+    }
+    if (coalesced != NULL) {
+        *coalesced = false;
+    }
+    if (dropped_id != NULL) {
+        *dropped_id = 0;
+    }
+    if (outbox == NULL || outbox->store == NULL || alert == NULL) {
+        return stsm_refuse(why, why_len, "no outbox or no alert");
+    }
+    const char *const *to = alert->to_count > 0 ? alert->to : default_to;
+    size_t to_count = alert->to_count > 0 ? alert->to_count : default_to_count;
+    if (to == NULL) {
+        to_count = 0;
+    }
+    stsm_status_t st = check_alert(alert, to, to_count, why, why_len);
+    if (st != STSM_OK) {
+        return st;
+    }
+
+    struct content a;
+    memset(&a, 0, sizeof a);
+    a.severity = (uint8_t)alert->severity;
+    a.key = (const uint8_t *)alert->key;
+    a.key_len = alert->key != NULL ? strlen(alert->key) : 0;
+    a.to_count = to_count;
+    for (size_t i = 0; i < to_count; i++) {
+        a.to[i] = (const uint8_t *)to[i];
+        a.to_len[i] = strlen(to[i]);
+    }
+    a.subject = (const uint8_t *)(alert->subject != NULL ? alert->subject : "");
+    a.subject_len = strlen((const char *)a.subject);
+    a.body = (const uint8_t *)alert->body;
+    a.body_len = alert->body_len;
+    a.id_random[0] = random;
+    a.created = now;
+    a.window_start = now;
+
+    size_t max = record_max(outbox);
+    size_t rest = CONTENT_FIXED + a.key_len + a.subject_len + a.to_count;
+    for (size_t i = 0; i < a.to_count; i++) {
+        rest += a.to_len[i];
+    }
+    if (rest > max || a.body_len > max - rest) {
+        return stsm_refuse(why, why_len, "the body (%lu bytes) is too long: with these recipients and subject "
+                           "a message holds at most %lu bytes of body",
+                           (unsigned long)a.body_len, (unsigned long)(rest < max ? max - rest : 0));
+    }
+
+    /* The window this raise falls in, if any: the messages of the same alert opened in
+     * it, and among them the newest not attempted yet. */
+    if (a.key_len > 0) {
+        uint32_t h = alert_hash(a.key, a.key_len, a.to, a.to_len, a.to_count);
+        bool window_open = false;
+        uint32_t target = 0;
+        for (size_t i = 0; i < outbox->count; i++) {
+            const struct stsm_outbox_summary *sum = &outbox->items[i];
+            struct content m;
+            if (sum->key_hash != h || !in_window(outbox, sum->window_start, now) ||
+                read_content(outbox, sum->id, &m) != STSM_OK || !same_alert(&m, &a)) {
+                continue;
+            }
+            window_open = true;
+            a.window_start = sum->window_start;
+            if (!sum->attempted && sum->pending != 0) {
+                target = sum->id;
+            }
+        }
+        if (target != 0) {
+            st = count_into(outbox, target, a.severity, now, &dropped);
+            if (dropped_id != NULL) {
+                *dropped_id = dropped;
+            }
+            if (st == STSM_OK) {
+                if (id != NULL) {
+                    *id = target;
+                }
+                if (coalesced != NULL) {
+                    *coalesced = true;
+                }
+            }
+            return st;
+        }
+        if (window_open) {
+            a.not_before = a.window_start + (int64_t)outbox->config.coalesce_window_s;
+        }
+    }
+
+    if (outbox->next_id > STSM_OUTBOX_ID_MAX) {
+        return STSM_ERR_CAPACITY;
+    }
+    a.id = outbox->next_id;
+    a.id_random[1] = a.id;
+    size_t len = encode_content(&a, outbox->buf, max);
+    if (len == 0) {
+        return stsm_refuse(why, why_len, "the message does not fit a record");   /* checked above */
+    }
+    uint32_t key = store_key(TYPE_CONTENT, a.id);
+    st = make_room(outbox, key, len, true, a.severity, 0, &dropped);
+    if (dropped_id != NULL) {
+        *dropped_id = dropped;
+    }
+    /* Ids given out are recorded before use, so no deletion can let one come back. */
+    if (st == STSM_OK && a.id >= outbox->id_reserved) {
+        uint32_t reserved = a.id + ID_RESERVE;
+        st = write_high_water(outbox, reserved > STSM_OUTBOX_ID_MAX + 1u ? STSM_OUTBOX_ID_MAX + 1u : reserved);
+    }
+    if (st == STSM_OK) {
+        st = stsm_store_put(outbox->store, key, outbox->buf, len);
+    }
+    if (st != STSM_OK) {
+        return st;
+    }
+    outbox->next_id++;
+    struct state s;
+    struct stsm_outbox_summary sum;
+    initial_state(&a, &s);
+    summarize(&sum, &a, &s);
+    insert_sorted(outbox, &sum);
+    if (id != NULL) {
+        *id = a.id;
+    }
+    return STSM_OK;
+}
+
+/* ---- the clock ---------------------------------------------------------------------- */
+
+stsm_status_t stsm_outbox_clock_known(struct stsm_outbox *outbox, int64_t now)
+{
+    stsm_status_t result = STSM_OK;
+    for (size_t i = 0; i < outbox->count; i++) {
+        struct content m;
+        struct state s;
+        stsm_status_t st = read_message(outbox, outbox->items[i].id, &m, &s);
+        if (st == STSM_OK && (s.first_queued == 0 || s.first_raised == 0 || s.last_raised == 0)) {
+            s.first_queued = s.first_queued != 0 ? s.first_queued : now;
+            s.first_raised = s.first_raised != 0 ? s.first_raised : now;
+            s.last_raised = s.last_raised != 0 ? s.last_raised : now;
+            st = write_state(outbox, outbox->items[i].id, &s);
+        }
+        if (st != STSM_OK) {
+            result = st;
+        }
+    }
+    return result;
+}
+
+/* ---- choosing the next message ------------------------------------------------------ */
+
+/* When the domain cap lets message `sum` start (0: now). Only first attempts count. */
+static int64_t cap_release(const struct stsm_outbox *ob, const struct stsm_outbox_summary *sum, int64_t now)
+{
+    uint32_t cap = ob->config.domain_hourly_cap;
+    if (cap == 0 || sum->attempted) {
+        return 0;
+    }
+    int64_t release = 0;
+    if (ob->sent_count == STSM_OUTBOX_CAP_TRACK && ob->sent[0].at + HOUR_S > now) {
+        release = ob->sent[0].at + HOUR_S;   /* nothing more can be remembered this hour */
+    }
+    for (size_t r = 0; r < STSM_SMTP_MAX_RCPT; r++) {
+        if ((sum->pending & (1u << r)) == 0) {
+            continue;
+        }
+        /* The (n - cap + 1)-th newest start in the hour must age out before one more may go. */
+        size_t n = 0;
+        for (size_t i = 0; i < ob->sent_count; i++) {
+            n += ob->sent[i].domain_hash == sum->domain_hash[r] && ob->sent[i].at + HOUR_S > now;
+        }
+        if (n < cap) {
+            continue;
+        }
+        size_t skip = n - cap;
+        for (size_t i = 0; i < ob->sent_count; i++) {
+            if (ob->sent[i].domain_hash == sum->domain_hash[r] && ob->sent[i].at + HOUR_S > now) {
+                if (skip-- == 0) {
+                    if (ob->sent[i].at + HOUR_S > release) {
+                        release = ob->sent[i].at + HOUR_S;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    return release;
+}
+
+stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now, uint32_t *id, uint32_t *wait_s)
+{
+    const struct stsm_outbox_summary *best = NULL;
+    int64_t wait = -1;
+    for (size_t i = 0; i < outbox->count; i++) {
+        const struct stsm_outbox_summary *sum = &outbox->items[i];
+        if (sum->pending == 0) {
+            continue;
+        }
+        int64_t due = sum->next_attempt;
+        int64_t release = cap_release(outbox, sum, now);
+        if (release > due) {
+            due = release;
+        }
+        if (due <= now) {
+            if (best == NULL || sum->severity > best->severity) {
+                best = sum;   /* the list is oldest first: ties keep the older */
+            }
+        } else if (wait < 0 || due - now < wait) {
+            wait = due - now;
+        }
+    }
+    if (best != NULL) {
+        *id = best->id;
+        if (wait_s != NULL) {
+            *wait_s = 0;
+        }
+        return STSM_OK;
+    }
+    if (wait_s != NULL) {
+        *wait_s = wait < 0 ? UINT32_MAX : wait >= (int64_t)UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)wait;
+    }
+    return STSM_ERR_NOT_FOUND;
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out)
+{
+    struct content m;
+    struct state s;
+    stsm_status_t st = read_message(outbox, id, &m, &s);
+    if (st == STSM_OK) {
+        fill_message(&m, &s, out);
+    }
+    return st;
+}
+
+stsm_status_t stsm_outbox_body(const struct stsm_outbox *outbox, uint32_t id, const char **body, size_t *body_len)
+{
+    struct content m;
+    stsm_status_t st = read_content(outbox, id, &m);
+    if (st == STSM_OK) {
+        *body = (const char *)m.body;
+        *body_len = m.body_len;
+    }
+    return st;
+}
+
+/* ---- attempts ----------------------------------------------------------------------- */
+
+/* Message `id` as kept: its summary and both records. */
+static stsm_status_t find_message(struct stsm_outbox *ob, uint32_t id, struct stsm_outbox_summary **sum,
+                                  struct content *m, struct state *s)
+{
+    *sum = find(ob, id);
+    return *sum == NULL ? STSM_ERR_NOT_FOUND : read_message(ob, id, m, s);
+}
+
+static void remember_start(struct stsm_outbox *ob, const struct content *m, const struct state *s, int64_t now)
+{
+    if (ob->config.domain_hourly_cap == 0) {
+        return;
+    }
+    /* Forget what is over an hour old; when still full, forget the oldest. */
+    size_t kept = 0;
+    for (size_t i = 0; i < ob->sent_count; i++) {
+        if (ob->sent[i].at + HOUR_S > now) {
+            ob->sent[kept++] = ob->sent[i];
+        }
+    }
+    ob->sent_count = kept;
+    for (size_t r = 0; r < m->to_count; r++) {
+        uint32_t h = domain_hash(m->to[r], m->to_len[r]);
+        bool seen = s->rcpt[r] != STSM_RCPT_PENDING;
+        for (size_t j = 0; j < r && !seen; j++) {
+            seen = s->rcpt[j] == STSM_RCPT_PENDING && domain_hash(m->to[j], m->to_len[j]) == h;
+        }
+        if (seen) {
+            continue;
+        }
+        if (ob->sent_count == STSM_OUTBOX_CAP_TRACK) {
+            memmove(&ob->sent[0], &ob->sent[1], (STSM_OUTBOX_CAP_TRACK - 1) * sizeof ob->sent[0]);
+            ob->sent_count--;
+        }
+        ob->sent[ob->sent_count].domain_hash = h;
+        ob->sent[ob->sent_count].at = now;
+        ob->sent_count++;
+    }
+}
+
+stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id, int64_t now)
+{
+    struct stsm_outbox_summary *sum;
+    struct content m;
+    struct state s;
+    stsm_status_t st = find_message(outbox, id, &sum, &m, &s);
+    if (st != STSM_OK) {
+        return st;
+    }
+    bool first = s.attempts == 0;
+    if (s.attempts < UINT32_MAX) {
+        s.attempts++;
+    }
+    if (first) {
+        remember_start(outbox, &m, &s, now);   /* before the write: m's views die with it */
+    }
+    st = write_state(outbox, id, &s);
+    if (st == STSM_OK) {
+        update_summary(sum, &s);
+    }
+    if (outbox->deferred_id == id) {
+        outbox->deferred_id = 0;
+    }
+    return st;
+}
+
+static void error_text(char out[STSM_OUTBOX_ERROR_MAX + 1], const struct stsm_smtp_result *r)
+{
+    size_t text_len = strnlen(r->text, sizeof r->text);
+    size_t n = 0;
+    if (r->code != 0) {
+        n = (size_t)snprintf(out, STSM_OUTBOX_ERROR_MAX + 1, "%u ", (unsigned)r->code);
+    }
+    const char *text = text_len > 0 || r->code != 0 ? r->text : stsm_status_str(r->status);
+    if (text != r->text) {
+        text_len = strlen(text);
+    }
+    if (text_len > STSM_OUTBOX_ERROR_MAX - n) {
+        text_len = STSM_OUTBOX_ERROR_MAX - n;
+    }
+    memcpy(out + n, text, text_len);
+    out[n + text_len] = '\0';
+    /* Server text is anything: keep it printable, as the decoder demands. */
+    for (char *c = out; *c != '\0'; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7E) {
+            *c = '?';
+        }
+    }
+}
+
+stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t rcpt,
+                                 const struct stsm_smtp_result *result, int64_t now)
+{
+    (void)now;
+    struct stsm_outbox_summary *sum;
+    struct content m;
+    struct state s;
+    stsm_status_t st = find_message(outbox, id, &sum, &m, &s);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (result == NULL || rcpt >= s.to_count) {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (s.rcpt[rcpt] != STSM_RCPT_PENDING) {
+        return STSM_OK;
+    }
+    switch (result->outcome) {
+    case STSM_SMTP_DELIVERED:
+        s.rcpt[rcpt] = STSM_RCPT_DELIVERED;
+        break;
+    case STSM_SMTP_FAILED:
+        s.rcpt[rcpt] = STSM_RCPT_FAILED;
+        error_text(s.error, result);
+        break;
+    default:
+        outbox->deferred_id = id;
+        error_text(outbox->deferred_error, result);
+        return STSM_OK;
+    }
+    st = write_state(outbox, id, &s);
+    if (st == STSM_OK) {
+        update_summary(sum, &s);
+    }
+    return st;
+}
+
+static uint32_t backoff(const struct stsm_outbox_config *c, uint32_t attempts, uint32_t random)
+{
+    uint64_t delay = c->retry_first_s > 0 ? c->retry_first_s : 1;
+    uint64_t max = c->retry_max_s > delay ? c->retry_max_s : delay;
+    for (uint32_t i = 1; i < attempts && delay < max; i++) {
+        delay *= 2;
+    }
+    if (delay > max) {
+        delay = max;
+    }
+    uint64_t spread = delay / 10;   /* +-10% */
+    delay = delay - spread + random % (2 * spread + 1);
+    return delay > 0 ? (uint32_t)delay : 1;
+}
+
+stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, int64_t now, uint32_t random,
+                                       enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT])
+{
+    struct stsm_outbox_summary *sum;
+    struct content m;
+    struct state s;
+    stsm_status_t st = find_message(outbox, id, &sum, &m, &s);
+    if (st != STSM_OK) {
+        return st;
+    }
+    if (outbox->deferred_id == id) {
+        memcpy(s.error, outbox->deferred_error, sizeof s.error);
+        outbox->deferred_id = 0;
+    }
+    bool pending = false;
+    for (size_t i = 0; i < s.to_count; i++) {
+        pending |= s.rcpt[i] == STSM_RCPT_PENDING;
+    }
+    const struct stsm_outbox_config *c = &outbox->config;
+    int64_t deadline = s.first_queued != 0 ? s.first_queued + (int64_t)c->give_up_s : 0;
+    if (pending && deadline != 0 && now != 0 && now >= deadline) {
+        for (size_t i = 0; i < s.to_count; i++) {
+            if (s.rcpt[i] == STSM_RCPT_PENDING) {
+                s.rcpt[i] = STSM_RCPT_GAVE_UP;
+            }
+        }
+        pending = false;
+    } else if (pending) {
+        s.next_attempt = now + backoff(c, s.attempts, random);
+        if (deadline != 0 && s.next_attempt > deadline) {
+            s.next_attempt = deadline;
+        }
+    }
+    if (states != NULL) {
+        for (size_t i = 0; i < STSM_SMTP_MAX_RCPT; i++) {
+            states[i] = i < s.to_count ? (enum stsm_rcpt_state)s.rcpt[i] : STSM_RCPT_PENDING;
+        }
+    }
+    if (!pending && !(m.key_len > 0 && in_window(outbox, m.window_start, now))) {
+        return remove_at(outbox, (size_t)(sum - outbox->items));
+    }
+    st = write_state(outbox, id, &s);
+    if (st == STSM_OK) {
+        update_summary(sum, &s);
+    }
+    return st;
+}
+
+/* ---- upkeep ------------------------------------------------------------------------- */
+
+stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox)
+{
+    stsm_status_t result = STSM_OK;
+    for (size_t i = 0; i < outbox->count; i++) {
+        struct stsm_outbox_summary *sum = &outbox->items[i];
+        if (sum->pending == 0 || sum->next_attempt == 0) {
+            continue;
+        }
+        struct content m;
+        struct state s;
+        stsm_status_t st = read_message(outbox, sum->id, &m, &s);
+        if (st == STSM_OK) {
+            s.next_attempt = 0;
+            st = write_state(outbox, sum->id, &s);
+        }
+        if (st == STSM_OK) {
+            update_summary(sum, &s);
+        } else {
+            result = st;
+        }
+    }
+    return result;
+}
+
+stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id)
+{
+    struct stsm_outbox_summary *sum = find(outbox, id);
+    if (sum != NULL) {
+        return remove_at(outbox, (size_t)(sum - outbox->items));
+    }
+    /* A message open() could not read is not in the list but may be dropped. */
+    const uint8_t *p;
+    size_t len;
+    if (id == 0 || id > STSM_OUTBOX_ID_MAX ||
+        (stsm_store_get(outbox->store, store_key(TYPE_CONTENT, id), &p, &len) == STSM_ERR_NOT_FOUND &&
+         stsm_store_get(outbox->store, store_key(TYPE_STATE, id), &p, &len) == STSM_ERR_NOT_FOUND)) {
+        return STSM_ERR_NOT_FOUND;
+    }
+    return delete_records(outbox, id);
+}
+
+stsm_status_t stsm_outbox_tidy(struct stsm_outbox *outbox, int64_t now)
+{
+    for (size_t i = 0; i < outbox->count;) {
+        const struct stsm_outbox_summary *sum = &outbox->items[i];
+        if (sum->pending == 0 && !(sum->key_hash != 0 && in_window(outbox, sum->window_start, now))) {
+            stsm_status_t st = remove_at(outbox, i);
+            if (st != STSM_OK) {
+                return st;
+            }
+        } else {
+            i++;
+        }
+    }
+    return STSM_OK;
+}
+
+size_t stsm_outbox_count(const struct stsm_outbox *outbox)
+{
+    return outbox->count;
+}
+
+uint32_t stsm_outbox_id_at(const struct stsm_outbox *outbox, size_t i)
+{
+    return i < outbox->count ? outbox->items[i].id : 0;
+}
