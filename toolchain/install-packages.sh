@@ -11,6 +11,7 @@ packages=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi   # Cortex-M build
   dpkg-dev xz-utils bzip2             # unpacking Debian source packages
   python3                             # lab controller (always /usr/bin/python3)
+  python3-jsonschema                  # the settings schema against the parser (tests/schema)
   iproute2                            # network namespaces, TAP, bridge
   dnsmasq-base                        # lab DNS + DHCP (binary only, no service)
   nginx-light                         # lab HTTPS (MTA-STS policies)
