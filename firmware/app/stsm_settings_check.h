@@ -6,7 +6,7 @@
  * It opens no network, no TAP and no file the settings name: those paths (trust store,
  * MTA-STS cache, outbox store) are paths on the device, which a build machine need not
  * have. Nor does it require what only some host commands need (/network/interface for the
- * networked commands, /tls/trust_store for TLS, /outbox/store_file for enqueue and run):
+ * networked commands, /tls/trust_store for TLS, /outbox/store_file for enqueue, queue, run):
  * the device needs none of them, and each command checks its own when it runs.
  */
 #ifndef STSM_SETTINGS_CHECK_H
