@@ -3,7 +3,7 @@
 
 Every settings file the project shows or uses must pass both: the whole-file examples of
 docs/settings.md (its ```json blocks), the settings toolchain/demo.sh writes, and those the
-lab scenarios (tests/lab/*.py) write. Every case of tests/schema/bad_settings.json must be
+lab scenarios (tests/lab/**/*.py) write. Every case of tests/schema/bad_settings.json must be
 refused by both, except the `parser_only` ones, which the schema cannot express: those it
 must accept, so that the list of what only the parser checks stays exact.
 
@@ -149,7 +149,7 @@ def lab_value(node, path, consts, left_out):
     return UNSET
 
 
-lab_files = sorted((SOURCE / "tests/lab").glob("*.py"))
+lab_files = sorted((SOURCE / "tests/lab").rglob("*.py"))
 refused_seen = set()
 lab_count = 0
 for path in lab_files:
@@ -166,7 +166,7 @@ for path in lab_files:
                 all(isinstance(k, ast.Constant) and k.value in ROOT_KEYS for k in node.keys)):
             continue
         lab_count += 1
-        where = f"tests/lab/{path.name}:{node.lineno}"
+        where = f"{path.relative_to(SOURCE)}:{node.lineno}"
         left_out = []
         data = json.dumps(lab_value(node, "", consts, left_out)).encode()
         for what in left_out:
