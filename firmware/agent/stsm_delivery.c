@@ -8,6 +8,13 @@
 
 #define SMTP_PORT 25
 
+/* Lookups in flight (stsm_delivery.lookups). */
+#define LOOKUP_ROUTE 1u   /* MX route, or the relay's address */
+#define LOOKUP_STS 2u     /* the group's MTA-STS lookup */
+#define LOOKUP_HEAL 4u    /* the healing fetch of the live policy */
+
+#define CONN(d) ((d)->transport_ctx)
+
 /* ---- plumbing ---------------------------------------------------------------------- */
 
 __attribute__((format(printf, 2, 3)))
@@ -23,8 +30,6 @@ static void say(struct stsm_delivery *d, const char *fmt, ...)
     }
 }
 
-/* Steps that would start a new connection run from the timer list, never inside a
- * callback of the connection they replace. */
 static void arm(struct stsm_delivery *d, struct stsm_timer *t, uint32_t ms, stsm_timer_fn fn)
 {
     d->clock->arm(d->clock_ctx, t, ms, fn, d);
@@ -35,18 +40,14 @@ static void disarm(struct stsm_delivery *d, struct stsm_timer *t)
     d->clock->disarm(d->clock_ctx, t);
 }
 
-static struct stsm_timer *step_timer(struct stsm_delivery *d, stsm_timer_fn step);
-
-static void schedule(struct stsm_delivery *d, stsm_timer_fn step)
-{
-    arm(d, step_timer(d, step), 0, step);
-}
-
-#define CONN(d) ((d)->transport_ctx)
-
 static bool relay_mode(const struct stsm_delivery *d)
 {
     return d->settings->delivery.mode == STSM_DELIVERY_RELAY;
+}
+
+static bool lookup_running(const struct stsm_delivery *d, unsigned which)
+{
+    return (d->lookups & which) != 0;
 }
 
 static const char *domain_of(const char *address)
@@ -64,15 +65,42 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
     snprintf(r->text, sizeof r->text, "%s", text);
 }
 
+static bool pending(const struct stsm_delivery *d, size_t i)
+{
+    return d->rcpt[i].result.outcome == STSM_SMTP_PENDING;
+}
+
+/* The one place a recipient's result becomes final for this attempt. */
+static void settle(struct stsm_delivery *d, size_t i, const struct stsm_smtp_result *result, const char *host)
+{
+    d->rcpt[i].result = *result;
+    snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", host);
+}
+
 /* Gives every recipient of the current group the same final result. */
 static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
 {
     for (size_t i = 0; i < d->message->to_count; i++) {
-        if (d->group[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
-            d->rcpt[i].result = *result;
-            snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", host);
+        if (d->group[i] && pending(d, i)) {
+            settle(d, i, result, host);
         }
     }
+}
+
+/* The policy in force for the current group, NULL for none: what the lookup (or a healing
+ * fetch) found once it has ended. A policy of mode none is no policy. */
+static const struct stsm_sts_policy *policy_in_force(const struct stsm_delivery *d)
+{
+    if (lookup_running(d, LOOKUP_STS) || !d->sts.have_policy || d->sts.policy.mode == STSM_STS_MODE_NONE) {
+        return NULL;
+    }
+    return &d->sts.policy;
+}
+
+static enum stsm_sts_mode sts_mode(const struct stsm_delivery *d)
+{
+    const struct stsm_sts_policy *policy = policy_in_force(d);
+    return policy != NULL ? policy->mode : STSM_STS_MODE_NONE;
 }
 
 /* TLS demanded of the current session: verified under an enforce policy, for a relay or
@@ -80,7 +108,7 @@ static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result 
  * opportunistic. */
 static bool tls_must_verify(const struct stsm_delivery *d)
 {
-    return relay_mode(d) || d->sts_mode == STSM_STS_MODE_ENFORCE ||
+    return relay_mode(d) || sts_mode(d) == STSM_STS_MODE_ENFORCE ||
            d->settings->delivery.tls_level == STSM_TLS_LEVEL_VERIFY;
 }
 
@@ -92,21 +120,105 @@ static const char *tls_level_name(enum stsm_tls_level level)
 static bool tls_required(const struct stsm_delivery *d)
 {
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
-    if (d->sts_mode == STSM_STS_MODE_ENFORCE) {
+    if (sts_mode(d) == STSM_STS_MODE_ENFORCE) {
         return true;   /* whatever the settings say, relay or MX */
     }
     return relay_mode(d) ? cfg->relay_tls != STSM_RELAY_NONE : cfg->tls_level != STSM_TLS_LEVEL_MAY;
 }
 
-static void next_group(void *arg);
-static void try_host(void *arg);
-static void open_session(void *arg);
-static void relay_ready_step(void *arg);
-static void on_deadline(void *arg);
-static void on_smtp_timeout(void *arg);
+/* ---- the state machine ------------------------------------------------------------- */
+
+static void next_group(struct stsm_delivery *d);
+static void lookups_ended(struct stsm_delivery *d);
+static void try_host(struct stsm_delivery *d);
+static void open_session(struct stsm_delivery *d);
+static void waiting(struct stsm_delivery *d);
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
-static void relay_ready(struct stsm_delivery *d);
 static void decide_held(struct stsm_delivery *d);
+static void relay_ready(struct stsm_delivery *d);
+
+/* One handler per state: what the delivery does in it, run when the state is entered
+ * through step_later() or step_now(), and again when what it waits for arrives. States
+ * that only wait for an event (a reply, a lookup) have `waiting`. */
+static void (*const handlers[])(struct stsm_delivery *d) = {
+    [STSM_DELIVERY_IDLE] = waiting,
+    [STSM_DELIVERY_NEXT_GROUP] = next_group,
+    [STSM_DELIVERY_LOOKUP] = lookups_ended,
+    [STSM_DELIVERY_NEXT_HOST] = try_host,
+    [STSM_DELIVERY_CONNECTING] = open_session,
+    [STSM_DELIVERY_SESSION] = waiting,
+    [STSM_DELIVERY_TLS_WAIT] = waiting,
+    [STSM_DELIVERY_HELD] = waiting,
+    [STSM_DELIVERY_REFUSED] = waiting,
+    [STSM_DELIVERY_HEALING] = waiting,
+    [STSM_DELIVERY_EXPIRED] = waiting,
+    [STSM_DELIVERY_DONE] = waiting,
+};
+
+static const char *const state_names[] = {
+    [STSM_DELIVERY_IDLE] = "idle",
+    [STSM_DELIVERY_NEXT_GROUP] = "next_group",
+    [STSM_DELIVERY_LOOKUP] = "lookup",
+    [STSM_DELIVERY_NEXT_HOST] = "next_host",
+    [STSM_DELIVERY_CONNECTING] = "connecting",
+    [STSM_DELIVERY_SESSION] = "session",
+    [STSM_DELIVERY_TLS_WAIT] = "tls_wait",
+    [STSM_DELIVERY_HELD] = "held",
+    [STSM_DELIVERY_REFUSED] = "refused",
+    [STSM_DELIVERY_HEALING] = "healing",
+    [STSM_DELIVERY_EXPIRED] = "expired",
+    [STSM_DELIVERY_DONE] = "done",
+};
+
+const char *stsm_delivery_state_name(enum stsm_delivery_state state)
+{
+    return (size_t)state < sizeof state_names / sizeof state_names[0] ? state_names[state] : "?";
+}
+
+static void waiting(struct stsm_delivery *d)
+{
+    (void)d;
+}
+
+/* The only way to change the state. A step scheduled for the state left is dropped. */
+static void set_state(struct stsm_delivery *d, enum stsm_delivery_state state)
+{
+    if (d->trace != NULL && state != d->state) {
+        char line[80];
+        snprintf(line, sizeof line, "delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
+                 stsm_delivery_state_name(state), (unsigned long)(d->clock->now_ms(d->clock_ctx) - d->started_ms));
+        d->trace(d->arg, line);
+    }
+    disarm(d, &d->step_timer);
+    d->state = state;
+}
+
+static void on_step(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    handlers[d->state](d);
+}
+
+/* Enters `state` and runs its handler from the timer list: steps that would start a new
+ * connection never run inside a callback of the connection they replace. */
+static void step_later(struct stsm_delivery *d, enum stsm_delivery_state state)
+{
+    set_state(d, state);
+    arm(d, &d->step_timer, 0, on_step);
+}
+
+/* Enters `state` and runs its handler now. */
+static void step_now(struct stsm_delivery *d, enum stsm_delivery_state state)
+{
+    set_state(d, state);
+    handlers[state](d);
+}
+
+static bool in_session(const struct stsm_delivery *d)
+{
+    return d->state == STSM_DELIVERY_SESSION || d->state == STSM_DELIVERY_TLS_WAIT ||
+           d->state == STSM_DELIVERY_HELD || d->state == STSM_DELIVERY_REFUSED;
+}
 
 /* ---- the attempt's deadline -------------------------------------------------------- */
 
@@ -115,22 +227,18 @@ static void decide_held(struct stsm_delivery *d);
 
 static void finish(struct stsm_delivery *d)
 {
-    if (d->finished) {
+    if (d->state == STSM_DELIVERY_DONE) {
         return;
     }
-    d->finished = true;
+    set_state(d, STSM_DELIVERY_DONE);
     disarm(d, &d->deadline_timer);
     d->done(d->arg, d);
 }
 
-/* Drops the current connection and every step that would open another one. */
+/* Drops the current connection, if any. */
 static void abandon_connection(struct stsm_delivery *d)
 {
     disarm(d, &d->reply_timer);
-    disarm(d, step_timer(d, try_host));
-    disarm(d, step_timer(d, open_session));
-    d->session_open = false;
-    d->tls_deferred = false;
     d->msg_len = 0;
     d->transport->close(CONN(d));
 }
@@ -143,34 +251,32 @@ static void on_deadline(void *arg)
     snprintf(text, sizeof text, "the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
              (unsigned long)d->settings->delivery.attempt_timeout_s);
     say(d, "%s; every recipient not yet settled is deferred", text);
-    d->expired = true;
+    set_state(d, STSM_DELIVERY_EXPIRED);
     abandon_connection(d);
-    disarm(d, step_timer(d, next_group));
-    disarm(d, step_timer(d, relay_ready_step));
-    if (relay_mode(d) && d->route_pending) {
+    if (relay_mode(d) && lookup_running(d, LOOKUP_ROUTE)) {
         stsm_resolver_cancel(&d->query);
-        d->route_pending = false;
+        d->lookups &= ~LOOKUP_ROUTE;
     }
     set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_TIMEOUT, text);
     for (size_t i = 0; i < d->message->to_count; i++) {
-        if (d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
-            d->rcpt[i].result = r;
+        if (pending(d, i)) {
+            settle(d, i, &r, "");
         }
     }
     /* DNS and policy lookups cannot be cancelled; each ends within its own bound. */
-    if (!d->route_pending && !d->sts_pending && !d->heal_pending) {
+    if (d->lookups == 0) {
         finish(d);
     }
 }
 
-/* For a lookup's callback: true when the deadline passed meanwhile (the delivery then
- * ends once no lookup is left). */
+/* For a lookup's callback, once its bit is cleared: true when the deadline passed
+ * meanwhile (the delivery then ends once no lookup is left). */
 static bool lookup_ended_after_deadline(struct stsm_delivery *d)
 {
-    if (!d->expired) {
+    if (d->state != STSM_DELIVERY_EXPIRED) {
         return false;
     }
-    if (!d->route_pending && !d->sts_pending && !d->heal_pending) {
+    if (d->lookups == 0) {
         finish(d);
     }
     return true;
@@ -266,6 +372,17 @@ static void start_data(struct stsm_delivery *d)
 
 static void session_finished(struct stsm_delivery *d);
 
+/* Settles, in envelope order, the session's recipients once it has ended past MAIL FROM. */
+static void settle_session_rcpts(struct stsm_delivery *d)
+{
+    for (size_t k = 0; k < d->session_rcpt_count; k++) {
+        const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&d->smtp, k);
+        if (r != NULL && r->outcome != STSM_SMTP_PENDING && pending(d, d->session_rcpt[k])) {
+            settle(d, d->session_rcpt[k], r, d->server_name);
+        }
+    }
+}
+
 static void start_tls(struct stsm_delivery *d)
 {
     stsm_status_t st = tls_must_verify(d) ? d->transport->start_tls(CONN(d), d->tls, d->server_name)
@@ -277,7 +394,7 @@ static void start_tls(struct stsm_delivery *d)
 
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
 {
-    if (!d->session_open) {
+    if (!in_session(d)) {
         return;
     }
     flush_output(d);
@@ -289,11 +406,11 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         break;
     case STSM_SMTP_START_TLS:
         disarm(d, &d->reply_timer);
-        if (d->provisional && d->sts_pending) {
+        if (lookup_running(d, LOOKUP_STS)) {
             /* One TLS session's memory at a time: the handshake waits for the policy
              * fetch, which always ends (it has its own timeout); on_sts() resumes it. */
             say(d, "%s: STARTTLS accepted; the handshake waits for the MTA-STS lookup", d->server_name);
-            d->tls_deferred = true;
+            set_state(d, STSM_DELIVERY_TLS_WAIT);
             break;
         }
         start_tls(d);
@@ -304,13 +421,14 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         break;
     case STSM_SMTP_HOLD:
         disarm(d, &d->reply_timer);
-        if (!d->provisional) {
+        if (lookup_running(d, LOOKUP_STS)) {
+            set_state(d, STSM_DELIVERY_HELD);   /* on_sts() decides */
+        } else {
             decide_held(d);
         }
         break;
     case STSM_SMTP_CLOSE:
         disarm(d, &d->reply_timer);
-        d->session_open = false;
         d->transport->close(CONN(d));
         session_finished(d);
         break;
@@ -322,7 +440,6 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
     struct stsm_smtp_params p = { 0 };
 
-    d->tls_deferred = false;   /* belonged to a session that has ended */
     if (d->settings->device.ehlo_name[0] == '\0') {
         char addr[24];
         snprintf(d->ehlo_literal, sizeof d->ehlo_literal, "[%s]",
@@ -339,7 +456,8 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
     }
     p.mail_from = d->message->from;
     for (size_t i = 0; i < d->message->to_count; i++) {
-        if (d->group[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+        if (d->group[i] && pending(d, i)) {
+            d->session_rcpt[p.rcpt_count] = i;
             p.rcpt[p.rcpt_count++] = d->message->to[i];
         }
     }
@@ -356,10 +474,11 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
         d->transport->close(CONN(d));
         settle_group(d, &r, d->server_name);
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
-    d->session_open = true;
+    d->session_rcpt_count = p.rcpt_count;
+    set_state(d, STSM_DELIVERY_SESSION);
     arm_timer(d);   /* the greeting's */
 }
 
@@ -371,11 +490,58 @@ static void connection_failed(struct stsm_delivery *d, stsm_status_t status)
     set_local(&d->last_failure, STSM_SMTP_DEFERRED, status, stsm_status_str(status));
     if (relay_mode(d)) {
         settle_group(d, &d->last_failure, d->server_name);
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
     d->host_index++;
-    schedule(d, try_host);
+    step_later(d, STSM_DELIVERY_NEXT_HOST);
+}
+
+static void on_tls_ready(struct stsm_delivery *d)
+{
+    stsm_status_t verify = d->transport->tls_verify_status(CONN(d));
+    const char *version, *suite;
+    d->transport->tls_describe(CONN(d), &version, &suite);
+    if (verify == STSM_OK) {
+        say(d, "%s: TLS verified (%s, %s)", d->server_name, version, suite);
+    } else {
+        /* RFC 7435: encrypted but unverified still beats plaintext against a passive
+         * listener. Only reachable where verification is not demanded. */
+        say(d, "%s: TLS encrypted but NOT verified (%s): %s, %s; the session stays encrypted "
+               "(opportunistic TLS, /delivery/tls_level \"%s\")%s", d->server_name,
+            stsm_status_id(verify), version, suite, tls_level_name(d->settings->delivery.tls_level),
+            sts_mode(d) == STSM_STS_MODE_TESTING ? "; MTA-STS testing: refused under enforce" : "");
+    }
+    if (d->state == STSM_DELIVERY_CONNECTING) {
+        begin_smtp(d, true);   /* implicit TLS: SMTP starts now */
+    } else {
+        act(d, stsm_smtp_tls_done(&d->smtp, STSM_OK));
+    }
+}
+
+static void on_readable(struct stsm_delivery *d)
+{
+    for (;;) {
+        uint8_t buf[512];
+        long n = d->transport->recv(CONN(d), buf, sizeof buf);
+        if (n == 0 || !in_session(d)) {
+            return;
+        }
+        if (n < 0) {
+            act(d, stsm_smtp_closed(&d->smtp));
+            return;
+        }
+        size_t off = 0;
+        while (off < (size_t)n && in_session(d)) {
+            size_t used;
+            enum stsm_smtp_action a = stsm_smtp_receive(&d->smtp, buf + off, (size_t)n - off, &used);
+            off += used;
+            act(d, a);
+            if (a != STSM_SMTP_WAIT) {
+                return;   /* TLS, data or the end: read nothing more now */
+            }
+        }
+    }
 }
 
 static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
@@ -392,54 +558,14 @@ static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
         }
         begin_smtp(d, false);
         return;
-    case STSM_CONN_TLS_READY: {
-        stsm_status_t verify = d->transport->tls_verify_status(CONN(d));
-        d->session_tls = true;
-        d->session_verified = verify == STSM_OK;
-        const char *version, *suite;
-        d->transport->tls_describe(CONN(d), &version, &suite);
-        if (d->session_verified) {
-            say(d, "%s: TLS verified (%s, %s)", d->server_name, version, suite);
-        } else {
-            /* RFC 7435: encrypted but unverified still beats plaintext against a passive
-             * listener. Only reachable where verification is not demanded. */
-            say(d, "%s: TLS encrypted but NOT verified (%s): %s, %s; the session stays encrypted "
-                   "(opportunistic TLS, /delivery/tls_level \"%s\")%s", d->server_name,
-                stsm_status_id(verify), version, suite,
-                tls_level_name(d->settings->delivery.tls_level),
-                d->sts_mode == STSM_STS_MODE_TESTING ? "; MTA-STS testing: refused under enforce" : "");
-        }
-        if (!d->session_open) {
-            begin_smtp(d, true);   /* implicit TLS: SMTP starts now */
-        } else {
-            act(d, stsm_smtp_tls_done(&d->smtp, STSM_OK));
-        }
+    case STSM_CONN_TLS_READY:
+        on_tls_ready(d);
         return;
-    }
     case STSM_CONN_READABLE:
-        for (;;) {
-            uint8_t buf[512];
-            long n = d->transport->recv(CONN(d), buf, sizeof buf);
-            if (n == 0 || !d->session_open) {
-                return;
-            }
-            if (n < 0) {
-                act(d, stsm_smtp_closed(&d->smtp));
-                return;
-            }
-            size_t off = 0;
-            while (off < (size_t)n && d->session_open) {
-                size_t used;
-                enum stsm_smtp_action a = stsm_smtp_receive(&d->smtp, buf + off, (size_t)n - off, &used);
-                off += used;
-                act(d, a);
-                if (a != STSM_SMTP_WAIT) {
-                    return;   /* TLS, data or the end: read nothing more now */
-                }
-            }
-        }
+        on_readable(d);
+        return;
     case STSM_CONN_WRITABLE:
-        if (d->session_open) {
+        if (in_session(d)) {
             flush_output(d);
             if (d->msg_len > 0) {
                 pump_data(d);   /* the message is on its way */
@@ -447,7 +573,7 @@ static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
         }
         return;
     case STSM_CONN_FAILED:
-        if (!d->session_open) {
+        if (!in_session(d)) {
             connection_failed(d, status);
         } else if (d->transport->is_tls(CONN(d)) || status == STSM_ERR_PEER_CLOSED ||
                    status == STSM_ERR_CONNECT) {
@@ -459,16 +585,13 @@ static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
     }
 }
 
-static void open_session(void *arg)
+/* STSM_DELIVERY_CONNECTING: connects to the chosen server. */
+static void open_session(struct stsm_delivery *d)
 {
-    struct stsm_delivery *d = arg;
     char addr[IPADDR_STRLEN_MAX];
     ipaddr_ntoa_r(&d->server_address, addr, sizeof addr);
     say(d, "connecting to %s (%s) port %u%s", d->server_name, addr, (unsigned)d->server_port,
         d->plaintext_retry ? " without STARTTLS" : "");
-    d->session_open = false;
-    d->session_tls = false;
-    d->session_verified = false;
     d->msg_len = 0;
     d->data_finished = false;
     stsm_status_t st = d->transport->connect(CONN(d), &d->server_address, d->server_port,
@@ -494,10 +617,11 @@ static void session_finished(struct stsm_delivery *d)
     enum stsm_smtp_stage stage;
     const struct stsm_smtp_result *session = stsm_smtp_session_result(&d->smtp, &stage);
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+    bool refused = d->state == STSM_DELIVERY_REFUSED;
 
-    if (!d->session_tls && session->outcome == STSM_SMTP_PENDING) {
+    if (!stsm_smtp_tls_active(&d->smtp) && session->outcome == STSM_SMTP_PENDING) {
         say(d, "%s: the session ran without TLS%s", d->server_name,
-            d->sts_mode == STSM_STS_MODE_TESTING ? " (MTA-STS testing: it would be refused under enforce)" : "");
+            sts_mode(d) == STSM_STS_MODE_TESTING ? " (MTA-STS testing: it would be refused under enforce)" : "");
     }
     if (stsm_smtp_starttls_refused(&d->smtp)) {
         say(d, "%s: offered STARTTLS but refused it; went on without TLS (TLS not required)",
@@ -511,39 +635,28 @@ static void session_finished(struct stsm_delivery *d)
             stsm_smtp_stage_str(stage), session->code ? "" : stsm_status_id(session->status),
             session->code ? "" : ": ", session->text);
     }
-    if (d->sts_mode == STSM_STS_MODE_TESTING && before_mail &&
+    if (sts_mode(d) == STSM_STS_MODE_TESTING && before_mail &&
         (stage == STSM_SMTP_STAGE_TLS || session->status == STSM_ERR_TLS_NOT_OFFERED)) {
         say(d, "MTA-STS testing: %s would be refused under enforce (%s)", d->server_name,
             stsm_status_id(session->status));
     }
     if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && handshake_failed(session->status) &&
-        !tls_required(d) && !d->sts_pending && cfg->opportunistic_plaintext && !d->plaintext_retry) {
+        !tls_required(d) && !lookup_running(d, LOOKUP_STS) && cfg->opportunistic_plaintext &&
+        !d->plaintext_retry) {
         say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
                "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
         d->plaintext_retry = true;
-        schedule(d, open_session);
+        step_later(d, STSM_DELIVERY_CONNECTING);
         return;
     }
-    if (!relay_mode(d) && (before_mail || d->refused_by_policy)) {
-        d->refused_by_policy = false;
+    if (!relay_mode(d) && (before_mail || refused)) {
         d->last_failure = *session;
         d->host_index++;
-        schedule(d, try_host);
+        step_later(d, STSM_DELIVERY_NEXT_HOST);
         return;
     }
-    /* Final for this group: per-recipient results in envelope order. */
-    size_t k = 0;
-    for (size_t i = 0; i < d->message->to_count; i++) {
-        if (!d->group[i] || d->rcpt[i].result.outcome != STSM_SMTP_PENDING) {
-            continue;
-        }
-        const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&d->smtp, k++);
-        if (r != NULL) {
-            d->rcpt[i].result = *r;
-            snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", d->server_name);
-        }
-    }
-    schedule(d, next_group);
+    settle_session_rcpts(d);   /* final for this group */
+    step_later(d, STSM_DELIVERY_NEXT_GROUP);
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
@@ -553,15 +666,13 @@ static void session_finished(struct stsm_delivery *d)
 static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_delivery *d = arg;
-    d->heal_pending = false;
+    d->lookups &= ~LOOKUP_HEAL;
     if (lookup_ended_after_deadline(d)) {
         return;
     }
     if (fetch->status == STSM_OK) {
         d->sts.policy = fetch->policy;
         d->sts.from_cache = false;
-        d->sts_mode = fetch->policy.mode;
-        d->policy = fetch->policy.mode == STSM_STS_MODE_NONE ? NULL : &d->sts.policy;
         if (d->cache != NULL) {
             stsm_sts_cache_put(d->cache, d->domain, d->sts.policy_id, &fetch->policy, d->now);
         }
@@ -573,14 +684,14 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
         say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
             stsm_status_id(fetch->status));
     }
-    schedule(d, try_host);
+    step_later(d, STSM_DELIVERY_NEXT_HOST);
 }
 
 /*
  * Stale-cache healing: under a cached enforce policy that none of the domain's current MX
  * hosts match, the domain may have moved its MX without bumping the policy id. Fetch the
  * live policy once (rate-limited per domain) before deferring. Returns true when a fetch
- * is under way.
+ * is under way (STSM_DELIVERY_HEALING).
  */
 static bool heal_stale_policy(struct stsm_delivery *d)
 {
@@ -593,9 +704,13 @@ static bool heal_stale_policy(struct stsm_delivery *d)
     say(d, "%s: no MX host matches the cached MTA-STS policy; fetching the live policy once in case "
            "it is stale", d->domain);
     const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
-    d->heal_pending = stsm_sts_fetch_start(&d->sts.fetch, d->domain, d->tls, m->fetch_timeout_ms,
-                                           m->relax_content_type, on_heal_fetched, d) == STSM_OK;
-    return d->heal_pending;
+    if (stsm_sts_fetch_start(&d->sts.fetch, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type,
+                             on_heal_fetched, d) != STSM_OK) {
+        return false;
+    }
+    d->lookups |= LOOKUP_HEAL;
+    set_state(d, STSM_DELIVERY_HEALING);
+    return true;
 }
 
 /* The TXT record and policy host scopes were judged once for the domain (apply_policy), so
@@ -604,12 +719,12 @@ static struct stsm_sts_verdict host_verdict(const struct stsm_delivery *d, const
                                             enum stsm_sts_tls tls)
 {
     struct stsm_sts_mx_facts mx = { host->name, host->cname, host->canonical };
-    return stsm_sts_verdict(d->policy, &mx, 0, d->settings->mta_sts.strict_cname, tls);
+    return stsm_sts_verdict(policy_in_force(d), &mx, 0, d->settings->mta_sts.strict_cname, tls);
 }
 
-static void try_host(void *arg)
+/* STSM_DELIVERY_NEXT_HOST: the next MX host the policy lets us try, or the group's end. */
+static void try_host(struct stsm_delivery *d)
 {
-    struct stsm_delivery *d = arg;
     d->plaintext_retry = false;
     while (d->hosts != NULL && d->host_index < d->hosts->count) {
         const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
@@ -640,13 +755,14 @@ static void try_host(void *arg)
         snprintf(d->server_name, sizeof d->server_name, "%s", host->name);
         IP_ADDR4(&d->server_address, v4->bytes[0], v4->bytes[1], v4->bytes[2], v4->bytes[3]);
         d->server_port = SMTP_PORT;
-        open_session(d);
+        step_now(d, STSM_DELIVERY_CONNECTING);
         return;
     }
-    if (d->sts_mode == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0 && heal_stale_policy(d)) {
+    bool enforce_none_usable = sts_mode(d) == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0;
+    if (enforce_none_usable && heal_stale_policy(d)) {
         return;
     }
-    if (d->sts_mode == STSM_STS_MODE_ENFORCE && d->usable_hosts == 0) {
+    if (enforce_none_usable) {
         set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH,
                   "no MX host is usable under the domain's MTA-STS policy (enforce)");
     } else if (d->last_failure.outcome == STSM_SMTP_PENDING) {
@@ -654,17 +770,16 @@ static void try_host(void *arg)
     }
     say(d, "%s: no more MX hosts to try", d->domain);
     settle_group(d, &d->last_failure, "");
-    schedule(d, next_group);
+    step_later(d, STSM_DELIVERY_NEXT_GROUP);
 }
 
-/* Decides what the domain's MTA-STS policy means for this delivery; false when the
- * group was settled (deferred) by it. */
+/* Decides what the domain's MTA-STS policy, once looked up, means for this delivery (and
+ * logs it); false when the group was settled (deferred) by it. What the lookup holds is
+ * then the policy in force (policy_in_force()). */
 static bool apply_policy(struct stsm_delivery *d)
 {
     const struct stsm_sts_lookup *l = &d->sts;
     unsigned strict = d->settings->mta_sts.strict_cname;
-    d->sts_mode = STSM_STS_MODE_NONE;
-    d->policy = NULL;
     if (!d->settings->mta_sts.enabled) {
         return true;
     }
@@ -678,7 +793,7 @@ static bool apply_policy(struct stsm_delivery *d)
         say(d, "%s: %s; deferred", d->domain, text);
         set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, text);
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return false;
     }
     if (!l->have_policy) {
@@ -729,23 +844,31 @@ static bool apply_policy(struct stsm_delivery *d)
         say(d, "%s: policy not usable: %s; deferred", d->domain, strict_failure);
         set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, strict_failure);
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return false;
     }
     if (strict_failure != NULL) {
         say(d, "MTA-STS %s: the policy would not be usable: %s", stsm_sts_mode_str(policy->mode),
             strict_failure);
     }
-    d->sts_mode = policy->mode;
-    d->policy = policy->mode == STSM_STS_MODE_NONE ? NULL : policy;
     return true;
+}
+
+/* Starts on the group's MX hosts from the first. */
+static void start_hosts(struct stsm_delivery *d)
+{
+    d->host_index = 0;
+    d->usable_hosts = 0;
+    d->healed = false;
+    set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
+    step_now(d, STSM_DELIVERY_NEXT_HOST);
 }
 
 /* Both the MX hosts and the MTA-STS policy are known: decide and start trying hosts. */
 static void route_and_policy_ready(struct stsm_delivery *d)
 {
     struct stsm_smtp_result r;
-    const struct stsm_mx_set *set = d->route_set;
+    const struct stsm_mx_set *set = d->hosts;
     if (d->route_status != STSM_OK) {
         char text[100];
         snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status));
@@ -754,7 +877,7 @@ static void route_and_policy_ready(struct stsm_delivery *d)
          * is a local limit, and a local limit never loses an alert. */
         set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
     if (set->kind == STSM_MX_NULL || set->kind == STSM_MX_NO_DOMAIN) {
@@ -763,7 +886,7 @@ static void route_and_policy_ready(struct stsm_delivery *d)
         say(d, "%s: %s", d->domain, why);
         set_local(&r, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, why);
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
     if (set->hosts_dropped > 0) {
@@ -776,27 +899,23 @@ static void route_and_policy_ready(struct stsm_delivery *d)
     if (!apply_policy(d)) {
         return;
     }
-    d->hosts = set;
-    d->host_index = 0;
-    d->usable_hosts = 0;
-    d->healed = false;
-    d->provisional = false;
-    set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
-    try_host(d);
+    start_hosts(d);
 }
 
 /* The policy is known and the session waits before MAIL FROM: may this host have it? */
 static void decide_held(struct stsm_delivery *d)
 {
     const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
-    bool tls = stsm_smtp_tls_active(&d->smtp) && d->session_verified;
-    struct stsm_sts_verdict v = host_verdict(d, host, !stsm_smtp_tls_active(&d->smtp) ? STSM_STS_TLS_NONE
-                                                      : tls ? STSM_STS_TLS_VERIFIED : STSM_STS_TLS_UNVERIFIED);
+    bool tls = stsm_smtp_tls_active(&d->smtp);
+    bool verified = tls && d->transport->tls_verify_status(CONN(d)) == STSM_OK;
+    struct stsm_sts_verdict v = host_verdict(d, host, !tls ? STSM_STS_TLS_NONE
+                                                      : verified ? STSM_STS_TLS_VERIFIED : STSM_STS_TLS_UNVERIFIED);
+    set_state(d, STSM_DELIVERY_SESSION);
     if (v.enforce_refuses) {
         say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
-        d->refused_by_policy = true;
+        set_state(d, STSM_DELIVERY_REFUSED);
         d->usable_hosts--;
-        act(d, stsm_smtp_release(&d->smtp, false, tls ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
+        act(d, stsm_smtp_release(&d->smtp, false, verified ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
                                  v.reason));
         return;
     }
@@ -806,18 +925,23 @@ static void decide_held(struct stsm_delivery *d)
     act(d, stsm_smtp_release(&d->smtp, true, STSM_OK, NULL));
 }
 
-/* The policy arrived while a provisional connection was under way. */
+/* The policy arrived while the group's first hosts were being tried (provisionally). */
 static void policy_arrived(struct stsm_delivery *d)
 {
-    d->provisional = false;
     if (!apply_policy(d)) {
         /* The policy itself is unusable under enforce: the group is settled (deferred),
-         * and whatever connection is open, opening or scheduled goes. */
+         * and whatever connection is open or opening goes (the step to a next host or
+         * connection was replaced by the next group's). */
         abandon_connection(d);
         return;
     }
-    if (d->session_open && stsm_smtp_held(&d->smtp)) {
+    if (d->state == STSM_DELIVERY_HELD) {
         decide_held(d);
+    } else if (d->state == STSM_DELIVERY_TLS_WAIT) {
+        /* The waiting handshake starts once the policy is applied, so that it verifies
+         * when the policy demands it. */
+        set_state(d, STSM_DELIVERY_SESSION);
+        start_tls(d);
     }
     /* Otherwise the session holds later (every MX session does), or ends and try_host()
      * goes on with the policy. */
@@ -827,60 +951,38 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
 {
     struct stsm_delivery *d = arg;
     d->route_status = status;
-    d->route_set = set;
-    d->route_pending = false;
+    d->hosts = set;
+    d->lookups &= ~LOOKUP_ROUTE;
     if (lookup_ended_after_deadline(d)) {
         return;
     }
-    if (!d->sts_pending) {
-        route_and_policy_ready(d);
-        return;
-    }
-    if (status == STSM_OK && (set->kind == STSM_MX_LIST || set->kind == STSM_MX_IMPLICIT)) {
-        /* Start on the first host while the policy is fetched; nothing passes MAIL FROM
-         * before the decision. */
-        say(d, "%s: connecting while the MTA-STS policy is looked up", d->domain);
-        d->provisional = true;
-        d->sts_mode = STSM_STS_MODE_NONE;
-        d->policy = NULL;
-        d->hosts = set;
-        d->host_index = 0;
-        d->usable_hosts = 0;
-        d->healed = false;
-        set_local(&d->last_failure, STSM_SMTP_PENDING, STSM_OK, "");
-        try_host(d);
-    }
+    lookups_ended(d);
 }
 
 static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
 {
     struct stsm_delivery *d = arg;
     (void)lookup;
-    d->sts_pending = false;
+    d->lookups &= ~LOOKUP_STS;
     if (lookup_ended_after_deadline(d)) {
         return;
     }
-    bool resume_tls = d->tls_deferred;
-    d->tls_deferred = false;
-    if (d->resume_after_sts) {
-        d->resume_after_sts = false;
-        d->provisional = false;
-        schedule(d, next_group);
+    switch (d->state) {
+    case STSM_DELIVERY_NEXT_GROUP:   /* the group ended before its lookup did */
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
-    }
-    if (!d->route_pending) {
-        if (relay_mode(d)) {
-            relay_ready(d);
-        } else if (d->provisional) {
-            policy_arrived(d);
-        } else {
-            route_and_policy_ready(d);
-        }
-    }
-    /* The waiting handshake starts once the policy is applied, so that it verifies when
-     * the policy demands it. */
-    if (resume_tls && d->session_open) {
-        start_tls(d);
+    case STSM_DELIVERY_LOOKUP:
+        lookups_ended(d);
+        return;
+    case STSM_DELIVERY_NEXT_HOST:
+    case STSM_DELIVERY_CONNECTING:
+    case STSM_DELIVERY_SESSION:
+    case STSM_DELIVERY_TLS_WAIT:
+    case STSM_DELIVERY_HELD:
+        policy_arrived(d);
+        return;
+    default:
+        return;
     }
 }
 
@@ -896,24 +998,25 @@ static void relay_ready(struct stsm_delivery *d)
         say(d, "%s", text);
         set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
     if (!apply_policy(d)) {
         return;
     }
-    if (d->policy != NULL && !stsm_sts_policy_matches(d->policy, d->server_name)) {
-        if (d->sts_mode == STSM_STS_MODE_ENFORCE) {
+    const struct stsm_sts_policy *policy = policy_in_force(d);
+    if (policy != NULL && !stsm_sts_policy_matches(policy, d->server_name)) {
+        if (policy->mode == STSM_STS_MODE_ENFORCE) {
             struct stsm_smtp_result r;
             say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
             set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
             settle_group(d, &r, "");
-            schedule(d, next_group);
+            step_later(d, STSM_DELIVERY_NEXT_GROUP);
             return;
         }
         say(d, "MTA-STS testing: relay %s would be refused under enforce (not in the policy)", d->server_name);
     }
-    open_session(d);
+    step_now(d, STSM_DELIVERY_CONNECTING);
 }
 
 static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
@@ -921,7 +1024,7 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
 {
     struct stsm_delivery *d = arg;
     (void)server;
-    d->route_pending = false;
+    d->lookups &= ~LOOKUP_ROUTE;
     if (lookup_ended_after_deadline(d)) {
         return;
     }
@@ -931,42 +1034,103 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
         const uint8_t *a = answer->records[0].address;
         IP_ADDR4(&d->server_address, a[0], a[1], a[2], a[3]);
     }
-    if (!d->sts_pending) {
-        relay_ready(d);
+    lookups_ended(d);
+}
+
+/* STSM_DELIVERY_LOOKUP: a lookup of the group ended (or none was needed). */
+static void lookups_ended(struct stsm_delivery *d)
+{
+    if (lookup_running(d, LOOKUP_ROUTE)) {
+        return;
     }
-}
-
-static void relay_ready_step(void *arg)
-{
-    relay_ready(arg);
-}
-
-static struct stsm_timer *step_timer(struct stsm_delivery *d, stsm_timer_fn step)
-{
-    return step == next_group ? &d->step_timers[0] : step == try_host ? &d->step_timers[1]
-           : step == open_session ? &d->step_timers[2] : &d->step_timers[3];
+    if (relay_mode(d)) {
+        if (!lookup_running(d, LOOKUP_STS)) {
+            relay_ready(d);
+        }
+        return;
+    }
+    if (!lookup_running(d, LOOKUP_STS)) {
+        route_and_policy_ready(d);
+        return;
+    }
+    if (d->route_status == STSM_OK && (d->hosts->kind == STSM_MX_LIST || d->hosts->kind == STSM_MX_IMPLICIT)) {
+        /* Start on the first host while the policy is fetched; nothing passes MAIL FROM
+         * before the decision. */
+        say(d, "%s: connecting while the MTA-STS policy is looked up", d->domain);
+        start_hosts(d);
+    }
 }
 
 /* Starts the MTA-STS lookup of the current domain; true when it is under way. */
 static bool start_sts_lookup(struct stsm_delivery *d)
 {
     const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
-    return stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type,
-                                 d->cache, d->now, on_sts, d) == STSM_OK;
+    if (stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type, d->cache,
+                              d->now, on_sts, d) != STSM_OK) {
+        return false;
+    }
+    d->lookups |= LOOKUP_STS;
+    return true;
 }
 
-static void next_group(void *arg)
+/* Relay mode: the relay's address (unless a literal) and its policy domain's MTA-STS
+ * policy (when there is a name to look up). */
+static stsm_status_t start_relay_lookups(struct stsm_delivery *d)
 {
-    struct stsm_delivery *d = arg;
-    if (d->sts_pending) {
+    const struct stsm_settings_delivery *cfg = &d->settings->delivery;
+    snprintf(d->server_name, sizeof d->server_name, "%s", cfg->relay_host);
+    d->server_port = cfg->relay_port;
+    if (cfg->relay_tls == STSM_RELAY_NONE) {
+        say(d, "relay %s: TLS is not required by settings (/delivery/relay/tls = \"none\"); STARTTLS "
+               "is still used when offered, and an MTA-STS enforce policy still requires it",
+            cfg->relay_host);
+    }
+    bool literal = ipaddr_aton(cfg->relay_host, &d->server_address);
+    snprintf(d->domain, sizeof d->domain, "%.253s",
+             cfg->relay_policy_domain[0] != '\0' ? cfg->relay_policy_domain : cfg->relay_host);
+    d->route_status = STSM_OK;
+    d->sts.txt_state = STSM_STS_TXT_NONE;
+    if (d->settings->mta_sts.enabled && (!literal || cfg->relay_policy_domain[0] != '\0')) {
+        (void)start_sts_lookup(d);
+    }
+    if (!literal) {
+        stsm_status_t st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
+        if (st != STSM_OK) {
+            return st;
+        }
+        d->lookups |= LOOKUP_ROUTE;
+    }
+    return STSM_OK;
+}
+
+/* MX mode: the domain's MX hosts and MTA-STS policy, side by side. */
+static stsm_status_t start_mx_lookups(struct stsm_delivery *d)
+{
+    say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
+    d->hosts = NULL;
+    stsm_status_t st = stsm_route_start(&d->route, d->domain, on_route, d);
+    if (st != STSM_OK) {
+        return st;
+    }
+    d->lookups |= LOOKUP_ROUTE;
+    if (d->settings->mta_sts.enabled && !start_sts_lookup(d)) {
+        d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
+    }
+    return STSM_OK;
+}
+
+/* STSM_DELIVERY_NEXT_GROUP: the recipients of the next domain (relay: all that are left)
+ * and their lookups, or the end. */
+static void next_group(struct stsm_delivery *d)
+{
+    if (lookup_running(d, LOOKUP_STS)) {
         /* The group ended before its MTA-STS lookup did; the lookup's state is still in
-         * use, so the next group starts once it is over. */
-        d->resume_after_sts = true;
+         * use, so the next group starts once it is over (on_sts). */
         return;
     }
     size_t first = d->message->to_count;
     for (size_t i = 0; i < d->message->to_count && first == d->message->to_count; i++) {
-        if (d->rcpt[i].result.outcome == STSM_SMTP_PENDING) {
+        if (pending(d, i)) {
             first = i;
         }
     }
@@ -976,65 +1140,32 @@ static void next_group(void *arg)
     }
     snprintf(d->domain, sizeof d->domain, "%s", domain_of(d->message->to[first]));
     for (size_t i = 0; i < d->message->to_count; i++) {
-        d->group[i] = d->rcpt[i].result.outcome == STSM_SMTP_PENDING &&
+        d->group[i] = pending(d, i) &&
                       (relay_mode(d) || stsm_dns_name_equal(domain_of(d->message->to[i]), d->domain));
     }
-    stsm_status_t st;
-    if (relay_mode(d)) {
-        const struct stsm_settings_delivery *cfg = &d->settings->delivery;
-        snprintf(d->server_name, sizeof d->server_name, "%s", cfg->relay_host);
-        d->server_port = cfg->relay_port;
-        if (cfg->relay_tls == STSM_RELAY_NONE) {
-            say(d, "relay %s: TLS is not required by settings (/delivery/relay/tls = \"none\"); STARTTLS "
-                   "is still used when offered, and an MTA-STS enforce policy still requires it",
-                cfg->relay_host);
-        }
-        bool literal = ipaddr_aton(cfg->relay_host, &d->server_address);
-        snprintf(d->domain, sizeof d->domain, "%.253s",
-                 cfg->relay_policy_domain[0] != '\0' ? cfg->relay_policy_domain : cfg->relay_host);
-        d->sts_mode = STSM_STS_MODE_NONE;
-        d->policy = NULL;
-        d->route_status = STSM_OK;
-        d->route_pending = !literal;
-        d->sts_pending = false;
-        memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
-        d->sts.txt_state = STSM_STS_TXT_NONE;
-        if (d->settings->mta_sts.enabled && (!literal || cfg->relay_policy_domain[0] != '\0')) {
-            d->sts_pending = start_sts_lookup(d);
-        }
-        st = STSM_OK;
-        if (!literal) {
-            st = stsm_resolver_start(&d->query, cfg->relay_host, STSM_DNS_TYPE_A, on_relay_address, d);
-            d->route_pending = st == STSM_OK;
-        }
-        if (st == STSM_OK && !d->route_pending && !d->sts_pending) {
-            schedule(d, relay_ready_step);
-            return;
-        }
-    } else {
-        say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
-        d->sts_pending = false;
-        memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
-        st = stsm_route_start(&d->route, d->domain, on_route, d);
-        d->route_pending = st == STSM_OK;
-        if (st == STSM_OK && d->settings->mta_sts.enabled) {
-            d->sts_pending = start_sts_lookup(d);
-            if (!d->sts_pending) {
-                d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
-            }
-        }
-    }
+    memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
+    set_state(d, STSM_DELIVERY_LOOKUP);
+    stsm_status_t st = relay_mode(d) ? start_relay_lookups(d) : start_mx_lookups(d);
     if (st != STSM_OK) {
         struct stsm_smtp_result r;
         set_local(&r, STSM_SMTP_DEFERRED, st, "DNS lookup could not start");
         settle_group(d, &r, "");
-        schedule(d, next_group);
+        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        return;
+    }
+    if (d->lookups == 0) {
+        step_later(d, STSM_DELIVERY_LOOKUP);   /* nothing to look up (a relay by address) */
     }
 }
 
 void stsm_delivery_set_options(struct stsm_delivery *d, const struct stsm_delivery_options *options)
 {
     d->options = *options;
+}
+
+enum stsm_delivery_state stsm_delivery_state(const struct stsm_delivery *d)
+{
+    return d->state;
 }
 
 stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
@@ -1053,6 +1184,7 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     }
     d->clock = options.clock != NULL ? options.clock : stsm_lwip_clock();
     d->clock_ctx = options.clock_ctx;
+    d->trace = options.trace;
     d->settings = settings;
     d->message = message;
     d->tls = tls;
@@ -1061,6 +1193,7 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     d->log = log;
     d->done = done;
     d->arg = arg;
+    d->started_ms = d->clock->now_ms(d->clock_ctx);
     if (stsm_message_check(message, why, sizeof why) != STSM_OK) {
         say(d, "message refused: %s", why);
         return STSM_ERR_ARGUMENT;
@@ -1076,6 +1209,6 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
         d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
     }
     arm(d, &d->deadline_timer, settings->delivery.attempt_timeout_s * 1000u, on_deadline);
-    schedule(d, next_group);
+    step_later(d, STSM_DELIVERY_NEXT_GROUP);
     return STSM_OK;
 }

@@ -50,12 +50,31 @@ struct stsm_delivery;
 typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);
 typedef void (*stsm_delivery_done_fn)(void *arg, struct stsm_delivery *delivery);
 
+/** States of a delivery (stsm_delivery_state_name() for logs). */
+enum stsm_delivery_state {
+    STSM_DELIVERY_IDLE,        /**< not started */
+    STSM_DELIVERY_NEXT_GROUP,  /**< picking the next recipient domain (relay: all left); waits while
+                                    the previous group's MTA-STS lookup still runs */
+    STSM_DELIVERY_LOOKUP,      /**< the group's MX hosts (relay: its address) and MTA-STS policy are
+                                    looked up */
+    STSM_DELIVERY_NEXT_HOST,   /**< picking the next MX host the policy lets us try */
+    STSM_DELIVERY_CONNECTING,  /**< the connection (relay with implicit TLS: and its handshake) opens */
+    STSM_DELIVERY_SESSION,     /**< the SMTP session runs */
+    STSM_DELIVERY_TLS_WAIT,    /**< STARTTLS accepted; the handshake waits for the MTA-STS lookup */
+    STSM_DELIVERY_HELD,        /**< the session holds before MAIL FROM for the MTA-STS decision */
+    STSM_DELIVERY_REFUSED,     /**< the policy refused the held host; the session ends with QUIT */
+    STSM_DELIVERY_HEALING,     /**< the live policy is fetched once: the cached one matches no host */
+    STSM_DELIVERY_EXPIRED,     /**< the deadline passed; waits for lookups that cannot be cancelled */
+    STSM_DELIVERY_DONE,        /**< `done` ran */
+};
+
 /** What a delivery runs on. Zeroed members take the defaults. */
 struct stsm_delivery_options {
     const struct stsm_transport *transport;   /**< NULL: the lwIP connection (stsm_conn_transport()) */
     void *transport_ctx;                      /**< the transport's context; must stay alive until `done` */
     const struct stsm_clock *clock;           /**< NULL: lwIP's timer list (stsm_lwip_clock()) */
     void *clock_ctx;
+    stsm_delivery_log_fn trace;               /**< debug lines (every state change), NULL: none */
 };
 
 /** Final result of one recipient. */
@@ -69,53 +88,49 @@ struct stsm_delivery_rcpt {
 struct stsm_delivery {
     struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
 
+    struct stsm_delivery_options options;  /* for the next start */
     const struct stsm_settings *settings;
     const struct stsm_message *message;
     struct stsm_tls *tls;
     struct stsm_sts_cache *cache;        /* MTA-STS policies, may be NULL */
     int64_t now;                         /* seconds, for the cache */
-    stsm_delivery_log_fn log;
+    stsm_delivery_log_fn log, trace;
     stsm_delivery_done_fn done;
     void *arg;
-
-    bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
-    char domain[STSM_HOSTNAME_MAX + 1];
-    struct stsm_route route;             /* MX mode */
-    bool route_pending, sts_pending;     /* MX and MTA-STS lookups run side by side */
-    stsm_status_t route_status;
-    const struct stsm_mx_set *route_set;
-    enum stsm_sts_mode sts_mode;         /* the policy in force for this domain (none: none) */
-    const struct stsm_sts_policy *policy;
-    size_t usable_hosts;                 /* hosts the policy let us try */
-    bool healed;                         /* the live policy was fetched once for a stale cache */
-    bool provisional;                    /* connecting before the MTA-STS decision is known */
-    bool tls_deferred;                   /* provisional STARTTLS waits for the policy fetch */
-    bool refused_by_policy;              /* the held session was refused by the policy */
-    bool resume_after_sts;               /* the next group waits for the lookup to end */
-    bool heal_pending;                   /* a healing fetch of the live policy is under way */
-    bool expired;                        /* the attempt's deadline passed */
-    bool finished;                       /* `done` ran */
-    struct stsm_resolver_query query;    /* relay mode: the relay's address */
-    const struct stsm_mx_set *hosts;
-    size_t host_index;
-    char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
-    ip_addr_t server_address;
-    uint16_t server_port;
-    bool plaintext_retry;                /* this attempt deliberately skips STARTTLS */
-    struct stsm_smtp_result last_failure;
-
-    struct stsm_delivery_options options;  /* for the next start */
     const struct stsm_transport *transport;
     void *transport_ctx;
     const struct stsm_clock *clock;
     void *clock_ctx;
+    uint32_t started_ms;
+
+    enum stsm_delivery_state state;      /* changed only by set_state() */
+    /* Lookups in flight (LOOKUP_* bits). Not a state: a lookup cannot be cancelled, so it
+     * outlives the state that started it (a group may end, or the deadline pass, while
+     * the MTA-STS lookup runs on), and its storage is in use until it calls back. */
+    unsigned lookups;
+    struct stsm_timer step_timer;        /* runs the current state's handler */
     struct stsm_timer deadline_timer, reply_timer;
-    struct stsm_timer step_timers[4];    /* next_group, try_host, open_session, relay_ready */
+
+    bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
+    char domain[STSM_HOSTNAME_MAX + 1];
+    struct stsm_route route;             /* MX mode */
+    stsm_status_t route_status;
+    const struct stsm_mx_set *hosts;     /* the group's MX hosts (MX mode), once routed */
+    size_t host_index;
+    /* Facts of the group's walk over its hosts, kept across the states of each host: */
+    size_t usable_hosts;                 /* hosts the policy let us try */
+    bool healed;                         /* the live policy was fetched once for a stale cache */
+    bool plaintext_retry;                /* the current host's attempt deliberately skips STARTTLS */
+    struct stsm_smtp_result last_failure;
+    struct stsm_resolver_query query;    /* relay mode: the relay's address */
+    char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
+    ip_addr_t server_address;
+    uint16_t server_port;
+
     struct stsm_conn_transport_ctx lwip_conn;   /* the default transport's context */
     struct stsm_smtp smtp;
-    bool session_open;
-    bool session_tls;                    /* TLS came up in this session */
-    bool session_verified;               /* ... and the peer's certificate verified */
+    size_t session_rcpt[STSM_SMTP_MAX_RCPT];     /* the session's recipient k is rcpt[session_rcpt[k]] */
+    size_t session_rcpt_count;
     uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
     size_t size_estimate;
     char ehlo_literal[32];
@@ -125,7 +140,7 @@ struct stsm_delivery {
     size_t chunk_len, chunk_sent;
     bool data_finished;
     char msg[STSM_MESSAGE_MAX];
-    struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS policy */
+    struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS lookup: the policy in force */
 };
 
 /**
@@ -138,13 +153,20 @@ void stsm_delivery_set_options(struct stsm_delivery *delivery, const struct stsm
 /**
  * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`, using
  * and updating the MTA-STS `cache` (may be NULL) at time `now`. All must stay alive
- * until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged)
- * for a message that cannot be sent at all, STSM_ERR_CAPACITY when it is larger than
- * STSM_MESSAGE_MAX; otherwise STSM_OK and `done` runs later.
+ * until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged) for a message that
+ * cannot be sent at all, STSM_ERR_CAPACITY when it is larger than STSM_MESSAGE_MAX;
+ * otherwise STSM_OK and `done` runs later, from the main loop, once every recipient has
+ * its result in `rcpt`.
  */
 stsm_status_t stsm_delivery_start(struct stsm_delivery *delivery, const struct stsm_settings *settings,
                                   const struct stsm_message *message, struct stsm_tls *tls,
                                   struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg);
+
+/** The delivery's state now. */
+enum stsm_delivery_state stsm_delivery_state(const struct stsm_delivery *delivery);
+
+/** Name of a state for logs ("next_host", "held", ...; "?" for a value out of range). */
+const char *stsm_delivery_state_name(enum stsm_delivery_state state);
 
 #endif /* STSM_DELIVERY_H */

@@ -225,6 +225,19 @@ static void on_log(void *arg, const char *line)
     }
 }
 
+static char trace_text[16384];
+static size_t trace_len;
+
+/* State changes, kept apart from the log (which ALL_DONE watches). */
+static void on_trace(void *arg, const char *line)
+{
+    (void)arg;
+    int n = snprintf(trace_text + trace_len, sizeof trace_text - trace_len, "  ~ %s\n", line);
+    if (n > 0 && (size_t)n < sizeof trace_text - trace_len) {
+        trace_len += (size_t)n;
+    }
+}
+
 static void on_done(void *arg, struct stsm_delivery *d)
 {
     (void)arg;
@@ -333,6 +346,8 @@ static void run(const struct scenario *sc)
     fake_reset();
     log_len = 0;
     log_text[0] = '\0';
+    trace_len = 0;
+    trace_text[0] = '\0';
     dones = 0;
     quiet_from = 0;
     size_t step = 0;
@@ -340,7 +355,8 @@ static void run(const struct scenario *sc)
         play(&sc->steps[step++]);   /* a setting of the stand-in, before anything starts */
     }
     start_ms = fake_now_ms;
-    struct stsm_delivery_options options = { &fake_transport, &fake, &fake_clock, NULL };
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock, .trace = on_trace };
     stsm_delivery_set_options(&delivery, &options);
     CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL),
               STSM_OK);
@@ -387,13 +403,28 @@ static void run(const struct scenario *sc)
         }
     }
     if (stsm_checks_failed != failed_before || getenv("STSM_TEST_VERBOSE") != NULL) {
-        printf("[%s] log:\n%s  | sent: %s\n", sc->intent, log_text, fake.sent);
+        printf("[%s] log:\n%s%s  | sent: %s\n", sc->intent, log_text, trace_text, fake.sent);
     }
+}
+
+/* Every state has its own name; a value out of range has none. */
+static void test_state_names(void)
+{
+    CHECK_CASE("state names");
+    for (int a = STSM_DELIVERY_IDLE; a <= STSM_DELIVERY_DONE; a++) {
+        CHECK(strcmp(stsm_delivery_state_name((enum stsm_delivery_state)a), "?") != 0);
+        for (int b = a + 1; b <= STSM_DELIVERY_DONE; b++) {
+            CHECK(strcmp(stsm_delivery_state_name((enum stsm_delivery_state)a),
+                         stsm_delivery_state_name((enum stsm_delivery_state)b)) != 0);
+        }
+    }
+    CHECK_STR(stsm_delivery_state_name((enum stsm_delivery_state)(STSM_DELIVERY_DONE + 1)), "?");
 }
 
 int main(void)
 {
     fake_now_ms = 1000000;
+    test_state_names();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }
