@@ -705,8 +705,8 @@ static stsm_status_t parse_outbox(struct ctx *ctx, const cJSON *obj, struct stsm
     if (st == STSM_OK && (item = member(obj, "/outbox", "store_size", path, sizeof path)) != NULL) {
         /* Whole 4 KiB pages, at least three: stsm_store mounts no smaller ring. */
         double v = cJSON_IsNumber(item) ? item->valuedouble : 0.0;
-        if (!(v >= 12288.0 && v <= 16777216.0) || v != (double)(long)v || (long)v % 4096 != 0) {
-            return fail(ctx, path, "expected a multiple of 4096 from 12288 to 16777216, got %s",
+        if (!(v >= 12288.0 && v <= 262144.0) || v != (double)(long)v || (long)v % 4096 != 0) {
+            return fail(ctx, path, "expected a multiple of 4096 from 12288 to 262144, got %s",
                         describe(item, seen, sizeof seen));
         }
         o->store_size = (uint32_t)v;

@@ -207,7 +207,7 @@ int main(void)
         { "{\"outbox\": {\"domain_hourly_cap\": 0}}", &settings.outbox.domain_hourly_cap, 0 },
         { "{\"outbox\": {\"domain_hourly_cap\": 10000}}", &settings.outbox.domain_hourly_cap, 10000 },
         { "{\"outbox\": {\"store_size\": 12288}}", &settings.outbox.store_size, 12288 },
-        { "{\"outbox\": {\"store_size\": 16777216}}", &settings.outbox.store_size, 16777216 },
+        { "{\"outbox\": {\"store_size\": 262144}}", &settings.outbox.store_size, 262144 },
         { "{\"outbox\": {\"store_size\": 4096e1}}", &settings.outbox.store_size, 40960 },
     };
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
