@@ -67,14 +67,18 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
 
 static bool pending(const struct stsm_delivery *d, size_t i)
 {
-    return d->rcpt[i].result.outcome == STSM_SMTP_PENDING;
+    return d->in_envelope[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING;
 }
 
-/* The one place a recipient's result becomes final for this attempt. */
+/* The one place a recipient's result becomes final for this attempt; told at once, so
+ * that a power cut later cannot make the caller send to it again. */
 static void settle(struct stsm_delivery *d, size_t i, const struct stsm_smtp_result *result, const char *host)
 {
     d->rcpt[i].result = *result;
     snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", host);
+    if (d->settled != NULL) {
+        d->settled(d->arg, i, &d->rcpt[i]);
+    }
 }
 
 /* Gives every recipient of the current group the same final result. */
@@ -372,7 +376,10 @@ static void start_data(struct stsm_delivery *d)
 
 static void session_finished(struct stsm_delivery *d);
 
-/* Settles, in envelope order, the session's recipients once it has ended past MAIL FROM. */
+/* Settles, in envelope order, the session's recipients whose result the engine has made
+ * final: a refusal at RCPT while the session goes on, everyone once it has ended past
+ * MAIL FROM. (The engine never changes a result it has set; before MAIL FROM it sets
+ * none but at the end, and such an end goes to the next host instead of here.) */
 static void settle_session_rcpts(struct stsm_delivery *d)
 {
     for (size_t k = 0; k < d->session_rcpt_count; k++) {
@@ -400,6 +407,7 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
     flush_output(d);
     switch (action) {
     case STSM_SMTP_WAIT:
+        settle_session_rcpts(d);   /* a refusal at RCPT is final at once */
         if (stsm_smtp_wait_serial(&d->smtp) != d->armed_serial) {
             arm_timer(d);   /* something new is awaited */
         }
@@ -1185,6 +1193,7 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     d->clock = options.clock != NULL ? options.clock : stsm_lwip_clock();
     d->clock_ctx = options.clock_ctx;
     d->trace = options.trace;
+    d->settled = options.settled;
     d->settings = settings;
     d->message = message;
     d->tls = tls;
@@ -1205,8 +1214,15 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
         say(d, "message refused: larger than %u bytes once encoded", (unsigned)sizeof d->msg);
         return st;
     }
+    size_t in_envelope = 0;
     for (size_t i = 0; i < message->to_count; i++) {
         d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
+        d->in_envelope[i] = options.envelope == NULL || options.envelope[i];
+        in_envelope += d->in_envelope[i];
+    }
+    if (in_envelope == 0) {
+        say(d, "message refused: no recipient in the envelope");
+        return STSM_ERR_ARGUMENT;
     }
     arm(d, &d->deadline_timer, settings->delivery.attempt_timeout_s * 1000u, on_deadline);
     step_later(d, STSM_DELIVERY_NEXT_GROUP);

@@ -47,8 +47,10 @@
 #include "stsm_transport.h"
 
 struct stsm_delivery;
+struct stsm_delivery_rcpt;
 typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);
 typedef void (*stsm_delivery_done_fn)(void *arg, struct stsm_delivery *delivery);
+typedef void (*stsm_delivery_settled_fn)(void *arg, size_t rcpt_index, const struct stsm_delivery_rcpt *r);
 
 /** States of a delivery (stsm_delivery_state_name() for logs). */
 enum stsm_delivery_state {
@@ -68,13 +70,33 @@ enum stsm_delivery_state {
     STSM_DELIVERY_DONE,        /**< `done` ran */
 };
 
-/** What a delivery runs on. Zeroed members take the defaults. */
+/** What one delivery runs on, whom it sends to, and whom it tells. Zeroed members take
+ *  the defaults. */
 struct stsm_delivery_options {
     const struct stsm_transport *transport;   /**< NULL: the lwIP connection (stsm_conn_transport()) */
     void *transport_ctx;                      /**< the transport's context; must stay alive until `done` */
     const struct stsm_clock *clock;           /**< NULL: lwIP's timer list (stsm_lwip_clock()) */
     void *clock_ctx;
     stsm_delivery_log_fn trace;               /**< debug lines (every state change), NULL: none */
+    /**
+     * Called once for each recipient of the envelope as soon as its outcome for this
+     * attempt is final, with the start's `arg`, its index in message->to and its result
+     * (outcome, reply, and the host that decided it): delivered on the server's 250 to the
+     * end of the data (in the same main-loop turn the reply is read, before QUIT is
+     * answered), failed on a 5xx, deferred on a 4xx, a local failure or the deadline. A
+     * recipient refused at RCPT is reported when the refusal is read, before the data.
+     * Every call comes before `done`, from the main loop. It must not call into the
+     * delivery; it may block (to store the outcome). NULL: none.
+     */
+    stsm_delivery_settled_fn settled;
+    /**
+     * The envelope: which of message->to get a RCPT TO (envelope[i] for recipient i,
+     * message->to_count entries, read during the start only). NULL: all of them. The
+     * header's To line always names every one of message->to; a recipient outside the
+     * envelope is never sent to, its rcpt[] stays STSM_SMTP_PENDING and `settled` is not
+     * called for it. At least one recipient must be in it.
+     */
+    const bool *envelope;
 };
 
 /** Final result of one recipient. */
@@ -111,6 +133,8 @@ struct stsm_delivery {
     struct stsm_timer step_timer;        /* runs the current state's handler */
     struct stsm_timer deadline_timer, reply_timer;
 
+    stsm_delivery_settled_fn settled;
+    bool in_envelope[STSM_SMTP_MAX_RCPT];
     bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
     char domain[STSM_HOSTNAME_MAX + 1];
     struct stsm_route route;             /* MX mode */
@@ -154,9 +178,10 @@ void stsm_delivery_set_options(struct stsm_delivery *delivery, const struct stsm
  * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`, using
  * and updating the MTA-STS `cache` (may be NULL) at time `now`. All must stay alive
  * until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged) for a message that
- * cannot be sent at all, STSM_ERR_CAPACITY when it is larger than STSM_MESSAGE_MAX;
- * otherwise STSM_OK and `done` runs later, from the main loop, once every recipient has
- * its result in `rcpt`.
+ * cannot be sent at all or an empty envelope, STSM_ERR_CAPACITY when it is larger than
+ * STSM_MESSAGE_MAX; otherwise STSM_OK and `done` runs later, from the main loop, once
+ * every recipient of the envelope has its result in `rcpt` (and was reported to
+ * `settled`, when set).
  */
 stsm_status_t stsm_delivery_start(struct stsm_delivery *delivery, const struct stsm_settings *settings,
                                   const struct stsm_message *message, struct stsm_tls *tls,

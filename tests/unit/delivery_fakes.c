@@ -141,6 +141,10 @@ static stsm_status_t conn_connect(void *ctx, const ip_addr_t *address, uint16_t 
     fake.connects++;
     fake.address = *address;
     fake.port = port;
+    char text[IPADDR_STRLEN_MAX];
+    size_t used = strlen(fake.connect_log);
+    snprintf(fake.connect_log + used, sizeof fake.connect_log - used, "%s:%u ",
+             ipaddr_ntoa_r(address, text, sizeof text), (unsigned)port);
     fake.event = event;
     fake.event_arg = arg;
     fake.live = true;
@@ -279,18 +283,23 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain, sts
     return STSM_OK;
 }
 
-void fake_route_answer(const char *name)
+void fake_route_answer(const char *names)
 {
     struct stsm_mx_set *set = &fake.route->set;
-    struct stsm_mx_host *host = &set->hosts[0];
     set->kind = STSM_MX_LIST;
-    set->count = 1;
-    snprintf(host->name, sizeof host->name, "%s", name);
-    snprintf(host->canonical, sizeof host->canonical, "%s", name);
-    host->preference = 10;
-    host->address_count = 1;
-    host->addresses[0].family = 4;
-    memcpy(host->addresses[0].bytes, (const uint8_t[]){ 192, 0, 2, 25 }, 4);
+    set->count = 0;
+    for (const char *p = names; *p != '\0' && set->count < STSM_MX_MAX_HOSTS;) {
+        size_t len = strcspn(p, ",");
+        struct stsm_mx_host *host = &set->hosts[set->count];
+        snprintf(host->name, sizeof host->name, "%.*s", (int)len, p);
+        snprintf(host->canonical, sizeof host->canonical, "%.*s", (int)len, p);
+        host->preference = (uint16_t)(10 * (set->count + 1));
+        host->address_count = 1;
+        host->addresses[0].family = 4;
+        memcpy(host->addresses[0].bytes, (const uint8_t[]){ 192, 0, 2, (uint8_t)(25 + set->count) }, 4);
+        set->count++;
+        p += len + (p[len] == ',');
+    }
     stsm_route_done_fn done = fake.route_done;
     fake.route_done = NULL;
     done(fake.route_arg, STSM_OK, set);
@@ -316,7 +325,8 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *
     return STSM_OK;
 }
 
-void fake_sts_answer(const char *body, bool txt_cname)
+/* Ends the pending lookup with the policy `body` (NULL: no STS record). */
+static void sts_answer(const char *body, bool txt_cname, bool from_cache)
 {
     struct stsm_sts_lookup *l = fake.sts;
     if (body == NULL) {
@@ -328,7 +338,9 @@ void fake_sts_answer(const char *body, bool txt_cname)
         snprintf(l->txt_id, sizeof l->txt_id, "20261130");
         snprintf(l->policy_id, sizeof l->policy_id, "20261130");
         l->txt_cname = txt_cname;
-        l->fetched = true;
+        l->fetched = !from_cache;
+        l->from_cache = from_cache;
+        l->policy_fetched_at = 1796083200 - 3600;
         l->have_policy = stsm_sts_policy_parse((const uint8_t *)body, strlen(body), &l->policy, &line,
                                                &reason) == STSM_OK;
         if (!l->have_policy) {
@@ -338,6 +350,16 @@ void fake_sts_answer(const char *body, bool txt_cname)
     stsm_sts_lookup_done_fn done = fake.sts_done;
     fake.sts_done = NULL;
     done(fake.sts_arg, l);
+}
+
+void fake_sts_answer(const char *body, bool txt_cname)
+{
+    sts_answer(body, txt_cname, false);
+}
+
+void fake_sts_answer_cached(const char *body)
+{
+    sts_answer(body, false, true);
 }
 
 void fake_sts_too_big(size_t body_size)
@@ -360,20 +382,34 @@ const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state)
            : state == STSM_STS_TXT_DNS_ERROR ? "dns_error" : "none";
 }
 
-/* A healing fetch is not part of any case here: refusing it keeps the cached policy. */
+/* The healing fetch: refused (the cached policy stays) unless the case accepts it. */
 stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *fetch, const char *domain, struct stsm_tls *tls,
                                    uint32_t timeout_ms, bool relax_content_type,
                                    stsm_sts_fetch_done_fn done, void *arg)
 {
-    (void)fetch;
     (void)domain;
     (void)tls;
     (void)timeout_ms;
     (void)relax_content_type;
-    (void)done;
-    (void)arg;
     fake.fetch_starts++;
-    return STSM_ERR_NO_MEMORY;
+    if (!fake.fetch_accepts) {
+        return STSM_ERR_NO_MEMORY;
+    }
+    fake.fetch = fetch;
+    fake.fetch_done = done;
+    fake.fetch_arg = arg;
+    return STSM_OK;
+}
+
+void fake_fetch_answer(const char *body)
+{
+    struct stsm_sts_fetch *f = fake.fetch;
+    size_t line = 0;
+    const char *reason = NULL;
+    f->status = stsm_sts_policy_parse((const uint8_t *)body, strlen(body), &f->policy, &line, &reason);
+    stsm_sts_fetch_done_fn done = fake.fetch_done;
+    fake.fetch_done = NULL;
+    done(fake.fetch_arg, f);
 }
 
 /* ---- the resolver -------------------------------------------------------------------- */

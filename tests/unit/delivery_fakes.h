@@ -27,6 +27,7 @@ struct fake_net {
     unsigned connects, closes_live; /* close() on a live connection */
     ip_addr_t address;              /* of the last connect */
     uint16_t port;
+    char connect_log[256];          /* "address:port " of every connect, in order */
     unsigned start_tls, start_tls_opportunistic;
     bool tls_up;
     stsm_status_t verify_status;    /* what tls_verify_status() says */
@@ -42,6 +43,10 @@ struct fake_net {
     void *route_arg;
     /* the MTA-STS lookup and the healing fetch */
     unsigned sts_starts, fetch_starts;
+    bool fetch_accepts;             /* the healing fetch starts (else it is refused) */
+    struct stsm_sts_fetch *fetch;
+    stsm_sts_fetch_done_fn fetch_done;
+    void *fetch_arg;
     struct stsm_sts_lookup *sts;
     stsm_sts_lookup_done_fn sts_done;
     void *sts_arg;
@@ -82,12 +87,20 @@ bool fake_conn_event(enum stsm_conn_event event, stsm_status_t status);
 /** The server sends `bytes`: queued and READABLE fired, unless the connection is gone. */
 bool fake_server_sends(const char *bytes, size_t len);
 
-/** The MX answer: one host `name` at 192.0.2.25. */
-void fake_route_answer(const char *name);
+/** The MX answer: the hosts named in `names` (comma-separated, most preferred first),
+ *  the n-th at 192.0.2.(25 + n) with preference 10 * (n + 1). */
+void fake_route_answer(const char *names);
 
 /** The MTA-STS lookup ends: with the policy `body` (NULL: no STS record), its TXT record
  *  reached through a CNAME when `txt_cname`. */
 void fake_sts_answer(const char *body, bool txt_cname);
+
+/** Ends the pending MTA-STS lookup with `body` as the policy found in the cache (the TXT id
+ *  unchanged, so not fetched). */
+void fake_sts_answer_cached(const char *body);
+
+/** Ends the pending healing fetch with the live policy `body`. */
+void fake_fetch_answer(const char *body);
 
 /** Ends the pending MTA-STS lookup: a policy of `body_size` bytes exists that the device
  *  cannot hold (stsm_sts_lookup.policy_too_big). */

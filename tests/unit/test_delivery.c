@@ -15,7 +15,7 @@
 #include "stsm_delivery.h"
 
 enum op {
-    ROUTE,          /* the MX answer: one host, `text` */
+    ROUTE,          /* the MX answer: the hosts in `text`, comma-separated, in preference order */
     ROUTE_FAILS,    /* (set before the start) stsm_route_start refuses with `n` */
     POLICY,         /* the MTA-STS lookup ends with policy `text` (`n`: its TXT is a CNAME) */
     NO_POLICY,      /* the MTA-STS lookup ends: no STS record */
@@ -31,6 +31,14 @@ enum op {
     IS_CLOSED,      /* check: no connection is open or opening */
     CONNECTS,       /* check: exactly `n` connections were opened so far */
     ALL_DONE,       /* check: `done` ran, and from here on nothing happens (no log line) */
+    ACCEPT_FETCH,   /* (set before the start) the healing fetch starts when asked */
+    POLICY_CACHED,  /* the MTA-STS lookup ends with policy `text` from the cache */
+    HEAL_POLICY,    /* the healing fetch ends with the live policy `text` */
+    STATE,          /* check: the delivery is in state `text` */
+    SENT_HAS,       /* check: the client has sent `text` (any connection) */
+    NOT_SENT,       /* check: the client has not sent `text` */
+    SETTLED,        /* check: the `settled` calls so far, "index:outcome " each */
+    CONNECTS_TO,    /* check: the connections so far went to `text` ("address:port " each) */
     END,
 };
 
@@ -56,7 +64,11 @@ struct scenario {
     const char *intent;
     const char *settings;             /* JSON members added to the base settings */
     const struct step *steps;
-    struct expect expect;
+    struct expect expect;             /* of recipient 0 and the connection */
+    const char *const *to;            /* the recipients (NULL: ops@victim.example alone) */
+    const bool *envelope;             /* the envelope mask (NULL: all) */
+    const char *outcomes;             /* every recipient's outcome, "delivered,pending" (NULL: not checked) */
+    const char *settled;              /* every `settled` call, as SETTLED (NULL: not checked) */
 };
 
 /* ---- the scripts' pieces --------------------------------------------------------------- */
@@ -159,57 +171,219 @@ static const struct step handshake_fails_no_policy[] = {
     { END, NULL, 0, false },
 };
 
+/* 10. MX fallback in preference order: refused connect, 421 at the greeting, then delivered. */
+static const struct step mx_fallback[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx1.victim.example,mx2.victim.example,mx3.victim.example", 0, false },
+    { CONNECTS_TO, "192.0.2.25:25 ", 0, false }, { FAILED, NULL, STSM_ERR_CONNECT, false },
+    { CONNECTS_TO, "192.0.2.25:25 192.0.2.26:25 ", 0, false }, { CONNECTED, NULL, 0, false },
+    { SERVER, "421 4.3.2 busy\r\n", 0, false },
+    { CONNECTS_TO, "192.0.2.25:25 192.0.2.26:25 192.0.2.27:25 ", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, TRANSACTION, { END, NULL, 0, false },
+};
+/* 11a. The provisional session holds before MAIL FROM until the policy decision (none here). */
+static const struct step held_until_policy[] = {
+    { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO,
+    { STATE, "held", 0, false }, { WAIT, NULL, 2000, false }, { NOT_SENT, "MAIL FROM", 0, false },
+    { NO_POLICY, NULL, 0, false }, { SENT_HAS, "MAIL FROM:<alerts@printer.example>", 0, false },
+    TRANSACTION, { END, NULL, 0, false },
+};
+/* 11b. Its STARTTLS handshake waits for the policy (testing: opportunistic), then holds no more. */
+static const struct step tls_waits_for_policy[] = {
+    { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false }, GREETING_TO_STARTTLS,
+    { STATE, "tls_wait", 0, false }, { POLICY, TESTING_VICTIM, 0, false }, { STATE, "session", 0, false },
+    { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION, { END, NULL, 0, false },
+};
+/* 12a. tls_level verify, an untrusted certificate: deferred, never in plaintext. */
+static const struct step verify_untrusted[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { FAILED, NULL, STSM_ERR_TLS_UNTRUSTED, false }, { END, NULL, 0, false },
+};
+/* 12b. Enforce policy, a certificate for another name: deferred (verifying handshake). */
+static const struct step enforce_name_mismatch[] = {
+    { POLICY, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { FAILED, NULL, STSM_ERR_TLS_NAME_MISMATCH, false }, { END, NULL, 0, false },
+};
+/* 12c. tls_level encrypt, the handshake fails: deferred, no plaintext retry (TLS required). */
+static const struct step encrypt_handshake_fails[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { FAILED, NULL, STSM_ERR_TLS_HANDSHAKE, false }, { END, NULL, 0, false },
+};
+/* 12d/12e. STARTTLS not offered at encrypt or verify: no MAIL FROM. */
+static const struct step not_offered[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, { END, NULL, 0, false },
+};
+/* 12f. TLS cut without close_notify in the middle of the message: deferred, not delivered. */
+static const struct step truncated_mid_data[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS,
+    { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SERVER, "354 go\r\n", 0, false }, { FAILED, NULL, STSM_ERR_TLS_TRUNCATED, false }, { END, NULL, 0, false },
+};
+/* 13a. Stale-policy healing: the cached enforce policy matches no MX; the live one does. */
+#define ENFORCE_MOVED "version: STSv1\nmode: enforce\nmx: mx.moved.example\nmax_age: 86400\n"
+static const struct step stale_policy_healed[] = {
+    { ACCEPT_FETCH, NULL, 0, false }, { POLICY_CACHED, ENFORCE_VICTIM, 0, false },
+    { ROUTE, "mx.moved.example", 0, false }, { STATE, "healing", 0, false }, { CONNECTS, NULL, 0, false },
+    { HEAL_POLICY, ENFORCE_MOVED, 0, false }, { CONNECTED, NULL, 0, false }, GREETING_TO_STARTTLS,
+    { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION, { END, NULL, 0, false },
+};
+/* 13b. The same when the live policy cannot be fetched: deferred, nothing sent. */
+static const struct step stale_policy_not_healed[] = {
+    { POLICY_CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.moved.example", 0, false },
+    { END, NULL, 0, false },
+};
+/* 14a. Relay, STARTTLS verified: recipients of two domains in one session. */
+static const struct step relay_two_domains[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { NO_POLICY, NULL, 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS,
+    { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SERVER, "250 2.1.5 ok\r\n", 0, false }, { SERVER, "354 go\r\n", 0, false },
+    { SERVER, "250 2.0.0 queued\r\n", 0, false }, { CONNECTS_TO, "192.0.2.30:587 ", 0, false },
+    { END, NULL, 0, false },
+};
+/* 14b. Relay with implicit TLS (port 465), addressed by a literal: no lookup at all. */
+static const struct step relay_implicit_literal[] = {
+    { CONNECTS_TO, "192.0.2.40:465 ", 0, false }, { CONNECTED, NULL, 0, false }, { TLS_READY, NULL, STSM_OK, false }, PLAINTEXT_EHLO, TRANSACTION,
+    { END, NULL, 0, false },
+};
+/* 15a. Each recipient is reported the moment it is final: the 550 at RCPT before the data,
+ *      the delivery on the 250 after it, both before `done`. */
+static const struct step settled_as_known[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "550 5.1.1 no such user\r\n", 0, false },
+    { SETTLED, "0:failed ", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false }, { SERVER, "354 go\r\n", 0, false },
+    { SETTLED, "0:failed ", 0, false }, { SERVER, "250 2.0.0 queued\r\n", 0, true },
+    { SETTLED, "0:failed 1:delivered ", 0, false }, { END, NULL, 0, false },
+};
+/* 15b. The connection drops after the data, before the server's 250: deferred, reported. */
+static const struct step settled_cut_after_data[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SERVER, "354 go\r\n", 0, false }, { SETTLED, "", 0, false }, { FAILED, NULL, STSM_ERR_PEER_CLOSED, false },
+    { SETTLED, "0:deferred ", 0, false }, { END, NULL, 0, false },
+};
+/* 16a. Envelope subset: only the second recipient gets a RCPT; the To header names both. */
+static const struct step envelope_second_only[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, TRANSACTION, { NOT_SENT, "RCPT TO:<ops@victim.example>", 0, false },
+    { SENT_HAS, "RCPT TO:<dev@victim.example>", 0, false },
+    { SENT_HAS, "To: ops@victim.example,\r\n dev@victim.example\r\n", 0, false }, { END, NULL, 0, false },
+};
+/* 16b. A recipient of another domain left out of the envelope: its domain is never looked up. */
+static const struct step envelope_skips_domain[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    PLAINTEXT_EHLO, { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SERVER, "250 2.1.5 ok\r\n", 0, false }, { SERVER, "354 go\r\n", 0, false },
+    { SERVER, "250 2.0.0 queued\r\n", 0, false }, { NOT_SENT, "other.example>", 0, false },
+    { END, NULL, 0, false },
+};
+
+static const char *const two_victims[] = { "ops@victim.example", "dev@victim.example", NULL };
+static const char *const two_domains[] = { "ops@victim.example", "noc@other.example", NULL };
+static const char *const three_mixed[] = { "ops@victim.example", "noc@other.example", "dev@victim.example", NULL };
+static const bool second_only[] = { false, true };
+static const bool skip_second[] = { true, false, true };
+
 #define DELIVERED(status) STSM_SMTP_DELIVERED, status
 #define DEFERRED(status) STSM_SMTP_DEFERRED, status
 
 static const struct scenario scenarios[] = {
     { "1 enforce policy arrives during the connect; MX outside it", "",
       enforce_during_connect,
-      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 1, 0, "refused before MAIL FROM", -1 } },
+      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 1, 0, "refused before MAIL FROM", -1 }, NULL, NULL, NULL, NULL },
     { "2 testing policy arrives during the connect; MX outside it", "",
       testing_during_connect,
-      { DELIVERED(STSM_OK), true, false, 1, 0, 1, "would be refused under enforce", -1 } },
+      { DELIVERED(STSM_OK), true, false, 1, 0, 1, "would be refused under enforce", -1 }, NULL, NULL, NULL, NULL },
     { "3 unusable enforce policy (txt CNAME, strict) during the connect",
       ",\"mta_sts\": {\"strict_cname\": [\"txt\"]}", unusable_policy_during_connect,
-      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 1, 0, 0, "policy not usable", -1 } },
+      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 1, 0, 0, "policy not usable", -1 }, NULL, NULL, NULL, NULL },
     { "4a greeting trickled 1 byte/2 s: attempt deadline 10 s",
       ",\"delivery\": {\"attempt_timeout\": 10}, \"mta_sts\": {\"enabled\": false}", trickled_to_deadline,
-      { DEFERRED(STSM_ERR_TIMEOUT), false, false, 1, 0, 0, "deadline (10 s", 10000 } },
+      { DEFERRED(STSM_ERR_TIMEOUT), false, false, 1, 0, 0, "deadline (10 s", 10000 }, NULL, NULL, NULL, NULL },
     { "4b greeting trickled 1 byte/s: reply timeout 3 s (timeout_percent 1)",
       ",\"delivery\": {\"timeout_percent\": 1, \"attempt_timeout\": 600}, \"mta_sts\": {\"enabled\": false}",
       trickled_past_reply_timeout,
-      { DEFERRED(STSM_ERR_TIMEOUT), false, false, 1, 0, 0, NULL, 3000 } },
+      { DEFERRED(STSM_ERR_TIMEOUT), false, false, 1, 0, 0, NULL, 3000 }, NULL, NULL, NULL, NULL },
     { "5 route cannot start; timer list served 11 s late",
       ",\"delivery\": {\"attempt_timeout\": 10}", route_fails_timers_late,
-      { DEFERRED(STSM_ERR_NO_MEMORY), false, true, 0, 0, 0, NULL, 11000 } },
+      { DEFERRED(STSM_ERR_NO_MEMORY), false, true, 0, 0, 0, NULL, 11000 }, NULL, NULL, NULL, NULL },
     { "6 relay tls none, enforce policy covers the relay, no STARTTLS",
       ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"relay.example.net\", \"tls\": \"none\"}}",
       relay_none_enforce,
-      { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, NULL, -1 } },
+      { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, NULL, -1 }, NULL, NULL, NULL, NULL },
     { "7a tls_level may, no policy, name mismatch: encrypted, delivered", "",
       may_name_mismatch,
-      { DELIVERED(STSM_OK), true, false, 1, 0, 1, "TLS encrypted but NOT verified", -1 } },
+      { DELIVERED(STSM_OK), true, false, 1, 0, 1, "TLS encrypted but NOT verified", -1 }, NULL, NULL, NULL, NULL },
     { "7b tls_level verify: the verifying handshake", ",\"delivery\": {\"tls_level\": \"verify\"}",
       verify_level,
-      { DELIVERED(STSM_OK), true, false, 1, 1, 0, "TLS verified", -1 } },
+      { DELIVERED(STSM_OK), true, false, 1, 1, 0, "TLS verified", -1 }, NULL, NULL, NULL, NULL },
     { "8a handshake fails while the policy is pending; then enforce", "",
       handshake_fails_policy_pending,
-      { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 } },
+      { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 }, NULL, NULL, NULL, NULL },
     { "8b handshake fails and the enforce policy arrives in the same turn", "",
       handshake_fails_policy_same_turn,
-      { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 } },
+      { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 }, NULL, NULL, NULL, NULL },
     { "9 a policy larger than the device holds arrives during the connect", "",
       policy_too_big_during_connect,
-      { DEFERRED(STSM_ERR_CAPACITY), false, true, 1, 0, 0, "larger than this device holds", -1 } },
+      { DEFERRED(STSM_ERR_CAPACITY), false, true, 1, 0, 0, "larger than this device holds", -1 }, NULL, NULL, NULL, NULL },
     { "8c control: handshake fails with no policy: one plaintext retry, delivered", "",
       handshake_fails_no_policy,
-      { DELIVERED(STSM_OK), true, false, 2, 0, 1, "retrying in plaintext", -1 } },
+      { DELIVERED(STSM_OK), true, false, 2, 0, 1, "retrying in plaintext", -1 }, NULL, NULL, NULL, NULL },
+    { .intent = "10 MX fallback in preference order: refused, 421, delivered by the third", .settings = "",
+      .steps = mx_fallback,
+      .expect = { DELIVERED(STSM_OK), true, false, 3, 0, 0, "mx3.victim.example (preference 30)", -1 } },
+    { .intent = "11a provisional session held before MAIL FROM until the policy decision", .settings = "",
+      .steps = held_until_policy, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 } },
+    { .intent = "11b provisional STARTTLS waits for the policy (testing): opportunistic", .settings = "",
+      .steps = tls_waits_for_policy,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 1, "the handshake waits for the MTA-STS lookup", -1 } },
+    { .intent = "12a tls_level verify, untrusted certificate", .settings = ",\"delivery\": {\"tls_level\": \"verify\"}",
+      .steps = verify_untrusted,
+      .expect = { DEFERRED(STSM_ERR_TLS_UNTRUSTED), false, false, 1, 1, 0, "deferred at tls", -1 } },
+    { .intent = "12b enforce policy, certificate name mismatch", .settings = "", .steps = enforce_name_mismatch,
+      .expect = { DEFERRED(STSM_ERR_TLS_NAME_MISMATCH), false, false, 1, 1, 0, NULL, -1 } },
+    { .intent = "12c tls_level encrypt, handshake fails: no plaintext retry",
+      .settings = ",\"delivery\": {\"tls_level\": \"encrypt\"}", .steps = encrypt_handshake_fails,
+      .expect = { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 1, NULL, -1 } },
+    { .intent = "12d tls_level encrypt, STARTTLS not offered", .settings = ",\"delivery\": {\"tls_level\": \"encrypt\"}",
+      .steps = not_offered, .expect = { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, NULL, -1 } },
+    { .intent = "12e tls_level verify, STARTTLS not offered", .settings = ",\"delivery\": {\"tls_level\": \"verify\"}",
+      .steps = not_offered, .expect = { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, NULL, -1 } },
+    { .intent = "12f TLS truncated in the middle of the message", .settings = "", .steps = truncated_mid_data,
+      .expect = { DEFERRED(STSM_ERR_PEER_CLOSED), true, false, 1, 0, 1, NULL, -1 } },
+    { .intent = "13a stale cached policy healed by the live one", .settings = "", .steps = stale_policy_healed,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "it replaces the cached one", -1 } },
+    { .intent = "13b stale cached policy, live fetch refused: deferred", .settings = "",
+      .steps = stale_policy_not_healed,
+      .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 0, 0, 0, "fetching the live policy once", -1 } },
+    { .intent = "14a relay, STARTTLS verified, two domains in one session",
+      .settings = ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"relay.example.net\"}}",
+      .steps = relay_two_domains, .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "TLS verified", -1 },
+      .to = two_domains, .outcomes = "delivered,delivered", .settled = "0:delivered 1:delivered " },
+    { .intent = "14b relay by address, implicit TLS",
+      .settings = ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"192.0.2.40\", \"tls\": \"implicit\"}}",
+      .steps = relay_implicit_literal, .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, NULL, -1 } },
+    { .intent = "15a settled: the 550 at RCPT at once, the delivery on the 250, before done", .settings = "",
+      .steps = settled_as_known, .expect = { STSM_SMTP_FAILED, STSM_OK, true, false, 1, 0, 0, NULL, -1 },
+      .to = two_victims, .outcomes = "failed,delivered", .settled = "0:failed 1:delivered " },
+    { .intent = "15b settled: connection lost after the data, before the 250", .settings = "",
+      .steps = settled_cut_after_data, .expect = { DEFERRED(STSM_ERR_PEER_CLOSED), true, false, 1, 0, 0, NULL, -1 },
+      .settled = "0:deferred " },
+    { .intent = "16a envelope: the second recipient only; To names both", .settings = "",
+      .steps = envelope_second_only, .expect = { STSM_SMTP_PENDING, STSM_OK, true, false, 1, 0, 0, NULL, -1 },
+      .to = two_victims, .envelope = second_only, .outcomes = "pending,delivered", .settled = "1:delivered " },
+    { .intent = "16b envelope: another domain's recipient left out is never looked up", .settings = "",
+      .steps = envelope_skips_domain, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 },
+      .to = three_mixed, .envelope = skip_second, .outcomes = "delivered,pending,delivered",
+      .settled = "0:delivered 2:delivered " },
 };
 
 /* ---- the runner ------------------------------------------------------------------------ */
 
 static struct stsm_delivery delivery;
 static struct stsm_settings settings;
+static struct stsm_sts_cache cache;
 static char log_text[65536];
 static size_t log_len;
 static unsigned dones;
@@ -244,6 +418,24 @@ static void on_done(void *arg, struct stsm_delivery *d)
     (void)d;
     dones++;
     done_ms = fake_now_ms;
+}
+
+static char settled_text[256];
+static unsigned settled_calls[STSM_SMTP_MAX_RCPT];
+static bool settled_wrong;        /* a call after `done`, or not about rcpt[index] */
+
+static void on_settled(void *arg, size_t index, const struct stsm_delivery_rcpt *r)
+{
+    (void)arg;
+    size_t used = strlen(settled_text);
+    snprintf(settled_text + used, sizeof settled_text - used, "%zu:%s ", index,
+             stsm_smtp_outcome_str(r->result.outcome));
+    if (index >= STSM_SMTP_MAX_RCPT || r != &delivery.rcpt[index] || dones != 0 ||
+        r->result.outcome == STSM_SMTP_PENDING) {
+        settled_wrong = true;
+        return;
+    }
+    settled_calls[index]++;
 }
 
 static void advance(uint32_t ms)
@@ -308,6 +500,36 @@ static void play(const struct step *s)
         fake_now_ms += (uint32_t)s->n;
         fake_clock_serve();
         break;
+    case ACCEPT_FETCH:
+        fake.fetch_accepts = true;
+        break;
+    case POLICY_CACHED:
+        CHECK(fake.sts_done != NULL);
+        if (fake.sts_done != NULL) {
+            fake_sts_answer_cached(s->text);
+        }
+        break;
+    case HEAL_POLICY:
+        CHECK(fake.fetch_done != NULL);
+        if (fake.fetch_done != NULL) {
+            fake_fetch_answer(s->text);
+        }
+        break;
+    case STATE:
+        CHECK_STR(stsm_delivery_state_name(stsm_delivery_state(&delivery)), s->text);
+        break;
+    case SENT_HAS:
+        CHECK(strstr(fake.sent, s->text) != NULL);
+        break;
+    case NOT_SENT:
+        CHECK(strstr(fake.sent, s->text) == NULL);
+        break;
+    case SETTLED:
+        CHECK_STR(settled_text, s->text);
+        break;
+    case CONNECTS_TO:
+        CHECK_STR(fake.connect_log, s->text);
+        break;
     case IS_CLOSED:
         CHECK(!fake.live);
         CHECK_INT(fake.closes_live, 1);
@@ -342,6 +564,15 @@ static void run(const struct scenario *sc)
     m.body_len = strlen(m.body);
     m.to[0] = "ops@victim.example";
     m.to_count = 1;
+    if (sc->to != NULL) {
+        for (m.to_count = 0; sc->to[m.to_count] != NULL; m.to_count++) {
+            m.to[m.to_count] = sc->to[m.to_count];
+        }
+    }
+    stsm_sts_cache_init(&cache);
+    settled_text[0] = '\0';
+    memset(settled_calls, 0, sizeof settled_calls);
+    settled_wrong = false;
 
     fake_reset();
     log_len = 0;
@@ -351,14 +582,15 @@ static void run(const struct scenario *sc)
     dones = 0;
     quiet_from = 0;
     size_t step = 0;
-    if (sc->steps[0].op == ROUTE_FAILS) {
+    while (sc->steps[step].op == ROUTE_FAILS || sc->steps[step].op == ACCEPT_FETCH) {
         play(&sc->steps[step++]);   /* a setting of the stand-in, before anything starts */
     }
     start_ms = fake_now_ms;
     struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
-                                             .clock = &fake_clock, .trace = on_trace };
+                                             .clock = &fake_clock, .trace = on_trace,
+                                             .settled = on_settled, .envelope = sc->envelope };
     stsm_delivery_set_options(&delivery, &options);
-    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL),
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, &cache, 1796083200, on_log, on_done, NULL),
               STSM_OK);
     bool serve = sc->steps[step].op != LATE;
     for (; sc->steps[step].op != END; step++) {
@@ -391,6 +623,26 @@ static void run(const struct scenario *sc)
     if (e->log != NULL) {
         CHECK(strstr(log_text, e->log) != NULL);
     }
+    /* Every recipient of the envelope was reported once, before `done`, with its result;
+     * one outside it never, and it stays pending. */
+    CHECK(!settled_wrong);
+    for (size_t i = 0; i < m.to_count; i++) {
+        bool in = sc->envelope == NULL || sc->envelope[i];
+        CHECK_INT(settled_calls[i], in ? 1 : 0);
+        CHECK_INT(delivery.rcpt[i].result.outcome == STSM_SMTP_PENDING, !in);
+    }
+    if (sc->outcomes != NULL) {
+        char outcomes[128] = "";
+        for (size_t i = 0; i < m.to_count; i++) {
+            size_t used = strlen(outcomes);
+            snprintf(outcomes + used, sizeof outcomes - used, "%s%s", i ? "," : "",
+                     stsm_smtp_outcome_str(delivery.rcpt[i].result.outcome));
+        }
+        CHECK_STR(outcomes, sc->outcomes);
+    }
+    if (sc->settled != NULL) {
+        CHECK_STR(settled_text, sc->settled);
+    }
     if (quiet_from > 0 && log_len != quiet_from) {
         CHECK(!"logged after ALL_DONE");
         printf("  after ALL_DONE:\n%s", log_text + quiet_from);
@@ -405,6 +657,33 @@ static void run(const struct scenario *sc)
     if (stsm_checks_failed != failed_before || getenv("STSM_TEST_VERBOSE") != NULL) {
         printf("[%s] log:\n%s%s  | sent: %s\n", sc->intent, log_text, trace_text, fake.sent);
     }
+}
+
+/* An envelope without a recipient is refused at the start: nothing runs, `done` never. */
+static void test_empty_envelope(void)
+{
+    static const bool none[] = { false };
+    char json[400], why[200];
+    CHECK_CASE("16c empty envelope refused");
+    snprintf(json, sizeof json, "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
+             "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"ops@victim.example\"]}}");
+    CHECK_INT(stsm_settings_parse(json, strlen(json), &settings, why, sizeof why), STSM_OK);
+    struct stsm_message m = { .from = "alerts@printer.example", .subject = "s", .body = "b\n", .body_len = 2,
+                              .date = 1796083200 };
+    m.to[0] = "ops@victim.example";
+    m.to_count = 1;
+    fake_reset();
+    dones = 0;
+    log_len = 0;
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock, .envelope = none };
+    stsm_delivery_set_options(&delivery, &options);
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL),
+              STSM_ERR_ARGUMENT);
+    advance(3600u * 1000u);
+    CHECK_INT(dones, 0);
+    CHECK_INT(fake.connects + fake.route_starts, 0);
+    CHECK(strstr(log_text, "no recipient in the envelope") != NULL);
 }
 
 /* Every state has its own name; a value out of range has none. */
@@ -425,6 +704,7 @@ int main(void)
 {
     fake_now_ms = 1000000;
     test_state_names();
+    test_empty_envelope();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }
