@@ -193,6 +193,14 @@ static size_t oldest_page(const struct stsm_store *s)
     return oldest;
 }
 
+/* Where records may end in the head page. The last MARKER_SIZE bytes are kept for a
+ * reclaim's marker until the page holds that much that no reclaim copies (tombstones,
+ * markers): then its live records fit a fresh page with a marker anyway. */
+static size_t head_limit(const struct stsm_store *s)
+{
+    return s->area->page_size - (s->head_dead >= MARKER_SIZE ? 0 : MARKER_SIZE);
+}
+
 static bool head_fits(const struct stsm_store *s, size_t size, size_t limit)
 {
     return s->head_page < s->pages && s->head_offset <= limit && size <= limit - s->head_offset;
@@ -251,6 +259,7 @@ static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, co
     }
     s->next_seq++;
     s->head_offset += record_size(len);
+    s->head_dead += kind == KIND_VALUE ? 0 : record_size(len);
     return STSM_OK;
 }
 
@@ -285,6 +294,7 @@ static stsm_status_t open_page(struct stsm_store *s)
     s->page_seq[page] = s->next_page_seq++;
     s->head_page = page;
     s->head_offset = PAGE_HEADER;
+    s->head_dead = 0;
     return STSM_OK;
 }
 
@@ -293,7 +303,8 @@ static stsm_status_t open_page(struct stsm_store *s)
  * again, then a marker declares the page obsolete, then it is erased. Without the marker
  * an erase cut short could leave an old version of a deleted key readable while the
  * tombstone that hid it, in the same page, is gone: the key would come back.
- * The copies fit: a page's live records fit in a fresh page with room for the marker.
+ * The copies fit: a page's live records fit in a fresh page with room for the marker
+ * (head_limit), so a reclaim opens at most one page, the one kept free.
  */
 static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
 {
@@ -306,13 +317,15 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
     for (size_t i = 0; i < s->slot_count; i++) {
         struct stsm_store_slot *slot = &s->slots[i];
         size_t size = record_size(slot->len);
-        if (slot->key == skip || slot->offset < start || slot->offset >= start + ps) {
+        /* By its header: the data of an empty record at a page's end starts the next page. */
+        size_t at = slot->offset - RECORD_HEADER;
+        if (slot->key == skip || at < start || at >= start + ps) {
             continue;
         }
-        if (!head_fits(s, size, ps - MARKER_SIZE) && (st = open_page(s)) != STSM_OK) {
+        if (!head_fits(s, size, head_limit(s)) && (st = open_page(s)) != STSM_OK) {
             return st;
         }
-        if (!head_fits(s, size, ps - MARKER_SIZE)) {
+        if (!head_fits(s, size, head_limit(s))) {
             return STSM_ERR_FULL;
         }
         if ((st = append(s, KIND_VALUE, slot->key, s->area->base + slot->offset, slot->len, &slot->offset)) != STSM_OK) {
@@ -346,10 +359,10 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
 static stsm_status_t place(struct stsm_store *s, uint8_t kind, uint32_t key, const uint8_t *data, size_t len,
                            uint32_t skip, uint32_t *data_offset)
 {
-    size_t need = record_size(len), limit = s->area->page_size - MARKER_SIZE;
+    size_t need = record_size(len);
     stsm_status_t st;
     for (size_t reclaims = 0;;) {
-        if (head_fits(s, need, limit)) {
+        if (head_fits(s, need, head_limit(s))) {
             return append(s, kind, key, data, len, data_offset);
         }
         if (free_pages(s) >= 2) {
@@ -461,22 +474,27 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
     /* Replaying pages oldest first, each in order, replays the writes in the order they
      * were made: the last version of a key read is its newest. */
     for (size_t i = 0; i < ring; i++) {
+        size_t dead = 0;
         for (walk_start(&w, order[i]); walk_next(s, &w, &r);) {
             if (r.kind == KIND_VALUE && key_valid(r.key) && r.len <= stsm_store_record_max(area)) {
                 if (!set_slot(s, r.key, (uint32_t)r.data, r.len)) {
                     return STSM_ERR_CAPACITY;
                 }
-            } else if (r.kind == KIND_TOMBSTONE) {
+                continue;
+            }
+            if (r.kind == KIND_TOMBSTONE) {
                 drop_slot(s, r.key);
             } else if (r.kind != KIND_MARKER) {
                 s->stats.records_skipped++;
             }
+            dead += record_size(r.len);
         }
         s->stats.records_skipped += w.torn;
         if (i + 1 == ring) {
             /* Appending resumes only on a clean tail: never after garbage. */
             s->head_page = order[i];
             s->head_offset = !w.torn && all_erased(area->base + order[i] * ps + w.off, ps - w.off) ? w.off : ps;
+            s->head_dead = dead;
         }
     }
     s->next_seq = max_seq == 0xFFFFFFFFu ? max_seq : max_seq + 1;

@@ -79,6 +79,7 @@ struct stsm_store {
     uint32_t next_page_seq;          /**< sequence number of the next page opened */
     size_t head_page;                /**< page being appended to; `pages`: none yet */
     size_t head_offset;              /**< next free byte in it */
+    size_t head_dead;                /**< bytes in it that a reclaim never copies */
     uint32_t page_seq[STSM_STORE_PAGES_MAX]; /**< order of the pages in the ring (0: free) */
     size_t live_bytes;               /**< bytes the live records take, headers included */
     size_t slot_count;

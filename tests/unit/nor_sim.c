@@ -158,7 +158,9 @@ static bool sim_program(void *ctx, size_t offset, const uint8_t *data, size_t le
             }
         }
         sim->mem[at] &= value;
-        mark(sim, at, true);
+        /* Programming 1s is no pulse at all: a byte still reading 0xFF (written as 0xFF, or
+         * cut before any bit cleared) is as erased as flash can tell. */
+        mark(sim, at, sim->mem[at] != 0xFF);
     }
     return whole;
 }

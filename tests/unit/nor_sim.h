@@ -5,7 +5,8 @@
  * Semantics: erase sets whole pages to 0xFF; programming only clears bits. Programming a
  * byte that needs a bit set (0 -> 1), or a byte already programmed since its page's last
  * erase, is refused (the call returns false and changes nothing) and counted: some parts
- * with ECC forbid the second program, so tests assert both counters stay 0.
+ * with ECC forbid the second program, so tests assert both counters stay 0. A byte that
+ * reads 0xFF counts as erased (programming 1s changes nothing a device can see).
  *
  * Power cuts: nor_sim_cut_after(sim, k, mode, seed) lets k more device operations (erase
  * or program calls) complete; the next one is left partly done as `mode` says and

@@ -202,6 +202,28 @@ static void test_capacity(void)
     }
 }
 
+static void test_page_end(void)
+{
+    CHECK_CASE("an empty record ending a page exactly survives its page's reclaim (fuzz_store)");
+    fresh(4 * 512, 512);
+    CHECK_INT(put_version(1, 1, 40), STSM_OK);     /* 16 + 60 */
+    CHECK_INT(stsm_store_delete(&store, 1), STSM_OK);   /* + 20: the tail may be used now */
+    CHECK_INT(put_version(2, 1, 376), STSM_OK);    /* + 396 = 492 */
+    CHECK_INT(put_version(3, 1, 0), STSM_OK);      /* + 20 = 512: its data "starts" page 1 */
+    const uint8_t *data;
+    size_t len;
+    CHECK_INT(stsm_store_get(&store, 3, &data, &len), STSM_OK);
+    CHECK(data == mem + 512);
+    uint32_t v = 1;
+    while (sim.erases[0] == 0 && v < 20) {   /* until page 0 is reclaimed, then reboot */
+        CHECK_INT(put_version(2, ++v, 376), STSM_OK);
+    }
+    CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_OK);
+    CHECK(holds(3, 1, 0));
+    CHECK(holds(2, v, 376));
+    CHECK_INT(stsm_store_count(&store), 2);
+}
+
 /* Erases per alert for the outbox's write mix: a 1 KiB content record, then its state
  * record written three times (64 bytes), then both deleted; `background` messages stay. */
 static void test_wear(size_t pages, size_t page)
@@ -538,6 +560,7 @@ int main(void)
 {
     test_contract();
     test_capacity();
+    test_page_end();
     test_wear(16, 4096);
     test_wear(8, 4096);
     test_power_cuts();
