@@ -402,6 +402,30 @@ static stsm_status_t read_content(const struct stsm_outbox *ob, uint32_t id, str
     return st == STSM_OK ? parse_content(p, len, id, m) : st;
 }
 
+/* The outcomes of the attempt under way that are not written yet (see
+ * stsm_outbox_record), laid over what the flash says. */
+static void apply_attempt(const struct stsm_outbox *ob, uint32_t id, struct state *s)
+{
+    if (ob->attempt_id != id) {
+        return;
+    }
+    for (size_t i = 0; i < s->to_count; i++) {
+        if ((ob->attempt_failed & (1u << i)) != 0 && s->rcpt[i] == STSM_RCPT_PENDING) {
+            s->rcpt[i] = STSM_RCPT_FAILED;
+        }
+    }
+    if (ob->attempt_error[0] != '\0') {
+        memcpy(s->error, ob->attempt_error, sizeof s->error);
+    }
+}
+
+static void forget_attempt(struct stsm_outbox *ob, uint32_t id)
+{
+    ob->attempt_id = id;
+    ob->attempt_failed = 0;
+    ob->attempt_error[0] = '\0';
+}
+
 /* Both records; the content's views are valid until the next write. */
 static stsm_status_t read_message(const struct stsm_outbox *ob, uint32_t id, struct content *m, struct state *s)
 {
@@ -414,9 +438,11 @@ static stsm_status_t read_message(const struct stsm_outbox *ob, uint32_t id, str
     st = stsm_store_get(ob->store, store_key(TYPE_STATE, id), &p, &len);
     if (st == STSM_ERR_NOT_FOUND) {
         initial_state(m, s);
-        return STSM_OK;
+    } else if (st != STSM_OK || (st = parse_state(p, len, id, m, s)) != STSM_OK) {
+        return st;
     }
-    return st == STSM_OK ? parse_state(p, len, id, m, s) : st;
+    apply_attempt(ob, id, s);
+    return STSM_OK;
 }
 
 static stsm_status_t write_state(struct stsm_outbox *ob, uint32_t id, const struct state *s)
@@ -1121,9 +1147,7 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
     st = write_state(outbox, id, &s);
     if (st == STSM_OK) {
         update_summary(sum, &s);
-    }
-    if (outbox->deferred_id == id) {
-        outbox->deferred_id = 0;
+        forget_attempt(outbox, id);   /* what it held is in the record just written */
     }
     return st;
 }
@@ -1169,19 +1193,20 @@ stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t
     if (s.rcpt[rcpt] != STSM_RCPT_PENDING) {
         return STSM_OK;
     }
-    switch (result->outcome) {
-    case STSM_SMTP_DELIVERED:
-        s.rcpt[rcpt] = STSM_RCPT_DELIVERED;
-        break;
-    case STSM_SMTP_FAILED:
-        s.rcpt[rcpt] = STSM_RCPT_FAILED;
-        error_text(s.error, result);
-        break;
-    default:
-        outbox->deferred_id = id;
-        error_text(outbox->deferred_error, result);
+    /* Only a delivery must be on flash before the caller goes on: a refusal or a
+     * deferral lost to a power cut means one more try, never a second delivery. Keeping
+     * them until the next write also keeps the body where it is during the attempt. */
+    if (result->outcome != STSM_SMTP_DELIVERED) {
+        if (outbox->attempt_id != id) {
+            forget_attempt(outbox, id);
+        }
+        if (result->outcome == STSM_SMTP_FAILED) {
+            outbox->attempt_failed |= 1u << rcpt;
+        }
+        error_text(outbox->attempt_error, result);
         return STSM_OK;
     }
+    s.rcpt[rcpt] = STSM_RCPT_DELIVERED;
     st = write_state(outbox, id, &s);
     if (st == STSM_OK) {
         update_summary(sum, &s);
@@ -1214,10 +1239,6 @@ stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, 
     if (st != STSM_OK) {
         return st;
     }
-    if (outbox->deferred_id == id) {
-        memcpy(s.error, outbox->deferred_error, sizeof s.error);
-        outbox->deferred_id = 0;
-    }
     bool pending = false;
     for (size_t i = 0; i < s.to_count; i++) {
         pending |= s.rcpt[i] == STSM_RCPT_PENDING;
@@ -1243,11 +1264,12 @@ stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, 
         }
     }
     if (!pending && !(m.key_len > 0 && in_window(outbox, m.window_start, now))) {
-        return remove_at(outbox, (size_t)(sum - outbox->items));
-    }
-    st = write_state(outbox, id, &s);
-    if (st == STSM_OK) {
+        st = remove_at(outbox, (size_t)(sum - outbox->items));
+    } else if ((st = write_state(outbox, id, &s)) == STSM_OK) {
         update_summary(sum, &s);
+    }
+    if (st == STSM_OK) {
+        forget_attempt(outbox, 0);
     }
     return st;
 }
@@ -1280,6 +1302,9 @@ stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox)
 
 stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id)
 {
+    if (outbox->attempt_id == id) {
+        forget_attempt(outbox, 0);
+    }
     struct stsm_outbox_summary *sum = find(outbox, id);
     if (sum != NULL) {
         return remove_at(outbox, (size_t)(sum - outbox->items));

@@ -182,9 +182,10 @@ struct stsm_outbox {
      * forgets it, which at worst lets one more hour's cap through). Oldest first. */
     struct { uint32_t domain_hash; int64_t at; } sent[STSM_OUTBOX_CAP_TRACK];
     size_t sent_count;
-    /* A deferral's reason, written with the attempt's end rather than on its own. */
-    uint32_t deferred_id;
-    char deferred_error[STSM_OUTBOX_ERROR_MAX + 1];
+    /* Refusals and the last reason of the attempt under way, not written yet. */
+    uint32_t attempt_id;
+    uint32_t attempt_failed;         /* bit i: recipient i refused (5xx) */
+    char attempt_error[STSM_OUTBOX_ERROR_MAX + 1];
     uint8_t buf[STSM_OUTBOX_RECORD_MAX];     /* a content record being written */
 };
 
@@ -228,10 +229,12 @@ stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, st
 
 /**
  * Where message `id`'s body is now: `*body` points into the store, valid until the next
- * write to it. Every outbox call that changes something may move the body (the store
- * reclaims pages), so a caller streaming the body across stsm_outbox_attempt_begins() or
- * stsm_outbox_record() fetches the pointer again after each of them (the body itself
- * never changes). STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT.
+ * write to it. Every outbox call that writes may move the body (the store reclaims
+ * pages): a raise, attempt_begins, a delivered record(), attempt_ends, flush, drop,
+ * tidy, clock_known. So fetch it (or load) after stsm_outbox_attempt_begins(), and again
+ * before each transaction's DATA when an earlier transaction recorded a delivery; a
+ * refusal or deferral recorded mid-transaction writes nothing and leaves it in place.
+ * The body itself never changes. STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT.
  */
 stsm_status_t stsm_outbox_body(const struct stsm_outbox *outbox, uint32_t id, const char **body, size_t *body_len);
 
@@ -252,9 +255,13 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
 
 /**
  * Records the outcome for one recipient (index into the message's `to`) as soon as it is
- * known: delivered and failed are final (stored before it returns, a 5xx with its reply
- * as last_error); deferred leaves it pending, its reason kept as last_error with the
- * attempt's end. A recipient that already has an end keeps it (STSM_OK, nothing written).
+ * known. Delivered is final and stored before it returns. Failed (5xx) is final too, its
+ * reply kept as last_error; deferred leaves the recipient pending, its reason kept as
+ * last_error. Those two are held in RAM and stored with the message's next write (a
+ * delivered, or at the latest stsm_outbox_attempt_ends()): lost to a power cut, they
+ * only mean one more try. stsm_outbox_load() shows them at once. One attempt at a time:
+ * outcomes held for another message are dropped. A recipient that already has an end
+ * keeps it (STSM_OK, nothing written).
  */
 stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t rcpt,
                                  const struct stsm_smtp_result *result, int64_t now);

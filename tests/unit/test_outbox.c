@@ -181,9 +181,11 @@ static void test_round_trip(void)
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 5), STSM_OK);
     struct stsm_smtp_result r = result(STSM_SMTP_FAILED, 550, "5.1.1 no such user\r\x01");
     CHECK_INT(stsm_outbox_record(&ob, id, 1, &r, T0 + 6), STSM_OK);
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0 + 7, 6, NULL), STSM_OK);
     reboot();
     CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
     CHECK_INT(msg.attempts, 1);
+    CHECK_INT(msg.next_attempt, T0 + 67);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_PENDING);
     CHECK_INT(msg.rcpt[1], STSM_RCPT_FAILED);
     CHECK_STR(msg.last_error, "550 5.1.1 no such user??");   /* kept printable */
@@ -203,6 +205,7 @@ static void test_decoder(void)
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0), STSM_OK);
     struct stsm_smtp_result r = result(STSM_SMTP_FAILED, 550, "no");
     CHECK_INT(stsm_outbox_record(&ob, id, 0, &r, T0), STSM_OK);
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0, 0, NULL), STSM_OK);
     const uint8_t *p;
     size_t clen, slen;
     static uint8_t c[STSM_OUTBOX_RECORD_MAX + 1], s[256];
@@ -485,6 +488,41 @@ static void test_outcomes(void)
     CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0 + 60, 0, states), STSM_OK);
     CHECK_INT(states[0], STSM_RCPT_FAILED);
     CHECK_INT(states[1], STSM_RCPT_DELIVERED);
+    CHECK_INT(stsm_outbox_count(&ob), 0);
+
+    CHECK_CASE("a refusal is written with the next write; a delivery at once");
+    fresh(defaults());
+    const char *const to3[] = { "a@example.com", "b@example.com", "c@example.com" };
+    id = raise_at(NULL, STSM_SEVERITY_ERROR, to3, 3, T0, false);
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0), STSM_OK);
+    uint32_t written = stsm_store_stats(&store)->records_written;
+    r = result(STSM_SMTP_FAILED, 550, "refused");
+    CHECK_INT(stsm_outbox_record(&ob, id, 0, &r, T0), STSM_OK);
+    record(id, 2, STSM_SMTP_DEFERRED, 451, T0);
+    CHECK_INT(stsm_store_stats(&store)->records_written, written);   /* the body has not moved */
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);   /* load shows it */
+    CHECK_STR(msg.last_error, "451 try later");
+    record(id, 1, STSM_SMTP_DELIVERED, 250, T0);
+    CHECK(stsm_store_stats(&store)->records_written > written);
+    reboot();   /* a cut before the attempt's end: the refusal came with the delivery */
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);
+    CHECK_INT(msg.rcpt[1], STSM_RCPT_DELIVERED);
+    CHECK_INT(msg.rcpt[2], STSM_RCPT_PENDING);
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 60), STSM_OK);
+    r = result(STSM_SMTP_FAILED, 552, "too big");
+    CHECK_INT(stsm_outbox_record(&ob, id, 2, &r, T0 + 60), STSM_OK);
+    reboot();   /* a cut before anything else was written: tried again next time */
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(msg.rcpt[2], STSM_RCPT_PENDING);
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 120), STSM_OK);
+    CHECK_INT(stsm_outbox_record(&ob, id, 2, &r, T0 + 120), STSM_OK);
+    enum stsm_rcpt_state ends[STSM_SMTP_MAX_RCPT];
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0 + 120, 0, ends), STSM_OK);
+    CHECK_INT(ends[0], STSM_RCPT_FAILED);
+    CHECK_INT(ends[1], STSM_RCPT_DELIVERED);
+    CHECK_INT(ends[2], STSM_RCPT_FAILED);
     CHECK_INT(stsm_outbox_count(&ob), 0);
 
     CHECK_CASE("arguments");

@@ -8,8 +8,9 @@
  * - every message a raise returned STSM_OK for is there, with every raise counted, unless
  *   it legitimately ended (all recipients ended, or dropped with STSM_OK);
  * - nothing deleted with STSM_OK comes back;
- * - a recipient recorded delivered, failed or given up (the call returned STSM_OK) keeps
- *   that end. The one exception: the recipient whose "delivered" was being written when
+ * - a recipient recorded delivered, failed or given up keeps that end once it is stored
+ *   (delivered: the record returned STSM_OK; failed: the message's next write did, as
+ *   stsm_outbox_record() says; given up: the attempt's end did). The one exception: the recipient whose "delivered" was being written when
  *   the power went (the DATA was cut mid-flight as far as the outbox knows) may be pending
  *   again; such cases are counted and printed;
  * - the next id given out is above every id seen, and the outbox works on to empty.
@@ -45,6 +46,7 @@ struct expect {
     uint32_t raised;                 /* raises counted into it with STSM_OK */
     size_t to_count;
     uint8_t end[STSM_SMTP_MAX_RCPT]; /* 0: none recorded, else 1 + enum stsm_rcpt_state */
+    uint32_t refused;                /* recorded failed, not written yet: may be either */
 };
 
 /* The call the power cut hit: what it may or may not have done. */
@@ -130,7 +132,7 @@ static bool do_raise(int64_t now)
         CHECK(id > 0 && id < IDS);
         if (!coalesced) {
             CHECK(id > max_id);
-            want[id] = (struct expect){ true, false, 1, n, { 0 } };
+            want[id] = (struct expect){ true, false, 1, n, { 0 }, 0 };
             max_id = id > max_id ? id : max_id;
         } else {
             CHECK(want[id].kept);
@@ -175,9 +177,16 @@ static bool do_attempt(int64_t now)
         }
         CHECK_INT(st, STSM_OK);
         if (r.outcome == STSM_SMTP_DELIVERED) {
+            /* The refusals held so far went down with this delivery. */
             want[id].end[i] = 1 + STSM_RCPT_DELIVERED;
+            for (size_t j = 0; j < n; j++) {
+                if (want[id].refused & (1u << j)) {
+                    want[id].end[j] = 1 + STSM_RCPT_FAILED;
+                }
+            }
+            want[id].refused = 0;
         } else if (r.outcome == STSM_SMTP_FAILED) {
-            want[id].end[i] = 1 + STSM_RCPT_FAILED;
+            want[id].refused |= 1u << i;
         }
     }
     enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
@@ -187,6 +196,7 @@ static bool do_attempt(int64_t now)
         return false;
     }
     CHECK_INT(st, STSM_OK);
+    want[id].refused = 0;
     note_end(id, states);
     return true;
 }
@@ -326,9 +336,11 @@ static unsigned verify(void)
                 }
                 CHECK_INT(got, end - 1);
             } else if (got != STSM_RCPT_PENDING) {
-                /* Ended by the call the cut hit, and it got that far. */
-                CHECK((this_one && ((got == STSM_RCPT_DELIVERED && cut.outcome == STSM_SMTP_DELIVERED) ||
-                                    (got == STSM_RCPT_FAILED && cut.outcome == STSM_SMTP_FAILED))) ||
+                /* Ended by the call the cut hit, and it got that far; or a refusal held
+                 * in RAM that went down with a write the cut hit. */
+                bool cut_write = cut.id == id && (cut.kind == OP_RECORD || cut.kind == OP_END);
+                CHECK((this_one && got == STSM_RCPT_DELIVERED && cut.outcome == STSM_SMTP_DELIVERED) ||
+                      (cut_write && got == STSM_RCPT_FAILED && (e->refused & (1u << r)) != 0) ||
                       (cut.kind == OP_END && cut.id == id && got == STSM_RCPT_GAVE_UP));
             } else if (this_one && cut.outcome == STSM_SMTP_DELIVERED) {
                 pending_again++;   /* the allowed exception */
