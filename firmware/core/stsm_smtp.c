@@ -9,33 +9,20 @@
 
 /* ---- states ------------------------------------------------------------------------ */
 
-enum state {
-    S_GREETING,       /* waiting for 220 */
-    S_EHLO,
-    S_HELO,
-    S_STARTTLS,
-    S_TLS,            /* the caller runs the handshake */
-    S_AUTH_PLAIN,
-    S_AUTH_LOGIN_USER,
-    S_AUTH_LOGIN_SECRET,
-    S_AUTH_LOGIN_DONE,
-    S_MAIL,
-    S_RCPT,
-    S_DATA,
-    S_PIPELINE,       /* MAIL, RCPTs and DATA sent in one flight; replies come in order */
-    S_DATA_SENDING,   /* the caller streams the message */
-    S_DATA_END,       /* waiting for the verdict on the message */
-    S_EMPTY_DATA_END, /* DATA was accepted with no recipient: "." sent to end it */
-    S_HOLD,           /* ready for MAIL FROM, waiting for stsm_smtp_release() */
-    S_DONE,
-};
+/* The stage a failure in `state` is reported at; from the state table, after the handlers. */
+static enum stsm_smtp_stage stage_of(enum stsm_smtp_state state);
 
-/* The only way to change state: every transition passes here. */
-static void set_state(struct stsm_smtp *s, enum state next, enum stsm_smtp_stage stage)
+/* The only way to change state (no other line writes s->state). A new state is a new
+ * wait, so the caller's reply timer is re-armed for it. */
+static void set_state(struct stsm_smtp *s, enum stsm_smtp_state next)
 {
     s->state = next;
-    s->stage = stage;
     s->wait_serial++;
+}
+
+static bool finished(const struct stsm_smtp *s)
+{
+    return s->state == STSM_SMTP_FINISHED;
 }
 
 /* ASCII case-insensitive comparison of `n` bytes (SMTP keywords are ASCII). */
@@ -133,6 +120,27 @@ static enum stsm_smtp_outcome outcome_of(uint16_t code)
     return code >= 500 ? STSM_SMTP_FAILED : STSM_SMTP_DEFERRED;
 }
 
+static bool positive(const struct stsm_smtp_reply *reply)
+{
+    return reply->code >= 200 && reply->code < 300;
+}
+
+static bool session_failed(const struct stsm_smtp *s)
+{
+    return s->session.outcome != STSM_SMTP_PENDING;
+}
+
+/* Keeps the first failure of the session and where it happened; later ones are its
+ * consequences. */
+static void note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum stsm_smtp_outcome outcome,
+                         stsm_status_t status, const struct stsm_smtp_reply *reply, const char *text)
+{
+    if (!session_failed(s)) {
+        set_result(&s->session, outcome, status, reply, text);
+        s->failed_stage = stage;
+    }
+}
+
 /* Ends the session: every recipient not yet decided takes the session's result. */
 static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
 {
@@ -150,35 +158,55 @@ static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
     if (send_quit) {
         queue(s, "QUIT\r\n");
     }
-    set_state(s, S_DONE, STSM_SMTP_STAGE_QUIT);
+    set_state(s, STSM_SMTP_FINISHED);
     return STSM_SMTP_CLOSE;
 }
 
-/* The session failed as a whole at the current stage. */
+/* The session fails as a whole at `stage`: a local refusal before its command is sent. */
+static enum stsm_smtp_action fail_at(struct stsm_smtp *s, enum stsm_smtp_stage stage,
+                                     enum stsm_smtp_outcome outcome, stsm_status_t status, const char *why)
+{
+    note_failure(s, stage, outcome, status, NULL, why);
+    return finish(s, true);
+}
+
+/* The session fails as a whole in the current state. */
 static enum stsm_smtp_action fail(struct stsm_smtp *s, enum stsm_smtp_outcome outcome,
                                   stsm_status_t status, const struct stsm_smtp_reply *reply,
                                   const char *text, bool send_quit)
 {
-    if (s->session.outcome == STSM_SMTP_PENDING) {
-        set_result(&s->session, outcome, status, reply, text);
-        s->failed_stage = s->stage;
-    }
+    note_failure(s, stage_of(s->state), outcome, status, reply, text);
     return finish(s, send_quit);
 }
 
+/* A refusal: 4xx defers, 5xx fails. (421, which also closes, never reaches here.) */
 static enum stsm_smtp_action fail_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
-    return fail(s, outcome_of(reply->code), STSM_OK, reply, NULL, reply->code != 421);
+    return fail(s, outcome_of(reply->code), STSM_OK, reply, NULL, true);
+}
+
+/* The server broke the protocol. After 354 every byte we send is message text, so no
+ * QUIT then: the connection is simply closed. */
+static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, const char *why, bool send_quit)
+{
+    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, why,
+                send_quit && s->state != STSM_SMTP_AWAIT_MESSAGE);
 }
 
 /* ---- commands ---------------------------------------------------------------------- */
+
+/* The command just queued is answered in `next`. */
+static enum stsm_smtp_action await(struct stsm_smtp *s, enum stsm_smtp_state next)
+{
+    set_state(s, next);
+    return STSM_SMTP_WAIT;
+}
 
 static enum stsm_smtp_action send_ehlo(struct stsm_smtp *s)
 {
     memset(&s->caps, 0, sizeof s->caps);
     queue(s, "EHLO %s\r\n", s->params.ehlo_name);
-    set_state(s, S_EHLO, STSM_SMTP_STAGE_EHLO);
-    return STSM_SMTP_WAIT;
+    return await(s, STSM_SMTP_AWAIT_EHLO);
 }
 
 static void queue_mail(struct stsm_smtp *s)
@@ -193,61 +221,67 @@ static void queue_mail(struct stsm_smtp *s)
     queue(s, "\r\n");
 }
 
+static void queue_rcpt(struct stsm_smtp *s, size_t i)
+{
+    queue(s, "RCPT TO:<%s>\r\n", s->params.rcpt[i]);
+}
+
+/* The envelope: MAIL FROM, then the recipients one reply at a time, or all of it and
+ * DATA in one flight when the server pipelines. */
 static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
 {
-    if (s->params.hold_before_mail && s->state != S_HOLD) {
-        set_state(s, S_HOLD, STSM_SMTP_STAGE_MAIL);
+    /* stsm_smtp_release() comes back here from the hold to go on. */
+    if (s->params.hold_before_mail && s->state != STSM_SMTP_AWAIT_RELEASE) {
+        set_state(s, STSM_SMTP_AWAIT_RELEASE);
         return STSM_SMTP_HOLD;
     }
     if (s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit) {
         char why[100];
         snprintf(why, sizeof why, "message of about %lu bytes exceeds the server's SIZE %lu",
                  (unsigned long)s->params.size_estimate, (unsigned long)s->caps.size_limit);
-        set_state(s, S_MAIL, STSM_SMTP_STAGE_MAIL);
-        return fail(s, STSM_SMTP_FAILED, STSM_ERR_CAPACITY, NULL, why, true);
+        return fail_at(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_FAILED, STSM_ERR_CAPACITY, why);
     }
     queue_mail(s);
     if (!s->caps.pipelining) {
-        set_state(s, S_MAIL, STSM_SMTP_STAGE_MAIL);
-        return STSM_SMTP_WAIT;
+        return await(s, STSM_SMTP_AWAIT_MAIL);
     }
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
-        queue(s, "RCPT TO:<%s>\r\n", s->params.rcpt[i]);
+        queue_rcpt(s, i);
     }
     queue(s, "DATA\r\n");
-    s->pipeline_next = 0;
-    set_state(s, S_PIPELINE, STSM_SMTP_STAGE_MAIL);
-    return STSM_SMTP_WAIT;
+    return await(s, STSM_SMTP_AWAIT_FLIGHT_MAIL);
+}
+
+/* authzid NUL authcid NUL passwd (RFC 4616), in base64; no copy of the secret is left. */
+static void queue_auth_plain(struct stsm_smtp *s)
+{
+    const char *user = s->params.auth_user, *secret = s->params.auth_secret;
+    uint8_t raw[2 * STSM_SMTP_ADDRESS_MAX + 2];
+    size_t ulen = strlen(user), slen = strlen(secret);
+    raw[0] = 0;
+    memcpy(raw + 1, user, ulen);
+    raw[1 + ulen] = 0;
+    memcpy(raw + 2 + ulen, secret, slen);
+    char b64[STSM_BASE64_LEN(sizeof raw) + 1];
+    size_t n = stsm_base64_encode(raw, ulen + slen + 2, b64);
+    b64[n] = '\0';
+    queue(s, "AUTH PLAIN %s\r\n", b64);
+    stsm_wipe(raw, sizeof raw);
+    stsm_wipe(b64, sizeof b64);
 }
 
 static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
 {
-    const char *user = s->params.auth_user, *secret = s->params.auth_secret;
     if (s->caps.auth_plain) {
-        /* authzid NUL authcid NUL passwd (RFC 4616) */
-        uint8_t raw[2 * STSM_SMTP_ADDRESS_MAX + 2];
-        size_t ulen = strlen(user), slen = strlen(secret);
-        raw[0] = 0;
-        memcpy(raw + 1, user, ulen);
-        raw[1 + ulen] = 0;
-        memcpy(raw + 2 + ulen, secret, slen);
-        char b64[STSM_BASE64_LEN(sizeof raw) + 1];
-        size_t n = stsm_base64_encode(raw, ulen + slen + 2, b64);
-        b64[n] = '\0';
-        queue(s, "AUTH PLAIN %s\r\n", b64);
-        stsm_wipe(raw, sizeof raw);
-        stsm_wipe(b64, sizeof b64);
-        set_state(s, S_AUTH_PLAIN, STSM_SMTP_STAGE_AUTH);
-        return STSM_SMTP_WAIT;
+        queue_auth_plain(s);
+        return await(s, STSM_SMTP_AWAIT_PLAIN_RESULT);
     }
     if (s->caps.auth_login) {
         queue(s, "AUTH LOGIN\r\n");
-        set_state(s, S_AUTH_LOGIN_USER, STSM_SMTP_STAGE_AUTH);
-        return STSM_SMTP_WAIT;
+        return await(s, STSM_SMTP_AWAIT_LOGIN_USER_PROMPT);
     }
-    set_state(s, S_AUTH_PLAIN, STSM_SMTP_STAGE_AUTH);
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED, NULL,
-                "the server offers neither AUTH PLAIN nor AUTH LOGIN", true);
+    return fail_at(s, STSM_SMTP_STAGE_AUTH, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED,
+                   "the server offers neither AUTH PLAIN nor AUTH LOGIN");
 }
 
 static void queue_base64_line(struct stsm_smtp *s, const char *text)
@@ -267,8 +301,7 @@ static enum stsm_smtp_action after_greeting_exchange(struct stsm_smtp *s)
          * required must not turn into plaintext. */
         if (s->caps.starttls && (!s->params.no_starttls || s->params.require_tls)) {
             queue(s, "STARTTLS\r\n");
-            set_state(s, S_STARTTLS, STSM_SMTP_STAGE_STARTTLS);
-            return STSM_SMTP_WAIT;
+            return await(s, STSM_SMTP_AWAIT_STARTTLS);
         }
         if (s->params.require_tls) {
             return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, NULL,
@@ -293,12 +326,47 @@ static bool keyword(const char *line, size_t len, const char *word, const char *
     return true;
 }
 
+/* SIZE's parameter. The overflow test comes before the multiplication and does not
+ * depend on the width of long (32 bits on Cortex-M, where "SIZE 4294967297" wrapped to 1
+ * and failed every message). A value past UINT32_MAX is absurd: "no limit given", 0. */
+static uint32_t size_parameter(const char *d, const char *end)
+{
+    uint32_t limit = 0;
+    for (; d < end && *d >= '0' && *d <= '9'; d++) {
+        uint32_t digit = (uint32_t)(*d - '0');
+        if (limit > (UINT32_MAX - digit) / 10u) {
+            return 0;
+        }
+        limit = limit * 10u + digit;
+    }
+    return limit;
+}
+
+/* AUTH's mechanism names, separated by spaces (old servers write "AUTH=LOGIN"). */
+static void auth_mechanisms(struct stsm_smtp *s, const char *m, const char *end)
+{
+    while (m < end) {
+        while (m < end && (*m == ' ' || *m == '=')) {
+            m++;
+        }
+        const char *word = m;
+        while (m < end && *m != ' ') {
+            m++;
+        }
+        if (m - word == 5 && same_word(word, "PLAIN", 5)) {
+            s->caps.auth_plain = true;
+        } else if (m - word == 5 && same_word(word, "LOGIN", 5)) {
+            s->caps.auth_login = true;
+        }
+    }
+}
+
 /* Reads one extension line of an EHLO reply (every line after the first is one keyword
  * with optional parameters). Called for each line as the framer completes it, so no
  * extension depends on how much reply text is kept. */
 static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
 {
-    const char *rest;
+    const char *rest, *end = line + len;
     if (keyword(line, len, "STARTTLS", &rest)) {
         s->caps.starttls = true;
     } else if (keyword(line, len, "PIPELINING", &rest)) {
@@ -311,189 +379,230 @@ static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
         s->caps.enhanced_status = true;
     } else if (keyword(line, len, "SIZE", &rest)) {
         s->caps.size = true;
-        /* The overflow test comes before the multiplication and does not depend on the
-         * width of long (32 bits on Cortex-M, where "SIZE 4294967297" wrapped to 1 and
-         * failed every message). A value past UINT32_MAX is absurd: "no limit given". */
-        uint32_t limit = 0;
-        const char *d = rest < line + len && *rest == ' ' ? rest + 1 : rest;
-        for (; d < line + len && *d >= '0' && *d <= '9'; d++) {
-            uint32_t digit = (uint32_t)(*d - '0');
-            if (limit > (UINT32_MAX - digit) / 10u) {
-                limit = 0;
-                break;
-            }
-            limit = limit * 10u + digit;
-        }
-        s->caps.size_limit = limit;
+        s->caps.size_limit = size_parameter(rest < end && *rest == ' ' ? rest + 1 : rest, end);
     } else if (keyword(line, len, "AUTH", &rest)) {
-        /* Mechanism names separated by spaces (old servers use "AUTH=") */
-        for (const char *m = rest; m < line + len;) {
-            while (m < line + len && (*m == ' ' || *m == '=')) {
-                m++;
-            }
-            const char *end = m;
-            while (end < line + len && *end != ' ') {
-                end++;
-            }
-            if (end - m == 5 && same_word(m, "PLAIN", 5)) {
-                s->caps.auth_plain = true;
-            } else if (end - m == 5 && same_word(m, "LOGIN", 5)) {
-                s->caps.auth_login = true;
-            }
-            m = end;
-        }
+        auth_mechanisms(s, rest, end);
     }
 }
 
+/* A recipient refused by RCPT is decided now; one accepted waits for the message's verdict. */
 static void record_rcpt(struct stsm_smtp *s, size_t i, const struct stsm_smtp_reply *reply)
 {
-    if (reply->code >= 200 && reply->code < 300) {
+    if (positive(reply)) {
         s->rcpt_accepted++;
-        s->rcpt[i].code = reply->code;   /* accepted; the outcome waits for the data */
+        s->rcpt[i].code = reply->code;
         return;
     }
     set_result(&s->rcpt[i], outcome_of(reply->code), STSM_OK, reply, NULL);
 }
 
-static bool mail_failed(const struct stsm_smtp *s)
+/* One function per state: what the reply awaited there means, and where it leads. A 421
+ * never reaches them (see on_reply). */
+typedef enum stsm_smtp_action (*reply_handler)(struct stsm_smtp *s, const struct stsm_smtp_reply *reply);
+
+static enum stsm_smtp_action on_greeting(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
-    return s->session.outcome != STSM_SMTP_PENDING;
+    return reply->code == 220 ? send_ehlo(s) : fail_reply(s, reply);
 }
 
-static enum stsm_smtp_action on_data_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+static enum stsm_smtp_action on_ehlo(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (positive(reply)) {
+        s->caps.esmtp = true;   /* the extensions were read line by line */
+        return after_greeting_exchange(s);
+    }
+    /* An old server without EHLO gets HELO, but only when the session needs no
+     * extension: TLS and AUTH cannot be had without one. */
+    if (reply->code >= 500 && !s->params.require_tls && s->params.auth_user == NULL && !s->tls_active) {
+        queue(s, "HELO %s\r\n", s->params.ehlo_name);
+        return await(s, STSM_SMTP_AWAIT_HELO);
+    }
+    return fail_reply(s, reply);
+}
+
+/* The capabilities stay as sending EHLO cleared them: a refused EHLO announces none. */
+static enum stsm_smtp_action on_helo(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    return positive(reply) ? start_mail(s) : fail_reply(s, reply);
+}
+
+static enum stsm_smtp_action on_starttls(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (reply->code == 220) {
+        set_state(s, STSM_SMTP_AWAIT_TLS);
+        return STSM_SMTP_START_TLS;
+    }
+    if (s->params.require_tls || s->params.auth_user != NULL) {
+        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, reply, NULL, true);
+    }
+    /* Opportunistic: the server declined STARTTLS; carry on in plaintext. */
+    s->starttls_refused = true;
+    return start_mail(s);
+}
+
+static enum stsm_smtp_action on_auth_result(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    return reply->code == 235 ? start_mail(s) : fail_reply(s, reply);
+}
+
+/* AUTH LOGIN's prompts (RFC 4954 section 4): each 334 is answered with one base64 line. */
+static enum stsm_smtp_action answer_login_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply,
+                                                 const char *answer, enum stsm_smtp_state next)
+{
+    if (reply->code != 334) {
+        return fail_reply(s, reply);
+    }
+    queue_base64_line(s, answer);
+    return await(s, next);
+}
+
+static enum stsm_smtp_action on_login_user_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    return answer_login_prompt(s, reply, s->params.auth_user, STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT);
+}
+
+static enum stsm_smtp_action on_login_secret_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    return answer_login_prompt(s, reply, s->params.auth_secret, STSM_SMTP_AWAIT_LOGIN_RESULT);
+}
+
+static enum stsm_smtp_action on_mail(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (!positive(reply)) {
+        return fail_reply(s, reply);
+    }
+    s->rcpt_next = 0;
+    queue_rcpt(s, 0);
+    return await(s, STSM_SMTP_AWAIT_RCPT);
+}
+
+static enum stsm_smtp_action on_rcpt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    record_rcpt(s, s->rcpt_next++, reply);
+    if (s->rcpt_next < s->params.rcpt_count) {
+        queue_rcpt(s, s->rcpt_next);
+        return STSM_SMTP_WAIT;
+    }
+    if (s->rcpt_accepted == 0) {
+        return finish(s, true);
+    }
+    queue(s, "DATA\r\n");
+    return await(s, STSM_SMTP_AWAIT_DATA);
+}
+
+/* The reply to DATA, sent alone or at the end of a flight. */
+static enum stsm_smtp_action on_data(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (reply->code == 354) {
-        if (!mail_failed(s) && s->rcpt_accepted > 0) {
-            set_state(s, S_DATA_SENDING, STSM_SMTP_STAGE_DATA);
+        if (!session_failed(s) && s->rcpt_accepted > 0) {
+            set_state(s, STSM_SMTP_AWAIT_MESSAGE);
             return STSM_SMTP_SEND_DATA;
         }
         /* RFC 2920: DATA accepted though nothing can be delivered: end it empty. */
         queue(s, ".\r\n");
-        set_state(s, S_EMPTY_DATA_END, STSM_SMTP_STAGE_DATA);
-        return STSM_SMTP_WAIT;
+        return await(s, STSM_SMTP_AWAIT_EMPTY_DATA_END);
     }
-    if (mail_failed(s) || s->rcpt_accepted == 0) {
+    if (session_failed(s) || s->rcpt_accepted == 0) {
         return finish(s, true);
     }
     return fail_reply(s, reply);
 }
 
+/* In a flight a refused MAIL does not end the session at once: the replies to the RCPTs
+ * and DATA already sent are still owed, and are read (and ignored) first. */
+static enum stsm_smtp_action on_flight_mail(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (!positive(reply)) {
+        note_failure(s, STSM_SMTP_STAGE_MAIL, outcome_of(reply->code), STSM_OK, reply, NULL);
+    }
+    s->rcpt_next = 0;
+    return await(s, STSM_SMTP_AWAIT_FLIGHT_RCPT);
+}
+
+static enum stsm_smtp_action on_flight_rcpt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (!session_failed(s)) {
+        record_rcpt(s, s->rcpt_next, reply);
+    }
+    if (++s->rcpt_next == s->params.rcpt_count) {
+        return await(s, STSM_SMTP_AWAIT_FLIGHT_DATA);
+    }
+    return STSM_SMTP_WAIT;
+}
+
+static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    for (size_t i = 0; i < s->params.rcpt_count; i++) {
+        if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
+            set_result(&s->rcpt[i], positive(reply) ? STSM_SMTP_DELIVERED : outcome_of(reply->code), STSM_OK,
+                       reply, NULL);
+        }
+    }
+    return finish(s, true);
+}
+
+static enum stsm_smtp_action on_empty_data_end(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    (void)reply;   /* the recipients were decided by their RCPT replies */
+    return finish(s, true);
+}
+
+/* States that await the caller, not the server: stsm_smtp_receive() already refuses a
+ * reply there, as none is owed; this is the backstop. */
+static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, NULL, true);
+}
+
+/* Everything about a state in one row: its name for logs, the stage a failure in it is
+ * reported at (held nowhere else, so it cannot drift from the state), how long its wait
+ * may take (RFC 5321 section 4.5.3.2: greeting, MAIL and RCPT 5 minutes, EHLO, STARTTLS
+ * and AUTH timed alike; a pipelined flight as its first command, MAIL) and its reply
+ * handler. States that await the caller take any reply as a protocol error. */
+#define ROW(state, name, stage, minutes, on_reply) \
+    [STSM_SMTP_##state] = { name, on_reply, STSM_SMTP_STAGE_##stage, minutes }
+static const struct state_row {
+    const char *name;
+    reply_handler on_reply;
+    uint8_t stage;             /* enum stsm_smtp_stage; bytes keep the table small on the MCU */
+    uint8_t timeout_minutes;
+} states[STSM_SMTP_STATE_COUNT] = {
+    ROW(AWAIT_GREETING, "await_greeting", GREETING, 5, on_greeting),
+    ROW(AWAIT_EHLO, "await_ehlo", EHLO, 5, on_ehlo),
+    ROW(AWAIT_HELO, "await_helo", EHLO, 5, on_helo),
+    ROW(AWAIT_STARTTLS, "await_starttls", STARTTLS, 5, on_starttls),
+    ROW(AWAIT_TLS, "await_tls", TLS, 5, on_unexpected),
+    ROW(AWAIT_PLAIN_RESULT, "await_plain_result", AUTH, 5, on_auth_result),
+    ROW(AWAIT_LOGIN_USER_PROMPT, "await_login_user_prompt", AUTH, 5, on_login_user_prompt),
+    ROW(AWAIT_LOGIN_SECRET_PROMPT, "await_login_secret_prompt", AUTH, 5, on_login_secret_prompt),
+    ROW(AWAIT_LOGIN_RESULT, "await_login_result", AUTH, 5, on_auth_result),
+    ROW(AWAIT_RELEASE, "await_release", MAIL, 5, on_unexpected),
+    ROW(AWAIT_MAIL, "await_mail", MAIL, 5, on_mail),
+    ROW(AWAIT_RCPT, "await_rcpt", RCPT, 5, on_rcpt),
+    ROW(AWAIT_DATA, "await_data", DATA, 2, on_data),
+    ROW(AWAIT_FLIGHT_MAIL, "await_flight_mail", MAIL, 5, on_flight_mail),
+    ROW(AWAIT_FLIGHT_RCPT, "await_flight_rcpt", RCPT, 5, on_flight_rcpt),
+    ROW(AWAIT_FLIGHT_DATA, "await_flight_data", DATA, 5, on_data),
+    ROW(AWAIT_MESSAGE, "await_message", DATA, 3, on_unexpected),
+    ROW(AWAIT_MESSAGE_REPLY, "await_message_reply", DATA, 10, on_message_reply),
+    ROW(AWAIT_EMPTY_DATA_END, "await_empty_data_end", DATA, 2, on_empty_data_end),
+    ROW(FINISHED, "finished", QUIT, 5, on_unexpected),
+};
+#undef ROW
+
+static enum stsm_smtp_stage stage_of(enum stsm_smtp_state state)
+{
+    return (enum stsm_smtp_stage)states[state].stage;
+}
+
 static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
-    bool ok = reply->code >= 200 && reply->code < 300;
-
     if (reply->code == 421) {
-        /* Service closing: whatever was in flight is deferred (RFC 5321 section 3.8). */
+        /* Service closing, whatever was awaited: all in flight is deferred (RFC 5321
+         * section 3.8), and the server is gone, so no QUIT. */
         return fail(s, STSM_SMTP_DEFERRED, STSM_OK, reply, NULL, false);
     }
-    switch ((enum state)s->state) {
-    case S_GREETING:
-        return reply->code == 220 ? send_ehlo(s) : fail_reply(s, reply);
-    case S_EHLO:
-        if (ok) {
-            s->caps.esmtp = true;   /* the extensions were read line by line */
-            return after_greeting_exchange(s);
-        }
-        if (reply->code >= 500 && !s->params.require_tls && s->params.auth_user == NULL && !s->tls_active) {
-            queue(s, "HELO %s\r\n", s->params.ehlo_name);
-            set_state(s, S_HELO, STSM_SMTP_STAGE_EHLO);
-            return STSM_SMTP_WAIT;
-        }
-        return fail_reply(s, reply);
-    case S_HELO:
-        if (!ok) {
-            return fail_reply(s, reply);
-        }
-        memset(&s->caps, 0, sizeof s->caps);
-        return start_mail(s);
-    case S_STARTTLS:
-        if (reply->code == 220) {
-            set_state(s, S_TLS, STSM_SMTP_STAGE_TLS);
-            return STSM_SMTP_START_TLS;
-        }
-        if (s->params.require_tls || s->params.auth_user != NULL) {
-            return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, reply, NULL, true);
-        }
-        /* Opportunistic: the server declined STARTTLS; carry on in plaintext. */
-        s->starttls_refused = true;
-        return start_mail(s);
-    case S_AUTH_PLAIN:
-    case S_AUTH_LOGIN_DONE:
-        return reply->code == 235 ? start_mail(s) : fail_reply(s, reply);
-    case S_AUTH_LOGIN_USER:
-    case S_AUTH_LOGIN_SECRET:
-        if (reply->code != 334) {
-            return fail_reply(s, reply);
-        }
-        if (s->state == S_AUTH_LOGIN_USER) {
-            queue_base64_line(s, s->params.auth_user);
-            set_state(s, S_AUTH_LOGIN_SECRET, STSM_SMTP_STAGE_AUTH);
-        } else {
-            queue_base64_line(s, s->params.auth_secret);
-            set_state(s, S_AUTH_LOGIN_DONE, STSM_SMTP_STAGE_AUTH);
-        }
-        return STSM_SMTP_WAIT;
-    case S_MAIL:
-        if (!ok) {
-            return fail_reply(s, reply);
-        }
-        s->pipeline_next = 0;
-        queue(s, "RCPT TO:<%s>\r\n", s->params.rcpt[0]);
-        set_state(s, S_RCPT, STSM_SMTP_STAGE_RCPT);
-        return STSM_SMTP_WAIT;
-    case S_RCPT:
-        record_rcpt(s, s->pipeline_next++, reply);
-        if (s->pipeline_next < s->params.rcpt_count) {
-            queue(s, "RCPT TO:<%s>\r\n", s->params.rcpt[s->pipeline_next]);
-            return STSM_SMTP_WAIT;
-        }
-        if (s->rcpt_accepted == 0) {
-            return finish(s, true);
-        }
-        queue(s, "DATA\r\n");
-        set_state(s, S_DATA, STSM_SMTP_STAGE_DATA);
-        return STSM_SMTP_WAIT;
-    case S_DATA:
-        return on_data_reply(s, reply);
-    case S_PIPELINE: {
-        size_t i = s->pipeline_next++;
-        if (i == 0) {
-            if (!ok) {
-                set_result(&s->session, outcome_of(reply->code), STSM_OK, reply, NULL);
-                s->failed_stage = STSM_SMTP_STAGE_MAIL;
-            }
-            s->stage = STSM_SMTP_STAGE_RCPT;
-            return STSM_SMTP_WAIT;
-        }
-        if (i <= s->params.rcpt_count) {
-            if (!mail_failed(s)) {
-                record_rcpt(s, i - 1, reply);
-            }
-            if (i == s->params.rcpt_count) {
-                s->stage = STSM_SMTP_STAGE_DATA;
-            }
-            return STSM_SMTP_WAIT;
-        }
-        return on_data_reply(s, reply);
-    }
-    case S_DATA_END:
-        for (size_t i = 0; i < s->params.rcpt_count; i++) {
-            if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
-                set_result(&s->rcpt[i], ok ? STSM_SMTP_DELIVERED : outcome_of(reply->code), STSM_OK,
-                           reply, NULL);
-            }
-        }
-        return finish(s, true);
-    case S_EMPTY_DATA_END:
-        return finish(s, true);
-    case S_TLS:
-    case S_DATA_SENDING:
-    case S_HOLD:
-    case S_DONE:
-        break;
-    }
-    /* A reply while none is expected. */
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, NULL, true);
+    return states[s->state].on_reply(s, reply);
 }
 
 /* ---- the interface ----------------------------------------------------------------- */
@@ -530,74 +639,81 @@ stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params
     s->tls_active = params->implicit_tls;
     s->replies_due = 1;   /* the greeting */
     stsm_smtp_reply_init(&s->framer);
-    set_state(s, S_GREETING, STSM_SMTP_STAGE_GREETING);
+    set_state(s, STSM_SMTP_AWAIT_GREETING);
     return STSM_OK;
+}
+
+/* Reads from `data` up to the end of one reply line; `*used` bytes are taken. */
+static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *data, size_t len, size_t *used)
+{
+    if (s->replies_due == 0 && !stsm_smtp_reply_pending(&s->framer)) {
+        /* A reply to a command the server has not been given: it was sent ahead, blind
+         * (or the server answers twice), and would be read as the answer to whatever we
+         * send next. */
+        *used = 1;
+        return protocol_failure(s, "reply to a command not yet sent", true);
+    }
+    struct stsm_smtp_reply_line line;
+    if (stsm_smtp_reply_feed(&s->framer, data, len, used, &line) != STSM_OK) {
+        return protocol_failure(s, "malformed or over-long reply", true);
+    }
+    if (line.text != NULL && s->state == STSM_SMTP_AWAIT_EHLO && line.code / 100 == 2 && line.index > 0) {
+        parse_capability(s, line.text, line.len);
+    }
+    if (line.reply == NULL) {
+        return STSM_SMTP_WAIT;
+    }
+    s->replies_due--;
+    s->wait_serial++;
+    enum stsm_smtp_action action = on_reply(s, line.reply);
+    if (*used == len) {
+        return action;
+    }
+    if (action == STSM_SMTP_START_TLS) {
+        /* Bytes after "220 go ahead": an attacker's plaintext would pass as if it came
+         * under TLS (CVE-2011-0411 class). Never start TLS on such a connection. */
+        ++*used;
+        return protocol_failure(s, "data after the STARTTLS reply", false);
+    }
+    if (action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD) {
+        /* Nothing is owed a reply now (after 354 only the message is): a server that
+         * answers ahead is out of step. */
+        ++*used;
+        return protocol_failure(s, "reply to a command not yet sent", true);
+    }
+    return action;
 }
 
 enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data, size_t len,
                                         size_t *consumed)
 {
-    size_t used = 0;
-    enum stsm_smtp_action action = s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
-    if (s->state == S_TLS && len > 0) {
-        /* Plaintext after "220 go ahead", in a later segment: the same attack as below. */
+    if (s->state == STSM_SMTP_AWAIT_TLS && len > 0) {
+        /* Plaintext after "220 go ahead", in a later segment: the same attack as in
+         * receive_line(). */
         *consumed = 1;
-        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, "data after the STARTTLS reply",
-                    false);
+        return protocol_failure(s, "data after the STARTTLS reply", false);
     }
-    while (used < len && s->state != S_DONE) {
-        if (s->replies_due == 0 && !stsm_smtp_reply_pending(&s->framer)) {
-            /* A reply to a command the server has not been given: it was sent ahead, blind
-             * (or the server answers twice), and would be read as the answer to whatever we
-             * send next. */
-            used++;
-            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                          "reply to a command not yet sent", s->state != S_DATA_SENDING);
-            break;
-        }
-        struct stsm_smtp_reply_line line;
+    size_t used = 0;
+    enum stsm_smtp_action action = finished(s) ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    while (used < len && action == STSM_SMTP_WAIT) {
         size_t n;
-        stsm_status_t st = stsm_smtp_reply_feed(&s->framer, data + used, len - used, &n, &line);
+        action = receive_line(s, data + used, len - used, &n);
         used += n;
-        if (st != STSM_OK) {
-            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                          "malformed or over-long reply", s->state != S_DATA_SENDING);
-            break;
-        }
-        if (line.text != NULL && s->state == S_EHLO && line.code / 100 == 2 && line.index > 0) {
-            parse_capability(s, line.text, line.len);
-        }
-        if (line.reply == NULL) {
-            continue;
-        }
-        s->replies_due--;
-        s->wait_serial++;
-        action = on_reply(s, line.reply);
-        if (action == STSM_SMTP_START_TLS && used < len) {
-            /* Bytes after "220 go ahead": an attacker's plaintext would pass as if it came
-             * under TLS (CVE-2011-0411 class). Never start TLS on such a connection. */
-            used++;
-            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                          "data after the STARTTLS reply", false);
-        } else if ((action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD) && used < len) {
-            /* Nothing is owed a reply now (after 354 only the message is): a server that
-             * answers ahead is out of step. No QUIT after 354, where it would be message text. */
-            used++;
-            action = fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                          "reply to a command not yet sent", s->state != S_DATA_SENDING);
-        }
-        if (action != STSM_SMTP_WAIT) {
-            break;
-        }
     }
     *consumed = used;
     return action;
 }
 
+/* The calls that end a wait on the caller: outside their state they change nothing. */
+static enum stsm_smtp_action unchanged(const struct stsm_smtp *s)
+{
+    return finished(s) ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+}
+
 enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t status)
 {
-    if (s->state != S_TLS) {
-        return s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    if (s->state != STSM_SMTP_AWAIT_TLS) {
+        return unchanged(s);
     }
     if (status != STSM_OK) {
         return fail(s, STSM_SMTP_DEFERRED, status, NULL, stsm_status_str(status), false);
@@ -611,8 +727,8 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
 enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
                                         const char *why)
 {
-    if (s->state != S_HOLD) {
-        return s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    if (s->state != STSM_SMTP_AWAIT_RELEASE) {
+        return unchanged(s);
     }
     if (proceed) {
         return start_mail(s);
@@ -622,7 +738,7 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
 
 bool stsm_smtp_held(const struct stsm_smtp *s)
 {
-    return s->state == S_HOLD;
+    return s->state == STSM_SMTP_AWAIT_RELEASE;
 }
 
 bool stsm_smtp_tls_active(const struct stsm_smtp *s)
@@ -632,17 +748,16 @@ bool stsm_smtp_tls_active(const struct stsm_smtp *s)
 
 enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s)
 {
-    if (s->state != S_DATA_SENDING) {
-        return s->state == S_DONE ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
+    if (s->state != STSM_SMTP_AWAIT_MESSAGE) {
+        return unchanged(s);
     }
     s->replies_due++;   /* the message ends with ".", which the server answers */
-    set_state(s, S_DATA_END, STSM_SMTP_STAGE_DATA);
-    return STSM_SMTP_WAIT;
+    return await(s, STSM_SMTP_AWAIT_MESSAGE_REPLY);
 }
 
 enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s)
 {
-    if (s->state == S_DONE) {
+    if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
     return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TIMEOUT, NULL, "no reply in time", false);
@@ -650,7 +765,7 @@ enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s)
 
 enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
 {
-    if (s->state == S_DONE) {
+    if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
     return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_CLOSED, NULL, "the server closed the connection",
@@ -664,17 +779,7 @@ uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s)
 
 uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s)
 {
-    switch ((enum state)s->state) {
-    case S_DATA:
-    case S_EMPTY_DATA_END:
-        return 2u * 60u * 1000u;    /* DATA initiation */
-    case S_DATA_END:
-        return 10u * 60u * 1000u;   /* DATA termination */
-    case S_DATA_SENDING:
-        return 3u * 60u * 1000u;    /* data block */
-    default:
-        return 5u * 60u * 1000u;    /* greeting, MAIL, RCPT (and EHLO, AUTH alike) */
-    }
+    return states[s->state].timeout_minutes * 60u * 1000u;
 }
 
 const struct stsm_smtp_result *stsm_smtp_rcpt_result(const struct stsm_smtp *s, size_t i)
@@ -694,6 +799,22 @@ const struct stsm_smtp_result *stsm_smtp_session_result(const struct stsm_smtp *
 const struct stsm_smtp_caps *stsm_smtp_caps(const struct stsm_smtp *s)
 {
     return &s->caps;
+}
+
+enum stsm_smtp_state stsm_smtp_state(const struct stsm_smtp *s)
+{
+    return s->state;
+}
+
+const char *stsm_smtp_state_name(enum stsm_smtp_state state)
+{
+    const char *name = (unsigned)state < STSM_SMTP_STATE_COUNT ? states[state].name : NULL;
+    return name != NULL ? name : "unknown";
+}
+
+bool stsm_smtp_state_handled(enum stsm_smtp_state state)
+{
+    return (unsigned)state < STSM_SMTP_STATE_COUNT && states[state].on_reply != NULL;
 }
 
 const char *stsm_smtp_stage_str(enum stsm_smtp_stage stage)

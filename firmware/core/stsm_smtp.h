@@ -104,16 +104,44 @@ struct stsm_smtp_result {
     char text[120];                    /**< first line of the reply, or a local explanation */
 };
 
+/**
+ * Where the engine is, named by what it awaits: the reply to a command, or a call from
+ * the caller (the TLS handshake, the message, a release). Each state belongs to one stage,
+ * the one a failure in it is reported at. For logs and tests; the flow is the engine's.
+ */
+enum stsm_smtp_state {
+    STSM_SMTP_AWAIT_GREETING,          /**< the server's 220 */
+    STSM_SMTP_AWAIT_EHLO,              /**< the reply to EHLO (extensions are read line by line) */
+    STSM_SMTP_AWAIT_HELO,              /**< the reply to HELO, sent after EHLO was refused */
+    STSM_SMTP_AWAIT_STARTTLS,          /**< the reply to STARTTLS */
+    STSM_SMTP_AWAIT_TLS,               /**< the caller's handshake: stsm_smtp_tls_done() */
+    STSM_SMTP_AWAIT_PLAIN_RESULT,      /**< 235 to AUTH PLAIN */
+    STSM_SMTP_AWAIT_LOGIN_USER_PROMPT, /**< 334 to AUTH LOGIN, asking for the user name */
+    STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT, /**< 334 to the user name, asking for the secret */
+    STSM_SMTP_AWAIT_LOGIN_RESULT,      /**< 235 to the secret */
+    STSM_SMTP_AWAIT_RELEASE,           /**< the hold before MAIL FROM: stsm_smtp_release() */
+    STSM_SMTP_AWAIT_MAIL,              /**< the reply to MAIL FROM */
+    STSM_SMTP_AWAIT_RCPT,              /**< the reply to one RCPT TO (one at a time) */
+    STSM_SMTP_AWAIT_DATA,              /**< 354 to DATA */
+    STSM_SMTP_AWAIT_FLIGHT_MAIL,       /**< pipelined flight: the reply to its MAIL FROM */
+    STSM_SMTP_AWAIT_FLIGHT_RCPT,       /**< pipelined flight: the replies to its RCPT TOs */
+    STSM_SMTP_AWAIT_FLIGHT_DATA,       /**< pipelined flight: the reply to its DATA */
+    STSM_SMTP_AWAIT_MESSAGE,           /**< the caller streams the message: stsm_smtp_data_done() */
+    STSM_SMTP_AWAIT_MESSAGE_REPLY,     /**< the verdict on the message */
+    STSM_SMTP_AWAIT_EMPTY_DATA_END,    /**< the reply to "." ending a DATA with no recipient */
+    STSM_SMTP_FINISHED,                /**< results are final; only QUIT may be left to send */
+    STSM_SMTP_STATE_COUNT,             /**< not a state: the number of states */
+};
+
 /** Session state. Allocate statically; fields are private except through accessors. */
 struct stsm_smtp {
-    int state;
+    enum stsm_smtp_state state;        /* changed by the engine's setter only */
     struct stsm_smtp_params params;
     struct stsm_smtp_caps caps;
     bool tls_active;
     bool starttls_refused;             /* offered, then answered with an error: went on in plaintext */
-    enum stsm_smtp_stage stage;        /* of the command awaiting its reply */
     struct stsm_smtp_reply_framer framer;
-    size_t pipeline_next;              /* pipelined flight: index of the next reply expected */
+    size_t rcpt_next;                  /* recipient whose RCPT reply comes next */
     uint32_t replies_due;              /* replies owed for lines handed to the server */
     uint32_t wait_serial;              /* see stsm_smtp_wait_serial() */
     bool out_mid_line;                 /* out[0] continues a line partly handed over */
@@ -205,6 +233,17 @@ const struct stsm_smtp_caps *stsm_smtp_caps(const struct stsm_smtp *s);
 /** True when the server offered STARTTLS but refused it and the session went on in
  *  plaintext (only possible when TLS is not required; the caller logs it). */
 bool stsm_smtp_starttls_refused(const struct stsm_smtp *s);
+
+/** The state the session is in. */
+enum stsm_smtp_state stsm_smtp_state(const struct stsm_smtp *s);
+
+/** Name of a state for logs ("await_greeting", ..., "finished"); "unknown" for a value
+ *  outside the enum. */
+const char *stsm_smtp_state_name(enum stsm_smtp_state state);
+
+/** True when the engine has a reply handler for `state` (every state has one: a reply
+ *  in a state that awaits none ends the session). For table tests. */
+bool stsm_smtp_state_handled(enum stsm_smtp_state state);
 
 /** Name of a stage for logs ("greeting", "ehlo", ...). */
 const char *stsm_smtp_stage_str(enum stsm_smtp_stage stage);

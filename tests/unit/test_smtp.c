@@ -15,6 +15,7 @@ static struct stsm_smtp session;
 static char sent[16384];
 static size_t sent_len;
 static enum stsm_smtp_action action;
+static bool state_seen[STSM_SMTP_STATE_COUNT];   /* states any script put the engine in */
 static size_t unread;              /* server bytes of the script the engine did not read */
 static bool expect_faults;         /* the runner's own self-test: count faults, do not fail */
 static unsigned faults_seen;
@@ -27,6 +28,11 @@ static void drain(void)
     sent_len += len;
     sent[sent_len] = '\0';
     stsm_smtp_output_sent(&session, len);
+    enum stsm_smtp_state state = stsm_smtp_state(&session);
+    CHECK((unsigned)state < STSM_SMTP_STATE_COUNT);
+    if ((unsigned)state < STSM_SMTP_STATE_COUNT) {
+        state_seen[state] = true;
+    }
 }
 
 /* A script that cannot be what its author meant fails the test (or, in the runner's own
@@ -1123,6 +1129,50 @@ static void runner_self_test(void)
     }
 }
 
+/* ---- the state table ------------------------------------------------------------------ */
+
+/* Every state has a name for logs, and no two states share one: a log line names exactly
+ * one state. A value outside the enum is "unknown", never NULL. */
+static void state_names(void)
+{
+    for (int i = 0; i < STSM_SMTP_STATE_COUNT; i++) {
+        const char *name = stsm_smtp_state_name((enum stsm_smtp_state)i);
+        char label[64];
+        snprintf(label, sizeof label, "state %d is named (%s)", i, name != NULL ? name : "NULL");
+        CHECK_CASE(label);
+        CHECK(name != NULL);
+        if (name == NULL) {
+            continue;
+        }
+        CHECK(name[0] != '\0');
+        CHECK(strcmp(name, "unknown") != 0);
+        for (int j = 0; j < i; j++) {
+            const char *other = stsm_smtp_state_name((enum stsm_smtp_state)j);
+            CHECK(other == NULL || strcmp(name, other) != 0);
+        }
+    }
+    CHECK_CASE("a value outside the states is unknown");
+    CHECK_STR(stsm_smtp_state_name(STSM_SMTP_STATE_COUNT), "unknown");
+    CHECK_STR(stsm_smtp_state_name((enum stsm_smtp_state)-1), "unknown");
+    CHECK(!stsm_smtp_state_handled(STSM_SMTP_STATE_COUNT));
+}
+
+/* Run after every script: each state the scripts reached has a reply handler, and each
+ * state is reached by some script, so the enum holds no dead state and the scripts walk
+ * the whole machine (greeting to QUIT, HELO, both AUTHs, the flight, the hold, the empty
+ * DATA end). */
+static void state_handlers(void)
+{
+    for (int i = 0; i < STSM_SMTP_STATE_COUNT; i++) {
+        char label[80];
+        snprintf(label, sizeof label, "state %s is reached and has a handler",
+                 stsm_smtp_state_name((enum stsm_smtp_state)i));
+        CHECK_CASE(label);
+        CHECK(state_seen[i]);
+        CHECK(stsm_smtp_state_handled((enum stsm_smtp_state)i));
+    }
+}
+
 static void size_overflow(void);
 
 int main(void)
@@ -1142,6 +1192,8 @@ int main(void)
     framer();
     data_encoder();
     size_overflow();
+    state_names();
+    state_handlers();   /* last: it reads the states every script above reached */
     return stsm_check_summary("test_smtp");
 }
 
