@@ -51,9 +51,10 @@
  *   removed first to make room, silently. Then, with drop_lower, ONE message is dropped
  *   per raise: if the room is still short, the raise returns STSM_ERR_FULL with
  *   `*dropped_id` set, and raising again drops the next.
- * - Ids: 1..STSM_OUTBOX_ID_MAX, increasing, never reused while the store lives (a
- *   high-water record keeps the largest id given out across the deletion of every
- *   message); when they run out a raise returns STSM_ERR_CAPACITY.
+ * - Ids: 1..STSM_OUTBOX_ID_MAX, increasing, never reused while the store lives: before
+ *   an id is used, a high-water record covering it and the next 31 is written (once per
+ *   32 raises), so no deletion can bring an id back after a reboot; a reboot skips at
+ *   most 32 ids. When they run out a raise returns STSM_ERR_CAPACITY.
  *
  * Store keys: (type << 24) | id with types 0x01 (content), 0x02 (state) and 0x03 (id 0:
  * the high-water record) belong to the outbox; other users of the store take other types.
