@@ -174,6 +174,9 @@ static const char *const state_names[] = {
     [STSM_DELIVERY_DONE] = "done",
 };
 
+_Static_assert(sizeof handlers / sizeof handlers[0] == STSM_DELIVERY_DONE + 1, "a handler for every state");
+_Static_assert(sizeof state_names / sizeof state_names[0] == STSM_DELIVERY_DONE + 1, "a name for every state");
+
 const char *stsm_delivery_state_name(enum stsm_delivery_state state)
 {
     return (size_t)state < sizeof state_names / sizeof state_names[0] ? state_names[state] : "?";

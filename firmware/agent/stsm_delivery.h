@@ -1,8 +1,9 @@
 /*
  * Delivery of one message: through the configured relay, or straight to each recipient
- * domain's MX hosts in order. Drives the SMTP engine (stsm_smtp) over a connection
- * (stsm_conn), upgrades with STARTTLS whenever offered, and ends with one result per
- * recipient: delivered, deferred (try again later) or failed (never).
+ * domain's MX hosts in order. Drives the SMTP engine (stsm_smtp) over a transport
+ * (stsm_transport.h; the lwIP connection unless options say otherwise), upgrades with
+ * STARTTLS whenever offered, and ends with one result per recipient: delivered, deferred
+ * (try again later) or failed (never).
  *
  * MX mode moves on to the next host when a connection fails or times out, on a 4xx at
  * the greeting or EHLO, and on a TLS failure. TLS follows /delivery/tls_level: at "may"
@@ -27,6 +28,11 @@
  * known before the policy, the first connection starts at once and holds before MAIL
  * FROM until the policy decision is known; its TLS handshake waits for the lookup, so
  * only one TLS session's memory is in use at a time.
+ *
+ * Event-driven on the main loop: timers come from the clock in the options (lwIP's timer
+ * list by default), and every callback (log, settled, done) runs from the main loop.
+ * The MX route, the resolver and the MTA-STS lookup are reached through their own modules
+ * (stsm_route, stsm_resolver, stsm_sts_lookup).
  */
 #ifndef STSM_DELIVERY_H
 #define STSM_DELIVERY_H
@@ -134,7 +140,7 @@ struct stsm_delivery {
     struct stsm_timer deadline_timer, reply_timer;
 
     stsm_delivery_settled_fn settled;
-    bool in_envelope[STSM_SMTP_MAX_RCPT];
+    bool in_envelope[STSM_SMTP_MAX_RCPT]; /* options.envelope, copied at the start */
     bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
     char domain[STSM_HOSTNAME_MAX + 1];
     struct stsm_route route;             /* MX mode */
@@ -162,7 +168,8 @@ struct stsm_delivery {
     struct stsm_smtp_data encoder;
     uint8_t chunk[1024];
     size_t chunk_len, chunk_sent;
-    bool data_finished;
+    bool data_finished;                  /* the terminator is queued: a fact of the data pump
+                                            inside STSM_DELIVERY_SESSION, not a state */
     char msg[STSM_MESSAGE_MAX];
     struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS lookup: the policy in force */
 };

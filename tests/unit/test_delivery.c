@@ -11,6 +11,8 @@
 #include <stdlib.h>
 
 #include "delivery_fakes.h"
+#include "lwip/init.h"
+#include "lwip/timeouts.h"
 #include "stsm_check.h"
 #include "stsm_delivery.h"
 
@@ -686,6 +688,41 @@ static void test_empty_envelope(void)
     CHECK(strstr(log_text, "no recipient in the envelope") != NULL);
 }
 
+static char fired[16];
+
+static void fire(void *arg)
+{
+    size_t used = strlen(fired);
+    snprintf(fired + used, sizeof fired - used, "%s", (const char *)arg);
+}
+
+/* The lwIP clock keeps the stsm_timer.h contract: a timer runs once, at its time, in
+ * arming order among equals; re-arming moves it; disarming one leaves the others. */
+static void test_lwip_clock(void)
+{
+    const struct stsm_clock *c = stsm_lwip_clock();
+    struct stsm_timer a = { 0 }, b = { 0 }, x = { 0 }, late = { 0 };
+    CHECK_CASE("lwIP clock");
+    lwip_init();
+    CHECK_INT(c->now_ms(NULL), fake_now_ms);
+    c->arm(NULL, &late, 10, fire, "L");
+    c->arm(NULL, &a, 0, fire, "a");
+    c->arm(NULL, &x, 0, fire, "x");
+    c->arm(NULL, &b, 0, fire, "b");
+    c->arm(NULL, &a, 0, fire, "A");   /* moved behind b */
+    c->disarm(NULL, &x);
+    c->disarm(NULL, &x);              /* harmless */
+    CHECK_STR(fired, "");             /* never inside arm() */
+    sys_check_timeouts();
+    CHECK_STR(fired, "bA");
+    CHECK(!a.armed && !b.armed && late.armed);
+    fake_now_ms += 10;
+    sys_check_timeouts();
+    fake_now_ms += 10;
+    sys_check_timeouts();
+    CHECK_STR(fired, "bAL");
+}
+
 /* Every state has its own name; a value out of range has none. */
 static void test_state_names(void)
 {
@@ -704,6 +741,7 @@ int main(void)
 {
     fake_now_ms = 1000000;
     test_state_names();
+    test_lwip_clock();
     test_empty_envelope();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
