@@ -85,7 +85,30 @@ static cJSON *policy_report(void)
     return p;
 }
 
-/* Per MX host: RFC 8461 (the name against the policy) and each strict no-CNAME scope. */
+/* A host's canonical name is known once one of its address lookups was answered; before
+ * that, `cname` is false only for want of an answer. */
+static bool canonical_known(const struct stsm_mx_host *host)
+{
+    return (host->a.done && host->a.status == STSM_OK) || (host->aaaa.done && host->aaaa.status == STSM_OK);
+}
+
+static const char *policy_match_str(const struct stsm_sts_verdict *verdict, bool in_policy)
+{
+    return !verdict->active ? "no_policy" : in_policy ? "matches" : "not_in_policy";
+}
+
+/*
+ * Per MX host: RFC 8461 (the name against the policy), the reading Exchange Online has been
+ * observed to apply, and each strict no-CNAME scope. The Exchange reading matches the
+ * policy's mx patterns against the CNAME target the MX host resolves to, not the MX name:
+ * a policy listing only the MX name fails it (Exchange NDR 4.4.8 "failed MTA-STS
+ * validation"), one listing only the target passes it, which RFC 8461 section 4.1 refuses.
+ * Microsoft has not documented this: it is inferred from Exchange errors quoted on the
+ * ietf-smtp list (March 2021, "MTS-STS validation when MX host points to a CNAME") and the
+ * Exchange Team's "We do not support CNAMEs when MTA-STS is used" (2022); research notes,
+ * mta-sts-peers.md, cases 87-88 and section 3. It is reported only: stsmail delivers by
+ * RFC 8461 and the selected strict scopes ("usable").
+ */
 static cJSON *verdicts(unsigned strict)
 {
     cJSON *list = cJSON_CreateArray();
@@ -100,8 +123,12 @@ static cJSON *verdicts(unsigned strict)
         static const char *const scopes[3] = { "mx", "policy_host", "txt" };
         cJSON *v = cJSON_CreateObject();
         cJSON_AddStringToObject(v, "host", host->name);
-        cJSON_AddStringToObject(v, "rfc8461", !verdict.active ? "no_policy"
-                                              : verdict.in_policy ? "matches" : "not_in_policy");
+        cJSON_AddStringToObject(v, "rfc8461", policy_match_str(&verdict, verdict.in_policy));
+        cJSON_AddStringToObject(v, "exchange_online",
+                                verdict.active && !canonical_known(host)
+                                    ? "unknown"
+                                    : policy_match_str(&verdict, verdict.canonical_in_policy));
+        cJSON_AddStringToObject(v, "canonical_name", host->canonical);
         cJSON *s = cJSON_AddObjectToObject(v, "strict_cname");
         for (int k = 0; k < 3; k++) {
             cJSON_AddStringToObject(s, scopes[k], !verdict.active                     ? "no_policy"

@@ -28,8 +28,9 @@ struct stsm_sts_mx_facts {
 struct stsm_sts_verdict {
     bool active;               /**< a policy in mode testing or enforce applies */
     bool in_policy;            /**< RFC 8461: the name matches an mx pattern (true if !active) */
-    bool canonical_in_policy;  /**< the CNAME target matches instead (a reading some senders
-                                    apply; true if !active; == in_policy without a CNAME) */
+    bool canonical_in_policy;  /**< the CNAME target matches instead (the reading Exchange
+                                    Online has been observed to apply; stsmail check reports
+                                    it); true if !active; == in_policy without a CNAME */
     unsigned cname_fails;      /**< STSM_STRICT_CNAME_* bits whose name is a CNAME, whether
                                     or not that scope is selected */
     bool usable;               /**< nothing objects: RFC 8461, the selected strict scopes

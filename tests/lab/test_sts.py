@@ -168,7 +168,8 @@ check("policy server slower than the fetch timeout: no policy, delivered",
 rc, report, err = check_json("example.test")
 check("check example.test: policy and verdicts", rc == 0 and report is not None
       and report["txt"]["id"] == "20261130T000000" and report["policy"]["mode"] == "enforce"
-      and [v["rfc8461"] for v in report["verdicts"]] == ["matches", "matches"], f"{rc} {report} {err}")
+      and [v["rfc8461"] for v in report["verdicts"]] == ["matches", "matches"]
+      and [v["exchange_online"] for v in report["verdicts"]] == ["matches", "matches"], f"{rc} {report} {err}")
 
 rc, report, err = check_json("sts-cname.test", "--strict-cname", "mx,policy_host,txt")
 v = report["verdicts"][0] if report else {}
@@ -176,10 +177,26 @@ check("check sts-cname.test: RFC 8461 passes, every strict scope fails",
       rc == 0 and v.get("rfc8461") == "matches" and v.get("strict_cname") ==
       {"mx": "fails", "policy_host": "fails", "txt": "fails"} and v.get("usable") is False
       and report["txt"]["cname"] and report["policy"]["host_cname"], f"{rc} {report} {err}")
+check("check sts-cname.test: the policy lists the MX name only, so the Exchange reading "
+      "(the CNAME target against the policy) fails",
+      rc == 0 and v.get("exchange_online") == "not_in_policy" and v.get("canonical_name") == "real-mx.sts-cname.test",
+      f"{rc} {report} {err}")
+
+rc, report, err = check_json("sts-cname-target.test")
+v = report["verdicts"][0] if report else {}
+check("check sts-cname-target.test: the policy lists the CNAME target only: RFC 8461 fails, "
+      "the Exchange reading passes, exit status unchanged",
+      rc == 0 and v.get("host") == "alias.sts-cname-target.test" and v.get("rfc8461") == "not_in_policy"
+      and v.get("exchange_online") == "matches" and v.get("canonical_name") == "mx1.example.test"
+      and v.get("usable") is False and v.get("strict_cname", {}).get("mx") == "fails", f"{rc} {report} {err}")
+rc, out, err = send("t@sts-cname-target.test")
+check("policy listing only the MX's CNAME target: stsmail follows RFC 8461, deferred",
+      rc == 75 and "sts_no_usable_mx" in out and "not in the MTA-STS policy" in err, f"{rc}\n{out}{err}")
 
 rc, report, err = check_json("sts-404.test")
 check("check sts-404.test: why there is no policy", rc == 0 and report["policy"]["status"] == "sts_http_status"
-      and report["policy"]["http_status"] == 404 and report["verdicts"][0]["rfc8461"] == "no_policy",
+      and report["policy"]["http_status"] == 404 and report["verdicts"][0]["rfc8461"] == "no_policy"
+      and report["verdicts"][0]["exchange_online"] == "no_policy",
       f"{rc} {report} {err}")
 
 labtest.finish()
