@@ -1154,7 +1154,8 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
 
 static void error_text(char out[STSM_OUTBOX_ERROR_MAX + 1], const struct stsm_smtp_result *r)
 {
-    size_t text_len = strnlen(r->text, sizeof r->text);
+    const char *nul = memchr(r->text, '\0', sizeof r->text);
+    size_t text_len = nul != NULL ? (size_t)(nul - r->text) : sizeof r->text;
     size_t n = 0;
     if (r->code != 0) {
         n = (size_t)snprintf(out, STSM_OUTBOX_ERROR_MAX + 1, "%u ", (unsigned)r->code);
