@@ -7,7 +7,7 @@
 # The provisioning area (port/mps2-an385/mps2_an385.ld) is loaded the way a factory would
 # program it into flash: --settings JSON (a NUL is appended), --seed FILE (64 random
 # bytes, the factory seed), --trust BLOB (toolchain/mktrust.py). --store FILE is the
-# device's own flash (the updated entropy seed and clock floor, the policy cache): loaded
+# device's own flash (the updated entropy seed and clock floor, the policy cache, the outbox): loaded
 # when it exists, and rewritten by the firmware (through semihosting) whenever it erases or
 # programs that flash, so the next boot finds what this one stored. Without --store every
 # boot starts from the factory seed again, as a device whose flash is wiped would.
@@ -16,7 +16,7 @@
 #                               [--seed FILE] [--trust FILE] [--store FILE] ELF
 set -euo pipefail
 
-SETTINGS_ADDR=0x203E0000 SEED_ADDR=0x203E7000 STORE_ADDR=0x203E8000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
+SETTINGS_ADDR=0x203D0000 SEED_ADDR=0x203D7000 STORE_ADDR=0x203D8000 TRUST_ADDR=0x203F0000   # mps2_an385.ld
 nic="" timeout_s=60 loads=() tmp="" semihosting="enable=on,target=native"
 trap '[ -z "$tmp" ] || rm -f "$tmp"' EXIT
 while [ $# -gt 1 ]; do

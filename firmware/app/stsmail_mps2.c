@@ -1,9 +1,10 @@
 /*
  * stsmail firmware for mps2-an385: boot, read the provisioned settings (validated exactly
  * as on the host), seed the random generator, bring lwIP up on the LAN9118 (DHCP or
- * static), set the wall clock by SNTP, and deliver one alert to the configured recipients
- * through the same agent as the host (MX or relay, MTA-STS, verified STARTTLS), with the
- * provisioned trust store. Without provisioned settings it reports the build and stops.
+ * static), set the wall clock by SNTP, then raise a boot alert through the public agent
+ * API (stsm_agent.h) and work the outbox in flash, with whatever earlier boots could not
+ * deliver yet: the same agent as the host (MX or relay, MTA-STS, verified STARTTLS), with
+ * the provisioned trust store. Without provisioned settings it reports the build and stops.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,7 @@
 #include "stsm_lan9118.h"
 #include "stsm_mps2.h"
 #include "stsm_cursor.h"
-#include "stsm_delivery.h"
+#include "stsm_agent.h"
 #include "stsm_flash_record.h"
 #include "stsm_ipv4.h"
 #include "stsm_port.h"
@@ -38,6 +39,7 @@
 #define EXIT_TEMPFAIL 75
 #define EXIT_UNAVAILABLE 69
 #define NET_TIMEOUT_MS 30000u
+#define IDLE_HALT_MS 20000u   /* this image halts when nothing is due sooner */
 
 extern const char __provision_settings[];
 extern const char __provision_settings_size[];
@@ -48,13 +50,12 @@ static struct stsm_settings settings;
 static struct netif netif;
 static struct stsm_lan9118 lan = { .base = STSM_LAN9118_MPS2_BASE };
 static struct stsm_tls tls;
-static struct stsm_message message;
 static struct stsm_sts_cache sts_cache;
 static struct stsm_flash_area cache_store;
 static uint8_t cache_blob[STSM_STS_CACHE_BLOB_MAX];
 static uint32_t cache_digest;   /* of what the flash holds */
-static struct stsm_delivery delivery;
-static bool delivery_done;
+static struct stsm_flash_area outbox_area;
+static struct stsm_agent agent;
 
 /* One turn of the main loop: frames in, timers due. */
 static void net_poll(void)
@@ -152,13 +153,6 @@ static void log_line(void *arg, const char *line)
     stsm_mps2_diagf("%s\n", line);
 }
 
-static void on_delivered(void *arg, struct stsm_delivery *d)
-{
-    (void)arg;
-    (void)d;
-    delivery_done = true;
-}
-
 /* Opens the provisioned trust store; its own header says how long it is. */
 static int open_trust_store(void)
 {
@@ -219,50 +213,92 @@ static void save_policy_cache(void)
     }
 }
 
-/* Sends one alert to the configured recipients, the same way `stsmail send` does. */
-static int deliver_alert(void)
+/* ---- the platform the agent runs on --------------------------------------------------- */
+
+static uint32_t platform_monotonic_ms(void *ctx)
+{
+    (void)ctx;
+    return sys_now();
+}
+
+static bool platform_wall_clock(void *ctx, int64_t *now)
+{
+    (void)ctx;
+    uint32_t t;
+    if (!stsm_mps2_wall_clock(&t)) {
+        return false;
+    }
+    *now = t;
+    return true;
+}
+
+static uint32_t platform_random(void *ctx)
+{
+    (void)ctx;
+    return stsm_port_random_u32();
+}
+
+static void platform_sts_cache_changed(void *ctx)
+{
+    (void)ctx;
+    save_policy_cache();
+}
+
+static void print_result(void *arg, const struct stsm_agent_result *r)
+{
+    (void)arg;
+    stsm_mps2_diagf("%s: %s%s%s: %s\n", r->rcpt, stsm_rcpt_state_name(r->state), r->host[0] != '\0' ? " by " : "",
+                    r->host, r->reason);
+}
+
+/* Raises the boot alert through the public API, then works the outbox, with what earlier
+ * boots left in it, from the main loop as a vendor's firmware would. A device loops for
+ * ever and sleeps for stsm_agent_next_wakeup(); this image halts once nothing is due
+ * within IDLE_HALT_MS, so that tests and the demo end. */
+static int run_agent(void)
 {
     static char body[160];
-    uint32_t now;
-    (void)stsm_mps2_wall_clock(&now);
-    memset(&message, 0, sizeof message);
-    message.from = settings.mail.from;
-    message.from_name = settings.mail.from_name[0] != '\0' ? settings.mail.from_name : NULL;
-    for (size_t i = 0; i < settings.mail.to_count && i < STSM_SMTP_MAX_RCPT; i++) {
-        message.to[message.to_count++] = settings.mail.to[i];
-    }
-    message.subject = "stsmail alert from mps2-an385";
-    message.body_len = (size_t)snprintf(body, sizeof body,
-                                        "stsmail %s booted on mps2-an385 and reached the network.\n",
-                                        STSM_VERSION);
-    message.body = body;
-    message.date = now;
-    message.id_random[0] = stsm_port_random_u32();
-    message.id_random[1] = stsm_port_random_u32();
-    char why[200];
-    if (stsm_message_check(&message, why, sizeof why) != STSM_OK) {
-        stsm_mps2_diagf("bad message: %s\n", why);
-        return EXIT_CONFIG;
-    }
-    if (stsm_delivery_start(&delivery, &settings, &message, &tls, &sts_cache, message.date, log_line,
-                            on_delivered, NULL) != STSM_OK) {
-        stsm_mps2_diagf("delivery could not start\n");
+    stsm_mps2_outbox_area(&outbox_area);
+    const struct stsm_platform platform = {
+        .monotonic_ms = platform_monotonic_ms,
+        .wall_clock = platform_wall_clock,
+        .random_u32 = platform_random,
+        .storage = &outbox_area,
+        .log = log_line,
+        .tls = &tls,
+        .sts_cache = &sts_cache,
+        .sts_cache_changed = platform_sts_cache_changed,
+    };
+    stsm_status_t st = stsm_agent_init(&agent, &settings, &platform);
+    if (st != STSM_OK && st != STSM_ERR_CORRUPT) {
+        stsm_mps2_diagf("outbox: cannot start: %s\n", stsm_status_str(st));
         return EXIT_OSERR;
     }
-    while (!delivery_done) {
+    stsm_agent_on_result(&agent, print_result, NULL);
+    /* Each boot is its own event, so the boot alert has no key: it is never coalesced. */
+    const struct stsm_alert alert = {
+        .severity = STSM_SEVERITY_INFO,
+        .subject = "stsmail alert from mps2-an385",
+        .body = body,
+        .body_len = (size_t)snprintf(body, sizeof body, "stsmail %s booted on mps2-an385 and reached the network.\n",
+                                     STSM_VERSION),
+    };
+    st = stsm_alert_raise(&agent, &alert, NULL);
+    if (st != STSM_OK) {
+        stsm_mps2_diagf("boot alert not stored: %s\n", stsm_status_str(st));
+    }
+    for (;;) {
         net_poll();
+        stsm_agent_poll(&agent);
+        uint32_t wake = stsm_agent_next_wakeup(&agent);
+        if (!stsm_agent_busy(&agent) && wake > IDLE_HALT_MS) {
+            break;
+        }
     }
-    bool any_deferred = false, any_failed = false;
-    for (size_t i = 0; i < message.to_count; i++) {
-        const struct stsm_delivery_rcpt *r = &delivery.rcpt[i];
-        stsm_mps2_diagf("%s: %s%s%s: %u %s\n", message.to[i], stsm_smtp_outcome_str(r->result.outcome),
-                        r->host[0] != '\0' ? " by " : "", r->host, (unsigned)r->result.code,
-                        r->result.code != 0 ? r->result.text : stsm_status_id(r->result.status));
-        any_deferred |= r->result.outcome == STSM_SMTP_DEFERRED;
-        any_failed |= r->result.outcome == STSM_SMTP_FAILED;
-    }
-    save_policy_cache();
-    return any_failed ? EXIT_UNAVAILABLE : any_deferred ? EXIT_TEMPFAIL : 0;
+    const struct stsm_agent_counters *c = stsm_agent_counters(&agent);
+    stsm_mps2_diagf("outbox: %u delivered, %u failed, %u given up, %u message(s) kept for later\n",
+                    (unsigned)c->delivered, (unsigned)c->failed, (unsigned)c->gave_up, (unsigned)c->queued);
+    return c->failed > 0 ? EXIT_UNAVAILABLE : c->queued > 0 ? EXIT_TEMPFAIL : 0;
 }
 
 /* The run-time half of the footprint (tests/bench/footprint.sh reads these lines): how
@@ -318,7 +354,7 @@ int main(void)
         rc = open_trust_store();
         if (rc == 0) {
             load_policy_cache();
-            rc = deliver_alert();
+            rc = run_agent();
         }
     }
     report_footprint();

@@ -1,6 +1,6 @@
 /*
- * The device's own flash on mps2-an385: one store holding two two-slot records, the
- * device record (entropy seed, clock floor) and the policy cache. The board has no flash
+ * The device's own flash on mps2-an385, in three parts: two two-slot records, the device
+ * record (entropy seed, clock floor) and the policy cache, and the outbox's ring of pages. The board has no flash
  * QEMU can program, so the store is RAM that behaves as NOR flash (erase to 0xFF in 4 KiB
  * pages, programming only clears bits) and, to survive a power-off as flash would, is
  * mirrored after every erase and program into a host file named on the semihosting
@@ -26,6 +26,8 @@ extern const char __provision_device_offset[];
 extern const char __provision_device_size[];
 extern const char __provision_cache_offset[];
 extern const char __provision_cache_size[];
+extern const char __provision_outbox_offset[];
+extern const char __provision_outbox_size[];
 
 /* One record's share of the store (mps2_an385.ld). */
 struct part {
@@ -33,7 +35,7 @@ struct part {
     size_t size;
 };
 
-static struct part device_part, cache_part;
+static struct part device_part, cache_part, outbox_part;
 static char mirror_path[128];
 static bool mirror_known;
 
@@ -127,4 +129,9 @@ void stsm_mps2_store_area(struct stsm_flash_area *area)
 void stsm_mps2_device_area(struct stsm_flash_area *area)
 {
     make_area(area, &device_part, __provision_device_offset, __provision_device_size);
+}
+
+void stsm_mps2_outbox_area(struct stsm_flash_area *area)
+{
+    make_area(area, &outbox_part, __provision_outbox_offset, __provision_outbox_size);
 }

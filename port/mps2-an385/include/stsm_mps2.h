@@ -71,6 +71,9 @@ void stsm_mps2_store_area(struct stsm_flash_area *area);
 /** The flash area of the device record (entropy seed, clock floor). */
 void stsm_mps2_device_area(struct stsm_flash_area *area);
 
+/** The flash area of the outbox (stsm_store.h: a ring of 4 KiB pages). */
+void stsm_mps2_outbox_area(struct stsm_flash_area *area);
+
 /** The deepest the stack has been since reset, in bytes (it is painted at reset). */
 size_t stsm_mps2_stack_peak(void);
 

@@ -1,0 +1,364 @@
+#include "stsm_agent.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "stsm_time.h"
+
+/* When the clock is not set yet, look again this often. */
+#define CLOCK_WAIT_MS 1000u
+
+__attribute__((format(printf, 2, 3)))
+static void note(struct stsm_agent *a, const char *fmt, ...)
+{
+    if (a->platform.log == NULL) {
+        return;
+    }
+    char line[240];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    a->platform.log(a->platform.ctx, line);
+}
+
+static void delivery_log(void *arg, const char *line)
+{
+    struct stsm_agent *a = arg;
+    if (a->platform.log != NULL) {
+        a->platform.log(a->platform.ctx, line);
+    }
+}
+
+static bool wall_now(struct stsm_agent *a, int64_t *now)
+{
+    return a->platform.wall_clock(a->platform.ctx, now) && *now > 0;
+}
+
+static struct stsm_outbox_config outbox_config(const struct stsm_settings_outbox *o)
+{
+    return (struct stsm_outbox_config){
+        .retry_first_s = o->retry_first_s,
+        .retry_max_s = o->retry_max_s,
+        .give_up_s = o->give_up_s,
+        .coalesce_window_s = o->coalesce_window_s,
+        .domain_hourly_cap = o->domain_hourly_cap,
+        .drop_lower_when_full = o->drop_lower_when_full,
+    };
+}
+
+/* Opens what is in the store; a message that cannot be read stays where it is (a later
+ * version may read it) and is never sent. */
+static stsm_status_t open_outbox(struct stsm_agent *a)
+{
+    stsm_status_t st = stsm_store_mount(&a->store, a->platform.storage);
+    if (st != STSM_OK) {
+        note(a, "outbox: the store cannot be mounted: %s", stsm_status_str(st));
+        return st;
+    }
+    struct stsm_outbox_config config = outbox_config(&a->settings->outbox);
+    uint32_t bad_id = 0;
+    st = stsm_outbox_open(&a->outbox, &a->store, &config, &bad_id);
+    if (st == STSM_ERR_CORRUPT) {
+        note(a, "outbox: message %lu is damaged in storage: kept, not sent", (unsigned long)bad_id);
+    } else if (st != STSM_OK) {
+        note(a, "outbox: cannot be opened: %s", stsm_status_str(st));
+        return st;
+    }
+    a->counters.queued = (uint32_t)stsm_outbox_count(&a->outbox);
+    return STSM_OK;
+}
+
+stsm_status_t stsm_agent_init(struct stsm_agent *agent, const struct stsm_settings *settings,
+                              const struct stsm_platform *platform)
+{
+    memset(agent, 0, sizeof *agent);
+    agent->settings = settings;
+    agent->platform = *platform;
+    if (settings->mail.from[0] == '\0') {
+        note(agent, "outbox: /mail/from is not set: nothing can be sent");
+        return STSM_ERR_NOT_CONFIGURED;
+    }
+    stsm_status_t st = open_outbox(agent);
+    if (st == STSM_OK && agent->counters.queued > 0) {
+        note(agent, "outbox: %lu message(s) kept from before", (unsigned long)agent->counters.queued);
+    }
+    return st;
+}
+
+void stsm_agent_on_result(struct stsm_agent *agent, stsm_agent_result_fn fn, void *arg)
+{
+    agent->on_result = fn;
+    agent->result_arg = arg;
+}
+
+stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert *alert, uint32_t *id)
+{
+    int64_t now = 0;
+    (void)wall_now(agent, &now);   /* unknown: 0, dated once the clock is set */
+    const char *defaults[STSM_SETTINGS_MAX_TO];
+    size_t default_count = 0;
+    for (; default_count < agent->settings->mail.to_count; default_count++) {
+        defaults[default_count] = agent->settings->mail.to[default_count];
+    }
+    uint32_t new_id = 0, dropped = 0;
+    bool coalesced = false;
+    char why[160] = "";
+    stsm_status_t st = stsm_outbox_raise(&agent->outbox, alert, defaults, default_count, now,
+                                         agent->platform.random_u32(agent->platform.ctx), &new_id, &coalesced,
+                                         &dropped, why, sizeof why);
+    const char *key = alert->key != NULL ? alert->key : "";
+    if (dropped != 0) {
+        agent->counters.dropped++;
+        note(agent, "outbox: message %lu dropped to make room for a %s alert (/outbox/when_full)",
+             (unsigned long)dropped, stsm_severity_name(alert->severity));
+    }
+    if (st == STSM_ERR_FULL) {
+        agent->counters.refused_full++;
+        note(agent, "outbox: full: alert '%.64s' not stored", key);
+    } else if (st == STSM_ERR_ARGUMENT) {
+        note(agent, "outbox: alert '%.64s' refused: %s", key, why);
+    } else if (st != STSM_OK) {
+        note(agent, "outbox: alert '%.64s' not stored: %s", key, stsm_status_str(st));
+    } else {
+        agent->counters.raised++;
+        agent->counters.coalesced += coalesced;
+        note(agent, "outbox: alert '%.64s' (%s) %s message %lu", key, stsm_severity_name(alert->severity),
+             coalesced ? "counted into" : "stored as", (unsigned long)new_id);
+        if (id != NULL) {
+            *id = new_id;
+        }
+        agent->wait_s = 0;   /* poll looks again */
+    }
+    agent->counters.queued = (uint32_t)stsm_outbox_count(&agent->outbox);
+    return st;
+}
+
+/* ---- one attempt ----------------------------------------------------------------------- */
+
+/* Tells the device what became of recipient `i` once it has an end. */
+static void report(struct stsm_agent *a, size_t i, enum stsm_rcpt_state state)
+{
+    const struct stsm_delivery_rcpt *r = &a->delivery.rcpt[i];
+    switch (state) {
+    case STSM_RCPT_DELIVERED:
+        a->counters.delivered++;
+        break;
+    case STSM_RCPT_FAILED:
+        a->counters.failed++;
+        break;
+    case STSM_RCPT_GAVE_UP:
+        a->counters.gave_up++;
+        break;
+    default:
+        return;
+    }
+    if (state == STSM_RCPT_GAVE_UP || r->result.outcome == STSM_SMTP_PENDING) {
+        snprintf(a->reason, sizeof a->reason, "%s", a->loaded.last_error);
+    } else if (r->result.code != 0) {
+        snprintf(a->reason, sizeof a->reason, "%u %s", (unsigned)r->result.code, r->result.text);
+    } else {
+        snprintf(a->reason, sizeof a->reason, "%s: %s", stsm_status_id(r->result.status), r->result.text);
+    }
+    note(a, "outbox: message %lu to %s: %s", (unsigned long)a->loaded.id, a->loaded.to[i],
+         stsm_rcpt_state_name(state));
+    if (a->on_result != NULL) {
+        struct stsm_agent_result result = { a->loaded.id, a->loaded.key, a->loaded.to[i], state, r->host,
+                                            a->reason };
+        a->on_result(a->result_arg, &result);
+    }
+}
+
+/* Writes one recipient's outcome down the moment the delivery knows it, so a power cut
+ * later in the attempt never sends it again. */
+static void record(struct stsm_agent *a, size_t i, const struct stsm_delivery_rcpt *r)
+{
+    if (a->recorded[i] || r->result.outcome == STSM_SMTP_PENDING) {
+        return;
+    }
+    int64_t now = 0;
+    (void)wall_now(a, &now);
+    stsm_status_t st = stsm_outbox_record(&a->outbox, a->current, i, &r->result, now);
+    if (st != STSM_OK) {
+        note(a, "outbox: the result for %s could not be stored: %s", a->loaded.to[i], stsm_status_str(st));
+        return;
+    }
+    a->recorded[i] = true;
+}
+
+static void on_settled(void *arg, size_t i, const struct stsm_delivery_rcpt *r)
+{
+    record(arg, i, r);
+}
+
+static void on_done(void *arg, struct stsm_delivery *d)
+{
+    (void)d;
+    struct stsm_agent *a = arg;
+    a->delivery_ended = true;
+}
+
+/* Turns the stored message into what the delivery sends: the same Date and Message-ID on
+ * every attempt, the envelope only to recipients still pending. */
+static void build_message(struct stsm_agent *a)
+{
+    const struct stsm_outbox_message *m = &a->loaded;
+    struct stsm_message *msg = &a->message;
+    memset(msg, 0, sizeof *msg);
+    msg->from = a->settings->mail.from;
+    msg->from_name = a->settings->mail.from_name[0] != '\0' ? a->settings->mail.from_name : NULL;
+    for (size_t i = 0; i < m->to_count; i++) {
+        msg->to[i] = m->to[i];
+        a->envelope[i] = m->rcpt[i] == STSM_RCPT_PENDING;
+    }
+    msg->to_count = m->to_count;
+    msg->subject = m->subject;
+    msg->body = m->body;
+    msg->body_len = m->body_len;
+    msg->date = m->first_raised;
+    msg->id_random[0] = m->id_random[0];
+    msg->id_random[1] = m->id_random[1];
+    if (m->raised_count > 1) {
+        char first[24], last[24];
+        stsm_time_format_utc(m->first_raised, first);
+        stsm_time_format_utc(m->last_raised, last);
+        snprintf(a->preamble, sizeof a->preamble,
+                 "This alert was raised %lu times, first at %s\nand last at %s.\n\n",
+                 (unsigned long)m->raised_count, first, last);
+        msg->preamble = a->preamble;
+    }
+}
+
+static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
+{
+    /* The attempt is written down before anything goes out; that write may move the
+     * body (the store reclaims pages), so the message is read after it. The delivery
+     * renders the whole message at its start, before any outcome is written. */
+    stsm_status_t st = stsm_outbox_attempt_begins(&a->outbox, id, now);
+    if (st == STSM_OK) {
+        st = stsm_outbox_load(&a->outbox, id, &a->loaded);
+    }
+    if (st != STSM_OK) {
+        note(a, "outbox: message %lu cannot be attempted: %s", (unsigned long)id, stsm_status_str(st));
+        a->wait_s = 60;   /* storage trouble: do not spin on it */
+        return;
+    }
+    a->counters.attempts++;
+    a->current = id;
+    memset(a->recorded, 0, sizeof a->recorded);
+    build_message(a);
+    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)a->loaded.attempts);
+    a->delivering = true;
+    a->delivery_ended = false;
+    const struct stsm_delivery_options options = { .settled = on_settled, .envelope = a->envelope };
+    stsm_delivery_set_options(&a->delivery, &options);
+    st = stsm_delivery_start(&a->delivery, a->settings, &a->message, a->platform.tls, a->platform.sts_cache, now,
+                             delivery_log, on_done, a);
+    if (st != STSM_OK) {
+        /* The outbox refused nothing the delivery refuses (same checks), so this is a
+         * local fault: the attempt ends as deferred and is retried with backoff. */
+        note(a, "outbox: message %lu: the delivery could not start: %s", (unsigned long)id, stsm_status_str(st));
+        a->delivery_ended = true;
+    }
+}
+
+static void end_attempt(struct stsm_agent *a)
+{
+    int64_t now = 0;
+    (void)wall_now(a, &now);
+    for (size_t i = 0; i < a->loaded.to_count; i++) {
+        record(a, i, &a->delivery.rcpt[i]);
+    }
+    enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
+    stsm_status_t st = stsm_outbox_attempt_ends(&a->outbox, a->current, now,
+                                                a->platform.random_u32(a->platform.ctx), states);
+    a->delivering = false;
+    a->delivery_ended = false;
+    if (st != STSM_OK) {
+        note(a, "outbox: message %lu: the attempt's end could not be stored: %s", (unsigned long)a->current,
+             stsm_status_str(st));
+    } else {
+        for (size_t i = 0; i < a->loaded.to_count; i++) {
+            if (a->loaded.rcpt[i] == STSM_RCPT_PENDING) {
+                report(a, i, states[i]);
+            }
+        }
+    }
+    if (a->platform.sts_cache_changed != NULL) {
+        a->platform.sts_cache_changed(a->platform.ctx);
+    }
+    a->counters.queued = (uint32_t)stsm_outbox_count(&a->outbox);
+    a->wait_s = 0;
+}
+
+void stsm_agent_poll(struct stsm_agent *agent)
+{
+    agent->polled_at_ms = agent->platform.monotonic_ms(agent->platform.ctx);
+    if (agent->delivering) {
+        if (agent->delivery_ended) {
+            end_attempt(agent);
+        } else {
+            return;
+        }
+    }
+    int64_t now;
+    if (!wall_now(agent, &now)) {
+        agent->wait_s = 0;
+        return;
+    }
+    if (!agent->clock_known) {
+        agent->clock_known = true;
+        (void)stsm_outbox_clock_known(&agent->outbox, now);
+    }
+    (void)stsm_outbox_tidy(&agent->outbox, now);
+    agent->counters.queued = (uint32_t)stsm_outbox_count(&agent->outbox);
+    uint32_t id = 0, wait = UINT32_MAX;
+    if (agent->stopping || stsm_outbox_next_due(&agent->outbox, now, &id, &wait) != STSM_OK) {
+        agent->wait_s = agent->stopping ? UINT32_MAX : wait;
+        return;
+    }
+    begin_attempt(agent, id, now);
+}
+
+uint32_t stsm_agent_next_wakeup(const struct stsm_agent *agent)
+{
+    if (agent->delivering) {
+        return agent->delivery_ended ? 0 : UINT32_MAX;
+    }
+    if (!agent->clock_known) {
+        return CLOCK_WAIT_MS;
+    }
+    if (agent->wait_s == UINT32_MAX) {
+        return UINT32_MAX;
+    }
+    uint64_t due_ms = (uint64_t)agent->wait_s * 1000u;
+    uint32_t since = agent->platform.monotonic_ms(agent->platform.ctx) - agent->polled_at_ms;
+    if (due_ms <= since) {
+        return 0;
+    }
+    due_ms -= since;
+    return due_ms >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)due_ms;
+}
+
+void stsm_agent_stop(struct stsm_agent *agent)
+{
+    agent->stopping = true;
+}
+
+bool stsm_agent_busy(const struct stsm_agent *agent)
+{
+    return agent->delivering;
+}
+
+stsm_status_t stsm_agent_reload(struct stsm_agent *agent)
+{
+    stsm_status_t st = open_outbox(agent);
+    agent->wait_s = 0;
+    return st;
+}
+
+const struct stsm_agent_counters *stsm_agent_counters(const struct stsm_agent *agent)
+{
+    return &agent->counters;
+}
