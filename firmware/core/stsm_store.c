@@ -212,7 +212,7 @@ static bool head_fits(const struct stsm_store *s, size_t size, size_t limit)
 static bool program(struct stsm_store *s, size_t at, const uint8_t *data, size_t len)
 {
     const struct stsm_flash_area *a = s->area;
-    bool in_area = data >= a->base && data < a->base + a->size;
+    bool in_area = (uintptr_t)data >= (uintptr_t)a->base && (uintptr_t)data < (uintptr_t)a->base + a->size;
     uint8_t chunk[COPY_CHUNK];
     for (size_t done = 0; done < len;) {
         size_t n = in_area ? (len - done < COPY_CHUNK ? len - done : COPY_CHUNK) : len;
@@ -546,7 +546,11 @@ stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void 
     if (st != STSM_OK) {
         return st;
     }
-    if (!key_valid(key) || (data == NULL && len > 0)) {
+    const uint8_t *bytes = data;
+    uintptr_t from = (uintptr_t)bytes, base = (uintptr_t)store->area->base;
+    /* Data inside the area could be erased by the reclaim that makes room for it. */
+    if (!key_valid(key) || (bytes == NULL && len > 0) ||
+        (len > 0 && from < base + store->area->size && from + len > base)) {
         return STSM_ERR_ARGUMENT;
     }
     if (len > stsm_store_record_max(store->area)) {
@@ -557,7 +561,7 @@ stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void 
         return STSM_ERR_FULL;
     }
     uint32_t offset;
-    st = place(store, KIND_VALUE, key, data, len, STSM_STORE_KEY_NONE, &offset);
+    st = place(store, KIND_VALUE, key, bytes, len, STSM_STORE_KEY_NONE, &offset);
     if (st != STSM_OK) {
         store->must_mount = true;
         return st;

@@ -23,7 +23,8 @@
  * Capacity: the store always keeps one page free to reclaim into, so a put that returns
  * STSM_OK never has to be undone and a put that does not fit fails up front with
  * STSM_ERR_FULL (the store is unchanged). A put is planned first on a copy of the RAM
- * state (about 1.2 KiB of stack), step by step as it will run.
+ * state, step by step as it will run: struct stsm_store is 1080 bytes on Cortex-M3 and a
+ * put or delete needs about 1.5 KiB of stack.
  *
  * Flash semantics assumed: erased bytes read 0xFF, programming only clears bits; the
  * area is memory-mapped for reading (`area->base`). Program calls take any offset and
@@ -118,7 +119,8 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
 /**
  * Stores `len` bytes of `data` (which must not point into the area) as the new version of
  * `key`, atomically with respect to power loss. STSM_ERR_ARGUMENT for key 0 or
- * 0xFFFFFFFF, or NULL data with len > 0; STSM_ERR_CAPACITY when `len` exceeds
+ * 0xFFFFFFFF, NULL data with len > 0, or data inside the area (a reclaim could erase it:
+ * copy a stored value to RAM first); STSM_ERR_CAPACITY when `len` exceeds
  * stsm_store_record_max(); STSM_ERR_FULL when the area or the index has no room for it
  * (nothing changed); STSM_ERR_IO when the device fails (the previous version stays).
  * A put is accepted only if it leaves room for STSM_STORE_DELETE_RESERVE deletes after
