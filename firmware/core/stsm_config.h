@@ -63,7 +63,8 @@
 #define STSM_DNS_TRY_TIMEOUT_MS 1000
 #endif
 
-/** Time for one query over TCP (after a truncated UDP answer). */
+/** Time a DNS query has left once it first falls back to TCP (after a truncated UDP
+ *  answer), for all its exchanges and tries from then on. */
 #ifndef STSM_DNS_TCP_TIMEOUT_MS
 #define STSM_DNS_TCP_TIMEOUT_MS 5000
 #endif

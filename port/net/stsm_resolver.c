@@ -15,6 +15,7 @@
 static uint8_t reply[STSM_DNS_MSG_MAX];
 
 static void resolver_timeout(void *arg);
+static void tcp_deadline(void *arg);
 static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err);
 static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 static void tcp_on_err(void *arg, err_t err);
@@ -37,10 +38,11 @@ static void drop_tcp(struct stsm_resolver_query *rq)
     }
 }
 
-/* Releases the connections and timer of a query; the struct may then be reused. */
+/* Releases the connections and timers of a query; the struct may then be reused. */
 static void release(struct stsm_resolver_query *rq)
 {
     sys_untimeout(resolver_timeout, rq);
+    sys_untimeout(tcp_deadline, rq);
     if (rq->udp != NULL) {
         udp_remove(rq->udp);
         rq->udp = NULL;
@@ -87,6 +89,13 @@ static void resolver_timeout(void *arg)
     next_try(arg);
 }
 
+/* The query's time over TCP is up: it ends here, whatever try it is in. */
+static void tcp_deadline(void *arg)
+{
+    struct stsm_resolver_query *rq = arg;
+    finish(rq, rq->last_error, 0);
+}
+
 static int server_index(const struct stsm_resolver_query *rq, const ip_addr_t *addr)
 {
     for (uint8_t i = 0; i < rq->server_count; i++) {
@@ -124,9 +133,15 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
             next_try(rq);
             return;
         }
-        /* The whole exchange's deadline: tcp_on_recv never re-arms it, so a server that
-         * sends a byte at a time cannot hold the query open. */
-        sys_timeout(STSM_DNS_TCP_TIMEOUT_MS, resolver_timeout, rq);
+        /* One deadline for the rest of the query, armed at its first fallback to TCP and
+         * never re-armed: not by bytes arriving (a server that sends a byte at a time
+         * cannot hold the query open), nor by a later try (one that truncates every UDP
+         * answer and then trickles cannot make each try a fresh wait). An exchange that
+         * fails early leaves what remains to the next tries. */
+        if (!rq->tcp_deadline_armed) {
+            rq->tcp_deadline_armed = true;
+            sys_timeout(STSM_DNS_TCP_TIMEOUT_MS, tcp_deadline, rq);
+        }
         return;
     }
     if (st == STSM_OK && rq->answer.outcome != STSM_DNS_TEMPFAIL &&

@@ -12,10 +12,11 @@
  * flight, each in its own struct.
  *
  * Every deadline is armed once and never pushed back by arriving bytes: a UDP try has
- * STSM_DNS_TRY_TIMEOUT_MS (doubling each round), and an exchange over TCP has
- * STSM_DNS_TCP_TIMEOUT_MS in all, from connect to the whole answer, however slowly the
- * server trickles it. A TCP exchange only follows a truncated UDP answer, so a query
- * ends within the time of its UDP tries plus STSM_DNS_TRIES x STSM_DNS_TCP_TIMEOUT_MS.
+ * STSM_DNS_TRY_TIMEOUT_MS (doubling each round), and from its first fallback to TCP a
+ * query has STSM_DNS_TCP_TIMEOUT_MS left in all, over every exchange and try that follows
+ * (connects, answers however slowly trickled, further UDP tries); when it passes the query
+ * ends. So a query ends within the time of its UDP tries plus STSM_DNS_TCP_TIMEOUT_MS,
+ * even against servers that truncate every UDP answer and trickle every TCP one.
  */
 #ifndef STSM_RESOLVER_H
 #define STSM_RESOLVER_H
@@ -53,6 +54,7 @@ struct stsm_resolver_query {
     uint8_t tries;               /* UDP tries sent so far */
     uint8_t asked_mask;          /* servers this query was sent to */
     uint8_t tcp_server;          /* server asked over TCP */
+    bool tcp_deadline_armed;     /* the query has fallen back to TCP once: its end is set */
     uint8_t last_rcode;          /* from the last error reply, for logs */
     stsm_status_t last_error;    /* why the last try failed */
     struct udp_pcb *udp;

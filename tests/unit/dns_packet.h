@@ -6,6 +6,7 @@
 #define DNS_PACKET_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -134,6 +135,29 @@ static inline void pkt_rr_txt(struct pkt *p, const char *owner, ...)
         pkt_bytes(p, s, strlen(s));
     }
     va_end(ap);
+}
+
+/* The reply to the query `q` of `n` bytes, for scripted servers: its ID and question as
+ * asked (the query's OPT record left out) with the A record `a4` for that name, or, when
+ * `a4` is NULL, no answer and TC set. Returns false if `q` is too short to hold a question. */
+static inline bool pkt_reply_a(struct pkt *r, const uint8_t *q, size_t n, const uint8_t *a4)
+{
+    size_t qend = QNAME_AT;
+    while (qend < n && q[qend] != 0) {
+        qend += 1u + q[qend];
+    }
+    qend += 5;
+    if (n < QNAME_AT + 5 || qend > n) {
+        return false;
+    }
+    pkt_header(r, (unsigned)q[0] << 8 | q[1], a4 == NULL ? 0x0200u : 0, 0, 1, a4 == NULL ? 0 : 1, 0, 0);
+    pkt_bytes(r, q + QNAME_AT, qend - QNAME_AT);
+    if (a4 != NULL) {
+        pkt_ptr(r, QNAME_AT);
+        pkt_rr_fixed(r, 1, 60, 4);
+        pkt_bytes(r, a4, 4);
+    }
+    return true;
 }
 
 #endif /* DNS_PACKET_H */
