@@ -206,6 +206,7 @@ static void build_message(struct stsm_agent *a)
     const struct stsm_outbox_message *m = &a->loaded;
     struct stsm_message *msg = &a->message;
     memset(msg, 0, sizeof *msg);
+    a->preamble[0] = '\0';
     msg->from = a->settings->mail.from;
     msg->from_name = a->settings->mail.from_name[0] != '\0' ? a->settings->mail.from_name : NULL;
     for (size_t i = 0; i < m->to_count; i++) {
@@ -219,13 +220,20 @@ static void build_message(struct stsm_agent *a)
     msg->date = m->first_raised;
     msg->id_random[0] = m->id_random[0];
     msg->id_random[1] = m->id_random[1];
-    if (m->raised_count > 1) {
-        char first[24], last[24];
-        stsm_time_format_utc(m->first_raised, first);
-        stsm_time_format_utc(m->last_raised, last);
+    char first[24], last[24], window[24];
+    stsm_time_format_utc(m->first_raised, first);
+    stsm_time_format_utc(m->last_raised, last);
+    stsm_time_format_utc(m->window_start, window);
+    const char *s = m->raised_count == 1 ? "" : "s";
+    if (m->follow_up) {
         snprintf(a->preamble, sizeof a->preamble,
-                 "This alert was raised %lu times, first at %s\nand last at %s.\n\n",
+                 "This alert was raised again %lu time%s since the message of\n%s:\n"
+                 "first at %s, last at %s.\n\n", (unsigned long)m->raised_count, s, window, first, last);
+    } else if (m->raised_count > 1) {
+        snprintf(a->preamble, sizeof a->preamble, "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
                  (unsigned long)m->raised_count, first, last);
+    }
+    if (a->preamble[0] != '\0') {
         msg->preamble = a->preamble;
     }
 }

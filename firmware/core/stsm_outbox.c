@@ -361,6 +361,8 @@ static void fill_message(const struct content *m, const struct state *s, struct 
     out->first_raised = s->first_raised;
     out->last_raised = s->last_raised;
     out->raised_count = s->raised_count;
+    out->follow_up = m->not_before != 0;
+    out->window_start = m->window_start;
     out->attempts = s->attempts;
     out->next_attempt = s->next_attempt;
     memcpy(out->last_error, s->error, sizeof out->last_error);

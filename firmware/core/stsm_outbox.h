@@ -153,6 +153,9 @@ struct stsm_outbox_message {
     int64_t first_queued;            /**< wall seconds, 0 unknown */
     int64_t first_raised, last_raised;
     uint32_t raised_count;           /**< raises this message stands for (>= 1) */
+    bool follow_up;                  /**< it collects the raises after the first message of
+                                          its coalescing window, opened at window_start */
+    int64_t window_start;
     uint32_t attempts;
     int64_t next_attempt;            /**< wall seconds; 0: as soon as possible */
     char last_error[STSM_OUTBOX_ERROR_MAX + 1];

@@ -569,9 +569,13 @@ static void test_storm(void)
     CHECK_INT(stsm_outbox_count(&ob), 2);   /* the first is kept as the window's anchor */
     CHECK_INT(stsm_outbox_load(&ob, first, &msg), STSM_OK);
     CHECK_INT(msg.raised_count, 1);
+    CHECK(!msg.follow_up);
+    CHECK_INT(msg.window_start, T0);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_DELIVERED);
     CHECK_INT(stsm_outbox_load(&ob, follow, &msg), STSM_OK);
     CHECK_INT(msg.raised_count, 999);
+    CHECK(msg.follow_up);
+    CHECK_INT(msg.window_start, T0);
     CHECK_INT(msg.first_raised, T0);   /* i = 1..16 fall in the first second */
     CHECK_INT(msg.last_raised, T0 + 59);
     CHECK_INT(msg.next_attempt, T0 + 300);
