@@ -82,6 +82,8 @@ stsm_status_t stsm_agent_init(struct stsm_agent *agent, const struct stsm_settin
     }
     stsm_status_t st = open_outbox(agent);
     if (st == STSM_OK && agent->counters.queued > 0) {
+        /* Whatever waited for a retry before the restart is tried once now. */
+        stsm_outbox_retry_now(&agent->outbox);
         note(agent, "outbox: %lu message(s) kept from before", (unsigned long)agent->counters.queued);
     }
     return st;

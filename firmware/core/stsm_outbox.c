@@ -1303,6 +1303,16 @@ stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox)
     return result;
 }
 
+void stsm_outbox_retry_now(struct stsm_outbox *outbox)
+{
+    for (size_t i = 0; i < outbox->count; i++) {
+        struct stsm_outbox_summary *sum = &outbox->items[i];
+        if (sum->pending != 0 && sum->attempted) {
+            sum->next_attempt = 0;
+        }
+    }
+}
+
 stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id)
 {
     if (outbox->attempt_id == id) {

@@ -284,6 +284,14 @@ stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, 
  *  stored, so another process working the store sees it. */
 stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox);
 
+/**
+ * Ends every retry wait in RAM only (nothing is written): each message already attempted
+ * is due now, once; its next wait follows from its stored attempt count as before.
+ * Coalescing holds stay. For a boot: a device that was off often comes back because its
+ * network did.
+ */
+void stsm_outbox_retry_now(struct stsm_outbox *outbox);
+
 /** Removes message `id` whatever its state (`stsmail queue drop`). */
 stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id);
 

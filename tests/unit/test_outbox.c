@@ -541,6 +541,21 @@ static void test_outcomes(void)
     reboot();
     CHECK_INT(stsm_outbox_next_due(&ob, T0 + 1, &due, &wait), STSM_OK);
     CHECK_INT(due, id);
+    CHECK_CASE("retry_now: the retry wait ends in RAM only, a coalescing hold stays");
+    fresh(defaults());
+    uint32_t tried = raise_at("fan", STSM_SEVERITY_WARNING, TO1, 1, T0, false);
+    attempt(tried, T0, STSM_SMTP_DEFERRED, 0);
+    uint32_t held = raise_at("fan", STSM_SEVERITY_WARNING, TO1, 1, T0 + 1, false);   /* the window's follow-up */
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 2, &due, &wait), STSM_ERR_NOT_FOUND);
+    stsm_outbox_retry_now(&ob);
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 2, &due, &wait), STSM_OK);
+    CHECK_INT(due, tried);
+    attempt(tried, T0 + 2, STSM_SMTP_DEFERRED, 0);
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 3, &due, &wait), STSM_ERR_NOT_FOUND);   /* held stays held */
+    CHECK(wait > 1);
+    reboot();   /* nothing was written: a reboot waits again */
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 3, &due, &wait), STSM_ERR_NOT_FOUND);
+    (void)held;
 }
 
 /* ---- coalescing ----------------------------------------------------------------------- */
