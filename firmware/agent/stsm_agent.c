@@ -261,7 +261,12 @@ static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
     note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)a->loaded.attempts);
     a->delivering = true;
     a->delivery_ended = false;
-    const struct stsm_delivery_options options = { .settled = on_settled, .envelope = a->envelope };
+    const struct stsm_delivery_options options = { .transport = a->platform.transport,
+                                                   .transport_ctx = a->platform.transport_ctx,
+                                                   .clock = a->platform.clock,
+                                                   .clock_ctx = a->platform.clock_ctx,
+                                                   .settled = on_settled,
+                                                   .envelope = a->envelope };
     stsm_delivery_set_options(&a->delivery, &options);
     st = stsm_delivery_start(&a->delivery, a->settings, &a->message, a->platform.tls, a->platform.sts_cache, now,
                              delivery_log, on_done, a);
@@ -271,6 +276,20 @@ static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
         note(a, "outbox: message %lu: the delivery could not start: %s", (unsigned long)id, stsm_status_str(st));
         a->delivery_ended = true;
     }
+}
+
+/* Says when recipients still pending after an attempt are tried again, and why. */
+static void note_retry(struct stsm_agent *a, size_t waiting)
+{
+    /* The attempt is over: its copy of the message makes room for the outbox's view. */
+    struct stsm_outbox_message *m = &a->loaded;
+    if (stsm_outbox_load(&a->outbox, a->current, m) != STSM_OK) {
+        return;
+    }
+    char when[24];
+    stsm_time_format_utc(m->next_attempt, when);
+    note(a, "outbox: message %lu: %lu recipient(s) deferred after attempt %lu, next try at %s: %s",
+         (unsigned long)m->id, (unsigned long)waiting, (unsigned long)m->attempts, when, m->last_error);
 }
 
 static void end_attempt(struct stsm_agent *a)
@@ -289,10 +308,15 @@ static void end_attempt(struct stsm_agent *a)
         note(a, "outbox: message %lu: the attempt's end could not be stored: %s", (unsigned long)a->current,
              stsm_status_str(st));
     } else {
+        size_t waiting = 0;
         for (size_t i = 0; i < a->loaded.to_count; i++) {
             if (a->loaded.rcpt[i] == STSM_RCPT_PENDING) {
                 report(a, i, states[i]);
+                waiting += states[i] == STSM_RCPT_PENDING;
             }
+        }
+        if (waiting > 0) {
+            note_retry(a, waiting);
         }
     }
     if (a->platform.sts_cache_changed != NULL) {

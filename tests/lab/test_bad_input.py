@@ -116,6 +116,14 @@ SPECS = {
     "/mta_sts/relax_content_type": ({}, "no", None),
     "/mta_sts/strict_cname": ({}, "mx", ["mx", "cname"]),
     "/tls/trust_store": ({}, [], "s" * 1000),
+    "/outbox/retry_first": ({}, "60", 86401),
+    "/outbox/retry_max": ({}, "1h", 604801),
+    "/outbox/give_up": ({}, "3d", 59),
+    "/outbox/coalesce_window": ({}, "5m", 86401),
+    "/outbox/domain_hourly_cap": ({}, "none", 10001),
+    "/outbox/when_full": ({}, True, "drop_oldest"),
+    "/outbox/store_file": ({}, 1, "o" * 1000),
+    "/outbox/store_size": ({}, "64K", 266240),
 }
 REMOVED = {"/delivery/require_tls": True}
 
