@@ -49,6 +49,13 @@ struct stsm_platform {
      *  it, so the device can write it to flash. Optional. */
     struct stsm_sts_cache *sts_cache;
     void (*sts_cache_changed)(void *ctx);
+    /** What deliveries run on. Optional: NULL takes lwIP's connection
+     *  (stsm_conn_transport()) and timer list (stsm_lwip_clock()); tests give a scripted
+     *  peer and a fake clock. Their contexts must outlive the agent. */
+    const struct stsm_transport *transport;
+    void *transport_ctx;
+    const struct stsm_clock *clock;
+    void *clock_ctx;
 };
 
 /** What became of one recipient of one message: delivered, failed or gave up. */
