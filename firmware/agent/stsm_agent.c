@@ -380,6 +380,13 @@ void stsm_agent_stop(struct stsm_agent *agent)
     agent->stopping = true;
 }
 
+void stsm_agent_abandon(struct stsm_agent *agent)
+{
+    if (agent->delivering && !agent->delivery_ended) {
+        stsm_delivery_stop(&agent->delivery);
+    }
+}
+
 bool stsm_agent_busy(const struct stsm_agent *agent)
 {
     return agent->delivering;

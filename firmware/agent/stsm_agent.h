@@ -137,6 +137,12 @@ uint32_t stsm_agent_next_wakeup(const struct stsm_agent *agent);
 /** Starts nothing new; the delivery under way runs to its end. */
 void stsm_agent_stop(struct stsm_agent *agent);
 
+/** Ends the delivery under way now, for a shutdown that cannot wait for it: the
+ *  connection is dropped and every recipient not yet settled stays pending (the next
+ *  start tries it at once). A message whose data was already sent in full may then
+ *  arrive twice: the one exception docs/outbox.md names. The next poll writes the end. */
+void stsm_agent_abandon(struct stsm_agent *agent);
+
 /** True while a delivery is under way. */
 bool stsm_agent_busy(const struct stsm_agent *agent);
 

@@ -250,13 +250,13 @@ static void abandon_connection(struct stsm_delivery *d)
     d->transport->close(CONN(d));
 }
 
-static void on_deadline(void *arg)
+/* Ends the attempt now: the connection is dropped (a transaction cut before the end of
+ * its data is discarded by the server) and every recipient not yet settled is deferred
+ * with `status` and `text`. DNS and policy lookups cannot be cancelled; the delivery ends
+ * once the last of them does, each within its own bound. */
+static void expire(struct stsm_delivery *d, stsm_status_t status, const char *text)
 {
-    struct stsm_delivery *d = arg;
     struct stsm_smtp_result r;
-    char text[100];
-    snprintf(text, sizeof text, "the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
-             (unsigned long)d->settings->delivery.attempt_timeout_s);
     say(d, "%s; every recipient not yet settled is deferred", text);
     set_state(d, STSM_DELIVERY_EXPIRED);
     abandon_connection(d);
@@ -264,16 +264,34 @@ static void on_deadline(void *arg)
         stsm_resolver_cancel(&d->query);
         d->lookups &= ~LOOKUP_ROUTE;
     }
-    set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_TIMEOUT, text);
+    set_local(&r, STSM_SMTP_DEFERRED, status, text);
     for (size_t i = 0; i < d->message->to_count; i++) {
         if (pending(d, i)) {
             settle(d, i, &r, "");
         }
     }
-    /* DNS and policy lookups cannot be cancelled; each ends within its own bound. */
     if (d->lookups == 0) {
         finish(d);
     }
+}
+
+static void on_deadline(void *arg)
+{
+    struct stsm_delivery *d = arg;
+    char text[100];
+    snprintf(text, sizeof text, "the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
+             (unsigned long)d->settings->delivery.attempt_timeout_s);
+    expire(d, STSM_ERR_TIMEOUT, text);
+}
+
+void stsm_delivery_stop(struct stsm_delivery *delivery)
+{
+    if (delivery->state == STSM_DELIVERY_IDLE || delivery->state == STSM_DELIVERY_DONE ||
+        delivery->state == STSM_DELIVERY_EXPIRED) {
+        return;
+    }
+    disarm(delivery, &delivery->deadline_timer);
+    expire(delivery, STSM_ERR_STOPPED, "the attempt was stopped (shutdown)");
 }
 
 /* For a lookup's callback, once its bit is cleared: true when the deadline passed

@@ -201,4 +201,13 @@ enum stsm_delivery_state stsm_delivery_state(const struct stsm_delivery *deliver
 /** Name of a state for logs ("next_host", "held", ...; "?" for a value out of range). */
 const char *stsm_delivery_state_name(enum stsm_delivery_state state);
 
+/**
+ * Ends a running delivery now, for a shutdown: the connection is dropped without waiting
+ * for the server (a transaction cut before the end of its data is discarded by it), and
+ * every recipient not yet settled is settled as deferred (STSM_ERR_STOPPED). `done` runs
+ * from here, or, when a DNS or policy lookup is still out, once it ends (each within its
+ * own bound). A delivery that is not running is left alone.
+ */
+void stsm_delivery_stop(struct stsm_delivery *delivery);
+
 #endif /* STSM_DELIVERY_H */

@@ -32,6 +32,7 @@ int stsm_app_exit_status(stsm_status_t status)
     case STSM_ERR_DNS_SERVER_FAILURE:
     case STSM_ERR_PEER_CLOSED:
     case STSM_ERR_TLS_TRUNCATED:
+    case STSM_ERR_STOPPED:
     case STSM_ERR_FULL: return EXIT_TEMPFAIL;
     case STSM_ERR_PEER_PROTOCOL: return EXIT_PROTOCOL;
     case STSM_ERR_DNS_MALFORMED:

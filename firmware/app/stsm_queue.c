@@ -15,6 +15,7 @@
 
 #define BODY_MAX 8192
 #define PAGE_SIZE 4096u
+#define STOP_GRACE_MS 10000u   /* after SIGTERM, for the delivery under way */
 
 static struct stsm_settings settings;
 static struct stsm_host_flash flash;
@@ -302,7 +303,9 @@ int stsm_queue_command(const struct stsm_cli_queue_args *args)
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_requested = 1;
+    if (stop_requested == 0) {
+        stop_requested = 1;
+    }
 }
 
 static void print_result(void *arg, const struct stsm_agent_result *r)
@@ -329,9 +332,22 @@ int stsm_queue_run(const struct stsm_cli_run_args *args)
     sigaction(SIGINT, &sa, NULL);
     fprintf(stderr, "stsmail: working the outbox (%lu message(s)) until SIGTERM\n",
             (unsigned long)stsm_agent_counters(&agent)->queued);
+    uint32_t stop_at = 0;
     for (;;) {
-        if (stop_requested) {
+        if (stop_requested == 1) {
+            /* The delivery under way gets a grace period to end by itself: most finish
+             * their transaction within it, and abandoning one whose data went out in
+             * full is the one case that can send a message twice. */
             stsm_agent_stop(&agent);
+            stop_at = sys_now();
+            stop_requested = 2;
+            if (stsm_agent_busy(&agent)) {
+                fprintf(stderr, "stsmail: stopping: the delivery under way has %u s to end\n",
+                        (unsigned)(STOP_GRACE_MS / 1000));
+            }
+        } else if (stop_requested == 2 && stsm_agent_busy(&agent) && sys_now() - stop_at >= STOP_GRACE_MS) {
+            stsm_agent_abandon(&agent);
+            stop_requested = 3;
         }
         /* Another process (stsmail enqueue, queue drop) may write the store between our
          * turns; every turn that may write holds the file's lock and starts from what the
@@ -343,7 +359,7 @@ int stsm_queue_run(const struct stsm_cli_run_args *args)
         stsm_host_net_poll(0);
         stsm_agent_poll(&agent);
         bool done = stop_requested && !stsm_agent_busy(&agent);
-        uint32_t wait = stsm_agent_next_wakeup(&agent);
+        uint32_t wait = stop_requested != 0 ? 100 : stsm_agent_next_wakeup(&agent);
         stsm_host_flash_unlock(&flash);
         if (done) {
             break;

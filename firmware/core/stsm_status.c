@@ -40,6 +40,7 @@ static const struct {
     [STSM_ERR_TLS_TRUNCATED] = { "tls_truncated", "connection closed without TLS close_notify" },
     [STSM_ERR_FULL] = { "full", "no room: nothing was stored" },
     [STSM_ERR_NOT_FOUND] = { "not_found", "no such item" },
+    [STSM_ERR_STOPPED] = { "stopped", "stopped for a shutdown" },
 };
 
 static bool known(stsm_status_t status)

@@ -39,6 +39,7 @@ typedef enum {
     STSM_ERR_TLS_TRUNCATED,   /**< TCP closed under TLS without close_notify: what came before may be cut short. */
     STSM_ERR_FULL,            /**< The outbox (or the store under it) has no room: nothing was stored, nothing dropped. */
     STSM_ERR_NOT_FOUND,       /**< No stored item has that id or key. */
+    STSM_ERR_STOPPED,         /**< The attempt was stopped for a shutdown before it ended. */
     STSM_STATUS_COUNT         /**< Number of codes; not a status. */
 } stsm_status_t;
 

@@ -41,6 +41,7 @@ enum op {
     NOT_SENT,       /* check: the client has not sent `text` */
     SETTLED,        /* check: the `settled` calls so far, "index:outcome " each */
     CONNECTS_TO,    /* check: the connections so far went to `text` ("address:port " each) */
+    STOP,           /* stsm_delivery_stop(): a shutdown */
     END,
 };
 
@@ -131,6 +132,21 @@ static const struct step route_fails_timers_late[] = {
 static const struct step policy_too_big_during_connect[] = {
     { ROUTE, "mx.victim.example", 0, false }, { POLICY_TOO_BIG, NULL, 40000, false },
     { IS_CLOSED, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 17a. A shutdown in the middle of a transaction (DATA sent, no 354 yet): the connection
+ *      goes at once, the message never does, the recipient is deferred as stopped. */
+static const struct step stop_mid_transaction[] = {
+    { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO,
+    { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SENT_HAS, "DATA\r\n", 0, false }, { STOP, NULL, 0, false }, { IS_CLOSED, NULL, 0, false },
+    { ALL_DONE, NULL, 0, false }, { SERVER, "354 go\r\n", 0, false }, { NOT_SENT, "Subject:", 0, false },
+    { END, NULL, 0, false },
+};
+/* 17b. A shutdown while the MX lookup runs: DNS cannot be cancelled, so `done` waits for
+ *      its answer, and nothing connects. */
+static const struct step stop_during_lookup[] = {
+    { STOP, NULL, 0, false }, { STATE, "expired", 0, false }, { ROUTE, "mx.victim.example", 0, false },
+    { ALL_DONE, NULL, 0, false }, { CONNECTS, NULL, 0, false }, { END, NULL, 0, false },
 };
 /* 6. Finding 3: relay tls "none" under an enforce policy: no STARTTLS offered, no mail. */
 static const struct step relay_none_enforce[] = {
@@ -291,6 +307,12 @@ static const bool skip_second[] = { true, false, true };
 #define DEFERRED(status) STSM_SMTP_DEFERRED, status
 
 static const struct scenario scenarios[] = {
+    { "17a shutdown mid-transaction: connection dropped, deferred as stopped", ",\"mta_sts\": {\"enabled\": false}",
+      stop_mid_transaction, { DEFERRED(STSM_ERR_STOPPED), true, false, 1, 0, 0, "stopped (shutdown)", -1 }, NULL, NULL,
+      NULL, NULL },
+    { "17b shutdown during the MX lookup: done once DNS answers, nothing connects",
+      ",\"mta_sts\": {\"enabled\": false}", stop_during_lookup,
+      { DEFERRED(STSM_ERR_STOPPED), false, true, 0, 0, 0, "stopped (shutdown)", -1 }, NULL, NULL, NULL, NULL },
     { "1 enforce policy arrives during the connect; MX outside it", "",
       enforce_during_connect,
       { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 1, 0, "refused before MAIL FROM", -1 }, NULL, NULL, NULL, NULL },
@@ -542,6 +564,9 @@ static void play(const struct step *s)
     case ALL_DONE:
         CHECK_INT(dones, 1);
         quiet_from = log_len;
+        break;
+    case STOP:
+        stsm_delivery_stop(&delivery);
         break;
     case END:
         break;
