@@ -258,8 +258,9 @@ static void test_wear(size_t pages, size_t page)
         total += sim.erases[p];
     }
     nor_sim_erase_spread(&sim, &max, &min);
-    printf("wear: %zu pages of %zu: %lu erases for %u alerts (%.3f per alert), per page %lu..%lu\n", pages,
-           page, total - erases0, alerts, (double)(total - erases0) / alerts, min, max);
+    printf("wear: %zu pages of %zu, %u messages kept: %lu erases for %u alerts of 6 store writes (%.3f per alert, "
+           "%.3f per write), per page %lu..%lu\n", pages, page, background, total - erases0, alerts,
+           (double)(total - erases0) / alerts, (double)(total - erases0) / (alerts * 6.0), min, max);
     CHECK(min > 0);
     CHECK(max <= 2 * min);
     CHECK_INT(stsm_store_count(&store), 2 * background);
