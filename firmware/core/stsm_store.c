@@ -520,13 +520,20 @@ stsm_status_t stsm_store_mount(struct stsm_store *store, const struct stsm_flash
     return st;
 }
 
-/* After a device error RAM may disagree with flash: read flash again before writing. */
+/* After a device error RAM may disagree with flash: read flash again before writing. A
+ * mount that fails too is tried again next time: the device may come back. */
 static stsm_status_t writable(struct stsm_store *s)
 {
-    if (s->area == NULL) {
+    const struct stsm_flash_area *area = s->area;
+    if (area == NULL) {
         return STSM_ERR_ARGUMENT;
     }
-    return s->must_mount ? stsm_store_mount(s, s->area) : STSM_OK;
+    stsm_status_t st = s->must_mount ? stsm_store_mount(s, area) : STSM_OK;
+    if (st != STSM_OK) {
+        s->area = area;
+        s->must_mount = true;
+    }
+    return st;
 }
 
 stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const uint8_t **data, size_t *len)

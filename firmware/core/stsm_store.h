@@ -126,7 +126,8 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
  * A put is accepted only if it leaves room for STSM_STORE_DELETE_RESERVE deletes after
  * it, so that deleting, which is how room comes back, is not refused for want of room.
  * After STSM_ERR_IO the next put or delete mounts the store again first (RAM and flash
- * may disagree); stsm_store_fits() says false until then.
+ * may disagree; a failing mount is returned and tried again at the next call); until a
+ * mount succeeds stsm_store_fits() says false and the index may be empty.
  */
 stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len);
 
