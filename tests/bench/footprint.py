@@ -2,12 +2,19 @@
 """Footprint table of the mps2-an385 firmware, as Markdown on stdout.
 
 Static sizes come from the linker map (every input section, attributed to the archive
-and object it came from); run-time peaks come from the firmware's own "footprint:"
-lines, printed at exit after a real delivery in the lab (tests/bench/footprint.sh).
+and object it came from; with -fdata-sections each static object is its own section, so
+the map also names the largest ones); run-time peaks come from the firmware's own
+"footprint:" lines, printed at exit after a real delivery in the lab
+(tests/bench/footprint.sh). With the build's compile_commands.json, the alert agent's RAM
+is split into its parts by compiling a probe of sizeof() with the agent's own compiler
+command, so the parts are the target's sizes, padding included.
 
-Usage: footprint.py MAP RUN_LOG TRUST_BLOB
+Usage: footprint.py MAP RUN_LOG TRUST_BLOB [COMPILE_COMMANDS]
 """
+import json
 import re
+import shlex
+import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +26,40 @@ IMAGE_FLASH_BUDGET = 256 * KIB
 ARENA_PEAK_BUDGET = 40 * KIB
 RAM_BUDGET = 96 * KIB
 
+# Static objects at least this large are listed by name.
+LARGE_OBJECT = 2 * KIB
+# The parts of struct stsm_agent the table shows: (depth, label, sizeof expression, what it
+# is). A part's children are the rows below it one level deeper; what they leave of it is
+# printed as "other fields".
+AGENT = "struct stsm_agent"
+AGENT_PARTS = [
+    (0, "agent", AGENT, "one static object (`agent` above)"),
+    (1, "store", "store", "the flash store's RAM index: page table, 64 key slots"),
+    (1, "outbox", "outbox", "the outbox"),
+    (2, "items", "outbox.items", "summary of each of the STSM_OUTBOX_MAX messages"),
+    (2, "sent", "outbox.sent", "first attempts remembered for the per-domain cap"),
+    (2, "buf", "outbox.buf", "staging buffer of a content record (STSM_OUTBOX_RECORD_MAX)"),
+    (1, "loaded", "loaded", "the message being delivered (struct stsm_outbox_message)"),
+    (2, "text", "loaded.text", "its recipients and subject, copied out of the store"),
+    (1, "message", "message", "the message handed to the delivery (struct stsm_message)"),
+    (1, "delivery", "delivery", "the delivery (struct stsm_delivery)"),
+    (2, "msg", "delivery.msg", "the message rendered whole (STSM_MESSAGE_MAX)"),
+    (2, "sts", "delivery.sts", "the MTA-STS lookup"),
+    (3, "fetch", "delivery.sts.fetch", "the HTTPS policy fetch, its body buffer included"),
+    (2, "route", "delivery.route", "the MX route: the MX set, two DNS queries"),
+    (2, "smtp", "delivery.smtp", "the SMTP engine, its output queue included"),
+    (2, "query", "delivery.query", "relay mode: the relay's address query"),
+    (2, "chunk", "delivery.chunk", "the DATA encoder's output chunk"),
+]
+# The provisioning area's parts (linker script symbols, as the map prints them).
+PROVISION_AREAS = [
+    ("__provision_settings_size", "settings JSON"),
+    ("__provision_device_size", "device record (seed, clock floor), two slots"),
+    ("__provision_cache_size", "MTA-STS policy cache, two slots"),
+    ("__provision_outbox_size", "outbox ring (stsm_store)"),
+    ("__provision_trust_size", "trust store"),
+]
+
 # Input section line, its address/size/file either on the same line or on the next.
 SECTION = re.compile(r"^ (\.[\w.$]+|COMMON)(?:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S.*))?$")
 PLACEMENT = re.compile(r"^\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S.*)$")
@@ -26,6 +67,8 @@ OUR_LIBS = {"libstsm_core.a": "firmware/core", "libstsm_agent.a": "firmware/agen
             "libstsm_net.a": "port/net", "libstsm_lwip_hooks.a": "port/net",
             "libstsm_port_mps2.a": "port/mps2-an385", "libstsm_lan9118.a": "drivers/lan9118",
             "libstsm_uart.a": "drivers/cmsdk_uart"}
+# The alert outbox: the store, the outbox on it and the agent that works it (issue 11).
+OUTBOX_MODULES = ("firmware/core/stsm_store", "firmware/core/stsm_outbox", "firmware/agent/stsm_agent")
 
 
 def component(origin):
@@ -59,7 +102,9 @@ def kind(section):
 
 
 def parse_map(path):
+    """Sizes per component and kind, and every RAM object as (bytes, symbol, component)."""
     sizes = defaultdict(lambda: defaultdict(int))   # (group, name) -> kind -> bytes
+    objects = []
     lines = path.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("Linker script and memory map"))
     pending = None
@@ -77,11 +122,53 @@ def parse_map(path):
         else:
             pending = None
             continue
-        k = kind(pending)
-        pending = None
+        section, pending = pending, None
+        k = kind(section)
         if k is not None and int(size, 16) > 0 and int(addr, 16) != 0:
             sizes[component(origin)][k] += int(size, 16)
-    return sizes
+            symbol = re.sub(r"^\.(bss|data)\.?", "", section)
+            if k in ("data", "bss") and symbol:
+                objects.append((int(size, 16), symbol, component(origin)[1]))
+    return sizes, objects
+
+
+def linker_symbols(path, names):
+    """Values of the linker script's symbol assignments the map records."""
+    found = {}
+    for m in re.finditer(r"^\s+(0x[0-9a-f]+)\s+(\w+) = ", path.read_text(), re.M):
+        if m.group(2) in names:
+            found[m.group(2)] = int(m.group(1), 16)
+    return found
+
+
+def agent_sizes(compile_commands):
+    """sizeof() of each AGENT_PARTS row on the target: a probe compiled with the command
+    that compiles stsm_agent.c, read back from the assembler's .size lines."""
+    entry = next((e for e in json.loads(compile_commands.read_text())
+                  if e["file"].endswith("/firmware/agent/stsm_agent.c")), None)
+    if entry is None:
+        sys.exit(f"footprint: {compile_commands} has no command for firmware/agent/stsm_agent.c")
+    args = shlex.split(entry["command"]) if "command" in entry else list(entry["arguments"])
+    cmd, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in ("-o", "-c", "-MF", "-MT", "-MQ"):
+            skip = True
+        elif a not in ("-MD", "-MMD") and not a.endswith("stsm_agent.c"):
+            cmd.append(a)
+    probe = ['#include "stsm_agent.h"']
+    for i, (_, _, expr, _) in enumerate(AGENT_PARTS):
+        size = f"sizeof({expr})" if expr == AGENT else f"sizeof((({AGENT} *)0)->{expr})"
+        probe.append(f"char stsm_footprint_part{i}[{size}];")
+    asm = subprocess.run(cmd + ["-S", "-o", "-", "-x", "c", "-"], input="\n".join(probe) + "\n",
+                         capture_output=True, text=True, cwd=entry["directory"])
+    if asm.returncode != 0:
+        sys.exit(f"footprint: the sizeof probe did not compile:\n{asm.stderr}")
+    sizes = {int(i): int(n) for i, n in re.findall(r"\.size\s+stsm_footprint_part(\d+), (\d+)", asm.stdout)}
+    if len(sizes) != len(AGENT_PARTS):
+        sys.exit("footprint: the sizeof probe's assembly lacks some .size lines")
+    return [sizes[i] for i in range(len(AGENT_PARTS))]
 
 
 def arena_per_run(path):
@@ -96,13 +183,32 @@ def run_peaks(path):
     return peaks
 
 
+def print_part(i, part_sizes):
+    """Row i of AGENT_PARTS, its children, then what the children leave of it."""
+    depth, _, expr, what = AGENT_PARTS[i]
+    name = "**the whole agent**" if depth == 0 else f"`.{expr}`"
+    print(f"| {name} | {part_sizes[i]} | {what} |")
+    children = []
+    for j in range(i + 1, len(AGENT_PARTS)):
+        if AGENT_PARTS[j][0] <= depth:
+            break
+        if AGENT_PARTS[j][0] == depth + 1:
+            children.append(j)
+    for j in children:
+        print_part(j, part_sizes)
+    if children:
+        rest = part_sizes[i] - sum(part_sizes[j] for j in children)
+        print(f"| {'the rest of the agent' if depth == 0 else f'the rest of `.{expr}`'} | {rest} | |")
+
+
 def verdict(value, budget):
     return f"{'within' if value <= budget else 'OVER'} ({value / KIB:.1f} of {budget / KIB:.0f} KiB)"
 
 
 def main():
     map_path, log_path, trust_path = (Path(a) for a in sys.argv[1:4])
-    sizes = parse_map(map_path)
+    commands_path = Path(sys.argv[4]) if len(sys.argv) > 4 else None
+    sizes, objects = parse_map(map_path)
     peaks = run_peaks(log_path)
     for need in ("mbedtls_arena_peak", "lwip_heap_peak", "lwip_pools_peak", "cjson_arena_peak", "stack_peak"):
         if need not in peaks:
@@ -122,10 +228,20 @@ def main():
             totals[group][k] += v
         if group == "stsmail":
             print(f"| {name} | {s['text']} | {s['rodata']} | {s['data']} | {s['bss']} | {flash(s)} | {ram(s)} |")
+    outbox = defaultdict(int)
+    for name in OUTBOX_MODULES:
+        if ("stsmail", name) not in sizes:
+            sys.exit(f"footprint: the map has no {name}: is the outbox still in the image?")
+        for k, v in sizes[("stsmail", name)].items():
+            outbox[k] += v
     for group in ("stsmail", "lwIP", "Mbed TLS", "cJSON", "libc"):
         s = totals[group]
         label = "**stsmail, all our code**" if group == "stsmail" else group
         print(f"| {label} | {s['text']} | {s['rodata']} | {s['data']} | {s['bss']} | {flash(s)} | {ram(s)} |")
+        if group == "stsmail":
+            s = outbox
+            print(f"| of which the alert outbox ({', '.join(n.split('/')[-1] for n in OUTBOX_MODULES)}) "
+                  f"| {s['text']} | {s['rodata']} | {s['data']} | {s['bss']} | {flash(s)} | {ram(s)} |")
     image = defaultdict(int)
     for s in totals.values():
         for k, v in s.items():
@@ -145,6 +261,25 @@ def main():
         print(f"| {label} | {used} | {reserved if reserved is not None else 32 * KIB} |")
     print()
     print(f"Mbed TLS arena peak of each run: {', '.join(str(v) for v in arena_per_run(log_path))} bytes.")
+    print()
+    print(f"| static object (RAM, {LARGE_OBJECT // KIB} KiB or more) | component | bytes |")
+    print("|---|---|---:|")
+    for size, symbol, name in sorted(objects, key=lambda o: (-o[0], o[1])):
+        if size >= LARGE_OBJECT:
+            print(f"| `{symbol}` | {name} | {size} |")
+    print()
+    if commands_path is not None:
+        part_sizes = agent_sizes(commands_path)
+        print(f"| `{AGENT}`, part | bytes | what it holds |")
+        print("|---|---:|---|")
+        print_part(0, part_sizes)
+        print()
+    areas = linker_symbols(map_path, {n for n, _ in PROVISION_AREAS})
+    print("| provisioning area (flash on a board, outside the image) | bytes |")
+    print("|---|---:|")
+    for symbol, label in PROVISION_AREAS:
+        if symbol in areas:
+            print(f"| {label} (`{symbol}`) | {areas[symbol]} |")
     print()
     own = flash(totals["stsmail"])
     arena = peaks["mbedtls_arena_peak"][0]

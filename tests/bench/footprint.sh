@@ -4,14 +4,23 @@
 # peaks the firmware reports after delivering an alert in the lab (the largest of RUNS
 # runs, in case timing moves a peak).
 # Needs root (the lab). Usage: tests/bench/footprint.sh [RUNS]
+# FOOTPRINT_BUILD_DIR=DIR builds the mps2-an385 preset in DIR instead of build/mps2-an385
+# (toolchain/build.sh), e.g. to leave a shared tree's build alone.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 [ "$(id -u)" = 0 ] || { echo "footprint: run as root (the lab uses network namespaces)" >&2; exit 1; }
 runs=${1:-3}
 
-toolchain/build.sh mps2-an385 >&2
-elf=build/mps2-an385/firmware/app/stsmail-fw.elf
+build=${FOOTPRINT_BUILD_DIR:-}
+if [ -n "$build" ]; then
+  cmake --preset mps2-an385 -B "$build" >&2
+  cmake --build "$build" -j 2 >&2
+else
+  toolchain/build.sh mps2-an385 >&2
+  build=build/mps2-an385
+fi
+elf=$build/firmware/app/stsmail-fw.elf
 state=$(mktemp -d /tmp/stsmail-footprint.XXXXXX)
 labctl() { /usr/bin/python3 tests/lab/labctl.py "$@"; }
 cleanup() { labctl down --state "$state" >&2 || true; rm -rf "$state"; }
@@ -31,6 +40,8 @@ grep -c '^ops@example.test: delivered' "$state/runs.log" | grep -qx "$runs" ||
 echo "Measured $(date -u +%Y-%m-%d) with \`tests/bench/footprint.sh $runs\` on $(git describe --always --dirty);"
 echo "lwIP $(sed -n 's/^lwip //p' .deps/VERSIONS 2>/dev/null), Mbed TLS $(sed -n 's/^mbedtls //p' .deps/VERSIONS 2>/dev/null),"
 echo "cJSON $(sed -n 's/^cjson //p' .deps/VERSIONS 2>/dev/null); $(arm-none-eabi-gcc --version | head -1), -Os (MinSizeRel)."
-echo "Peaks are the largest over $runs deliveries to the lab's enforce MTA-STS domain."
+echo "Peaks are the largest over $runs boots, each raising its alert into an empty outbox and"
+echo "delivering it to the lab's enforce MTA-STS domain."
 echo
-/usr/bin/python3 tests/bench/footprint.py build/mps2-an385/firmware/app/stsmail-fw.map "$state/runs.log" "$LAB_TRUST_STORE"
+/usr/bin/python3 tests/bench/footprint.py "$build/firmware/app/stsmail-fw.map" "$state/runs.log" "$LAB_TRUST_STORE" \
+  "$build/compile_commands.json"
