@@ -575,6 +575,26 @@ static void test_host_flash(void)
     }
     CHECK(holds(1, 29, 1029));
     stsm_host_flash_unlock(&f);
+
+    CHECK_CASE("host flash: a file replaced under its name is followed");
+    char other[160];
+    snprintf(other, sizeof other, "%s/other.bin", dir);
+    CHECK_INT(stsm_host_flash_open(&g, other, host_image2, HOST_SIZE, 4096, why, sizeof why), STSM_OK);
+    CHECK_INT(stsm_store_mount(&store, &g.area), STSM_OK);
+    CHECK_INT(put_version(40, 1, 500), STSM_OK);
+    stsm_host_flash_close(&g);
+    CHECK(rename(other, path) == 0);
+    CHECK_INT(stsm_host_flash_lock(&f, &changed), STSM_OK);
+    CHECK(changed);
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    CHECK(holds(40, 1, 500));
+    CHECK_INT(stsm_store_count(&store), 1);
+    CHECK_INT(put_version(41, 1, 5), STSM_OK);   /* written to the new file */
+    stsm_host_flash_unlock(&f);
+    stsm_host_flash_close(&f);
+    CHECK_INT(stsm_host_flash_open(&f, path, host_image, HOST_SIZE, 4096, why, sizeof why), STSM_OK);
+    CHECK_INT(stsm_store_mount(&store, &f.area), STSM_OK);
+    CHECK(holds(41, 1, 5));
     stsm_host_flash_close(&f);
 
     CHECK_CASE("host flash: a file of another size is refused, named, and left as it is");
