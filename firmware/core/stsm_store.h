@@ -4,16 +4,19 @@
  *
  * The area is a ring of erase pages. Records are appended at the head; a record never
  * spans pages. Replacing a key appends its new version, deleting it appends a tombstone;
- * the newest version of each key (by a 32-bit sequence number) wins. When the head needs
+ * the newest version of each key wins (pages and records carry 32-bit sequence numbers;
+ * mount replays the pages oldest first, each in order). When the head needs
  * a fresh page, the oldest page is reclaimed: its live records are appended again first,
  * then it is erased. So every page is erased once per trip round the ring, whatever is
  * written, which spreads wear over the whole area.
  *
  * Power loss: a record's data is programmed first and its header (which carries the CRC
  * of header and data) last, so a record cut short anywhere has no valid header and is
- * ignored; the previous version of its key stays in force. A reclaimed page is erased
- * only after its live records were copied, so a cut during reclaim leaves two copies of
- * some records, and the newer wins. Every byte is programmed at most once per erase.
+ * ignored; the previous version of its key stays in force. Damage ends the reading of its
+ * page, and nothing is ever appended after it (the head moves to a fresh page). A
+ * reclaimed page is erased only after its live records were copied, so a cut during
+ * reclaim leaves two copies of some records, and the newer wins. Every byte is
+ * programmed at most once per erase.
  *
  * A reclaim appends, after the copies, a marker "pages up to sequence S are obsolete"
  * before it erases: an erase cut short can leave part of an old page (an old version of
