@@ -77,6 +77,58 @@ echo "-- stored by Postfix as $LAB_POSTFIX_MAILDIR/example.test/new/$stored:"
 cat "$LAB_POSTFIX_MAILDIR/example.test/new/$stored"
 
 echo
+echo "== host simulation: the outbox. An alert raised while the mail server (the lab's Postfix, as"
+echo "   the relay, verified STARTTLS) is down is kept (in a flash image file here, in flash on a"
+echo "   device) and delivered once the server is back"
+postfix_etc="$state/postfix/etc"
+cat > "$state/outbox.json" <<JSON
+{
+  "device": {"ehlo_name": "printer.lab.test"},
+  "network": {"interface": "$LAB_TAP_HOST"},
+  "mail": {"from": "alerts@printer.lab.test", "from_name": "Printer 3F", "to": ["ops@example.test"]},
+  "delivery": {"mode": "relay", "relay": {"host": "mx1.example.test", "port": 25}},
+  "tls": {"trust_store": "$LAB_TRUST_STORE"},
+  "outbox": {"store_file": "outbox.bin", "retry_first": 5, "retry_max": 10}
+}
+JSON
+echo "\$ postfix stop   # mx1.example.test goes down"
+ip netns exec "$LAB_NS" postfix -c "$postfix_etc" stop 2>&1 | sed 's/^/   /'
+echo "\$ stsmail enqueue --settings outbox.json --key paper-jam --severity error --subject 'Paper jam (tray 2)'"
+echo "Tray 2 jammed at the fuser." |
+  "$stsmail" enqueue --settings "$state/outbox.json" --key paper-jam --severity error \
+    --subject "Paper jam (tray 2)" --body-file - 2>/dev/null | sed 's/^/   id /'
+echo "\$ stsmail run --settings outbox.json &   # works the outbox until SIGTERM"
+ip netns exec "$LAB_NS" "$stsmail" run --settings "$state/outbox.json" > "$state/run.out" 2> "$state/run.err" &
+run_pid=$!
+for i in $(seq 150); do   # the first attempt meets a closed port
+  grep -q "deferred after attempt 1" "$state/run.err" && break
+  sleep 0.2
+done
+echo "\$ stsmail queue list --settings outbox.json   # kept, with the reason it is waiting"
+"$stsmail" queue list --settings "$state/outbox.json" 2>/dev/null
+echo "\$ postfix start   # the MX comes back"
+ip netns exec "$LAB_NS" postfix -c "$postfix_etc" start 2>&1 | sed 's/^/   /'
+for i in $(seq 150); do   # the next retry is due within 10 s
+  grep -q "delivered" "$state/run.out" && break
+  sleep 0.2
+done
+kill -TERM "$run_pid"
+wait "$run_pid" || true
+echo "-- what stsmail run printed (stdout: one line per recipient's end; stderr: the log):"
+cat "$state/run.out"
+grep -E "outbox:|connecting|connection|TLS verified|stopped" "$state/run.err" | sed 's/^/   /'
+echo "\$ stsmail queue list --settings outbox.json"
+"$stsmail" queue list --settings "$state/outbox.json" 2>/dev/null
+grep -q "delivered" "$state/run.out"
+for i in $(seq 50); do
+  stored=$(grep -l "Paper jam (tray 2)" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1) || true
+  [ -n "$stored" ] && break
+  sleep 0.1
+done
+[ -n "$stored" ]
+echo "-- stored by Postfix as $stored"
+
+echo
 echo "== firmware: stsmail on QEMU mps2-an385, its LAN9118 on the lab's $LAB_TAP_QEMU"
 echo "   (settings, a fresh entropy seed and the lab's trust store provisioned the way a"
 echo "   factory would flash them); it sends an alert to the enforce MTA-STS domain example.test"

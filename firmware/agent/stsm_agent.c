@@ -66,7 +66,7 @@ static stsm_status_t open_outbox(struct stsm_agent *a)
         note(a, "outbox: cannot be opened: %s", stsm_status_str(st));
         return st;
     }
-    a->counters.queued = (uint32_t)stsm_outbox_count(&a->outbox);
+    a->counters.queued = (uint32_t)stsm_outbox_pending_count(&a->outbox);
     return STSM_OK;
 }
 
@@ -133,7 +133,7 @@ stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert
         }
         agent->wait_s = 0;   /* poll looks again */
     }
-    agent->counters.queued = (uint32_t)stsm_outbox_count(&agent->outbox);
+    agent->counters.queued = (uint32_t)stsm_outbox_pending_count(&agent->outbox);
     return st;
 }
 
@@ -192,6 +192,25 @@ static void record(struct stsm_agent *a, size_t i, const struct stsm_delivery_rc
 static void on_settled(void *arg, size_t i, const struct stsm_delivery_rcpt *r)
 {
     record(arg, i, r);
+}
+
+/* Tells the device of each delivery written down and not told yet. A delivered end is
+ * final the moment it is stored, so it is told from the next poll, not at the attempt's
+ * end: a power cut later in the attempt would otherwise leave it stored and never told
+ * (after the reboot the recipient is no longer pending, so nothing reports it). */
+static bool untold(const struct stsm_agent *a, size_t i)
+{
+    return a->recorded[i] && !a->told[i] && a->delivery.rcpt[i].result.outcome == STSM_SMTP_DELIVERED;
+}
+
+static void tell_delivered(struct stsm_agent *a)
+{
+    for (size_t i = 0; i < a->loaded.to_count; i++) {
+        if (untold(a, i)) {
+            a->told[i] = true;
+            report(a, i, STSM_RCPT_DELIVERED);
+        }
+    }
 }
 
 static void on_done(void *arg, struct stsm_delivery *d)
@@ -257,6 +276,7 @@ static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
     a->counters.attempts++;
     a->current = id;
     memset(a->recorded, 0, sizeof a->recorded);
+    memset(a->told, 0, sizeof a->told);
     build_message(a);
     note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)a->loaded.attempts);
     a->delivering = true;
@@ -299,6 +319,7 @@ static void end_attempt(struct stsm_agent *a)
     for (size_t i = 0; i < a->loaded.to_count; i++) {
         record(a, i, &a->delivery.rcpt[i]);
     }
+    tell_delivered(a);
     enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
     stsm_status_t st = stsm_outbox_attempt_ends(&a->outbox, a->current, now,
                                                 a->platform.random_u32(a->platform.ctx), states);
@@ -310,7 +331,7 @@ static void end_attempt(struct stsm_agent *a)
     } else {
         size_t waiting = 0;
         for (size_t i = 0; i < a->loaded.to_count; i++) {
-            if (a->loaded.rcpt[i] == STSM_RCPT_PENDING) {
+            if (a->loaded.rcpt[i] == STSM_RCPT_PENDING && !a->told[i]) {
                 report(a, i, states[i]);
                 waiting += states[i] == STSM_RCPT_PENDING;
             }
@@ -322,7 +343,7 @@ static void end_attempt(struct stsm_agent *a)
     if (a->platform.sts_cache_changed != NULL) {
         a->platform.sts_cache_changed(a->platform.ctx);
     }
-    a->counters.queued = (uint32_t)stsm_outbox_count(&a->outbox);
+    a->counters.queued = (uint32_t)stsm_outbox_pending_count(&a->outbox);
     a->wait_s = 0;
 }
 
@@ -330,6 +351,7 @@ void stsm_agent_poll(struct stsm_agent *agent)
 {
     agent->polled_at_ms = agent->platform.monotonic_ms(agent->platform.ctx);
     if (agent->delivering) {
+        tell_delivered(agent);
         if (agent->delivery_ended) {
             end_attempt(agent);
         } else {
@@ -338,7 +360,7 @@ void stsm_agent_poll(struct stsm_agent *agent)
     }
     int64_t now;
     if (!wall_now(agent, &now)) {
-        agent->wait_s = 0;
+        agent->wait_s = CLOCK_WAIT_MS / 1000u;   /* until the clock is set, look each second */
         return;
     }
     if (!agent->clock_known) {
@@ -346,7 +368,7 @@ void stsm_agent_poll(struct stsm_agent *agent)
         (void)stsm_outbox_clock_known(&agent->outbox, now);
     }
     (void)stsm_outbox_tidy(&agent->outbox, now);
-    agent->counters.queued = (uint32_t)stsm_outbox_count(&agent->outbox);
+    agent->counters.queued = (uint32_t)stsm_outbox_pending_count(&agent->outbox);
     uint32_t id = 0, wait = UINT32_MAX;
     if (agent->stopping || stsm_outbox_next_due(&agent->outbox, now, &id, &wait) != STSM_OK) {
         agent->wait_s = agent->stopping ? UINT32_MAX : wait;
@@ -358,10 +380,12 @@ void stsm_agent_poll(struct stsm_agent *agent)
 uint32_t stsm_agent_next_wakeup(const struct stsm_agent *agent)
 {
     if (agent->delivering) {
+        for (size_t i = 0; i < agent->loaded.to_count; i++) {
+            if (untold(agent, i)) {
+                return 0;
+            }
+        }
         return agent->delivery_ended ? 0 : UINT32_MAX;
-    }
-    if (!agent->clock_known) {
-        return CLOCK_WAIT_MS;
     }
     if (agent->wait_s == UINT32_MAX) {
         return UINT32_MAX;

@@ -78,7 +78,7 @@ struct stsm_agent_counters {
     uint32_t dropped;                /**< messages dropped to make room (/outbox/when_full) */
     uint32_t attempts;               /**< delivery attempts begun */
     uint32_t delivered, failed, gave_up;   /**< recipients, by end */
-    uint32_t queued;                 /**< messages in the outbox now */
+    uint32_t queued;                 /**< messages with a recipient still pending, now */
 };
 
 struct stsm_agent {
@@ -95,6 +95,7 @@ struct stsm_agent {
     bool delivery_ended;             /* `done` ran; poll settles it */
     uint32_t current;                /* id of the message being delivered */
     bool recorded[STSM_SMTP_MAX_RCPT];   /* settled recipients already written down */
+    bool told[STSM_SMTP_MAX_RCPT];       /* ... whose end the result callback already got */
     bool envelope[STSM_SMTP_MAX_RCPT];   /* recipients still pending: the attempt's RCPTs */
     uint32_t wait_s;                 /* from the last poll: until the next message is due */
     uint32_t polled_at_ms;

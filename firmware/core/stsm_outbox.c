@@ -1354,6 +1354,15 @@ size_t stsm_outbox_count(const struct stsm_outbox *outbox)
     return outbox->count;
 }
 
+size_t stsm_outbox_pending_count(const struct stsm_outbox *outbox)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < outbox->count; i++) {
+        n += outbox->items[i].pending != 0;
+    }
+    return n;
+}
+
 uint32_t stsm_outbox_id_at(const struct stsm_outbox *outbox, size_t i)
 {
     return i < outbox->count ? outbox->items[i].id : 0;

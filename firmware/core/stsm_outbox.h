@@ -299,6 +299,10 @@ stsm_status_t stsm_outbox_drop(struct stsm_outbox *outbox, uint32_t id);
  *  whose window is over; call now and then (e.g. from poll). */
 stsm_status_t stsm_outbox_tidy(struct stsm_outbox *outbox, int64_t now);
 
+/** Number of kept messages with a recipient still pending (not counting those kept only
+ *  as a coalescing window's anchor). */
+size_t stsm_outbox_pending_count(const struct stsm_outbox *outbox);
+
 /** Number of kept messages and the id of the i-th (oldest first). */
 size_t stsm_outbox_count(const struct stsm_outbox *outbox);
 uint32_t stsm_outbox_id_at(const struct stsm_outbox *outbox, size_t i);

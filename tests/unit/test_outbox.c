@@ -582,6 +582,7 @@ static void test_storm(void)
     CHECK_INT(stsm_outbox_attempt_ends(&ob, first, T0 + 1, 0, NULL), STSM_OK);
     reboot();
     CHECK_INT(stsm_outbox_count(&ob), 2);   /* the first is kept as the window's anchor */
+    CHECK_INT(stsm_outbox_pending_count(&ob), 1);   /* ... and is not waiting for anything */
     CHECK_INT(stsm_outbox_load(&ob, first, &msg), STSM_OK);
     CHECK_INT(msg.raised_count, 1);
     CHECK(!msg.follow_up);
