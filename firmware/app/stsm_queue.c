@@ -224,6 +224,16 @@ static cJSON *message_json(const struct stsm_outbox_message *m)
         cJSON_AddStringToObject(r, "state", stsm_rcpt_state_name(m->rcpt[i]));
         cJSON_AddItemToArray(to, r);
     }
+    size_t pending = 0;
+    for (size_t i = 0; i < m->to_count; i++) {
+        pending += m->rcpt[i] == STSM_RCPT_PENDING;
+    }
+    /* A message with nothing left to deliver stays only to mark its alert's coalescing
+     * window; it goes when the window ends. */
+    if (pending == 0) {
+        add_time(o, "kept_until", m->window_start + (int64_t)settings.outbox.coalesce_window_s);
+    }
+    cJSON_AddBoolToObject(o, "follow_up", m->follow_up);
     cJSON_AddNumberToObject(o, "raised", m->raised_count);
     add_time(o, "first_raised", m->first_raised);
     add_time(o, "last_raised", m->last_raised);
