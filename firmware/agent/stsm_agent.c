@@ -156,7 +156,7 @@ static void report(struct stsm_agent *a, size_t i, enum stsm_rcpt_state state)
     default:
         return;
     }
-    if (state == STSM_RCPT_GAVE_UP || r->result.outcome == STSM_SMTP_PENDING) {
+    if (r->result.outcome == STSM_SMTP_PENDING) {   /* this attempt has no reply for it */
         snprintf(a->reason, sizeof a->reason, "%s", a->loaded.last_error);
     } else if (r->result.code != 0) {
         snprintf(a->reason, sizeof a->reason, "%u %s", (unsigned)r->result.code, r->result.text);

@@ -1023,19 +1023,30 @@ static const char *always_451(const char *rcpt, unsigned nth)
     return "451 4.3.2 system not accepting messages";
 }
 
-/* 9. The peer answers 451 for ever: given up once /outbox/give_up (3 days) ran out. */
+static const char *always_452(const char *rcpt, unsigned nth)
+{
+    (void)rcpt;
+    (void)nth;
+    return "452 4.2.2 mailbox full";
+}
+
+/* 9. The peer answers 451 for ever: given up once /outbox/give_up (3 days) ran out, with
+ *    the last attempt's reply (452 at the last try, at the deadline) as the reason. */
 static void test_give_up(void)
 {
     unsigned failed_before = begin("9 451 for ever: given up after 3 days", "", always_451);
     uint32_t id = 0;
     CHECK_INT(raise_to("toner", STSM_SEVERITY_WARNING, "Toner low", NULL, 0, &id), STSM_OK);
-    run_for(259200u * 1000u - 3600u * 1000u);
+    run_for(259200u * 1000u - 1000u);
     CHECK_INT(result_count, 0);
     CHECK_INT(stsm_outbox_count(&agent.outbox), 1);
+    unsigned asked = asked_for(OPS);
+    peer.rcpt_reply = always_452;
     run_for(2u * 3600u * 1000u + 1000u);
+    CHECK_INT(asked_for(OPS), asked + 1);   /* one last try at the deadline */
     CHECK_INT(result_count, 1);
     CHECK_INT(results_for(OPS, STSM_RCPT_GAVE_UP), 1);
-    CHECK(result_count == 1 && strstr(results[0].reason, "451 4.3.2") != NULL);
+    CHECK_STR(result_count == 1 ? results[0].reason : "", "452 4.2.2 mailbox full");
     CHECK_INT(results[0].id, id);
     unsigned attempts = stsm_agent_counters(&agent)->attempts;
     CHECK_INT(peer.connections, attempts);
