@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from per_client_server import ClientLog, arguments, listen, serve_forever
+import per_client_server
+from per_client_server import arguments
 
 LINE_MAX = 4096
 HOLD_MAX_S = 180           # no connection is kept longer than this, whatever the client does
@@ -39,25 +40,11 @@ HUGE_BYTES = 10 * 1024 * 1024
 CONTINUATIONS = 5000
 
 
-class Session:
+class Session(per_client_server.Session):
     def __init__(self, sock, client, behaviour, log, args):
-        self.sock, self.client, self.behaviour, self.log, self.args = sock, client, behaviour, log, args
-        self.reader = sock.makefile("rb")
+        super().__init__(sock, client, log)
+        self.behaviour, self.args = behaviour, args
         self.started = time.monotonic()
-
-    def note(self, **record):
-        self.log.write(self.client, **record)
-
-    def close(self):
-        # The socket's descriptor closes only once its reader is closed too.
-        for f in (self.reader, self.sock):
-            try:
-                f.close()
-            except OSError:
-                pass
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def trickle(self, data):
         """Sends `data` one byte at a time, --trickle seconds apart, repeating it forever."""
@@ -175,27 +162,9 @@ def main():
     ap.add_argument("--trickle", type=float, default=2.0, help="seconds between slowloris bytes")
     args = ap.parse_args()
     config = json.loads(Path(args.config).read_text())
-    log = ClientLog(args.log_dir)
-    server = listen(args.listen, args.port)
-    print(f"hostile_smtp: listening {args.listen}:{args.port}, {len(config)} clients", flush=True)
+    per_client_server.serve_sessions("hostile_smtp", args, config,
+                                     lambda sock, client, behaviour, log: Session(sock, client, behaviour, log, args))
 
-    def serve(sock, client, _number):
-        behaviour = config.get(client)
-        if behaviour is None:
-            log.write("unknown", event="refused", client=client)
-            sock.close()
-            return
-        log.write(client, event="connect", behaviour=behaviour)
-        session = Session(sock, client, behaviour, log, args)
-        try:
-            session.run()
-        except (OSError, ValueError) as e:
-            log.write(client, event="error", error=str(e)[:200])
-        finally:
-            session.close()
-        log.write(client, event="closed")
-
-    serve_forever(server, serve)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,6 +1,7 @@
-"""What the lab's scripted SMTP servers (mitm_proxy.py, hostile_smtp.py) share: a
-JSON-lines log with one file per client address, and a listener that hands every accepted
-connection, with the client's address, to a handler on its own thread."""
+"""What the lab's scripted SMTP servers (mitm_proxy.py, hostile_smtp.py, outbox_smtp.py)
+share: a JSON-lines log with one file per client address, a session's socket, reader and
+records, and a listener that hands every accepted connection, with the client's address,
+to a handler on its own thread."""
 
 import argparse
 import json
@@ -21,6 +22,28 @@ class ClientLog:
         record["t"] = round(time.time(), 3)
         with self.lock, open(self.dir / f"{client}.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
+
+
+class Session:
+    """One client's connection: its socket, a line reader over it, and its records in the log."""
+
+    def __init__(self, sock, client, log):
+        self.sock, self.client, self.log = sock, client, log
+        self.reader = sock.makefile("rb")
+
+    def note(self, **record):
+        self.log.write(self.client, **record)
+
+    def close(self):
+        # The socket's descriptor closes only once its reader is closed too.
+        for f in (self.reader, self.sock):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    def send(self, data):
+        self.sock.sendall(data)
 
 
 def arguments(doc, config_help):
@@ -52,3 +75,32 @@ def serve_forever(server, handle):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         number += 1
         threading.Thread(target=handle, args=(sock, client, number), daemon=True).start()
+
+
+def serve_sessions(name, args, config, open_session):
+    """Listens on args.listen:args.port (saying so on stdout as `name`) and serves every
+    client by its address: config[address], else config["*"], names its behaviour; a client
+    with neither is refused (logged under "unknown"). open_session(sock, client, behaviour,
+    log) makes the client's Session; its run() is called, an error in it logged, and it is
+    closed whatever happens, with "connect", "error" and "closed" records around it."""
+    log = ClientLog(args.log_dir)
+    server = listen(args.listen, args.port)
+    print(f"{name}: listening {args.listen}:{args.port}, {len(config)} clients", flush=True)
+
+    def serve(sock, client, _number):
+        behaviour = config.get(client, config.get("*"))
+        if behaviour is None:
+            log.write("unknown", event="refused", client=client)
+            sock.close()
+            return
+        session = open_session(sock, client, behaviour, log)
+        session.note(event="connect", behaviour=behaviour)
+        try:
+            session.run()
+        except (OSError, ValueError) as e:
+            session.note(event="error", error=str(e)[:200])
+        finally:
+            session.close()
+        session.note(event="closed")
+
+    serve_forever(server, serve)
