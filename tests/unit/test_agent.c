@@ -170,6 +170,7 @@ struct peer {
     /* the script */
     rcpt_reply_fn rcpt_reply;          /* NULL: 250 for everyone */
     bool down;                         /* connections are refused */
+    bool hold;                         /* does nothing: lookups, connection, replies wait */
     /* the server's records, kept across the device's reboots */
     struct { char addr[64]; unsigned asked, delivered; } rcpt[PEER_RCPTS];
     unsigned connections, transactions;   /* transactions: messages answered 250 */
@@ -313,6 +314,9 @@ static void command(const char *line)
 static bool peer_step(void)
 {
     bool moved = false;
+    if (peer.hold) {
+        return false;
+    }
     if (fake.route_done != NULL) {
         fake_route_answer(HOST);
         moved = true;
@@ -1062,6 +1066,81 @@ static void test_give_up(void)
     finish(failed_before);
 }
 
+/* 10. Raises while a delivery runs (after its start, before its DATA) make the store reclaim
+ *     pages, which moves the message's body in flash: the peer still gets the body raised.
+ *     Off until the delivery reads the body where it is now (stsm_message's body_at, being
+ *     written beside this): on bc6e838 the delivery renders the message again at DATA from
+ *     the pointer the agent loaded at the attempt's start, which by then points at erased
+ *     or reused flash. Seen there: MAIL FROM said BODY=8BITMIME (0xFF bytes), the render at
+ *     DATA failed and the attempt was deferred as "peer_closed"; bytes of another record
+ *     that happen to be valid text would be sent as the body instead. */
+#if 0
+static void test_raise_during_delivery(void)
+{
+    static char report[800];
+    static char expected[1000];
+    size_t len = 0, expected_len = 0;
+    for (int i = 0; len + 40 < sizeof report; i++) {
+        len += (size_t)snprintf(report + len, sizeof report - len, "line %02d of the nightly report\n", i);
+        expected_len += (size_t)snprintf(expected + expected_len, sizeof expected - expected_len,
+                                         "line %02d of the nightly report\r\n", i);
+    }
+    page_size = 1024u;
+    page_count = 4u;
+    unsigned failed_before = begin("10 raises during a delivery move its body", "", NULL);
+    page_size = PAGE;
+    page_count = PAGES;
+    const struct stsm_alert alert = { "report", STSM_SEVERITY_ERROR, "Nightly report", report, len, NULL, 0 };
+    CHECK_INT(stsm_alert_raise(&agent, &alert, NULL), STSM_OK);
+    peer.hold = true;
+    pump();
+    CHECK_INT(stsm_agent_counters(&agent)->attempts, 1);
+    unsigned long erased = sim.erases[0] + sim.erases[1] + sim.erases[2] + sim.erases[3];
+    unsigned stored = 0;
+    for (int i = 0; i < 200; i++) {   /* a storm: each raise rewrites its message's state */
+        stored += raise_to("fan", STSM_SEVERITY_INFO, "Fan slow", NULL, 0, NULL) == STSM_OK;
+        pump();
+    }
+    CHECK_INT(stored, 200);
+    unsigned long now_erased = sim.erases[0] + sim.erases[1] + sim.erases[2] + sim.erases[3];
+    printf("raises during the delivery: %u stored, %lu erases\n", stored, now_erased - erased);
+    CHECK(now_erased > erased);   /* pages were reclaimed under the running delivery */
+    peer.hold = false;
+    run_for(1000u);
+    CHECK_INT(peer.transactions, 2);   /* the report at its first attempt, then the storm's */
+    CHECK_STR(header(peer.messages[0], "Subject:"), "Subject: Nightly report");
+    const char *body = strstr(peer.messages[0], "\r\n\r\n");
+    CHECK(body != NULL && strcmp(body + 4, expected) == 0);
+    CHECK_INT(stsm_agent_counters(&agent)->attempts, 2);
+    CHECK_INT(result_count, 2);
+    finish(failed_before);
+}
+#endif
+
+/* 11. The server down, then up: the refused connection defers (the reason kept), the
+ *     retry delivers. */
+static void test_server_down(void)
+{
+    unsigned failed_before = begin("11 server down, then up", "", NULL);
+    peer.down = true;
+    uint32_t id = 0;
+    CHECK_INT(raise_to("toner", STSM_SEVERITY_WARNING, "Toner low", NULL, 0, &id), STSM_OK);
+    pump();
+    CHECK_INT(fake.connects, 1);
+    CHECK_INT(peer.connections, 0);
+    CHECK_INT(result_count, 0);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(loaded.rcpt[0], STSM_RCPT_PENDING);
+    CHECK_STR(loaded.last_error, "connection failed");
+    peer.down = false;
+    run_for(70000u);
+    CHECK_INT(fake.connects, 2);
+    CHECK_INT(delivered_to(OPS), 1);
+    CHECK_INT(results_for(OPS, STSM_RCPT_DELIVERED), 1);
+    CHECK_INT(result_count, 1);
+    finish(failed_before);
+}
+
 int main(void)
 {
     test_delivered();
@@ -1074,5 +1153,9 @@ int main(void)
     test_full_drop_lower();
     test_clock_unknown();
     test_give_up();
+    test_server_down();
+#if 0
+    test_raise_during_delivery();   /* see the case */
+#endif
     return stsm_check_summary("test_agent");
 }
