@@ -116,6 +116,7 @@ static const struct stsm_platform platform = {
 
 struct result {
     uint32_t id;
+    char key[STSM_OUTBOX_KEY_MAX + 1];
     char rcpt[64];
     enum stsm_rcpt_state state;
     char host[64];
@@ -131,6 +132,7 @@ static void on_result(void *arg, const struct stsm_agent_result *r)
         struct result *x = &results[result_count];
         x->id = r->id;
         x->state = r->state;
+        snprintf(x->key, sizeof x->key, "%s", r->key);
         snprintf(x->rcpt, sizeof x->rcpt, "%s", r->rcpt);
         snprintf(x->host, sizeof x->host, "%s", r->host);
         snprintf(x->reason, sizeof x->reason, "%s", r->reason);
@@ -175,6 +177,7 @@ struct peer {
     struct { char addr[64]; unsigned asked, delivered; } rcpt[PEER_RCPTS];
     unsigned connections, transactions;   /* transactions: messages answered 250 */
     char messages[PEER_KEPT][6000];
+    uint32_t taken_ms[PEER_KEPT];      /* when each was answered 250, ms into the case */
     char dialogue[16384];              /* every command line, "\n" after each; data as "<data>" */
     char subjects[2048];               /* the Subject line of every message taken, "\n" after each */
     bool in_window;                    /* the 250 to a message is being read by the client */
@@ -243,6 +246,7 @@ static void end_of_data(void)
     unsigned n = peer.transactions++;
     if (n < PEER_KEPT) {
         memcpy(peer.messages[n], peer.data, peer.data_len);
+        peer.taken_ms[n] = fake_now_ms - MONO0;
         peer.messages[n][peer.data_len] = '\0';
     }
     for (size_t i = 0; i < peer.txn_count; i++) {
@@ -557,6 +561,7 @@ static void test_delivered(void)
     CHECK(strstr(peer.messages[0], "\r\n\r\nCyan at 5%.\r\n") != NULL);
     CHECK_INT(result_count, 1);
     CHECK_INT(results[0].id, id);
+    CHECK_STR(results[0].key, "toner");
     CHECK_STR(results[0].rcpt, OPS);
     CHECK_INT(results[0].state, STSM_RCPT_DELIVERED);
     CHECK_STR(results[0].host, HOST);
@@ -895,6 +900,8 @@ static void test_storm(void)
     run_for(3600u * 1000u);
     CHECK_INT(peer.transactions, 2);
     CHECK_INT(occurrences(peer.dialogue, "<data>"), 2);
+    CHECK(peer.taken_ms[0] < 1000u);   /* the first at once */
+    CHECK(peer.taken_ms[1] >= 300000u && peer.taken_ms[1] < 301000u);   /* the follow-up when the window ends */
     const char *body = strstr(peer.messages[1], "\r\n\r\n");
     CHECK(body != NULL && strncmp(body + 4, "This alert was raised again 999 times", 37) == 0);
     body = strstr(peer.messages[0], "\r\n\r\n");
