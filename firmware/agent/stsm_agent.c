@@ -220,6 +220,16 @@ static void on_done(void *arg, struct stsm_delivery *d)
     a->delivery_ended = true;
 }
 
+/* body_at of the message being delivered: where its body is now. Every write to the
+ * store may move it (a delivered recipient's record, mid-attempt), so the delivery asks
+ * each time it reads the body. */
+static const char *stored_body(void *ctx, size_t *len)
+{
+    const struct stsm_agent *a = ctx;
+    const char *body;
+    return stsm_outbox_body(&a->outbox, a->current, &body, len) == STSM_OK ? body : NULL;
+}
+
 /* Turns the stored message into what the delivery sends: the same Date and Message-ID on
  * every attempt, the envelope only to recipients still pending. */
 static void build_message(struct stsm_agent *a)
@@ -236,8 +246,8 @@ static void build_message(struct stsm_agent *a)
     }
     msg->to_count = m->to_count;
     msg->subject = m->subject;
-    msg->body = m->body;
-    msg->body_len = m->body_len;
+    msg->body_at = stored_body;
+    msg->body_ctx = a;
     msg->date = m->first_raised;
     msg->id_random[0] = m->id_random[0];
     msg->id_random[1] = m->id_random[1];
@@ -262,8 +272,8 @@ static void build_message(struct stsm_agent *a)
 static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
 {
     /* The attempt is written down before anything goes out; that write may move the
-     * body (the store reclaims pages), so the message is read after it. The delivery
-     * renders the whole message at its start, before any outcome is written. */
+     * body (the store reclaims pages), so the message is read after it; the delivery
+     * finds the body again (stored_body) whenever it reads it. */
     stsm_status_t st = stsm_outbox_attempt_begins(&a->outbox, id, now);
     if (st == STSM_OK) {
         st = stsm_outbox_load(&a->outbox, id, &a->loaded);

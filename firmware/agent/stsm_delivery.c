@@ -246,7 +246,7 @@ static void finish(struct stsm_delivery *d)
 static void abandon_connection(struct stsm_delivery *d)
 {
     disarm(d, &d->reply_timer);
-    d->msg_len = 0;
+    d->data_running = false;
     d->transport->close(CONN(d));
 }
 
@@ -344,6 +344,37 @@ static void flush_output(struct stsm_delivery *d)
     d->transport->flush(CONN(d));
 }
 
+/* The body could not be read from storage mid-way: the data is cut before its end, so the
+ * server discards the transaction, and the attempt ends (another host would fare no
+ * better); it is tried again later. */
+static void message_unreadable(struct stsm_delivery *d, stsm_status_t status)
+{
+    char text[80];
+    snprintf(text, sizeof text, "the message could not be read from storage (%s)", stsm_status_str(status));
+    disarm(d, &d->deadline_timer);
+    expire(d, status, text);
+}
+
+/* Fills the chunk: message pieces from the reader, dot-stuffed by the encoder. */
+static stsm_status_t fill_chunk(struct stsm_delivery *d)
+{
+    while (d->chunk_len + 2 <= sizeof d->chunk) {
+        if (d->piece_used == d->piece_len) {
+            d->piece_used = 0;
+            stsm_status_t st = stsm_message_reader_read(&d->reader, (char *)d->piece, sizeof d->piece,
+                                                        &d->piece_len);
+            if (st != STSM_OK || d->piece_len == 0) {
+                return st;   /* the end of the message, or a body gone */
+            }
+        }
+        size_t n;
+        d->piece_used += stsm_smtp_data_encode(&d->encoder, d->piece + d->piece_used, d->piece_len - d->piece_used,
+                                               d->chunk + d->chunk_len, sizeof d->chunk - d->chunk_len, &n);
+        d->chunk_len += n;
+    }
+    return STSM_OK;
+}
+
 /* Streams the message through the DATA encoder; returns when the connection is full. */
 static void pump_data(struct stsm_delivery *d)
 {
@@ -365,16 +396,20 @@ static void pump_data(struct stsm_delivery *d)
             continue;
         }
         d->chunk_sent = d->chunk_len = 0;
-        if (d->msg_sent < d->msg_len) {
-            d->msg_sent += stsm_smtp_data_encode(&d->encoder, (const uint8_t *)d->msg + d->msg_sent,
-                                                 d->msg_len - d->msg_sent, d->chunk, sizeof d->chunk,
-                                                 &d->chunk_len);
-        } else if (!d->data_finished) {
+        stsm_status_t st = d->data_finished ? STSM_OK : fill_chunk(d);
+        if (st != STSM_OK) {
+            message_unreadable(d, st);
+            return;
+        }
+        if (d->chunk_len > 0) {
+            continue;
+        }
+        if (!d->data_finished) {
             d->chunk_len = stsm_smtp_data_finish(&d->encoder, d->chunk);
             d->data_finished = true;
         } else {
             d->transport->flush(CONN(d));
-            d->msg_len = 0;   /* all sent: nothing more to pump */
+            d->data_running = false;   /* all sent: nothing more to pump */
             act(d, stsm_smtp_data_done(&d->smtp));
             return;
         }
@@ -384,13 +419,15 @@ static void pump_data(struct stsm_delivery *d)
 static void start_data(struct stsm_delivery *d)
 {
     bool eight = stsm_smtp_caps(&d->smtp)->eightbitmime;
-    if (stsm_message_render(d->message, eight, d->msg, sizeof d->msg, &d->msg_len) != STSM_OK) {
-        act(d, stsm_smtp_closed(&d->smtp));   /* cannot happen: checked at start */
+    stsm_status_t st = stsm_message_reader_start(&d->reader, d->message, eight);
+    if (st != STSM_OK) {
+        message_unreadable(d, st);   /* the message itself was checked at the start */
         return;
     }
-    d->msg_sent = 0;
+    d->piece_len = d->piece_used = 0;
     d->chunk_len = d->chunk_sent = 0;
     d->data_finished = false;
+    d->data_running = true;
     stsm_smtp_data_init(&d->encoder);
     pump_data(d);
 }
@@ -596,7 +633,7 @@ static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
     case STSM_CONN_WRITABLE:
         if (in_session(d)) {
             flush_output(d);
-            if (d->msg_len > 0) {
+            if (d->data_running) {
                 pump_data(d);   /* the message is on its way */
             }
         }
@@ -621,7 +658,7 @@ static void open_session(struct stsm_delivery *d)
     ipaddr_ntoa_r(&d->server_address, addr, sizeof addr);
     say(d, "connecting to %s (%s) port %u%s", d->server_name, addr, (unsigned)d->server_port,
         d->plaintext_retry ? " without STARTTLS" : "");
-    d->msg_len = 0;
+    d->data_running = false;
     d->data_finished = false;
     stsm_status_t st = d->transport->connect(CONN(d), &d->server_address, d->server_port,
                                              STSM_CONNECT_TIMEOUT_MS, on_conn, d);
@@ -1204,7 +1241,7 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
 {
     char why[160];
     struct stsm_delivery_options options = d->options;
-    memset(d, 0, offsetof(struct stsm_delivery, msg));
+    memset(d, 0, offsetof(struct stsm_delivery, sts));
     d->transport = options.transport;
     d->transport_ctx = options.transport_ctx;
     if (d->transport == NULL) {
@@ -1229,10 +1266,18 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
         return STSM_ERR_ARGUMENT;
     }
     /* SIZE is announced from the largest form (quoted-printable); the form sent is chosen
-     * once the server's extensions are known. */
-    stsm_status_t st = stsm_message_render(message, false, d->msg, sizeof d->msg, &d->size_estimate);
+     * once the server's extensions are known. Counting it also finds, before any byte goes
+     * out, every way writing it could fail but a body lost from storage later. */
+    stsm_status_t st = stsm_message_size(message, false, &d->size_estimate);
+    if (st == STSM_OK && d->size_estimate > STSM_MESSAGE_MAX) {
+        st = STSM_ERR_CAPACITY;
+    }
+    if (st == STSM_ERR_CAPACITY) {
+        say(d, "message refused: larger than %u bytes once encoded", (unsigned)STSM_MESSAGE_MAX);
+    } else if (st != STSM_OK) {
+        say(d, "message not sent now: its body cannot be read from storage (%s)", stsm_status_str(st));
+    }
     if (st != STSM_OK) {
-        say(d, "message refused: larger than %u bytes once encoded", (unsigned)sizeof d->msg);
         return st;
     }
     size_t in_envelope = 0;

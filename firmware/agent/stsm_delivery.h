@@ -17,7 +17,10 @@
  * Time: each reply has its RFC 5321 timeout, armed when its command goes out (never
  * re-armed by arriving bytes), and the whole attempt has a deadline
  * (/delivery/attempt_timeout) after which every unsettled recipient is deferred. No local
- * limit (MX hosts, DNS answer size, CNAME hops) fails a recipient: it defers.
+ * limit (MX hosts, DNS answer size, CNAME hops) fails a recipient: it defers. The message
+ * is written while it is sent, never whole; a body that cannot be read from storage then
+ * ends the attempt at once, before the end of the data, every unsettled recipient deferred
+ * (STSM_ERR_IO).
  *
  * MTA-STS: the domain's policy is looked up beside its MX hosts (in relay mode, the
  * relay's policy domain, and the relay is the one host it is matched against). Under
@@ -111,7 +114,7 @@ struct stsm_delivery_rcpt {
     char host[STSM_SETTINGS_TEXT_MAX + 1]; /**< the server that decided it, "" if none */
 };
 
-/** One delivery. Very large (message buffer, resolver, route): allocate statically.
+/** One delivery. Very large (resolver, route, MTA-STS lookup): allocate statically.
  *  Fields are private but for `rcpt`, read once `done` ran. */
 struct stsm_delivery {
     struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
@@ -164,13 +167,17 @@ struct stsm_delivery {
     uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
     size_t size_estimate;
     char ehlo_literal[32];
-    size_t msg_len, msg_sent;
+    /* The data pump: the message is written a piece at a time (never whole: its body may
+     * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. */
+    bool data_running;                   /* the message is on its way: WRITABLE pumps it */
+    bool data_finished;                  /* the terminator is queued: a fact of the data pump
+                                            inside STSM_DELIVERY_SESSION, not a state */
+    struct stsm_message_reader reader;
+    uint8_t piece[256];                  /* read from the reader, not yet encoded */
+    size_t piece_len, piece_used;
     struct stsm_smtp_data encoder;
     uint8_t chunk[1024];
     size_t chunk_len, chunk_sent;
-    bool data_finished;                  /* the terminator is queued: a fact of the data pump
-                                            inside STSM_DELIVERY_SESSION, not a state */
-    char msg[STSM_MESSAGE_MAX];
     struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS lookup: the policy in force */
 };
 
@@ -184,9 +191,10 @@ void stsm_delivery_set_options(struct stsm_delivery *delivery, const struct stsm
 /**
  * Starts delivering `message` as `settings` say, verifying TLS peers with `tls`, using
  * and updating the MTA-STS `cache` (may be NULL) at time `now`. All must stay alive
- * until `done` runs. Returns STSM_ERR_ARGUMENT (with a line logged) for a message that
- * cannot be sent at all or an empty envelope, STSM_ERR_CAPACITY when it is larger than
- * STSM_MESSAGE_MAX; otherwise STSM_OK and `done` runs later, from the main loop, once
+ * until `done` runs; a body it finds through body_at may move meanwhile. Returns
+ * STSM_ERR_ARGUMENT (with a line logged) for a message that cannot be sent at all or an
+ * empty envelope, STSM_ERR_CAPACITY when it is larger than STSM_MESSAGE_MAX once encoded,
+ * STSM_ERR_IO when its body cannot be found; otherwise STSM_OK and `done` runs later, from the main loop, once
  * every recipient of the envelope has its result in `rcpt` (and was reported to
  * `settled`, when set).
  */

@@ -16,6 +16,16 @@
 
 /* ---- checks ------------------------------------------------------------------------ */
 
+/* Where the body is now; NULL when body_at cannot find it, or a fixed body is missing. */
+static const char *body_now(const struct stsm_message *m, size_t *len)
+{
+    if (m->body_at != NULL) {
+        return m->body_at(m->body_ctx, len);
+    }
+    *len = m->body_len;
+    return m->body_len == 0 ? "" : m->body;
+}
+
 static bool valid_utf8(const char *text, size_t len)
 {
     const uint8_t *p = (const uint8_t *)text;
@@ -151,7 +161,12 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
         return stsm_refuse(why, why_len, "the subject must be valid UTF-8 of at most %u bytes",
                       (unsigned)STSM_MESSAGE_SUBJECT_MAX);
     }
-    if (m->body_len > 0 && (m->body == NULL || !valid_utf8(m->body, m->body_len))) {
+    size_t body_len;
+    const char *body = body_now(m, &body_len);
+    if (body == NULL && m->body_at != NULL) {
+        return stsm_refuse(why, why_len, "the body cannot be found in storage");
+    }
+    if (body == NULL || !valid_utf8(body, body_len)) {
         return stsm_refuse(why, why_len, "the body is not valid UTF-8");
     }
     if (m->preamble != NULL && !valid_preamble(m->preamble)) {
@@ -175,36 +190,66 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     return STSM_OK;
 }
 
-bool stsm_message_is_8bit(const struct stsm_message *m)
+static bool has_8bit(const char *body, size_t len)
 {
-    for (size_t i = 0; i < m->body_len; i++) {
-        if ((unsigned char)m->body[i] > 0x7F) {
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)body[i] > 0x7F) {
             return true;
         }
     }
     return false;
 }
 
-/* ---- writer ------------------------------------------------------------------------ */
+bool stsm_message_is_8bit(const struct stsm_message *m)
+{
+    size_t len;
+    const char *body = body_now(m, &len);
+    return body != NULL && has_8bit(body, len);
+}
 
-struct writer {
+static bool long_lines(const char *body, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        run = body[i] == '\n' || body[i] == '\r' ? 0 : run + 1;
+        if (run > LINE_MAX_OCTETS) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- sink: where a read's bytes go ------------------------------------------------- */
+
+/* The head is written again from its start at each read, its first `skip` bytes passed
+ * over: it is short, and this keeps a reader's state to one count instead of a position
+ * in every header. `out` NULL counts without writing. */
+struct sink {
     char *out;
     size_t cap, len;
-    bool full;
+    size_t skip;
+    bool more;    /* a byte did not fit */
+    bool bad;     /* a header line outgrew its buffer: refused by the checks, never seen */
 };
 
-static void put(struct writer *w, const char *s, size_t n)
+static void put(struct sink *s, const char *p, size_t n)
 {
-    if (w->full || n > w->cap - w->len) {
-        w->full = true;
-        return;
+    size_t skipped = n < s->skip ? n : s->skip;
+    s->skip -= skipped;
+    p += skipped;
+    n -= skipped;
+    if (n > s->cap - s->len) {
+        n = s->cap - s->len;
+        s->more = true;
     }
-    memcpy(w->out + w->len, s, n);
-    w->len += n;
+    if (s->out != NULL && n > 0) {
+        memcpy(s->out + s->len, p, n);
+    }
+    s->len += n;
 }
 
 __attribute__((format(printf, 2, 3)))
-static void putf(struct writer *w, const char *fmt, ...)
+static void putf(struct sink *s, const char *fmt, ...)
 {
     char line[LINE_MAX_OCTETS + 3];
     va_list ap;
@@ -212,14 +257,16 @@ static void putf(struct writer *w, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof line) {
-        w->full = true;
+        s->bad = true;
         return;
     }
-    put(w, line, (size_t)n);
+    put(s, line, (size_t)n);
 }
 
+/* ---- the head: headers, blank line, preamble ---------------------------------------- */
+
 /* RFC 5322 date-time in UTC, from days-since-epoch arithmetic (proleptic Gregorian). */
-static void put_date(struct writer *w, int64_t t)
+static void put_date(struct sink *w, int64_t t)
 {
     static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
     static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -232,7 +279,7 @@ static void put_date(struct writer *w, int64_t t)
 
 /* Subject: as is when ASCII, else RFC 2047 "B" encoded words split at character
  * boundaries, folded one word per line. */
-static void put_subject(struct writer *w, const char *subject)
+static void put_subject(struct sink *w, const char *subject)
 {
     if (plain_header_text(subject)) {
         putf(w, "Subject: %s\r\n", subject);
@@ -260,81 +307,13 @@ static void put_subject(struct writer *w, const char *subject)
 }
 
 /* To: addresses separated by commas, folded one per line. */
-static void put_to(struct writer *w, const struct stsm_message *m)
+static void put_to(struct sink *w, const struct stsm_message *m)
 {
     put(w, "To: ", 4);
     for (size_t i = 0; i < m->to_count; i++) {
         putf(w, "%s%s", i == 0 ? "" : ",\r\n ", m->to[i]);
     }
     put(w, "\r\n", 2);
-}
-
-static bool long_lines(const struct stsm_message *m)
-{
-    size_t run = 0;
-    for (size_t i = 0; i < m->body_len; i++) {
-        char c = m->body[i];
-        run = c == '\n' || c == '\r' ? 0 : run + 1;
-        if (run > LINE_MAX_OCTETS) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The body with CRLF line ends, unchanged otherwise (7bit and 8bit). */
-static void put_plain_body(struct writer *w, const struct stsm_message *m)
-{
-    for (size_t i = 0; i < m->body_len; i++) {
-        char c = m->body[i];
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && i + 1 < m->body_len && m->body[i + 1] == '\n') {
-                i++;
-            }
-            put(w, "\r\n", 2);
-        } else {
-            put(w, &c, 1);
-        }
-    }
-    if (m->body_len == 0 || (m->body[m->body_len - 1] != '\n' && m->body[m->body_len - 1] != '\r')) {
-        put(w, "\r\n", 2);
-    }
-}
-
-/* Quoted-printable (RFC 2045 section 6.7): lines of at most 76 characters with soft
- * breaks, '=' and non-ASCII escaped, spaces before a line end escaped. */
-static void put_qp_body(struct writer *w, const struct stsm_message *m)
-{
-    size_t col = 0;
-    for (size_t i = 0; i < m->body_len; i++) {
-        unsigned char c = (unsigned char)m->body[i];
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && i + 1 < m->body_len && m->body[i + 1] == '\n') {
-                i++;
-            }
-            put(w, "\r\n", 2);
-            col = 0;
-            continue;
-        }
-        bool at_line_end = i + 1 == m->body_len || m->body[i + 1] == '\r' || m->body[i + 1] == '\n';
-        bool escape = c == '=' || c > 0x7E || (c < 0x20 && c != '\t') ||
-                      ((c == ' ' || c == '\t') && at_line_end);
-        size_t width = escape ? 3 : 1;
-        if (col + width > QP_LINE - 1) {
-            put(w, "=\r\n", 3);   /* soft line break */
-            col = 0;
-        }
-        if (escape) {
-            putf(w, "=%02X", c);
-        } else {
-            put(w, (const char *)&c, 1);
-        }
-        col += width;
-    }
-    /* As the 8-bit path: a body that ends its last line gets no extra empty line. */
-    if (m->body_len == 0 || (m->body[m->body_len - 1] != '\n' && m->body[m->body_len - 1] != '\r')) {
-        put(w, "\r\n", 2);
-    }
 }
 
 /* Decimal text of v into buf, returned from where it starts. Not printf: newlib-nano, the
@@ -350,50 +329,215 @@ static const char *u64_decimal(uint64_t v, char buf[21])
     return p;
 }
 
+static void put_head(struct sink *w, const struct stsm_message_reader *r)
+{
+    const struct stsm_message *m = r->message;
+    put_date(w, m->date);
+    const char *domain = strchr(m->from, '@') + 1;
+    char date_text[21];
+    putf(w, "Message-ID: <%s.%08x%08x@%s>\r\n", u64_decimal((uint64_t)m->date, date_text),
+         (unsigned)m->id_random[0], (unsigned)m->id_random[1], domain);
+    if (m->from_name != NULL && m->from_name[0] != '\0') {
+        putf(w, "From: \"%s\" <%s>\r\n", m->from_name, m->from);
+    } else {
+        putf(w, "From: %s\r\n", m->from);
+    }
+    put_to(w, m);
+    put_subject(w, m->subject != NULL ? m->subject : "");
+    for (size_t i = 0; i < m->extra_count; i++) {
+        putf(w, "%s: %s\r\n", m->extra[i].name, m->extra[i].value);
+    }
+    put(w, "MIME-Version: 1.0\r\n", 19);
+    put(w, "Content-Type: text/plain; charset=utf-8\r\n", 41);
+    putf(w, "Content-Transfer-Encoding: %s\r\n\r\n",
+         r->qp ? "quoted-printable" : r->eightbit ? "8bit" : "7bit");
+    for (const char *line = m->preamble; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        put(w, line, (size_t)(end - line));
+        put(w, "\r\n", 2);
+        line = end + 1;
+    }
+}
+
+/* ---- the body ---------------------------------------------------------------------- */
+
+enum { PART_HEAD, PART_BODY, PART_DONE };
+
+/* What the body byte at body_pos becomes, into r->piece; 0 once the body has ended. Line
+ * ends become CRLF. Plain bodies (7bit, 8bit) are unchanged otherwise; quoted-printable
+ * (RFC 2045 section 6.7) keeps lines within 76 characters with soft breaks and escapes
+ * '=', non-ASCII, controls and white space before a line end. The last line is ended when
+ * the body leaves it open, never given an empty line after. */
+static size_t next_piece(struct stsm_message_reader *r, const char *body)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t len = r->body_len, i = r->body_pos;
+    char *p = r->piece;
+    if (i >= len) {
+        r->body_pos = len + 1;
+        bool open = i == len && (len == 0 || (body[len - 1] != '\n' && body[len - 1] != '\r'));
+        memcpy(p, "\r\n", 2);
+        return open ? 2 : 0;
+    }
+    unsigned char c = (unsigned char)body[i];
+    r->body_pos = i + 1;
+    if (c == '\r' || c == '\n') {
+        if (c == '\r' && i + 1 < len && body[i + 1] == '\n') {
+            r->body_pos++;
+        }
+        r->col = 0;
+        memcpy(p, "\r\n", 2);
+        return 2;
+    }
+    if (!r->qp) {
+        p[0] = (char)c;
+        return 1;
+    }
+    bool at_line_end = i + 1 == len || body[i + 1] == '\r' || body[i + 1] == '\n';
+    bool escape = c == '=' || c > 0x7E || (c < 0x20 && c != '\t') || ((c == ' ' || c == '\t') && at_line_end);
+    size_t width = escape ? 3 : 1, n = 0;
+    if (r->col + width > QP_LINE - 1) {
+        memcpy(p, "=\r\n", 3);   /* soft line break */
+        n = 3;
+        r->col = 0;
+    }
+    if (escape) {
+        p[n++] = '=';
+        p[n++] = hex[c >> 4];
+        p[n++] = hex[c & 0xF];
+    } else {
+        p[n++] = (char)c;
+    }
+    r->col += width;
+    return n;
+}
+
+static stsm_status_t read_body(struct stsm_message_reader *r, struct sink *s)
+{
+    size_t len;
+    const char *body = body_now(r->message, &len);
+    if (body == NULL || len != r->body_len) {
+        return STSM_ERR_IO;
+    }
+    while (s->len < s->cap) {
+        if (r->piece_sent < r->piece_len) {
+            size_t n = r->piece_len - r->piece_sent;
+            n = n < s->cap - s->len ? n : s->cap - s->len;
+            put(s, r->piece + r->piece_sent, n);
+            r->piece_sent = (uint8_t)(r->piece_sent + n);
+            continue;
+        }
+        if (!r->qp) {
+            /* A plain line's bytes go as they are: copied in one run. */
+            size_t run = 0, room = s->cap - s->len;
+            while (run < room && r->body_pos + run < len && body[r->body_pos + run] != '\r' &&
+                   body[r->body_pos + run] != '\n') {
+                run++;
+            }
+            if (run > 0) {
+                put(s, body + r->body_pos, run);
+                r->body_pos += run;
+                continue;
+            }
+        }
+        r->piece_len = (uint8_t)next_piece(r, body);
+        r->piece_sent = 0;
+        if (r->piece_len == 0) {
+            r->part = PART_DONE;
+            break;
+        }
+    }
+    return STSM_OK;
+}
+
+/* ---- the reader -------------------------------------------------------------------- */
+
+stsm_status_t stsm_message_reader_start(struct stsm_message_reader *r, const struct stsm_message *m,
+                                        bool allow_8bit)
+{
+    memset(r, 0, sizeof *r);
+    r->message = m;
+    r->part = PART_DONE;
+    char why[120];
+    r->status = STSM_ERR_ARGUMENT;
+    if (stsm_message_check(m, why, sizeof why) != STSM_OK) {
+        /* A body that cannot be found is a storage failure, not a bad message. */
+        size_t len;
+        if (m->body_at != NULL && body_now(m, &len) == NULL) {
+            r->status = STSM_ERR_IO;
+        }
+        return r->status;
+    }
+    size_t len;
+    const char *body = body_now(m, &len);   /* after the check, which may have moved it */
+    if (body == NULL) {
+        r->status = STSM_ERR_IO;
+        return r->status;
+    }
+    r->body_len = len;
+    r->eightbit = has_8bit(body, len);
+    r->qp = long_lines(body, len) || (r->eightbit && !allow_8bit);
+    r->part = PART_HEAD;
+    r->status = STSM_OK;
+    return STSM_OK;
+}
+
+/* One read into `s`, which may be a counting sink. */
+static stsm_status_t read_into(struct stsm_message_reader *r, struct sink *s)
+{
+    if (r->status != STSM_OK) {
+        return r->status;
+    }
+    if (r->part == PART_HEAD) {
+        s->skip = r->head_sent;
+        put_head(s, r);
+        if (s->bad) {
+            r->status = STSM_ERR_CAPACITY;
+            return r->status;
+        }
+        r->head_sent += s->len;
+        if (!s->more) {
+            r->part = PART_BODY;
+        }
+    }
+    if (r->part == PART_BODY && s->len < s->cap) {
+        r->status = read_body(r, s);
+    }
+    return r->status;
+}
+
+stsm_status_t stsm_message_reader_read(struct stsm_message_reader *r, char *buf, size_t cap, size_t *len)
+{
+    struct sink s = { buf, cap, 0, 0, false, false };
+    stsm_status_t st = read_into(r, &s);
+    *len = st == STSM_OK ? s.len : 0;
+    return st;
+}
+
+stsm_status_t stsm_message_size(const struct stsm_message *m, bool allow_8bit, size_t *size)
+{
+    struct stsm_message_reader r;
+    struct sink s = { NULL, SIZE_MAX, 0, 0, false, false };
+    stsm_status_t st = stsm_message_reader_start(&r, m, allow_8bit);
+    if (st == STSM_OK) {
+        st = read_into(&r, &s);
+    }
+    *size = s.len;
+    return st;
+}
+
 stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit, char *out,
                                   size_t cap, size_t *len)
 {
-    char why[120];
-    if (stsm_message_check(m, why, sizeof why) != STSM_OK) {
-        return STSM_ERR_ARGUMENT;
+    struct stsm_message_reader r;
+    stsm_status_t st = stsm_message_reader_start(&r, m, allow_8bit);
+    if (st == STSM_OK) {
+        st = stsm_message_reader_read(&r, out, cap, len);
     }
-    struct writer w = { out, cap, 0, false };
-    bool eightbit = stsm_message_is_8bit(m);
-    bool qp = long_lines(m) || (eightbit && !allow_8bit);
-
-    put_date(&w, m->date);
-    const char *domain = strchr(m->from, '@') + 1;
-    char date_text[21];
-    putf(&w, "Message-ID: <%s.%08x%08x@%s>\r\n", u64_decimal((uint64_t)m->date, date_text),
-         (unsigned)m->id_random[0],
-         (unsigned)m->id_random[1], domain);
-    if (m->from_name != NULL && m->from_name[0] != '\0') {
-        putf(&w, "From: \"%s\" <%s>\r\n", m->from_name, m->from);
-    } else {
-        putf(&w, "From: %s\r\n", m->from);
+    char beyond;
+    size_t more = 0;
+    if (st == STSM_OK && (st = stsm_message_reader_read(&r, &beyond, 1, &more)) == STSM_OK && more > 0) {
+        st = STSM_ERR_CAPACITY;
     }
-    put_to(&w, m);
-    put_subject(&w, m->subject != NULL ? m->subject : "");
-    for (size_t i = 0; i < m->extra_count; i++) {
-        putf(&w, "%s: %s\r\n", m->extra[i].name, m->extra[i].value);
-    }
-    put(&w, "MIME-Version: 1.0\r\n", 19);
-    put(&w, "Content-Type: text/plain; charset=utf-8\r\n", 41);
-    putf(&w, "Content-Transfer-Encoding: %s\r\n\r\n", qp ? "quoted-printable" : eightbit ? "8bit" : "7bit");
-    for (const char *line = m->preamble; line != NULL && *line != '\0';) {
-        const char *end = strchr(line, '\n');
-        put(&w, line, (size_t)(end - line));
-        put(&w, "\r\n", 2);
-        line = end + 1;
-    }
-    if (qp) {
-        put_qp_body(&w, m);
-    } else {
-        put_plain_body(&w, m);
-    }
-    if (w.full) {
-        return STSM_ERR_CAPACITY;
-    }
-    *len = w.len;
-    return STSM_OK;
+    return st;
 }

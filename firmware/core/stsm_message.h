@@ -3,6 +3,10 @@
  * text/plain UTF-8 body as 7bit, 8bit (when the server offers 8BITMIME) or
  * quoted-printable, every line CRLF-terminated and at most 998 octets. Pure: the caller
  * gives the time and the randomness for the Message-ID, and the output buffer.
+ *
+ * The message is written whole (stsm_message_render) or a piece at a time
+ * (stsm_message_reader), so a delivery needs no buffer for the whole message; both give
+ * the same bytes.
  */
 #ifndef STSM_MESSAGE_H
 #define STSM_MESSAGE_H
@@ -34,6 +38,15 @@ struct stsm_message {
     const char *subject;             /**< UTF-8; encoded per RFC 2047 when not ASCII */
     const char *body;                /**< UTF-8 text, any line ends */
     size_t body_len;
+    /**
+     * Optional, for a body that may move while the message is written (in a store that
+     * reclaims pages): returns where the body is now and sets `*len`, or NULL when it
+     * cannot be found. Called whenever body bytes are needed, its answer used only until
+     * it returns; every call must give the same bytes. When set, `body` and `body_len`
+     * are not read. NULL: the fixed `body`.
+     */
+    const char *(*body_at)(void *ctx, size_t *len);
+    void *body_ctx;                  /**< for body_at */
     const char *preamble;            /**< optional lines put before the body, e.g. how many
                                           times a coalesced alert was raised: printable
                                           ASCII without '=', '\n' after each line, lines of
@@ -52,15 +65,56 @@ struct stsm_message {
  */
 stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len);
 
-/** True when the body holds bytes above 0x7F (it needs 8BITMIME or quoted-printable). */
+/** True when the body holds bytes above 0x7F (it needs 8BITMIME or quoted-printable);
+ *  false when body_at cannot find it. */
 bool stsm_message_is_8bit(const struct stsm_message *m);
 
 /**
  * Writes the message into `out`. With `allow_8bit` an 8-bit body goes as 8bit (when its
  * lines fit in 998 octets), otherwise as quoted-printable. Returns STSM_ERR_CAPACITY when
- * `cap` is too small, STSM_ERR_ARGUMENT for a message stsm_message_check() refuses.
+ * `cap` is too small, STSM_ERR_ARGUMENT for a message stsm_message_check() refuses,
+ * STSM_ERR_IO when body_at cannot find the body.
  */
 stsm_status_t stsm_message_render(const struct stsm_message *m, bool allow_8bit, char *out,
                                   size_t cap, size_t *len);
+
+/** Writes a message a piece at a time. Allocate anywhere; the fields are private. */
+struct stsm_message_reader {
+    const struct stsm_message *message;
+    stsm_status_t status;            /* the first failure, kept */
+    uint8_t part;                    /* head (headers, blank line, preamble), body, done */
+    bool qp;                         /* the body goes as quoted-printable */
+    bool eightbit;
+    size_t head_sent;                /* bytes of the head handed out */
+    size_t body_len;                 /* as found at the start */
+    size_t body_pos;                 /* the next body byte; body_len + 1 once the end is out */
+    size_t col;                      /* quoted-printable: characters on the current line */
+    char piece[6];                   /* what the last body byte became, not all handed out */
+    uint8_t piece_len, piece_sent;
+};
+
+/**
+ * Starts writing `m`, which must stay alive and unchanged (but for where body_at finds
+ * the body) while `reader` is read. The encoding is chosen here as stsm_message_render()
+ * chooses it. STSM_ERR_ARGUMENT for a message stsm_message_check() refuses, STSM_ERR_IO
+ * when body_at cannot find the body.
+ */
+stsm_status_t stsm_message_reader_start(struct stsm_message_reader *reader, const struct stsm_message *m,
+                                        bool allow_8bit);
+
+/**
+ * Writes the next bytes of the message into `buf`: `*len` gets how many, `cap` unless
+ * the message ends first, 0 once it has ended. STSM_ERR_IO (and `*len` 0, now and at
+ * every later call) when body_at cannot find the body, or finds one of another length
+ * than at the start; the status of a failed start likewise.
+ */
+stsm_status_t stsm_message_reader_read(struct stsm_message_reader *reader, char *buf, size_t cap,
+                                       size_t *len);
+
+/**
+ * The length stsm_message_render() would give, counted without a buffer. Statuses as
+ * stsm_message_reader_start().
+ */
+stsm_status_t stsm_message_size(const struct stsm_message *m, bool allow_8bit, size_t *size);
 
 #endif /* STSM_MESSAGE_H */

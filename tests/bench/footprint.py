@@ -43,13 +43,13 @@ AGENT_PARTS = [
     (2, "text", "loaded.text", "its recipients and subject, copied out of the store"),
     (1, "message", "message", "the message handed to the delivery (struct stsm_message)"),
     (1, "delivery", "delivery", "the delivery (struct stsm_delivery)"),
-    (2, "msg", "delivery.msg", "the message rendered whole (STSM_MESSAGE_MAX)"),
     (2, "sts", "delivery.sts", "the MTA-STS lookup"),
     (3, "fetch", "delivery.sts.fetch", "the HTTPS policy fetch, its body buffer included"),
     (2, "route", "delivery.route", "the MX route: the MX set, two DNS queries"),
     (2, "smtp", "delivery.smtp", "the SMTP engine, its output queue included"),
     (2, "query", "delivery.query", "relay mode: the relay's address query"),
     (2, "chunk", "delivery.chunk", "the DATA encoder's output chunk"),
+    (2, "piece", "delivery.piece", "the message as read, a piece at a time, before the DATA encoder"),
 ]
 # The provisioning area's parts (linker script symbols, as the map prints them).
 PROVISION_AREAS = [

@@ -196,6 +196,13 @@ static long conn_send(void *ctx, const void *data, size_t len)
     if (!fake.live) {
         return -(long)STSM_ERR_CONNECT;
     }
+    if (fake.throttled) {
+        if (fake.send_room == 0) {
+            return 0;   /* would block: the test fires WRITABLE once it gives room */
+        }
+        len = len < fake.send_room ? len : fake.send_room;
+        fake.send_room -= len;
+    }
     size_t room = sizeof fake.sent - 1 - fake.sent_len;
     size_t n = len < room ? len : room;
     memcpy(fake.sent + fake.sent_len, data, n);

@@ -33,6 +33,8 @@ struct fake_net {
     stsm_status_t verify_status;    /* what tls_verify_status() says */
     char sent[32768];               /* everything the client sent, all connections */
     size_t sent_len;
+    bool throttled;                 /* send() takes only send_room more bytes, then would block */
+    size_t send_room;
     char rx[4096];                  /* server bytes not yet read */
     size_t rx_len;
     /* the MX route */

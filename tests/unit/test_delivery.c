@@ -8,6 +8,7 @@
  * race). 7b and 8c guard the other side (the verifying start; the plaintext retry that
  * 8a/8b must not see does exist). STSM_TEST_VERBOSE=1 prints every case's log and bytes.
  */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "delivery_fakes.h"
@@ -762,12 +763,138 @@ static void test_state_names(void)
     CHECK_STR(stsm_delivery_state_name((enum stsm_delivery_state)(STSM_DELIVERY_DONE + 1)), "?");
 }
 
+
+/* ---- 18. the message streamed from a body that moves ------------------------------------ */
+
+static char body_text[3000];
+static char body_places[2][sizeof body_text];
+static int body_place;
+static unsigned body_finds, body_found_until;   /* finds so far; the first one that fails */
+
+/* body_at: the body moves at every find, its old place overwritten ('#'), as the outbox's
+ * store may move it between two chunks of the data (a record written meanwhile). */
+static const char *moving_body(void *ctx, size_t *len)
+{
+    (void)ctx;
+    if (body_finds++ >= body_found_until) {
+        return NULL;
+    }
+    memset(body_places[body_place], '#', sizeof body_text);
+    body_place ^= 1;
+    memcpy(body_places[body_place], body_text, sizeof body_text);
+    *len = sizeof body_text;
+    return body_places[body_place];
+}
+
+/* 18a: the data, sent a few hundred bytes per WRITABLE while the body moves at every read,
+ * is exactly the rendered message dot-stuffed, and the recipient is delivered. 18b: the
+ * body lost from storage mid-data: the data never ends (no CRLF.CRLF, so the server drops
+ * the transaction), the connection goes and the recipient is deferred (io). */
+static void test_body_moves(bool lost)
+{
+    static char expected[8192], rendered[8192];
+    char json[400], why[200];
+    CHECK_CASE(lost ? "18b the body lost from storage mid-data: cut, deferred"
+                    : "18a the body moves between data chunks: the same bytes go out");
+    snprintf(json, sizeof json, "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
+             "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"ops@victim.example\"]}, "
+             "\"mta_sts\": {\"enabled\": false}}");
+    CHECK_INT(stsm_settings_parse(json, strlen(json), &settings, why, sizeof why), STSM_OK);
+    /* Lines of every length, some starting with '.', LF and CRLF ends, one 8-bit word. */
+    for (size_t i = 0, line = 0; i < sizeof body_text; line++) {
+        size_t n = 0;
+        while (i < sizeof body_text && n < line % 97) {
+            body_text[i++] = n == 0 && line % 5 == 0 ? '.' : (char)('a' + (line + n++) % 26);
+        }
+        if (i + 2 < sizeof body_text) {
+            memcpy(body_text + i, line % 3 ? "\n" : "\r\n", line % 3 ? 1 : 2);
+            i += line % 3 ? 1 : 2;
+        } else {
+            break;
+        }
+    }
+    memcpy(body_text + 100, "caf\xc3\xa9", 5);
+    struct stsm_message m = { .from = "alerts@printer.example", .subject = "toner low", .body_at = moving_body,
+                              .date = 1796083200 };
+    m.to[0] = "ops@victim.example";
+    m.to_count = 1;
+    struct stsm_message fixed = m;
+    fixed.body_at = NULL;
+    fixed.body = body_text;
+    fixed.body_len = sizeof body_text;
+    size_t len = 0;
+    CHECK_INT(stsm_message_render(&fixed, true, rendered, sizeof rendered, &len), STSM_OK);
+    struct stsm_smtp_data enc;
+    stsm_smtp_data_init(&enc);
+    size_t exp_len = 0;
+    CHECK_INT(stsm_smtp_data_encode(&enc, (const uint8_t *)rendered, len, (uint8_t *)expected, sizeof expected - 8,
+                                    &exp_len), len);
+    exp_len += stsm_smtp_data_finish(&enc, (uint8_t *)expected + exp_len);
+    expected[exp_len] = '\0';
+
+    fake_reset();
+    dones = 0;
+    log_len = 0;
+    log_text[0] = '\0';
+    body_finds = 0;
+    body_found_until = UINT_MAX;
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock };
+    stsm_delivery_set_options(&delivery, &options);
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL), STSM_OK);
+    fake_clock_serve();
+    fake_route_answer("mx.victim.example");
+    fake_clock_serve();
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    static const char *const replies[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 8BITMIME\r\n", "250 2.1.0 ok\r\n",
+                                           "250 2.1.5 ok\r\n" };
+    for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        fake_server_sends(replies[i], strlen(replies[i]));
+    }
+    CHECK(strstr(fake.sent, "BODY=8BITMIME") != NULL);
+    size_t data_from = fake.sent_len;
+    fake.throttled = true;   /* from the 354 on, 300 bytes a turn */
+    if (lost) {
+        body_found_until = body_finds + 9;   /* the reader's start (2 finds), 7 reads: a chunk or so */
+    }
+    fake_server_sends("354 go\r\n", 8);
+    unsigned turns = 0;
+    for (; turns < 100 && strstr(fake.sent + data_from, "\r\n.\r\n") == NULL; turns++) {
+        fake.send_room = 300;
+        if (!fake_conn_event(STSM_CONN_WRITABLE, STSM_OK)) {
+            break;   /* closed */
+        }
+        fake_clock_serve();
+    }
+    if (!lost) {
+        CHECK_STR(fake.sent + data_from, expected);
+        CHECK(turns > 5 && body_finds > turns);   /* it moved between chunks, many times */
+        fake.throttled = false;
+        fake_server_sends("250 2.0.0 queued\r\n", 18);
+        fake_server_sends("221 bye\r\n", 9);
+    } else {
+        CHECK(strstr(fake.sent + data_from, "\r\n.\r\n") == NULL);
+        CHECK(fake.sent_len > data_from && strncmp(fake.sent + data_from, expected, fake.sent_len - data_from) == 0);
+        CHECK(!fake.live);
+        CHECK(strstr(log_text, "could not be read from storage") != NULL);
+    }
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[0].result.outcome), lost ? "deferred" : "delivered");
+    CHECK_STR(stsm_status_id(delivery.rcpt[0].result.status), lost ? stsm_status_id(STSM_ERR_IO) : "ok");
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
 int main(void)
 {
     fake_now_ms = 1000000;
     test_state_names();
     test_lwip_clock();
     test_empty_envelope();
+    test_body_moves(false);
+    test_body_moves(true);
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }

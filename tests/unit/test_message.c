@@ -5,6 +5,9 @@
 
 static char out[16384];
 
+/* What the renderer before the reader gave for random_messages(), hashed. */
+#define RANDOM_RENDER_HASH 3285201902u
+
 #define LABEL63 "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk"
 
 static struct stsm_message base(void)
@@ -16,11 +19,99 @@ static struct stsm_message base(void)
     return m;
 }
 
+/* ---- the reader: the same bytes, whatever the pieces ------------------------------- */
+
+static char pieces[sizeof out];
+static char places[2][sizeof out];
+static int place;
+static unsigned body_calls;
+
+/* body_at for a body that moves at every call, its old place overwritten, so a reader that
+ * kept a pointer from an earlier call reads '#' instead of the text. `ctx`: the message
+ * with the fixed body. */
+static const char *moving_body(void *ctx, size_t *len)
+{
+    const struct stsm_message *m = ctx;
+    memset(places[place], '#', m->body_len);
+    place ^= 1;
+    memcpy(places[place], m->body, m->body_len);
+    body_calls++;
+    *len = m->body_len;
+    return places[place];
+}
+
+static struct stsm_message moved(const struct stsm_message *m)
+{
+    struct stsm_message copy = *m;
+    copy.body = NULL;
+    copy.body_len = 0;
+    copy.body_at = moving_body;
+    copy.body_ctx = (void *)m;
+    return copy;
+}
+
+/* Reads the whole message `cap` bytes at a time into `pieces`; its length, or SIZE_MAX
+ * when a read fails or hands out less than asked before the end. */
+static size_t read_all(const struct stsm_message *m, bool allow_8bit, size_t cap)
+{
+    struct stsm_message_reader r;
+    if (stsm_message_reader_start(&r, m, allow_8bit) != STSM_OK) {
+        return SIZE_MAX;
+    }
+    size_t total = 0, n;
+    do {
+        size_t want = cap < sizeof pieces - total ? cap : sizeof pieces - total;
+        if (want == 0 || stsm_message_reader_read(&r, pieces + total, want, &n) != STSM_OK || n > want) {
+            return SIZE_MAX;
+        }
+        total += n;
+        if (n < want) {
+            /* Short only at the end, and nothing after it. */
+            return stsm_message_reader_read(&r, pieces, cap, &n) == STSM_OK && n == 0 ? total : SIZE_MAX;
+        }
+    } while (n > 0);
+    return total;
+}
+
+/* The reader, with the body fixed and moving, gives `whole` with buffers of 1 to 100
+ * bytes and some large ones, and stsm_message_size() its length. */
+static void reads_match(const struct stsm_message *m, bool allow_8bit, const char *whole, size_t whole_len)
+{
+    static const size_t large[] = { 256, 997, 1024, 4096, sizeof pieces };
+    size_t size = 0;
+    CHECK(stsm_message_size(m, allow_8bit, &size) == STSM_OK && size == whole_len);
+    struct stsm_message elsewhere = moved(m);
+    size_t caps = 100 + sizeof large / sizeof large[0];
+    for (size_t k = 1; k <= caps; k++) {
+        size_t cap = k <= 100 ? k : large[k - 101];
+        /* Moving costs a copy of the body per read: some sizes suffice. */
+        bool move_too = k > 100 || k <= 3 || k == 7 || k == 64 || k == 100;
+        for (int move = 0; move < 1 + move_too; move++) {
+            size_t n = read_all(move ? &elsewhere : m, allow_8bit, cap);
+            if (n != whole_len || memcmp(pieces, whole, whole_len) != 0) {
+                CHECK(!"the reader's bytes differ from stsm_message_render()'s");
+                size_t at = 0;
+                while (at < n && at < whole_len && pieces[at] == whole[at]) {
+                    at++;
+                }
+                printf("     with %zu-byte reads, body %s: %zu bytes for %zu, first difference at %zu\n", cap,
+                       move ? "moving" : "fixed", n, whole_len, at);
+                return;
+            }
+        }
+    }
+    CHECK(true);
+}
+
+/* Renders whole (and checks the reader against it). */
 static const char *render(const struct stsm_message *m, bool allow_8bit)
 {
     size_t len = 0;
     stsm_status_t st = stsm_message_render(m, allow_8bit, out, sizeof out - 1, &len);
     out[st == STSM_OK ? len : 0] = '\0';
+    if (st == STSM_OK) {
+        reads_match(m, allow_8bit, out, len);
+    }
     return out;
 }
 
@@ -124,6 +215,141 @@ static void preamble(void)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         m.preamble = bad[i];
         CHECK(stsm_message_check(&m, why, sizeof why) == STSM_ERR_ARGUMENT && contains(why, "preamble"));
+    }
+}
+
+
+/* ---- random bodies ------------------------------------------------------------------ */
+
+static uint32_t seed = 20261130;
+
+static uint32_t random_u32(void)
+{
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+}
+
+/* A random UTF-8 body: words, spaces and tabs (also before line ends), '=', '.', controls,
+ * 2- and 3-byte characters (unless `ascii`), CR, LF and CRLF, and now and then a line
+ * longer than 998 octets. */
+static size_t random_body(char *b, size_t cap, bool ascii)
+{
+    size_t n = 0, target = random_u32() % 2500;
+    while (n < target && n + 1100 < cap) {
+        switch (random_u32() % 12) {
+        case 0: b[n++] = '\r'; break;
+        case 1: b[n++] = '\n'; break;
+        case 2: b[n++] = '\r'; b[n++] = '\n'; break;
+        case 3: b[n++] = ' '; break;
+        case 4: b[n++] = '\t'; break;
+        case 5: b[n++] = '='; break;
+        case 6: b[n++] = '.'; break;
+        case 7: b[n++] = 0x01; break;
+        case 8: memcpy(b + n, ascii ? "e" : "\xc3\xa9", ascii ? 1 : 2); n += ascii ? 1 : 2; break;
+        case 9: memcpy(b + n, ascii ? "E" : "\xe2\x82\xac", ascii ? 1 : 3); n += ascii ? 1 : 3; break;
+        case 10: {
+            size_t run = random_u32() % 90;
+            memset(b + n, 'a' + (int)(run % 26), run);
+            n += run;
+            break;
+        }
+        default:
+            if (random_u32() % 150 == 0) {
+                size_t run = 990 + random_u32() % 40;   /* around the 998-octet limit */
+                memset(b + n, 'L', run);
+                n += run;
+            } else {
+                b[n++] = 'z';
+            }
+            break;
+        }
+    }
+    return n;
+}
+
+/* Random bodies, with and without a preamble, as 7bit, 8bit and quoted-printable: the
+ * reader gives render's bytes with every buffer size, fixed or moving. The hash of every
+ * render is the one the renderer gave before the reader existed (so render, now built on
+ * the reader, writes what it always wrote). */
+static void random_messages(void)
+{
+    static char body[6000];
+    static const char *const preambles[] = { NULL, "This alert was raised 3 times:\nfirst at 1, last at 2.\n\n",
+                                             "x\n", "\n" };
+    uint32_t hash = 2166136261u;
+    size_t forms[3] = { 0 };
+    for (int i = 0; i < 160; i++) {
+        struct stsm_message m = base();
+        m.body = body;
+        m.body_len = random_body(body, sizeof body, random_u32() % 3 == 0);
+        m.preamble = preambles[random_u32() % 4];
+        bool allow_8bit = random_u32() % 2 == 0;
+        render(&m, allow_8bit);
+        for (const char *p = out; *p != '\0'; p++) {
+            hash = (hash ^ (uint8_t)*p) * 16777619u;
+        }
+        forms[contains(out, "quoted-printable\r\n") ? 0 : contains(out, "8bit\r\n") ? 1 : 2]++;
+    }
+    CHECK(forms[0] > 10 && forms[1] > 10 && forms[2] > 10);
+    CHECK_INT(hash, RANDOM_RENDER_HASH);
+}
+
+static size_t lost_after = SIZE_MAX;   /* body_at calls that still find the body */
+static bool lost_by_shrinking;         /* then it is found a byte short instead of not at all */
+
+/* body_at for a body lost from storage, or changed, after some calls. */
+static const char *losing_body(void *ctx, size_t *len)
+{
+    const struct stsm_message *m = ctx;
+    *len = m->body_len;
+    if (lost_after == 0) {
+        if (!lost_by_shrinking) {
+            return NULL;
+        }
+        --*len;
+    } else {
+        lost_after--;
+    }
+    return m->body;
+}
+
+/* A body that cannot be found fails the start (STSM_ERR_IO, not a refused message), and one
+ * lost or changed mid-way fails that read and every later one, with no byte handed out. */
+static void body_lost(void)
+{
+    char why[120];
+    struct stsm_message fixed = base();
+    struct stsm_message m = fixed;
+    m.body_at = losing_body;
+    m.body_ctx = &fixed;
+    struct stsm_message_reader r;
+    size_t n = 1, size = 0;
+    lost_after = 0;
+    CHECK_INT(stsm_message_reader_start(&r, &m, false), STSM_ERR_IO);
+    CHECK_INT(stsm_message_reader_read(&r, pieces, 10, &n), STSM_ERR_IO);
+    CHECK_INT(n, 0);
+    CHECK_INT(stsm_message_check(&m, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(contains(why, "cannot be found"));
+    CHECK_INT(stsm_message_size(&m, false, &size), STSM_ERR_IO);
+    CHECK_INT(stsm_message_render(&m, false, out, sizeof out, &n), STSM_ERR_IO);
+    static char longer[100];
+    memset(longer, 'b', sizeof longer);
+    fixed.body = longer;
+    fixed.body_len = sizeof longer;
+    for (int shrink = 0; shrink < 2; shrink++) {
+        lost_by_shrinking = shrink;
+        lost_after = 3;   /* the check, the start, the first read of the body */
+        CHECK_INT(stsm_message_reader_start(&r, &m, false), STSM_OK);
+        size_t total = 0;
+        stsm_status_t st;
+        while ((st = stsm_message_reader_read(&r, pieces, 16, &n)) == STSM_OK && n > 0) {
+            total += n;
+        }
+        CHECK_INT(st, STSM_ERR_IO);
+        CHECK_INT(n, 0);
+        CHECK_INT(stsm_message_reader_read(&r, pieces, 16, &n), STSM_ERR_IO);
+        CHECK(total > 200 && total < 400);   /* the head, a little body, never the end */
+        lost_after = SIZE_MAX;
     }
 }
 
@@ -297,6 +523,12 @@ int main(void)
 
     CHECK_CASE("quoted-printable ends its body as the 8-bit path does");
     qp_same_text();
+
+    CHECK_CASE("random bodies: the reader in pieces gives render's bytes");
+    random_messages();
+
+    CHECK_CASE("a body lost from storage fails closed");
+    body_lost();
 
     CHECK_CASE("output buffer too small");
     m = base();
