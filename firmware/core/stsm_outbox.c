@@ -1284,12 +1284,17 @@ stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox)
     stsm_status_t result = STSM_OK;
     for (size_t i = 0; i < outbox->count; i++) {
         struct stsm_outbox_summary *sum = &outbox->items[i];
-        if (sum->pending == 0 || sum->next_attempt == 0) {
+        if (sum->pending == 0) {
             continue;
         }
+        /* What is stored decides, not the summary: stsm_outbox_retry_now() zeroes the
+         * summary alone, and the flush is for other processes to see. */
         struct content m;
         struct state s;
         stsm_status_t st = read_message(outbox, sum->id, &m, &s);
+        if (st == STSM_OK && s.next_attempt == 0) {
+            continue;
+        }
         if (st == STSM_OK) {
             s.next_attempt = 0;
             st = write_state(outbox, sum->id, &s);

@@ -555,6 +555,11 @@ static void test_outcomes(void)
     CHECK(wait > 1);
     reboot();   /* nothing was written: a reboot waits again */
     CHECK_INT(stsm_outbox_next_due(&ob, T0 + 3, &due, &wait), STSM_ERR_NOT_FOUND);
+    CHECK_CASE("flush after retry_now still writes (another process must see it)");
+    stsm_outbox_retry_now(&ob);
+    CHECK_INT(stsm_outbox_flush(&ob), STSM_OK);
+    reboot();
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 3, &due, &wait), STSM_OK);
     (void)held;
 }
 
