@@ -103,8 +103,8 @@ stsm_status_t stsm_message_reader_start(struct stsm_message_reader *reader, cons
                                         bool allow_8bit);
 
 /**
- * Writes the next bytes of the message into `buf`: `*len` gets how many, `cap` unless
- * the message ends first, 0 once it has ended. STSM_ERR_IO (and `*len` 0, now and at
+ * Writes the next bytes of the message into `buf` (`cap` at least 1): `*len` gets how
+ * many, `cap` unless the message ends first, 0 once it has ended. STSM_ERR_IO (and `*len` 0, now and at
  * every later call) when body_at cannot find the body, or finds one of another length
  * than at the start; the status of a failed start likewise.
  */

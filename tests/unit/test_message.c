@@ -506,6 +506,10 @@ int main(void)
             printf("     message was: %s\n", why);
         }
         CHECK_INT(stsm_message_render(&m, true, out, sizeof out, &len), STSM_ERR_ARGUMENT);
+        struct stsm_message_reader r;
+        CHECK_INT(stsm_message_reader_start(&r, &m, true), STSM_ERR_ARGUMENT);
+        CHECK_INT(stsm_message_reader_read(&r, pieces, 10, &len), STSM_ERR_ARGUMENT);
+        CHECK_INT(stsm_message_size(&m, true, &len), STSM_ERR_ARGUMENT);
     }
 
     CHECK_CASE("addresses at the limits are accepted");
