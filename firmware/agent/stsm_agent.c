@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stsm_dns.h"
 #include "stsm_time.h"
 
 /* When the clock is not set yet, look again this often. */
@@ -139,10 +140,15 @@ stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert
 
 /* ---- one attempt ----------------------------------------------------------------------- */
 
-/* Tells the device what became of recipient `i` once it has an end. */
-static void report(struct stsm_agent *a, size_t i, enum stsm_rcpt_state state)
+_Static_assert(STSM_AGENT_BATCH_MAX >= 1 && STSM_AGENT_BATCH_MAX <= STSM_DELIVERY_BATCH_MAX,
+               "an attempt's batch fits one delivery");
+
+/* Tells the device what became of recipient `i` of the attempt's message `k` once it has
+ * an end. */
+static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_state state)
 {
-    const struct stsm_delivery_rcpt *r = &a->delivery.rcpt[i];
+    const struct stsm_agent_slot *slot = &a->batch[k];
+    const struct stsm_delivery_rcpt *r = &a->delivery.batch_rcpt[k][i];
     switch (state) {
     case STSM_RCPT_DELIVERED:
         a->counters.delivered++;
@@ -157,58 +163,76 @@ static void report(struct stsm_agent *a, size_t i, enum stsm_rcpt_state state)
         return;
     }
     if (r->result.outcome == STSM_SMTP_PENDING) {   /* this attempt has no reply for it */
-        snprintf(a->reason, sizeof a->reason, "%s", a->loaded.last_error);
+        snprintf(a->reason, sizeof a->reason, "%s", slot->loaded.last_error);
     } else if (r->result.code != 0) {
         snprintf(a->reason, sizeof a->reason, "%u %s", (unsigned)r->result.code, r->result.text);
     } else {
         snprintf(a->reason, sizeof a->reason, "%s: %s", stsm_status_id(r->result.status), r->result.text);
     }
-    note(a, "outbox: message %lu to %s: %s", (unsigned long)a->loaded.id, a->loaded.to[i],
+    note(a, "outbox: message %lu to %s: %s", (unsigned long)slot->id, slot->loaded.to[i],
          stsm_rcpt_state_name(state));
     if (a->on_result != NULL) {
-        struct stsm_agent_result result = { a->loaded.id, a->loaded.key, a->loaded.to[i], state, r->host,
+        struct stsm_agent_result result = { slot->id, slot->loaded.key, slot->loaded.to[i], state, r->host,
                                             a->reason };
         a->on_result(a->result_arg, &result);
     }
 }
 
+/* The outbox holds the refusals and deferrals of one message unwritten; another
+ * message's would replace them, so they are written before a batch moves on to message
+ * `k`. */
+static stsm_status_t outcomes_for(struct stsm_agent *a, size_t k)
+{
+    if (a->record_slot == k) {
+        return STSM_OK;
+    }
+    a->record_slot = k;
+    return stsm_outbox_record_flush(&a->outbox);
+}
+
 /* Writes one recipient's outcome down the moment the delivery knows it, so a power cut
  * later in the attempt never sends it again. */
-static void record(struct stsm_agent *a, size_t i, const struct stsm_delivery_rcpt *r)
+static void record(struct stsm_agent *a, size_t k, size_t i, const struct stsm_delivery_rcpt *r)
 {
-    if (a->recorded[i] || r->result.outcome == STSM_SMTP_PENDING) {
+    struct stsm_agent_slot *slot = &a->batch[k];
+    if (slot->recorded[i] || r->result.outcome == STSM_SMTP_PENDING) {
         return;
     }
     int64_t now = 0;
     (void)wall_now(a, &now);
-    stsm_status_t st = stsm_outbox_record(&a->outbox, a->current, i, &r->result, now);
+    stsm_status_t st = outcomes_for(a, k);
+    if (st == STSM_OK) {
+        st = stsm_outbox_record(&a->outbox, slot->id, i, &r->result, now);
+    }
     if (st != STSM_OK) {
-        note(a, "outbox: the result for %s could not be stored: %s", a->loaded.to[i], stsm_status_str(st));
+        note(a, "outbox: the result for %s could not be stored: %s", slot->loaded.to[i], stsm_status_str(st));
         return;
     }
-    a->recorded[i] = true;
+    slot->recorded[i] = true;
 }
 
-static void on_settled(void *arg, size_t i, const struct stsm_delivery_rcpt *r)
+static void on_settled(void *arg, size_t k, size_t i, const struct stsm_delivery_rcpt *r)
 {
-    record(arg, i, r);
+    record(arg, k, i, r);
 }
 
 /* Tells the device of each delivery written down and not told yet. A delivered end is
  * final the moment it is stored, so it is told from the next poll, not at the attempt's
  * end: a power cut later in the attempt would otherwise leave it stored and never told
  * (after the reboot the recipient is no longer pending, so nothing reports it). */
-static bool untold(const struct stsm_agent *a, size_t i)
+static bool untold(const struct stsm_agent *a, size_t k, size_t i)
 {
-    return a->recorded[i] && !a->told[i] && a->delivery.rcpt[i].result.outcome == STSM_SMTP_DELIVERED;
+    const struct stsm_agent_slot *slot = &a->batch[k];
+    return slot->recorded[i] && !slot->told[i] &&
+           a->delivery.batch_rcpt[k][i].result.outcome == STSM_SMTP_DELIVERED;
 }
 
-static void tell_delivered(struct stsm_agent *a)
+static void tell_delivered(struct stsm_agent *a, size_t k)
 {
-    for (size_t i = 0; i < a->loaded.to_count; i++) {
-        if (untold(a, i)) {
-            a->told[i] = true;
-            report(a, i, STSM_RCPT_DELIVERED);
+    for (size_t i = 0; i < a->batch[k].loaded.to_count; i++) {
+        if (untold(a, k, i)) {
+            a->batch[k].told[i] = true;
+            report(a, k, i, STSM_RCPT_DELIVERED);
         }
     }
 }
@@ -220,34 +244,34 @@ static void on_done(void *arg, struct stsm_delivery *d)
     a->delivery_ended = true;
 }
 
-/* body_at of the message being delivered: where its body is now. Every write to the
- * store may move it (a delivered recipient's record, mid-attempt), so the delivery asks
- * each time it reads the body. */
+/* body_at of a message being delivered: where its body is now. Every write to the store
+ * may move it (a delivered recipient's record, mid-attempt), so the delivery asks each
+ * time it reads the body. */
 static const char *stored_body(void *ctx, size_t *len)
 {
-    const struct stsm_agent *a = ctx;
+    const struct stsm_agent_slot *slot = ctx;
     const char *body;
-    return stsm_outbox_body(&a->outbox, a->current, &body, len) == STSM_OK ? body : NULL;
+    return stsm_outbox_body(slot->outbox, slot->id, &body, len) == STSM_OK ? body : NULL;
 }
 
 /* Turns the stored message into what the delivery sends: the same Date and Message-ID on
  * every attempt, the envelope only to recipients still pending. */
-static void build_message(struct stsm_agent *a)
+static void build_message(struct stsm_agent *a, struct stsm_agent_slot *slot)
 {
-    const struct stsm_outbox_message *m = &a->loaded;
-    struct stsm_message *msg = &a->message;
+    const struct stsm_outbox_message *m = &slot->loaded;
+    struct stsm_message *msg = &slot->message;
     memset(msg, 0, sizeof *msg);
-    a->preamble[0] = '\0';
+    slot->preamble[0] = '\0';
     msg->from = a->settings->mail.from;
     msg->from_name = a->settings->mail.from_name[0] != '\0' ? a->settings->mail.from_name : NULL;
     for (size_t i = 0; i < m->to_count; i++) {
         msg->to[i] = m->to[i];
-        a->envelope[i] = m->rcpt[i] == STSM_RCPT_PENDING;
+        slot->envelope[i] = m->rcpt[i] == STSM_RCPT_PENDING;
     }
     msg->to_count = m->to_count;
     msg->subject = m->subject;
     msg->body_at = stored_body;
-    msg->body_ctx = a;
+    msg->body_ctx = slot;
     msg->date = m->first_raised;
     msg->id_random[0] = m->id_random[0];
     msg->id_random[1] = m->id_random[1];
@@ -257,63 +281,131 @@ static void build_message(struct stsm_agent *a)
     stsm_time_format_utc(m->window_start, window);
     const char *s = m->raised_count == 1 ? "" : "s";
     if (m->follow_up) {
-        snprintf(a->preamble, sizeof a->preamble,
+        snprintf(slot->preamble, sizeof slot->preamble,
                  "This alert was raised again %lu time%s since the message of\n%s:\n"
                  "first at %s, last at %s.\n\n", (unsigned long)m->raised_count, s, window, first, last);
     } else if (m->raised_count > 1) {
-        snprintf(a->preamble, sizeof a->preamble, "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
+        snprintf(slot->preamble, sizeof slot->preamble,
+                 "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
                  (unsigned long)m->raised_count, first, last);
     }
-    if (a->preamble[0] != '\0') {
-        msg->preamble = a->preamble;
+    if (slot->preamble[0] != '\0') {
+        msg->preamble = slot->preamble;
     }
+}
+
+/* The one recipient domain of a message's pending recipients; NULL when they have several. */
+static const char *single_domain(const struct stsm_outbox_message *m)
+{
+    const char *domain = NULL;
+    for (size_t i = 0; i < m->to_count; i++) {
+        if (m->rcpt[i] != STSM_RCPT_PENDING) {
+            continue;
+        }
+        const char *at = strrchr(m->to[i], '@');
+        const char *d = at != NULL ? at + 1 : m->to[i];
+        if (domain != NULL && !stsm_dns_name_equal(domain, d)) {
+            return NULL;
+        }
+        domain = d;
+    }
+    return domain;
+}
+
+/* Whether message `m` may join the batch: any in relay mode (one server takes them all);
+ * in MX mode one whose pending recipients are all in the first message's single domain,
+ * so that the whole batch goes over the same session. */
+static bool same_way(const struct stsm_agent *a, const struct stsm_outbox_message *m)
+{
+    if (a->settings->delivery.mode == STSM_DELIVERY_RELAY) {
+        return true;
+    }
+    const char *first = single_domain(&a->batch[0].loaded);
+    const char *this = single_domain(m);
+    return first != NULL && this != NULL && stsm_dns_name_equal(first, this);
+}
+
+/* Puts message `id` into the next slot of the batch: its attempt is written down before
+ * anything goes out. That write may move the body (the store reclaims pages), so the
+ * message is read again after it; the delivery finds the body again (stored_body)
+ * whenever it reads it. False when it stays out of this attempt. */
+static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
+{
+    struct stsm_agent_slot *slot = &a->batch[a->batch_count];
+    stsm_status_t st = stsm_outbox_load(&a->outbox, id, &slot->loaded);
+    if (st == STSM_OK && a->batch_count > 0 && !same_way(a, &slot->loaded)) {
+        return false;
+    }
+    if (st == STSM_OK) {
+        st = stsm_outbox_attempt_begins(&a->outbox, id, now);
+    }
+    if (st == STSM_OK) {
+        st = stsm_outbox_load(&a->outbox, id, &slot->loaded);
+    }
+    if (st != STSM_OK) {
+        note(a, "outbox: message %lu cannot be attempted: %s", (unsigned long)id, stsm_status_str(st));
+        return false;
+    }
+    a->counters.attempts++;
+    slot->outbox = &a->outbox;
+    slot->id = id;
+    memset(slot->recorded, 0, sizeof slot->recorded);
+    memset(slot->told, 0, sizeof slot->told);
+    build_message(a, slot);
+    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)slot->loaded.attempts);
+    a->batch_count++;
+    return true;
 }
 
 static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
 {
-    /* The attempt is written down before anything goes out; that write may move the
-     * body (the store reclaims pages), so the message is read after it; the delivery
-     * finds the body again (stored_body) whenever it reads it. */
-    stsm_status_t st = stsm_outbox_attempt_begins(&a->outbox, id, now);
-    if (st == STSM_OK) {
-        st = stsm_outbox_load(&a->outbox, id, &a->loaded);
-    }
-    if (st != STSM_OK) {
-        note(a, "outbox: message %lu cannot be attempted: %s", (unsigned long)id, stsm_status_str(st));
+    a->batch_count = 0;
+    if (!take(a, id, now)) {
         a->wait_s = 60;   /* storage trouble: do not spin on it */
         return;
     }
-    a->counters.attempts++;
-    a->current = id;
-    memset(a->recorded, 0, sizeof a->recorded);
-    memset(a->told, 0, sizeof a->told);
-    build_message(a);
-    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)a->loaded.attempts);
+    /* The others due now, in the outbox's order, that go the same way. */
+    uint32_t seen[STSM_OUTBOX_MAX] = { id };
+    size_t seen_count = 1;
+    while (a->batch_count < STSM_AGENT_BATCH_MAX && seen_count < STSM_OUTBOX_MAX &&
+           stsm_outbox_next_due_except(&a->outbox, now, seen, seen_count, &id) == STSM_OK) {
+        seen[seen_count++] = id;
+        (void)take(a, id, now);
+    }
+    struct stsm_delivery_item items[STSM_AGENT_BATCH_MAX];
+    for (size_t k = 0; k < a->batch_count; k++) {
+        items[k] = (struct stsm_delivery_item){ &a->batch[k].message, a->batch[k].envelope };
+    }
+    if (a->batch_count > 1) {
+        note(a, "outbox: %lu messages over one connection", (unsigned long)a->batch_count);
+    }
+    a->record_slot = 0;
     a->delivering = true;
     a->delivery_ended = false;
     const struct stsm_delivery_options options = { .transport = a->platform.transport,
                                                    .transport_ctx = a->platform.transport_ctx,
                                                    .clock = a->platform.clock,
                                                    .clock_ctx = a->platform.clock_ctx,
-                                                   .settled = on_settled,
-                                                   .envelope = a->envelope };
+                                                   .settled = on_settled };
     stsm_delivery_set_options(&a->delivery, &options);
-    st = stsm_delivery_start(&a->delivery, a->settings, &a->message, a->platform.tls, a->platform.sts_cache, now,
-                             delivery_log, on_done, a);
+    stsm_status_t st = stsm_delivery_start_batch(&a->delivery, a->settings, items, a->batch_count,
+                                                 a->platform.tls, a->platform.sts_cache, now, delivery_log,
+                                                 on_done, a);
     if (st != STSM_OK) {
         /* The outbox refused nothing the delivery refuses (same checks), so this is a
          * local fault: the attempt ends as deferred and is retried with backoff. */
-        note(a, "outbox: message %lu: the delivery could not start: %s", (unsigned long)id, stsm_status_str(st));
+        note(a, "outbox: message %lu: the delivery could not start: %s", (unsigned long)a->batch[0].id,
+             stsm_status_str(st));
         a->delivery_ended = true;
     }
 }
 
 /* Says when recipients still pending after an attempt are tried again, and why. */
-static void note_retry(struct stsm_agent *a, size_t waiting)
+static void note_retry(struct stsm_agent *a, struct stsm_agent_slot *slot, size_t waiting)
 {
     /* The attempt is over: its copy of the message makes room for the outbox's view. */
-    struct stsm_outbox_message *m = &a->loaded;
-    if (stsm_outbox_load(&a->outbox, a->current, m) != STSM_OK) {
+    struct stsm_outbox_message *m = &slot->loaded;
+    if (stsm_outbox_load(&a->outbox, slot->id, m) != STSM_OK) {
         return;
     }
     char when[24];
@@ -322,34 +414,47 @@ static void note_retry(struct stsm_agent *a, size_t waiting)
          (unsigned long)m->id, (unsigned long)waiting, (unsigned long)m->attempts, when, m->last_error);
 }
 
+/* Ends message `k`'s attempt: what the delivery settled is written down (record() stores
+ * what could not be stored when it was settled), then the outbox schedules or removes it. */
+static void end_message(struct stsm_agent *a, size_t k, int64_t now)
+{
+    struct stsm_agent_slot *slot = &a->batch[k];
+    for (size_t i = 0; i < slot->loaded.to_count; i++) {
+        record(a, k, i, &a->delivery.batch_rcpt[k][i]);
+    }
+    tell_delivered(a, k);
+    enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
+    stsm_status_t st = outcomes_for(a, k);
+    if (st == STSM_OK) {
+        st = stsm_outbox_attempt_ends(&a->outbox, slot->id, now,
+                                      a->platform.random_u32(a->platform.ctx), states);
+    }
+    if (st != STSM_OK) {
+        note(a, "outbox: message %lu: the attempt's end could not be stored: %s", (unsigned long)slot->id,
+             stsm_status_str(st));
+        return;
+    }
+    size_t waiting = 0;
+    for (size_t i = 0; i < slot->loaded.to_count; i++) {
+        if (slot->loaded.rcpt[i] == STSM_RCPT_PENDING && !slot->told[i]) {
+            report(a, k, i, states[i]);
+            waiting += states[i] == STSM_RCPT_PENDING;
+        }
+    }
+    if (waiting > 0) {
+        note_retry(a, slot, waiting);
+    }
+}
+
 static void end_attempt(struct stsm_agent *a)
 {
     int64_t now = 0;
     (void)wall_now(a, &now);
-    for (size_t i = 0; i < a->loaded.to_count; i++) {
-        record(a, i, &a->delivery.rcpt[i]);
+    for (size_t k = 0; k < a->batch_count; k++) {
+        end_message(a, k, now);
     }
-    tell_delivered(a);
-    enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
-    stsm_status_t st = stsm_outbox_attempt_ends(&a->outbox, a->current, now,
-                                                a->platform.random_u32(a->platform.ctx), states);
     a->delivering = false;
     a->delivery_ended = false;
-    if (st != STSM_OK) {
-        note(a, "outbox: message %lu: the attempt's end could not be stored: %s", (unsigned long)a->current,
-             stsm_status_str(st));
-    } else {
-        size_t waiting = 0;
-        for (size_t i = 0; i < a->loaded.to_count; i++) {
-            if (a->loaded.rcpt[i] == STSM_RCPT_PENDING && !a->told[i]) {
-                report(a, i, states[i]);
-                waiting += states[i] == STSM_RCPT_PENDING;
-            }
-        }
-        if (waiting > 0) {
-            note_retry(a, waiting);
-        }
-    }
     if (a->platform.sts_cache_changed != NULL) {
         a->platform.sts_cache_changed(a->platform.ctx);
     }
@@ -361,7 +466,9 @@ void stsm_agent_poll(struct stsm_agent *agent)
 {
     agent->polled_at_ms = agent->platform.monotonic_ms(agent->platform.ctx);
     if (agent->delivering) {
-        tell_delivered(agent);
+        for (size_t k = 0; k < agent->batch_count; k++) {
+            tell_delivered(agent, k);
+        }
         if (agent->delivery_ended) {
             end_attempt(agent);
         } else {
@@ -390,9 +497,11 @@ void stsm_agent_poll(struct stsm_agent *agent)
 uint32_t stsm_agent_next_wakeup(const struct stsm_agent *agent)
 {
     if (agent->delivering) {
-        for (size_t i = 0; i < agent->loaded.to_count; i++) {
-            if (untold(agent, i)) {
-                return 0;
+        for (size_t k = 0; k < agent->batch_count; k++) {
+            for (size_t i = 0; i < agent->batch[k].loaded.to_count; i++) {
+                if (untold(agent, k, i)) {
+                    return 0;
+                }
             }
         }
         return agent->delivery_ended ? 0 : UINT32_MAX;

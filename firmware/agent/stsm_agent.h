@@ -14,6 +14,12 @@
  * (the retry period ran out), and the result callback says which. The one exception: a
  * power cut between the server's 250 after DATA and the moment that reply is written
  * down sends the message to that recipient again at the next attempt.
+ *
+ * Order and connections: messages are attempted by severity, then age. An attempt takes
+ * the first due message and, up to STSM_AGENT_BATCH_MAX in all, the others due now that
+ * go the same way, in the same order: in relay mode every due message; in MX mode those
+ * whose pending recipients are all in the one domain of the first's (a first message with
+ * several domains goes alone). They share one connection per server, RSET between them.
  */
 #ifndef STSM_AGENT_H
 #define STSM_AGENT_H
@@ -81,6 +87,23 @@ struct stsm_agent_counters {
     uint32_t queued;                 /**< messages with a recipient still pending, now */
 };
 
+#ifndef STSM_AGENT_BATCH_MAX
+#define STSM_AGENT_BATCH_MAX 4       /**< messages one attempt carries over one connection
+                                          (at most STSM_DELIVERY_BATCH_MAX) */
+#endif
+
+/** One message of the attempt under way (private). */
+struct stsm_agent_slot {
+    const struct stsm_outbox *outbox;
+    uint32_t id;
+    bool recorded[STSM_SMTP_MAX_RCPT];   /* settled recipients already written down */
+    bool told[STSM_SMTP_MAX_RCPT];       /* ... whose end the result callback already got */
+    bool envelope[STSM_SMTP_MAX_RCPT];   /* recipients still pending: the attempt's RCPTs */
+    struct stsm_outbox_message loaded;
+    char preamble[200];
+    struct stsm_message message;
+};
+
 struct stsm_agent {
     const struct stsm_settings *settings;
     struct stsm_platform platform;
@@ -93,16 +116,12 @@ struct stsm_agent {
     bool stopping;                   /* stsm_agent_stop(): start nothing new */
     bool delivering;
     bool delivery_ended;             /* `done` ran; poll settles it */
-    uint32_t current;                /* id of the message being delivered */
-    bool recorded[STSM_SMTP_MAX_RCPT];   /* settled recipients already written down */
-    bool told[STSM_SMTP_MAX_RCPT];       /* ... whose end the result callback already got */
-    bool envelope[STSM_SMTP_MAX_RCPT];   /* recipients still pending: the attempt's RCPTs */
     uint32_t wait_s;                 /* from the last poll: until the next message is due */
     uint32_t polled_at_ms;
-    struct stsm_outbox_message loaded;
+    size_t batch_count;              /* messages of the attempt under way */
+    size_t record_slot;              /* the message the outbox may hold unwritten outcomes of */
+    struct stsm_agent_slot batch[STSM_AGENT_BATCH_MAX];
     char reason[STSM_OUTBOX_ERROR_MAX + 8];
-    char preamble[200];
-    struct stsm_message message;
     struct stsm_delivery delivery;
 };
 

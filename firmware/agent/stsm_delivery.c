@@ -65,30 +65,42 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
     snprintf(r->text, sizeof r->text, "%s", text);
 }
 
-static bool pending(const struct stsm_delivery *d, size_t i)
+/* Recipient `i` of the batch's message `m` is in its envelope and has no result yet. */
+static bool pending(const struct stsm_delivery *d, size_t m, size_t i)
 {
-    return d->in_envelope[i] && d->rcpt[i].result.outcome == STSM_SMTP_PENDING;
+    return d->in_envelope[m][i] && d->batch_rcpt[m][i].result.outcome == STSM_SMTP_PENDING;
 }
 
 /* The one place a recipient's result becomes final for this attempt; told at once, so
  * that a power cut later cannot make the caller send to it again. */
-static void settle(struct stsm_delivery *d, size_t i, const struct stsm_smtp_result *result, const char *host)
+static void settle(struct stsm_delivery *d, size_t m, size_t i, const struct stsm_smtp_result *result,
+                   const char *host)
 {
-    d->rcpt[i].result = *result;
-    snprintf(d->rcpt[i].host, sizeof d->rcpt[i].host, "%s", host);
+    struct stsm_delivery_rcpt *r = &d->batch_rcpt[m][i];
+    r->result = *result;
+    snprintf(r->host, sizeof r->host, "%s", host);
     if (d->settled != NULL) {
-        d->settled(d->arg, i, &d->rcpt[i]);
+        d->settled(d->arg, m, i, r);
     }
 }
 
-/* Gives every recipient of the current group the same final result. */
-static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
+/* Gives every recipient of the current group, in every message, the same final result;
+ * with `all`, every recipient still pending, whatever its group. */
+static void settle_pending(struct stsm_delivery *d, bool all, const struct stsm_smtp_result *result,
+                           const char *host)
 {
-    for (size_t i = 0; i < d->message->to_count; i++) {
-        if (d->group[i] && pending(d, i)) {
-            settle(d, i, result, host);
+    for (size_t m = 0; m < d->batch_count; m++) {
+        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
+            if ((all || d->group[m][i]) && pending(d, m, i)) {
+                settle(d, m, i, result, host);
+            }
         }
     }
+}
+
+static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
+{
+    settle_pending(d, false, result, host);
 }
 
 /* The policy in force for the current group, NULL for none: what the lookup (or a healing
@@ -265,11 +277,7 @@ static void expire(struct stsm_delivery *d, stsm_status_t status, const char *te
         d->lookups &= ~LOOKUP_ROUTE;
     }
     set_local(&r, STSM_SMTP_DEFERRED, status, text);
-    for (size_t i = 0; i < d->message->to_count; i++) {
-        if (pending(d, i)) {
-            settle(d, i, &r, "");
-        }
-    }
+    settle_pending(d, true, &r, "");
     if (d->lookups == 0) {
         finish(d);
     }
@@ -442,10 +450,62 @@ static void settle_session_rcpts(struct stsm_delivery *d)
 {
     for (size_t k = 0; k < d->session_rcpt_count; k++) {
         const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&d->smtp, k);
-        if (r != NULL && r->outcome != STSM_SMTP_PENDING && pending(d, d->session_rcpt[k])) {
-            settle(d, d->session_rcpt[k], r, d->server_name);
+        if (r != NULL && r->outcome != STSM_SMTP_PENDING && pending(d, d->txn, d->session_rcpt[k])) {
+            settle(d, d->txn, d->session_rcpt[k], r, d->server_name);
         }
     }
+}
+
+/* The first message of the batch, from `from` on, with recipients of the group still
+ * pending; batch_count when none has. */
+static size_t next_in_batch(const struct stsm_delivery *d, size_t from)
+{
+    for (size_t m = from; m < d->batch_count; m++) {
+        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
+            if (d->group[m][i] && pending(d, m, i)) {
+                return m;
+            }
+        }
+    }
+    return d->batch_count;
+}
+
+/* The envelope of message `m`'s transaction: its recipients of the group still pending. */
+static void transaction_envelope(struct stsm_delivery *d, size_t m, struct stsm_smtp_params *p)
+{
+    const struct stsm_message *msg = d->batch[m];
+    d->txn = m;
+    d->message = msg;
+    p->mail_from = msg->from;
+    p->rcpt_count = 0;
+    for (size_t i = 0; i < msg->to_count; i++) {
+        if (d->group[m][i] && pending(d, m, i)) {
+            d->session_rcpt[p->rcpt_count] = i;
+            p->rcpt[p->rcpt_count++] = msg->to[i];
+        }
+    }
+    d->session_rcpt_count = p->rcpt_count;
+    p->size_estimate = d->size_estimate[m];
+    p->body_8bit = stsm_message_is_8bit(msg);
+}
+
+/* A transaction ended with the session still usable: its recipients are final; the next
+ * message of the batch goes on the same session (RSET first), or the session ends. */
+static void next_transaction(struct stsm_delivery *d)
+{
+    settle_session_rcpts(d);
+    size_t m = next_in_batch(d, d->txn + 1);
+    if (m < d->batch_count) {
+        struct stsm_smtp_params p = { 0 };
+        transaction_envelope(d, m, &p);
+        if (stsm_smtp_next(&d->smtp, &p) == STSM_OK) {
+            act(d, STSM_SMTP_WAIT);
+            return;
+        }
+        /* Checked at the start, so never; the rest is deferred at the session's end. */
+        d->session_rcpt_count = 0;
+    }
+    act(d, stsm_smtp_quit(&d->smtp));
 }
 
 static void start_tls(struct stsm_delivery *d)
@@ -493,6 +553,10 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
             decide_held(d);
         }
         break;
+    case STSM_SMTP_NEXT:
+        disarm(d, &d->reply_timer);
+        next_transaction(d);
+        break;
     case STSM_SMTP_CLOSE:
         disarm(d, &d->reply_timer);
         d->transport->close(CONN(d));
@@ -520,18 +584,11 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         p.auth_user = cfg->relay_user;
         p.auth_secret = cfg->relay_password;
     }
-    p.mail_from = d->message->from;
-    for (size_t i = 0; i < d->message->to_count; i++) {
-        if (d->group[i] && pending(d, i)) {
-            d->session_rcpt[p.rcpt_count] = i;
-            p.rcpt[p.rcpt_count++] = d->message->to[i];
-        }
-    }
-    p.size_estimate = d->size_estimate;
+    transaction_envelope(d, next_in_batch(d, 0), &p);
+    p.more_transactions = d->batch_count > 1;
     /* Every MX session stops before MAIL FROM for the policy decision (decide_held), also
      * one opened before the policy arrived whose policy came while it was connecting. */
     p.hold_before_mail = !relay_mode(d);
-    p.body_8bit = stsm_message_is_8bit(d->message);
     if (stsm_smtp_start(&d->smtp, &p) != STSM_OK) {
         /* The message was checked at the start, so this is our own inconsistency: keep
          * the alert for a later attempt rather than lose it. */
@@ -543,7 +600,6 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
-    d->session_rcpt_count = p.rcpt_count;
     set_state(d, STSM_DELIVERY_SESSION);
     arm_timer(d);   /* the greeting's */
 }
@@ -722,6 +778,13 @@ static void session_finished(struct stsm_delivery *d)
         return;
     }
     settle_session_rcpts(d);   /* final for this group */
+    /* A batch's messages whose transactions the session did not reach (it failed, or a
+     * refused RSET ended it) are deferred with it. */
+    struct stsm_smtp_result rest = *session;
+    if (rest.outcome == STSM_SMTP_PENDING) {
+        set_local(&rest, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, "the session ended before this message");
+    }
+    settle_group(d, &rest, d->server_name);
     step_later(d, STSM_DELIVERY_NEXT_GROUP);
 }
 
@@ -1194,20 +1257,24 @@ static void next_group(struct stsm_delivery *d)
          * use, so the next group starts once it is over (on_sts). */
         return;
     }
-    size_t first = d->message->to_count;
-    for (size_t i = 0; i < d->message->to_count && first == d->message->to_count; i++) {
-        if (pending(d, i)) {
-            first = i;
+    const char *first = NULL;
+    for (size_t m = 0; m < d->batch_count && first == NULL; m++) {
+        for (size_t i = 0; i < d->batch[m]->to_count && first == NULL; i++) {
+            if (pending(d, m, i)) {
+                first = d->batch[m]->to[i];
+            }
         }
     }
-    if (first == d->message->to_count) {
+    if (first == NULL) {
         finish(d);
         return;
     }
-    snprintf(d->domain, sizeof d->domain, "%s", domain_of(d->message->to[first]));
-    for (size_t i = 0; i < d->message->to_count; i++) {
-        d->group[i] = pending(d, i) &&
-                      (relay_mode(d) || stsm_dns_name_equal(domain_of(d->message->to[i]), d->domain));
+    snprintf(d->domain, sizeof d->domain, "%s", domain_of(first));
+    for (size_t m = 0; m < d->batch_count; m++) {
+        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
+            d->group[m][i] = pending(d, m, i) &&
+                             (relay_mode(d) || stsm_dns_name_equal(domain_of(d->batch[m]->to[i]), d->domain));
+        }
     }
     memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
     set_state(d, STSM_DELIVERY_LOOKUP);
@@ -1234,12 +1301,50 @@ enum stsm_delivery_state stsm_delivery_state(const struct stsm_delivery *d)
     return d->state;
 }
 
-stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
-                                  const struct stsm_message *message, struct stsm_tls *tls,
-                                  struct stsm_sts_cache *cache, int64_t now,
-                                  stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+/* Checks one message of the batch as the start does for every message: it can be sent,
+ * it fits once encoded, its body can be read, and its envelope is not empty. */
+static stsm_status_t take_message(struct stsm_delivery *d, size_t m, const struct stsm_message *message,
+                                  const bool *envelope)
 {
     char why[160];
+    if (stsm_message_check(message, why, sizeof why) != STSM_OK) {
+        say(d, "message refused: %s", why);
+        return STSM_ERR_ARGUMENT;
+    }
+    /* SIZE is announced from the largest form (quoted-printable); the form sent is chosen
+     * once the server's extensions are known. Counting it also finds, before any byte goes
+     * out, every way writing it could fail but a body lost from storage later. */
+    stsm_status_t st = stsm_message_size(message, false, &d->size_estimate[m]);
+    if (st == STSM_OK && d->size_estimate[m] > STSM_MESSAGE_MAX) {
+        st = STSM_ERR_CAPACITY;
+    }
+    if (st == STSM_ERR_CAPACITY) {
+        say(d, "message refused: larger than %u bytes once encoded", (unsigned)STSM_MESSAGE_MAX);
+    } else if (st != STSM_OK) {
+        say(d, "message not sent now: its body cannot be read from storage (%s)", stsm_status_str(st));
+    }
+    if (st != STSM_OK) {
+        return st;
+    }
+    size_t in_envelope = 0;
+    for (size_t i = 0; i < message->to_count; i++) {
+        d->batch_rcpt[m][i].result.outcome = STSM_SMTP_PENDING;
+        d->in_envelope[m][i] = envelope == NULL || envelope[i];
+        in_envelope += d->in_envelope[m][i];
+    }
+    if (in_envelope == 0) {
+        say(d, "message refused: no recipient in the envelope");
+        return STSM_ERR_ARGUMENT;
+    }
+    d->batch[m] = message;
+    return STSM_OK;
+}
+
+static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *settings,
+                           const struct stsm_delivery_item *items, size_t count, const bool *envelope,
+                           struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
+                           stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+{
     struct stsm_delivery_options options = d->options;
     memset(d, 0, offsetof(struct stsm_delivery, sts));
     d->transport = options.transport;
@@ -1253,7 +1358,6 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     d->trace = options.trace;
     d->settled = options.settled;
     d->settings = settings;
-    d->message = message;
     d->tls = tls;
     d->cache = cache;
     d->now = now;
@@ -1261,36 +1365,37 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
     d->done = done;
     d->arg = arg;
     d->started_ms = d->clock->now_ms(d->clock_ctx);
-    if (stsm_message_check(message, why, sizeof why) != STSM_OK) {
-        say(d, "message refused: %s", why);
+    if (count == 0 || count > STSM_DELIVERY_BATCH_MAX) {
+        say(d, "batch refused: %lu messages (1 to %u)", (unsigned long)count, (unsigned)STSM_DELIVERY_BATCH_MAX);
         return STSM_ERR_ARGUMENT;
     }
-    /* SIZE is announced from the largest form (quoted-printable); the form sent is chosen
-     * once the server's extensions are known. Counting it also finds, before any byte goes
-     * out, every way writing it could fail but a body lost from storage later. */
-    stsm_status_t st = stsm_message_size(message, false, &d->size_estimate);
-    if (st == STSM_OK && d->size_estimate > STSM_MESSAGE_MAX) {
-        st = STSM_ERR_CAPACITY;
+    for (size_t m = 0; m < count; m++) {
+        stsm_status_t st = take_message(d, m, items[m].message, count == 1 ? envelope : items[m].envelope);
+        if (st != STSM_OK) {
+            return st;
+        }
     }
-    if (st == STSM_ERR_CAPACITY) {
-        say(d, "message refused: larger than %u bytes once encoded", (unsigned)STSM_MESSAGE_MAX);
-    } else if (st != STSM_OK) {
-        say(d, "message not sent now: its body cannot be read from storage (%s)", stsm_status_str(st));
-    }
-    if (st != STSM_OK) {
-        return st;
-    }
-    size_t in_envelope = 0;
-    for (size_t i = 0; i < message->to_count; i++) {
-        d->rcpt[i].result.outcome = STSM_SMTP_PENDING;
-        d->in_envelope[i] = options.envelope == NULL || options.envelope[i];
-        in_envelope += d->in_envelope[i];
-    }
-    if (in_envelope == 0) {
-        say(d, "message refused: no recipient in the envelope");
-        return STSM_ERR_ARGUMENT;
-    }
+    d->batch_count = count;
+    d->message = d->batch[0];
     arm(d, &d->deadline_timer, settings->delivery.attempt_timeout_s * 1000u, on_deadline);
     step_later(d, STSM_DELIVERY_NEXT_GROUP);
     return STSM_OK;
+}
+
+stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_settings *settings,
+                                  const struct stsm_message *message, struct stsm_tls *tls,
+                                  struct stsm_sts_cache *cache, int64_t now,
+                                  stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+{
+    const struct stsm_delivery_item item = { message, NULL };
+    return start(d, settings, &item, 1, d->options.envelope, tls, cache, now, log, done, arg);
+}
+
+stsm_status_t stsm_delivery_start_batch(struct stsm_delivery *d, const struct stsm_settings *settings,
+                                        const struct stsm_delivery_item *items, size_t count,
+                                        struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
+                                        stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+{
+    return start(d, settings, items, count, count == 1 ? items[0].envelope : NULL, tls, cache, now, log, done,
+                 arg);
 }

@@ -32,6 +32,15 @@
  * FROM until the policy decision is known; its TLS handshake waits for the lookup, so
  * only one TLS session's memory is in use at a time.
  *
+ * Batches: stsm_delivery_start_batch() takes up to STSM_DELIVERY_BATCH_MAX messages. Each
+ * session (per recipient domain in MX mode, the relay's) carries one transaction per
+ * message with recipients there, in the batch's order, with RSET between them: one
+ * connection instead of one per message. A refusal of one transaction (MAIL, RCPT, DATA,
+ * the message) settles that message's recipients and the next transaction goes on; a
+ * session that fails (connection lost, TLS, timeout, a refused RSET) defers every
+ * recipient of the batch it had not settled yet. Host choice, MTA-STS, TLS rules and the
+ * deadline are per session and attempt as for one message.
+ *
  * Event-driven on the main loop: timers come from the clock in the options (lwIP's timer
  * list by default), and every callback (log, settled, done) runs from the main loop.
  * The MX route, the resolver and the MTA-STS lookup are reached through their own modules
@@ -55,11 +64,16 @@
 #include "stsm_tls.h"
 #include "stsm_transport.h"
 
+#ifndef STSM_DELIVERY_BATCH_MAX
+#define STSM_DELIVERY_BATCH_MAX 4      /**< messages one delivery carries at most */
+#endif
+
 struct stsm_delivery;
 struct stsm_delivery_rcpt;
 typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);
 typedef void (*stsm_delivery_done_fn)(void *arg, struct stsm_delivery *delivery);
-typedef void (*stsm_delivery_settled_fn)(void *arg, size_t rcpt_index, const struct stsm_delivery_rcpt *r);
+typedef void (*stsm_delivery_settled_fn)(void *arg, size_t message_index, size_t rcpt_index,
+                                         const struct stsm_delivery_rcpt *r);
 
 /** States of a delivery (stsm_delivery_state_name() for logs). */
 enum stsm_delivery_state {
@@ -89,12 +103,14 @@ struct stsm_delivery_options {
     stsm_delivery_log_fn trace;               /**< debug lines (every state change), NULL: none */
     /**
      * Called once for each recipient of the envelope as soon as its outcome for this
-     * attempt is final, with the start's `arg`, its index in message->to and its result
+     * attempt is final, with the start's `arg`, its message's index in the batch (0 for
+     * stsm_delivery_start()), its index in message->to and its result
      * (outcome, reply, and the host that decided it): delivered on the server's 250 to the
      * end of the data (in the same main-loop turn the reply is read, before QUIT is
      * answered), failed on a 5xx, deferred on a 4xx, a local failure or the deadline. A
      * recipient refused at RCPT is reported when the refusal is read, before the data.
-     * Every call comes before `done`, from the main loop. It must not call into the
+     * A batch's messages are settled in their order within each session. Every call
+     * comes before `done`, from the main loop. It must not call into the
      * delivery; it may block (to store the outcome). NULL: none.
      */
     stsm_delivery_settled_fn settled;
@@ -103,8 +119,15 @@ struct stsm_delivery_options {
      * message->to_count entries, read during the start only). NULL: all of them. The
      * header's To line always names every one of message->to; a recipient outside the
      * envelope is never sent to, its rcpt[] stays STSM_SMTP_PENDING and `settled` is not
-     * called for it. At least one recipient must be in it.
+     * called for it. At least one recipient must be in it. Not used by
+     * stsm_delivery_start_batch() (each item has its own).
      */
+    const bool *envelope;
+};
+
+/** One message of a batch and its envelope (as options.envelope; NULL: every recipient). */
+struct stsm_delivery_item {
+    const struct stsm_message *message;
     const bool *envelope;
 };
 
@@ -115,13 +138,20 @@ struct stsm_delivery_rcpt {
 };
 
 /** One delivery. Very large (resolver, route, MTA-STS lookup): allocate statically.
- *  Fields are private but for `rcpt`, read once `done` ran. */
+ *  Fields are private but for `rcpt` (the first message's results) and `batch_rcpt`
+ *  (batch_rcpt[m] those of message m), read once `done` ran. */
 struct stsm_delivery {
-    struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
+    union {
+        struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
+        struct stsm_delivery_rcpt batch_rcpt[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT];
+    };
 
     struct stsm_delivery_options options;  /* for the next start */
     const struct stsm_settings *settings;
-    const struct stsm_message *message;
+    const struct stsm_message *message;  /* the batch's message whose transaction runs */
+    const struct stsm_message *batch[STSM_DELIVERY_BATCH_MAX];
+    size_t batch_count;
+    size_t txn;                          /* batch index of the session's current transaction */
     struct stsm_tls *tls;
     struct stsm_sts_cache *cache;        /* MTA-STS policies, may be NULL */
     int64_t now;                         /* seconds, for the cache */
@@ -143,8 +173,9 @@ struct stsm_delivery {
     struct stsm_timer deadline_timer, reply_timer;
 
     stsm_delivery_settled_fn settled;
-    bool in_envelope[STSM_SMTP_MAX_RCPT]; /* options.envelope, copied at the start */
-    bool group[STSM_SMTP_MAX_RCPT];      /* recipients of the current domain (or all, relay) */
+    bool in_envelope[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* the envelopes, copied at the start */
+    bool group[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* recipients of the current domain
+                                                                (or all, relay), per message */
     char domain[STSM_HOSTNAME_MAX + 1];
     struct stsm_route route;             /* MX mode */
     stsm_status_t route_status;
@@ -165,7 +196,7 @@ struct stsm_delivery {
     size_t session_rcpt[STSM_SMTP_MAX_RCPT];     /* the session's recipient k is rcpt[session_rcpt[k]] */
     size_t session_rcpt_count;
     uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
-    size_t size_estimate;
+    size_t size_estimate[STSM_DELIVERY_BATCH_MAX];
     char ehlo_literal[32];
     /* The data pump: the message is written a piece at a time (never whole: its body may
      * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. */
@@ -202,6 +233,18 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *delivery, const struct s
                                   const struct stsm_message *message, struct stsm_tls *tls,
                                   struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg);
+
+/**
+ * Starts delivering `count` (1..STSM_DELIVERY_BATCH_MAX) messages together, each to its
+ * own envelope, as stsm_delivery_start() delivers one (options.envelope is not used); each
+ * message is checked as it does, and the first refusal is returned (nothing started).
+ * Results go to batch_rcpt[m] and `settled` with message index m. `items` is read during
+ * the call only; the messages must stay alive until `done`.
+ */
+stsm_status_t stsm_delivery_start_batch(struct stsm_delivery *delivery, const struct stsm_settings *settings,
+                                        const struct stsm_delivery_item *items, size_t count,
+                                        struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
+                                        stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg);
 
 /** The delivery's state now. */
 enum stsm_delivery_state stsm_delivery_state(const struct stsm_delivery *delivery);

@@ -1029,13 +1029,25 @@ static int64_t cap_release(const struct stsm_outbox *ob, const struct stsm_outbo
     return release;
 }
 
-stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now, uint32_t *id, uint32_t *wait_s)
+static bool skipped(uint32_t id, const uint32_t *skip, size_t skip_count)
+{
+    for (size_t i = 0; i < skip_count; i++) {
+        if (skip[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The first due message by severity, then age, that is not in `skip`. */
+static stsm_status_t first_due(const struct stsm_outbox *outbox, int64_t now, const uint32_t *skip,
+                               size_t skip_count, uint32_t *id, uint32_t *wait_s)
 {
     const struct stsm_outbox_summary *best = NULL;
     int64_t wait = -1;
     for (size_t i = 0; i < outbox->count; i++) {
         const struct stsm_outbox_summary *sum = &outbox->items[i];
-        if (sum->pending == 0) {
+        if (sum->pending == 0 || skipped(sum->id, skip, skip_count)) {
             continue;
         }
         int64_t due = sum->next_attempt;
@@ -1062,6 +1074,17 @@ stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now
         *wait_s = wait < 0 ? UINT32_MAX : wait >= (int64_t)UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)wait;
     }
     return STSM_ERR_NOT_FOUND;
+}
+
+stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now, uint32_t *id, uint32_t *wait_s)
+{
+    return first_due(outbox, now, NULL, 0, id, wait_s);
+}
+
+stsm_status_t stsm_outbox_next_due_except(const struct stsm_outbox *outbox, int64_t now, const uint32_t *skip,
+                                          size_t skip_count, uint32_t *id)
+{
+    return first_due(outbox, now, skip, skip_count, id, NULL);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */
@@ -1213,6 +1236,29 @@ stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t
     st = write_state(outbox, id, &s);
     if (st == STSM_OK) {
         update_summary(sum, &s);
+    }
+    return st;
+}
+
+stsm_status_t stsm_outbox_record_flush(struct stsm_outbox *outbox)
+{
+    uint32_t id = outbox->attempt_id;
+    if (id == 0 || (outbox->attempt_failed == 0 && outbox->attempt_error[0] == '\0')) {
+        return STSM_OK;
+    }
+    struct stsm_outbox_summary *sum;
+    struct content m;
+    struct state s;
+    stsm_status_t st = find_message(outbox, id, &sum, &m, &s);   /* with what is held laid over */
+    if (st == STSM_OK) {
+        st = write_state(outbox, id, &s);
+    }
+    if (st == STSM_OK) {
+        update_summary(sum, &s);
+        forget_attempt(outbox, id);
+    } else if (st == STSM_ERR_NOT_FOUND) {
+        forget_attempt(outbox, 0);   /* dropped meanwhile: nothing to keep */
+        st = STSM_OK;
     }
     return st;
 }

@@ -228,6 +228,14 @@ stsm_status_t stsm_outbox_clock_known(struct stsm_outbox *outbox, int64_t now);
  */
 stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now, uint32_t *id, uint32_t *wait_s);
 
+/**
+ * As stsm_outbox_next_due(), leaving out the `skip_count` ids in `skip`: the next message
+ * in the same order, for an attempt that carries several (a batch). Domain caps count the
+ * attempts already begun. STSM_ERR_NOT_FOUND when no other is due.
+ */
+stsm_status_t stsm_outbox_next_due_except(const struct stsm_outbox *outbox, int64_t now, const uint32_t *skip,
+                                          size_t skip_count, uint32_t *id);
+
 /** Decodes message `id` into `out`. STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT. */
 stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out);
 
@@ -269,6 +277,14 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
  */
 stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t rcpt,
                                  const struct stsm_smtp_result *result, int64_t now);
+
+/**
+ * Writes now the refusals and last error stsm_outbox_record() holds unwritten, for the
+ * message they are held for (nothing is written when none are held). An attempt that
+ * carries several messages calls it before recording outcomes of another message, as
+ * those would replace what is held, and before ending each message's attempt.
+ */
+stsm_status_t stsm_outbox_record_flush(struct stsm_outbox *outbox);
 
 /**
  * Ends an attempt: when recipients are still pending, schedules the next attempt with

@@ -141,8 +141,9 @@ static void note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum s
     }
 }
 
-/* Ends the session: every recipient not yet decided takes the session's result. */
-static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
+/* Ends the transaction: every recipient not yet decided takes the session's result. Then
+ * either the caller is asked for the next transaction (`next`) or the session ends. */
+static enum stsm_smtp_action end(struct stsm_smtp *s, bool send_quit, bool next)
 {
     drop_unsent(s);
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
@@ -155,11 +156,34 @@ static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
             }
         }
     }
+    if (next) {
+        set_state(s, STSM_SMTP_AWAIT_NEXT);
+        return STSM_SMTP_NEXT;
+    }
     if (send_quit) {
         queue(s, "QUIT\r\n");
     }
     set_state(s, STSM_SMTP_FINISHED);
     return STSM_SMTP_CLOSE;
+}
+
+/* What a refusal of one transaction leaves: the server's answer to its MAIL, RCPTs or
+ * DATA (or our SIZE check) ends that transaction, not the session; anything local,
+ * out of step or earlier does. */
+static bool only_the_transaction_failed(const struct stsm_smtp *s)
+{
+    if (!session_failed(s)) {
+        return true;
+    }
+    enum stsm_smtp_stage stage = s->failed_stage;
+    return (stage == STSM_SMTP_STAGE_MAIL || stage == STSM_SMTP_STAGE_RCPT || stage == STSM_SMTP_STAGE_DATA) &&
+           (s->session.status == STSM_OK || s->session.status == STSM_ERR_CAPACITY);
+}
+
+/* Ends the transaction, and the session unless the caller may go on with another. */
+static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
+{
+    return end(s, send_quit, send_quit && s->params.more_transactions && only_the_transaction_failed(s));
 }
 
 /* The session fails as a whole at `stage`: a local refusal before its command is sent. */
@@ -547,6 +571,16 @@ static enum stsm_smtp_action on_empty_data_end(struct stsm_smtp *s, const struct
     return finish(s, true);
 }
 
+/* RSET is always accepted by a server in step (RFC 5321 section 4.1.1.5): a refusal ends
+ * the session rather than risk a transaction mixed with the last one. */
+static enum stsm_smtp_action on_rset(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (!positive(reply)) {
+        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, NULL, true);
+    }
+    return start_mail(s);
+}
+
 /* States that await the caller, not the server: stsm_smtp_receive() already refuses a
  * reply there, as none is owed; this is the backstop. */
 static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
@@ -586,6 +620,8 @@ static const struct state_row {
     ROW(AWAIT_MESSAGE, "await_message", DATA, 3, on_unexpected),
     ROW(AWAIT_MESSAGE_REPLY, "await_message_reply", DATA, 10, on_message_reply),
     ROW(AWAIT_EMPTY_DATA_END, "await_empty_data_end", DATA, 2, on_empty_data_end),
+    ROW(AWAIT_NEXT, "await_next", MAIL, 5, on_unexpected),
+    ROW(AWAIT_RSET, "await_rset", MAIL, 5, on_rset),
     ROW(FINISHED, "finished", QUIT, 5, on_unexpected),
 };
 #undef ROW
@@ -620,20 +656,29 @@ static bool usable_address(const char *a, bool may_be_empty)
     return true;
 }
 
+/* The transaction's part of the parameters can go into commands. */
+static bool usable_envelope(const struct stsm_smtp_params *params)
+{
+    if (params->rcpt_count == 0 || params->rcpt_count > STSM_SMTP_MAX_RCPT ||
+        !usable_address(params->mail_from, true)) {
+        return false;
+    }
+    for (size_t i = 0; i < params->rcpt_count; i++) {
+        if (!usable_address(params->rcpt[i], false)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 stsm_status_t stsm_smtp_start(struct stsm_smtp *s, const struct stsm_smtp_params *params)
 {
     memset(s, 0, sizeof *s);
-    if (params->rcpt_count == 0 || params->rcpt_count > STSM_SMTP_MAX_RCPT ||
-        !usable_address(params->mail_from, true) || !usable_address(params->ehlo_name, false) ||
+    if (!usable_envelope(params) || !usable_address(params->ehlo_name, false) ||
         (params->auth_user != NULL &&
          (!params->require_tls || !usable_address(params->auth_user, false) ||
           params->auth_secret == NULL || strlen(params->auth_secret) > STSM_SMTP_ADDRESS_MAX))) {
         return STSM_ERR_ARGUMENT;
-    }
-    for (size_t i = 0; i < params->rcpt_count; i++) {
-        if (!usable_address(params->rcpt[i], false)) {
-            return STSM_ERR_ARGUMENT;
-        }
     }
     s->params = *params;
     s->tls_active = params->implicit_tls;
@@ -675,7 +720,7 @@ static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *da
         ++*used;
         return protocol_failure(s, "data after the STARTTLS reply", false);
     }
-    if (action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD) {
+    if (action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD || action == STSM_SMTP_NEXT) {
         /* Nothing is owed a reply now (after 354 only the message is): a server that
          * answers ahead is out of step. */
         ++*used;
@@ -733,7 +778,36 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
     if (proceed) {
         return start_mail(s);
     }
-    return fail(s, STSM_SMTP_DEFERRED, status, NULL, why, true);
+    /* The host is refused: no other transaction may use it either. */
+    note_failure(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_DEFERRED, status, NULL, why);
+    return end(s, true, false);
+}
+
+stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params *envelope)
+{
+    if (s->state != STSM_SMTP_AWAIT_NEXT || !usable_envelope(envelope)) {
+        return STSM_ERR_ARGUMENT;
+    }
+    s->params.mail_from = envelope->mail_from;
+    memcpy(s->params.rcpt, envelope->rcpt, sizeof s->params.rcpt);
+    s->params.rcpt_count = envelope->rcpt_count;
+    s->params.size_estimate = envelope->size_estimate;
+    s->params.body_8bit = envelope->body_8bit;
+    s->params.hold_before_mail = false;   /* the host was judged once, for the session */
+    memset(s->rcpt, 0, sizeof s->rcpt);
+    s->rcpt_next = 0;
+    s->rcpt_accepted = 0;
+    /* A refusal of the last transaction was that transaction's, not the session's. */
+    memset(&s->session, 0, sizeof s->session);
+    s->failed_stage = STSM_SMTP_STAGE_GREETING;
+    queue(s, "RSET\r\n");
+    (void)await(s, STSM_SMTP_AWAIT_RSET);
+    return STSM_OK;
+}
+
+enum stsm_smtp_action stsm_smtp_quit(struct stsm_smtp *s)
+{
+    return s->state == STSM_SMTP_AWAIT_NEXT ? end(s, true, false) : unchanged(s);
 }
 
 bool stsm_smtp_held(const struct stsm_smtp *s)

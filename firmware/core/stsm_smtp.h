@@ -12,6 +12,9 @@
  *                         then call stsm_smtp_data_done()
  *   STSM_SMTP_CLOSE       send what is left (QUIT) and close; results are final
  *   STSM_SMTP_HOLD        everything before MAIL FROM is done; call stsm_smtp_release()
+ *   STSM_SMTP_NEXT        (params.more_transactions only) the transaction is over and its
+ *                         recipients' results final; call stsm_smtp_next() with the next
+ *                         envelope (RSET, then MAIL FROM ...) or stsm_smtp_quit()
  * Timers and peer closes are reported with stsm_smtp_timeout() and stsm_smtp_closed().
  *
  * Hostile servers: every reply line is capped (STSM_SMTP_LINE_MAX, STSM_SMTP_REPLY_LINES_MAX),
@@ -46,6 +49,8 @@ enum stsm_smtp_action {
     STSM_SMTP_SEND_DATA,
     STSM_SMTP_CLOSE,
     STSM_SMTP_HOLD,        /**< ready for MAIL FROM, held (hold_before_mail): call stsm_smtp_release() */
+    STSM_SMTP_NEXT,        /**< the transaction is over (more_transactions): call stsm_smtp_next()
+                                or stsm_smtp_quit() */
 };
 
 /** Where a session stopped; lets delivery decide whether another MX host may help. */
@@ -87,6 +92,10 @@ struct stsm_smtp_params {
     bool body_8bit;                    /**< the body has 8-bit text: announce BODY=8BITMIME when the
                                             server offers it (otherwise the caller sends it
                                             quoted-printable, see stsm_message_render) */
+    bool more_transactions;            /**< after each transaction's end that leaves the session
+                                            usable (the verdict on the message, or a refusal of
+                                            MAIL, of every RCPT or of DATA), stop with
+                                            STSM_SMTP_NEXT instead of sending QUIT */
 };
 
 /** Extensions the server announced in its last EHLO reply. */
@@ -129,6 +138,8 @@ enum stsm_smtp_state {
     STSM_SMTP_AWAIT_MESSAGE,           /**< the caller streams the message: stsm_smtp_data_done() */
     STSM_SMTP_AWAIT_MESSAGE_REPLY,     /**< the verdict on the message */
     STSM_SMTP_AWAIT_EMPTY_DATA_END,    /**< the reply to "." ending a DATA with no recipient */
+    STSM_SMTP_AWAIT_NEXT,              /**< a transaction ended: stsm_smtp_next() or stsm_smtp_quit() */
+    STSM_SMTP_AWAIT_RSET,              /**< the reply to RSET, before the next transaction's MAIL */
     STSM_SMTP_FINISHED,                /**< results are final; only QUIT may be left to send */
     STSM_SMTP_STATE_COUNT,             /**< not a state: the number of states */
 };
@@ -188,6 +199,22 @@ enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data
 enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
                                         const char *why);
 
+/**
+ * In STSM_SMTP_AWAIT_NEXT (after STSM_SMTP_NEXT): starts the next transaction on the same
+ * session with `envelope`'s mail_from, rcpt, rcpt_count, size_estimate and body_8bit (its
+ * other members are ignored; the strings must outlive the transaction). The recipients'
+ * results start again from pending, so read the last transaction's first. Sends RSET,
+ * then MAIL FROM and the rest as the first transaction did (no hold). A server that
+ * refuses RSET ends the session, deferred (STSM_ERR_PEER_PROTOCOL). Returns
+ * STSM_ERR_ARGUMENT, changing nothing, outside that state or for an envelope
+ * stsm_smtp_start() would refuse; otherwise STSM_OK, and the action is STSM_SMTP_WAIT.
+ */
+stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params *envelope);
+
+/** In STSM_SMTP_AWAIT_NEXT: no more transactions; queues QUIT and returns STSM_SMTP_CLOSE.
+ *  Elsewhere it changes nothing. */
+enum stsm_smtp_action stsm_smtp_quit(struct stsm_smtp *s);
+
 /** True while the session waits in a hold. */
 bool stsm_smtp_held(const struct stsm_smtp *s);
 
@@ -219,7 +246,8 @@ uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s);
 /** How long to wait for the current reply (RFC 5321 section 4.5.3.2 minimums), in ms. */
 uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s);
 
-/** Result of recipient `i` (final once STSM_SMTP_CLOSE was returned). */
+/** Result of recipient `i` of the current transaction (final once STSM_SMTP_CLOSE or
+ *  STSM_SMTP_NEXT was returned). */
 const struct stsm_smtp_result *stsm_smtp_rcpt_result(const struct stsm_smtp *s, size_t i);
 
 /** The session-level failure, if any, and the stage it happened in. */

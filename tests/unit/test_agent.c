@@ -952,6 +952,11 @@ static void test_full(void)
     wall_set = true;
     run_for(3600u * 1000u);
     CHECK_INT(peer.transactions, STSM_OUTBOX_MAX);
+    /* Due together, to one domain: STSM_AGENT_BATCH_MAX to a connection (one each before
+     * batching: 16), oldest first, RSET between the transactions of a connection. */
+    CHECK_INT(peer.connections, (STSM_OUTBOX_MAX + STSM_AGENT_BATCH_MAX - 1) / STSM_AGENT_BATCH_MAX);
+    CHECK_INT(occurrences(peer.dialogue, "RSET\n"), STSM_OUTBOX_MAX - peer.connections);
+    CHECK(strstr(peer.subjects, "Subject: alert 0\nSubject: alert 1\nSubject: alert 2\n") == peer.subjects);
     CHECK_INT(delivered_to(OPS), STSM_OUTBOX_MAX);
     CHECK(strstr(peer.subjects, "one too many") == NULL);
     CHECK_INT(occurrences(peer.subjects, "Subject: alert "), STSM_OUTBOX_MAX);
@@ -1143,6 +1148,47 @@ static void test_server_down(void)
     finish(failed_before);
 }
 
+/* 7c. Several due at once: by severity, then age; those to the first one's domain share
+ *     its connection (at most STSM_AGENT_BATCH_MAX), one to another domain goes alone; a
+ *     5xx to one message's recipient does not stop the next message. */
+static const char *refuse_cto(const char *rcpt, unsigned nth)
+{
+    (void)nth;
+    return strcmp(rcpt, CTO) == 0 ? "550 5.1.1 no such user" : "250 2.1.5 Ok";
+}
+
+static void test_batches(void)
+{
+    _Static_assert(STSM_AGENT_BATCH_MAX == 4, "the expected batches below assume 4");
+    unsigned failed_before = begin("7c batches: order and connections", "", refuse_cto);
+    static const char *const other[] = { "ops@other.example" };
+    static const char *const cto[] = { CTO };
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_INFO, "A info", NULL, 0, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_CRITICAL, "B critical", NULL, 0, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_CRITICAL, "C critical", cto, 1, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_CRITICAL, "D critical", NULL, 0, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_INFO, "E info", NULL, 0, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_ERROR, "F error", NULL, 0, NULL), STSM_OK);
+    CHECK_INT(raise_to(NULL, STSM_SEVERITY_WARNING, "G warning", other, 1, NULL), STSM_OK);
+    wall_set = true;
+    run_for(3600u * 1000u);
+    /* B C D F on one connection (C refused at RCPT, so only three taken), G alone (another
+     * domain), then A E. */
+    CHECK_INT(peer.connections, 3);
+    CHECK_STR(peer.subjects, "Subject: B critical\nSubject: D critical\nSubject: F error\n"
+                             "Subject: G warning\nSubject: A info\nSubject: E info\n");
+    CHECK_INT(occurrences(peer.dialogue, "RSET\n"), 3 + 1);
+    CHECK(strstr(peer.dialogue, "RCPT TO:<" CTO ">\nRSET\n") != NULL);   /* the 5xx, then on */
+    CHECK_INT(results_for(CTO, STSM_RCPT_FAILED), 1);
+    CHECK_INT(asked_for(CTO), 1);
+    CHECK_INT(delivered_to(OPS), 5);
+    CHECK_INT(delivered_to("ops@other.example"), 1);
+    CHECK_INT(result_count, 7);
+    CHECK_INT(stsm_agent_counters(&agent)->attempts, 7);
+    CHECK_INT(stsm_outbox_count(&agent.outbox), 0);
+    finish(failed_before);
+}
+
 int main(void)
 {
     test_delivered();
@@ -1153,6 +1199,7 @@ int main(void)
     test_storm();
     test_full();
     test_full_drop_lower();
+    test_batches();
     test_clock_unknown();
     test_give_up();
     test_raise_during_delivery();

@@ -449,13 +449,13 @@ static char settled_text[256];
 static unsigned settled_calls[STSM_SMTP_MAX_RCPT];
 static bool settled_wrong;        /* a call after `done`, or not about rcpt[index] */
 
-static void on_settled(void *arg, size_t index, const struct stsm_delivery_rcpt *r)
+static void on_settled(void *arg, size_t message, size_t index, const struct stsm_delivery_rcpt *r)
 {
     (void)arg;
     size_t used = strlen(settled_text);
     snprintf(settled_text + used, sizeof settled_text - used, "%zu:%s ", index,
              stsm_smtp_outcome_str(r->result.outcome));
-    if (index >= STSM_SMTP_MAX_RCPT || r != &delivery.rcpt[index] || dones != 0 ||
+    if (message != 0 || index >= STSM_SMTP_MAX_RCPT || r != &delivery.rcpt[index] || dones != 0 ||
         r->result.outcome == STSM_SMTP_PENDING) {
         settled_wrong = true;
         return;
@@ -786,6 +786,16 @@ static const char *moving_body(void *ctx, size_t *len)
     return body_places[body_place];
 }
 
+/* MX mode to ops@victim.example, MTA-STS off: the settings of the cases below. */
+static void mx_settings_without_sts(void)
+{
+    char json[400], why[200];
+    snprintf(json, sizeof json, "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
+             "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"ops@victim.example\"]}, "
+             "\"mta_sts\": {\"enabled\": false}}");
+    CHECK_INT(stsm_settings_parse(json, strlen(json), &settings, why, sizeof why), STSM_OK);
+}
+
 /* 18a: the data, sent a few hundred bytes per WRITABLE while the body moves at every read,
  * is exactly the rendered message dot-stuffed, and the recipient is delivered. 18b: the
  * body lost from storage mid-data: the data never ends (no CRLF.CRLF, so the server drops
@@ -793,13 +803,9 @@ static const char *moving_body(void *ctx, size_t *len)
 static void test_body_moves(bool lost)
 {
     static char expected[8192], rendered[8192];
-    char json[400], why[200];
     CHECK_CASE(lost ? "18b the body lost from storage mid-data: cut, deferred"
                     : "18a the body moves between data chunks: the same bytes go out");
-    snprintf(json, sizeof json, "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
-             "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"ops@victim.example\"]}, "
-             "\"mta_sts\": {\"enabled\": false}}");
-    CHECK_INT(stsm_settings_parse(json, strlen(json), &settings, why, sizeof why), STSM_OK);
+    mx_settings_without_sts();
     /* Lines of every length, some starting with '.', LF and CRLF ends, one 8-bit word. */
     for (size_t i = 0, line = 0; i < sizeof body_text; line++) {
         size_t n = 0;
@@ -887,6 +893,127 @@ static void test_body_moves(bool lost)
     }
 }
 
+/* ---- batches: several messages over one session ------------------------------------ */
+
+static char batch_settled[256];
+static bool batch_settled_wrong;
+
+static void on_batch_settled(void *arg, size_t message, size_t index, const struct stsm_delivery_rcpt *r)
+{
+    (void)arg;
+    size_t used = strlen(batch_settled);
+    snprintf(batch_settled + used, sizeof batch_settled - used, "%zu:%zu:%s ", message, index,
+             stsm_smtp_outcome_str(r->result.outcome));
+    if (message >= STSM_DELIVERY_BATCH_MAX || index >= STSM_SMTP_MAX_RCPT ||
+        r != &delivery.batch_rcpt[message][index] || dones != 0 || r->result.outcome == STSM_SMTP_PENDING) {
+        batch_settled_wrong = true;
+    }
+}
+
+/* What message `m` is on the wire after 354: rendered (8-bit allowed), dot-stuffed, ended. */
+static void wire_form(const struct stsm_message *m, char *out, size_t size)
+{
+    static char rendered[4096];
+    size_t len = 0, n = 0;
+    CHECK_INT(stsm_message_render(m, true, rendered, sizeof rendered, &len), STSM_OK);
+    struct stsm_smtp_data enc;
+    stsm_smtp_data_init(&enc);
+    CHECK_INT(stsm_smtp_data_encode(&enc, (const uint8_t *)rendered, len, (uint8_t *)out, size - 8, &n), len);
+    n += stsm_smtp_data_finish(&enc, (uint8_t *)out + n);
+    out[n] = '\0';
+}
+
+/* 19a: three messages to one domain in one session: one connection, RSET between the
+ * transactions, each message's bytes exact, each recipient settled as its reply is read
+ * (a 550 at RCPT for message 1's second recipient does not stop it, nor message 2), and
+ * BODY=8BITMIME announced for the one message with 8-bit text.
+ * 19b: the connection is lost after message 1's data: message 0 stays delivered, 1 and 2
+ * are deferred, and no other connection is tried. */
+static void test_batch(bool lost)
+{
+    static char expected[16384], data[3][4096];
+    CHECK_CASE(lost ? "19b a batch whose session fails mid-way: the rest deferred"
+                    : "19a a batch of three in one session, RSET between");
+    mx_settings_without_sts();
+    static const char *const subjects[] = { "toner low", "paper jam", "door open" };
+    static const char *const bodies[] = { "Tray 2 is empty.\n", ".\nA dot line, then caf\xc3\xa9.\n", "Shut it.\r\n" };
+    struct stsm_message m[3];
+    struct stsm_delivery_item items[3];
+    for (size_t k = 0; k < 3; k++) {
+        m[k] = (struct stsm_message){ .from = "alerts@printer.example", .subject = subjects[k], .body = bodies[k],
+                                      .body_len = strlen(bodies[k]), .date = 1796083200 + (int64_t)k };
+        m[k].to[0] = "ops@victim.example";
+        m[k].to_count = 1;
+        items[k] = (struct stsm_delivery_item){ &m[k], NULL };
+    }
+    m[1].to[1] = "noc@victim.example";
+    m[1].to_count = 2;
+    for (size_t k = 0; k < 3; k++) {
+        wire_form(&m[k], data[k], sizeof data[k]);
+    }
+
+    fake_reset();
+    dones = 0;
+    log_len = 0;
+    log_text[0] = '\0';
+    batch_settled[0] = '\0';
+    batch_settled_wrong = false;
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock, .settled = on_batch_settled };
+    stsm_delivery_set_options(&delivery, &options);
+    CHECK_INT(stsm_delivery_start_batch(&delivery, &settings, items, 3, NULL, NULL, 1796083200, on_log, on_done,
+                                        NULL), STSM_OK);
+    fake_clock_serve();
+    fake_route_answer("mx.victim.example");
+    fake_clock_serve();
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    static const char *const to_data[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 8BITMIME\r\n", "250 2.1.0 ok\r\n",
+                                           "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued 0\r\n",
+                                           "250 2.0.0 reset\r\n", "250 2.1.0 ok\r\n", "250 2.1.5 ok\r\n",
+                                           "550 5.1.1 no such user\r\n", "354 go\r\n" };
+    for (size_t i = 0; i < sizeof to_data / sizeof to_data[0]; i++) {
+        fake_server_sends(to_data[i], strlen(to_data[i]));
+    }
+    if (lost) {
+        fake_conn_event(STSM_CONN_FAILED, STSM_ERR_PEER_CLOSED);
+    } else {
+        static const char *const rest[] = { "250 2.0.0 queued 1\r\n", "250 2.0.0 reset\r\n", "250 2.1.0 ok\r\n",
+                                            "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued 2\r\n",
+                                            "221 bye\r\n" };
+        for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
+            fake_server_sends(rest[i], strlen(rest[i]));
+        }
+    }
+    advance(2u * 3600u * 1000u);
+
+    snprintf(expected, sizeof expected,
+             "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nDATA\r\n%s"
+             "RSET\r\nMAIL FROM:<alerts@printer.example> BODY=8BITMIME\r\nRCPT TO:<ops@victim.example>\r\n"
+             "RCPT TO:<noc@victim.example>\r\nDATA\r\n%s%s", data[0], data[1], lost ? "" : "RSET\r\n");
+    if (!lost) {
+        size_t used = strlen(expected);
+        snprintf(expected + used, sizeof expected - used,
+                 "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nDATA\r\n%sQUIT\r\n", data[2]);
+    }
+    const char *first_mail = strstr(fake.sent, "MAIL FROM");
+    CHECK(first_mail != NULL);
+    CHECK_STR(first_mail != NULL ? first_mail : "", expected);
+    CHECK_INT(fake.connects, 1);
+    CHECK(!fake.live);
+    CHECK_INT(dones, 1);
+    CHECK(!batch_settled_wrong);
+    CHECK_STR(batch_settled, lost ? "0:0:delivered 1:1:failed 1:0:deferred 2:0:deferred "
+                                  : "0:0:delivered 1:1:failed 1:0:delivered 2:0:delivered ");
+    CHECK_INT(delivery.batch_rcpt[1][1].result.code, 550);
+    if (lost) {
+        CHECK_STR(stsm_status_id(delivery.batch_rcpt[2][0].result.status), stsm_status_id(STSM_ERR_PEER_CLOSED));
+    }
+    CHECK(delivery.rcpt == delivery.batch_rcpt[0]);   /* stsm_delivery_start()'s callers read rcpt */
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
 int main(void)
 {
     fake_now_ms = 1000000;
@@ -895,6 +1022,8 @@ int main(void)
     test_empty_envelope();
     test_body_moves(false);
     test_body_moves(true);
+    test_batch(false);
+    test_batch(true);
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }

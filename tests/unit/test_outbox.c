@@ -890,6 +890,55 @@ static void test_next_due(void)
     CHECK_INT(due, crit1);   /* crit1, crit2 and warn are due: the older critical */
 }
 
+/* An attempt that carries several messages: the others due, in the same order, with the
+ * domain cap counting the attempts begun; the outcomes held for one message written
+ * before another's are recorded (without the flush, the 550 below would be dropped and
+ * the recipient tried again). */
+static void test_batch(void)
+{
+    CHECK_CASE("next_due_except: the same order, the cap counts what began");
+    struct stsm_outbox_config c = defaults();
+    c.domain_hourly_cap = 2;
+    fresh(c);
+    const char *const to_a[] = { "ops@a.example" };
+    uint32_t info = raise_at(NULL, STSM_SEVERITY_INFO, TO1, 1, T0, false);
+    uint32_t crit = raise_at(NULL, STSM_SEVERITY_CRITICAL, TO1, 1, T0 + 1, false);
+    uint32_t warn = raise_at(NULL, STSM_SEVERITY_WARNING, TO1, 1, T0 + 2, false);
+    uint32_t other = raise_at(NULL, STSM_SEVERITY_INFO, to_a, 1, T0 + 3, false);
+    uint32_t due = 0, wait = 0, seen[4];
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 10, &due, &wait), STSM_OK);
+    CHECK_INT(due, crit);
+    seen[0] = due;
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, crit, T0 + 10), STSM_OK);
+    CHECK_INT(stsm_outbox_next_due_except(&ob, T0 + 10, seen, 1, &due), STSM_OK);
+    CHECK_INT(due, warn);
+    seen[1] = due;
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, warn, T0 + 10), STSM_OK);
+    /* example.com has had its 2 first attempts this hour: info waits, a.example does not. */
+    CHECK_INT(stsm_outbox_next_due_except(&ob, T0 + 10, seen, 2, &due), STSM_OK);
+    CHECK_INT(due, other);
+    seen[2] = due;
+    CHECK_INT(stsm_outbox_next_due_except(&ob, T0 + 10, seen, 3, &due), STSM_ERR_NOT_FOUND);
+    seen[3] = info;
+    CHECK_INT(stsm_outbox_next_due_except(&ob, T0 + 10, seen, 4, &due), STSM_ERR_NOT_FOUND);
+
+    CHECK_CASE("record_flush: a refusal held for one message survives the next one's outcome");
+    record(crit, 0, STSM_SMTP_FAILED, 550, T0 + 11);
+    CHECK_INT(stsm_outbox_record_flush(&ob), STSM_OK);
+    CHECK_INT(stsm_outbox_record_flush(&ob), STSM_OK);   /* nothing held: nothing written */
+    record(warn, 0, STSM_SMTP_DEFERRED, 451, T0 + 12);
+    CHECK_INT(stsm_outbox_record_flush(&ob), STSM_OK);
+    enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, crit, T0 + 13, 6, states), STSM_OK);
+    CHECK_INT(states[0], STSM_RCPT_FAILED);
+    CHECK_INT(stsm_outbox_load(&ob, crit, &msg), STSM_ERR_NOT_FOUND);   /* settled: removed */
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, warn, T0 + 13, 6, states), STSM_OK);
+    CHECK_INT(states[0], STSM_RCPT_PENDING);
+    CHECK_INT(stsm_outbox_load(&ob, warn, &msg), STSM_OK);
+    CHECK(has(msg.last_error, "451 try later"));
+    CHECK_INT(msg.next_attempt, T0 + 13 + 60);
+}
+
 /* ---- open ----------------------------------------------------------------------------- */
 
 static void test_open(void)
@@ -944,6 +993,7 @@ int main(void)
     test_full_count();
     test_full_store();
     test_next_due();
+    test_batch();
     test_open();
     printf("sizeof(struct stsm_outbox) %u, sizeof(struct stsm_outbox_message) %u\n", (unsigned)sizeof(struct stsm_outbox),
            (unsigned)sizeof(struct stsm_outbox_message));

@@ -67,11 +67,16 @@ static const char body[] = "Subject: test\n\n.hidden line\nline two\r\n..two dot
 /* What `body` becomes on the wire: CRLF everywhere, dots doubled, the end marker added. */
 #define BODY_ON_WIRE "C:Subject: test\r\n\r\n..hidden line\r\nline two\r\n...two dots\r\nlast\r\n.\r\n"
 
+/* What a script's "NEXT" does: checks the transaction that ended and starts the next. */
+static void (*next_transaction)(void);
+
 /*
  * Script lines: "S:text" the server sends text; "S0:text" the same with each '~' sent as
  * a NUL byte; "C:text" the client must have sent exactly text since the last C line;
  * "TLS" the engine asks for TLS, which succeeds; "TLSFAIL" it asks and the handshake
- * fails; "BODY" it asks for the message, which is streamed; "TIMEOUT" no reply comes;
+ * fails; "BODY" it asks for the message, which is streamed; "NEXT" a transaction ended
+ * (more_transactions) and next_transaction() runs; "NEXT:QUIT" one ended and the caller
+ * quits; "TIMEOUT" no reply comes;
  * "CLOSE" the engine is done; "UNREAD:n" exactly n bytes the server sent so far were not
  * read (the engine stopped before them), and they are forgotten. Any other line is a
  * fault, and so is a script that ends with server bytes unread.
@@ -124,6 +129,15 @@ static void run(const char *intent, const struct stsm_smtp_params *params, const
             sent_len += stsm_smtp_data_finish(&enc, (uint8_t *)sent + sent_len);
             sent[sent_len] = '\0';
             action = stsm_smtp_data_done(&session);
+            drain();
+        } else if (strcmp(l, "NEXT") == 0 || strcmp(l, "NEXT:QUIT") == 0) {
+            CHECK_INT(action, STSM_SMTP_NEXT);
+            if (l[4] == '\0') {
+                next_transaction();
+                action = STSM_SMTP_WAIT;
+            } else {
+                action = stsm_smtp_quit(&session);
+            }
             drain();
         } else if (strcmp(l, "TIMEOUT") == 0) {
             action = stsm_smtp_timeout(&session);
@@ -1174,6 +1188,7 @@ static void state_handlers(void)
 }
 
 static void size_overflow(void);
+static void transactions(bool bytewise);
 
 int main(void)
 {
@@ -1189,6 +1204,8 @@ int main(void)
     runner_self_test();
     injection_and_limits();
     hold();
+    transactions(false);
+    transactions(true);
     framer();
     data_encoder();
     size_overflow();
@@ -1236,4 +1253,135 @@ static void size_overflow(void)
         CHECK(strstr(sent, "MAIL FROM:<alerts@printer.example> SIZE=500") != NULL);
         CHECK_INT(action, STSM_SMTP_WAIT);
     }
+}
+
+/* ---- several transactions in one session (RSET between) --------------------------------- */
+
+static struct stsm_smtp_params second;   /* the envelope next_transaction() starts */
+static enum stsm_smtp_outcome first_outcome[2];
+static uint16_t first_code[2];
+
+/* Keeps the first transaction's results (they are reset by the next) and starts the next. */
+static void start_second(void)
+{
+    for (size_t i = 0; i < 2; i++) {
+        const struct stsm_smtp_result *r = stsm_smtp_rcpt_result(&session, i);
+        first_outcome[i] = r != NULL ? r->outcome : STSM_SMTP_PENDING;
+        first_code[i] = r != NULL ? r->code : 0;
+    }
+    CHECK_INT(stsm_smtp_next(&session, &second), STSM_OK);
+}
+
+#define TO_MAIL_PLAIN \
+    "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n"
+/* The second transaction after "NEXT", delivered, and the end of the session. */
+#define SECOND_DELIVERED \
+    "C:RSET\r\n", "S:250 reset\r\n", "C:MAIL FROM:<other@printer.example>\r\n", "S:250 ok\r\n", \
+    "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "BODY", BODY_ON_WIRE, \
+    "S:250 queued 2\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL
+
+static void transactions(bool bytewise)
+{
+    struct stsm_smtp_params p = base();
+    p.require_tls = false;
+    p.more_transactions = true;
+    second = base();
+    second.mail_from = "other@printer.example";
+    second.rcpt[0] = "b@example.test";
+    next_transaction = start_second;
+
+    static const char *const two[] = {
+        TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued 1\r\n", "NEXT", SECOND_DELIVERED,
+    };
+    run("two transactions in one session, RSET between", &p, two, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
+    CHECK_INT(first_code[0], 250);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    check_session(STSM_SMTP_PENDING, STSM_OK, STSM_SMTP_STAGE_GREETING);
+
+    /* A refusal of the first transaction's MAIL ends it, not the session. */
+    static const char *const after_refused_mail[] = {
+        TO_MAIL_PLAIN, "S:550 5.7.1 sender refused\r\n", "NEXT", SECOND_DELIVERED,
+    };
+    run("the second transaction after the first's MAIL was refused", &p, after_refused_mail, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[0], 550);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    check_session(STSM_SMTP_PENDING, STSM_OK, STSM_SMTP_STAGE_GREETING);
+
+    /* The message refused after its data (554), and a 4xx on the second's RCPT. */
+    p.rcpt_count = 2;
+    p.rcpt[1] = "dev@example.test";
+    static const char *const after_refused_data[] = {
+        TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:550 no such user\r\n",
+        "C:RCPT TO:<dev@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "BODY",
+        BODY_ON_WIRE, "S:554 5.6.0 content refused\r\n", "NEXT", "C:RSET\r\n", "S:250 reset\r\n",
+        "C:MAIL FROM:<other@printer.example>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n",
+        "S:451 try later\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("a message refused after its data, then a recipient deferred", &p, after_refused_data, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[0], 550);
+    CHECK_INT(first_outcome[1], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[1], 554);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 451);
+    CHECK(stsm_smtp_rcpt_result(&session, 1) == NULL);   /* the second has one recipient */
+
+    /* Pipelined: the flight after RSET; a refused RSET ends the session. */
+    p = base();
+    p.require_tls = false;
+    p.more_transactions = true;
+    static const char *const pipelined[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250 PIPELINING\r\n",
+        "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nDATA\r\n",
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n",
+        "S:250 reset\r\n", "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n",
+        "S:500 what\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("pipelined transactions; a refused RSET ends the session", &p, pipelined, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 500);
+    check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_MAIL);
+
+    /* The server goes away between transactions: the next one's recipients are deferred. */
+    static const char *const lost[] = {
+        TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n", "S:421 bye\r\n",
+        "C:", "CLOSE", NULL,
+    };
+    run("421 to RSET: the next transaction is deferred", &p, lost, bytewise);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 421);
+
+    next_transaction = NULL;
+    if (bytewise) {
+        return;
+    }
+    CHECK_CASE("stsm_smtp_next outside await_next, or with a bad envelope, changes nothing");
+    static const char *const to_next[] = {
+        TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", NULL,
+    };
+    run("stsm_smtp_next outside await_next", &p, to_next, false);
+    CHECK_INT(stsm_smtp_next(&session, &second), STSM_ERR_ARGUMENT);
+    CHECK_INT(stsm_smtp_state(&session), STSM_SMTP_AWAIT_DATA);
+    CHECK_INT(stsm_smtp_quit(&session), STSM_SMTP_WAIT);
+    size_t used;
+    action = stsm_smtp_receive(&session, (const uint8_t *)"554 no\r\n", 8, &used);
+    CHECK_INT(action, STSM_SMTP_NEXT);
+    struct stsm_smtp_params bad = second;
+    bad.rcpt[0] = "b@example.test>\r\nRCPT TO:<x@evil.test";
+    CHECK_INT(stsm_smtp_next(&session, &bad), STSM_ERR_ARGUMENT);
+    bad = second;
+    bad.rcpt_count = 0;
+    CHECK_INT(stsm_smtp_next(&session, &bad), STSM_ERR_ARGUMENT);
+    CHECK_INT(stsm_smtp_state(&session), STSM_SMTP_AWAIT_NEXT);
+    CHECK_INT(stsm_smtp_quit(&session), STSM_SMTP_CLOSE);
+
+    /* Without more_transactions the first end is the session's, as before. */
+    p.more_transactions = false;
+    static const char *const single[] = {
+        TO_MAIL_PLAIN, "S:550 no\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("without more_transactions a refused MAIL ends the session", &p, single, false);
 }
