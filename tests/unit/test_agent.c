@@ -329,6 +329,10 @@ static bool peer_step(void)
         fake_sts_answer(NULL, false);
         moved = true;
     }
+    if (fake.query_done != NULL) {   /* relay mode: the relay's address */
+        fake_resolver_answer();
+        moved = true;
+    }
     if (fake.live && fake.connects > peer.accepted) {
         peer.accepted = fake.connects;
         peer.line_len = 0;
@@ -412,15 +416,19 @@ static void boot(void)
     stsm_agent_on_result(&agent, on_result, NULL);
 }
 
-/* A new case: erased flash, settings from `outbox` (the /outbox members, may be ""), a new
- * peer, time back at the start, the wall clock set. */
+/* The /delivery object of the next setup(); a case that changes it puts it back. */
+#define DELIVERY_MX "{\"mode\": \"mx\"}"
+static const char *delivery_json = DELIVERY_MX;
+
+/* A new case: erased flash, settings from `outbox` (the /outbox members, may be "") and
+ * delivery_json, a new peer, time back at the start, the wall clock set. */
 static void setup(const char *outbox)
 {
     char json[1024], why[200];
     snprintf(json, sizeof json,
              "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
              "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"" OPS "\"]}, "
-             "\"delivery\": {\"mode\": \"mx\"}, \"outbox\": {%s}}", outbox);
+             "\"delivery\": %s, \"outbox\": {%s}}", delivery_json, outbox);
     memset(&settings, 0, sizeof settings);
     if (stsm_settings_parse(json, strlen(json), &settings, why, sizeof why) != STSM_OK) {
         printf("settings: %s\n", why);
@@ -1189,6 +1197,65 @@ static void test_batches(void)
     finish(failed_before);
 }
 
+/* 7d. Relay mode: due messages to different domains share one session (the relay takes
+ *     them all), RSET between transactions; a 550 to the second message's recipient does
+ *     not stop the third; each message gets its own outcome, ended in the outbox. */
+#define RELAY_A "ops@alpha.example"
+#define RELAY_B "ops@beta.example"
+#define RELAY_C "ops@gamma.example"
+static const char *refuse_beta(const char *rcpt, unsigned nth)
+{
+    (void)nth;
+    return strcmp(rcpt, RELAY_B) == 0 ? "550 5.1.1 no such user" : "250 2.1.5 Ok";
+}
+
+static void test_relay_batch(void)
+{
+    delivery_json = "{\"mode\": \"relay\", \"relay\": {\"host\": \"" HOST "\", \"port\": 587, "
+                    "\"tls\": \"none\"}}";
+    unsigned failed_before = begin("7d relay batch: three domains, one session", "", refuse_beta);
+    static const char *const a[] = { RELAY_A }, *const b[] = { RELAY_B }, *const c[] = { RELAY_C };
+    uint32_t id[3];
+    CHECK_INT(raise_to("a", STSM_SEVERITY_ERROR, "to alpha", a, 1, &id[0]), STSM_OK);
+    CHECK_INT(raise_to("b", STSM_SEVERITY_ERROR, "to beta", b, 1, &id[1]), STSM_OK);
+    CHECK_INT(raise_to("c", STSM_SEVERITY_ERROR, "to gamma", c, 1, &id[2]), STSM_OK);
+    run_for(3600u * 1000u);
+    CHECK_INT(peer.connections, 1);
+    CHECK_INT(fake.connects, 1);
+    CHECK_STR(peer.dialogue, "EHLO [192.0.2.10]\n"
+                             "MAIL FROM:<alerts@printer.example>\nRCPT TO:<" RELAY_A ">\nDATA\n<data>\nRSET\n"
+                             "MAIL FROM:<alerts@printer.example>\nRCPT TO:<" RELAY_B ">\nRSET\n"
+                             "MAIL FROM:<alerts@printer.example>\nRCPT TO:<" RELAY_C ">\nDATA\n<data>\nQUIT\n");
+    CHECK_STR(peer.subjects, "Subject: to alpha\nSubject: to gamma\n");
+    CHECK_INT(delivered_to(RELAY_A), 1);
+    CHECK_INT(asked_for(RELAY_B), 1);
+    CHECK_INT(delivered_to(RELAY_B), 0);
+    CHECK_INT(delivered_to(RELAY_C), 1);
+    /* One result per message with its own message's id (a delivered end is told at once, a
+     * failed one at the attempt's end, so not in the session's order). */
+    CHECK_INT(result_count, 3);
+    const char *const rcpts[] = { RELAY_A, RELAY_B, RELAY_C };
+    const enum stsm_rcpt_state states[] = { STSM_RCPT_DELIVERED, STSM_RCPT_FAILED, STSM_RCPT_DELIVERED };
+    for (size_t i = 0; i < 3; i++) {
+        const struct result *r = result_of(rcpts[i]);
+        CHECK(r != NULL);
+        if (r != NULL) {
+            CHECK_INT(r->state, states[i]);
+            CHECK_INT(r->id, id[i]);
+        }
+        CHECK_INT(results_for(rcpts[i], states[i]), 1);
+    }
+    CHECK(result_of(RELAY_B) != NULL && strstr(result_of(RELAY_B)->reason, "550 5.1.1") != NULL);
+    const struct stsm_agent_counters *n = stsm_agent_counters(&agent);
+    CHECK_INT(n->attempts, 3);
+    CHECK_INT(n->delivered, 2);
+    CHECK_INT(n->failed, 1);
+    CHECK_INT(n->queued, 0);
+    CHECK_INT(stsm_outbox_count(&agent.outbox), 0);
+    finish(failed_before);
+    delivery_json = DELIVERY_MX;
+}
+
 int main(void)
 {
     test_delivered();
@@ -1200,6 +1267,7 @@ int main(void)
     test_full();
     test_full_drop_lower();
     test_batches();
+    test_relay_batch();
     test_clock_unknown();
     test_give_up();
     test_raise_during_delivery();
