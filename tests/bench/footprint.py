@@ -39,9 +39,10 @@ AGENT_PARTS = [
     (2, "items", "outbox.items", "summary of each of the STSM_OUTBOX_MAX messages"),
     (2, "sent", "outbox.sent", "first attempts remembered for the per-domain cap"),
     (2, "buf", "outbox.buf", "staging buffer of a content record (STSM_OUTBOX_RECORD_MAX)"),
-    (1, "loaded", "loaded", "the message being delivered (struct stsm_outbox_message)"),
-    (2, "text", "loaded.text", "its recipients and subject, copied out of the store"),
-    (1, "message", "message", "the message handed to the delivery (struct stsm_message)"),
+    (1, "batch", "batch", "the messages of one attempt (STSM_AGENT_BATCH_MAX slots)"),
+    (2, "batch[0].loaded", "batch[0].loaded", "one slot's message (struct stsm_outbox_message)"),
+    (3, "text", "batch[0].loaded.text", "its recipients and subject, copied out of the store"),
+    (2, "batch[0].message", "batch[0].message", "one slot's message as the delivery takes it"),
     (1, "delivery", "delivery", "the delivery (struct stsm_delivery)"),
     (2, "sts", "delivery.sts", "the MTA-STS lookup"),
     (3, "fetch", "delivery.sts.fetch", "the HTTPS policy fetch, its body buffer included"),
@@ -50,6 +51,7 @@ AGENT_PARTS = [
     (2, "query", "delivery.query", "relay mode: the relay's address query"),
     (2, "chunk", "delivery.chunk", "the DATA encoder's output chunk"),
     (2, "piece", "delivery.piece", "the message as read, a piece at a time, before the DATA encoder"),
+    (2, "batch_rcpt", "delivery.batch_rcpt", "each batch message's recipient results"),
 ]
 # The provisioning area's parts (linker script symbols, as the map prints them).
 PROVISION_AREAS = [
