@@ -77,6 +77,31 @@ void stsm_app_net_down(void)
     stsm_host_net_down();
 }
 
+int stsm_app_read_body(const char *path, char *buf, size_t max, size_t *len)
+{
+    if (path == NULL) {
+        static const char none[] = "(no text)\n";
+        snprintf(buf, max + 1, "%s", none);
+        *len = strlen(buf);
+        return 0;
+    }
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "stsmail: %s: cannot open the body file\n", path);
+        return EXIT_NOINPUT;
+    }
+    size_t n = fread(buf, 1, max + 1, f);
+    if (f != stdin) {
+        fclose(f);
+    }
+    if (n > max) {
+        fprintf(stderr, "stsmail: the body is longer than %u bytes\n", (unsigned)max);
+        return EXIT_DATAERR;
+    }
+    *len = n;
+    return 0;
+}
+
 stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t *len, char *why,
                                  size_t why_len)
 {

@@ -50,6 +50,14 @@ stsm_status_t stsm_app_read_file(const char *path, void *buf, size_t cap, size_t
 void stsm_app_settings_relative(const char *settings_path, const char *path, char *out, size_t cap);
 
 /**
+ * Reads a message body of at most `max` bytes from the file `path`, "-" for standard
+ * input, or, with `path` NULL, writes "(no text)". `buf` holds `max` + 1 bytes (one more
+ * is read, to tell a body that is too long). Returns 0, or an exit status after printing
+ * why.
+ */
+int stsm_app_read_body(const char *path, char *buf, size_t max, size_t *len);
+
+/**
  * Reads and validates the settings file; also requires /network/interface. Returns 0, or
  * EXIT_CONFIG after printing "FILE: /json/path: what was wrong".
  */

@@ -131,35 +131,10 @@ static bool lock_store(void)
 
 /* ---- enqueue ------------------------------------------------------------------------- */
 
-static int read_body(const char *path, size_t *len)
-{
-    if (path == NULL) {
-        static const char none[] = "(no text)\n";
-        memcpy(body, none, sizeof none);
-        *len = sizeof none - 1;
-        return 0;
-    }
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "stsmail: %s: cannot open the body file\n", path);
-        return EXIT_NOINPUT;
-    }
-    size_t n = fread(body, 1, sizeof body, f);
-    if (f != stdin) {
-        fclose(f);
-    }
-    if (n > BODY_MAX) {
-        fprintf(stderr, "stsmail: the body is longer than %u bytes\n", (unsigned)BODY_MAX);
-        return EXIT_DATAERR;
-    }
-    *len = n;
-    return 0;
-}
-
 int stsm_queue_enqueue(const struct stsm_cli_enqueue_args *args)
 {
     size_t body_len = 0;
-    int rc = read_body(args->body_file, &body_len);
+    int rc = stsm_app_read_body(args->body_file, body, BODY_MAX, &body_len);
     if (rc != 0 || (rc = open_outbox(args->settings, false)) != 0) {
         return rc;
     }

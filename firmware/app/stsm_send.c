@@ -37,32 +37,6 @@ static void on_done(void *arg, struct stsm_delivery *d)
     finished = true;
 }
 
-/* Reads the body from a file or standard input; returns 0 or an exit status. */
-static int read_body(const char *path, size_t *len)
-{
-    if (path == NULL) {
-        static const char none[] = "(no text)\n";
-        memcpy(body, none, sizeof none);
-        *len = sizeof none - 1;
-        return 0;
-    }
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL) {
-        fprintf(stderr, "stsmail: %s: cannot open the body file\n", path);
-        return EXIT_NOINPUT;
-    }
-    size_t n = fread(body, 1, sizeof body, f);
-    if (f != stdin) {
-        fclose(f);
-    }
-    if (n > BODY_MAX) {
-        fprintf(stderr, "stsmail: the body is longer than %u bytes\n", (unsigned)BODY_MAX);
-        return EXIT_DATAERR;
-    }
-    *len = n;
-    return 0;
-}
-
 /* ---- soak figures (--repeat): what must return to its level after each delivery ------ */
 
 struct levels {
@@ -186,7 +160,7 @@ int stsm_send_run(const struct stsm_cli_send_args *args)
         return EXIT_DATAERR;
     }
     message.subject = args->subject != NULL ? args->subject : "stsmail alert";
-    if ((rc = read_body(args->body_file, &message.body_len)) != 0) {
+    if ((rc = stsm_app_read_body(args->body_file, body, BODY_MAX, &message.body_len)) != 0) {
         return rc;
     }
     message.body = body;

@@ -213,8 +213,11 @@ static enum stsm_smtp_action fail_reply(struct stsm_smtp *s, const struct stsm_s
  * QUIT then: the connection is simply closed. */
 static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, const char *why, bool send_quit)
 {
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, why,
-                send_quit && s->state != STSM_SMTP_AWAIT_MESSAGE);
+    /* A server that broke the protocol gets no further transaction, whatever failed before
+     * (a refused MAIL noted first must not make this look like a transaction's failure):
+     * bytes it sent may still be unread and would pass for the reply to RSET. */
+    note_failure(s, stage_of(s->state), STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, why);
+    return end(s, send_quit && s->state != STSM_SMTP_AWAIT_MESSAGE, false);
 }
 
 /* ---- commands ---------------------------------------------------------------------- */

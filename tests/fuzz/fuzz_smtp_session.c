@@ -243,23 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t used;
             action = stsm_smtp_receive(&s, data + at, piece, &used);
             if (used > piece || (used != piece && action != STSM_SMTP_CLOSE)) {
-#if 0
                 abort();   /* reads everything unless the session ends */
-#else
-                /* Known engine bug (4f65817), kept off until stsm_smtp.c is fixed: a protocol
-                 * failure after the transaction was already refused (MAIL refused in a
-                 * pipelined flight, then a NUL, or stray bytes after the flight's last
-                 * reply) is not recorded (note_failure keeps the first failure), so
-                 * only_the_transaction_failed() holds and the engine returns
-                 * STSM_SMTP_NEXT with bytes unread instead of ending the session. The
-                 * corpus input transactions-bug-next-after-stray-bytes shows it; switch
-                 * this to the abort above once fixed. Until then such a session is quit so
-                 * that the rest is still fuzzed. */
-                if (action != STSM_SMTP_NEXT || used > piece) {
-                    abort();   /* reads everything unless the session ends */
-                }
-                action = stsm_smtp_quit(&s);
-#endif
             }
             at += used;
         } else {
