@@ -42,5 +42,8 @@ for _ in $(seq 120); do
   [ "$stored" -ge "$n" ] && break
   sleep 0.5
 done
+# The revision is read before tee opens the record file: a record kept in the tree
+# (tests/reliability/soak.txt) would otherwise mark its own run dirty.
+rev=$(git describe --always --dirty)
 /usr/bin/python3 tests/bench/soak.py "$state/stderr.log" "$rc" "$stored" \
-  "tests/bench/soak.sh $n on $(git describe --always --dirty)" | tee ${out:+"$out"}
+  "tests/bench/soak.sh $n on $rev" | tee ${out:+"$out"}
