@@ -537,7 +537,18 @@ bool stsm_agent_busy(const struct stsm_agent *agent)
 
 stsm_status_t stsm_agent_reload(struct stsm_agent *agent)
 {
-    stsm_status_t st = open_outbox(agent);
+    stsm_status_t st = stsm_store_mount(&agent->store, agent->platform.storage);
+    uint32_t bad_id = 0;
+    if (st == STSM_OK) {
+        st = stsm_outbox_reload(&agent->outbox, &bad_id);
+    }
+    if (st == STSM_ERR_CORRUPT) {
+        note(agent, "outbox: message %lu is damaged in storage: kept, not sent", (unsigned long)bad_id);
+        st = STSM_OK;
+    } else if (st != STSM_OK) {
+        note(agent, "outbox: cannot be read again: %s", stsm_status_str(st));
+    }
+    agent->counters.queued = (uint32_t)stsm_outbox_pending_count(&agent->outbox);
     agent->wait_s = 0;
     return st;
 }

@@ -689,6 +689,39 @@ stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *st
     return result;
 }
 
+stsm_status_t stsm_outbox_reload(struct stsm_outbox *outbox, uint32_t *bad_id)
+{
+    /* What open clears and the store does not hold (about 1.2 KiB of stack). */
+    struct stsm_outbox_start sent[STSM_OUTBOX_CAP_TRACK];
+    memcpy(sent, outbox->sent, sizeof sent);
+    size_t sent_count = outbox->sent_count;
+    uint32_t attempt_id = outbox->attempt_id, attempt_failed = outbox->attempt_failed;
+    char attempt_error[sizeof outbox->attempt_error];
+    memcpy(attempt_error, outbox->attempt_error, sizeof attempt_error);
+    uint32_t due_now[STSM_OUTBOX_MAX];   /* waits stsm_outbox_retry_now() ended */
+    size_t due_now_count = 0;
+    for (size_t i = 0; i < outbox->count; i++) {
+        if (outbox->items[i].next_attempt == 0 && outbox->items[i].attempted) {
+            due_now[due_now_count++] = outbox->items[i].id;
+        }
+    }
+    const struct stsm_outbox_config config = outbox->config;
+    stsm_status_t st = stsm_outbox_open(outbox, outbox->store, &config, bad_id);
+    memcpy(outbox->sent, sent, sizeof sent);
+    outbox->sent_count = sent_count;
+    outbox->attempt_id = attempt_id;
+    outbox->attempt_failed = attempt_failed;
+    memcpy(outbox->attempt_error, attempt_error, sizeof attempt_error);
+    for (size_t i = 0; i < outbox->count; i++) {
+        for (size_t j = 0; j < due_now_count; j++) {
+            if (outbox->items[i].id == due_now[j] && outbox->items[i].attempted) {
+                outbox->items[i].next_attempt = 0;
+            }
+        }
+    }
+    return st;
+}
+
 /* ---- raise -------------------------------------------------------------------------- */
 
 /* A new message must leave room for its first state record too, or a store filled with

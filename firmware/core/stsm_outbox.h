@@ -184,7 +184,7 @@ struct stsm_outbox {
     } items[STSM_OUTBOX_MAX];
     /* First attempts per domain in the last hour, for the cap (RAM only: a reboot
      * forgets it, which at worst lets one more hour's cap through). Oldest first. */
-    struct { uint32_t domain_hash; int64_t at; } sent[STSM_OUTBOX_CAP_TRACK];
+    struct stsm_outbox_start { uint32_t domain_hash; int64_t at; } sent[STSM_OUTBOX_CAP_TRACK];
     size_t sent_count;
     /* Refusals and the last reason of the attempt under way, not written yet. */
     uint32_t attempt_id;
@@ -203,6 +203,15 @@ struct stsm_outbox {
  */
 stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *store,
                                const struct stsm_outbox_config *config, uint32_t *bad_id);
+
+/**
+ * Reads the store again after another process wrote it (the host's `stsmail enqueue`
+ * beside `stsmail run`), keeping what lives in RAM only: the domain caps' memory, the
+ * refusals held for the attempt under way, and retry waits ended by
+ * stsm_outbox_retry_now(). A plain stsm_outbox_open() would forget them (a refused
+ * recipient asked again, a cap reset by every enqueue). Same results as open.
+ */
+stsm_status_t stsm_outbox_reload(struct stsm_outbox *outbox, uint32_t *bad_id);
 
 /**
  * Accepts an alert with `from`-less content: recipients given or `default_to`. Returns

@@ -690,6 +690,62 @@ static void test_coalesce_rules(void)
     CHECK_INT(raise_at("k", STSM_SEVERITY_INFO, TO1, 1, T0 + 9, true), f2);
 }
 
+/* Another process wrote the store (stsmail enqueue beside stsmail run): reading it again
+ * keeps what lives in RAM only. Each check fails when reload is a plain reopen. */
+static void test_reload(void)
+{
+    CHECK_CASE("reload keeps a refusal held for the attempt under way");
+    fresh(defaults());
+    uint32_t id = raise_at(NULL, STSM_SEVERITY_INFO, TO2, 2, T0, false);
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0), STSM_OK);
+    record(id, 0, STSM_SMTP_FAILED, 550, T0);   /* held until the attempt's end */
+    uint32_t bad = 99;
+    CHECK_INT(stsm_outbox_reload(&ob, &bad), STSM_OK);
+    CHECK_INT(bad, 0);
+    record(id, 1, STSM_SMTP_DELIVERED, 250, T0);
+    CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0, 0, NULL), STSM_OK);
+    CHECK_INT(stsm_outbox_count(&ob), 0);   /* both ended: the 550 was not lost */
+
+    CHECK_CASE("reload keeps the domain cap's memory");
+    struct stsm_outbox_config c = defaults();
+    c.domain_hourly_cap = 1;
+    fresh(c);
+    uint32_t first = raise_at(NULL, STSM_SEVERITY_INFO, TO1, 1, T0, false);
+    attempt(first, T0, STSM_SMTP_DELIVERED, 0);
+    uint32_t second = raise_at(NULL, STSM_SEVERITY_INFO, TO1, 1, T0 + 1, false);
+    CHECK_INT(stsm_outbox_reload(&ob, NULL), STSM_OK);
+    uint32_t due = 0, wait = 0;
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 2, &due, &wait), STSM_ERR_NOT_FOUND);
+    CHECK_INT(wait, 3598);
+    (void)second;
+
+    CHECK_CASE("reload keeps the waits retry_now ended");
+    fresh(defaults());
+    id = raise_at(NULL, STSM_SEVERITY_INFO, TO1, 1, T0, false);
+    attempt(id, T0, STSM_SMTP_DEFERRED, 0);
+    stsm_outbox_retry_now(&ob);
+    CHECK_INT(stsm_outbox_reload(&ob, NULL), STSM_OK);
+    CHECK_INT(stsm_outbox_next_due(&ob, T0 + 1, &due, &wait), STSM_OK);
+    CHECK_INT(due, id);
+
+    CHECK_CASE("reload sees what another writer stored");
+    fresh(defaults());
+    static struct stsm_store other_store;
+    static struct stsm_outbox other;
+    CHECK_INT(stsm_store_mount(&other_store, &sim.area), STSM_OK);
+    CHECK_INT(stsm_outbox_open(&other, &other_store, &cfg, NULL), STSM_OK);
+    struct stsm_alert a = { "k", STSM_SEVERITY_INFO, "from another process", "body", 4, TO1, 1 };
+    uint32_t other_id = 0, dropped = 0;
+    bool coalesced = false;
+    char why[120];
+    CHECK_INT(stsm_outbox_raise(&other, &a, NULL, 0, T0, 1, &other_id, &coalesced, &dropped, why, sizeof why),
+              STSM_OK);
+    CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_OK);
+    CHECK_INT(stsm_outbox_reload(&ob, NULL), STSM_OK);
+    CHECK_INT(stsm_outbox_count(&ob), 1);
+    CHECK_INT(stsm_outbox_id_at(&ob, 0), other_id);
+}
+
 /* ---- the domain cap --------------------------------------------------------------------- */
 
 static void test_cap(void)
@@ -989,6 +1045,7 @@ int main(void)
     test_outcomes();
     test_storm();
     test_coalesce_rules();
+    test_reload();
     test_cap();
     test_full_count();
     test_full_store();
