@@ -8,7 +8,7 @@
 #include "stsm_time.h"
 
 /* When the clock is not set yet, look again this often. */
-#define CLOCK_WAIT_MS 1000u
+#define CLOCK_WAIT_S 1u
 
 __attribute__((format(printf, 2, 3)))
 static void note(struct stsm_agent *a, const char *fmt, ...)
@@ -26,10 +26,7 @@ static void note(struct stsm_agent *a, const char *fmt, ...)
 
 static void delivery_log(void *arg, const char *line)
 {
-    struct stsm_agent *a = arg;
-    if (a->platform.log != NULL) {
-        a->platform.log(a->platform.ctx, line);
-    }
+    note(arg, "%s", line);
 }
 
 static bool wall_now(struct stsm_agent *a, int64_t *now)
@@ -477,7 +474,7 @@ void stsm_agent_poll(struct stsm_agent *agent)
     }
     int64_t now;
     if (!wall_now(agent, &now)) {
-        agent->wait_s = CLOCK_WAIT_MS / 1000u;   /* until the clock is set, look each second */
+        agent->wait_s = CLOCK_WAIT_S;   /* until the clock is set, look each second */
         return;
     }
     if (!agent->clock_known) {

@@ -60,7 +60,9 @@ static void host_sts_cache_changed(void *ctx)
     stsm_app_save_sts_cache(settings_file, &settings, &sts_cache);
 }
 
-/* Loads the settings and opens the store file they name; returns 0 or an exit status. */
+/* Loads the settings and opens the store file they name; returns 0 with the file locked
+ * (the caller's first batch of outbox calls runs on what init just read, then unlocks),
+ * or an exit status. */
 static int open_outbox(const char *path, bool for_delivery)
 {
     int rc = stsm_app_load_settings(path, &settings);
@@ -105,9 +107,9 @@ static int open_outbox(const char *path, bool for_delivery)
         return EXIT_OSERR;
     }
     stsm_status_t st = stsm_agent_init(&agent, &settings, &platform);
-    stsm_host_flash_unlock(&flash);
     /* A damaged message is reported and kept; the others are served. */
     if (st != STSM_OK && st != STSM_ERR_CORRUPT) {
+        stsm_host_flash_unlock(&flash);
         fprintf(stderr, "stsmail: %s: the outbox cannot be opened: %s\n", store_path, stsm_status_str(st));
         return stsm_app_exit_status(st);
     }
@@ -133,6 +135,12 @@ static bool lock_store(void)
 
 int stsm_queue_enqueue(const struct stsm_cli_enqueue_args *args)
 {
+    /* The CLI checked the name already; an unknown one is a usage error all the same. */
+    enum stsm_severity severity = STSM_SEVERITY_WARNING;
+    if (args->severity != NULL && !stsm_severity_parse(args->severity, strlen(args->severity), &severity)) {
+        fprintf(stderr, "stsmail: unknown severity '%s'\n", args->severity);
+        return EXIT_USAGE;
+    }
     size_t body_len = 0;
     int rc = stsm_app_read_body(args->body_file, body, BODY_MAX, &body_len);
     if (rc != 0 || (rc = open_outbox(args->settings, false)) != 0) {
@@ -140,20 +148,13 @@ int stsm_queue_enqueue(const struct stsm_cli_enqueue_args *args)
     }
     struct stsm_alert alert = {
         .key = args->key,
-        .severity = STSM_SEVERITY_WARNING,
+        .severity = severity,
         .subject = args->subject,
         .body = body,
         .body_len = body_len,
         .to = args->to_count > 0 ? args->to : NULL,
         .to_count = args->to_count,
     };
-    if (args->severity != NULL && !stsm_severity_parse(args->severity, strlen(args->severity), &alert.severity)) {
-        fprintf(stderr, "stsmail: unknown severity '%s'\n", args->severity);
-        return EXIT_USAGE;
-    }
-    if (!lock_store()) {
-        return EXIT_OSERR;
-    }
     uint32_t id = 0;
     stsm_status_t st = stsm_alert_raise(&agent, &alert, &id);
     stsm_host_flash_unlock(&flash);
@@ -253,9 +254,6 @@ int stsm_queue_command(const struct stsm_cli_queue_args *args)
     if (rc != 0) {
         return rc;
     }
-    if (!lock_store()) {
-        return EXIT_OSERR;
-    }
     stsm_status_t st = STSM_OK;
     switch (args->action) {
     case STSM_QUEUE_LIST:
@@ -304,7 +302,11 @@ static void print_result(void *arg, const struct stsm_agent_result *r)
 int stsm_queue_run(const struct stsm_cli_run_args *args)
 {
     int rc = open_outbox(args->settings, true);
-    if (rc != 0 || (rc = stsm_app_load_tls(args->settings, &settings, &tls)) != 0 ||
+    if (rc != 0) {
+        return rc;
+    }
+    stsm_host_flash_unlock(&flash);   /* enqueue may go on while the network comes up */
+    if ((rc = stsm_app_load_tls(args->settings, &settings, &tls)) != 0 ||
         (rc = stsm_app_net_up_settings(&settings.network, 30000)) != 0) {
         return rc;
     }
