@@ -50,6 +50,14 @@ static bool lookup_running(const struct stsm_delivery *d, unsigned which)
     return (d->lookups & which) != 0;
 }
 
+/* The group's MTA-STS decision is made: its lookup ended, none runs, or the cache's policy
+ * is in force while the lookup checks the TXT id beside the delivery. Not the same as
+ * the lookup having ended: its storage may still be in use. */
+static bool policy_decided(const struct stsm_delivery *d)
+{
+    return !lookup_running(d, LOOKUP_STS) || d->policy_early;
+}
+
 static const char *domain_of(const char *address)
 {
     const char *at = strrchr(address, '@');
@@ -107,7 +115,7 @@ static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result 
  * fetch) found once it has ended. A policy of mode none is no policy. */
 static const struct stsm_sts_policy *policy_in_force(const struct stsm_delivery *d)
 {
-    if (lookup_running(d, LOOKUP_STS) || !d->sts.have_policy || d->sts.policy.mode == STSM_STS_MODE_NONE) {
+    if (!policy_decided(d) || !d->sts.have_policy || d->sts.policy.mode == STSM_STS_MODE_NONE) {
         return NULL;
     }
     return &d->sts.policy;
@@ -532,7 +540,7 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         break;
     case STSM_SMTP_START_TLS:
         disarm(d, &d->reply_timer);
-        if (lookup_running(d, LOOKUP_STS)) {
+        if (!policy_decided(d)) {
             /* One TLS session's memory at a time: the handshake waits for the policy
              * fetch, which always ends (it has its own timeout); on_sts() resumes it. */
             say(d, "%s: STARTTLS accepted; the handshake waits for the MTA-STS lookup", d->server_name);
@@ -547,7 +555,7 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
         break;
     case STSM_SMTP_HOLD:
         disarm(d, &d->reply_timer);
-        if (lookup_running(d, LOOKUP_STS)) {
+        if (!policy_decided(d)) {
             set_state(d, STSM_DELIVERY_HELD);   /* on_sts() decides */
         } else {
             decide_held(d);
@@ -763,7 +771,7 @@ static void session_finished(struct stsm_delivery *d)
             stsm_status_id(session->status));
     }
     if (!relay_mode(d) && stage == STSM_SMTP_STAGE_TLS && before_mail && handshake_failed(session->status) &&
-        !tls_required(d) && !lookup_running(d, LOOKUP_STS) && cfg->opportunistic_plaintext &&
+        !tls_required(d) && policy_decided(d) && cfg->opportunistic_plaintext &&
         !d->plaintext_retry) {
         say(d, "%s: STARTTLS handshake failed (%s); retrying in plaintext, as settings allow "
                "(/delivery/opportunistic_plaintext)", d->server_name, stsm_status_id(session->status));
@@ -805,6 +813,10 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
         if (d->cache != NULL) {
             stsm_sts_cache_put(d->cache, d->domain, d->sts.policy_id, &fetch->policy, d->now);
         }
+        if (d->tls != NULL) {
+            /* The policy changed under the same id: no TLS session survives it. */
+            /* stsm_tls_forget_sessions(d->tls); -- TODO(H4): enable once port/net/stsm_tls.h has it */
+        }
         say(d, "%s: the live policy is mode %s with %u mx pattern(s); it replaces the cached one",
             d->domain, stsm_sts_mode_str(fetch->policy.mode), (unsigned)fetch->policy.mx_count);
         d->host_index = 0;
@@ -824,8 +836,17 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
  */
 static bool heal_stale_policy(struct stsm_delivery *d)
 {
-    if (d->healed || !d->sts.from_cache || d->cache == NULL ||
-        !stsm_sts_cache_may_fetch(d->cache, d->domain, HEAL_MARK, d->now)) {
+    if (d->healed || !d->sts.from_cache || d->cache == NULL) {
+        return false;
+    }
+    if (lookup_running(d, LOOKUP_STS)) {
+        /* The TXT check beside the delivery holds the fetch's storage and may bring a new
+         * policy itself: on_sts() goes on once it ends. */
+        say(d, "%s: no MX host matches the cached MTA-STS policy; its TXT check ends first", d->domain);
+        set_state(d, STSM_DELIVERY_HEALING);
+        return true;
+    }
+    if (!stsm_sts_cache_may_fetch(d->cache, d->domain, HEAL_MARK, d->now)) {
         return false;
     }
     d->healed = true;
@@ -902,6 +923,25 @@ static void try_host(struct stsm_delivery *d)
     step_later(d, STSM_DELIVERY_NEXT_GROUP);
 }
 
+/* Where the policy in force came from, for the log: fetched now, or cached (and, once the
+ * TXT record was checked, why the cached one stays). */
+static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
+{
+    const struct stsm_sts_lookup *l = &d->sts;
+    if (!l->from_cache) {
+        snprintf(out, size, "fetched from mta-sts.%.60s", d->domain);
+        return;
+    }
+    const char *why = "";   /* also while the TXT check beside the delivery is still out */
+    if (!lookup_running(d, LOOKUP_STS)) {
+        why = l->txt_state != STSM_STS_TXT_OK ? "; the TXT record is gone or failing, the cached policy stays"
+              : l->refreshed ? "; a new policy was fetched and cached for the next delivery"
+              : l->fetched   ? "; the new policy could not be fetched, the cached one stays"
+                             : "";
+    }
+    snprintf(out, size, "cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why);
+}
+
 /* Decides what the domain's MTA-STS policy, once looked up, means for this delivery (and
  * logs it); false when the group was settled (deferred) by it. What the lookup holds is
  * then the policy in force (policy_in_force()). */
@@ -943,13 +983,7 @@ static bool apply_policy(struct stsm_delivery *d)
         snprintf(patterns + used, sizeof patterns - used, "%s%s", i ? ", " : "", policy->mx[i]);
     }
     char source[160];
-    if (!l->from_cache) {
-        snprintf(source, sizeof source, "fetched from mta-sts.%.60s", d->domain);
-    } else {
-        snprintf(source, sizeof source, "cached %lds ago%s", (long)(d->now - l->policy_fetched_at),
-                 l->txt_state != STSM_STS_TXT_OK ? "; the TXT record is gone or failing, the cached policy stays"
-                 : l->fetched ? "; the new policy could not be fetched, the cached one stays" : "");
-    }
+    policy_source(d, source, sizeof source);
     say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
         stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
     if (policy->mx_dropped > 0) {
@@ -1088,6 +1122,44 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
     lookups_ended(d);
 }
 
+/* The TXT check beside a delivery under the cached policy ended. The policy in force does
+ * not change under a session: what the check found is told, and a new policy it fetched
+ * waits in the cache for the next delivery. */
+static void txt_checked(struct stsm_delivery *d)
+{
+    const struct stsm_sts_lookup *l = &d->sts;
+    if (l->refreshed) {
+        say(d, "%s: MTA-STS record id %s: its policy (mode %s) was fetched and cached for the next delivery; "
+               "this one keeps policy id %s", d->domain, l->txt_id, stsm_sts_mode_str(l->fetch.policy.mode),
+            l->policy_id);
+    } else if (l->txt_state == STSM_STS_TXT_OK && !l->fetched) {
+        say(d, "%s: MTA-STS record id %s checked beside the delivery: the cached policy is current", d->domain,
+            l->txt_id);
+    } else {
+        char source[160];
+        policy_source(d, source, sizeof source);
+        say(d, "%s: MTA-STS policy id %s (%s)", d->domain, l->policy_id, source);
+    }
+}
+
+/* HEALING while the TXT check ran: a new policy it fetched is the live one (the cached one
+ * matched no host, so nothing is weakened under a session); without one, the live policy
+ * is fetched as healing does (try_host). */
+static void heal_after_check(struct stsm_delivery *d)
+{
+    if (d->sts.refreshed) {
+        d->healed = true;
+        d->sts.policy = d->sts.fetch.policy;
+        memcpy(d->sts.policy_id, d->sts.txt_id, sizeof d->sts.policy_id);
+        d->sts.from_cache = false;
+        say(d, "%s: the live policy (id %s) is mode %s with %u mx pattern(s); it replaces the cached one", d->domain,
+            d->sts.policy_id, stsm_sts_mode_str(d->sts.policy.mode), (unsigned)d->sts.policy.mx_count);
+        d->host_index = 0;
+        d->usable_hosts = 0;
+    }
+    step_later(d, STSM_DELIVERY_NEXT_HOST);
+}
+
 static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
 {
     struct stsm_delivery *d = arg;
@@ -1096,6 +1168,9 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     if (lookup_ended_after_deadline(d)) {
         return;
     }
+    if (d->policy_early && !(d->state == STSM_DELIVERY_HEALING && d->sts.refreshed)) {
+        txt_checked(d);   /* (healing with a new policy tells it once, as it takes it) */
+    }
     switch (d->state) {
     case STSM_DELIVERY_NEXT_GROUP:   /* the group ended before its lookup did */
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
@@ -1103,12 +1178,19 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     case STSM_DELIVERY_LOOKUP:
         lookups_ended(d);
         return;
+    case STSM_DELIVERY_HEALING:
+        if (d->policy_early && !lookup_running(d, LOOKUP_HEAL)) {
+            heal_after_check(d);
+        }
+        return;
     case STSM_DELIVERY_NEXT_HOST:
     case STSM_DELIVERY_CONNECTING:
     case STSM_DELIVERY_SESSION:
     case STSM_DELIVERY_TLS_WAIT:
     case STSM_DELIVERY_HELD:
-        policy_arrived(d);
+        if (!d->policy_early) {
+            policy_arrived(d);
+        }
         return;
     default:
         return;
@@ -1173,12 +1255,12 @@ static void lookups_ended(struct stsm_delivery *d)
         return;
     }
     if (relay_mode(d)) {
-        if (!lookup_running(d, LOOKUP_STS)) {
+        if (policy_decided(d)) {
             relay_ready(d);
         }
         return;
     }
-    if (!lookup_running(d, LOOKUP_STS)) {
+    if (policy_decided(d)) {
         route_and_policy_ready(d);
         return;
     }
@@ -1190,15 +1272,25 @@ static void lookups_ended(struct stsm_delivery *d)
     }
 }
 
-/* Starts the MTA-STS lookup of the current domain; true when it is under way. */
+/* Starts the MTA-STS lookup of the current domain; true when it is under way. A policy the
+ * cache holds unexpired is in force at once (RFC 8461 section 3.3), and the lookup only
+ * checks its TXT id beside the delivery. Not under the strict no-CNAME scopes txt and
+ * policy_host: they judge what this lookup's own answers show, so the decision waits. */
 static bool start_sts_lookup(struct stsm_delivery *d)
 {
     const struct stsm_settings_mta_sts *m = &d->settings->mta_sts;
+    d->policy_early = false;
     if (stsm_sts_lookup_start(&d->sts, d->domain, d->tls, m->fetch_timeout_ms, m->relax_content_type, d->cache,
                               d->now, on_sts, d) != STSM_OK) {
+        d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;   /* a cached policy, if any, stays in force */
         return false;
     }
     d->lookups |= LOOKUP_STS;
+    d->policy_early = d->sts.early && (m->strict_cname & (STSM_STRICT_CNAME_TXT | STSM_STRICT_CNAME_POLICY_HOST)) == 0;
+    if (d->policy_early) {
+        say(d, "%s: the cached MTA-STS policy is in force at once; its TXT record is checked beside the delivery",
+            d->domain);
+    }
     return true;
 }
 
@@ -1237,13 +1329,13 @@ static stsm_status_t start_mx_lookups(struct stsm_delivery *d)
 {
     say(d, "%s: looking up MX%s", d->domain, d->settings->mta_sts.enabled ? " and MTA-STS" : "");
     d->hosts = NULL;
-    stsm_status_t st = stsm_route_start(&d->route, d->domain, on_route, d);
+    stsm_status_t st = stsm_route_start_ipv4(&d->route, d->domain, on_route, d);
     if (st != STSM_OK) {
         return st;
     }
     d->lookups |= LOOKUP_ROUTE;
-    if (d->settings->mta_sts.enabled && !start_sts_lookup(d)) {
-        d->sts.txt_state = STSM_STS_TXT_DNS_ERROR;
+    if (d->settings->mta_sts.enabled) {
+        (void)start_sts_lookup(d);
     }
     return STSM_OK;
 }
@@ -1277,6 +1369,7 @@ static void next_group(struct stsm_delivery *d)
         }
     }
     memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
+    d->policy_early = false;
     set_state(d, STSM_DELIVERY_LOOKUP);
     stsm_status_t st = relay_mode(d) ? start_relay_lookups(d) : start_mx_lookups(d);
     if (st != STSM_OK) {
@@ -1286,8 +1379,9 @@ static void next_group(struct stsm_delivery *d)
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
-    if (d->lookups == 0) {
-        step_later(d, STSM_DELIVERY_LOOKUP);   /* nothing to look up (a relay by address) */
+    if (!lookup_running(d, LOOKUP_ROUTE) && policy_decided(d)) {
+        /* Nothing to wait for (a relay by address, perhaps under a cached policy). */
+        step_later(d, STSM_DELIVERY_LOOKUP);
     }
 }
 

@@ -30,7 +30,15 @@
  * policy and every failure the policy would have caused is logged. When the MX hosts are
  * known before the policy, the first connection starts at once and holds before MAIL
  * FROM until the policy decision is known; its TLS handshake waits for the lookup, so
- * only one TLS session's memory is in use at a time.
+ * only one TLS session's memory is in use at a time. A policy the cache holds unexpired
+ * is in force from the start (RFC 8461 section 3.3; not under the strict no-CNAME scopes
+ * txt and policy_host, which judge the lookup's own answers): nothing holds for it, and
+ * the TXT id is checked beside the delivery. The policy in force never changes under a
+ * session: a new one that check fetches is cached for the next delivery (or, when the
+ * cached policy matched no MX host, taken as stale-cache healing would). `done` waits
+ * for that check to end (each of its steps has its own bound), so the cache is refreshed
+ * and the delivery's storage free before it is started again; every recipient's result
+ * is reported through `settled` as soon as it is final, not held for it.
  *
  * Batches: stsm_delivery_start_batch() takes up to STSM_DELIVERY_BATCH_MAX messages. Each
  * session (per recipient domain in MX mode, the relay's) carries one transaction per
@@ -184,6 +192,8 @@ struct stsm_delivery {
     /* Facts of the group's walk over its hosts, kept across the states of each host: */
     size_t usable_hosts;                 /* hosts the policy let us try */
     bool healed;                         /* the live policy was fetched once for a stale cache */
+    bool policy_early;                   /* the cached policy is in force while the lookup checks
+                                            its TXT id beside the delivery (sts.early) */
     bool plaintext_retry;                /* the current host's attempt deliberately skips STARTTLS */
     struct stsm_smtp_result last_failure;
     struct stsm_resolver_query query;    /* relay mode: the relay's address */

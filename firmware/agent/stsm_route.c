@@ -30,6 +30,9 @@ static bool start_next_lookup(struct stsm_route *route, struct stsm_route_slot *
         if ((type == STSM_DNS_TYPE_A ? host->a : host->aaaa).done) {
             continue;   /* answered by the additional section */
         }
+        if (type == STSM_DNS_TYPE_AAAA && route->ipv4_only) {
+            continue;
+        }
         slot->job = job;
         stsm_status_t st = stsm_resolver_start(&slot->query, host->name, type, on_address, slot);
         if (st == STSM_OK) {
@@ -89,8 +92,8 @@ static void on_mx(void *arg, stsm_status_t status, const struct stsm_dns_answer 
     }
 }
 
-stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
-                               stsm_route_done_fn done, void *arg)
+static stsm_status_t route_start(struct stsm_route *route, const char *domain, bool ipv4_only,
+                                 stsm_route_done_fn done, void *arg)
 {
     if (domain == NULL || strlen(domain) > STSM_HOSTNAME_MAX || done == NULL) {
         return STSM_ERR_ARGUMENT;
@@ -99,6 +102,7 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
     strcpy(route->set.domain, domain);
     route->done = done;
     route->done_arg = arg;
+    route->ipv4_only = ipv4_only;
     route->mx_cname_hops = 0;
     route->mx_canonical[0] = '\0';
     ip_addr_set_zero(&route->mx_server);
@@ -106,6 +110,18 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
         route->slots[i].route = route;
     }
     return stsm_resolver_start(&route->slots[0].query, domain, STSM_DNS_TYPE_MX, on_mx, route);
+}
+
+stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
+                               stsm_route_done_fn done, void *arg)
+{
+    return route_start(route, domain, false, done, arg);
+}
+
+stsm_status_t stsm_route_start_ipv4(struct stsm_route *route, const char *domain,
+                                    stsm_route_done_fn done, void *arg)
+{
+    return route_start(route, domain, true, done, arg);
 }
 
 const ip_addr_t *stsm_route_mx_server(const struct stsm_route *route)

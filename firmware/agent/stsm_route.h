@@ -1,7 +1,8 @@
 /*
  * Route resolution for direct delivery: the MX hosts of a domain with their addresses.
  * Asks MX, plans the host list (stsm_mx), then looks up A and AAAA of every host that
- * the MX answer's additional section did not already cover, two lookups at a time.
+ * the MX answer's additional section did not already cover, two lookups at a time. A
+ * sender on an IPv4-only stack asks A alone (stsm_route_start_ipv4()).
  */
 #ifndef STSM_ROUTE_H
 #define STSM_ROUTE_H
@@ -28,6 +29,7 @@ struct stsm_route {
     ip_addr_t mx_server;                 /* the server that answered the MX query */
     uint8_t mx_cname_hops;               /* CNAMEs followed at the domain itself */
     char mx_canonical[STSM_HOSTNAME_MAX + 1];
+    bool ipv4_only;                      /* no AAAA lookups */
     unsigned next_job;                   /* next (host, type) lookup to start */
     unsigned running;                    /* lookups in flight */
     struct stsm_route_slot {
@@ -43,6 +45,17 @@ struct stsm_route {
  *  later, never inside this call) or the error of stsm_resolver_start(). */
 stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
                                stsm_route_done_fn done, void *arg);
+
+/**
+ * As stsm_route_start(), for a sender that connects over IPv4 only (lwIP built without
+ * IPv6): each host's A is looked up, never its AAAA, whose answer could not change where
+ * it connects (a host without an IPv4 address is skipped either way, and a CNAME on the
+ * way shows in the A answer too). Each host's `aaaa` lookup stays not done, unless the
+ * additional section answered it. With the AAAA round gone, the route ends one round of
+ * lookups sooner for up to two hosts.
+ */
+stsm_status_t stsm_route_start_ipv4(struct stsm_route *route, const char *domain,
+                                    stsm_route_done_fn done, void *arg);
 
 /** The DNS server that answered the MX query (valid once `done` ran with STSM_OK). */
 const ip_addr_t *stsm_route_mx_server(const struct stsm_route *route);

@@ -15,16 +15,40 @@ static void use_cached(struct stsm_sts_lookup *l, const struct stsm_sts_cache_en
     l->policy_fetched_at = e->fetched_at;
 }
 
+/* A policy held under the same id never changes the state of TLS sessions; a new one (or
+ * the first) may change what a resumed session must have proved, so none survives it. */
+static void store_policy(struct stsm_sts_lookup *l, const struct stsm_sts_policy *policy)
+{
+    const struct stsm_sts_cache_entry *before =
+        l->cache != NULL ? stsm_sts_cache_get(l->cache, l->domain, l->now) : NULL;
+    bool new_id = before == NULL || strcmp(before->id, l->txt_id) != 0;
+    if (l->cache != NULL) {
+        stsm_sts_cache_put(l->cache, l->domain, l->txt_id, policy, l->now);
+    }
+    if (new_id && l->tls != NULL) {
+        /* stsm_tls_forget_sessions(l->tls); -- TODO(H4): enable once port/net/stsm_tls.h has it */
+    }
+}
+
+/* The lookup is over: an address asked ahead for a fetch that did not happen is let go. */
+static void end(struct stsm_sts_lookup *l)
+{
+    stsm_sts_fetch_cancel(&l->fetch);
+    l->done(l->arg, l);
+}
+
 static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_sts_lookup *l = arg;
     if (fetch->status == STSM_OK) {
-        l->have_policy = true;
-        l->policy = fetch->policy;
-        memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
-        l->policy_fetched_at = l->now;
-        if (l->cache != NULL) {
-            stsm_sts_cache_put(l->cache, l->domain, l->txt_id, &fetch->policy, l->now);
+        store_policy(l, &fetch->policy);
+        if (l->early) {
+            l->refreshed = true;   /* for the next delivery; this one keeps its policy */
+        } else {
+            l->have_policy = true;
+            l->policy = fetch->policy;
+            memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
+            l->policy_fetched_at = l->now;
         }
     } else if (l->cache != NULL) {
         /* A failed fetch leaves a held policy in force until it expires. A policy too big
@@ -35,10 +59,12 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
         if (held || !fetch->too_big_for_device) {
             stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
         }
-        use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
+        if (!l->early) {
+            use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
+        }
     }
     l->policy_too_big = fetch->status != STSM_OK && fetch->too_big_for_device && !l->have_policy;
-    l->done(l->arg, l);
+    end(l);
 }
 
 /* Picks the one STS record among the TXT records (RFC 8461 section 3.1). */
@@ -83,10 +109,10 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
     if (status != STSM_OK) {
         l->txt_state = STSM_STS_TXT_DNS_ERROR;
         l->txt_dns_status = status;
-        if (l->cache != NULL) {
+        if (l->cache != NULL && !l->early) {
             use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));   /* DNS failing: keep it */
         }
-        l->done(l->arg, l);
+        end(l);
         return;
     }
     if (answer->cname_hops > 0) {
@@ -101,12 +127,14 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
         enum stsm_sts_step step = stsm_sts_cache_decide(l->cache, l->domain, l->txt_state == STSM_STS_TXT_OK,
                                                         l->txt_id, l->now, &cached);
         if (step != STSM_STS_FETCH) {
-            use_cached(l, step == STSM_STS_USE_CACHED ? cached : NULL);
-            l->done(l->arg, l);
+            if (!l->early) {
+                use_cached(l, step == STSM_STS_USE_CACHED ? cached : NULL);
+            }
+            end(l);
             return;
         }
     } else if (l->txt_state != STSM_STS_TXT_OK) {
-        l->done(l->arg, l);
+        end(l);
         return;
     }
     stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
@@ -138,7 +166,22 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domai
     l->now = now;
     l->done = done;
     l->arg = arg;
-    return stsm_resolver_start(&l->query, name, STSM_DNS_TYPE_TXT, on_txt, l);
+    const struct stsm_sts_cache_entry *held = cache != NULL ? stsm_sts_cache_get(cache, domain, now) : NULL;
+    stsm_status_t st = stsm_resolver_start(&l->query, name, STSM_DNS_TYPE_TXT, on_txt, l);
+    if (st != STSM_OK) {
+        use_cached(l, held);   /* no TXT check can run: what the cache holds stays in force */
+        return st;
+    }
+    if (held != NULL) {
+        use_cached(l, held);
+        l->early = true;
+    }
+    if (held == NULL || stsm_sts_cache_refresh_due(held, now)) {
+        /* A fetch may follow the TXT answer: its address is asked now, beside it. A
+         * failure here only means the fetch asks again when it starts. */
+        (void)stsm_sts_fetch_prepare(&l->fetch, domain);
+    }
+    return STSM_OK;
 }
 
 const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state)

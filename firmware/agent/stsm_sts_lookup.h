@@ -6,6 +6,14 @@
  * scopes). With a cache, a policy already held under the same id is used without a
  * fetch, and a held policy stays in force while the record is gone, DNS fails, or a
  * fetch fails (stsm_sts_cache_decide).
+ *
+ * Round trips: the address of the policy host is asked together with the TXT record
+ * whenever a fetch may follow (nothing unexpired cached, or its refresh due), so that a
+ * fetch connects as soon as the TXT answer allows it; nothing connects before it does.
+ * A policy held unexpired in the cache is in force from the start (RFC 8461 section 3.3
+ * lets a sender use it while it checks for a new one): the caller may deliver under it at
+ * once while the TXT check, and a fetch when the id changed, run on; what they find goes
+ * to the cache for the next delivery, never into `policy`.
  */
 #ifndef STSM_STS_LOOKUP_H
 #define STSM_STS_LOOKUP_H
@@ -39,6 +47,13 @@ struct stsm_sts_lookup {
     bool fetched;                          /**< a fetch ran: see `fetch` */
     bool have_policy;                      /**< `policy` applies */
     bool from_cache;                       /**< `policy` came from the cache (else fresh) */
+    /** The cache held an unexpired policy: `have_policy`, `from_cache`, `policy`,
+     *  `policy_id` and `policy_fetched_at` were set by the start and stay as they are;
+     *  the lookup only checks the TXT id beside (and refreshes the cache). */
+    bool early;
+    /** Early only, once `done` ran: a new policy was fetched (fetch.policy, under
+     *  `txt_id`) and stored in the cache for the next delivery. */
+    bool refreshed;
     /** No policy applies (`have_policy` is false) only because the domain's policy is
      *  larger than this device can hold (`fetch.too_big_for_device`): a policy exists,
      *  so delivery must defer (fail closed), never deliver as without one. */
@@ -59,9 +74,15 @@ struct stsm_sts_lookup {
     struct stsm_sts_fetch fetch;
 };
 
-/** Starts discovery for `domain` at time `now` (seconds), consulting and updating `cache`
- *  when not NULL. Returns STSM_OK (`done` runs later, never inside this call) or why it
- *  could not start. */
+/**
+ * Starts discovery for `domain` at time `now` (seconds), consulting and updating `cache`
+ * when not NULL. Returns STSM_OK (`done` runs later, never inside this call) or why it
+ * could not start (`done` never runs; a policy the cache holds is in `policy` all the
+ * same, `have_policy` and `from_cache` set). On STSM_OK with `early` set, the cached
+ * policy is in force already (see `early`). When a newly fetched policy is stored under
+ * an id other than the one cached before (or none was), the TLS sessions kept for
+ * resumption are forgotten (stsm_tls_forget_sessions).
+ */
 stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *domain, struct stsm_tls *tls,
                                     uint32_t fetch_timeout_ms, bool relax_content_type,
                                     struct stsm_sts_cache *cache, int64_t now,

@@ -8,18 +8,32 @@
 #define HTTPS_PORT 443
 static const char policy_path[] = "/.well-known/mta-sts.txt";
 
+/* stsm_sts_fetch.address_state */
+#define ADDRESS_ASKED 1
+#define ADDRESS_KNOWN 2
+#define ADDRESS_FAILED 3
+
 static void fetch_timeout(void *arg);
+static void address_ready(void *arg);
+
+/* Everything the fetch holds ends: its lookup, connection and timers. */
+static void release(struct stsm_sts_fetch *f)
+{
+    f->active = false;
+    f->prepared = false;
+    sys_untimeout(fetch_timeout, f);
+    sys_untimeout(address_ready, f);
+    stsm_resolver_cancel(&f->query);
+    stsm_conn_close(&f->conn);
+}
 
 static void finish(struct stsm_sts_fetch *f, stsm_status_t status)
 {
     if (!f->active) {
         return;
     }
-    f->active = false;
     f->status = status;
-    sys_untimeout(fetch_timeout, f);
-    stsm_resolver_cancel(&f->query);
-    stsm_conn_close(&f->conn);
+    release(f);
     f->done(f->arg, f);
 }
 
@@ -131,41 +145,91 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
     }
 }
 
-static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
-                       const ip_addr_t *server)
+/* The fetch runs and its address is known (or its lookup failed): connect. */
+static void connect_to_address(struct stsm_sts_fetch *f)
 {
-    struct stsm_sts_fetch *f = arg;
-    (void)server;
-    if (status != STSM_OK) {
-        finish(f, status);
+    if (f->address_state == ADDRESS_FAILED) {
+        finish(f, f->address_status);
         return;
     }
-    if (answer->cname_hops > 0) {
-        f->host_cname = true;
-        snprintf(f->host_canonical, sizeof f->host_canonical, "%s", stsm_dns_str(answer, answer->canonical));
-    }
-    if (answer->outcome != STSM_DNS_ANSWER) {
-        finish(f, STSM_ERR_RESOLVE);
-        return;
-    }
-    const uint8_t *a = answer->records[0].address;
-    IP_ADDR4(&f->address, a[0], a[1], a[2], a[3]);
     stsm_status_t st = stsm_conn_connect(&f->conn, &f->address, HTTPS_PORT, STSM_CONNECT_TIMEOUT_MS, on_conn, f);
     if (st != STSM_OK) {
         finish(f, st);
     }
 }
 
-stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain, struct stsm_tls *tls,
-                                   uint32_t timeout_ms, bool relax_content_type,
-                                   stsm_sts_fetch_done_fn done, void *arg)
+/* A fetch started on an address asked ahead and already answered: connects from the timer
+ * list, so that `done` never runs inside stsm_sts_fetch_start(). */
+static void address_ready(void *arg)
 {
+    connect_to_address(arg);
+}
+
+static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_answer *answer,
+                       const ip_addr_t *server)
+{
+    struct stsm_sts_fetch *f = arg;
+    (void)server;
+    f->address_state = ADDRESS_FAILED;
+    f->address_status = status;
+    if (status == STSM_OK) {
+        if (answer->cname_hops > 0) {
+            f->host_cname = true;
+            snprintf(f->host_canonical, sizeof f->host_canonical, "%s", stsm_dns_str(answer, answer->canonical));
+        }
+        if (answer->outcome != STSM_DNS_ANSWER) {
+            f->address_status = STSM_ERR_RESOLVE;
+        } else {
+            const uint8_t *a = answer->records[0].address;
+            IP_ADDR4(&f->address, a[0], a[1], a[2], a[3]);
+            f->address_state = ADDRESS_KNOWN;
+        }
+    }
+    if (f->active) {
+        connect_to_address(f);
+    }
+    /* Asked ahead only: the answer waits for stsm_sts_fetch_start(). */
+}
+
+stsm_status_t stsm_sts_fetch_prepare(struct stsm_sts_fetch *f, const char *domain)
+{
+    release(f);
     memset(f, 0, offsetof(struct stsm_sts_fetch, body));
     int n = snprintf(f->host, sizeof f->host, "mta-sts.%s", domain);
     if (n < 0 || (size_t)n >= sizeof f->host) {
         return STSM_ERR_ARGUMENT;
     }
     snprintf(f->host_canonical, sizeof f->host_canonical, "%s", f->host);
+    stsm_status_t st = stsm_resolver_start(&f->query, f->host, STSM_DNS_TYPE_A, on_address, f);
+    if (st != STSM_OK) {
+        return st;
+    }
+    f->address_state = ADDRESS_ASKED;
+    f->prepared = true;
+    return STSM_OK;
+}
+
+void stsm_sts_fetch_cancel(struct stsm_sts_fetch *f)
+{
+    release(f);
+}
+
+stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain, struct stsm_tls *tls,
+                                   uint32_t timeout_ms, bool relax_content_type,
+                                   stsm_sts_fetch_done_fn done, void *arg)
+{
+    char host[sizeof f->host];
+    int n = snprintf(host, sizeof host, "mta-sts.%s", domain);
+    if (n < 0 || (size_t)n >= sizeof host) {
+        return STSM_ERR_ARGUMENT;
+    }
+    if (!f->prepared || !stsm_dns_name_equal(f->host, host)) {
+        stsm_status_t st = stsm_sts_fetch_prepare(f, domain);
+        if (st != STSM_OK) {
+            return st;
+        }
+    }
+    f->prepared = false;
     f->request_len = stsm_http_get_request(f->request, sizeof f->request, f->host, policy_path);
     f->tls = tls;
     f->relax_content_type = relax_content_type;
@@ -174,12 +238,11 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
     /* Bodies up to the RFC's cap are read whole; what does not fit the buffer is counted. */
     stsm_http_response_init(&f->response, f->body, STSM_STS_POLICY_MAX);
     f->response.body_keep = sizeof f->body;
-    stsm_status_t st = stsm_resolver_start(&f->query, f->host, STSM_DNS_TYPE_A, on_address, f);
-    if (st != STSM_OK) {
-        return st;
-    }
     f->active = true;
     sys_timeout(timeout_ms, fetch_timeout, f);   /* the whole fetch; nothing re-arms it */
+    if (f->address_state != ADDRESS_ASKED) {
+        sys_timeout(0, address_ready, f);
+    }
     return STSM_OK;
 }
 

@@ -3,6 +3,10 @@
  * https://mta-sts.<domain>/.well-known/mta-sts.txt over our TLS transport, the
  * certificate verified for mta-sts.<domain> (never a CNAME target's name), redirects not
  * followed, 200 and text/plain only, the body capped, the whole fetch timed.
+ *
+ * The address of mta-sts.<domain> may be asked ahead (stsm_sts_fetch_prepare()), beside
+ * the TXT query that decides whether a fetch happens at all: nothing connects before
+ * stsm_sts_fetch_start().
  */
 #ifndef STSM_STS_FETCH_H
 #define STSM_STS_FETCH_H
@@ -49,6 +53,9 @@ struct stsm_sts_fetch {
     char host[STSM_HOSTNAME_MAX + 1];  /* mta-sts.<domain> */
 
     bool active;
+    bool prepared;                     /* asked ahead: the address lookup is this fetch's */
+    uint8_t address_state;             /* private: asked, known or failed */
+    stsm_status_t address_status;      /* why the address lookup failed */
     bool relax_content_type;
     struct stsm_tls *tls;
     ip_addr_t address;
@@ -63,6 +70,21 @@ struct stsm_sts_fetch {
 };
 
 /**
+ * Starts looking up the address of mta-sts.<domain> (A, its CNAME chain recorded in
+ * `host_cname`/`host_canonical`) without connecting, ahead of a stsm_sts_fetch_start() for
+ * the same domain that may follow; no callback runs for it. Whatever `fetch` was doing is
+ * dropped first (as stsm_sts_fetch_cancel()). Returns STSM_OK, STSM_ERR_ARGUMENT for a
+ * domain too long to prefix, or the error of stsm_resolver_start(). A prepared fetch that
+ * is not started must be let go with stsm_sts_fetch_cancel() before its storage is reused
+ * (the lookup holds a UDP pcb until it ends).
+ */
+stsm_status_t stsm_sts_fetch_prepare(struct stsm_sts_fetch *fetch, const char *domain);
+
+/** Drops a prepared or running fetch without calling `done`: its lookup, connection and
+ *  timers end. Safe on a fetch that ended, was never started, or is zeroed. */
+void stsm_sts_fetch_cancel(struct stsm_sts_fetch *fetch);
+
+/**
  * Starts fetching the policy of `domain` within `timeout_ms`: one deadline, armed here and
  * never pushed back, for everything from the address lookup through connect, the TLS
  * handshake and the request to the last byte of the body; a server that trickles bytes
@@ -72,8 +94,11 @@ struct stsm_sts_fetch {
  * STSM_ERR_PEER_CLOSED. A body over STSM_STS_POLICY_MAX fails with STSM_ERR_CAPACITY; one
  * that fits the RFC's cap but not this device's buffer too, with `too_big_for_device` set
  * (see there). With `relax_content_type` a
- * policy served with another Content-Type is accepted (and flagged). Returns STSM_OK
- * (`done` runs later) or STSM_ERR_ARGUMENT for a domain too long to prefix.
+ * policy served with another Content-Type is accepted (and flagged). When `fetch` was
+ * prepared for the same domain, its address lookup (under way, answered or failed) is
+ * used instead of a new one; otherwise one starts here. Returns STSM_OK (`done` runs
+ * later, never inside this call), STSM_ERR_ARGUMENT for a domain too long to prefix, or
+ * the error of stsm_resolver_start().
  */
 stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *fetch, const char *domain, struct stsm_tls *tls,
                                    uint32_t timeout_ms, bool relax_content_type,

@@ -279,6 +279,7 @@ bool fake_server_sends(const char *bytes, size_t len)
 stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain, stsm_route_done_fn done, void *arg)
 {
     fake.route_starts++;
+    fake.route_ipv4_only = false;
     if (fake.route_start_status != STSM_OK) {
         return fake.route_start_status;
     }
@@ -288,6 +289,14 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain, sts
     fake.route_done = done;
     fake.route_arg = arg;
     return STSM_OK;
+}
+
+stsm_status_t stsm_route_start_ipv4(struct stsm_route *route, const char *domain, stsm_route_done_fn done,
+                                    void *arg)
+{
+    stsm_status_t st = stsm_route_start(route, domain, done, arg);
+    fake.route_ipv4_only = true;
+    return st;
 }
 
 void fake_route_answer(const char *names)
@@ -323,13 +332,43 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *
     (void)fetch_timeout_ms;
     (void)relax_content_type;
     (void)cache;
-    (void)now;
     fake.sts_starts++;
     snprintf(lookup->domain, sizeof lookup->domain, "%s", domain);
     fake.sts = lookup;
     fake.sts_done = done;
     fake.sts_arg = arg;
+    if (fake.sts_cached != NULL) {
+        size_t line = 0;
+        const char *reason = NULL;
+        lookup->early = true;
+        lookup->from_cache = true;
+        snprintf(lookup->policy_id, sizeof lookup->policy_id, "20261130");
+        lookup->policy_fetched_at = now - 3600;
+        lookup->have_policy = stsm_sts_policy_parse((const uint8_t *)fake.sts_cached, strlen(fake.sts_cached),
+                                                    &lookup->policy, &line, &reason) == STSM_OK;
+        if (!lookup->have_policy) {
+            printf("stsm_sts_lookup_start: the test's cached policy is invalid (line %zu: %s)\n", line, reason);
+        }
+    }
     return STSM_OK;
+}
+
+void fake_sts_checked(enum stsm_sts_txt_state txt_state, const char *new_body, bool fetch_failed)
+{
+    struct stsm_sts_lookup *l = fake.sts;
+    l->txt_state = txt_state;
+    snprintf(l->txt_id, sizeof l->txt_id, "%s", new_body != NULL || fetch_failed ? "20261201" : "20261130");
+    if (new_body != NULL) {
+        size_t line = 0;
+        const char *reason = NULL;
+        l->fetched = true;
+        l->refreshed = stsm_sts_policy_parse((const uint8_t *)new_body, strlen(new_body), &l->fetch.policy, &line,
+                                             &reason) == STSM_OK;
+    }
+    l->fetched = l->fetched || fetch_failed;
+    stsm_sts_lookup_done_fn done = fake.sts_done;
+    fake.sts_done = NULL;
+    done(fake.sts_arg, l);
 }
 
 /* Ends the pending lookup with the policy `body` (NULL: no STS record). */

@@ -40,12 +40,15 @@ struct fake_net {
     /* the MX route */
     stsm_status_t route_start_status;
     unsigned route_starts;
+    bool route_ipv4_only;           /* started with stsm_route_start_ipv4() */
     struct stsm_route *route;
     stsm_route_done_fn route_done;
     void *route_arg;
     /* the MTA-STS lookup and the healing fetch */
     unsigned sts_starts, fetch_starts;
     bool fetch_accepts;             /* the healing fetch starts (else it is refused) */
+    const char *sts_cached;         /* (before the start) the cache holds this policy unexpired: the
+                                       lookup's start sets it in force (early); NULL: nothing cached */
     struct stsm_sts_fetch *fetch;
     stsm_sts_fetch_done_fn fetch_done;
     void *fetch_arg;
@@ -100,6 +103,11 @@ void fake_sts_answer(const char *body, bool txt_cname);
 /** Ends the pending MTA-STS lookup with `body` as the policy found in the cache (the TXT id
  *  unchanged, so not fetched). */
 void fake_sts_answer_cached(const char *body);
+
+/** Ends the TXT check of an early lookup (fake.sts_cached): the record is `txt_state`; with
+ *  `new_body`, its id changed and the new policy `body` was fetched and cached (refreshed);
+ *  with `fetch_failed`, its id changed and the fetch failed. The policy in force stays. */
+void fake_sts_checked(enum stsm_sts_txt_state txt_state, const char *new_body, bool fetch_failed);
 
 /** Ends the pending healing fetch with the live policy `body`. */
 void fake_fetch_answer(const char *body);

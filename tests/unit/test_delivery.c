@@ -43,6 +43,12 @@ enum op {
     SETTLED,        /* check: the `settled` calls so far, "index:outcome " each */
     CONNECTS_TO,    /* check: the connections so far went to `text` ("address:port " each) */
     STOP,           /* stsm_delivery_stop(): a shutdown */
+    CACHED,         /* (set before the start) the cache holds policy `text` unexpired (in force at once) */
+    CHECKED,        /* the TXT check beside a cached policy ends: the id unchanged */
+    CHECKED_NEW,    /* ... a new id, whose policy `text` was fetched and cached */
+    CHECKED_GONE,   /* ... no STS record any more */
+    DONES,          /* check: `done` ran `n` times so far */
+    FETCHES,        /* check: the healing fetch was asked for `n` times so far */
     END,
 };
 
@@ -298,6 +304,55 @@ static const struct step envelope_skips_domain[] = {
     { END, NULL, 0, false },
 };
 
+/* 20. A policy the cache holds unexpired is in force at once; its TXT id is checked beside
+ *     the delivery (issue 12). 20a-20d fail on the code before it (the session waited for the
+ *     lookup: TLS and MAIL FROM held, or a provisional connection to a host outside the
+ *     cached enforce policy). */
+#define TESTING_OTHER "version: STSv1\nmode: testing\nmx: mx.other.example\nmax_age: 86400\n"
+/* 20a. Verified STARTTLS and the whole transaction before the TXT answer; the recipient is
+ *      settled at once, `done` waits for the check (the delivery's storage is in use). */
+static const struct step cached_delivers_before_txt[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION,
+    { SERVER, "221 bye\r\n", 0, false }, { SETTLED, "0:delivered ", 0, false }, { DONES, NULL, 0, false },
+    { STATE, "next_group", 0, false }, { CHECKED, NULL, 0, false }, { ALL_DONE, NULL, 0, false },
+    { END, NULL, 0, false },
+};
+/* 20b. Enforce under the cached policy: an MX outside it is never connected to; once the
+ *      check ends (id unchanged) and the live policy cannot be fetched, deferred. */
+static const struct step cached_enforce_refuses[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.attacker.example", 0, false }, { CONNECTS, NULL, 0, false },
+    { STATE, "healing", 0, false }, { FETCHES, NULL, 0, false }, { CHECKED, NULL, 0, false },
+    { FETCHES, NULL, 1, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 20c. A weaker policy (testing, another MX) fetched beside the session does not weaken the
+ *      one in force: the handshake still verifies, and its failure defers, no plaintext. */
+static const struct step refreshed_does_not_weaken[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    { SERVER, "220 mx ESMTP\r\n", 0, false }, { CHECKED_NEW, TESTING_OTHER, 0, false },
+    { SERVER, "250-mx\r\n250-8BITMIME\r\n250 STARTTLS\r\n", 0, false }, { SERVER, "220 2.0.0 go ahead\r\n", 0, false },
+    { FAILED, NULL, STSM_ERR_TLS_UNTRUSTED, false }, { CONNECTS, NULL, 1, false }, { END, NULL, 0, false },
+};
+/* 20d. The MX moved: the new policy the check fetched heals the cached one (no second fetch). */
+static const struct step check_heals_cached[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.moved.example", 0, false }, { STATE, "healing", 0, false },
+    { CONNECTS, NULL, 0, false }, { CHECKED_NEW, ENFORCE_MOVED, 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION,
+    { FETCHES, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 20e. The TXT record is gone before the MX answer: the cached policy stays in force. */
+static const struct step cached_txt_gone[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { CHECKED_GONE, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false },
+    { CONNECTED, NULL, 0, false }, GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS,
+    TRANSACTION, { END, NULL, 0, false },
+};
+/* 20f. Strict no-CNAME scope txt judges the TXT answer itself: the cached policy waits for it. */
+static const struct step cached_strict_txt_waits[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { STATE, "tls_wait", 0, false }, { CHECKED, NULL, 0, false }, { STATE, "session", 0, false },
+    { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION, { END, NULL, 0, false },
+};
+
 static const char *const two_victims[] = { "ops@victim.example", "dev@victim.example", NULL };
 static const char *const two_domains[] = { "ops@victim.example", "noc@other.example", NULL };
 static const char *const three_mixed[] = { "ops@victim.example", "noc@other.example", "dev@victim.example", NULL };
@@ -398,6 +453,24 @@ static const struct scenario scenarios[] = {
     { .intent = "16a envelope: the second recipient only; To names both", .settings = "",
       .steps = envelope_second_only, .expect = { STSM_SMTP_PENDING, STSM_OK, true, false, 1, 0, 0, NULL, -1 },
       .to = two_victims, .envelope = second_only, .outcomes = "pending,delivered", .settled = "1:delivered " },
+    { .intent = "20a cached policy: verified TLS and MAIL FROM before the TXT answer; done after the check",
+      .settings = "", .steps = cached_delivers_before_txt,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "in force at once", -1 }, .settled = "0:delivered " },
+    { .intent = "20b cached enforce policy: an MX outside it is never connected to; deferred", .settings = "",
+      .steps = cached_enforce_refuses,
+      .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 0, 0, 0, "MX mx.attacker.example skipped", -1 } },
+    { .intent = "20c a weaker policy fetched beside the session does not weaken the one in force", .settings = "",
+      .steps = refreshed_does_not_weaken,
+      .expect = { DEFERRED(STSM_ERR_TLS_UNTRUSTED), false, false, 1, 1, 0, "this one keeps policy id 20261130", -1 } },
+    { .intent = "20d MX moved: the policy the TXT check fetched heals the cached one", .settings = "",
+      .steps = check_heals_cached,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "it replaces the cached one", -1 } },
+    { .intent = "20e TXT record gone: the cached policy stays in force", .settings = "", .steps = cached_txt_gone,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "the TXT record is gone or failing, the cached policy stays",
+                  -1 } },
+    { .intent = "20f strict scope txt: the cached policy waits for the TXT answer",
+      .settings = ",\"mta_sts\": {\"strict_cname\": [\"txt\"]}", .steps = cached_strict_txt_waits,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, NULL, -1 } },
     { .intent = "16b envelope: another domain's recipient left out is never looked up", .settings = "",
       .steps = envelope_skips_domain, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 },
       .to = three_mixed, .envelope = skip_second, .outcomes = "delivered,pending,delivered",
@@ -569,6 +642,24 @@ static void play(const struct step *s)
     case STOP:
         stsm_delivery_stop(&delivery);
         break;
+    case CACHED:
+        fake.sts_cached = s->text;
+        break;
+    case CHECKED:
+    case CHECKED_NEW:
+    case CHECKED_GONE:
+        CHECK(fake.sts_done != NULL);
+        if (fake.sts_done != NULL) {
+            fake_sts_checked(s->op == CHECKED_GONE ? STSM_STS_TXT_NONE : STSM_STS_TXT_OK,
+                             s->op == CHECKED_NEW ? s->text : NULL, false);
+        }
+        break;
+    case DONES:
+        CHECK_INT(dones, s->n);
+        break;
+    case FETCHES:
+        CHECK_INT(fake.fetch_starts, s->n);
+        break;
     case END:
         break;
     }
@@ -610,7 +701,7 @@ static void run(const struct scenario *sc)
     dones = 0;
     quiet_from = 0;
     size_t step = 0;
-    while (sc->steps[step].op == ROUTE_FAILS || sc->steps[step].op == ACCEPT_FETCH) {
+    while (sc->steps[step].op == ROUTE_FAILS || sc->steps[step].op == ACCEPT_FETCH || sc->steps[step].op == CACHED) {
         play(&sc->steps[step++]);   /* a setting of the stand-in, before anything starts */
     }
     start_ms = fake_now_ms;
@@ -642,6 +733,8 @@ static void run(const struct scenario *sc)
     }
     CHECK_INT(fake.connects, e->connects);
     CHECK(!fake.live);
+    /* The delivery connects over IPv4 alone: its route never asks AAAA. */
+    CHECK(fake.route_starts == 0 || fake.route_ipv4_only);
     if (e->start_tls >= 0) {
         CHECK_INT(fake.start_tls, e->start_tls);
     }
