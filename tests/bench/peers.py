@@ -24,11 +24,17 @@ PostfixSender   Postfix 3.7 as the sending MTA, in a private configuration direc
                 warm: right after one delivery to the same domain: the policy is cached
                 (within cache_grace, 60 s, mta-sts-daemon does not even ask the TXT record
                 again), the TLS session is cached by tlsmgr (resumed), Postfix's smtp
-                processes are still running. Postfix caches connections only on demand
-                (a backlog), so a single warm message still opens a new TCP connection.
+                processes are still running. Postfix never reuses a TLS connection by
+                default (smtp_tls_connection_reuse = no; PostfixSender(ctx, tls_reuse=True)
+                turns it on, through tlsproxy), so a warm message opens a new TCP
+                connection and resumes the TLS session on it.
                 t_start: `sendmail` returned (the message is queued; the brief's injection
                 time); t_invoked: just before sendmail was started. t_done: the file
                 appeared in the lab Postfix's Maildir.
+                send_many(n): n messages queued on hold (a header_checks HOLD rule on
+                X-Bench-Hold), released together (postsuper -H; postqueue -f) at t_start;
+                t_done when the last is stored. Connections and transactions are counted
+                from the receiving MX's log.
 Msmtp           msmtp to the relay (ctx.relay, STARTTLS + AUTH PLAIN, lab CA).
                 msmtp keeps nothing between runs (no TLS session file, no DNS cache), so
                 cold and warm are the same command; warm only means the binary and its
@@ -38,8 +44,9 @@ Swaks           swaks straight to the MX of ctx.mx_domain (it asks the MX itself
                 Net::DNS), STARTTLS with --tls-verify against the lab CA. swaks 20201014
                 verifies the certificate chain only: it neither checks the host name nor
                 sends SNI (no --tls-verify-host in this version), and it knows nothing of
-                MTA-STS. It is the floor of one bare transaction. Cold and warm are the same
-                command, as for msmtp.
+                MTA-STS. It is the floor of one bare transaction in work done, not in round
+                trips: it does not pipeline (MAIL, RCPT, DATA wait one reply each). Cold and
+                warm are the same command, as for msmtp.
 
 Measuring the client: Postfix is a group of processes, so PostfixSender.cgroup is
 {"cpuacct": Path, "memory": Path} (cgroup v1, from ctx.cgroup_dirs) holding master and
@@ -48,8 +55,11 @@ cpuacct.usage and memory.max_usage_in_bytes just before it injects (the daemons 
 by then, cold or warm: their start is not counted; a cold restart empties the group's
 page cache first) and returns them read after delivery as cpu_ns, mem_max_bytes (this
 counts page cache too: queue files, logs) and mem_bytes. It also returns rss_hwm_kib,
-the sum of every process's own peak RSS (VmHWM of the live ones, ru_maxrss of sendmail),
-an upper bound of the group's simultaneous peak RSS, comparable to /usr/bin/time's.
+the sum of every process's own peak RSS (VmHWM of the live ones, /usr/bin/time's figure
+for sendmail with its postdrop), comparable to /usr/bin/time's figure for one process;
+an upper bound of the group's simultaneous peak, since each process counts the shared
+library pages again (with the 20 smtp processes of send_many it overstates a lot: there
+mem_max_bytes is the better figure).
 Msmtp and Swaks are single processes: argv(cold, tag) is their command (without
 `ip netns exec`) and send(cold, tag, wrap=[...]) runs `wrap + argv` (e.g. /usr/bin/time -f
 %M -o FILE, or valgrind --tool=callgrind) inside the namespace; msmtp reads the message
@@ -362,6 +372,11 @@ zones:
             with open(d / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
 
+    def _make_cgroup(self):
+        # Named after the namespace: parallel bench runs must not share a group. Made again
+        # before every start: another run's clean-up may remove it while it is empty.
+        self.cgroup = self.ctx.cgroup_dirs(f"postfix-{self.ctx.client_ns}")
+
     def _procs(self):
         try:
             return [int(p) for p in (self.cgroup["memory"] / "cgroup.procs").read_text().split()]
@@ -369,6 +384,7 @@ zones:
             return []
 
     def _start(self):
+        self._make_cgroup()
         if not listening(self.ctx, MTA_STS_PORT):
             env = dict(os.environ, SSL_CERT_FILE=str(self.ctx.ca_pem))
             env.pop("SSL_CERT_DIR", None)
@@ -432,8 +448,7 @@ zones:
     def setup(self):
         self.resolv.ensure()
         self._write_config()
-        # Named after the namespace: parallel bench runs must not share (or remove) a group.
-        self.cgroup = self.ctx.cgroup_dirs(f"postfix-{self.ctx.client_ns}")
+        self._make_cgroup()
         run_ns(self.ctx, "postfix", "-c", self.etc, "check")
         self._start()
 
@@ -443,6 +458,11 @@ zones:
         finally:
             self.watch.close()
             self.resolv.remove()
+            for d in (self.cgroup or {}).values():
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
 
     def restart_cold(self):
         """Both daemons restarted: no cached policy, no TLS session, no cached connection."""
