@@ -15,7 +15,7 @@
 const char stsm_cli_usage[] =
     "usage: stsmail probe NET-OPTIONS HOST PORT\n"
     "       stsmail dns NET-OPTIONS mx|txt|a|aaaa NAME\n"
-    "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] HOST PORT\n"
+    "       stsmail tls-probe --settings FILE [--starttls] [--timeout SECONDS] [--repeat N] HOST PORT\n"
     "       stsmail send --settings FILE [--to ADDR]... [--subject TEXT] [--body-file FILE|-]\n"
     "                    [--repeat N]\n"
     "       stsmail policy parse FILE | policy match FILE HOST | txt parse RECORD\n"
@@ -34,6 +34,7 @@ const char stsm_cli_usage[] =
     "tls-probe  open a TLS session to HOST:PORT (after SMTP STARTTLS with --starttls),\n"
     "        verified against the settings' trust store, and report version, suite,\n"
     "        peer chain, verdict and Mbed TLS memory peak. Network from the settings.\n"
+    "        --repeat N: N sessions one after the other (the later ones may resume).\n"
     "send    deliver one message (to /mail/to unless --to is given) and print one line\n"
     "        per recipient. Exit 0 all delivered, 75 some deferred, 69 some failed,\n"
     "        65 bad message, 78 bad settings. --repeat N (soak test) delivers the same\n"
@@ -412,6 +413,7 @@ static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_c
         { "settings", required_argument, NULL, OPT_SETTINGS },
         { "starttls", no_argument, NULL, OPT_STARTTLS },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "repeat", required_argument, NULL, OPT_REPEAT },
         { NULL, 0, NULL, 0 },
     };
     struct stsm_cli_tls_probe_args *args = &cli->tls_probe;
@@ -420,12 +422,19 @@ static stsm_status_t parse_tls_probe(int argc, char *const argv[], struct stsm_c
     int opt;
 
     args->timeout_ms = 30000u;
+    args->repeat = 1;
     scan_begin(&s, argc, argv, "tls-probe", options, 2, "HOST PORT");
     while ((opt = scan_next(&s, &value, why, why_len)) > SCAN_END) {
+        unsigned long n;
         if (opt == OPT_SETTINGS) {
             args->settings = value;
         } else if (opt == OPT_STARTTLS) {
             args->starttls = true;
+        } else if (opt == OPT_REPEAT) {
+            if (!parse_uint(value, 1, 16, &n)) {
+                return stsm_refuse(why, why_len, "tls-probe: --repeat '%s' is not a number from 1 to 16", value);
+            }
+            args->repeat = (uint32_t)n;
         } else if (!parse_timeout("tls-probe", value, &args->timeout_ms, why, why_len)) {
             return STSM_ERR_ARGUMENT;
         }

@@ -65,6 +65,7 @@ struct stsm_cli_tls_probe_args {
     const char *settings;          /**< --settings FILE (required) */
     bool starttls;                 /**< --starttls: SMTP, upgrade after EHLO */
     uint32_t timeout_ms;           /**< --timeout SECONDS, default 30 s */
+    uint32_t repeat;               /**< --repeat N (1..16): sessions one after the other */
     const char *host;
     uint16_t port;
 };

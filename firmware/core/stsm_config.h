@@ -69,6 +69,33 @@
 #define STSM_DNS_TCP_TIMEOUT_MS 5000
 #endif
 
+/** A UDP try that lwIP refused to send (ERR_MEM from a full ARP queue while the next hop
+ *  is resolved, no buffer, no route yet) is sent again after this long, without counting
+ *  as a try, for as long as the try's own timeout would have lasted. */
+#ifndef STSM_DNS_RESEND_MS
+#define STSM_DNS_RESEND_MS 5
+#endif
+
+/** Bytes of RAM holding cached DNS answers (each stored compactly: its records, CNAME
+ *  chain and names, about 100-300 bytes). The oldest-used answers give way when full; an
+ *  answer larger than all of it is not cached. 0 disables the cache. */
+#ifndef STSM_DNS_CACHE_BYTES
+#define STSM_DNS_CACHE_BYTES 8192
+#endif
+
+/** Longest time a DNS answer is served from the cache, whatever its TTL says. */
+#ifndef STSM_DNS_CACHE_TTL_MAX_S
+#define STSM_DNS_CACHE_TTL_MAX_S 3600
+#endif
+
+/** Longest time a NODATA or NXDOMAIN answer is served from the cache (never longer than the
+ *  TTLs of the CNAMEs that led to it). Short, because the SOA is not read: it spares the
+ *  repeat of a delivery its queries while a record published meanwhile (an _mta-sts TXT, an
+ *  AAAA) is seen within a minute. */
+#ifndef STSM_DNS_CACHE_NEGATIVE_TTL_S
+#define STSM_DNS_CACHE_NEGATIVE_TTL_S 60
+#endif
+
 /** MX hosts kept for one domain: with more, those of the lowest preference values are kept
  *  and the rest counted (stsm_mx_set.hosts_dropped); never an error. */
 #ifndef STSM_MX_MAX_HOSTS

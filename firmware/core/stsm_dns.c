@@ -272,9 +272,10 @@ static stsm_status_t read_rdata_name(const uint8_t *msg, size_t len, const struc
     return st;
 }
 
-/* Finds the target of a CNAME owned by `owner` in the answer section; "" when none. */
+/* Finds the target of a CNAME owned by `owner` in the answer section, and its TTL; ""
+ * when none. */
 static stsm_status_t find_cname(const uint8_t *msg, size_t len, size_t answers, uint16_t ancount,
-                                const char *owner, char *target, size_t cap)
+                                const char *owner, char *target, size_t cap, uint32_t *ttl)
 {
     struct stsm_cursor c;
     char name[STSM_HOSTNAME_MAX + 1];
@@ -290,6 +291,7 @@ static stsm_status_t find_cname(const uint8_t *msg, size_t len, size_t answers, 
         if (rr.type == STSM_DNS_TYPE_CNAME && rr.class_ == STSM_DNS_CLASS_IN &&
             stsm_dns_name_equal(name, owner)) {
             st = read_rdata_name(msg, len, &rr, 0, target, cap);
+            *ttl = rr.ttl;
             if (st == STSM_OK && target[0] == '\0') {
                 st = STSM_ERR_DNS_MALFORMED;   /* an alias of the root is not a name */
             }
@@ -495,11 +497,16 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
     char current[STSM_HOSTNAME_MAX + 1], target[STSM_HOSTNAME_MAX + 1];
     memcpy(current, answer->pool + answer->asked, asked_len + 1);
     for (;;) {
-        if ((st = find_cname(msg, len, answers, ancount, current, target, sizeof target)) != STSM_OK) {
+        uint32_t ttl = 0;
+        if ((st = find_cname(msg, len, answers, ancount, current, target, sizeof target, &ttl)) !=
+            STSM_OK) {
             return st;
         }
         if (target[0] == '\0') {
             break;
+        }
+        if (answer->cname_hops == 0 || ttl < answer->cname_ttl) {
+            answer->cname_ttl = ttl;   /* the chain is only as fresh as its shortest link */
         }
         if (answer->cname_hops == STSM_DNS_MAX_CNAME_HOPS ||
             stsm_dns_name_equal(target, stsm_dns_str(answer, answer->asked))) {

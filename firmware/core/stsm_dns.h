@@ -66,6 +66,7 @@ struct stsm_dns_answer {
     uint16_t canonical;                  /**< pool offset: where the CNAME chain ends (== asked without CNAMEs) */
     uint8_t cname_hops;                  /**< CNAMEs followed; 0 when the asked name answered itself */
     uint16_t chain[STSM_DNS_MAX_CNAME_HOPS]; /**< pool offsets of the CNAME targets, in order */
+    uint32_t cname_ttl;                  /**< smallest TTL of the CNAMEs followed (0 without any) */
     size_t count;                        /**< records of the asked type owned by `canonical`, kept */
     /** Such records left out because they did not fit: more than STSM_DNS_MAX_RECORDS,
      *  or (MX) the name pool ran out. An MX answer keeps the lowest preference values and

@@ -100,6 +100,15 @@ static uint32_t verify_flags(const mbedtls_ssl_context *ssl)
     return flags == UINT32_MAX ? 0 : flags;
 }
 
+/* Stores the session for the next connection to this host and port; stsm_tls refuses
+ * one that did not verify on the verifying configuration. */
+static void keep_session(struct stsm_conn *conn)
+{
+    if (conn->tls != NULL && !conn->opportunistic) {
+        stsm_tls_session_keep(conn->tls, &conn->ssl, mbedtls_ssl_get_hostname(&conn->ssl), conn->port);
+    }
+}
+
 /* Advances the handshake; called whenever bytes arrive or send room opens up. */
 static err_t step_handshake(struct stsm_conn *conn)
 {
@@ -121,6 +130,9 @@ static err_t step_handshake(struct stsm_conn *conn)
     /* The verdict comes from the raw result: "no result" (all bits set) is not a
      * verification. VERIFY_REQUIRED already failed the handshake on a bad chain; checked
      * again so that no configuration slip can let an unverified session through. */
+    /* A full handshake keeps the peer's certificate; a resumed one has none, since stored
+     * sessions are kept without it (stsm_tls_session_keep()). */
+    conn->resumed = mbedtls_ssl_get_peer_cert(&conn->ssl) == NULL;
     uint32_t raw = mbedtls_ssl_get_verify_result(&conn->ssl);
     conn->verify_status = raw == 0 ? STSM_OK
                         : stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
@@ -130,6 +142,9 @@ static err_t step_handshake(struct stsm_conn *conn)
     }
     sys_untimeout(conn_timeout, conn);
     conn->state = STSM_CONN_STATE_TLS;
+    if (mbedtls_ssl_get_version_number(&conn->ssl) == MBEDTLS_SSL_VERSION_TLS1_2) {
+        keep_session(conn);   /* TLS 1.3: when its ticket arrives (stsm_conn_recv) */
+    }
     return notify(conn, STSM_CONN_TLS_READY, STSM_OK);
 }
 
@@ -191,10 +206,15 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
     conn->verify_status = STSM_ERR_TLS_HANDSHAKE;
     conn->event = event;
     conn->event_arg = arg;
+    conn->port = port;
     conn->pcb = tcp_new_ip_type(IP_GET_TYPE(address));
     if (conn->pcb == NULL) {
         return STSM_ERR_NO_MEMORY;
     }
+    /* Every write is a whole command, reply or TLS flight that the peer waits for: Nagle
+     * would hold a small one until the previous one's ACK, a round trip (or the peer's
+     * delayed-ACK timer) for nothing. */
+    tcp_nagle_disable(conn->pcb);
     tcp_arg(conn->pcb, conn);
     tcp_recv(conn->pcb, on_recv);
     tcp_sent(conn->pcb, on_sent);
@@ -213,8 +233,8 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
     return STSM_OK;
 }
 
-static stsm_status_t start_tls(struct stsm_conn *conn, const mbedtls_ssl_config *conf, const char *host,
-                               bool opportunistic)
+static stsm_status_t start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const mbedtls_ssl_config *conf,
+                               const char *host, bool opportunistic)
 {
     if (conn->state != STSM_CONN_STATE_OPEN || host == NULL || host[0] == '\0') {
         return STSM_ERR_ARGUMENT;
@@ -231,6 +251,10 @@ static stsm_status_t start_tls(struct stsm_conn *conn, const mbedtls_ssl_config 
      * (an opportunistic session reports a mismatch instead of failing on it). */
     if (mbedtls_ssl_setup(&conn->ssl, conf) != 0 || mbedtls_ssl_set_hostname(&conn->ssl, host) != 0) {
         return STSM_ERR_NO_MEMORY;
+    }
+    conn->tls = tls;
+    if (!opportunistic) {
+        stsm_tls_session_offer(tls, &conn->ssl, host, conn->port);
     }
     mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send, bio_recv, NULL);
     conn->state = STSM_CONN_STATE_HANDSHAKE;
@@ -252,13 +276,13 @@ static stsm_status_t start_tls(struct stsm_conn *conn, const mbedtls_ssl_config 
 
 stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, const char *host)
 {
-    return start_tls(conn, &tls->conf, host, false);
+    return start_tls(conn, tls, &tls->conf, host, false);
 }
 
 stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct stsm_tls *tls,
                                                 const char *host)
 {
-    return start_tls(conn, &tls->conf_opportunistic, host, true);
+    return start_tls(conn, tls, &tls->conf_opportunistic, host, true);
 }
 
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
@@ -291,7 +315,27 @@ long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap)
     if (conn->state != STSM_CONN_STATE_TLS) {
         return -(long)STSM_ERR_ARGUMENT;
     }
-    int ret = mbedtls_ssl_read(&conn->ssl, buf, cap);
+    /* TLS 1.3 servers send tickets after the handshake, often in the same flight as their
+     * first reply. Mbed TLS answers a ticket record with WANT_READ (bytes may still wait
+     * in rx, and no TCP event would come for them), then, at the next call, with
+     * RECEIVED_NEW_SESSION_TICKET. So reading goes on while rx holds bytes (each call
+     * consumes some), once more after a WANT_READ on an empty rx (a ticket Mbed TLS kept
+     * for that call), and after each ticket, which is kept for the next connection. */
+    int ret;
+    bool retried = false;
+    for (;;) {
+        ret = mbedtls_ssl_read(&conn->ssl, buf, cap);
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            keep_session(conn);
+            retried = false;
+            continue;
+        }
+        if (ret == MBEDTLS_ERR_SSL_WANT_READ && (conn->rx != NULL || !retried)) {
+            retried = retried || conn->rx == NULL;
+            continue;
+        }
+        break;
+    }
     if (ret > 0) {
         return ret;
     }
@@ -347,6 +391,26 @@ void stsm_conn_close(struct stsm_conn *conn)
 bool stsm_conn_is_tls(const struct stsm_conn *conn)
 {
     return conn->state == STSM_CONN_STATE_TLS;
+}
+
+bool stsm_conn_tls_resumed(const struct stsm_conn *conn)
+{
+    return conn->state == STSM_CONN_STATE_TLS && conn->resumed;
+}
+
+const char *stsm_conn_tls_version(const struct stsm_conn *conn)
+{
+    if (conn->state != STSM_CONN_STATE_TLS) {
+        return "?";
+    }
+    switch (mbedtls_ssl_get_version_number(&conn->ssl)) {
+    case MBEDTLS_SSL_VERSION_TLS1_3:
+        return conn->resumed ? "TLSv1.3, resumed" : "TLSv1.3";
+    case MBEDTLS_SSL_VERSION_TLS1_2:
+        return conn->resumed ? "TLSv1.2, resumed" : "TLSv1.2";
+    default:
+        return "?";
+    }
 }
 
 const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn)
@@ -409,8 +473,9 @@ static stsm_status_t transport_tls_verify_status(void *ctx)
 
 static void transport_tls_describe(void *ctx, const char **version, const char **suite)
 {
-    const mbedtls_ssl_context *ssl = stsm_conn_tls_session(&((struct stsm_conn_transport_ctx *)ctx)->conn);
-    *version = ssl != NULL ? mbedtls_ssl_get_version(ssl) : "?";
+    const struct stsm_conn *conn = &((struct stsm_conn_transport_ctx *)ctx)->conn;
+    const mbedtls_ssl_context *ssl = stsm_conn_tls_session(conn);
+    *version = stsm_conn_tls_version(conn);   /* with ", resumed" when it was */
     *suite = ssl != NULL ? mbedtls_ssl_get_ciphersuite(ssl) : "?";
 }
 

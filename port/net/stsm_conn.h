@@ -52,6 +52,9 @@ struct stsm_conn {
     bool opportunistic;            /* a chain that fails verification does not fail TLS */
     stsm_status_t verify_status;   /* STSM_OK only for a handshake that ended verified */
     size_t arena_peak;             /* arena peak from start_tls to handshake end */
+    struct stsm_tls *tls;          /* where a verified session is kept (start_tls) */
+    uint16_t port;                 /* the server's port: sessions are kept per host and port */
+    bool resumed;                  /* the handshake resumed a stored session */
     stsm_conn_event_fn event;
     void *event_arg;
 };
@@ -67,7 +70,11 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
 /**
  * Starts TLS on an open connection, verifying the peer as `host` (SNI and the
  * certificate name check). STSM_CONN_TLS_READY follows, or STSM_CONN_FAILED with the
- * reason (STSM_ERR_TLS_*, STSM_ERR_TIMEOUT). Refuses with STSM_ERR_PEER_PROTOCOL when the
+ * reason (STSM_ERR_TLS_*, STSM_ERR_TIMEOUT). TLS 1.3 is offered, TLS 1.2 accepted. A
+ * session stored for `host` and this port (stsm_tls_session_offer()) is offered for
+ * resumption; a server that refuses it makes a full handshake. The session of a verified
+ * handshake is stored in `tls` for the next connection (TLS 1.3: when the server's ticket
+ * arrives, read by stsm_conn_recv()). Refuses with STSM_ERR_PEER_PROTOCOL when the
  * peer has sent bytes that were not read yet: after "220 ready to start TLS" nothing may
  * precede the handshake (RFC 3207), and accepting it would let plaintext injected by an
  * attacker pass as if it came under TLS.
@@ -111,6 +118,14 @@ void stsm_conn_close(struct stsm_conn *conn);
 
 /** True once TLS is up. */
 bool stsm_conn_is_tls(const struct stsm_conn *conn);
+
+/** True once TLS is up on a resumed session (no certificate was sent: the verdict is the
+ *  one stored with the session). */
+bool stsm_conn_tls_resumed(const struct stsm_conn *conn);
+
+/** The negotiated version for logs: "TLSv1.3", "TLSv1.2", with ", resumed" appended for a
+ *  resumed session ("TLSv1.3, resumed"); "?" when TLS is not up. Static text. */
+const char *stsm_conn_tls_version(const struct stsm_conn *conn);
 
 /** The TLS session (version, suite, peer chain) once TLS is up, else NULL. */
 const mbedtls_ssl_context *stsm_conn_tls_session(const struct stsm_conn *conn);

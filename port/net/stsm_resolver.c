@@ -3,7 +3,9 @@
 #include <string.h>
 
 #include "lwip/dns.h"
+#include "lwip/sys.h"
 #include "lwip/timeouts.h"
+#include "stsm_dns_cache.h"
 #include "stsm_port.h"
 
 #define EPHEMERAL_FIRST 49152u
@@ -14,7 +16,13 @@
  * single-threaded loop, so all queries share one buffer for the raw message. */
 static uint8_t reply[STSM_DNS_MSG_MAX];
 
+static struct stsm_dns_cache cache;
+static bool cache_sweep_armed;
+static struct stsm_resolver_stats stats;
+
 static void resolver_timeout(void *arg);
+static void resend_try(void *arg);
+static void serve_cached(void *arg);
 static void tcp_deadline(void *arg);
 static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err);
 static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
@@ -42,6 +50,8 @@ static void drop_tcp(struct stsm_resolver_query *rq)
 static void release(struct stsm_resolver_query *rq)
 {
     sys_untimeout(resolver_timeout, rq);
+    sys_untimeout(resend_try, rq);
+    sys_untimeout(serve_cached, rq);
     sys_untimeout(tcp_deadline, rq);
     if (rq->udp != NULL) {
         udp_remove(rq->udp);
@@ -51,35 +61,102 @@ static void release(struct stsm_resolver_query *rq)
     rq->active = false;
 }
 
+/* Drops what has expired, hourly while anything is held, so that no entry outlives the
+ * wrap of sys_now() (stsm_dns_cache.h). */
+static void cache_sweep(void *arg)
+{
+    (void)arg;
+    stsm_dns_cache_expire(&cache, sys_now());
+    cache_sweep_armed = stsm_dns_cache_count(&cache) > 0;
+    if (cache_sweep_armed) {
+        sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
+    }
+}
+
 static void finish(struct stsm_resolver_query *rq, stsm_status_t status, uint8_t server)
 {
     release(rq);
+    /* Stored before `done` runs: it may start this struct again, over the answer. */
+    if (status == STSM_OK && !rq->from_cache &&
+        stsm_dns_cache_put(&cache, rq->query.name, rq->query.type, &rq->answer,
+                           &rq->servers[server], sizeof rq->servers[server], sys_now())) {
+        stats.cache_stored++;
+        if (!cache_sweep_armed) {
+            cache_sweep_armed = true;
+            sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
+        }
+    }
     rq->done(rq->done_arg, status, status == STSM_OK ? &rq->answer : NULL,
              status == STSM_OK ? &rq->servers[server] : NULL);
+}
+
+static void stop_try_timers(struct stsm_resolver_query *rq)
+{
+    sys_untimeout(resolver_timeout, rq);
+    sys_untimeout(resend_try, rq);
+}
+
+/*
+ * Sends the current try's datagram and arms its timeout. A send lwIP refuses is sent
+ * again shortly rather than left to the try's timeout. The refusal we expect is ERR_MEM
+ * from etharp_query(): lwIP's ARP queue (stsm_lwipopts_common.h) is sized so that it is
+ * the pool running out that refuses, and that is reported, never a packet dropped in
+ * silence. Resending is simpler and more certain than resolving the next hop before the
+ * first burst: it needs no knowledge of routes or ARP, and it also covers the queue
+ * filling later (an ARP entry expiring while a burst of address queries leaves).
+ */
+static void send_try(struct stsm_resolver_query *rq)
+{
+    err_t err = ERR_MEM;
+    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)rq->query_len, PBUF_RAM);
+    if (p != NULL) {
+        pbuf_take(p, rq->query_msg, (u16_t)rq->query_len);
+        err = udp_sendto(rq->udp, p, &rq->servers[rq->try_server], STSM_DNS_PORT);
+        pbuf_free(p);
+    }
+    if (err == ERR_OK) {
+        sys_timeout(rq->try_ms, resolver_timeout, rq);
+    } else if (rq->resends_left > 0) {
+        rq->resends_left--;
+        stats.resends++;
+        sys_timeout(STSM_DNS_RESEND_MS, resend_try, rq);
+    } else {
+        /* The try's time went by in refused sends: it is lost, as a packet would be. */
+        sys_timeout(STSM_DNS_RESEND_MS, resolver_timeout, rq);
+    }
+}
+
+static void resend_try(void *arg)
+{
+    send_try(arg);
 }
 
 /* Sends the next UDP try, or ends the query when the tries are used up. */
 static void next_try(struct stsm_resolver_query *rq)
 {
-    sys_untimeout(resolver_timeout, rq);
+    stop_try_timers(rq);
     drop_tcp(rq);
     if (rq->tries == STSM_DNS_TRIES) {
         finish(rq, rq->last_error, 0);
         return;
     }
-    uint8_t server = (uint8_t)(rq->tries % rq->server_count);
-    uint32_t round = rq->tries / rq->server_count;
-    rq->tries++;
-    rq->asked_mask |= (uint8_t)(1u << server);
-
-    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)rq->query_len, PBUF_RAM);
-    if (p != NULL) {
-        pbuf_take(p, rq->query_msg, (u16_t)rq->query_len);
-        /* A failed send (no route, no buffer) is a lost packet: the timer moves on. */
-        udp_sendto(rq->udp, p, &rq->servers[server], STSM_DNS_PORT);
-        pbuf_free(p);
+    rq->try_server = (uint8_t)(rq->tries % rq->server_count);
+    rq->try_ms = (uint32_t)STSM_DNS_TRY_TIMEOUT_MS << (rq->tries / rq->server_count);
+    rq->resends_left = (uint16_t)(rq->try_ms / STSM_DNS_RESEND_MS < 0xFFFFu
+                                      ? rq->try_ms / STSM_DNS_RESEND_MS : 0xFFFFu);
+    stats.udp_tries++;
+    if (rq->tries > 0) {
+        stats.retries++;
     }
-    sys_timeout(STSM_DNS_TRY_TIMEOUT_MS << round, resolver_timeout, rq);
+    rq->tries++;
+    rq->asked_mask |= (uint8_t)(1u << rq->try_server);
+    send_try(rq);
+}
+
+/* A cached answer, delivered from a timer as a fresh one would be. */
+static void serve_cached(void *arg)
+{
+    finish(arg, STSM_OK, 0);
 }
 
 /* A try got no usable answer in time. The query's final error stays "server failure"
@@ -119,7 +196,7 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
         return;
     }
     if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TRUNCATED && !over_tcp) {
-        sys_untimeout(resolver_timeout, rq);
+        stop_try_timers(rq);
         rq->tcp_server = server;
         rq->tcp = tcp_new_ip_type(IP_GET_TYPE(&rq->servers[server]));
         if (rq->tcp == NULL) {
@@ -254,6 +331,16 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     if (st != STSM_OK) {
         return st == STSM_ERR_CAPACITY ? STSM_ERR_ARGUMENT : st;
     }
+    stats.queries++;
+    if (stsm_dns_cache_get(&cache, name, type, sys_now(), &rq->answer, &rq->servers[0],
+                           sizeof rq->servers[0])) {
+        stats.cache_hits++;
+        rq->server_count = 1;
+        rq->from_cache = true;
+        rq->active = true;
+        sys_timeout(0, serve_cached, rq);
+        return STSM_OK;
+    }
 
     for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
         const ip_addr_t *server = dns_getserver(i);
@@ -290,6 +377,28 @@ void stsm_resolver_cancel(struct stsm_resolver_query *rq)
     if (rq->active) {
         release(rq);
     }
+}
+
+uint8_t stsm_resolver_tries(const struct stsm_resolver_query *rq)
+{
+    return rq->tries;
+}
+
+bool stsm_resolver_from_cache(const struct stsm_resolver_query *rq)
+{
+    return rq->from_cache;
+}
+
+void stsm_resolver_stats(struct stsm_resolver_stats *out)
+{
+    *out = stats;
+}
+
+void stsm_resolver_cache_clear(void)
+{
+    stsm_dns_cache_clear(&cache);
+    sys_untimeout(cache_sweep, NULL);
+    cache_sweep_armed = false;
 }
 
 uint8_t stsm_resolver_last_rcode(const struct stsm_resolver_query *rq)

@@ -11,6 +11,17 @@
  * truncated reply is asked again over TCP. Queries are independent: any number may be in
  * flight, each in its own struct.
  *
+ * A datagram lwIP reports as not sent (udp_sendto failing: ERR_MEM while the next hop's
+ * MAC address is resolved and lwIP's ARP queue is full, no buffer, no route yet) is sent
+ * again every STSM_DNS_RESEND_MS, for as long as the try's timeout would have lasted,
+ * without counting as a try: a query started on a cold ARP table is not left to the
+ * retry timer.
+ *
+ * Answers (ANSWER, NODATA, NXDOMAIN) are cached for their TTL (stsm_dns_cache.h, one cache
+ * of STSM_DNS_CACHE_BYTES for all queries): a query for a (name, type) held is answered
+ * from it without a packet, still from a timer, never inside stsm_resolver_start().
+ * Errors are never cached.
+ *
  * Every deadline is armed once and never pushed back by arriving bytes: a UDP try has
  * STSM_DNS_TRY_TIMEOUT_MS (doubling each round), and from its first fallback to TCP a
  * query has STSM_DNS_TCP_TIMEOUT_MS left in all, over every exchange and try that follows
@@ -52,6 +63,10 @@ struct stsm_resolver_query {
     ip_addr_t servers[DNS_MAX_SERVERS];
     uint8_t server_count;
     uint8_t tries;               /* UDP tries sent so far */
+    uint8_t try_server;          /* the server of the current try */
+    uint16_t resends_left;       /* refused sends the current try may still repeat */
+    uint32_t try_ms;             /* the current try's timeout */
+    bool from_cache;             /* answer served from the cache */
     uint8_t asked_mask;          /* servers this query was sent to */
     uint8_t tcp_server;          /* server asked over TCP */
     bool tcp_deadline_armed;     /* the query has fallen back to TCP once: its end is set */
@@ -78,6 +93,29 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
 
 /** Stops a query without calling `done`. Safe on a finished or never-started query. */
 void stsm_resolver_cancel(struct stsm_resolver_query *rq);
+
+/** UDP tries a query has sent (its first included; 0 when answered from the cache).
+ *  Valid during and after its `done` call, until it is started again. */
+uint8_t stsm_resolver_tries(const struct stsm_resolver_query *rq);
+
+/** True when the query's answer came from the cache. */
+bool stsm_resolver_from_cache(const struct stsm_resolver_query *rq);
+
+/** Counters over every query since the program started. */
+struct stsm_resolver_stats {
+    uint32_t queries;       /**< queries started (cache hits included) */
+    uint32_t udp_tries;     /**< UDP tries sent: each query's first and its retries */
+    uint32_t retries;       /**< tries after a query's first (a timeout or a failed server) */
+    uint32_t resends;       /**< sends lwIP refused, made again (not tries) */
+    uint32_t cache_hits;    /**< queries answered from the cache, no packet sent */
+    uint32_t cache_stored;  /**< answers stored in the cache */
+};
+
+/** Copies the counters into `*out`. */
+void stsm_resolver_stats(struct stsm_resolver_stats *out);
+
+/** Forgets every cached answer: the next query for anything goes to the servers. */
+void stsm_resolver_cache_clear(void);
 
 /** The rcode of the last error reply (SERVFAIL = 2, REFUSED = 5, ...), 0 if none. */
 uint8_t stsm_resolver_last_rcode(const struct stsm_resolver_query *rq);

@@ -6,12 +6,17 @@
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/x509_crt.h"
+#include "psa/crypto.h"
 #include "stsm_config.h"
 
 static unsigned char arena[STSM_TLS_ARENA_SIZE];
 
-/* ECDHE key exchange with AEAD ciphers only: forward secrecy, no CBC padding oracles. */
+/* ECDHE key exchange with AEAD ciphers only: forward secrecy, no CBC padding oracles.
+ * TLS 1.3 suites are all AEAD; its key exchange is set to (PSK-)ephemeral below. */
 static const int ciphersuites[] = {
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -19,6 +24,25 @@ static const int ciphersuites[] = {
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0,
+};
+
+/*
+ * Signature algorithms, PKCS#1 v1.5 before RSA-PSS. Mbed TLS 3.6 verifies RSA-PSS only in
+ * TLS 1.3; in TLS 1.2 it refuses a ServerKeyExchange signed with it (-0x6600). OpenSSL
+ * servers take the client's order, and with PSS first they pick it for an RSA key in
+ * TLS 1.2. TLS 1.3 forbids PKCS#1 v1.5 in CertificateVerify, so 1.3 servers still pick
+ * PSS; v1.5 stays allowed for certificate signatures.
+ */
+static const uint16_t sig_algs[] = {
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+    MBEDTLS_TLS1_3_SIG_NONE,
 };
 
 /*
@@ -69,10 +93,19 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
     mbedtls_ssl_conf_ca_cb(conf, find_issuers, &tls->store);
     mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+    mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
     mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
-    /* Ask servers for records of at most 4 KiB; many ignore it, so the input buffer stays
-     * at the full 16 KiB. */
-    mbedtls_ssl_conf_max_frag_len(conf, MBEDTLS_SSL_MAX_FRAG_LEN_4096);
+    mbedtls_ssl_conf_sig_algs(conf, sig_algs);
+    /* Resumption in TLS 1.3 always adds a fresh ECDHE: a stolen ticket alone never
+     * decrypts a session. */
+    mbedtls_ssl_conf_tls13_key_exchange_modes(conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
+                                                    MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL);
+    /* TLS 1.3 tickets arrive after the handshake; stsm_conn_recv() keeps each one. Off by
+     * default in Mbed TLS (tickets are then dropped). */
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(conf,
+                                                             MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+    /* No max_fragment_length: Mbed TLS 3.6's TLS 1.3 client fails a server that answers
+     * it (-0x7500), and since servers may ignore it the input buffer stays at 16 KiB. */
     return 0;
 }
 
@@ -85,7 +118,13 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
         mbedtls_memory_buffer_alloc_init(arena, sizeof arena);
         arena_ready = true;
     }
+    /* After the arena (PSA allocates from it); it seeds its own DRBG from the same
+     * entropy sources. Calling it again is harmless. */
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        return STSM_ERR_IO;
+    }
     tls->store = *store;
+    stsm_tls_session_init(&tls->sessions);
     mbedtls_entropy_init(&tls->entropy);
     mbedtls_ctr_drbg_init(&tls->drbg);
     mbedtls_ssl_config_init(&tls->conf);
@@ -100,6 +139,56 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
         return STSM_ERR_NO_MEMORY;
     }
     return STSM_OK;
+}
+
+void stsm_tls_forget_sessions(struct stsm_tls *tls)
+{
+    stsm_tls_session_forget_all(&tls->sessions);
+}
+
+void stsm_tls_session_offer(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const char *host, uint16_t port)
+{
+    size_t len;
+    const unsigned char *blob = stsm_tls_session_get(&tls->sessions, host, port, &len);
+    if (blob == NULL || mbedtls_ssl_context_get_config(ssl) != &tls->conf) {
+        return;
+    }
+    mbedtls_ssl_session session;
+    mbedtls_ssl_session_init(&session);
+    if (mbedtls_ssl_session_load(&session, blob, len) != 0 || mbedtls_ssl_set_session(ssl, &session) != 0) {
+        stsm_tls_session_drop(&tls->sessions, host, port);
+    }
+    mbedtls_ssl_session_free(&session);   /* set_session copied it; this wipes ours */
+}
+
+void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const char *host, uint16_t port)
+{
+    if (mbedtls_ssl_context_get_config(ssl) != &tls->conf || mbedtls_ssl_get_verify_result(ssl) != 0) {
+        return;
+    }
+    mbedtls_ssl_session session;
+    mbedtls_ssl_session_init(&session);
+    if (mbedtls_ssl_get_session(ssl, &session) != 0) {
+        mbedtls_ssl_session_free(&session);
+        return;
+    }
+    /* The peer certificate would make up most of the saved bytes, and resuming does not
+     * need it: the chain was verified for this host name and the session keeps that
+     * verdict. A resumed session is told by its missing certificate (stsm_conn.c). */
+    if (session.MBEDTLS_PRIVATE(peer_cert) != NULL) {
+        mbedtls_x509_crt_free(session.MBEDTLS_PRIVATE(peer_cert));
+        mbedtls_free(session.MBEDTLS_PRIVATE(peer_cert));
+        session.MBEDTLS_PRIVATE(peer_cert) = NULL;
+    }
+    size_t cap, len = 0;
+    unsigned char *blob = stsm_tls_session_reserve(&tls->sessions, host, port, &cap);
+    if (blob != NULL && mbedtls_ssl_session_save(&session, blob, cap, &len) != 0) {
+        len = 0;   /* too large: the slot stays empty */
+    }
+    if (blob != NULL) {
+        stsm_tls_session_commit(&tls->sessions, blob, len);
+    }
+    mbedtls_ssl_session_free(&session);
 }
 
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags)

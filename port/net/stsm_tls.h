@@ -3,12 +3,16 @@
  * allocation arena, a CTR-DRBG, and certificate verification against a trust store that
  * is searched by issuer on demand (stsm_trust_store).
  *
- * Fail closed: verification is required, the host name is always checked, TLS 1.2 is the
- * minimum, and only ECDHE suites with AEAD ciphers are offered. The one exception is
+ * TLS 1.3 is offered (one round trip), TLS 1.2 is the fallback and the minimum.
+ * Fail closed: verification is required, the host name is always checked, and only
+ * (EC)DHE key exchange with AEAD ciphers is offered. The one exception is
  * opportunistic TLS (RFC 7435, stsm_conn_start_tls_opportunistic()): a second
  * configuration, identical but for letting a chain that fails verification finish the
  * handshake, so that the caller can keep an encrypted but unauthenticated session and
  * log why it is not verified.
+ *
+ * Sessions that verified are kept for resumption (stsm_tls_session.h), one per host name
+ * and port; stsm_conn offers them on the next connection to the same host and port.
  */
 #ifndef STSM_TLS_H
 #define STSM_TLS_H
@@ -20,6 +24,7 @@
 #include "mbedtls/entropy.h"
 #include "mbedtls/ssl.h"
 #include "stsm_status.h"
+#include "stsm_tls_session.h"
 #include "stsm_trust_store.h"
 
 /** Process-wide TLS state. Allocate statically; fields are private. */
@@ -29,6 +34,7 @@ struct stsm_tls {
     mbedtls_ssl_config conf;               /* verification required */
     mbedtls_ssl_config conf_opportunistic; /* same, verification optional */
     struct stsm_trust_store store;
+    struct stsm_tls_session_table sessions;   /* verified sessions only */
 };
 
 /**
@@ -37,6 +43,31 @@ struct stsm_tls {
  * Returns STSM_ERR_IO when the entropy source fails.
  */
 stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store);
+
+/**
+ * Forgets every stored session (wiped): the next connection to any host makes a full
+ * handshake. Call it when what a session stood for may have changed (a domain's MTA-STS
+ * policy, the trust store).
+ */
+void stsm_tls_forget_sessions(struct stsm_tls *tls);
+
+/**
+ * Offers the session stored for `host`:`port` to `ssl` (set up on the verifying
+ * configuration, host name set), for resumption in its handshake. Does nothing when there
+ * is none, when `ssl` uses another configuration than tls->conf, or when the stored
+ * bytes do not load (then they are forgotten). A server that refuses the session gets a
+ * full handshake on the same connection.
+ */
+void stsm_tls_session_offer(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const char *host, uint16_t port);
+
+/**
+ * Stores the current session of `ssl` for `host`:`port`, after a verified handshake or
+ * when a TLS 1.3 ticket arrived. Refuses (stores nothing) unless `ssl` uses tls->conf
+ * (verification required) and its peer verified (verify result 0), so an opportunistic or
+ * unverified session is never kept. A session that does not fit forgets the host's older
+ * one. The peer certificate is not kept (it was checked; the verdict is).
+ */
+void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const char *host, uint16_t port);
 
 /**
  * Maps the result of a failed handshake to a reason: the verify flags when the chain did

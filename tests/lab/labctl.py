@@ -140,7 +140,10 @@ def make_pki(state, servers):
             chain = (pki / f"{name}.pem").read_text()
         else:
             ca = "ca" if cert["issuer"] == "lab" else "untrusted-ca"
-            openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            # "key": "rsa" for a server that signs with RSA (OpenSSL then picks RSA-PSS when
+            # the client offers it); P-256 otherwise.
+            key = ["rsa:2048"] if cert.get("key") == "rsa" else ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+            openssl("req", "-newkey", *key, "-nodes",
                     "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
             validity = cert.get("validity", "now")
             if validity == "now":

@@ -4,6 +4,7 @@ PASS/FAIL bookkeeping that ends in the exit status ctest reads."""
 
 import json
 import os
+import struct
 import sys
 from pathlib import Path
 
@@ -17,6 +18,20 @@ def start():
         sys.exit(77)
     state = Path(sys.argv[2])
     return sys.argv[1], state, json.loads((state / "lab.json").read_text())
+
+
+def udp_payloads(pcap):
+    """(seconds, payload) of each IPv4 UDP datagram in `pcap`, the bytes of a file that
+    tcpdump -w wrote from an Ethernet interface."""
+    out, at = [], 24                                    # pcap global header
+    while at + 16 <= len(pcap):
+        sec, usec, caplen = struct.unpack_from("<III", pcap, at)
+        frame = pcap[at + 16:at + 16 + caplen]
+        at += 16 + caplen
+        if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00" or frame[14 + 9] != 17:
+            continue
+        out.append((sec + usec / 1e6, frame[14 + (frame[14] & 0x0F) * 4 + 8:]))
+    return out
 
 
 def record(ok, line):

@@ -2,11 +2,19 @@
 """Lab test: `stsmail dns` through lwIP over TAP against the lab's DNS servers: dnsmasq
 (MX order, implicit and null MX, TXT, CNAMEs at MX targets, NXDOMAIN versus NODATA) and
 the scripted responder (SERVFAIL, REFUSED, silence, truncation, spoofed replies, server
-rotation). Usage: test_dns.py STSMAIL LAB_STATE_DIR"""
+rotation); and nothing lost behind ARP: a cold `stsmail send` in MX mode asks the MX and
+the _mta-sts TXT together before the MAC address of the DNS server is known, and both must
+leave at once, each once, none waiting for the retry timer (tcpdump on the TAP interface).
+Usage: test_dns.py STSMAIL LAB_STATE_DIR"""
 
 import json
+import os
 import re
+import signal
 import subprocess
+import time
+
+from dnslib import QTYPE, DNSRecord
 
 import labtest
 from labtest import check
@@ -123,5 +131,66 @@ ids = {int(i) for _, i in queries}
 check("queries come from random high ports with random IDs",
       len(queries) >= 8 and len(ports) >= 6 and len(ids) >= 6 and min(ports) >= 49152,
       f"{len(queries)} queries, ports {sorted(ports)}, ids {sorted(ids)}")
+
+# --- nothing lost behind ARP ------------------------------------------------------------
+def dns_on_wire(run):
+    """Runs run() under tcpdump on the TAP interface; returns its result and the DNS
+    datagrams seen, as (seconds, "query" or "answer", id, name, type)."""
+    pcap = state / f"dns-arp-{os.getpid()}.pcap"
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n",
+                             "-Z", "root", "-i", tap, "-w", str(pcap), "udp port 53"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()   # "listening on ...": it captures from now on
+    try:
+        result = run()
+    finally:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    data = pcap.read_bytes() if pcap.exists() else b""
+    pcap.unlink(missing_ok=True)
+    seen = []
+    for t, payload in labtest.udp_payloads(data):
+        try:
+            msg = DNSRecord.parse(payload)
+        except Exception:
+            continue
+        q = msg.questions[0] if msg.questions else None
+        seen.append((t, "answer" if msg.header.qr else "query", msg.header.id,
+                     str(q.qname).rstrip(".").lower() if q else "", QTYPE.get(q.qtype) if q else ""))
+    return result, seen
+
+
+mx_settings = state / f"dns-arp-{os.getpid()}.json"
+mx_settings.write_text(json.dumps({
+    "device": {"ehlo_name": "printer.lab.test"}, "network": {"interface": tap},
+    "mail": {"from": "alerts@printer.lab.test", "to": ["ops@example.test"]},
+    "delivery": {"mode": "mx"}, "tls": {"trust_store": lab["trust_store"]}}))
+(rc, out, err), seen = dns_on_wire(lambda: (lambda r: (r.returncode, r.stdout, r.stderr))(
+    subprocess.run(["ip", "netns", "exec", ns, "timeout", "60", stsmail, "send", "--settings",
+                    str(mx_settings), "--subject", "cold ARP"], input="toner low\n",
+                   capture_output=True, text=True)))
+mx_settings.unlink(missing_ok=True)
+queries = [s for s in seen if s[1] == "query"]
+t0 = queries[0][0] if queries else 0.0
+timeline = "\n  ".join(f"{(t - t0) * 1000:7.1f} ms {kind:6} {typ:4} {name}" for t, kind, _, name, typ in seen)
+check("cold MX send: delivered", rc == 0 and "delivered by" in out, f"{rc}\n{out}{err}")
+burst = {}
+for want in (("MX", "example.test"), ("TXT", "_mta-sts.example.test")):
+    asked = [q for q in queries if (q[4], q[3]) == want]
+    answered = [s for s in seen if s[1] == "answer" and (s[4], s[3]) == want]
+    burst[want] = (asked, answered)
+check("cold start: MX and _mta-sts TXT each asked once, both on the wire within 100 ms, "
+      "answered within 300 ms (none behind ARP or the 1 s retry)",
+      all(len(a) == 1 and a[0][0] - t0 < 0.1 and len(r) == 1 and r[0][0] - t0 < 0.3
+          for a, r in burst.values()), f"DNS on the wire:\n  {timeline}")
+questions = [(q[4], q[3]) for q in queries]
+check("no DNS question asked twice during the delivery (no retry)",
+      len(questions) >= 2 and len(set(questions)) == len(questions), f"DNS on the wire:\n  {timeline}")
+print(f"DNS on the wire in a cold MX send:\n  {timeline}")
 
 labtest.finish()

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import struct
 import subprocess
 import time
 
@@ -54,16 +53,10 @@ class Capture:
             self.proc.wait()
         data = self.pcap.read_bytes() if self.pcap.exists() else b""
         self.pcap.unlink(missing_ok=True)
-        count, at = 0, 24                                  # pcap global header
-        while at + 16 <= len(data):
-            caplen = struct.unpack_from("<I", data, at + 8)[0]
-            frame = data[at + 16:at + 16 + caplen]
-            at += 16 + caplen
-            if len(frame) < 14 + 20 + 8 or frame[12:14] != b"\x08\x00" or frame[14 + 9] != 17:
-                continue
-            udp = 14 + (frame[14] & 0x0F) * 4
+        count = 0
+        for _, payload in labtest.udp_payloads(data):
             try:
-                msg = DNSRecord.parse(frame[udp + 8:])
+                msg = DNSRecord.parse(payload)
             except Exception:
                 continue
             count += any(forged in str(rr.rdata) for rr in msg.rr)

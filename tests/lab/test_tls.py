@@ -1,8 +1,12 @@
 #!/usr/bin/python3
-"""Lab test: `stsmail tls-probe` through lwIP over TAP. A sound certificate verifies (with
-TLS 1.2+, an ECDHE AEAD suite and a measured arena peak); each broken one is refused with
-its own reason; STARTTLS upgrades against Postfix and the sink; bad settings and a
-damaged trust store are refused before anything is sent.
+"""Lab test: `stsmail tls-probe` through lwIP over TAP. A sound certificate verifies (TLS 1.3
+against nginx and Postfix, TLS 1.2 as the fallback against OpenSSL servers limited to it,
+one of them signing with RSA, which OpenSSL does with RSA-PSS when the client lists it
+first; AEAD suites, a measured arena peak); each broken one is refused with its own reason
+in both versions; STARTTLS upgrades against Postfix and the sink (TLS 1.3 tickets arriving
+before the reply to QUIT); a second session to the same host resumes the first (--repeat),
+in both versions; bad settings and a damaged trust store are refused before anything is
+sent.
 Usage: test_tls.py STSMAIL LAB_STATE_DIR"""
 
 import json
@@ -30,12 +34,36 @@ def probe(*args, settings_file=settings):
 rc, out, err = probe("good.tls.test", "443")
 peak = re.search(r"arena peak: (\d+) bytes .*arena (\d+) bytes", out)
 check("sound certificate verifies", rc == 0 and "verify: ok" in out, f"{rc}\n{out}{err}")
-check("TLS 1.2 with an ECDHE AEAD suite",
-      "version: TLSv1.2" in out and re.search(r"ciphersuite: TLS-ECDHE-(ECDSA|RSA)-WITH-"
-                                               r"(AES-\d+-GCM|CHACHA20-POLY1305)", out), out)
+check("TLS 1.3 with an AEAD suite against nginx",
+      "version: TLSv1.3\n" in out and re.search(r"ciphersuite: TLS1-3-(AES-\d+-GCM|CHACHA20-POLY1305)", out),
+      out)
 check("peer chain reported", "0: CN=good.tls.test (issuer: CN=stsmail Lab CA)" in out, out)
 check("arena peak measured and within the arena",
       peak and 0 < int(peak.group(1)) <= int(peak.group(2)), out)
+
+
+def sessions(out):
+    """The report of each session of a --repeat run."""
+    return out.split("tls-probe ")[1:]
+
+
+rc, out, err = probe("--repeat", "2", "good.tls.test", "443")
+first, second = (sessions(out) + ["", ""])[:2]
+check("TLS 1.3: the second session resumes the first (nginx)",
+      rc == 0 and "version: TLSv1.3\n" in first and "version: TLSv1.3, resumed\n" in second
+      and "verify: ok" in second and "none sent (resumed session)" in second, f"{rc}\n{out}{err}")
+
+for host, what in (("good.tlsv12.test", "an EC key"), ("rsa.tlsv12.test", "an RSA key (RSA-PSS offered last)")):
+    rc, out, err = probe(host, "443")
+    check(f"TLS 1.2 fallback, {what}: verified with an ECDHE AEAD suite", rc == 0 and "verify: ok" in out
+          and "version: TLSv1.2\n" in out and re.search(r"ciphersuite: TLS-ECDHE-(ECDSA|RSA)-WITH-"
+                                                         r"(AES-\d+-GCM|CHACHA20-POLY1305)", out),
+          f"{rc}\n{out}{err}")
+rc, out, err = probe("--repeat", "2", "good.tlsv12.test", "443")
+first, second = (sessions(out) + ["", ""])[:2]
+check("TLS 1.2: the second session resumes the first",
+      rc == 0 and "version: TLSv1.2\n" in first and "version: TLSv1.2, resumed\n" in second
+      and "verify: ok" in second, f"{rc}\n{out}{err}")
 
 refusals = [
     ("wrongname.tls.test", "tls_name_mismatch", "certificate for another name"),
@@ -44,17 +72,28 @@ refusals = [
     ("unknownca.tls.test", "tls_untrusted", "certificate from an unknown CA"),
     ("selfsigned.tls.test", "tls_untrusted", "self-signed certificate"),
     ("tls11.tls.test", "tls_version", "server that speaks only TLS 1.1"),
+    ("wrongname.tlsv12.test", "tls_name_mismatch", "TLS 1.2: certificate for another name"),
+    ("expired.tlsv12.test", "tls_expired", "TLS 1.2: expired certificate"),
+    ("unknownca.tlsv12.test", "tls_untrusted", "TLS 1.2: certificate from an unknown CA"),
 ]
 for host, reason, what in refusals:
     rc, out, err = probe(host, "443")
     check(f"{what} refused: {reason}", rc == 69 and f"verify: failed: {reason}:" in out
           and "verify: ok" not in out, f"{rc}\n{out}{err}")
 
-rc, out, err = probe("--starttls", "mx1.example.test", "25")
-check("STARTTLS upgrade against Postfix verifies", rc == 0 and "verify: ok" in out
-      and "0: CN=mx1.example.test" in out, f"{rc}\n{out}{err}")
+rc, out, err = probe("--starttls", "--repeat", "2", "mx1.example.test", "25")
+first, second = (sessions(out) + ["", ""])[:2]
+check("STARTTLS upgrade against Postfix verifies, TLS 1.3", rc == 0 and "verify: ok" in first
+      and "version: TLSv1.3\n" in first and "0: CN=mx1.example.test" in first, f"{rc}\n{out}{err}")
+check("STARTTLS against Postfix: the second session resumes (ticket read before the reply to QUIT)",
+      rc == 0 and "version: TLSv1.3, resumed\n" in second and "verify: ok" in second, f"{rc}\n{out}{err}")
 rc, out, err = probe("--starttls", "mx2.example.test", "25")
 check("STARTTLS upgrade against the sink verifies", rc == 0 and "verify: ok" in out, f"{rc}\n{out}{err}")
+
+rc, out, err = probe("--repeat", "2", "expired.tlsv12.test", "443")
+check("a refused certificate is refused again on the next session (nothing kept to resume)",
+      rc == 69 and out.count("verify: failed: tls_expired:") == 2 and "verify: ok" not in out,
+      f"{rc}\n{out}{err}")
 
 bad = state / "tls-test-bad.json"
 bad.write_text('{"network": {"interface": "tap0", "speed": 100}}')

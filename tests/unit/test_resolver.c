@@ -1,5 +1,18 @@
 /*
- * The resolver's deadline over TCP (stsm_resolver.c), against a scripted DNS server on
+ * The resolver (stsm_resolver.c) against scripted peers, in-process.
+ *
+ * Nothing lost behind ARP: on an Ethernet interface whose wire the test plays (ARP and a
+ * DNS server behind an unresolved gateway, both answering at once), queries started
+ * together before the gateway's MAC address is known must all be answered at once, none
+ * retried. Regression: with ARP_QUEUEING off lwIP kept only the newest datagram per
+ * unresolved address and dropped the others in silence, so all but one query waited for
+ * the 1 s retry; and a send refused when the ARP queue is full (ERR_MEM) was left to the
+ * retry timer too. Both cases take over 1 s on the old code.
+ *
+ * The cache: a second query within the TTL is answered with no packet sent, later than
+ * the call that starts it; stsm_resolver_cache_clear() sends the next one to the server.
+ *
+ * The deadline over TCP, against a scripted DNS server on
  * lwIP's own 127.0.0.1:53, in-process on the loopback interface: every UDP answer is
  * truncated (TC), so each try falls back to TCP, where the server trickles, cuts the
  * connection short or answers, as the case asks.
@@ -15,12 +28,14 @@
 
 #include "dns_packet.h"
 #include "lwip/dns.h"
+#include "lwip/etharp.h"
 #include "lwip/init.h"
 #include "lwip/netif.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
+#include "netif/ethernet.h"
 #include "stsm_check.h"
 #include "stsm_resolver.h"
 
@@ -39,14 +54,18 @@ static unsigned trickled;     /* bytes trickled on the current connection */
 static uint8_t query[512];    /* the query as received over TCP, length prefix first */
 static size_t query_len;
 
+static bool udp_answers;       /* UDP answered with an A record rather than truncated */
+static unsigned udp_queries;  /* UDP queries the loopback server received */
+
 static void server_udp_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t port)
 {
     (void)arg;
     uint8_t q[512];
     u16_t n = pbuf_copy_partial(p, q, (u16_t)(p->tot_len < sizeof q ? p->tot_len : sizeof q), 0);
     pbuf_free(p);
+    udp_queries++;
     static struct pkt r;
-    if (!pkt_reply_a(&r, q, n, NULL)) {
+    if (!pkt_reply_a(&r, q, n, udp_answers ? (const uint8_t[]){ 127, 0, 0, 2 } : NULL)) {
         return;
     }
     struct pbuf *out = pbuf_alloc(PBUF_TRANSPORT, (u16_t)r.n, PBUF_RAM);
@@ -185,6 +204,7 @@ static void run_for(u32_t ms)
 static u32_t run_query(enum tcp_play p)
 {
     static struct stsm_resolver_query rq;
+    stsm_resolver_cache_clear();   /* every case asks the same name */
     play = p;
     accepted = 0;
     calls = 0;
@@ -206,6 +226,315 @@ static u32_t run_query(enum tcp_play p)
     return took;
 }
 
+/* ---- an Ethernet wire with a gateway and a DNS server behind it -------------------------- */
+
+static const uint8_t dev_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x64 };
+static const uint8_t gw_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+static const uint8_t dev_ip[4] = { 192, 0, 2, 100 };
+static const uint8_t gw_ip[4] = { 192, 0, 2, 1 };
+static const uint8_t far_dns_ip[4] = { 203, 0, 113, 53 };   /* behind the gateway */
+
+static struct netif eth;
+static uint8_t wire[32][1600];   /* frames the device sent, not yet played */
+static size_t wire_len[32];
+static unsigned wire_count;
+static unsigned arp_requests;    /* for the gateway */
+static unsigned dns_queries;     /* datagrams that reached the far server */
+
+static err_t eth_linkoutput(struct netif *netif, struct pbuf *p)
+{
+    (void)netif;
+    if (wire_count < 32 && p->tot_len <= sizeof wire[0]) {
+        wire_len[wire_count] = pbuf_copy_partial(p, wire[wire_count], p->tot_len, 0);
+        wire_count++;
+    }
+    return ERR_OK;
+}
+
+static err_t eth_init(struct netif *netif)
+{
+    netif->linkoutput = eth_linkoutput;
+    netif->output = etharp_output;
+    netif->mtu = 1500;
+    netif->hwaddr_len = 6;
+    memcpy(netif->hwaddr, dev_mac, 6);
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_LINK_UP;
+    return ERR_OK;
+}
+
+static void put16(uint8_t *b, unsigned v)
+{
+    b[0] = (uint8_t)(v >> 8);
+    b[1] = (uint8_t)v;
+}
+
+static void inject(const uint8_t *frame, size_t len)
+{
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+    pbuf_take(p, frame, (u16_t)len);
+    if (eth.input(p, &eth) != ERR_OK) {
+        pbuf_free(p);
+    }
+}
+
+/* The gateway's ARP reply to the device. */
+static void answer_arp(void)
+{
+    uint8_t f[42];
+    memcpy(f, dev_mac, 6);
+    memcpy(f + 6, gw_mac, 6);
+    put16(f + 12, 0x0806);
+    put16(f + 14, 1);
+    put16(f + 16, 0x0800);
+    f[18] = 6;
+    f[19] = 4;
+    put16(f + 20, 2);
+    memcpy(f + 22, gw_mac, 6);
+    memcpy(f + 28, gw_ip, 4);
+    memcpy(f + 32, dev_mac, 6);
+    memcpy(f + 38, dev_ip, 4);
+    inject(f, sizeof f);
+}
+
+/* The far server's answer to the DNS query in IPv4 packet `ip`: an A record for any type
+ * (NODATA for the others), sent back through the gateway. */
+static void answer_dns(const uint8_t *ip, size_t len)
+{
+    size_t ihl = (size_t)(ip[0] & 0x0F) * 4;
+    static struct pkt r;
+    if (len < ihl + 8 || !pkt_reply_a(&r, ip + ihl + 8, len - ihl - 8, (const uint8_t[]){ 192, 0, 2, 77 })) {
+        return;
+    }
+    dns_queries++;
+    static uint8_t f[1600];
+    memcpy(f, dev_mac, 6);
+    memcpy(f + 6, gw_mac, 6);
+    put16(f + 12, 0x0800);
+    uint8_t *h = f + 14;
+    memset(h, 0, 20);
+    h[0] = 0x45;
+    put16(h + 2, (unsigned)(20 + 8 + r.n));
+    h[8] = 64;
+    h[9] = 17;
+    memcpy(h + 12, far_dns_ip, 4);
+    memcpy(h + 16, dev_ip, 4);
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) {
+        sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    put16(h + 10, ~sum & 0xFFFF);
+    uint8_t *u = h + 20;
+    put16(u, 53);
+    memcpy(u + 2, ip + ihl, 2);              /* to the query's source port */
+    put16(u + 4, (unsigned)(8 + r.n));
+    put16(u + 6, 0);                         /* no UDP checksum (IPv4) */
+    memcpy(u + 8, r.b, r.n);
+    inject(f, 14 + 20 + 8 + r.n);
+}
+
+/* Plays the wire: the gateway answers ARP for itself at once, the far server every DNS
+ * query at once; anything else (ARP for other addresses) goes unanswered. */
+static void play_wire(void)
+{
+    while (wire_count > 0) {
+        static uint8_t f[1600];
+        size_t len = wire_len[0];
+        memcpy(f, wire[0], len);
+        wire_count--;
+        memmove(wire_len, wire_len + 1, wire_count * sizeof wire_len[0]);
+        memmove(wire, wire + 1, wire_count * sizeof wire[0]);
+        unsigned type = (unsigned)(f[12] << 8 | f[13]);
+        if (type == 0x0806 && len >= 42 && f[21] == 1 && memcmp(f + 38, gw_ip, 4) == 0) {
+            arp_requests++;
+            answer_arp();
+        } else if (type == 0x0800 && len >= 14 + 28 && f[14 + 9] == 17 &&
+                   memcmp(f + 14 + 16, far_dns_ip, 4) == 0 &&
+                   (f[14 + 20 + 2] << 8 | f[14 + 20 + 3]) == 53) {
+            answer_dns(f + 14, len - 14);
+        }
+    }
+}
+
+#define ARP_QUERIES 5
+
+static struct stsm_resolver_query arp_rq[ARP_QUERIES];
+static unsigned arp_done;
+static stsm_status_t arp_status[ARP_QUERIES];
+static u32_t arp_done_at[ARP_QUERIES];
+
+static void on_arp_query(void *arg, stsm_status_t st, const struct stsm_dns_answer *answer,
+                         const ip_addr_t *server)
+{
+    (void)answer;
+    (void)server;
+    size_t i = (size_t)((struct stsm_resolver_query *)arg - arp_rq);
+    arp_status[i] = st;
+    arp_done_at[i] = sys_now();
+    arp_done++;
+}
+
+/* Starts `n` queries together on a cold ARP table, plays the wire until all end (at most
+ * 5 s), and checks that each was answered well under one try's timeout, in one try. */
+static void arp_burst(unsigned n)
+{
+    static const struct { const char *name; uint16_t type; } asks[ARP_QUERIES] = {
+        { "lab.test", STSM_DNS_TYPE_MX },
+        { "_mta-sts.lab.test", STSM_DNS_TYPE_TXT },
+        { "relay.lab.test", STSM_DNS_TYPE_A },
+        { "mx1.lab.test", STSM_DNS_TYPE_A },
+        { "mx2.lab.test", STSM_DNS_TYPE_A },
+    };
+    struct stsm_resolver_stats before, after;
+    stsm_resolver_cache_clear();
+    stsm_resolver_stats(&before);
+    arp_done = 0;
+    arp_requests = 0;
+    dns_queries = 0;
+    u32_t start = sys_now();
+    for (unsigned i = 0; i < n; i++) {
+        CHECK_INT(stsm_resolver_start(&arp_rq[i], asks[i].name, asks[i].type, on_arp_query, &arp_rq[i]),
+                  STSM_OK);
+    }
+    while (arp_done < n && (u32_t)(sys_now() - start) < 5000) {
+        play_wire();
+        run_for(1);
+    }
+    stsm_resolver_stats(&after);
+    CHECK_INT(arp_done, n);
+    u32_t slowest = 0;
+    for (unsigned i = 0; i < n; i++) {
+        CHECK_INT(arp_status[i], STSM_OK);
+        CHECK_INT(stsm_resolver_tries(&arp_rq[i]), 1);
+        u32_t took = arp_done_at[i] - start;
+        slowest = took > slowest ? took : slowest;
+    }
+    CHECK(slowest < STSM_DNS_TRY_TIMEOUT_MS / 4);
+    CHECK_INT(after.retries - before.retries, 0);
+    CHECK_INT(after.udp_tries - before.udp_tries, n);
+    CHECK_INT(dns_queries, n);
+    CHECK_INT(arp_requests, 1);
+    printf("%u queries on a cold ARP table: all answered after %u ms at most, %u retries, %u resends\n",
+           n, (unsigned)slowest, (unsigned)(after.retries - before.retries),
+           (unsigned)(after.resends - before.resends));
+    for (unsigned i = 0; i < n; i++) {
+        stsm_resolver_cancel(&arp_rq[i]);
+    }
+}
+
+static void test_arp(void)
+{
+    ip4_addr_t ip, mask, gw;
+    IP4_ADDR(&ip, 192, 0, 2, 100);
+    IP4_ADDR(&mask, 255, 255, 255, 0);
+    IP4_ADDR(&gw, 192, 0, 2, 1);
+    CHECK(netif_add(&eth, &ip, &mask, &gw, NULL, eth_init, ethernet_input) != NULL);
+    struct netif *old_default = netif_default;
+    netif_set_default(&eth);
+    netif_set_up(&eth);
+    run_for(20);
+    play_wire();   /* the interface's own announcements, if any */
+    ip_addr_t far;
+    IP_ADDR4(&far, 203, 0, 113, 53);
+    dns_setserver(0, &far);
+
+    CHECK_CASE("three queries at once behind an unresolved gateway: queued, none lost or retried");
+    etharp_cleanup_netif(&eth);
+    arp_burst(3);
+
+    CHECK_CASE("ARP queue full: the sends lwIP refuses are resent at once, not retried");
+    /* Datagrams to an on-link address that never answers ARP hold all but two queue
+     * entries, so three of five queries are refused with ERR_MEM. */
+    etharp_cleanup_netif(&eth);
+    struct udp_pcb *filler = udp_new();
+    ip_addr_t silent;
+    IP_ADDR4(&silent, 192, 0, 2, 50);
+    for (int i = 0; i < MEMP_NUM_ARP_QUEUE - 2; i++) {
+        struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, 4, PBUF_RAM);
+        pbuf_take(p, "fill", 4);
+        CHECK_INT(udp_sendto(filler, p, &silent, 9), ERR_OK);
+        pbuf_free(p);
+    }
+    struct stsm_resolver_stats before, after;
+    stsm_resolver_stats(&before);
+    arp_burst(ARP_QUERIES);
+    stsm_resolver_stats(&after);
+    CHECK(after.resends - before.resends >= 1);
+    udp_remove(filler);
+
+    etharp_cleanup_netif(&eth);
+    netif_set_default(old_default);
+    netif_remove(&eth);
+    wire_count = 0;
+}
+
+/* ---- the cache -------------------------------------------------------------------------- */
+
+static void test_cache(void)
+{
+    static struct stsm_resolver_query rq;
+    ip_addr_t loopback;
+    IP_ADDR4(&loopback, 127, 0, 0, 1);
+    dns_setserver(0, &loopback);
+    udp_answers = true;
+    stsm_resolver_cache_clear();
+
+    CHECK_CASE("cache: the first query goes to the server");
+    calls = 0;
+    udp_queries = 0;
+    CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
+    run_for(100);
+    CHECK_INT(calls, 1);
+    CHECK_INT(status, STSM_OK);
+    CHECK_INT(udp_queries, 1);
+    CHECK(!stsm_resolver_from_cache(&rq));
+
+    CHECK_CASE("cache: a second query within the TTL is answered with no packet, after the call");
+    struct stsm_resolver_stats before, after;
+    stsm_resolver_stats(&before);
+    calls = 0;
+    memset(answer_address, 0, sizeof answer_address);
+    CHECK_INT(stsm_resolver_start(&rq, "CACHED.lab.test.", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
+    CHECK_INT(calls, 0);   /* never from inside the call */
+    run_for(20);
+    stsm_resolver_stats(&after);
+    CHECK_INT(calls, 1);
+    CHECK_INT(status, STSM_OK);
+    CHECK(memcmp(answer_address, (const uint8_t[]){ 127, 0, 0, 2 }, 4) == 0);
+    CHECK_INT(udp_queries, 1);
+    CHECK(stsm_resolver_from_cache(&rq));
+    CHECK_INT(stsm_resolver_tries(&rq), 0);
+    CHECK_INT(after.cache_hits - before.cache_hits, 1);
+    CHECK_INT(after.udp_tries - before.udp_tries, 0);
+
+    CHECK_CASE("cache: another type of the same name is not served from it");
+    calls = 0;
+    CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_TXT, on_resolved, NULL), STSM_OK);
+    run_for(100);
+    CHECK_INT(calls, 1);
+    CHECK_INT(udp_queries, 2);
+
+    CHECK_CASE("cache: a query served from it and cancelled before the timer never calls done");
+    calls = 0;
+    CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
+    stsm_resolver_cancel(&rq);
+    run_for(20);
+    CHECK_INT(calls, 0);
+
+    CHECK_CASE("cache: cleared, the next query goes to the server again");
+    stsm_resolver_cache_clear();
+    calls = 0;
+    CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
+    run_for(100);
+    CHECK_INT(calls, 1);
+    CHECK_INT(udp_queries, 3);
+    CHECK(!stsm_resolver_from_cache(&rq));
+    udp_answers = false;
+    stsm_resolver_cache_clear();
+}
+
 int main(void)
 {
     lwip_init();
@@ -220,6 +549,10 @@ int main(void)
     IP_ADDR4(&loopback, 127, 0, 0, 1);
     dns_setserver(0, &loopback);
     const u32_t deadline = STSM_DNS_TCP_TIMEOUT_MS;
+
+    test_arp();
+    dns_setserver(0, &loopback);
+    test_cache();
 
     CHECK_CASE("every UDP answer truncated, every TCP one trickled: the query ends at the one deadline");
     u32_t ms = run_query(TRICKLE);

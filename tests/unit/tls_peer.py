@@ -62,6 +62,7 @@ def context(cert, ciphers=None):
     ctx.load_cert_chain(os.path.join(WORK, f"{cert}.pem"), os.path.join(WORK, f"{cert}.key"))
     if ciphers:
         ctx.set_ciphers(ciphers)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2   # set_ciphers names TLS 1.2 suites only
     return ctx
 
 

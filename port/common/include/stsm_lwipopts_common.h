@@ -27,12 +27,25 @@
 #define LWIP_NETIF_STATUS_CALLBACK  1
 #define LWIP_NETIF_LINK_CALLBACK    1
 
+/* Several datagrams leave together before the next hop's MAC address is known (the MX and
+ * _mta-sts TXT queries at start, the relay's A and TXT): with ARP_QUEUEING off lwIP keeps
+ * only the newest per unresolved address and drops the others in silence. Queued, they
+ * leave as the ARP reply comes in. ARP_QUEUE_LEN 0 lifts the per-address limit, whose
+ * overflow also drops the oldest in silence: the only limit left is the pool, and when it
+ * runs out udp_sendto() says so (ERR_MEM) and the DNS resolver sends again. Eight entries
+ * cover our bursts (two or three queries, a TCP SYN, SNTP) at 8 bytes each; the queued
+ * pbufs come from the heap only while the address is resolved. */
+#define ARP_QUEUEING                1
+#define ARP_QUEUE_LEN               0
+#define MEMP_NUM_ARP_QUEUE          8
+
 /* lwIP's DNS randomises its transaction ID and source port with LWIP_RAND(). */
 #define LWIP_DNS_SECURE  (LWIP_DNS_SECURE_RAND_XID | LWIP_DNS_SECURE_NO_MULTIPLE_OUTSTANDING | \
                           LWIP_DNS_SECURE_RAND_SRC_PORT)
 
-/* lwIP's own timers plus ours (probe, DNS client, TLS and SMTP timeouts). */
-#define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+/* lwIP's own timers plus ours (probe, DNS client, TLS and SMTP timeouts, the DNS cache's
+ * hourly sweep). */
+#define MEMP_NUM_SYS_TIMEOUT        (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 9)
 
 /* Unguessable TCP initial sequence numbers (RFC 6528), port/net/stsm_tcp_isn.c. */
 #define LWIP_HOOK_FILENAME          "stsm_tcp_isn.h"

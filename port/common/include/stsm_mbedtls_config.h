@@ -1,7 +1,8 @@
 /*
- * Mbed TLS 3.6 configuration shared by every stsmail target: a TLS 1.2 client with ECDHE
- * and AEAD suites, X.509 verification, and allocation from a static arena. A target's
- * config file includes this and adds its platform hooks (entropy, time).
+ * Mbed TLS 3.6 configuration shared by every stsmail target: a TLS 1.3 client with TLS 1.2
+ * as the fallback, ECDHE and AEAD suites only, X.509 verification, session resumption, and
+ * allocation from a static arena. A target's config file includes this and adds its
+ * platform hooks (entropy, time).
  */
 #ifndef STSM_MBEDTLS_CONFIG_H
 #define STSM_MBEDTLS_CONFIG_H
@@ -33,6 +34,13 @@
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA384_C
 #define MBEDTLS_SHA512_C
+#define MBEDTLS_HKDF_C                  /* TLS 1.3 key schedule (through PSA) */
+
+/* PSA crypto: Mbed TLS 3.6's TLS 1.3 runs its key schedule, ECDHE and record protection
+ * through it (TLS 1.2 still uses the legacy modules). Its key store is a fixed table, its
+ * memory comes from the same arena (stsm_tls_init() calls psa_crypto_init()). */
+#define MBEDTLS_PSA_CRYPTO_C
+#define MBEDTLS_PSA_KEY_SLOT_COUNT 16   /* a handshake holds at most about 6 keys */
 
 /* Public key crypto. */
 #define MBEDTLS_BIGNUM_C
@@ -54,7 +62,7 @@
 #define MBEDTLS_BASE64_C
 #define MBEDTLS_PEM_PARSE_C
 
-/* X.509 and TLS 1.2 client. Trust anchors are looked up by subject through a callback
+/* X.509 and the TLS 1.3 / 1.2 client. Trust anchors are looked up by subject through a callback
  * (stsm_tls.c), never all parsed into RAM. */
 #define MBEDTLS_X509_USE_C
 #define MBEDTLS_X509_CRT_PARSE_C
@@ -64,12 +72,17 @@
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_PROTO_TLS1_2
+#define MBEDTLS_SSL_PROTO_TLS1_3
+#define MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE   /* what middleboxes on port 25 expect */
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL_ENABLED
+/* Resumption in TLS 1.3 always with a fresh ECDHE (forward secrecy); pure PSK is off. */
+#define MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_PSK_EPHEMERAL_ENABLED
+#define MBEDTLS_SSL_SESSION_TICKETS     /* TLS 1.3 tickets, TLS 1.2 tickets (RFC 5077) */
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA_ENABLED
 #define MBEDTLS_KEY_EXCHANGE_ECDHE_RSA_ENABLED
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_ENCRYPT_THEN_MAC
-#define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH
 #define MBEDTLS_SSL_IN_CONTENT_LEN      16384   /* servers may send full-size records */
 #define MBEDTLS_SSL_OUT_CONTENT_LEN     4096
 
