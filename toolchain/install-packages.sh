@@ -1,7 +1,8 @@
 #!/bin/bash
 # Install the Debian packages stsmail needs to build, test and run its lab.
 # Only packages that are missing are installed; nothing else on the machine changes.
-# Usage: toolchain/install-packages.sh        (as root)
+# Usage: toolchain/install-packages.sh [bench]   (as root)
+#   bench: also what the speed bench (tests/bench/speed.sh) needs, not the build or the suite.
 set -euo pipefail
 
 # Packages installed with recommends (small, nothing surprising pulled in).
@@ -26,6 +27,15 @@ packages=(
 )
 # Packages whose recommends would pull in a desktop stack.
 packages_no_recommends=(qemu-system-arm)
+if [ "${1:-}" = bench ]; then
+  packages+=(
+    iptables libnetfilter-queue-dev     # the delay line (NFQUEUE on the ingress of a veth pair)
+    ethtool                             # offloads off on the veth pair (packets as on a wire)
+    msmtp                               # peer: relay client
+    valgrind time iputils-ping          # instruction counts, peak RSS, the RTT (ping -U)
+    gnuplot-nox                         # the per-phase timeline plot
+  )
+fi
 
 missing() {
   local p

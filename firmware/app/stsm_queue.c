@@ -312,6 +312,7 @@ int stsm_queue_run(const struct stsm_cli_run_args *args)
     }
     stsm_app_load_sts_cache(args->settings, &settings, &sts_cache);
     stsm_agent_on_result(&agent, print_result, NULL);
+    bool watching = stsm_host_net_watch_file(flash.path);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -351,8 +352,11 @@ int stsm_queue_run(const struct stsm_cli_run_args *args)
         if (done) {
             break;
         }
-        /* Wake at least every 200 ms: enqueue gives no signal, the file is looked at. */
-        stsm_host_net_wait(wait < 200 ? wait : 200);
+        /* Another process's write to the store file (enqueue, queue drop) ends the wait
+         * at once; without the watch the file is looked at every 200 ms, and with it every
+         * second all the same, for a writer that keeps the file open. */
+        uint32_t cap = watching ? 1000 : 200;
+        stsm_host_net_wait(wait < cap ? wait : cap);
     }
     const struct stsm_agent_counters *c = stsm_agent_counters(&agent);
     fprintf(stderr,

@@ -1,8 +1,12 @@
 #include "stsm_host_net.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
@@ -38,9 +42,88 @@ void stsm_host_net_poll(uint32_t max_wait_ms)
     sys_check_timeouts();
 }
 
+/* The file stsm_host_net_watch_file() watches: its folder's inotify descriptor and the
+ * file's own name in that folder. */
+static int watch_fd = -1;
+static char watch_name[NAME_MAX + 1];
+
+/* Reads every pending event; true when one is about the watched name. */
+static bool watched_file_changed(void)
+{
+    /* Room for at least one event with the longest name, aligned as inotify needs. */
+    char buf[sizeof(struct inotify_event) + NAME_MAX + 1] __attribute__((aligned(__alignof__(struct inotify_event))));
+    bool hit = false;
+    for (;;) {
+        ssize_t n = read(watch_fd, buf, sizeof buf);
+        if (n <= 0) {
+            return hit;
+        }
+        for (ssize_t at = 0; at + (ssize_t)sizeof(struct inotify_event) <= n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + at);
+            if (ev->len > 0 && strncmp(ev->name, watch_name, ev->len) == 0) {
+                hit = true;
+            }
+            at += (ssize_t)(sizeof(struct inotify_event) + ev->len);
+        }
+    }
+}
+
+bool stsm_host_net_watch_file(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash != NULL ? slash + 1 : path;
+    size_t dir_len = slash == NULL ? 0 : (slash == path ? 1 : (size_t)(slash - path));
+    if (*name == '\0' || strlen(name) >= sizeof watch_name || dir_len >= sizeof dir) {
+        return false;
+    }
+    if (dir_len == 0) {
+        dir[0] = '.';
+        dir_len = 1;
+    } else {
+        memcpy(dir, path, dir_len);
+    }
+    dir[dir_len] = '\0';
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    /* Closing after a write is the end of another process's batch (enqueue, queue drop
+     * exit with the file closed); our own writes keep the file open and wake nothing. A
+     * file made again under the name arrives by link or rename. */
+    if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO) < 0) {
+        close(fd);
+        return false;
+    }
+    if (watch_fd >= 0) {
+        close(watch_fd);
+    }
+    watch_fd = fd;
+    memcpy(watch_name, name, strlen(name) + 1);
+    return true;
+}
+
 void stsm_host_net_wait(uint32_t max_wait_ms)
 {
-    (void)wait_for_frame(max_wait_ms);
+    if (watch_fd < 0) {
+        (void)wait_for_frame(max_wait_ms);
+        return;
+    }
+    u32_t timer_wait = sys_timeouts_sleeptime();
+    u32_t wait = timer_wait < max_wait_ms ? timer_wait : max_wait_ms;
+    u32_t start = sys_now();
+    for (;;) {
+        struct pollfd pfd[2] = { { .fd = stsm_tap_fd(&host_tap), .events = POLLIN },
+                                 { .fd = watch_fd, .events = POLLIN } };
+        u32_t spent = sys_now() - start;
+        if (spent >= wait || poll(pfd, 2, (int)(wait - spent)) <= 0 || (pfd[0].revents & POLLIN)) {
+            return;
+        }
+        /* Another name in the folder changed: keep waiting. */
+        if ((pfd[1].revents & POLLIN) && watched_file_changed()) {
+            return;
+        }
+    }
 }
 
 /* Servers given by the user replace those DHCP provided (lwIP keeps DNS_MAX_SERVERS). */
@@ -117,4 +200,8 @@ void stsm_host_net_down(void)
         netif_remove(&host_netif);
     }
     stsm_tap_close(&host_tap);
+    if (watch_fd >= 0) {
+        close(watch_fd);
+        watch_fd = -1;
+    }
 }

@@ -41,11 +41,21 @@ struct netif *stsm_host_net_netif(void);
 void stsm_host_net_poll(uint32_t max_wait_ms);
 
 /** Waits up to `max_wait_ms` (less when an lwIP timer is due sooner) for a frame without
- *  taking it: a loop that must hold a lock while lwIP runs waits here unlocked, then
- *  calls stsm_host_net_poll(0). */
+ *  taking it, or for the watched file to change (stsm_host_net_watch_file): a loop that
+ *  must hold a lock while lwIP runs waits here unlocked, then calls stsm_host_net_poll(0). */
 void stsm_host_net_wait(uint32_t max_wait_ms);
 
-/** Detaches from the TAP device (the stack itself stays initialised). */
+/**
+ * Makes stsm_host_net_wait() also return as soon as another process finishes writing the
+ * file at `path` (closes it after writing, or puts a new file under its name), so a loop
+ * that reads a file shared with other processes need not poll it. Watches the file's
+ * folder by inotify, for that one name; the watch lasts until stsm_host_net_down().
+ * Returns false when the watch cannot be set up: the caller must then poll.
+ */
+bool stsm_host_net_watch_file(const char *path);
+
+/** Detaches from the TAP device (the stack itself stays initialised) and drops the
+ *  file watch, if any. */
 void stsm_host_net_down(void);
 
 #endif /* STSM_HOST_NET_H */

@@ -7,14 +7,25 @@ the ingress of both ends. Kernel clients run in `client_ns` and use `client_addr
 the lab's `lab_env["dns"]` (192.0.2.1), reached through the route. `/etc/netns/<client_ns>/
 resolv.conf` points at it, so `ip netns exec client_ns ...` tools resolve lab names.
 
-A peer: constructed as Peer(ctx); setup(), teardown(), send(cold, tag) -> dict with at
-least {"t_start": time.monotonic(), "t_done": time.monotonic()}; send blocks until the
-message whose Subject holds `tag` is in ctx.maildir_for(domain)/new. A peer that runs a
-group of processes (Postfix) sets `cgroup` to a dict {"cpuacct": Path, "memory": Path}
-of the cgroup v1 directories its processes run in (ctx.cgroup_dirs(name) makes them), so
-the runner reads cpuacct.usage and memory.max_usage_in_bytes; single-process peers leave
-`cgroup` None and give `argv(cold, tag)` -> list (the command, without `ip netns exec`)
-when the runner may wrap it (callgrind, /usr/bin/time) in an untimed run.
+A peer: constructed as Peer(ctx); setup(), teardown(), send(cold, tag, wrap=None) -> dict
+with at least {"t_start": time.monotonic(), "t_done": time.monotonic()}; send blocks until
+the message whose Subject holds `tag` is in its Maildir (ctx.maildir_for(domain)/new, or
+ctx.relay_maildir()/new for msmtp). t_start: just before the client is started (or the
+message injected); t_done: when the file is seen.
+
+Measurement hooks the runner uses:
+- single-process peers (msmtp, swaks): `wrap` is None or a list the peer puts in front of
+  its command, inside the namespace: ["ip", "netns", "exec", ns, *wrap, *cmd]. The runner
+  passes ["/usr/bin/time", "-f", "...", "-o", FILE] in timed runs (peak RSS, CPU time) and
+  ["valgrind", "--tool=callgrind", ...] in one untimed run (instructions).
+- group peers (Postfix): `cgroup` attribute, None or {"cpuacct": Path, "memory": Path}
+  from ctx.cgroup_dirs(name), the cgroup v1 groups all its processes run in; the runner
+  reads cpuacct.usage and memory.max_usage_in_bytes (it writes 0 to both before a run).
+  PostfixSender.send ignores `wrap`.
+- throughput: PostfixSender.send_many(count, tag) -> {"t_start", "t_done"}: injects
+  `count` messages (Subjects "<tag> 1" .. "<tag> <count>") to ctx.rcpt and returns when
+  all are in the Maildir.
+- `name` attribute: a short label for the report ("Postfix + resolver", "msmtp", "swaks").
 """
 
 from dataclasses import dataclass, field
