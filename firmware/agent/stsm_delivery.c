@@ -159,6 +159,8 @@ static void open_session(struct stsm_delivery *d);
 static void waiting(struct stsm_delivery *d);
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action);
 static void decide_held(struct stsm_delivery *d);
+static struct stsm_sts_verdict host_verdict(const struct stsm_delivery *d, const struct stsm_mx_host *host,
+                                            enum stsm_sts_tls tls);
 static void relay_ready(struct stsm_delivery *d);
 
 /* One handler per state: what the delivery does in it, run when the state is entered
@@ -525,6 +527,25 @@ static void start_tls(struct stsm_delivery *d)
     }
 }
 
+/* STARTTLS was accepted and the policy is known. An MX host the policy refuses by name
+ * (enforce) gets no handshake: whatever TLS would show, it is refused before MAIL FROM,
+ * and the connection goes at once (nothing in plaintext may follow a 220 to STARTTLS). */
+static void start_tls_unless_refused(struct stsm_delivery *d)
+{
+    if (!relay_mode(d)) {
+        const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
+        struct stsm_sts_verdict v = host_verdict(d, host, STSM_STS_TLS_UNKNOWN);
+        if (v.enforce_refuses) {
+            say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
+            set_state(d, STSM_DELIVERY_REFUSED);
+            d->usable_hosts--;
+            act(d, stsm_smtp_tls_done(&d->smtp, STSM_ERR_STS_NO_MATCH));
+            return;
+        }
+    }
+    start_tls(d);
+}
+
 static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
 {
     if (!in_session(d)) {
@@ -547,7 +568,7 @@ static void act(struct stsm_delivery *d, enum stsm_smtp_action action)
             set_state(d, STSM_DELIVERY_TLS_WAIT);
             break;
         }
-        start_tls(d);
+        start_tls_unless_refused(d);
         break;
     case STSM_SMTP_SEND_DATA:
         arm_timer(d);
@@ -1075,10 +1096,16 @@ static void decide_held(struct stsm_delivery *d)
                                                       : verified ? STSM_STS_TLS_VERIFIED : STSM_STS_TLS_UNVERIFIED);
     set_state(d, STSM_DELIVERY_SESSION);
     if (v.enforce_refuses) {
+        /* A host the policy admits by name but that lacks verified TLS stays counted as
+         * usable, so that the group ends with the reason it failed for (tls_not_offered),
+         * as when the policy was known before connecting. */
+        bool by_name = host_verdict(d, host, STSM_STS_TLS_UNKNOWN).enforce_refuses;
         say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
         set_state(d, STSM_DELIVERY_REFUSED);
-        d->usable_hosts--;
-        act(d, stsm_smtp_release(&d->smtp, false, verified ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
+        if (by_name) {
+            d->usable_hosts--;
+        }
+        act(d, stsm_smtp_release(&d->smtp, false, by_name ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
                                  v.reason));
         return;
     }
@@ -1104,7 +1131,7 @@ static void policy_arrived(struct stsm_delivery *d)
         /* The waiting handshake starts once the policy is applied, so that it verifies
          * when the policy demands it. */
         set_state(d, STSM_DELIVERY_SESSION);
-        start_tls(d);
+        start_tls_unless_refused(d);
     }
     /* Otherwise the session holds later (every MX session does), or ends and try_host()
      * goes on with the policy. */

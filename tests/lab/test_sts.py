@@ -48,6 +48,15 @@ def sink_saw(host, rcpt):
     return log.exists() and rcpt in log.read_text()
 
 
+def kept_out(err, host):
+    """The policy kept `host` out by name: skipped when the policy came before the MX answer,
+    or, when the route came first (it usually does: MX and A take two round trips, the
+    policy five), connected meanwhile and refused before MAIL FROM (no TLS handshake)."""
+    return (f"MX {host} skipped: not in the MTA-STS policy" in err and f"connecting to {host}" not in err) or (
+        f"MX {host} refused before MAIL FROM: not in the MTA-STS policy" in err
+        and f"{host}: TLS verified" not in err)
+
+
 rc, out, err = send("ops@example.test")
 check("enforce: delivered to a matching MX over verified TLS", rc == 0 and "delivered by mx1.example.test" in out
       and re.search(r"example.test: MTA-STS policy id 20261130T000000 .*mode enforce", err)
@@ -55,19 +64,20 @@ check("enforce: delivered to a matching MX over verified TLS", rc == 0 and "deli
 
 rc, out, err = send("x@sts-mismatch.test")
 check("enforce, MX not in the policy: deferred, nothing sent to it",
-      rc == 75 and "sts_no_usable_mx" in out and "MX mx2.example.test skipped: not in the MTA-STS policy" in err
-      and "connecting to" not in err and not sink_saw("mx2.example.test", "x@sts-mismatch.test"),
+      rc == 75 and "sts_no_usable_mx" in out and kept_out(err, "mx2.example.test")
+      and not sink_saw("mx2.example.test", "x@sts-mismatch.test"),
       f"{rc}\n{out}{err}")
 
 rc, out, err = send("y@sts-second.test")
 check("enforce, first MX mismatching, second matching: delivered by the second",
-      rc == 0 and "delivered by mx1.example.test" in out and "MX mx2.example.test skipped" in err,
+      rc == 0 and "delivered by mx1.example.test" in out and kept_out(err, "mx2.example.test"),
       f"{rc}\n{out}{err}")
 
 rc, out, err = send("z@sts-testing.test")
 check("testing, MX not in the policy: delivered, the would-be failure logged",
       rc == 0 and "delivered by mx2.example.test" in out
-      and "MTA-STS testing: MX mx2.example.test would be skipped under enforce" in err, f"{rc}\n{out}{err}")
+      and re.search(r"MTA-STS testing: MX mx2.example.test would be (skipped|refused) under enforce \(not in", err),
+      f"{rc}\n{out}{err}")
 
 rc, out, err = send("a@sts-strip-enforce.test")
 check("enforce, STARTTLS stripped: deferred", rc == 75 and "tls_not_offered" in out

@@ -353,6 +353,22 @@ static const struct step cached_strict_txt_waits[] = {
     { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION, { END, NULL, 0, false },
 };
 
+/* 21a. The policy arrives while STARTTLS waits, and refuses the host by name: no handshake,
+ *      the connection goes, deferred as no usable MX (it started a verifying handshake
+ *      with a host it would refuse, and told a certificate error instead). */
+static const struct step tls_wait_refused_by_name[] = {
+    { ROUTE, "mx.attacker.example", 0, false }, { CONNECTED, NULL, 0, false }, GREETING_TO_STARTTLS,
+    { STATE, "tls_wait", 0, false }, { POLICY, ENFORCE_VICTIM, 0, false }, { IS_CLOSED, NULL, 0, false },
+    { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 21b. A held plaintext session with a host the enforce policy names: deferred for the TLS
+ *      it lacks (tls_not_offered), as when the policy came first, not as "no usable MX". */
+static const struct step held_plaintext_named[] = {
+    { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO,
+    { STATE, "held", 0, false }, { POLICY, ENFORCE_VICTIM, 0, false }, { IS_CLOSED, NULL, 0, false },
+    { END, NULL, 0, false },
+};
+
 static const char *const two_victims[] = { "ops@victim.example", "dev@victim.example", NULL };
 static const char *const two_domains[] = { "ops@victim.example", "noc@other.example", NULL };
 static const char *const three_mixed[] = { "ops@victim.example", "noc@other.example", "dev@victim.example", NULL };
@@ -369,9 +385,9 @@ static const struct scenario scenarios[] = {
     { "17b shutdown during the MX lookup: done once DNS answers, nothing connects",
       ",\"mta_sts\": {\"enabled\": false}", stop_during_lookup,
       { DEFERRED(STSM_ERR_STOPPED), false, true, 0, 0, 0, "stopped (shutdown)", -1 }, NULL, NULL, NULL, NULL },
-    { "1 enforce policy arrives during the connect; MX outside it", "",
+    { "1 enforce policy arrives during the connect; MX outside it: no handshake", "",
       enforce_during_connect,
-      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 1, 0, "refused before MAIL FROM", -1 }, NULL, NULL, NULL, NULL },
+      { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 0, 0, "refused before MAIL FROM", -1 }, NULL, NULL, NULL, NULL },
     { "2 testing policy arrives during the connect; MX outside it", "",
       testing_during_connect,
       { DELIVERED(STSM_OK), true, false, 1, 0, 1, "would be refused under enforce", -1 }, NULL, NULL, NULL, NULL },
@@ -471,6 +487,12 @@ static const struct scenario scenarios[] = {
     { .intent = "20f strict scope txt: the cached policy waits for the TXT answer",
       .settings = ",\"mta_sts\": {\"strict_cname\": [\"txt\"]}", .steps = cached_strict_txt_waits,
       .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, NULL, -1 } },
+    { .intent = "21a policy arrives during STARTTLS's wait, host refused by name: no handshake", .settings = "",
+      .steps = tls_wait_refused_by_name,
+      .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 0, 0, "refused before MAIL FROM: not in", -1 } },
+    { .intent = "21b held plaintext host the enforce policy names: tls_not_offered", .settings = "",
+      .steps = held_plaintext_named,
+      .expect = { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, "refused before MAIL FROM", -1 } },
     { .intent = "16b envelope: another domain's recipient left out is never looked up", .settings = "",
       .steps = envelope_skips_domain, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 },
       .to = three_mixed, .envelope = skip_second, .outcomes = "delivered,pending,delivered",
