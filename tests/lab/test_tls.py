@@ -5,13 +5,16 @@ one of them signing with RSA, which OpenSSL does with RSA-PSS when the client li
 first; AEAD suites, a measured arena peak); each broken one is refused with its own reason
 in both versions; STARTTLS upgrades against Postfix and the sink (TLS 1.3 tickets arriving
 before the reply to QUIT); a second session to the same host resumes the first (--repeat),
-in both versions; bad settings and a damaged trust store are refused before anything is
-sent.
+in both versions, and a running device's second delivery to the same MX resumes the
+first's session (`stsmail run`, two enqueues); bad settings and a damaged trust store are
+refused before anything is sent.
 Usage: test_tls.py STSMAIL LAB_STATE_DIR"""
 
 import json
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import labtest
@@ -94,6 +97,53 @@ rc, out, err = probe("--repeat", "2", "expired.tlsv12.test", "443")
 check("a refused certificate is refused again on the next session (nothing kept to resume)",
       rc == 69 and out.count("verify: failed: tls_expired:") == 2 and "verify: ok" not in out,
       f"{rc}\n{out}{err}")
+
+
+def delivery_resumes():
+    """`stsmail run` with two messages enqueued one after the other to example.test (mx1,
+    Postfix, under an enforce policy): both verified over TLS 1.3, the second resumed.
+    Returns (the TLS lines of the run's log, the run's output)."""
+    store = state / "tls-test-outbox.bin"
+    store.unlink(missing_ok=True)
+    run_settings = state / "tls-test-run.json"
+    run_settings.write_text(json.dumps({
+        "device": {"ehlo_name": "printer.lab.test"}, "network": {"interface": tap},
+        "mail": {"from": "alerts@printer.lab.test", "to": ["ops@example.test"]},
+        "tls": {"trust_store": lab["trust_store"]}, "delivery": {"mode": "mx"},
+        "outbox": {"store_file": str(store), "coalesce_window": 0}}))
+    log_out, log_err = state / "tls-test-run.out", state / "tls-test-run.err"
+    run = subprocess.Popen(["ip", "netns", "exec", ns, stsmail, "run", "--settings", str(run_settings)],
+                           stdout=open(log_out, "w"), stderr=open(log_err, "w"), stdin=subprocess.DEVNULL)
+
+    def tls_lines():
+        return [l for l in log_err.read_text().splitlines() if "mx1.example.test: TLS verified" in l]
+
+    def wait_lines(n, timeout_s=30):
+        deadline = time.monotonic() + timeout_s
+        while len(tls_lines()) < n and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+
+    try:
+        for i in (1, 2):
+            subprocess.run([stsmail, "enqueue", "--settings", str(run_settings), "--subject",
+                            f"tls resumption {i}", "--key", f"tls-resumption-{i}", "--body-file", "-"],
+                           input="resumption check\n", capture_output=True, text=True, timeout=60)
+            wait_lines(i)
+            time.sleep(1)   # let the first session end before the second message
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(30)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            run.wait()
+    return tls_lines(), log_out.read_text() + log_err.read_text()
+
+
+lines, log = delivery_resumes()
+check("stsmail run: the first delivery makes a full TLS 1.3 handshake, the second resumes it",
+      len(lines) == 2 and "(TLSv1.3, TLS1-3-" in lines[0] and "(TLSv1.3, resumed, TLS1-3-" in lines[1],
+      log[-1500:])
 
 bad = state / "tls-test-bad.json"
 bad.write_text('{"network": {"interface": "tap0", "speed": 100}}')

@@ -333,6 +333,8 @@ static void run_conn(const char *peer_case, const char *host, bool opportunistic
     ip_addr_t addr;
     IP_ADDR4(&addr, 127, 0, 0, 1);
     CHECK_INT(stsm_conn_connect(&conn, &addr, 443, 5000, on_conn, NULL), STSM_OK);
+    /* Nagle off: a small write (a command, a TLS flight) never waits for an ACK. */
+    CHECK(conn.pcb != NULL && tcp_nagle_disabled(conn.pcb));
     run_until(&c.done, 10000);
     CHECK(c.done);
 }
