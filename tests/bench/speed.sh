@@ -5,7 +5,8 @@
 # Needs root (it starts its own lab, a client namespace, iptables rules in both, cgroups).
 # Not part of the test suite. Installs what it needs (toolchain/install-packages.sh bench).
 # Usage: bash tests/bench/speed.sh [RUNS]
-#   STSMAIL=path/to/stsmail uses that binary instead of building build/host.
+#   STSMAIL=path/to/stsmail uses that binary instead of building build/host;
+#   STSMAIL_REV=REV names the revision it was built from, for the report.
 #   THROUGHPUT_RUNS=N runs the 100-message comparison N times (default RUNS).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,8 +21,9 @@ if [ -z "${STSMAIL:-}" ]; then
   STSMAIL=build/host/firmware/app/stsmail
 fi
 work=$(mktemp -d /tmp/stsmail-speed.XXXXXX)
+chmod 755 "$work"   # the lab's Postfix daemons (users postfix, nobody) reach their files below
 cc -O2 -Wall -Wextra -o "$work/delay_line" tests/bench/delay_line.c -lnetfilter_queue
 /usr/bin/python3 tests/bench/speed.py --stsmail "$STSMAIL" --delay-line "$work/delay_line" --runs "$runs" \
   ${THROUGHPUT_RUNS:+--throughput-runs "$THROUGHPUT_RUNS"} --work "$work/run" \
-  --command "bash tests/bench/speed.sh $runs"
+  --command "bash tests/bench/speed.sh $runs" --revision "${STSMAIL_REV:-$(git describe --always --dirty)}"
 echo "speed: captures, logs and raw results in $work/run" >&2
