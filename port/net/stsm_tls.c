@@ -7,9 +7,36 @@
 #include "mbedtls/platform.h"
 #include "mbedtls/x509_crt.h"
 #include "psa/crypto.h"
+#include "psa/crypto_extra.h"
 #include "stsm_config.h"
 
 static unsigned char arena[STSM_TLS_ARENA_SIZE];
+
+/* The generator PSA draws from (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG): the DRBG of the last
+ * stsm_tls_init(), seeded before PSA starts. */
+static mbedtls_ctr_drbg_context *psa_drbg;
+
+psa_status_t mbedtls_psa_external_get_random(mbedtls_psa_external_random_context_t *context, uint8_t *output,
+                                             size_t output_size, size_t *output_length)
+{
+    (void)context;
+    *output_length = 0;
+    if (psa_drbg == NULL) {
+        return PSA_ERROR_INSUFFICIENT_ENTROPY;
+    }
+    /* PSA wants the whole request at once; the DRBG gives at most
+     * MBEDTLS_CTR_DRBG_MAX_REQUEST bytes per call. */
+    for (size_t done = 0; done < output_size;) {
+        size_t n = output_size - done;
+        n = n < MBEDTLS_CTR_DRBG_MAX_REQUEST ? n : MBEDTLS_CTR_DRBG_MAX_REQUEST;
+        if (mbedtls_ctr_drbg_random(psa_drbg, output + done, n) != 0) {
+            return PSA_ERROR_INSUFFICIENT_ENTROPY;
+        }
+        done += n;
+    }
+    *output_length = output_size;
+    return PSA_SUCCESS;
+}
 
 /* ECDHE key exchange with AEAD ciphers only: forward secrecy, no CBC padding oracles.
  * TLS 1.3 suites are all AEAD; its key exchange is set to (PSK-)ephemeral below. */
@@ -118,11 +145,6 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
         mbedtls_memory_buffer_alloc_init(arena, sizeof arena);
         arena_ready = true;
     }
-    /* After the arena (PSA allocates from it); it seeds its own DRBG from the same
-     * entropy sources. Calling it again is harmless. */
-    if (psa_crypto_init() != PSA_SUCCESS) {
-        return STSM_ERR_IO;
-    }
     tls->store = *store;
     stsm_tls_session_init(&tls->sessions);
     mbedtls_entropy_init(&tls->entropy);
@@ -132,6 +154,12 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
 
     if (mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
                               (const unsigned char *)personalization, sizeof personalization - 1) != 0) {
+        return STSM_ERR_IO;
+    }
+    /* After the arena (PSA allocates from it) and the DRBG (PSA draws from it). Calling
+     * it again is harmless. */
+    psa_drbg = &tls->drbg;
+    if (psa_crypto_init() != PSA_SUCCESS) {
         return STSM_ERR_IO;
     }
     if (build_conf(tls, &tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED) != 0 ||

@@ -41,6 +41,10 @@
  * memory comes from the same arena (stsm_tls_init() calls psa_crypto_init()). */
 #define MBEDTLS_PSA_CRYPTO_C
 #define MBEDTLS_PSA_KEY_SLOT_COUNT 16   /* a handshake holds at most about 6 keys */
+/* PSA draws from stsm_tls's CTR-DRBG (mbedtls_psa_external_get_random() in stsm_tls.c)
+ * instead of seeding a generator of its own: no second entropy and DRBG state in RAM, and
+ * on the firmware no extra NV seed write to flash at every boot. */
+#define MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG
 
 /* Public key crypto. */
 #define MBEDTLS_BIGNUM_C
