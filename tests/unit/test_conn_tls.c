@@ -339,6 +339,23 @@ static void run_conn(const char *peer_case, const char *host, bool opportunistic
     CHECK(c.done);
 }
 
+/* Reads for `ms` what the peer sends after the handshake (its TLS 1.3 tickets, which
+ * stsm_conn_recv() keeps when the session verified). */
+static void read_tickets(uint32_t ms)
+{
+    for (uint32_t t = 0; t < ms; t += 20) {
+        char buf[64];
+        run_until(NULL, 20);
+        (void)stsm_conn_recv(&conn, buf, sizeof buf);
+    }
+}
+
+static bool session_stored(const char *host)
+{
+    size_t len;
+    return stsm_tls_session_get(&tls.sessions, host, 443, &len) != NULL;
+}
+
 static void end_conn(void)
 {
     stsm_conn_close(&conn);
@@ -450,16 +467,38 @@ int main(void)
     CHECK_INT(c.status, STSM_ERR_TLS_UNTRUSTED);
     end_conn();
 
-    CHECK_CASE("opportunistic, valid certificate: verified");
+    CHECK_CASE("opportunistic, valid certificate: verified; its session is not kept");
     run_conn("good", "mx.lab.test", true);
     CHECK_INT(c.last, STSM_CONN_TLS_READY);
     CHECK_INT(stsm_conn_tls_verify_status(&conn), STSM_OK);
+    CHECK_STR(stsm_conn_tls_version(&conn), "TLSv1.3");
+    read_tickets(300);
+    CHECK(!session_stored("mx.lab.test"));
     end_conn();
 
-    CHECK_CASE("required, valid certificate: verified");
+    CHECK_CASE("required, valid certificate: verified, TLS 1.3; its ticket is kept");
     run_conn("good", "mx.lab.test", false);
     CHECK_INT(c.last, STSM_CONN_TLS_READY);
     CHECK_INT(stsm_conn_tls_verify_status(&conn), STSM_OK);
+    CHECK_STR(stsm_conn_tls_version(&conn), "TLSv1.3");
+    read_tickets(300);
+    CHECK(session_stored("mx.lab.test"));
+    CHECK(!session_stored("other.lab.test"));
+    end_conn();
+
+    /* Each connection of the peer has its own ticket key: the ticket offered is refused. */
+    CHECK_CASE("a stored session the server refuses: a full handshake on the same connection");
+    run_conn("good", "mx.lab.test", false);
+    CHECK_INT(c.last, STSM_CONN_TLS_READY);
+    CHECK_INT(stsm_conn_tls_verify_status(&conn), STSM_OK);
+    CHECK(!stsm_conn_tls_resumed(&conn));
+    CHECK(mbedtls_ssl_get_peer_cert(stsm_conn_tls_session(&conn)) != NULL);
+    end_conn();
+
+    CHECK_CASE("a stored session offered to a server with a certificate for another name: refused");
+    run_conn("wrongname", "mx.lab.test", false);
+    CHECK_INT(c.last, STSM_CONN_FAILED);
+    CHECK_INT(c.status, STSM_ERR_TLS_NAME_MISMATCH);
     end_conn();
 
     CHECK_CASE("opportunistic, a suite below the floor (CBC): no session, as when required");
