@@ -835,8 +835,7 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
             stsm_sts_cache_put(d->cache, d->domain, d->sts.policy_id, &fetch->policy, d->now);
         }
         if (d->tls != NULL) {
-            /* The policy changed under the same id: no TLS session survives it. */
-            /* stsm_tls_forget_sessions(d->tls); -- TODO(H4): enable once port/net/stsm_tls.h has it */
+            stsm_tls_forget_sessions(d->tls);   /* the policy changed under the same id */
         }
         say(d, "%s: the live policy is mode %s with %u mx pattern(s); it replaces the cached one",
             d->domain, stsm_sts_mode_str(fetch->policy.mode), (unsigned)fetch->policy.mx_count);

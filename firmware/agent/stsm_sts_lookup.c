@@ -26,7 +26,7 @@ static void store_policy(struct stsm_sts_lookup *l, const struct stsm_sts_policy
         stsm_sts_cache_put(l->cache, l->domain, l->txt_id, policy, l->now);
     }
     if (new_id && l->tls != NULL) {
-        /* stsm_tls_forget_sessions(l->tls); -- TODO(H4): enable once port/net/stsm_tls.h has it */
+        stsm_tls_forget_sessions(l->tls);
     }
 }
 

@@ -10,7 +10,7 @@
  *   1d     a CNAME on the policy host is still seen (strict scope policy_host);
  *   2a     a cached unexpired policy is in force at the start, and only the TXT is asked;
  *   2b     a changed id is fetched beside it: the cache gets the new policy, the one in
- *          force stays;
+ *          force stays, and the TLS sessions kept for resumption are forgotten;
  *   2c     a changed id whose fetch fails: the cached policy stays, the back-off is set;
  *   3a/3b  the delivery's IPv4 route asks A alone (both hosts at once); the reports' route
  *          still asks A and AAAA.
@@ -242,6 +242,17 @@ static void serve_policy(const char *body)
     conn_event(STSM_CONN_READABLE, STSM_OK);
 }
 
+/* ---- the TLS sessions ----------------------------------------------------------------- */
+
+static struct stsm_tls tls;   /* only its address is used: the connection is scripted */
+static unsigned forgets;
+
+void stsm_tls_forget_sessions(struct stsm_tls *t)
+{
+    CHECK(t == &tls);
+    forgets++;
+}
+
 /* ---- the cases ------------------------------------------------------------------------ */
 
 #define ENFORCE_MX1 "version: STSv1\nmode: enforce\nmx: mx1.d.test\nmax_age: 86400\n"
@@ -261,7 +272,7 @@ static void on_lookup(void *arg, struct stsm_sts_lookup *l)
 static void reset(void)
 {
     memset(asked, 0, sizeof asked);
-    asked_count = cancels = 0;
+    asked_count = cancels = forgets = 0;
     memset(&net, 0, sizeof net);
     dones = 0;
     stsm_sts_cache_init(&cache);
@@ -269,7 +280,7 @@ static void reset(void)
 
 static stsm_status_t start_lookup(void)
 {
-    return stsm_sts_lookup_start(&lookup, "d.test", NULL, 10000, false, &cache, NOW, on_lookup, NULL);
+    return stsm_sts_lookup_start(&lookup, "d.test", &tls, 10000, false, &cache, NOW, on_lookup, NULL);
 }
 
 static void cache_policy(const char *id, const char *body, int64_t at)
@@ -315,6 +326,7 @@ static void test_cold(bool address_first)
     const struct stsm_sts_cache_entry *e = stsm_sts_cache_get(&cache, "d.test", NOW);
     CHECK(e != NULL && strcmp(e->id, "one") == 0);
     CHECK_STR(in_flight(), "");
+    CHECK_INT(forgets, 1);   /* a policy where there was none: no session outlives it */
 }
 
 static void test_no_record(void)
@@ -370,6 +382,7 @@ static void test_cached_in_force(void)
     CHECK(!lookup.fetched && !lookup.refreshed && lookup.have_policy);
     CHECK_STR(lookup.policy.mx[0], "mx1.d.test");
     CHECK_INT(asked_count, 1);
+    CHECK_INT(forgets, 0);
 }
 
 static void test_cached_changed(bool fetch_fails)
@@ -402,6 +415,7 @@ static void test_cached_changed(bool fetch_fails)
         CHECK_INT(e->policy.mode, fetch_fails ? STSM_STS_MODE_ENFORCE : STSM_STS_MODE_TESTING);
     }
     CHECK_INT(stsm_sts_cache_may_fetch(&cache, "d.test", "two", NOW), !fetch_fails);
+    CHECK_INT(forgets, !fetch_fails);   /* a new id stored: the TLS sessions are forgotten */
 }
 
 /* ---- the route ------------------------------------------------------------------------ */
