@@ -1154,7 +1154,10 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
 static void txt_checked(struct stsm_delivery *d)
 {
     const struct stsm_sts_lookup *l = &d->sts;
-    if (l->refreshed) {
+    if (l->refresh_due) {
+        say(d, "%s: MTA-STS record id %s: its policy is fetched once no TLS session of this delivery is open; "
+               "this one keeps policy id %s", d->domain, l->txt_id, l->policy_id);
+    } else if (l->refreshed) {
         say(d, "%s: MTA-STS record id %s: its policy (mode %s) was fetched and cached for the next delivery; "
                "this one keeps policy id %s", d->domain, l->txt_id, stsm_sts_mode_str(l->fetch.policy.mode),
             l->policy_id);
@@ -1168,11 +1171,37 @@ static void txt_checked(struct stsm_delivery *d)
     }
 }
 
-/* HEALING while the TXT check ran: a new policy it fetched is the live one (the cached one
- * matched no host, so nothing is weakened under a session); without one, the live policy
- * is fetched as healing does (try_host). */
+/* The policy the TXT check found due is fetched now that no session is open; false when
+ * that cannot start (the cached policy stays, and the back-off is recorded). */
+static bool start_refresh(struct stsm_delivery *d)
+{
+    stsm_status_t st = stsm_sts_lookup_refresh(&d->sts);
+    if (st != STSM_OK) {
+        say(d, "%s: MTA-STS policy id %s stays cached: the fetch under record id %s could not start (%s)", d->domain,
+            d->sts.policy_id, d->sts.txt_id, stsm_status_id(st));
+        return false;
+    }
+    d->lookups |= LOOKUP_STS;
+    return true;
+}
+
+/* HEALING while the TXT check ran (no session is open). A policy it found due is fetched
+ * first, once, as the healing fetch; the new policy is the live one (the cached one matched
+ * no host, so nothing is weakened under a session). Without a new id, the live policy is
+ * fetched as healing does (try_host). */
 static void heal_after_check(struct stsm_delivery *d)
 {
+    if (d->sts.refresh_due) {
+        say(d, "%s: no MX host matches the cached MTA-STS policy and record id %s is new: fetching the live policy",
+            d->domain, d->sts.txt_id);
+        d->healed = true;
+        if (start_refresh(d)) {
+            return;   /* on_sts() comes again */
+        }
+    } else if (d->sts.fetched && !d->sts.refreshed) {
+        say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
+            stsm_status_id(d->sts.fetch.status));
+    }
     if (d->sts.refreshed) {
         d->healed = true;
         d->sts.policy = d->sts.fetch.policy;
@@ -1194,8 +1223,8 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     if (lookup_ended_after_deadline(d)) {
         return;
     }
-    if (d->policy_early && !(d->state == STSM_DELIVERY_HEALING && d->sts.refreshed)) {
-        txt_checked(d);   /* (healing with a new policy tells it once, as it takes it) */
+    if (d->policy_early && d->state != STSM_DELIVERY_HEALING) {
+        txt_checked(d);   /* (healing tells what it does with it) */
     }
     switch (d->state) {
     case STSM_DELIVERY_NEXT_GROUP:   /* the group ended before its lookup did */
@@ -1374,6 +1403,9 @@ static void next_group(struct stsm_delivery *d)
         /* The group ended before its MTA-STS lookup did; the lookup's state is still in
          * use, so the next group starts once it is over (on_sts). */
         return;
+    }
+    if (d->sts.refresh_due && start_refresh(d)) {
+        return;   /* the group's sessions are closed: the fetch the TXT check found due runs now */
     }
     const char *first = NULL;
     for (size_t m = 0; m < d->batch_count && first == NULL; m++) {

@@ -37,6 +37,25 @@ static void end(struct stsm_sts_lookup *l)
     l->done(l->arg, l);
 }
 
+/* A fetch under the TXT id failed (or could not start). */
+static void fetch_failed(struct stsm_sts_lookup *l, const struct stsm_sts_fetch *fetch)
+{
+    if (l->cache == NULL) {
+        return;
+    }
+    /* A failed fetch leaves a held policy in force until it expires. A policy too big for
+     * this device leaves no failure marker when nothing is held: within the back-off the
+     * marker would make the next attempt go on as without a policy, where this one
+     * deferred. */
+    bool held = stsm_sts_cache_get(l->cache, l->domain, l->now) != NULL;
+    if (held || !fetch->too_big_for_device) {
+        stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
+    }
+    if (!l->early) {
+        use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
+    }
+}
+
 static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_sts_lookup *l = arg;
@@ -50,18 +69,8 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
             memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
             l->policy_fetched_at = l->now;
         }
-    } else if (l->cache != NULL) {
-        /* A failed fetch leaves a held policy in force until it expires. A policy too big
-         * for this device leaves no failure marker when nothing is held: within the
-         * back-off the marker would make the next attempt go on as without a policy,
-         * where this one deferred. */
-        bool held = stsm_sts_cache_get(l->cache, l->domain, l->now) != NULL;
-        if (held || !fetch->too_big_for_device) {
-            stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
-        }
-        if (!l->early) {
-            use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
-        }
+    } else {
+        fetch_failed(l, fetch);
     }
     l->policy_too_big = fetch->status != STSM_OK && fetch->too_big_for_device && !l->have_policy;
     end(l);
@@ -137,6 +146,14 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
         end(l);
         return;
     }
+    if (l->early) {
+        /* The caller delivers under the cached policy and may hold a TLS session now: the
+         * fetch's handshake must not run beside it (one TLS session's memory at a time).
+         * It starts the fetch once it holds none (stsm_sts_lookup_refresh). */
+        l->refresh_due = true;
+        end(l);
+        return;
+    }
     stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
                                             l->relax_content_type, on_fetched, l);
     l->fetched = true;
@@ -144,6 +161,22 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
         l->fetch.status = st;
         on_fetched(l, &l->fetch);
     }
+}
+
+stsm_status_t stsm_sts_lookup_refresh(struct stsm_sts_lookup *l)
+{
+    if (!l->refresh_due) {
+        return STSM_ERR_ARGUMENT;
+    }
+    l->refresh_due = false;
+    l->fetched = true;
+    stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
+                                            l->relax_content_type, on_fetched, l);
+    if (st != STSM_OK) {
+        l->fetch.status = st;
+        fetch_failed(l, &l->fetch);
+    }
+    return st;
 }
 
 stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domain, struct stsm_tls *tls,
@@ -176,9 +209,10 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domai
         use_cached(l, held);
         l->early = true;
     }
-    if (held == NULL || stsm_sts_cache_refresh_due(held, now)) {
+    if (held == NULL) {
         /* A fetch may follow the TXT answer: its address is asked now, beside it. A
-         * failure here only means the fetch asks again when it starts. */
+         * failure here only means the fetch asks again when it starts. (Under a cached
+         * policy a fetch waits for the caller: the answer would be stale by then.) */
         (void)stsm_sts_fetch_prepare(&l->fetch, domain);
     }
     return STSM_OK;

@@ -8,12 +8,13 @@
  * fetch fails (stsm_sts_cache_decide).
  *
  * Round trips: the address of the policy host is asked together with the TXT record
- * whenever a fetch may follow (nothing unexpired cached, or its refresh due), so that a
- * fetch connects as soon as the TXT answer allows it; nothing connects before it does.
- * A policy held unexpired in the cache is in force from the start (RFC 8461 section 3.3
- * lets a sender use it while it checks for a new one): the caller may deliver under it at
- * once while the TXT check, and a fetch when the id changed, run on; what they find goes
- * to the cache for the next delivery, never into `policy`.
+ * whenever a fetch may follow (nothing unexpired cached), so that a fetch connects as soon
+ * as the TXT answer allows it; nothing connects before it does. A policy held unexpired in
+ * the cache is in force from the start (RFC 8461 section 3.3 lets a sender use it while it
+ * checks for a new one): the caller may deliver under it at once while the TXT check runs
+ * on. When that check finds a new id (or the daily refresh due), the fetch waits for the
+ * caller (stsm_sts_lookup_refresh(), once it holds no TLS session: one session's memory
+ * at a time); what it finds goes to the cache for the next delivery, never into `policy`.
  */
 #ifndef STSM_STS_LOOKUP_H
 #define STSM_STS_LOOKUP_H
@@ -51,8 +52,12 @@ struct stsm_sts_lookup {
      *  `policy_id` and `policy_fetched_at` were set by the start and stay as they are;
      *  the lookup only checks the TXT id beside (and refreshes the cache). */
     bool early;
-    /** Early only, once `done` ran: a new policy was fetched (fetch.policy, under
-     *  `txt_id`) and stored in the cache for the next delivery. */
+    /** Early only, once `done` ran: the TXT check wants the policy fetched (a new id, or
+     *  the daily refresh); nothing was fetched yet: see stsm_sts_lookup_refresh(). */
+    bool refresh_due;
+    /** Early only, once `done` ran after stsm_sts_lookup_refresh(): a new policy was
+     *  fetched (fetch.policy, under `txt_id`) and stored in the cache for the next
+     *  delivery. */
     bool refreshed;
     /** No policy applies (`have_policy` is false) only because the domain's policy is
      *  larger than this device can hold (`fetch.too_big_for_device`): a policy exists,
@@ -87,6 +92,17 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *
                                     uint32_t fetch_timeout_ms, bool relax_content_type,
                                     struct stsm_sts_cache *cache, int64_t now,
                                     stsm_sts_lookup_done_fn done, void *arg);
+
+/**
+ * Fetches the policy the TXT check of an early lookup found due (`refresh_due`, cleared
+ * here), verified for mta-sts.<domain> as any fetch: on success it is stored in the cache
+ * (`refreshed`; TLS sessions forgotten for a new id), on failure the back-off is recorded;
+ * `policy` stays. Returns STSM_OK (`done` runs again later, never inside this call), or
+ * why it could not start (the back-off recorded, `done` does not run), STSM_ERR_ARGUMENT
+ * when no refresh is due. Call it only once `done` ran, while the caller holds no TLS
+ * session.
+ */
+stsm_status_t stsm_sts_lookup_refresh(struct stsm_sts_lookup *lookup);
 
 /** "none", "dns_error", "invalid", "valid". */
 const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state);

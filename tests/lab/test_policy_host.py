@@ -170,10 +170,10 @@ if not ok:
 # --- finding 6: more mx lines than stsmail keeps -------------------------------------------
 def enforce_policy_fetched(name, sender, to, subject, policy_id, attack, expected, rc_wanted, in_out, in_err):
     """One send that fetches enforce policy `policy_id` and uses it: exits rc_wanted, with
-    `in_out` in its report and `in_err` in its log."""
+    `in_out` in its report and a match of the regular expression `in_err` in its log."""
     rc, out, err = send(settings(sender), to, subject)
     ok = (rc == rc_wanted and re.search(rf"policy id {policy_id} \(fetched[^\n]*mode enforce", err) is not None
-          and in_err in err and in_out in out)
+          and re.search(in_err, err) is not None and in_out in out)
     scenario(name, attack, expected, f"{exited(rc)}, no policy: {no_policy_reason(err)}, {short(out)}", ok)
     if not ok:
         print_errors(err)
@@ -183,11 +183,13 @@ enforce_policy_fetched(
     "policy.mx_40_lines_match_in_kept", "mx40-first", "f@atk-mx40-first.test", "policy 40 mx first", "first40",
     "an enforce policy with 40 mx lines; the MX is listed first",
     "the policy is used (not 'no policy'): delivered to the matching MX over verified TLS",
-    0, "delivered by mx1.example.test", "mx1.example.test: TLS verified")
+    0, "delivered by mx1.example.test", r"mx1\.example\.test: TLS verified")
 enforce_policy_fetched(
     "policy.mx_40_lines_match_beyond_kept", "mx40-last", "l@atk-mx40-last.test", "policy 40 mx last", "last40",
     "an enforce policy with 40 mx lines; the MX is listed 40th, past the 32 stsmail keeps",
     "fail closed: the policy is in force, the MX counts as not matching (logged), deferred (exit 75)",
-    75, "sts_no_usable_mx", "MX mx1.example.test skipped: not in the MTA-STS policy")
+    # Skipped when the policy comes before the MX answer; connected meanwhile and refused
+    # before MAIL FROM when the MX answer comes first (it usually does).
+    75, "sts_no_usable_mx", r"MX mx1\.example\.test (skipped|refused before MAIL FROM): not in the MTA-STS policy")
 
 labtest.finish()

@@ -336,6 +336,7 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *
     snprintf(lookup->domain, sizeof lookup->domain, "%s", domain);
     fake.sts = lookup;
     fake.sts_done = done;
+    fake.sts_done_saved = done;
     fake.sts_arg = arg;
     if (fake.sts_cached != NULL) {
         size_t line = 0;
@@ -353,19 +354,40 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *
     return STSM_OK;
 }
 
-void fake_sts_checked(enum stsm_sts_txt_state txt_state, const char *new_body, bool fetch_failed)
+void fake_sts_checked(enum stsm_sts_txt_state txt_state, bool new_id)
 {
     struct stsm_sts_lookup *l = fake.sts;
     l->txt_state = txt_state;
-    snprintf(l->txt_id, sizeof l->txt_id, "%s", new_body != NULL || fetch_failed ? "20261201" : "20261130");
-    if (new_body != NULL) {
+    snprintf(l->txt_id, sizeof l->txt_id, "%s", new_id ? "20261201" : "20261130");
+    l->refresh_due = new_id;
+    stsm_sts_lookup_done_fn done = fake.sts_done;
+    fake.sts_done = NULL;
+    done(fake.sts_arg, l);
+}
+
+stsm_status_t stsm_sts_lookup_refresh(struct stsm_sts_lookup *lookup)
+{
+    fake.refresh_starts++;
+    if (!lookup->refresh_due || fake.sts != lookup) {
+        return STSM_ERR_ARGUMENT;
+    }
+    lookup->refresh_due = false;
+    lookup->fetched = true;
+    fake.sts_done = fake.sts_done_saved;
+    return STSM_OK;
+}
+
+void fake_sts_refreshed(const char *body)
+{
+    struct stsm_sts_lookup *l = fake.sts;
+    if (body != NULL) {
         size_t line = 0;
         const char *reason = NULL;
-        l->fetched = true;
-        l->refreshed = stsm_sts_policy_parse((const uint8_t *)new_body, strlen(new_body), &l->fetch.policy, &line,
-                                             &reason) == STSM_OK;
+        l->fetch.status = stsm_sts_policy_parse((const uint8_t *)body, strlen(body), &l->fetch.policy, &line, &reason);
+        l->refreshed = l->fetch.status == STSM_OK;
+    } else {
+        l->fetch.status = STSM_ERR_CONNECT;
     }
-    l->fetched = l->fetched || fetch_failed;
     stsm_sts_lookup_done_fn done = fake.sts_done;
     fake.sts_done = NULL;
     done(fake.sts_arg, l);

@@ -45,7 +45,7 @@ struct fake_net {
     stsm_route_done_fn route_done;
     void *route_arg;
     /* the MTA-STS lookup and the healing fetch */
-    unsigned sts_starts, fetch_starts;
+    unsigned sts_starts, fetch_starts, refresh_starts;
     bool fetch_accepts;             /* the healing fetch starts (else it is refused) */
     const char *sts_cached;         /* (before the start) the cache holds this policy unexpired: the
                                        lookup's start sets it in force (early); NULL: nothing cached */
@@ -53,7 +53,8 @@ struct fake_net {
     stsm_sts_fetch_done_fn fetch_done;
     void *fetch_arg;
     struct stsm_sts_lookup *sts;
-    stsm_sts_lookup_done_fn sts_done;
+    stsm_sts_lookup_done_fn sts_done;   /* set while the lookup (or its refresh) runs */
+    stsm_sts_lookup_done_fn sts_done_saved;
     void *sts_arg;
     /* the resolver (relay mode) */
     unsigned resolver_starts, resolver_cancels;
@@ -105,9 +106,13 @@ void fake_sts_answer(const char *body, bool txt_cname);
 void fake_sts_answer_cached(const char *body);
 
 /** Ends the TXT check of an early lookup (fake.sts_cached): the record is `txt_state`; with
- *  `new_body`, its id changed and the new policy `body` was fetched and cached (refreshed);
- *  with `fetch_failed`, its id changed and the fetch failed. The policy in force stays. */
-void fake_sts_checked(enum stsm_sts_txt_state txt_state, const char *new_body, bool fetch_failed);
+ *  `new_id`, its id changed, so the policy is due to be fetched (refresh_due). The policy in
+ *  force stays. */
+void fake_sts_checked(enum stsm_sts_txt_state txt_state, bool new_id);
+
+/** Ends the fetch stsm_sts_lookup_refresh() started: the new policy `body` was fetched and
+ *  cached (refreshed), or (NULL) the fetch failed. The policy in force stays. */
+void fake_sts_refreshed(const char *body);
 
 /** Ends the pending healing fetch with the live policy `body`. */
 void fake_fetch_answer(const char *body);

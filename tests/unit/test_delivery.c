@@ -45,8 +45,10 @@ enum op {
     STOP,           /* stsm_delivery_stop(): a shutdown */
     CACHED,         /* (set before the start) the cache holds policy `text` unexpired (in force at once) */
     CHECKED,        /* the TXT check beside a cached policy ends: the id unchanged */
-    CHECKED_NEW,    /* ... a new id, whose policy `text` was fetched and cached */
+    CHECKED_NEW,    /* ... a new id: its policy is due to be fetched (stsm_sts_lookup_refresh) */
     CHECKED_GONE,   /* ... no STS record any more */
+    REFRESHED,      /* the refresh fetch ends with policy `text` (NULL: it failed) */
+    REFRESHES,      /* check: stsm_sts_lookup_refresh() was called `n` times so far */
     DONES,          /* check: `done` ran `n` times so far */
     FETCHES,        /* check: the healing fetch was asked for `n` times so far */
     END,
@@ -307,7 +309,8 @@ static const struct step envelope_skips_domain[] = {
 /* 20. A policy the cache holds unexpired is in force at once; its TXT id is checked beside
  *     the delivery (issue 12). 20a-20d fail on the code before it (the session waited for the
  *     lookup: TLS and MAIL FROM held, or a provisional connection to a host outside the
- *     cached enforce policy). */
+ *     cached enforce policy). A policy the check finds due is fetched (a second TLS
+ *     session) only once no session is open: 20c, 20g. */
 #define TESTING_OTHER "version: STSv1\nmode: testing\nmx: mx.other.example\nmax_age: 86400\n"
 /* 20a. Verified STARTTLS and the whole transaction before the TXT answer; the recipient is
  *      settled at once, `done` waits for the check (the delivery's storage is in use). */
@@ -325,18 +328,33 @@ static const struct step cached_enforce_refuses[] = {
     { STATE, "healing", 0, false }, { FETCHES, NULL, 0, false }, { CHECKED, NULL, 0, false },
     { FETCHES, NULL, 1, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
 };
-/* 20c. A weaker policy (testing, another MX) fetched beside the session does not weaken the
- *      one in force: the handshake still verifies, and its failure defers, no plaintext. */
+/* 20c. A new id found mid-session does not weaken the policy in force: the handshake still
+ *      verifies and its failure defers (no plaintext); the new policy (testing, another MX)
+ *      is fetched only once the session is over, and cached, not applied. */
 static const struct step refreshed_does_not_weaken[] = {
     { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
-    { SERVER, "220 mx ESMTP\r\n", 0, false }, { CHECKED_NEW, TESTING_OTHER, 0, false },
+    { SERVER, "220 mx ESMTP\r\n", 0, false }, { CHECKED_NEW, NULL, 0, false },
     { SERVER, "250-mx\r\n250-8BITMIME\r\n250 STARTTLS\r\n", 0, false }, { SERVER, "220 2.0.0 go ahead\r\n", 0, false },
-    { FAILED, NULL, STSM_ERR_TLS_UNTRUSTED, false }, { CONNECTS, NULL, 1, false }, { END, NULL, 0, false },
+    { REFRESHES, NULL, 0, false }, { FAILED, NULL, STSM_ERR_TLS_UNTRUSTED, false }, { CONNECTS, NULL, 1, false },
+    { REFRESHES, NULL, 1, false }, { DONES, NULL, 0, false }, { REFRESHED, TESTING_OTHER, 0, false },
+    { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 20g. A new id found while the MX session holds TLS: the policy fetch (a second TLS
+ *      session) waits for the session's end; the recipient is settled before it, `done`
+ *      after it. A fetch that fails keeps the cached policy, logged. */
+static const struct step refresh_waits_for_session[] = {
+    { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, { CHECKED_NEW, NULL, 0, false }, EHLO_AFTER_TLS,
+    { SERVER, "250 2.1.0 ok\r\n", 0, false }, { SERVER, "250 2.1.5 ok\r\n", 0, false },
+    { SERVER, "354 go\r\n", 0, false }, { REFRESHES, NULL, 0, false }, { SERVER, "250 2.0.0 queued\r\n", 0, false },
+    { SETTLED, "0:delivered ", 0, false }, { IS_CLOSED, NULL, 0, false }, { REFRESHES, NULL, 1, false },
+    { DONES, NULL, 0, false }, { REFRESHED, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
 };
 /* 20d. The MX moved: the new policy the check fetched heals the cached one (no second fetch). */
 static const struct step check_heals_cached[] = {
     { CACHED, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.moved.example", 0, false }, { STATE, "healing", 0, false },
-    { CONNECTS, NULL, 0, false }, { CHECKED_NEW, ENFORCE_MOVED, 0, false }, { CONNECTED, NULL, 0, false },
+    { CONNECTS, NULL, 0, false }, { CHECKED_NEW, NULL, 0, false }, { REFRESHES, NULL, 1, false },
+    { STATE, "healing", 0, false }, { REFRESHED, ENFORCE_MOVED, 0, false }, { CONNECTED, NULL, 0, false },
     GREETING_TO_STARTTLS, { TLS_READY, NULL, STSM_OK, false }, EHLO_AFTER_TLS, TRANSACTION,
     { FETCHES, NULL, 0, false }, { END, NULL, 0, false },
 };
@@ -475,9 +493,13 @@ static const struct scenario scenarios[] = {
     { .intent = "20b cached enforce policy: an MX outside it is never connected to; deferred", .settings = "",
       .steps = cached_enforce_refuses,
       .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 0, 0, 0, "MX mx.attacker.example skipped", -1 } },
-    { .intent = "20c a weaker policy fetched beside the session does not weaken the one in force", .settings = "",
+    { .intent = "20c a new id found mid-session does not weaken the policy in force; fetched after it", .settings = "",
       .steps = refreshed_does_not_weaken,
       .expect = { DEFERRED(STSM_ERR_TLS_UNTRUSTED), false, false, 1, 1, 0, "this one keeps policy id 20261130", -1 } },
+    { .intent = "20g a new id found while the session holds TLS: the policy fetch waits for its end", .settings = "",
+      .steps = refresh_waits_for_session,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "the new policy could not be fetched, the cached one stays",
+                  -1 }, .settled = "0:delivered " },
     { .intent = "20d MX moved: the policy the TXT check fetched heals the cached one", .settings = "",
       .steps = check_heals_cached,
       .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "it replaces the cached one", -1 } },
@@ -672,9 +694,17 @@ static void play(const struct step *s)
     case CHECKED_GONE:
         CHECK(fake.sts_done != NULL);
         if (fake.sts_done != NULL) {
-            fake_sts_checked(s->op == CHECKED_GONE ? STSM_STS_TXT_NONE : STSM_STS_TXT_OK,
-                             s->op == CHECKED_NEW ? s->text : NULL, false);
+            fake_sts_checked(s->op == CHECKED_GONE ? STSM_STS_TXT_NONE : STSM_STS_TXT_OK, s->op == CHECKED_NEW);
         }
+        break;
+    case REFRESHED:
+        CHECK(fake.sts_done != NULL && fake.refresh_starts > 0);
+        if (fake.sts_done != NULL) {
+            fake_sts_refreshed(s->text);
+        }
+        break;
+    case REFRESHES:
+        CHECK_INT(fake.refresh_starts, s->n);
         break;
     case DONES:
         CHECK_INT(dones, s->n);

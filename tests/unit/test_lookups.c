@@ -9,8 +9,9 @@
  *   1c     no STS record: the address query is dropped, nothing connects;
  *   1d     a CNAME on the policy host is still seen (strict scope policy_host);
  *   2a     a cached unexpired policy is in force at the start, and only the TXT is asked;
- *   2b     a changed id is fetched beside it: the cache gets the new policy, the one in
- *          force stays, and the TLS sessions kept for resumption are forgotten;
+ *   2b     a changed id: nothing is fetched until the caller asks (it may hold a TLS
+ *          session); then the cache gets the new policy, the one in force stays, and the
+ *          TLS sessions kept for resumption are forgotten;
  *   2c     a changed id whose fetch fails: the cached policy stays, the back-off is set;
  *   3a/3b  the delivery's IPv4 route asks A alone (both hosts at once); the reports' route
  *          still asks A and AAAA.
@@ -388,12 +389,23 @@ static void test_cached_in_force(void)
 static void test_cached_changed(bool fetch_fails)
 {
     CHECK_CASE(fetch_fails ? "2c a changed id whose fetch fails: the cached policy stays, back-off set"
-                           : "2b a changed id fetched beside it: the cache gets it, the one in force stays");
+                           : "2b a changed id fetched when asked: the cache gets it, the one in force stays");
     reset();
     cache_policy("one", ENFORCE_MX1, NOW - 3600);
     CHECK_INT(start_lookup(), STSM_OK);
     CHECK(lookup.early);
     answer_txt("_mta-sts.d.test", "v=STSv1; id=two;");
+    /* Nothing is fetched while the caller may hold a TLS session: it asks for the fetch. */
+    CHECK_INT(dones, 1);
+    CHECK(lookup.refresh_due && !lookup.fetched);
+    CHECK_STR(in_flight(), "");
+    serve();
+    CHECK_INT(net.connects, 0);
+    const struct stsm_sts_cache_entry *before = stsm_sts_cache_get(&cache, "d.test", NOW);
+    CHECK(before != NULL && strcmp(before->id, "one") == 0);
+    CHECK_INT(stsm_sts_lookup_refresh(&lookup), STSM_OK);
+    CHECK(!lookup.refresh_due);
+    CHECK_INT(stsm_sts_lookup_refresh(&lookup), STSM_ERR_ARGUMENT);   /* once */
     CHECK_STR(in_flight(), "A mta-sts.d.test ");
     answer_a("mta-sts.d.test", 80);
     CHECK_INT(net.connects, 1);
@@ -402,7 +414,7 @@ static void test_cached_changed(bool fetch_fails)
     } else {
         serve_policy(TESTING_MX2);
     }
-    CHECK_INT(dones, 1);
+    CHECK_INT(dones, 2);
     CHECK(lookup.fetched && lookup.have_policy && lookup.from_cache);
     CHECK_INT(lookup.refreshed, !fetch_fails);
     CHECK_STR(lookup.policy_id, "one");
