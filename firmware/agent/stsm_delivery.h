@@ -34,11 +34,12 @@
  * is in force from the start (RFC 8461 section 3.3; not under the strict no-CNAME scopes
  * txt and policy_host, which judge the lookup's own answers): nothing holds for it, and
  * the TXT id is checked beside the delivery. The policy in force never changes under a
- * session: a new one that check fetches is cached for the next delivery (or, when the
- * cached policy matched no MX host, taken as stale-cache healing would). `done` waits
- * for that check to end (each of its steps has its own bound), so the cache is refreshed
- * and the delivery's storage free before it is started again; every recipient's result
- * is reported through `settled` as soon as it is final, not held for it.
+ * session: when that check finds a new id, the policy is fetched once the group's
+ * sessions are over (never a second TLS session beside one) and cached for the next
+ * delivery (or, when the cached policy matched no MX host, taken as stale-cache healing
+ * would). `done` waits for the check and that fetch (each has its own bound), so the cache
+ * is refreshed and the delivery's storage free before it is started again; every
+ * recipient's result is reported through `settled` as soon as it is final, not held.
  *
  * Batches: stsm_delivery_start_batch() takes up to STSM_DELIVERY_BATCH_MAX messages. Each
  * session (per recipient domain in MX mode, the relay's) carries one transaction per
