@@ -51,8 +51,9 @@ stsm_status_t stsm_route_start(struct stsm_route *route, const char *domain,
  * IPv6): each host's A is looked up, never its AAAA, whose answer could not change where
  * it connects (a host without an IPv4 address is skipped either way, and a CNAME on the
  * way shows in the A answer too). Each host's `aaaa` lookup stays not done, unless the
- * additional section answered it. With the AAAA round gone, the route ends one round of
- * lookups sooner for up to two hosts.
+ * additional section answered it. Half the questions: when the MX answer's additional
+ * section held the A records the route ends with it (a round of AAAA followed before), and
+ * n hosts without them take ceil(n / 2) rounds instead of n.
  */
 stsm_status_t stsm_route_start_ipv4(struct stsm_route *route, const char *domain,
                                     stsm_route_done_fn done, void *arg);
