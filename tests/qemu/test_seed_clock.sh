@@ -83,7 +83,9 @@ check grep -q '^random: seed from the device record$' <<< "$out2"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out1"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"
 # Both boots did the same work, so the old code sent the very same IDs and randoms.
-check [ "$(wc -w <<< "$ids1")" -ge 2 ]
+# (One query may be all a boot needs: the MX answer's additional section gives the
+# host's address, and the route asks no AAAA on an IPv4-only build.)
+check [ "$(wc -w <<< "$ids1")" -ge 1 ]
 check [ "$(wc -w <<< "$ids1")" = "$(wc -w <<< "$ids2")" ]
 check [ -n "$r1" ]
 check [ -n "$r2" ]
