@@ -62,9 +62,10 @@ class BenchCtx:
         return self.lab_env["servers"][self.relay["host"]]
 
     def cgroup_dirs(self, name):
-        """Creates (empty) cgroup v1 cpuacct and memory groups bench-<name>; returns
-        {"cpuacct": Path, "memory": Path}. Write a PID to <dir>/cgroup.procs to move it in;
-        the runner removes the directories when the bench ends."""
+        """Creates (empty) cgroup v1 cpuacct and memory groups stsmbench-<name>; returns
+        {"cpuacct": Path, "memory": Path}. Write a PID to <dir>/cgroup.procs to move it in.
+        When the bench ends the runner removes the groups whose name holds client_ns (so
+        make `name` hold it: runs side by side must not remove each other's)."""
         dirs = {}
         for ctl in ("cpuacct", "memory"):
             d = CGROUP_V1 / ctl / f"stsmbench-{name}"
