@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "lwip/priv/tcp_priv.h"   /* tcp_ack_now() */
 #include "lwip/timeouts.h"
 #include "mbedtls/error.h"
 #include "stsm_config.h"
@@ -163,8 +164,16 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     struct stsm_conn *conn = arg;
-    (void)pcb;
     (void)err;
+    if (p != NULL) {
+        /* Acknowledged at once instead of at lwIP's delayed-ACK timer (up to 250 ms): a
+         * peer with Nagle on holds its next small write until this segment is acked, so a
+         * reply that follows a segment we do not answer (the TLS 1.3 server's
+         * NewSessionTicket, then its reply to the EHLO that came with our Finished) would
+         * wait for that timer and a round trip more. When we do answer, tcp_input()'s
+         * tcp_output() after this callback carries the ACK on our data: no extra segment. */
+        tcp_ack_now(pcb);
+    }
     if (p == NULL) {
         conn->peer_closed = true;
     } else if (conn->rx == NULL) {
