@@ -11,9 +11,9 @@
 
 #include "lwip/dns.h"
 #include "lwip/netif.h"
-#include "mbedtls/platform_util.h"
 #include "stsm_ipv4.h"
 #include "stsm_trust_store.h"
+#include "stsm_wipe.h"
 
 int stsm_app_exit_status(stsm_status_t status)
 {
@@ -142,8 +142,9 @@ int stsm_app_load_settings(const char *path, struct stsm_settings *settings)
         }
     }
     /* The text holds the relay password; the parsed settings are the only copy kept. All
-     * of it: a refused or failed read may have filled more than `len`. */
-    mbedtls_platform_zeroize(text, sizeof text);
+     * of it: a refused or failed read may have filled more than `len`. stsm_wipe() leaves
+     * the pages past the file unwritten (they are zero), out of the resident set. */
+    stsm_wipe(text, sizeof text);
     if (st == STSM_OK && settings->network.interface[0] == '\0') {
         snprintf(why, sizeof why, "%s: /network/interface: required (the TAP device)", path);
         st = STSM_ERR_NOT_CONFIGURED;

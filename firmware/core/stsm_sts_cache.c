@@ -5,6 +5,7 @@
 #include "stsm_crc32.h"
 #include "stsm_cursor.h"
 #include "stsm_dns.h"
+#include "stsm_wipe.h"
 
 /* 02: each policy also stores mx_dropped. A blob of another version is refused as a
  * whole (its layout differs), never read field by field. */
@@ -12,7 +13,8 @@
 
 void stsm_sts_cache_init(struct stsm_sts_cache *cache)
 {
-    memset(cache, 0, sizeof *cache);
+    /* Tens of kilobytes, usually a fresh static: what is zero already is left unwritten. */
+    stsm_zero(cache, sizeof *cache);
 }
 
 static struct stsm_sts_cache_entry *find(struct stsm_sts_cache *cache, const char *domain)
