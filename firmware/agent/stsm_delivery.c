@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "stsm_sts_verdict.h"
-#include "stsm_wipe.h"
 
 #define SMTP_PORT 25
 
@@ -163,6 +162,7 @@ static void decide_held(struct stsm_delivery *d);
 static struct stsm_sts_verdict host_verdict(const struct stsm_delivery *d, const struct stsm_mx_host *host,
                                             enum stsm_sts_tls tls);
 static void relay_ready(struct stsm_delivery *d);
+static bool relay_refused(struct stsm_delivery *d);
 
 /* One handler per state: what the delivery does in it, run when the state is entered
  * through step_later() or step_now(), and again when what it waits for arrives. States
@@ -1118,14 +1118,14 @@ static void decide_held(struct stsm_delivery *d)
 /* The policy arrived while the group's first hosts were being tried (provisionally). */
 static void policy_arrived(struct stsm_delivery *d)
 {
-    if (!apply_policy(d)) {
+    if (!apply_policy(d) || (relay_mode(d) && relay_refused(d))) {
         /* The policy itself is unusable under enforce: the group is settled (deferred),
          * and whatever connection is open or opening goes (the step to a next host or
          * connection was replaced by the next group's). */
         abandon_connection(d);
         return;
     }
-    if (d->state == STSM_DELIVERY_HELD) {
+    if (d->state == STSM_DELIVERY_HELD) {   /* (never a relay session: see relay_early()) */
         decide_held(d);
     } else if (d->state == STSM_DELIVERY_TLS_WAIT) {
         /* The waiting handshake starts once the policy is applied, so that it verifies
@@ -1253,6 +1253,26 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
     }
 }
 
+/* Relay mode, the policy applied: true when it refuses the relay by name (enforce), the
+ * group then settled (deferred). Under testing the mismatch is only logged. */
+static bool relay_refused(struct stsm_delivery *d)
+{
+    const struct stsm_sts_policy *policy = policy_in_force(d);
+    if (policy == NULL || stsm_sts_policy_matches(policy, d->server_name)) {
+        return false;
+    }
+    if (policy->mode != STSM_STS_MODE_ENFORCE) {
+        say(d, "MTA-STS testing: relay %s would be refused under enforce (not in the policy)", d->server_name);
+        return false;
+    }
+    struct stsm_smtp_result r;
+    say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
+    set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
+    settle_group(d, &r, "");
+    step_later(d, STSM_DELIVERY_NEXT_GROUP);
+    return true;
+}
+
 /* Relay mode (RFC 8461 section 3.4): the relay is the one host, matched against the
  * policy of its own domain. */
 static void relay_ready(struct stsm_delivery *d)
@@ -1268,20 +1288,8 @@ static void relay_ready(struct stsm_delivery *d)
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;
     }
-    if (!apply_policy(d)) {
+    if (!apply_policy(d) || relay_refused(d)) {
         return;
-    }
-    const struct stsm_sts_policy *policy = policy_in_force(d);
-    if (policy != NULL && !stsm_sts_policy_matches(policy, d->server_name)) {
-        if (policy->mode == STSM_STS_MODE_ENFORCE) {
-            struct stsm_smtp_result r;
-            say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
-            set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
-            settle_group(d, &r, "");
-            step_later(d, STSM_DELIVERY_NEXT_GROUP);
-            return;
-        }
-        say(d, "MTA-STS testing: relay %s would be refused under enforce (not in the policy)", d->server_name);
     }
     step_now(d, STSM_DELIVERY_CONNECTING);
 }
@@ -1304,6 +1312,21 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
     lookups_ended(d);
 }
 
+/* Relay mode, its address known and its policy not yet: may the session start now? Only
+ * with STARTTLS demanded by the settings. Then nothing secret and nothing of the message
+ * can pass before the policy is applied: the engine sends neither AUTH nor MAIL FROM
+ * without TLS (require_tls), and the STARTTLS handshake waits for the policy
+ * (STSM_DELIVERY_TLS_WAIT), which may still refuse the relay by name before it. What goes
+ * before is the greeting, EHLO and STARTTLS, in plaintext as always. With tls "none" a
+ * plaintext session could reach AUTH and MAIL FROM before an enforce policy forbids it,
+ * and implicit TLS would start its handshake beside the policy fetch's (two TLS sessions'
+ * memory), so both wait for the policy as before. The engine's hold before MAIL FROM is
+ * not used: TLS comes after the policy, so the hold would always be decided at once. */
+static bool relay_early(const struct stsm_delivery *d)
+{
+    return d->route_status == STSM_OK && d->settings->delivery.relay_tls == STSM_RELAY_STARTTLS;
+}
+
 /* STSM_DELIVERY_LOOKUP: a lookup of the group ended (or none was needed). */
 static void lookups_ended(struct stsm_delivery *d)
 {
@@ -1313,6 +1336,9 @@ static void lookups_ended(struct stsm_delivery *d)
     if (relay_mode(d)) {
         if (policy_decided(d)) {
             relay_ready(d);
+        } else if (relay_early(d)) {
+            say(d, "relay %s: connecting while the MTA-STS policy of %s is looked up", d->server_name, d->domain);
+            step_now(d, STSM_DELIVERY_CONNECTING);
         }
         return;
     }
@@ -1499,9 +1525,7 @@ static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *
                            stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
     struct stsm_delivery_options options = d->options;
-    /* Tens of kilobytes (the recipients of a whole batch); the first start finds them zero
-     * in .bss and leaves them unwritten. */
-    stsm_zero(d, offsetof(struct stsm_delivery, sts));
+    memset(d, 0, offsetof(struct stsm_delivery, sts));
     d->transport = options.transport;
     d->transport_ctx = options.transport_ctx;
     if (d->transport == NULL) {

@@ -30,8 +30,12 @@
  * policy and every failure the policy would have caused is logged. When the MX hosts are
  * known before the policy, the first connection starts at once and holds before MAIL
  * FROM until the policy decision is known; its TLS handshake waits for the lookup, so
- * only one TLS session's memory is in use at a time. A policy the cache holds unexpired
- * is in force from the start (RFC 8461 section 3.3; not under the strict no-CNAME scopes
+ * only one TLS session's memory is in use at a time. A relay reached with STARTTLS is
+ * connected to as soon as its address is known, likewise: greeting, EHLO and STARTTLS go
+ * while its policy is fetched, the handshake waits for the policy (which may still refuse
+ * the relay by name, and the connection goes), and AUTH and the message only follow TLS;
+ * a relay with tls "none" or implicit TLS waits for the policy before connecting. A
+ * policy the cache holds unexpired is in force from the start (RFC 8461 section 3.3; not under the strict no-CNAME scopes
  * txt and policy_host, which judge the lookup's own answers): nothing holds for it, and
  * the TXT id is checked beside the delivery. The policy in force never changes under a
  * session: when that check finds a new id, the policy is fetched once the group's

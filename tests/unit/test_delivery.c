@@ -6,7 +6,9 @@
  * review of issue 10: cases 1, 2, 3 and 5 fail on the code before 9bda46a; 4a, 4b, 6, 7a,
  * 8a and 8b on the code before 424dac5 (findings 3 and 4, opportunistic TLS, the downgrade
  * race). 7b and 8c guard the other side (the verifying start; the plaintext retry that
- * 8a/8b must not see does exist). STSM_TEST_VERBOSE=1 prints every case's log and bytes.
+ * 8a/8b must not see does exist). Issue 12: 22a-22d fail on the code before the relay's
+ * session opened beside its policy fetch (22e is their control). STSM_TEST_VERBOSE=1
+ * prints every case's log and bytes.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -87,6 +89,9 @@ struct scenario {
 
 #define ENFORCE_VICTIM "version: STSv1\nmode: enforce\nmx: mx.victim.example\nmax_age: 86400\n"
 #define TESTING_VICTIM "version: STSv1\nmode: testing\nmx: mx.victim.example\nmax_age: 86400\n"
+#define RELAY_WITH_AUTH                                                                        \
+    ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"relay.example.net\", "        \
+    "\"auth\": {\"user\": \"printer\", \"password\": \"s3cret\"}}}"
 #define ENFORCE_RELAY "version: STSv1\nmode: enforce\nmx: relay.example.net\nmax_age: 86400\n"
 
 #define GREETING_TO_STARTTLS                                                                   \
@@ -387,6 +392,46 @@ static const struct step held_plaintext_named[] = {
     { END, NULL, 0, false },
 };
 
+/* 22a. Relay with STARTTLS (issue 12): the session opens as soon as the relay's address is
+ *      known, beside the policy fetch; the handshake waits for the policy, AUTH follows TLS.
+ *      Fails on the code before (the connection waited for the policy: no connect at 1). */
+static const struct step relay_connects_before_policy[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { CONNECTS, NULL, 1, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { STATE, "tls_wait", 0, false }, { WAIT, NULL, 2000, false },
+    { NOT_SENT, "AUTH", 0, false }, { POLICY, ENFORCE_RELAY, 0, false }, { STATE, "session", 0, false },
+    { NOT_SENT, "AUTH", 0, false }, { TLS_READY, NULL, STSM_OK, false },
+    { SERVER, "250-mx\r\n250-AUTH PLAIN\r\n250 PIPELINING\r\n", 0, false }, { SENT_HAS, "AUTH PLAIN ", 0, false },
+    { NOT_SENT, "MAIL FROM", 0, false }, { SERVER, "235 2.7.0 ok\r\n", 0, false },
+    { SENT_HAS, "MAIL FROM:<alerts@printer.example>", 0, false }, { SENT_HAS, "DATA\r\n", 0, false },
+    { SERVER, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n", 0, false }, { SERVER, "250 2.0.0 queued\r\n", 0, false },
+    { CONNECTS_TO, "192.0.2.30:587 ", 0, false }, { END, NULL, 0, false },
+};
+/* 22b. The enforce policy, arriving while STARTTLS's handshake waits, does not list the
+ *      relay: no handshake, no AUTH, the connection goes; deferred. */
+static const struct step relay_refused_in_tls_wait[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { CONNECTED, NULL, 0, false }, GREETING_TO_STARTTLS,
+    { STATE, "tls_wait", 0, false }, { POLICY, ENFORCE_VICTIM, 0, false }, { IS_CLOSED, NULL, 0, false },
+    { NOT_SENT, "AUTH", 0, false }, { END, NULL, 0, false },
+};
+/* 22c. The same policy arriving while the connect is pending: the connection goes before
+ *      a byte is sent. */
+static const struct step relay_refused_during_connect[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { CONNECTS, NULL, 1, false }, { POLICY, ENFORCE_VICTIM, 0, false },
+    { IS_CLOSED, NULL, 0, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO, { END, NULL, 0, false },
+};
+/* 22d. No STARTTLS offered while the policy is pending: no AUTH in plaintext, deferred
+ *      (TLS is required by the settings); the delivery ends once the lookup does. */
+static const struct step relay_early_no_starttls[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { CONNECTED, NULL, 0, false }, { SERVER, "220 mx ESMTP\r\n", 0, false },
+    { SERVER, "250-mx\r\n250 AUTH PLAIN\r\n", 0, false }, { NOT_SENT, "AUTH", 0, false }, { DONES, NULL, 0, false },
+    { NO_POLICY, NULL, 0, false }, { DONES, NULL, 1, false }, { END, NULL, 0, false },
+};
+/* 22e. Control: relay tls "none" still waits for the policy before connecting. */
+static const struct step relay_none_waits[] = {
+    { RELAY_ADDRESS, NULL, 0, false }, { CONNECTS, NULL, 0, false }, { NO_POLICY, NULL, 0, false },
+    { CONNECTS, NULL, 1, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO, TRANSACTION, { END, NULL, 0, false },
+};
+
 static const char *const two_victims[] = { "ops@victim.example", "dev@victim.example", NULL };
 static const char *const two_domains[] = { "ops@victim.example", "noc@other.example", NULL };
 static const char *const three_mixed[] = { "ops@victim.example", "noc@other.example", "dev@victim.example", NULL };
@@ -515,6 +560,26 @@ static const struct scenario scenarios[] = {
     { .intent = "21b held plaintext host the enforce policy names: tls_not_offered", .settings = "",
       .steps = held_plaintext_named,
       .expect = { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, "refused before MAIL FROM", -1 } },
+    { .intent = "22a relay STARTTLS: connected before the policy answer; handshake waits, AUTH after TLS",
+      .settings = RELAY_WITH_AUTH,
+      .steps = relay_connects_before_policy,
+      .expect = { DELIVERED(STSM_OK), true, false, 1, 1, 0, "connecting while the MTA-STS policy", -1 } },
+    { .intent = "22b relay refused by the enforce policy while its handshake waits: no TLS, no AUTH",
+      .settings = RELAY_WITH_AUTH,
+      .steps = relay_refused_in_tls_wait,
+      .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, false, 1, 0, 0, "not in the MTA-STS policy", -1 } },
+    { .intent = "22c relay refused by the enforce policy during the connect: nothing sent",
+      .settings = ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"relay.example.net\"}}",
+      .steps = relay_refused_during_connect,
+      .expect = { DEFERRED(STSM_ERR_STS_NO_MATCH), false, true, 1, 0, 0, "not in the MTA-STS policy", -1 } },
+    { .intent = "22d relay connected early, no STARTTLS offered: no AUTH, deferred",
+      .settings = RELAY_WITH_AUTH,
+      .steps = relay_early_no_starttls,
+      .expect = { DEFERRED(STSM_ERR_TLS_NOT_OFFERED), false, false, 1, 0, 0, NULL, -1 } },
+    { .intent = "22e control: relay tls none waits for the policy before connecting",
+      .settings = ",\"delivery\": {\"mode\": \"relay\", \"relay\": {\"host\": \"relay.example.net\", "
+                  "\"tls\": \"none\"}}",
+      .steps = relay_none_waits, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 } },
     { .intent = "16b envelope: another domain's recipient left out is never looked up", .settings = "",
       .steps = envelope_skips_domain, .expect = { DELIVERED(STSM_OK), true, false, 1, 0, 0, NULL, -1 },
       .to = three_mixed, .envelope = skip_second, .outcomes = "delivered,pending,delivered",
