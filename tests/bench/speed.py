@@ -431,7 +431,8 @@ def throughput(bench, stsmail, postfix, runs):
             t_done = max(t for t, _ in found.values())
             pk = wire.read_pcap(pcap, bench.net.delay_ms / 1000)
             bench.results.setdefault("throughput stsmail", []).append(
-                {"ms": (t_done - t0) * 1000, **wire.totals(pk), "smtp_conns": wire.connections(pk)})
+                {"ms": (t_done - t0) * 1000, **wire.totals(pk), "smtp_conns": wire.connections(pk),
+                 "rss_kib": r.peak_rss_kib(), "cpu_ms": r.cpu_ms()})
             log(f"throughput stsmail: {(t_done - t0):.1f} s")
         except Exception as e:
             bench.notes.append(f"throughput stsmail, run {i + 1}: {type(e).__name__}: {str(e)[:300]}")
@@ -443,15 +444,18 @@ def throughput(bench, stsmail, postfix, runs):
             pcap = ctx.work / "pcap" / f"tp-postfix-{i}.pcap"
             cap = Capture(bench.net.client_ns, CLIENT_VETH, pcap)
             try:
+                if postfix.cgroup:
+                    cgroup_reset(postfix.cgroup)
                 res = postfix.send_many(THROUGHPUT_N, cold=False, tag=bench.tag("tpp"))
             finally:
                 cap.stop()
             pk = wire.read_pcap(pcap, bench.net.delay_ms / 1000)
             wall, mono = time.time(), time.monotonic()
             pk = [p for p in pk if p.t >= wall - (mono - res["t_start"]) - 0.001]
+            mem, cpu = cgroup_read(postfix.cgroup) if postfix.cgroup else (None, None)
             bench.results.setdefault("throughput postfix", []).append(
                 {"ms": (res["t_done"] - res["t_start"]) * 1000, **wire.totals(pk),
-                 "smtp_conns": wire.connections(pk)})
+                 "smtp_conns": wire.connections(pk), "cpu_ms": cpu, "cg_mem_kib": mem})
             log(f"throughput postfix: {(res['t_done'] - res['t_start']):.1f} s")
         except Exception as e:
             bench.notes.append(f"throughput postfix, run {i + 1}: {type(e).__name__}: {str(e)[:300]}")
@@ -722,10 +726,10 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
         runs = R.get(series) or []
         slow = [r for r in runs if (r.get("first_packet_ms") or 0) > 500]
         if slow:
+            others = [r.get("first_packet_ms") or 0 for r in runs if r not in slow]
             late.append(f"- {label}: {len(slow)} of {len(runs)} runs sent their first packet only after "
                         + ", ".join(f"{r['first_packet_ms']:.0f} ms" for r in slow)
-                        + f" (the others within {max((r.get('first_packet_ms') or 0) for r in runs if r not in slow):.0f} ms)."
-                        if len(slow) < len(runs) else "")
+                        + (f" (the others within {max(others):.0f} ms)." if others else "."))
     if late:
         lines += ["", "## Runs that started late", "",
                   "Runs whose first packet left the client more than 500 ms after the start; their wall "
@@ -735,7 +739,7 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
                   "ARP request, sent at once, is lost now and then, and lwIP asks again 1 s later (a "
                   "capture on the TAP shows the unanswered request). A device's link is up long before "
                   "an alert.", ""]
-        lines += [l for l in late if l]
+        lines += late
     if bench.notes:
         lines += ["", "## Runs that failed", ""] + [f"- {n}" for n in bench.notes]
     out.write_text("\n".join(lines) + "\n")
