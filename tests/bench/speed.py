@@ -601,10 +601,14 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
              f"the whole bench took {elapsed_s / 60:.0f} min. Do not edit by hand: run the bench again.", "",
              "## Set-up", "",
              f"- Machine: {cpu}, {nproc} CPUs, Linux {kernel}; no hardware performance counters "
-             "(instructions from `valgrind --tool=callgrind`).",
+             "(instructions from `valgrind --tool=callgrind`). Load average (1 min) at the start "
+             f"{bench.load[0]:.2f}, at the end {os.getloadavg()[0]:.2f}: the machine is shared, and the "
+             "delay line is a user-space program.",
              f"- Delay line: {bench.net.delay_ms} ms on the ingress of each end of a routed veth pair "
              "between the lab and a client namespace (tests/bench/delay_line.c, NFQUEUE); measured RTT "
-             f"(`ping -U -c 20`): median **{rtt:.1f} ms** (min {bench.rtt['min']:.1f}, max {bench.rtt['max']:.1f}).",
+             f"(`ping -U -c 20`): median **{rtt:.1f} ms** (min {bench.rtt['min']:.1f}, max {bench.rtt['max']:.1f})"
+             + (", as the delay line should give." if abs(rtt - 2 * bench.net.delay_ms) <= 0.1 * 2 * bench.net.delay_ms
+                else f", NOT the {2 * bench.net.delay_ms} ms the delay line should give: read the results with care."),
              "- stsmail: the host simulation (lwIP over a TAP of the client namespace, on a routed /30 of "
              "203.0.113.0/24); the other clients use the kernel's stack at 198.51.100.2.",
              "- Receiver: the lab's Postfix for `example.test` (MTA-STS `enforce`, mx1.example.test), the lab's "
@@ -782,6 +786,7 @@ def main():
                        ca_pem=Path(net.lab["ca"]))
         bench = Bench(args, net, ctx)
         bench.timelines = {}
+        bench.load = os.getloadavg()
         bench.rtt = net.rtt_ms()
         log(f"RTT {bench.rtt}")
         if peers is None:
