@@ -594,15 +594,14 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
     rtt = bench.rtt["median"]
     R = bench.results
     cpu, kernel, nproc = machine()
-    rev = bench.args.revision or subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
-                                                capture_output=True, text=True).stdout.strip()
+    rev = bench.args.revision
     lines = ["# Performance: stsmail beside the tools it replaces", "",
              f"Written by `{command}` (tests/bench/speed.py) on {started} at revision `{rev}`; "
              f"the whole bench took {elapsed_s / 60:.0f} min. Do not edit by hand: run the bench again.", "",
              "## Set-up", "",
              f"- Machine: {cpu}, {nproc} CPUs, Linux {kernel}; no hardware performance counters "
              "(instructions from `valgrind --tool=callgrind`). Load average (1 min) at the start "
-             f"{bench.load[0]:.2f}, at the end {os.getloadavg()[0]:.2f}: the machine is shared, and the "
+             f"{bench.load[0]:.2f}, at the end {bench.load_end[0]:.2f}: the machine is shared, and the "
              "delay line is a user-space program.",
              f"- Delay line: {bench.net.delay_ms} ms on the ingress of each end of a routed veth pair "
              "between the lab and a client namespace (tests/bench/delay_line.c, NFQUEUE); measured RTT "
@@ -749,21 +748,51 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
     out.write_text("\n".join(lines) + "\n")
 
 
+def render(bench, cg, meta, out):
+    svg = out.with_name("performance-timeline.svg")
+    bench.timelines = write_plot(bench, svg)
+    write_report(bench, out, svg, cg, meta["command"], meta["started"], meta["elapsed_s"])
+    log(f"wrote {out} and {svg}")
+
+
+def render_again(work, out):
+    """The report of a finished run, written again from what it stored."""
+    from types import SimpleNamespace
+    saved = json.loads((work / "results.json").read_text())
+    meta = saved["meta"]
+    bench = SimpleNamespace(args=SimpleNamespace(runs=meta["runs"], revision=meta["revision"]),
+                            net=SimpleNamespace(delay_ms=meta["delay_ms"]), ctx=SimpleNamespace(work=work),
+                            rtt=saved["rtt"], results=saved["results"], notes=saved["notes"],
+                            load=meta["load"], load_end=meta["load_end"], timelines={})
+    render(bench, saved["cg"], meta, out)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--stsmail", required=True)
-    ap.add_argument("--delay-line", required=True)
+    ap.add_argument("--stsmail")
+    ap.add_argument("--delay-line")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--throughput-runs", type=int, default=None)
     ap.add_argument("--delay-ms", type=int, default=50)
     ap.add_argument("--work", default=None)
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     ap.add_argument("--command", default="bash tests/bench/speed.sh")
+    ap.add_argument("--render", metavar="WORK", default=None,
+                    help="write the report and the plot again from a finished run's WORK/results.json and "
+                    "captures (after tests/bench/performance_bounds.md changed), measuring nothing")
     ap.add_argument("--revision", default=None, help="the revision the stsmail binary was built from "
                     "(default: git describe of this tree)")
     args = ap.parse_args()
+    if args.revision is None:
+        args.revision = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                       capture_output=True, text=True).stdout.strip()
+    if args.render:
+        return render_again(Path(args.render), Path(args.out))
+    if not args.stsmail or not args.delay_line:
+        ap.error("--stsmail and --delay-line are needed to measure")
     if os.geteuid() != 0:
         print("speed: needs root (network namespaces, iptables, cgroups)", file=sys.stderr)
         return 77
@@ -824,12 +853,14 @@ def main():
         log("callgrind")
         cg = callgrind_runs(bench, stsmail, [("stsmail send, direct MX, cold", s_cold),
                                              ("stsmail send, relay", s_relay), ("msmtp", ms), ("swaks", sw)])
-        svg = Path(args.out).with_name("performance-timeline.svg")
-        bench.timelines = write_plot(bench, svg)
-        write_report(bench, Path(args.out), svg, cg, args.command, started, time.monotonic() - t_begin)
+        bench.load_end = os.getloadavg()
+        meta = {"runs": args.runs, "delay_ms": args.delay_ms, "revision": args.revision, "command": args.command,
+                "started": started, "elapsed_s": time.monotonic() - t_begin, "load": bench.load,
+                "load_end": bench.load_end}
         (work / "results.json").write_text(json.dumps({"rtt": bench.rtt, "results": bench.results, "cg": cg,
-                                                       "notes": bench.notes}, indent=1, default=str))
-        log(f"wrote {args.out} and {svg}; raw results in {work}/results.json")
+                                                       "notes": bench.notes, "meta": meta}, indent=1, default=str))
+        render(bench, cg, meta, Path(args.out))
+        log(f"raw results in {work}/results.json")
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         rc = 130

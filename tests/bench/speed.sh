@@ -8,6 +8,9 @@
 #   STSMAIL=path/to/stsmail uses that binary instead of building build/host;
 #   STSMAIL_REV=REV names the revision it was built from, for the report.
 #   THROUGHPUT_RUNS=N runs the 100-message comparison N times (default RUNS).
+# The captures and results.json stay in /tmp/stsmail-speed.*/run; after editing
+# tests/bench/performance_bounds.md, `python3 tests/bench/speed.py --render THAT_DIR`
+# writes the report again from them without measuring.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
