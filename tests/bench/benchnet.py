@@ -112,6 +112,12 @@ class BenchNet:
             self._start_delay(ns_name, q)
             run(["ip", "netns", "exec", ns_name, "iptables-legacy", "-t", "mangle", "-A", "PREROUTING",
                  "-i", dev, "-j", "NFQUEUE", "--queue-num", q])
+        # The lab's dnsmasq listens on its address (listen-address, so no local-subnets-only
+        # rule) and must answer the routed client subnets too.
+        answer = run(["ip", "netns", "exec", ns, "dig", "+short", "+time=2", "+tries=2", f"@{self.lab['dns']}",
+                      "MX", "example.test"], check=False)
+        if "mx1.example.test" not in answer:
+            raise NetError(f"the lab's DNS does not answer the client namespace: {answer.strip()!r}")
         return self
 
     def _start_delay(self, ns, queue):
