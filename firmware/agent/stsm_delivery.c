@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stsm_sts_verdict.h"
+#include "stsm_wipe.h"
 
 #define SMTP_PORT 25
 
@@ -1453,7 +1454,7 @@ static void next_group(struct stsm_delivery *d)
                              (relay_mode(d) || stsm_dns_name_equal(domain_of(d->batch[m]->to[i]), d->domain));
         }
     }
-    memset(&d->sts, 0, offsetof(struct stsm_sts_lookup, fetch));
+    stsm_zero(&d->sts, offsetof(struct stsm_sts_lookup, fetch));   /* most of it the policy's rows */
     d->policy_early = false;
     set_state(d, STSM_DELIVERY_LOOKUP);
     stsm_status_t st = relay_mode(d) ? start_relay_lookups(d) : start_mx_lookups(d);
@@ -1525,7 +1526,9 @@ static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *
                            stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
     struct stsm_delivery_options options = d->options;
-    memset(d, 0, offsetof(struct stsm_delivery, sts));
+    /* Tens of kilobytes (the recipients of a whole batch); the first start finds them zero
+     * in .bss and leaves them unwritten. */
+    stsm_zero(d, offsetof(struct stsm_delivery, sts));
     d->transport = options.transport;
     d->transport_ctx = options.transport_ctx;
     if (d->transport == NULL) {

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "stsm_wipe.h"
+
 static void use_cached(struct stsm_sts_lookup *l, const struct stsm_sts_cache_entry *e)
 {
     if (e == NULL) {
@@ -10,7 +12,7 @@ static void use_cached(struct stsm_sts_lookup *l, const struct stsm_sts_cache_en
     }
     l->have_policy = true;
     l->from_cache = true;
-    l->policy = e->policy;
+    stsm_sts_policy_copy(&l->policy, &e->policy);
     memcpy(l->policy_id, e->id, sizeof l->policy_id);
     l->policy_fetched_at = e->fetched_at;
 }
@@ -65,7 +67,7 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
             l->refreshed = true;   /* for the next delivery; this one keeps its policy */
         } else {
             l->have_policy = true;
-            l->policy = fetch->policy;
+            stsm_sts_policy_copy(&l->policy, &fetch->policy);
             memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
             l->policy_fetched_at = l->now;
         }
@@ -185,7 +187,7 @@ stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *l, const char *domai
                                     stsm_sts_lookup_done_fn done, void *arg)
 {
     char name[STSM_HOSTNAME_MAX + 1];
-    memset(l, 0, offsetof(struct stsm_sts_lookup, fetch));
+    stsm_zero(l, offsetof(struct stsm_sts_lookup, fetch));   /* most of it the policy's rows */
     int n = snprintf(name, sizeof name, "_mta-sts.%s", domain);
     if (n < 0 || (size_t)n >= sizeof name || strlen(domain) >= sizeof l->domain) {
         return STSM_ERR_ARGUMENT;

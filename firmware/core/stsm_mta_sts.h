@@ -68,6 +68,14 @@ struct stsm_sts_policy {
 stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
                                     size_t *line, const char **reason);
 
+/**
+ * Makes `*dst` the same policy as `*src`: the fields and the `mx_count` patterns copied, the
+ * rows past them zero. Unlike `*dst = *src` it writes no more of the 8 KiB of rows than the
+ * policy uses (a zero row already zero is left unwritten, see stsm_zero()), so a policy
+ * held in a fresh static adds few pages to the host's resident set.
+ */
+void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_policy *src);
+
 /** True when `pattern` is a valid `mx` value: an A-label host name, or "*." and one, the
  *  whole (with "*.") at most STSM_HOSTNAME_MAX characters. */
 bool stsm_sts_mx_pattern_valid(const char *pattern, size_t len);

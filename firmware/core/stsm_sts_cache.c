@@ -116,13 +116,13 @@ void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const 
     if (e == NULL) {
         e = free_slot(cache, true);
     }
-    memset(e, 0, sizeof *e);
+    stsm_zero(e, sizeof *e);   /* an entry is mostly the policy's rows: see stsm_sts_policy_copy() */
     e->used = true;
     copy(e->domain, sizeof e->domain, domain);
     copy(e->id, sizeof e->id, id);
     e->fetched_at = now;
     e->last_used = now;
-    e->policy = *policy;
+    stsm_sts_policy_copy(&e->policy, policy);
 }
 
 void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domain, const char *id,

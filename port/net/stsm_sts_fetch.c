@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lwip/timeouts.h"
+#include "stsm_wipe.h"
 
 #define HTTPS_PORT 443
 static const char policy_path[] = "/.well-known/mta-sts.txt";
@@ -194,7 +195,7 @@ static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_an
 stsm_status_t stsm_sts_fetch_prepare(struct stsm_sts_fetch *f, const char *domain)
 {
     release(f);
-    memset(f, 0, offsetof(struct stsm_sts_fetch, body));
+    stsm_zero(f, offsetof(struct stsm_sts_fetch, body));   /* most of it the policy's rows */
     int n = snprintf(f->host, sizeof f->host, "mta-sts.%s", domain);
     if (n < 0 || (size_t)n >= sizeof f->host) {
         return STSM_ERR_ARGUMENT;
