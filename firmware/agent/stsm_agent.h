@@ -88,8 +88,9 @@ struct stsm_agent_counters {
 };
 
 #ifndef STSM_AGENT_BATCH_MAX
-#define STSM_AGENT_BATCH_MAX 4       /**< messages one attempt carries over one connection
-                                          (at most STSM_DELIVERY_BATCH_MAX) */
+#define STSM_AGENT_BATCH_MAX STSM_DELIVERY_BATCH_MAX   /**< messages one attempt carries over
+                                          one connection (at most STSM_DELIVERY_BATCH_MAX; a
+                                          board sets that one alone) */
 #endif
 
 /** One message of the attempt under way (private). */

@@ -559,6 +559,9 @@ static enum stsm_smtp_action on_flight_rcpt(struct stsm_smtp *s, const struct st
 
 static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
+    /* A 250 here ends the transaction on the server too (RFC 5321 section 4.1.1.4): the
+     * next one needs no RSET. After a refusal RSET stays, whatever the server kept. */
+    s->server_reset = positive(reply);
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
             set_result(&s->rcpt[i], positive(reply) ? STSM_SMTP_DELIVERED : outcome_of(reply->code), STSM_OK,
@@ -803,6 +806,15 @@ stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params 
     /* A refusal of the last transaction was that transaction's, not the session's. */
     memset(&s->session, 0, sizeof s->session);
     s->failed_stage = STSM_SMTP_STAGE_GREETING;
+    bool reset = s->server_reset;
+    s->server_reset = false;
+    /* Straight to MAIL FROM when the server ended the last transaction with a 250; but
+     * an envelope our SIZE check refuses would end here, with no reply to report it by,
+     * so it takes the RSET path and is refused after the reply (on_rset). */
+    if (reset && !(s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit)) {
+        (void)start_mail(s);
+        return STSM_OK;
+    }
     queue(s, "RSET\r\n");
     (void)await(s, STSM_SMTP_AWAIT_RSET);
     return STSM_OK;

@@ -14,7 +14,8 @@
  *   STSM_SMTP_HOLD        everything before MAIL FROM is done; call stsm_smtp_release()
  *   STSM_SMTP_NEXT        (params.more_transactions only) the transaction is over and its
  *                         recipients' results final; call stsm_smtp_next() with the next
- *                         envelope (RSET, then MAIL FROM ...) or stsm_smtp_quit()
+ *                         envelope (MAIL FROM ..., RSET first after a refusal) or
+ *                         stsm_smtp_quit()
  * Timers and peer closes are reported with stsm_smtp_timeout() and stsm_smtp_closed().
  *
  * Hostile servers: every reply line is capped (STSM_SMTP_LINE_MAX, STSM_SMTP_REPLY_LINES_MAX),
@@ -157,6 +158,7 @@ struct stsm_smtp {
     uint32_t wait_serial;              /* see stsm_smtp_wait_serial() */
     bool out_mid_line;                 /* out[0] continues a line partly handed over */
     size_t rcpt_accepted;
+    bool server_reset;                 /* the last transaction ended with a 250 to its message */
     uint8_t out[STSM_SMTP_OUT_MAX];
     size_t out_len;
     struct stsm_smtp_result session;   /* failure of the session as a whole */
@@ -203,9 +205,12 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
  * In STSM_SMTP_AWAIT_NEXT (after STSM_SMTP_NEXT): starts the next transaction on the same
  * session with `envelope`'s mail_from, rcpt, rcpt_count, size_estimate and body_8bit (its
  * other members are ignored; the strings must outlive the transaction). The recipients'
- * results start again from pending, so read the last transaction's first. Sends RSET,
- * then MAIL FROM and the rest as the first transaction did (no hold). A server that
- * refuses RSET ends the session, deferred (STSM_ERR_PEER_PROTOCOL). Returns
+ * results start again from pending, so read the last transaction's first. Sends MAIL
+ * FROM and the rest as the first transaction did (no hold); RSET first unless the last
+ * transaction ended with a 2xx to its message (the server has reset then, RFC 5321
+ * section 4.1.1.4), or when our SIZE check refuses the envelope (it is refused after the
+ * RSET's reply, as STSM_SMTP_NEXT). A server that refuses RSET ends the session, deferred
+ * (STSM_ERR_PEER_PROTOCOL). Returns
  * STSM_ERR_ARGUMENT, changing nothing, outside that state or for an envelope
  * stsm_smtp_start() would refuse; otherwise STSM_OK, and the action is STSM_SMTP_WAIT.
  */
@@ -226,6 +231,7 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
 
 /** The whole message and its terminator were sent after STSM_SMTP_SEND_DATA. */
 enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s);
+
 
 /** The reply the engine waits for did not come in time. */
 enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s);

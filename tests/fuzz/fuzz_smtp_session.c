@@ -24,7 +24,8 @@
  * (ending an accepted DATA) or QUIT leaves; at CLOSE at most QUIT is queued, every
  * recipient has an outcome, and no later call queues anything. At STSM_SMTP_NEXT nothing
  * is queued and every recipient of the transaction has an outcome; RSET leaves only right
- * after stsm_smtp_next(), and the next transaction is checked as the first was.
+ * after stsm_smtp_next(), and is left out only after a transaction that delivered (a 250
+ * to its message resets the server); the next transaction is checked as the first was.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,8 +155,17 @@ static enum stsm_smtp_action next_or_quit(struct stsm_smtp *s, struct stsm_smtp_
         }
         return STSM_SMTP_NEXT;
     }
+    bool delivered = false;
+    for (size_t i = 0; i < p->rcpt_count; i++) {
+        delivered = delivered || stsm_smtp_rcpt_result(s, i)->outcome == STSM_SMTP_DELIVERED;
+    }
     if (stsm_smtp_next(s, &e) != STSM_OK || session_failed(s)) {
         abort();   /* a usable envelope in await_next starts a clean transaction */
+    }
+    size_t queued;
+    const uint8_t *q = stsm_smtp_output(s, &queued);
+    if (!delivered && (queued < 6 || memcmp(q, "RSET\r\n", 6) != 0)) {
+        abort();   /* after a refused transaction the server's state is reset first */
     }
     for (size_t i = 0; i < e.rcpt_count; i++) {
         if (stsm_smtp_rcpt_result(s, i)->outcome != STSM_SMTP_PENDING) {

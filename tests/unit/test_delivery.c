@@ -1133,8 +1133,9 @@ static void wire_form(const struct stsm_message *m, char *out, size_t size)
     out[n] = '\0';
 }
 
-/* 19a: three messages to one domain in one session: one connection, RSET between the
- * transactions, each message's bytes exact, each recipient settled as its reply is read
+/* 19a: three messages to one domain in one session: one connection, no RSET between
+ * transactions that ended with a 250 (fails on the code before it left RSET out), each
+ * message's bytes exact, each recipient settled as its reply is read
  * (a 550 at RCPT for message 1's second recipient does not stop it, nor message 2), and
  * BODY=8BITMIME announced for the one message with 8-bit text.
  * 19b: the connection is lost after message 1's data: message 0 stays delivered, 1 and 2
@@ -1143,7 +1144,7 @@ static void test_batch(bool lost)
 {
     static char expected[16384], data[3][4096];
     CHECK_CASE(lost ? "19b a batch whose session fails mid-way: the rest deferred"
-                    : "19a a batch of three in one session, RSET between");
+                    : "19a a batch of three in one session, no RSET after a 250");
     mx_settings_without_sts();
     static const char *const subjects[] = { "toner low", "paper jam", "door open" };
     static const char *const bodies[] = { "Tray 2 is empty.\n", ".\nA dot line, then caf\xc3\xa9.\n", "Shut it.\r\n" };
@@ -1179,7 +1180,7 @@ static void test_batch(bool lost)
     fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
     static const char *const to_data[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 8BITMIME\r\n", "250 2.1.0 ok\r\n",
                                            "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued 0\r\n",
-                                           "250 2.0.0 reset\r\n", "250 2.1.0 ok\r\n", "250 2.1.5 ok\r\n",
+                                           "250 2.1.0 ok\r\n", "250 2.1.5 ok\r\n",
                                            "550 5.1.1 no such user\r\n", "354 go\r\n" };
     for (size_t i = 0; i < sizeof to_data / sizeof to_data[0]; i++) {
         fake_server_sends(to_data[i], strlen(to_data[i]));
@@ -1187,7 +1188,7 @@ static void test_batch(bool lost)
     if (lost) {
         fake_conn_event(STSM_CONN_FAILED, STSM_ERR_PEER_CLOSED);
     } else {
-        static const char *const rest[] = { "250 2.0.0 queued 1\r\n", "250 2.0.0 reset\r\n", "250 2.1.0 ok\r\n",
+        static const char *const rest[] = { "250 2.0.0 queued 1\r\n", "250 2.1.0 ok\r\n",
                                             "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued 2\r\n",
                                             "221 bye\r\n" };
         for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
@@ -1198,8 +1199,8 @@ static void test_batch(bool lost)
 
     snprintf(expected, sizeof expected,
              "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nDATA\r\n%s"
-             "RSET\r\nMAIL FROM:<alerts@printer.example> BODY=8BITMIME\r\nRCPT TO:<ops@victim.example>\r\n"
-             "RCPT TO:<noc@victim.example>\r\nDATA\r\n%s%s", data[0], data[1], lost ? "" : "RSET\r\n");
+             "MAIL FROM:<alerts@printer.example> BODY=8BITMIME\r\nRCPT TO:<ops@victim.example>\r\n"
+             "RCPT TO:<noc@victim.example>\r\nDATA\r\n%s", data[0], data[1]);
     if (!lost) {
         size_t used = strlen(expected);
         snprintf(expected + used, sizeof expected - used,

@@ -17,6 +17,7 @@ static size_t sent_len;
 static enum stsm_smtp_action action;
 static bool state_seen[STSM_SMTP_STATE_COUNT];   /* states any script put the engine in */
 static size_t unread;              /* server bytes of the script the engine did not read */
+static unsigned server_turns;      /* "S:" lines of the last script: the round trips it took */
 static bool expect_faults;         /* the runner's own self-test: count faults, do not fail */
 static unsigned faults_seen;
 
@@ -90,11 +91,13 @@ static void run(const char *intent, const struct stsm_smtp_params *params, const
     sent_len = 0;
     sent[0] = '\0';
     unread = 0;
+    server_turns = 0;
     CHECK_INT(stsm_smtp_start(&session, params), STSM_OK);
     action = STSM_SMTP_WAIT;
     for (const char *const *line = script; *line != NULL; line++) {
         const char *l = *line;
         if (strncmp(l, "S:", 2) == 0) {
+            server_turns++;
             CHECK_INT(action, STSM_SMTP_WAIT);
             feed(l + 2, strlen(l + 2), byte_at_a_time);
         } else if (strncmp(l, "S0:", 3) == 0) {
@@ -1255,7 +1258,7 @@ static void size_overflow(void)
     }
 }
 
-/* ---- several transactions in one session (RSET between) --------------------------------- */
+/* ---- several transactions in one session (RSET only after a refusal) ------------------- */
 
 static struct stsm_smtp_params second;   /* the envelope next_transaction() starts */
 static enum stsm_smtp_outcome first_outcome[2];
@@ -1274,11 +1277,14 @@ static void start_second(void)
 
 #define TO_MAIL_PLAIN \
     "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250 mx\r\n", "C:MAIL FROM:<alerts@printer.example>\r\n"
-/* The second transaction after "NEXT", delivered, and the end of the session. */
-#define SECOND_DELIVERED \
-    "C:RSET\r\n", "S:250 reset\r\n", "C:MAIL FROM:<other@printer.example>\r\n", "S:250 ok\r\n", \
-    "C:RCPT TO:<b@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "BODY", BODY_ON_WIRE, \
-    "S:250 queued 2\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL
+/* The second transaction after "NEXT" once MAIL FROM is sent, delivered, and the end of
+ * the session. */
+#define SECOND_FROM_MAIL \
+    "C:MAIL FROM:<other@printer.example>\r\n", "S:250 ok\r\n", "C:RCPT TO:<b@example.test>\r\n", \
+    "S:250 ok\r\n", "C:DATA\r\n", "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued 2\r\n", "NEXT:QUIT", \
+    "C:QUIT\r\n", "CLOSE", NULL
+/* The same after a refused transaction: RSET first. */
+#define SECOND_DELIVERED "C:RSET\r\n", "S:250 reset\r\n", SECOND_FROM_MAIL
 
 static void transactions(bool bytewise)
 {
@@ -1292,9 +1298,9 @@ static void transactions(bool bytewise)
 
     static const char *const two[] = {
         TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
-        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued 1\r\n", "NEXT", SECOND_DELIVERED,
+        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued 1\r\n", "NEXT", SECOND_FROM_MAIL,
     };
-    run("two transactions in one session, RSET between", &p, two, bytewise);
+    run("two transactions in one session, no RSET after a 250", &p, two, bytewise);
     CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
     CHECK_INT(first_code[0], 250);
     check_rcpt(0, STSM_SMTP_DELIVERED, 250);
@@ -1328,30 +1334,60 @@ static void transactions(bool bytewise)
     check_rcpt(0, STSM_SMTP_DEFERRED, 451);
     CHECK(stsm_smtp_rcpt_result(&session, 1) == NULL);   /* the second has one recipient */
 
-    /* Pipelined: the flight after RSET; a refused RSET ends the session. */
+    /* Pipelined (issue 12): after a 250 the next flight goes at once, so each further
+     * message takes 2 round trips (flight, message) instead of 3 with RSET; after a
+     * refused message RSET comes first, and a refused RSET ends the session. Fails on the
+     * code before (RSET after every transaction). */
     p = base();
     p.require_tls = false;
     p.more_transactions = true;
     static const char *const pipelined[] = {
         "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250 PIPELINING\r\n",
         "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nDATA\r\n",
-        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n",
-        "S:250 reset\r\n", "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
-        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n",
-        "S:500 what\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT",
+        "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT",
+        "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n",
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:554 5.6.0 refused\r\n", "NEXT",
+        "C:RSET\r\n", "S:500 what\r\n", "C:QUIT\r\n", "CLOSE", NULL,
     };
-    run("pipelined transactions; a refused RSET ends the session", &p, pipelined, bytewise);
-    CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
+    run("pipelined transactions: no RSET after a 250; a refused RSET ends the session", &p, pipelined, bytewise);
+    CHECK_INT(server_turns, 2 + 2 * 3 + 1);   /* greeting, EHLO, 2 a message, the RSET */
+    CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);   /* the third message */
+    CHECK_INT(first_code[0], 554);
     check_rcpt(0, STSM_SMTP_DEFERRED, 500);
     check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_MAIL);
+
+    /* After a 250, an envelope over the server's SIZE still takes RSET (its refusal is
+     * reported as the next transaction's end, after the reply), then the one after it goes
+     * on without another RSET only if that one ended in a 250: here it did not. */
+    second.size_estimate = 5000;
+    static const char *const too_big[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250-SIZE 1000\r\n250 PIPELINING\r\n",
+        "C:MAIL FROM:<alerts@printer.example> SIZE=500\r\nRCPT TO:<ops@example.test>\r\nDATA\r\n",
+        "S:250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n",
+        "S:250 reset\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("after a 250, an envelope over SIZE: RSET, then refused", &p, too_big, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
+    check_rcpt(0, STSM_SMTP_FAILED, 0);
+    check_session(STSM_SMTP_FAILED, STSM_ERR_CAPACITY, STSM_SMTP_STAGE_MAIL);
+    second.size_estimate = 500;
 
     /* The server goes away between transactions: the next one's recipients are deferred. */
     static const char *const lost[] = {
         TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
-        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:RSET\r\n", "S:421 bye\r\n",
+        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:451 later\r\n", "NEXT", "C:RSET\r\n", "S:421 bye\r\n",
         "C:", "CLOSE", NULL,
     };
     run("421 to RSET: the next transaction is deferred", &p, lost, bytewise);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 421);
+    static const char *const lost_at_mail[] = {
+        TO_MAIL_PLAIN, "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", "S:250 ok\r\n", "C:DATA\r\n",
+        "S:354 go\r\n", "BODY", BODY_ON_WIRE, "S:250 queued\r\n", "NEXT", "C:MAIL FROM:<other@printer.example>\r\n",
+        "S:421 bye\r\n", "C:", "CLOSE", NULL,
+    };
+    run("421 to the next MAIL after a 250: the next transaction is deferred", &p, lost_at_mail, bytewise);
     check_rcpt(0, STSM_SMTP_DEFERRED, 421);
 
     next_transaction = NULL;
