@@ -122,14 +122,22 @@ class StsmailSend(StsmailBase):
                 "--subject", SUBJECT.format(tag=tag), "--body-file", str(self.body)]
 
     def send(self, cold, tag, wrap=()):
+        """t_done: when the file shows up, watched while stsmail still runs (it exits only
+        after QUIT's reply, which comes later)."""
         self.watch.arm()
+        out, err = self.dir / "last.out", self.dir / "last.err"
         t_start = time.monotonic()
-        res = subprocess.run(self.ctx.in_ns(*wrap, *self.argv(cold, tag)), capture_output=True, text=True,
-                             timeout=600)
-        if res.returncode != 0:
-            raise RuntimeError(f"stsmail send exit {res.returncode}: {res.stdout[-300:]} {res.stderr[-600:]}")
-        t_done, _ = self.watch.wait([tag])[tag]
-        (self.dir / "last.err").write_text(res.stderr)
+        proc = subprocess.Popen(self.ctx.in_ns(*wrap, *self.argv(cold, tag)), stdout=open(out, "w"),
+                                stderr=open(err, "w"), stdin=subprocess.DEVNULL)
+        try:
+            found = self.watch.wait([tag], timeout_s=600, failed=lambda: None if proc.poll() in (None, 0)
+                                    else f"stsmail send exit {proc.returncode}")
+        except peers.PeerError as e:
+            stop_process(proc, signal.SIGTERM, 10)
+            raise RuntimeError(f"{e}: {out.read_text()[-300:]} {err.read_text()[-600:]}")
+        t_done, _ = found[tag]
+        if proc.wait(600) != 0:
+            raise RuntimeError(f"stsmail send exit {proc.returncode}: {err.read_text()[-600:]}")
         return {"t_start": t_start, "t_done": t_done}
 
     def teardown(self):
