@@ -493,7 +493,8 @@ receiver's Maildir (the lab's Postfix writes it through its queue after that rep
 few ms to about 1.5 round trips later in these runs).
 SMTP rules that fix the count: the client waits for the greeting; EHLO and STARTTLS each
 end a command group (the client cannot know PIPELINING before the EHLO reply, and must
-send EHLO again after TLS); AUTH ends a group; MAIL, RCPT and DATA go together and the
+send EHLO again after TLS); the client waits for AUTH's 235 before MAIL (what it may send
+next depends on it); MAIL, RCPT and DATA go together and the
 message follows the 354 (with CHUNKING, MAIL, RCPT and `BDAT n LAST` with the message go
 together); QUIT need not be waited for. A TCP connection costs one round trip before the
 client may send; the server speaks first, so the greeting arrives one round trip after
