@@ -2,10 +2,14 @@
 without root, the running lab's description (lab.json, written by labctl.py), and the
 PASS/FAIL bookkeeping that ends in the exit status ctest reads."""
 
+import contextlib
 import json
 import os
+import signal
 import struct
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 _results = []
@@ -32,6 +36,36 @@ def udp_payloads(pcap):
             continue
         out.append((sec + usec / 1e6, frame[14 + (frame[14] & 0x0F) * 4 + 8:]))
     return out
+
+
+class Capture:
+    """What capture() recorded: `data`, the pcap's bytes, once the block has ended."""
+    data = b""
+
+
+@contextlib.contextmanager
+def capture(ns, iface, bpf, pcap):
+    """Records the frames matching `bpf` on `iface` of namespace `ns` while the block runs
+    (tcpdump -w `pcap`, listening before the block starts, given 0.3 s after it for the
+    last frames). Yields a Capture whose `data` holds the file's bytes afterwards; the
+    file is removed."""
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n",
+                             "-Z", "root", "-i", iface, "-w", str(pcap), bpf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc.stderr.readline()   # "listening on ...": it captures from now on
+    result = Capture()
+    try:
+        yield result
+    finally:
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        result.data = pcap.read_bytes() if pcap.exists() else b""
+        pcap.unlink(missing_ok=True)
 
 
 def record(ok, line):

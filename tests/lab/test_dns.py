@@ -10,9 +10,7 @@ Usage: test_dns.py STSMAIL LAB_STATE_DIR"""
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 
 from dnslib import QTYPE, DNSRecord
 
@@ -136,23 +134,9 @@ check("queries come from random high ports with random IDs",
 def dns_on_wire(run):
     """Runs run() under tcpdump on the TAP interface; returns its result and the DNS
     datagrams seen, as (seconds, "query" or "answer", id, name, type)."""
-    pcap = state / f"dns-arp-{os.getpid()}.pcap"
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n",
-                             "-Z", "root", "-i", tap, "-w", str(pcap), "udp port 53"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    proc.stderr.readline()   # "listening on ...": it captures from now on
-    try:
+    with labtest.capture(ns, tap, "udp port 53", state / f"dns-arp-{os.getpid()}.pcap") as cap:
         result = run()
-    finally:
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    data = pcap.read_bytes() if pcap.exists() else b""
-    pcap.unlink(missing_ok=True)
+    data = cap.data
     seen = []
     for t, payload in labtest.udp_payloads(data):
         try:

@@ -10,10 +10,8 @@ Usage: test_first_hop.py STSMAIL LAB_STATE_DIR"""
 
 import json
 import os
-import signal
 import struct
 import subprocess
-import time
 
 import labtest
 from labtest import check
@@ -62,27 +60,15 @@ setup = subprocess.run(
           f"  arp operation request arp saddr ip {ADDRESS} arp daddr ip {dns} quota until 40 bytes drop\n }}\n}}\n")
 check("the lab drops the first ARP request (nft)", setup.returncode == 0, setup.stderr.strip())
 
-pcap = state / f"first-hop-{os.getpid()}.pcap"
-cap = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-U", "--immediate-mode", "-n", "-Z", "root",
-                        "-i", tap, "-w", str(pcap), "arp or udp port 53"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-cap.stderr.readline()   # "listening on ...": it captures from now on
 try:
-    res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "60", stsmail, "send", "--settings",
-                          str(settings), "--subject", "first hop"], input="toner low\n",
-                         capture_output=True, text=True)
+    with labtest.capture(ns, tap, "arp or udp port 53", state / f"first-hop-{os.getpid()}.pcap") as cap:
+        res = subprocess.run(["ip", "netns", "exec", ns, "timeout", "60", stsmail, "send", "--settings",
+                              str(settings), "--subject", "first hop"], input="toner low\n",
+                             capture_output=True, text=True)
 finally:
-    time.sleep(0.3)
-    cap.send_signal(signal.SIGINT)
-    try:
-        cap.wait(5)
-    except subprocess.TimeoutExpired:
-        cap.kill()
-        cap.wait()
     nft("delete", "table", "arp", TABLE)
     settings.unlink(missing_ok=True)
-seen = wire(pcap.read_bytes() if pcap.exists() else b"")
-pcap.unlink(missing_ok=True)
+seen = wire(cap.data)
 
 check("delivered", res.returncode == 0, f"exit {res.returncode}: {res.stdout[-300:]} {res.stderr[-500:]}")
 asks = [t for t, kind, target in seen if kind == "arp" and target == dns]
