@@ -687,8 +687,10 @@ def write_report(bench, out, svg, cg, command, started, elapsed_s):
     targets = [
         ("Cold direct MX with a policy fetch within 10 round trips (TLS 1.3)", rt("stsmail cold"),
          lambda v: v <= 10, lambda v: f"{v:.1f} round trips"),
-        ("Warm direct MX within 8 round trips (7 with CHUNKING)", rt("stsmail warm"), lambda v: v <= 8,
-         lambda v: f"{v:.1f} round trips"),
+        # The lab's Postfix offers CHUNKING (its EHLO reply in every capture), so the issue's
+        # warm target for this receiver is 7, not 8.
+        ("Warm direct MX within 8 round trips, 7 where the server offers CHUNKING (the lab's Postfix does)",
+         rt("stsmail warm"), lambda v: v <= 7, lambda v: f"{v:.1f} round trips"),
         ("Relay within 10 round trips", rt("stsmail relay"), lambda v: v <= 10, lambda v: f"{v:.1f} round trips"),
         ("Faster than Postfix + resolver cold", r_cold, lambda v: v < 1, lambda v: f"ratio {v:.2f}"),
         ("At most 0.6 of Postfix cold", r_cold, lambda v: v <= 0.6, lambda v: f"ratio {v:.2f}"),
