@@ -375,6 +375,52 @@ static void message_unreadable(struct stsm_delivery *d, stsm_status_t status)
     expire(d, status, text);
 }
 
+/* The message's exact size as BDAT's chunk in one form (8-bit or not): a first pass of
+ * the same reader and encoder the sending does. 0 when it cannot be read: DATA then,
+ * whose streaming finds the same failure. */
+static size_t chunk_octets(const struct stsm_message *message, bool eight)
+{
+    struct stsm_message_reader reader;
+    struct stsm_smtp_data enc;
+    uint8_t in[64], out[128];
+    if (stsm_message_reader_start(&reader, message, eight) != STSM_OK) {
+        return 0;
+    }
+    stsm_smtp_data_init_chunk(&enc);
+    for (;;) {
+        size_t len;
+        if (stsm_message_reader_read(&reader, (char *)in, sizeof in, &len) != STSM_OK) {
+            return 0;
+        }
+        if (len == 0) {
+            break;
+        }
+        for (size_t used = 0, n; used < len;) {
+            used += stsm_smtp_data_encode(&enc, in + used, len - used, out, sizeof out, &n);
+        }
+    }
+    (void)stsm_smtp_data_finish(&enc, out);
+    return enc.total;
+}
+
+/* The message read otherwise than it was counted for BDAT: the chunk is cut before its
+ * announced end (the server waits for the rest and drops the transaction when the
+ * connection goes); it is tried again later, counted again. */
+static void message_changed(struct stsm_delivery *d)
+{
+    disarm(d, &d->deadline_timer);
+    expire(d, STSM_ERR_CORRUPT, "the message changed size while it was sent, not as BDAT announced");
+}
+
+/* The chunk's octets must be what BDAT announced, to the byte: a message that reads
+ * otherwise than it counted cannot be sent (a wrong count would make the server take our
+ * next bytes as message text, or cut it). The connection is closed before more goes. */
+static bool chunk_overrun(const struct stsm_delivery *d, bool at_end)
+{
+    size_t n = stsm_smtp_chunk_size(&d->smtp);
+    return n > 0 && (d->encoder.total > n || (at_end && d->encoder.total != n));
+}
+
 /* Fills the chunk: message pieces from the reader, dot-stuffed by the encoder. */
 static stsm_status_t fill_chunk(struct stsm_delivery *d)
 {
@@ -398,6 +444,11 @@ static stsm_status_t fill_chunk(struct stsm_delivery *d)
 /* Streams the message through the DATA encoder; returns when the connection is full. */
 static void pump_data(struct stsm_delivery *d)
 {
+    size_t queued;
+    (void)stsm_smtp_output(&d->smtp, &queued);
+    if (queued > 0) {
+        return;   /* a flight ending with BDAT: its commands go first (WRITABLE comes back) */
+    }
     for (;;) {
         if (d->chunk_sent < d->chunk_len) {
             long n = d->transport->send(CONN(d), d->chunk + d->chunk_sent, d->chunk_len - d->chunk_sent);
@@ -417,6 +468,10 @@ static void pump_data(struct stsm_delivery *d)
         }
         d->chunk_sent = d->chunk_len = 0;
         stsm_status_t st = d->data_finished ? STSM_OK : fill_chunk(d);
+        if (st == STSM_OK && chunk_overrun(d, false)) {
+            message_changed(d);
+            return;
+        }
         if (st != STSM_OK) {
             message_unreadable(d, st);
             return;
@@ -427,6 +482,10 @@ static void pump_data(struct stsm_delivery *d)
         if (!d->data_finished) {
             d->chunk_len = stsm_smtp_data_finish(&d->encoder, d->chunk);
             d->data_finished = true;
+            if (chunk_overrun(d, true)) {
+                message_changed(d);
+                return;
+            }
         } else {
             d->transport->flush(CONN(d));
             d->data_running = false;   /* all sent: nothing more to pump */
@@ -448,7 +507,11 @@ static void start_data(struct stsm_delivery *d)
     d->chunk_len = d->chunk_sent = 0;
     d->data_finished = false;
     d->data_running = true;
-    stsm_smtp_data_init(&d->encoder);
+    if (stsm_smtp_chunk_size(&d->smtp) > 0) {
+        stsm_smtp_data_init_chunk(&d->encoder);
+    } else {
+        stsm_smtp_data_init(&d->encoder);
+    }
     pump_data(d);
 }
 
@@ -499,6 +562,9 @@ static void transaction_envelope(struct stsm_delivery *d, size_t m, struct stsm_
     d->session_rcpt_count = p->rcpt_count;
     p->size_estimate = d->size_estimate[m];
     p->body_8bit = stsm_message_is_8bit(msg);
+    p->chunk_size = chunk_octets(msg, false);
+    /* The reader's form differs with 8BITMIME only for a body with 8-bit text. */
+    p->chunk_size_8bit = p->body_8bit ? chunk_octets(msg, true) : p->chunk_size;
 }
 
 /* A transaction ended with the session still usable: its recipients are final; the next
@@ -511,7 +577,7 @@ static void next_transaction(struct stsm_delivery *d)
         struct stsm_smtp_params p = { 0 };
         transaction_envelope(d, m, &p);
         if (stsm_smtp_next(&d->smtp, &p) == STSM_OK) {
-            act(d, STSM_SMTP_WAIT);
+            act(d, stsm_smtp_message_due(&d->smtp) ? STSM_SMTP_SEND_DATA : STSM_SMTP_WAIT);
             return;
         }
         /* Checked at the start, so never; the rest is deferred at the session's end. */

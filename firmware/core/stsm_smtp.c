@@ -145,6 +145,13 @@ static void note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum s
  * either the caller is asked for the next transaction (`next`) or the session ends. */
 static enum stsm_smtp_action end(struct stsm_smtp *s, bool send_quit, bool next)
 {
+    if (s->chunk_streaming) {
+        /* The server takes every byte we send now as chunk octets: a QUIT or the next
+         * transaction's commands would be message text. Only closing is left. */
+        send_quit = false;
+        next = false;
+        s->chunk_streaming = false;   /* nothing more of it goes: the connection closes */
+    }
     drop_unsent(s);
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
@@ -253,8 +260,31 @@ static void queue_rcpt(struct stsm_smtp *s, size_t i)
     queue(s, "RCPT TO:<%s>\r\n", s->params.rcpt[i]);
 }
 
+/* The exact octet count for BDAT in the form the message will take (the caller sends it
+ * 8-bit when the server offers 8BITMIME); 0 when unknown or not offered: DATA then. */
+static size_t chunk_octets(const struct stsm_smtp *s)
+{
+    if (!s->caps.chunking) {
+        return 0;
+    }
+    return s->caps.eightbitmime ? s->params.chunk_size_8bit : s->params.chunk_size;
+}
+
+/* "BDAT n LAST" (RFC 3030): the caller streams the n octets next, then calls
+ * stsm_smtp_data_done(). Its reply is counted with the line, but accepted only after the
+ * octets were handed over (on_chunk_reply). */
+static enum stsm_smtp_action queue_bdat(struct stsm_smtp *s, enum stsm_smtp_state next)
+{
+    s->chunk_size = chunk_octets(s);
+    queue(s, "BDAT %lu LAST\r\n", (unsigned long)s->chunk_size);
+    s->chunk_streaming = true;
+    set_state(s, next);
+    return STSM_SMTP_SEND_DATA;
+}
+
 /* The envelope: MAIL FROM, then the recipients one reply at a time, or all of it and
- * DATA in one flight when the server pipelines. */
+ * DATA in one flight when the server pipelines; with CHUNKING the flight ends with BDAT
+ * and the message itself, so no 354 is waited for. */
 static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
 {
     /* stsm_smtp_release() comes back here from the hold to go on. */
@@ -274,6 +304,10 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
     }
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         queue_rcpt(s, i);
+    }
+    s->chunk_size = 0;
+    if (chunk_octets(s) > 0) {
+        return queue_bdat(s, STSM_SMTP_AWAIT_FLIGHT_MAIL);
     }
     queue(s, "DATA\r\n");
     return await(s, STSM_SMTP_AWAIT_FLIGHT_MAIL);
@@ -396,6 +430,8 @@ static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
     const char *rest, *end = line + len;
     if (keyword(line, len, "STARTTLS", &rest)) {
         s->caps.starttls = true;
+    } else if (keyword(line, len, "CHUNKING", &rest)) {
+        s->caps.chunking = true;
     } else if (keyword(line, len, "PIPELINING", &rest)) {
         s->caps.pipelining = true;
     } else if (keyword(line, len, "8BITMIME", &rest)) {
@@ -513,6 +549,10 @@ static enum stsm_smtp_action on_rcpt(struct stsm_smtp *s, const struct stsm_smtp
     if (s->rcpt_accepted == 0) {
         return finish(s, true);
     }
+    s->chunk_size = 0;
+    if (chunk_octets(s) > 0) {
+        return queue_bdat(s, STSM_SMTP_AWAIT_CHUNK_REPLY);
+    }
     queue(s, "DATA\r\n");
     return await(s, STSM_SMTP_AWAIT_DATA);
 }
@@ -552,7 +592,7 @@ static enum stsm_smtp_action on_flight_rcpt(struct stsm_smtp *s, const struct st
         record_rcpt(s, s->rcpt_next, reply);
     }
     if (++s->rcpt_next == s->params.rcpt_count) {
-        return await(s, STSM_SMTP_AWAIT_FLIGHT_DATA);
+        return await(s, s->chunk_size > 0 ? STSM_SMTP_AWAIT_CHUNK_REPLY : STSM_SMTP_AWAIT_FLIGHT_DATA);
     }
     return STSM_SMTP_WAIT;
 }
@@ -569,6 +609,20 @@ static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct 
         }
     }
     return finish(s, true);
+}
+
+/* The reply to "BDAT n LAST". After a refused MAIL or every RCPT refused the server has
+ * read and discarded the chunk (RFC 3030 section 2): its reply, a refusal as a rule, says
+ * nothing about recipients already decided, and the session goes on (RSET first). */
+static enum stsm_smtp_action on_chunk_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
+{
+    if (s->chunk_streaming) {
+        return protocol_failure(s, "reply to BDAT before its chunk was sent", false);
+    }
+    if (session_failed(s) || s->rcpt_accepted == 0) {
+        return finish(s, true);
+    }
+    return on_message_reply(s, reply);
 }
 
 static enum stsm_smtp_action on_empty_data_end(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
@@ -597,7 +651,8 @@ static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct sts
 /* Everything about a state in one row: its name for logs, the stage a failure in it is
  * reported at (held nowhere else, so it cannot drift from the state), how long its wait
  * may take (RFC 5321 section 4.5.3.2: greeting, MAIL and RCPT 5 minutes, EHLO, STARTTLS
- * and AUTH timed alike; a pipelined flight as its first command, MAIL) and its reply
+ * and AUTH timed alike; a pipelined flight as its first command, MAIL; BDAT's reply as
+ * the end of the data's) and its reply
  * handler. States that await the caller take any reply as a protocol error. */
 #define ROW(state, name, stage, minutes, on_reply) \
     [STSM_SMTP_##state] = { name, on_reply, STSM_SMTP_STAGE_##stage, minutes }
@@ -625,6 +680,7 @@ static const struct state_row {
     ROW(AWAIT_FLIGHT_DATA, "await_flight_data", DATA, 5, on_data),
     ROW(AWAIT_MESSAGE, "await_message", DATA, 3, on_unexpected),
     ROW(AWAIT_MESSAGE_REPLY, "await_message_reply", DATA, 10, on_message_reply),
+    ROW(AWAIT_CHUNK_REPLY, "await_chunk_reply", DATA, 10, on_chunk_reply),
     ROW(AWAIT_EMPTY_DATA_END, "await_empty_data_end", DATA, 2, on_empty_data_end),
     ROW(AWAIT_NEXT, "await_next", MAIL, 5, on_unexpected),
     ROW(AWAIT_RSET, "await_rset", MAIL, 5, on_rset),
@@ -799,6 +855,8 @@ stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params 
     s->params.rcpt_count = envelope->rcpt_count;
     s->params.size_estimate = envelope->size_estimate;
     s->params.body_8bit = envelope->body_8bit;
+    s->params.chunk_size = envelope->chunk_size;
+    s->params.chunk_size_8bit = envelope->chunk_size_8bit;
     s->params.hold_before_mail = false;   /* the host was judged once, for the session */
     memset(s->rcpt, 0, sizeof s->rcpt);
     s->rcpt_next = 0;
@@ -825,6 +883,16 @@ enum stsm_smtp_action stsm_smtp_quit(struct stsm_smtp *s)
     return s->state == STSM_SMTP_AWAIT_NEXT ? end(s, true, false) : unchanged(s);
 }
 
+bool stsm_smtp_message_due(const struct stsm_smtp *s)
+{
+    return s->chunk_streaming || s->state == STSM_SMTP_AWAIT_MESSAGE;
+}
+
+size_t stsm_smtp_chunk_size(const struct stsm_smtp *s)
+{
+    return s->chunk_size;
+}
+
 bool stsm_smtp_held(const struct stsm_smtp *s)
 {
     return s->state == STSM_SMTP_AWAIT_RELEASE;
@@ -837,6 +905,12 @@ bool stsm_smtp_tls_active(const struct stsm_smtp *s)
 
 enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s)
 {
+    if (s->chunk_streaming) {
+        /* BDAT's reply was counted with its line; it may be read from now on. */
+        s->chunk_streaming = false;
+        s->wait_serial++;
+        return STSM_SMTP_WAIT;
+    }
     if (s->state != STSM_SMTP_AWAIT_MESSAGE) {
         return unchanged(s);
     }

@@ -1,6 +1,7 @@
 /*
  * SMTP client session engine (RFC 5321, STARTTLS per RFC 3207, AUTH per RFC 4954,
- * PIPELINING per RFC 2920, SIZE per RFC 1870). Sans-I/O: it is fed the server's bytes
+ * PIPELINING per RFC 2920, SIZE per RFC 1870, CHUNKING per RFC 3030: BDAT instead of DATA
+ * whenever the server offers it and the caller gave the message's exact size). Sans-I/O: it is fed the server's bytes
  * and tells the caller what to do next, writing the commands to send into its own
  * buffer. The caller owns the transport, the TLS handshake, the clock and the message.
  *
@@ -8,8 +9,13 @@
  * stsm_smtp_output_sent()), and act on the returned action:
  *   STSM_SMTP_WAIT        feed the server's bytes to stsm_smtp_receive()
  *   STSM_SMTP_START_TLS   run the TLS handshake, report with stsm_smtp_tls_done()
- *   STSM_SMTP_SEND_DATA   stream the message through stsm_smtp_data (stsm_smtp_data.h),
- *                         then call stsm_smtp_data_done()
+ *   STSM_SMTP_SEND_DATA   send the queued output first, then stream the message through
+ *                         stsm_smtp_data (stsm_smtp_data.h), then call stsm_smtp_data_done().
+ *                         When stsm_smtp_chunk_size() is not 0 it goes as BDAT's chunk:
+ *                         encoded by stsm_smtp_data_init_chunk()'s encoder, exactly that
+ *                         many octets (anything else must close the connection, never
+ *                         call stsm_smtp_data_done()). Replies to a pipelined flight may
+ *                         arrive meanwhile: keep feeding them to stsm_smtp_receive()
  *   STSM_SMTP_CLOSE       send what is left (QUIT) and close; results are final
  *   STSM_SMTP_HOLD        everything before MAIL FROM is done; call stsm_smtp_release()
  *   STSM_SMTP_NEXT        (params.more_transactions only) the transaction is over and its
@@ -93,6 +99,10 @@ struct stsm_smtp_params {
     bool body_8bit;                    /**< the body has 8-bit text: announce BODY=8BITMIME when the
                                             server offers it (otherwise the caller sends it
                                             quoted-printable, see stsm_message_render) */
+    size_t chunk_size;                 /**< the message's exact size for BDAT as sent without
+                                            8BITMIME: stsm_smtp_data_init_chunk()'s encoder
+                                            output, finish included; 0: unknown, DATA is used */
+    size_t chunk_size_8bit;            /**< the same, as sent 8-bit (server offers 8BITMIME) */
     bool more_transactions;            /**< after each transaction's end that leaves the session
                                             usable (the verdict on the message, or a refusal of
                                             MAIL, of every RCPT or of DATA), stop with
@@ -102,7 +112,7 @@ struct stsm_smtp_params {
 /** Extensions the server announced in its last EHLO reply. */
 struct stsm_smtp_caps {
     bool esmtp;                        /**< EHLO succeeded (false after a HELO fallback) */
-    bool starttls, pipelining, eightbitmime, smtputf8, enhanced_status, size, auth_plain, auth_login;
+    bool starttls, pipelining, chunking, eightbitmime, smtputf8, enhanced_status, size, auth_plain, auth_login;
     uint32_t size_limit;               /**< SIZE parameter, 0 when none */
 };
 
@@ -138,6 +148,7 @@ enum stsm_smtp_state {
     STSM_SMTP_AWAIT_FLIGHT_DATA,       /**< pipelined flight: the reply to its DATA */
     STSM_SMTP_AWAIT_MESSAGE,           /**< the caller streams the message: stsm_smtp_data_done() */
     STSM_SMTP_AWAIT_MESSAGE_REPLY,     /**< the verdict on the message */
+    STSM_SMTP_AWAIT_CHUNK_REPLY,       /**< the reply to "BDAT n LAST" (the chunk is the message) */
     STSM_SMTP_AWAIT_EMPTY_DATA_END,    /**< the reply to "." ending a DATA with no recipient */
     STSM_SMTP_AWAIT_NEXT,              /**< a transaction ended: stsm_smtp_next() or stsm_smtp_quit() */
     STSM_SMTP_AWAIT_RSET,              /**< the reply to RSET, before the next transaction's MAIL */
@@ -159,6 +170,8 @@ struct stsm_smtp {
     bool out_mid_line;                 /* out[0] continues a line partly handed over */
     size_t rcpt_accepted;
     bool server_reset;                 /* the last transaction ended with a 250 to its message */
+    bool chunk_streaming;              /* BDAT is queued: the caller owes its octets */
+    size_t chunk_size;                 /* this transaction's BDAT octets, 0 for DATA */
     uint8_t out[STSM_SMTP_OUT_MAX];
     size_t out_len;
     struct stsm_smtp_result session;   /* failure of the session as a whole */
@@ -204,7 +217,8 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
 /**
  * In STSM_SMTP_AWAIT_NEXT (after STSM_SMTP_NEXT): starts the next transaction on the same
  * session with `envelope`'s mail_from, rcpt, rcpt_count, size_estimate and body_8bit (its
- * other members are ignored; the strings must outlive the transaction). The recipients'
+ * other members are ignored but chunk_size and chunk_size_8bit; the strings must
+ * outlive the transaction). The recipients'
  * results start again from pending, so read the last transaction's first. Sends MAIL
  * FROM and the rest as the first transaction did (no hold); RSET first unless the last
  * transaction ended with a 2xx to its message (the server has reset then, RFC 5321
@@ -212,13 +226,20 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
  * RSET's reply, as STSM_SMTP_NEXT). A server that refuses RSET ends the session, deferred
  * (STSM_ERR_PEER_PROTOCOL). Returns
  * STSM_ERR_ARGUMENT, changing nothing, outside that state or for an envelope
- * stsm_smtp_start() would refuse; otherwise STSM_OK, and the action is STSM_SMTP_WAIT.
+ * stsm_smtp_start() would refuse; otherwise STSM_OK, and the action is STSM_SMTP_WAIT, or STSM_SMTP_SEND_DATA when
+ * stsm_smtp_message_due() (a pipelined flight that ends with BDAT and the message).
  */
 stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params *envelope);
 
 /** In STSM_SMTP_AWAIT_NEXT: no more transactions; queues QUIT and returns STSM_SMTP_CLOSE.
  *  Elsewhere it changes nothing. */
 enum stsm_smtp_action stsm_smtp_quit(struct stsm_smtp *s);
+
+/** True from STSM_SMTP_SEND_DATA until stsm_smtp_data_done(): the caller owes the message. */
+bool stsm_smtp_message_due(const struct stsm_smtp *s);
+
+/** The octets of the current transaction's BDAT chunk; 0 when the message goes by DATA. */
+size_t stsm_smtp_chunk_size(const struct stsm_smtp *s);
 
 /** True while the session waits in a hold. */
 bool stsm_smtp_held(const struct stsm_smtp *s);
@@ -229,7 +250,8 @@ bool stsm_smtp_tls_active(const struct stsm_smtp *s);
 /** The TLS handshake requested by STSM_SMTP_START_TLS ended with `status`. */
 enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t status);
 
-/** The whole message and its terminator were sent after STSM_SMTP_SEND_DATA. */
+/** The whole message and its terminator (DATA), or exactly the chunk's octets (BDAT), were
+ *  sent after STSM_SMTP_SEND_DATA. */
 enum stsm_smtp_action stsm_smtp_data_done(struct stsm_smtp *s);
 
 

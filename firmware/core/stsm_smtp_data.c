@@ -4,6 +4,14 @@ void stsm_smtp_data_init(struct stsm_smtp_data *enc)
 {
     enc->at_line_start = true;
     enc->after_cr = false;
+    enc->chunk = false;
+    enc->total = 0;
+}
+
+void stsm_smtp_data_init_chunk(struct stsm_smtp_data *enc)
+{
+    stsm_smtp_data_init(enc);
+    enc->chunk = true;
 }
 
 size_t stsm_smtp_data_encode(struct stsm_smtp_data *enc, const uint8_t *in, size_t in_len,
@@ -23,13 +31,14 @@ size_t stsm_smtp_data_encode(struct stsm_smtp_data *enc, const uint8_t *in, size
             enc->at_line_start = true;
             continue;
         }
-        if (enc->at_line_start && c == '.') {
+        if (enc->at_line_start && c == '.' && !enc->chunk) {
             out[o++] = '.';
         }
         out[o++] = c;
         enc->at_line_start = false;
     }
     *out_len = o;
+    enc->total += o;
     return i;
 }
 
@@ -40,9 +49,12 @@ size_t stsm_smtp_data_finish(struct stsm_smtp_data *enc, uint8_t *out)
         out[o++] = '\r';
         out[o++] = '\n';
     }
-    out[o++] = '.';
-    out[o++] = '\r';
-    out[o++] = '\n';
+    if (!enc->chunk) {
+        out[o++] = '.';
+        out[o++] = '\r';
+        out[o++] = '\n';
+    }
+    enc->total += o;
     enc->at_line_start = true;
     enc->after_cr = false;
     return o;

@@ -17,6 +17,10 @@
  * body, bit 6 an envelope the engine must refuse (nothing changes, the next byte chooses
  * again).
  *
+ * The message's BDAT sizes are always known, so a server whose EHLO offers CHUNKING gets
+ * BDAT; while its chunk is "streamed" the server's bytes keep coming, and the chunk ends
+ * (stsm_smtp_data_done()) before the first piece whose first byte is even.
+ *
  * What must hold for every input: the engine reads everything while it waits and makes
  * progress; every command is a CRLF-terminated line of a known kind; with require_tls
  * nothing but EHLO, STARTTLS and QUIT leaves before TLS, and never AUTH in plaintext;
@@ -28,6 +32,7 @@
  * to its message resets the server); the next transaction is checked as the first was.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +60,7 @@ static bool is_base64(const uint8_t *line, size_t len)
 
 struct view {
     bool require_tls, no_starttls, tls, failed, auth_sent;
+    size_t chunk;    /* the BDAT size the engine must announce now */
     bool rset_due;   /* stsm_smtp_next() was just called: RSET may leave */
 };
 
@@ -82,7 +88,15 @@ static void check_output(const uint8_t *out, size_t len, struct view *v)
         bool envelope = starts(line, n, "MAIL FROM:<") || starts(line, n, "RCPT TO:<") ||
                         (n == 4 && starts(line, n, "DATA"));
         bool rset = n == 4 && starts(line, n, "RSET");
-        if (!(quit || dot || ehlo || starttls || auth || envelope || rset)) {
+        bool bdat = starts(line, n, "BDAT ");
+        if (bdat) {
+            char want[40];
+            int w = snprintf(want, sizeof want, "BDAT %zu LAST", v->chunk);
+            if ((size_t)w != n || memcmp(line, want, n) != 0 || at != len) {
+                abort();   /* the exact size, "LAST", and nothing after it but the chunk */
+            }
+        }
+        if (!(quit || dot || ehlo || starttls || auth || envelope || rset || bdat)) {
             abort();   /* not a command the engine has */
         }
         if (rset && (!v->rset_due || at != n + 2)) {
@@ -201,6 +215,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.hold_before_mail = (flags & 0x20) != 0;
     p.implicit_tls = (flags & 0x40) != 0;
     p.more_transactions = more;
+    p.chunk_size = 1234;
+    p.chunk_size_8bit = 1201;
     p.rcpt[0] = "x@example.test";
     p.rcpt[1] = "y@example.test";
     p.rcpt[2] = "z@example.test";
@@ -210,9 +226,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct view v = { .require_tls = p.require_tls, .no_starttls = p.no_starttls, .tls = p.implicit_tls };
     enum stsm_smtp_action action = STSM_SMTP_WAIT;
     size_t at = 0;
+    bool streaming = false;   /* a BDAT chunk is on its way: nothing else may be queued */
     while (action != STSM_SMTP_CLOSE) {
         size_t out_len;
         const uint8_t *out = stsm_smtp_output(&s, &out_len);
+        const struct stsm_smtp_caps *caps = stsm_smtp_caps(&s);
+        v.chunk = caps->eightbitmime ? p.chunk_size_8bit : p.chunk_size;
+        if (streaming && out_len != 0) {
+            abort();   /* a command inside the chunk */
+        }
         check_output(out, out_len, &v);
         stsm_smtp_output_sent(&s, out_len);
         v.failed = session_failed(&s);
@@ -227,7 +249,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             action = stsm_smtp_tls_done(&s, STSM_OK);
             v.tls = true;
         } else if (action == STSM_SMTP_SEND_DATA) {
+            if (!stsm_smtp_message_due(&s)) {
+                abort();
+            }
+            if (stsm_smtp_chunk_size(&s) > 0) {
+                if (!caps->chunking || stsm_smtp_chunk_size(&s) != v.chunk) {
+                    abort();
+                }
+                streaming = true;   /* replies may come while the chunk goes */
+                action = STSM_SMTP_WAIT;
+            } else {
+                if (caps->chunking) {
+                    abort();   /* DATA though BDAT was offered and the size known */
+                }
+                action = stsm_smtp_data_done(&s);
+            }
+        } else if (streaming && (at >= size || (data[at] & 1) == 0)) {
+            streaming = false;
             action = stsm_smtp_data_done(&s);
+            if (stsm_smtp_message_due(&s)) {
+                abort();
+            }
         } else if (action == STSM_SMTP_HOLD) {
             action = stsm_smtp_release(&s, (flags & 0x80) != 0, STSM_ERR_STS_NO_MATCH, "refused");
         } else if (at < size) {
@@ -261,10 +303,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    /* At the end at most QUIT is queued, and nothing brings the session back. */
+    /* At the end at most QUIT is queued (nothing mid-chunk), and nothing brings the
+     * session back. */
     size_t out_len;
     const uint8_t *out = stsm_smtp_output(&s, &out_len);
-    if (out_len != 0 && (out_len != 6 || memcmp(out, "QUIT\r\n", 6) != 0)) {
+    if (out_len != 0 && (streaming || out_len != 6 || memcmp(out, "QUIT\r\n", 6) != 0)) {
         abort();
     }
     stsm_smtp_output_sent(&s, out_len);

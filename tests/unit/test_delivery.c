@@ -996,6 +996,39 @@ static const char *moving_body(void *ctx, size_t *len)
     return body_places[body_place];
 }
 
+/* The message of the cases below, its body found through `body_at` (`*m`), and the same
+ * with body_text's first `len` bytes in place (`*fixed`), to render what is expected. */
+static void found_body_message(const char *(*body_at)(void *, size_t *), size_t len, struct stsm_message *m,
+                               struct stsm_message *fixed)
+{
+    *m = (struct stsm_message){ .from = "alerts@printer.example", .subject = "toner low", .body_at = body_at,
+                                .date = 1796083200 };
+    m->to[0] = "ops@victim.example";
+    m->to_count = 1;
+    *fixed = *m;
+    fixed->body_at = NULL;
+    fixed->body = body_text;
+    fixed->body_len = len;
+}
+
+/* Starts delivering `m` on the fakes, up to the connection to mx.victim.example (where
+ * the session's envelope is made). */
+static void start_connected(const struct stsm_message *m)
+{
+    fake_reset();
+    dones = 0;
+    log_len = 0;
+    log_text[0] = '\0';
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock };
+    stsm_delivery_set_options(&delivery, &options);
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, m, NULL, NULL, 1796083200, on_log, on_done, NULL), STSM_OK);
+    fake_clock_serve();
+    fake_route_answer("mx.victim.example");
+    fake_clock_serve();
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+}
+
 /* MX mode to ops@victim.example, MTA-STS off: the settings of the cases below. */
 static void mx_settings_without_sts(void)
 {
@@ -1030,14 +1063,8 @@ static void test_body_moves(bool lost)
         }
     }
     memcpy(body_text + 100, "caf\xc3\xa9", 5);
-    struct stsm_message m = { .from = "alerts@printer.example", .subject = "toner low", .body_at = moving_body,
-                              .date = 1796083200 };
-    m.to[0] = "ops@victim.example";
-    m.to_count = 1;
-    struct stsm_message fixed = m;
-    fixed.body_at = NULL;
-    fixed.body = body_text;
-    fixed.body_len = sizeof body_text;
+    struct stsm_message m, fixed;
+    found_body_message(moving_body, sizeof body_text, &m, &fixed);
     size_t len = 0;
     CHECK_INT(stsm_message_render(&fixed, true, rendered, sizeof rendered, &len), STSM_OK);
     struct stsm_smtp_data enc;
@@ -1048,20 +1075,9 @@ static void test_body_moves(bool lost)
     exp_len += stsm_smtp_data_finish(&enc, (uint8_t *)expected + exp_len);
     expected[exp_len] = '\0';
 
-    fake_reset();
-    dones = 0;
-    log_len = 0;
-    log_text[0] = '\0';
     body_finds = 0;
     body_found_until = UINT_MAX;
-    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
-                                             .clock = &fake_clock };
-    stsm_delivery_set_options(&delivery, &options);
-    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL), STSM_OK);
-    fake_clock_serve();
-    fake_route_answer("mx.victim.example");
-    fake_clock_serve();
-    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    start_connected(&m);
     static const char *const replies[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 8BITMIME\r\n", "250 2.1.0 ok\r\n",
                                            "250 2.1.5 ok\r\n" };
     for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
@@ -1098,6 +1114,90 @@ static void test_body_moves(bool lost)
     CHECK_INT(dones, 1);
     CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[0].result.outcome), lost ? "deferred" : "delivered");
     CHECK_STR(stsm_status_id(delivery.rcpt[0].result.status), lost ? stsm_status_id(STSM_ERR_IO) : "ok");
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
+/* ---- 18c-e. BDAT (CHUNKING): the size counted first, the chunk to the byte ------------- */
+
+static size_t changing_len;   /* the body's length body_at finds now */
+
+static const char *changing_body(void *ctx, size_t *len)
+{
+    (void)ctx;
+    *len = changing_len;
+    return body_text;
+}
+
+/* 18c: the server offers CHUNKING and PIPELINING: MAIL, RCPT and "BDAT n LAST" go in one
+ * flight followed by the n octets, which are the rendered message with CRLF line ends and
+ * no dot doubled (the body has lines starting with '.'), and the recipient is delivered
+ * after the one reply flight. 18d/18e: the body's length changes between the count and the
+ * sending (longer, shorter): not one octet past n goes, the connection is closed with the
+ * chunk short, and the recipient is deferred. Fail on the code before (DATA, 354). */
+static void test_chunking(int change)
+{
+    static char expected[8192], rendered[8192];
+    static const char *const cases[] = { "18c BDAT: one flight, the chunk byte-exact, delivered",
+                                         "18d BDAT: the body grew after it was counted: cut, deferred",
+                                         "18e BDAT: the body shrank after it was counted: cut, deferred" };
+    CHECK_CASE(cases[change]);
+    mx_settings_without_sts();
+    for (size_t i = 0; i < sizeof body_text; i++) {
+        body_text[i] = i % 61 == 60 ? '\n' : i % 61 == 0 ? '.' : (char)('a' + i % 26);
+    }
+    size_t counted_len = sizeof body_text - 500;
+    changing_len = counted_len;
+    struct stsm_message m, fixed;
+    found_body_message(changing_body, counted_len, &m, &fixed);
+    size_t len = 0;
+    CHECK_INT(stsm_message_render(&fixed, true, rendered, sizeof rendered, &len), STSM_OK);
+    struct stsm_smtp_data enc;
+    stsm_smtp_data_init_chunk(&enc);
+    char *e = expected + snprintf(expected, sizeof expected, "BDAT %zu LAST\r\n", (size_t)0);
+    size_t exp_len = 0;
+    CHECK_INT(stsm_smtp_data_encode(&enc, (const uint8_t *)rendered, len, (uint8_t *)e, sizeof expected - 64, &exp_len),
+              len);
+    exp_len += stsm_smtp_data_finish(&enc, (uint8_t *)e + exp_len);
+    char head[40];
+    int head_len = snprintf(head, sizeof head, "BDAT %zu LAST\r\n", exp_len);
+    memmove(expected + head_len, e, exp_len);
+    memcpy(expected, head, (size_t)head_len);
+    expected[head_len + exp_len] = '\0';
+    CHECK(strstr(expected, "\r\n.bcd") != NULL && strstr(expected, "\r\n..") == NULL);   /* a dot, not doubled */
+
+    start_connected(&m);   /* the envelope, and the count, are made here */
+    changing_len = change == 1 ? counted_len + 300 : change == 2 ? counted_len - 300 : counted_len;
+    fake_server_sends("220 mx ESMTP\r\n", 14);
+    size_t flight_from = fake.sent_len;
+    static const char ehlo[] = "250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
+    fake_server_sends(ehlo, strlen(ehlo));
+    fake_clock_serve();
+    const char *flight = fake.sent + flight_from;
+    static const char envelope[] = "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nBDAT ";
+    CHECK(strncmp(flight, envelope, strlen(envelope)) == 0);
+    const char *bdat = strstr(flight, "BDAT ");
+    CHECK(bdat != NULL);
+    if (bdat == NULL) {
+        return;
+    }
+    size_t got = fake.sent_len - (size_t)(bdat - fake.sent);
+    if (change == 0) {
+        CHECK_STR(bdat, expected);
+        fake_server_sends("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n", 46);
+        fake_server_sends("221 bye\r\n", 9);
+    } else {
+        CHECK(got < strlen(expected));   /* the chunk is cut short, never overrun */
+        /* What went is the message as counted, up to the cut (a shrunk body's last line is
+         * closed by a CRLF the counted one did not have there). */
+        CHECK(got > 200 && strncmp(bdat, expected, change == 1 ? got : got - 2) == 0);
+        CHECK(!fake.live);
+        CHECK(strstr(log_text, "changed size") != NULL);
+    }
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[0].result.outcome), change == 0 ? "delivered" : "deferred");
     if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
         printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
     }
@@ -1233,6 +1333,9 @@ int main(void)
     test_empty_envelope();
     test_body_moves(false);
     test_body_moves(true);
+    test_chunking(0);
+    test_chunking(1);
+    test_chunking(2);
     test_batch(false);
     test_batch(true);
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {

@@ -67,6 +67,31 @@ static void feed(const char *bytes, size_t len, bool byte_at_a_time)
 static const char body[] = "Subject: test\n\n.hidden line\nline two\r\n..two dots\rlast";
 /* What `body` becomes on the wire: CRLF everywhere, dots doubled, the end marker added. */
 #define BODY_ON_WIRE "C:Subject: test\r\n\r\n..hidden line\r\nline two\r\n...two dots\r\nlast\r\n.\r\n"
+/* The same as BDAT's chunk: CRLF everywhere, no dot doubled, no end marker; 59 octets. */
+#define BODY_IN_CHUNK "Subject: test\r\n\r\n.hidden line\r\nline two\r\n..two dots\r\nlast\r\n"
+#define CHUNK_OCTETS 59
+
+/* The client streams `body` (3 bytes at a time) through the DATA encoder, or the chunk
+ * encoder for BDAT; returns the bytes it sent. */
+static size_t stream_body(bool chunk)
+{
+    struct stsm_smtp_data enc;
+    if (chunk) {
+        stsm_smtp_data_init_chunk(&enc);
+    } else {
+        stsm_smtp_data_init(&enc);
+    }
+    size_t in = 0, out_len;
+    while (in < sizeof body - 1) {
+        size_t take = sizeof body - 1 - in < 3 ? sizeof body - 1 - in : 3;
+        in += stsm_smtp_data_encode(&enc, (const uint8_t *)body + in, take, (uint8_t *)sent + sent_len,
+                                    sizeof sent - sent_len, &out_len);
+        sent_len += out_len;
+    }
+    sent_len += stsm_smtp_data_finish(&enc, (uint8_t *)sent + sent_len);
+    sent[sent_len] = '\0';
+    return enc.total;
+}
 
 /* What a script's "NEXT" does: checks the transaction that ended and starts the next. */
 static void (*next_transaction)(void);
@@ -120,24 +145,24 @@ static void run(const char *intent, const struct stsm_smtp_params *params, const
             drain();
         } else if (strcmp(l, "BODY") == 0) {
             CHECK_INT(action, STSM_SMTP_SEND_DATA);
-            struct stsm_smtp_data enc;
-            stsm_smtp_data_init(&enc);
-            size_t in = 0, out_len;
-            while (in < sizeof body - 1) {
-                size_t take = sizeof body - 1 - in < 3 ? sizeof body - 1 - in : 3;
-                in += stsm_smtp_data_encode(&enc, (const uint8_t *)body + in, take, (uint8_t *)sent + sent_len,
-                                            sizeof sent - sent_len, &out_len);
-                sent_len += out_len;
-            }
-            sent_len += stsm_smtp_data_finish(&enc, (uint8_t *)sent + sent_len);
-            sent[sent_len] = '\0';
+            stream_body(false);
             action = stsm_smtp_data_done(&session);
+            drain();
+        } else if (strcmp(l, "CHUNK") == 0) {
+            /* The message as BDAT's chunk: exactly the announced octets, then done. */
+            CHECK_INT(action, STSM_SMTP_SEND_DATA);
+            CHECK(stsm_smtp_message_due(&session));
+            size_t total = stream_body(true);
+            CHECK_INT(total, CHUNK_OCTETS);
+            CHECK_INT(stsm_smtp_chunk_size(&session), total);
+            action = stsm_smtp_data_done(&session);
+            CHECK(!stsm_smtp_message_due(&session));
             drain();
         } else if (strcmp(l, "NEXT") == 0 || strcmp(l, "NEXT:QUIT") == 0) {
             CHECK_INT(action, STSM_SMTP_NEXT);
             if (l[4] == '\0') {
                 next_transaction();
-                action = STSM_SMTP_WAIT;
+                action = stsm_smtp_message_due(&session) ? STSM_SMTP_SEND_DATA : STSM_SMTP_WAIT;
             } else {
                 action = stsm_smtp_quit(&session);
             }
@@ -1192,6 +1217,8 @@ static void state_handlers(void)
 
 static void size_overflow(void);
 static void transactions(bool bytewise);
+static void chunking(bool bytewise);
+static void chunking_streams(void);
 
 int main(void)
 {
@@ -1209,6 +1236,9 @@ int main(void)
     hold();
     transactions(false);
     transactions(true);
+    chunking(false);
+    chunking(true);
+    chunking_streams();
     framer();
     data_encoder();
     size_overflow();
@@ -1420,4 +1450,179 @@ static void transactions(bool bytewise)
         TO_MAIL_PLAIN, "S:550 no\r\n", "C:QUIT\r\n", "CLOSE", NULL,
     };
     run("without more_transactions a refused MAIL ends the session", &p, single, false);
+}
+
+/* ---- CHUNKING (RFC 3030): BDAT instead of DATA, issue 12 ------------------------------ */
+
+#define CHUNK_EHLO "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n"
+#define CHUNK_FLIGHT_1 \
+    "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nRCPT TO:<dev@example.test>\r\n" \
+    "BDAT 59 LAST\r\n" BODY_IN_CHUNK
+#define CHUNK_FLIGHT_2 "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nBDAT 59 LAST\r\n" BODY_IN_CHUNK
+
+/* With CHUNKING and PIPELINING, MAIL, the RCPTs, "BDAT n LAST" and the message go in one
+ * flight: no 354 is waited for, so a message takes one round trip. Each fails on the code
+ * before, which sent DATA and waited for its 354. */
+static void chunking(bool bytewise)
+{
+    struct stsm_smtp_params p = base();
+    p.require_tls = false;
+    p.more_transactions = true;
+    p.rcpt_count = 2;
+    p.rcpt[1] = "dev@example.test";
+    p.size_estimate = 0;
+    p.chunk_size = p.chunk_size_8bit = CHUNK_OCTETS;
+    second = base();
+    second.size_estimate = 0;
+    second.mail_from = "other@printer.example";
+    second.rcpt[0] = "b@example.test";
+    second.chunk_size = second.chunk_size_8bit = CHUNK_OCTETS;
+    next_transaction = start_second;
+
+    static const char *const two[] = {
+        CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 2.0.0 queued 1\r\n",
+        "NEXT", "CHUNK", CHUNK_FLIGHT_2, "S:250 ok\r\n250 ok\r\n250 queued 2\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE",
+        NULL,
+    };
+    run("CHUNKING: MAIL, RCPTs, BDAT and the message in one flight, two transactions", &p, two, bytewise);
+    CHECK_INT(server_turns, 4);   /* greeting, EHLO, one round trip a message */
+    CHECK_INT(first_outcome[0], STSM_SMTP_DELIVERED);
+    CHECK_INT(first_code[0], 250);
+    CHECK_INT(first_outcome[1], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[1], 550);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    CHECK_STR(stsm_smtp_rcpt_result(&session, 0)->text, "queued 2");
+    check_session(STSM_SMTP_PENDING, STSM_OK, STSM_SMTP_STAGE_GREETING);
+
+    /* Every RCPT refused: the chunk went anyway and the server discards it; its refusal is
+     * read as such (not a verdict on anyone), RSET comes before the next transaction. */
+    static const char *const all_refused[] = {
+        CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:250 ok\r\n550 no\r\n450 later\r\n554 5.5.1 no valid recipients\r\n",
+        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, "S:250 ok\r\n250 ok\r\n250 queued\r\n",
+        "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("CHUNKING: every RCPT refused, BDAT refused: RSET, the next one delivered", &p, all_refused, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[0], 550);
+    CHECK_INT(first_outcome[1], STSM_SMTP_DEFERRED);
+    CHECK_INT(first_code[1], 450);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+
+    /* A refused MAIL in the flight: the RCPT and BDAT replies are read, RSET follows. */
+    static const char *const mail_refused[] = {
+        CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:550 sender refused\r\n503 no MAIL\r\n503 no MAIL\r\n503 no MAIL\r\n",
+        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, "S:250 ok\r\n250 ok\r\n250 queued\r\n",
+        "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("CHUNKING: MAIL refused in the flight", &p, mail_refused, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
+    CHECK_INT(first_code[0], 550);
+    CHECK_INT(first_code[1], 550);
+
+    /* BDAT's 4xx is every accepted recipient's, and so is its 5xx. */
+    static const char *const refused[] = {
+        CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:250 ok\r\n250 ok\r\n250 ok\r\n452 4.3.1 out of space\r\n",
+        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2,
+        "S:250 ok\r\n250 ok\r\n554 5.6.0 content refused\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("CHUNKING: BDAT refused with 4xx, then with 5xx", &p, refused, bytewise);
+    CHECK_INT(first_outcome[0], STSM_SMTP_DEFERRED);
+    CHECK_INT(first_code[0], 452);
+    CHECK_INT(first_outcome[1], STSM_SMTP_DEFERRED);
+    CHECK_INT(first_code[1], 452);
+    check_rcpt(0, STSM_SMTP_FAILED, 554);
+
+    /* Without PIPELINING: command by command, BDAT still (no 354); the size is the 8-bit
+     * form's when the server offers 8BITMIME. */
+    p.chunk_size = 77;
+    p.more_transactions = false;
+    static const char *const lockstep[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n",
+        "C:MAIL FROM:<alerts@printer.example>\r\n", "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n",
+        "S:250 ok\r\n", "C:RCPT TO:<dev@example.test>\r\n", "S:250 ok\r\n", "CHUNK",
+        "C:BDAT 59 LAST\r\n" BODY_IN_CHUNK, "S:250 queued\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("CHUNKING without PIPELINING: BDAT after the last RCPT reply", &p, lockstep, bytewise);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    check_rcpt(1, STSM_SMTP_DELIVERED, 250);
+
+    /* No size known: DATA as before, even though CHUNKING is offered. */
+    p.chunk_size = p.chunk_size_8bit = 0;
+    static const char *const unknown[] = {
+        CHUNK_EHLO, "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\n"
+        "RCPT TO:<dev@example.test>\r\nDATA\r\n", "S:250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n", "BODY", BODY_ON_WIRE,
+        "S:250 queued\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    run("CHUNKING offered, size unknown: DATA", &p, unknown, bytewise);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    next_transaction = NULL;
+}
+
+/* Feeds `text` whole; returns the action. */
+static enum stsm_smtp_action feed_text(const char *text)
+{
+    size_t used;
+    action = stsm_smtp_receive(&session, (const uint8_t *)text, strlen(text), &used);
+    CHECK_INT(used, strlen(text));
+    drain();
+    return action;
+}
+
+/* The flight's replies may come while the chunk is still being streamed; BDAT's may not
+ * (the server cannot have read the chunk), and then the session ends without QUIT, which
+ * the server would read as chunk octets. BDAT's reply is timed as the end of the data's. */
+static void chunking_streams(void)
+{
+    struct stsm_smtp_params p = base();
+    p.require_tls = false;
+    p.chunk_size = p.chunk_size_8bit = CHUNK_OCTETS;
+    for (int early = 0; early < 2; early++) {
+        CHECK_CASE(early ? "CHUNKING: BDAT answered before its chunk was sent" : "CHUNKING: replies while streaming");
+        CHECK_INT(stsm_smtp_start(&session, &p), STSM_OK);
+        action = STSM_SMTP_WAIT;
+        sent_len = 0;
+        feed_text("220 mx\r\n");
+        CHECK_INT(feed_text("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"), STSM_SMTP_SEND_DATA);
+        CHECK(strstr(sent, "BDAT 59 LAST\r\n") != NULL);
+        sent_len = 0;
+        sent[0] = '\0';
+        CHECK_INT(feed_text("250 ok\r\n250 ok\r\n"), STSM_SMTP_WAIT);   /* MAIL, RCPT: mid-chunk */
+        CHECK(stsm_smtp_message_due(&session));
+        CHECK_INT(stsm_smtp_state(&session), STSM_SMTP_AWAIT_CHUNK_REPLY);
+        if (early) {
+            CHECK_INT(feed_text("250 queued\r\n"), STSM_SMTP_CLOSE);
+            CHECK_INT(sent_len, 0);   /* no QUIT inside the chunk */
+            check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+            check_session(STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, STSM_SMTP_STAGE_DATA);
+            continue;
+        }
+        CHECK_INT(stsm_smtp_data_done(&session), STSM_SMTP_WAIT);
+        CHECK_INT(stsm_smtp_timeout_ms(&session), 10u * 60u * 1000u);
+        CHECK_INT(feed_text("250 queued\r\n"), STSM_SMTP_CLOSE);
+        CHECK_STR(sent, "QUIT\r\n");
+        check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    }
+    CHECK_CASE("CHUNKING: the server closes mid-chunk: deferred, no QUIT");
+    CHECK_INT(stsm_smtp_start(&session, &p), STSM_OK);
+    sent_len = 0;
+    action = STSM_SMTP_WAIT;
+    feed_text("220 mx\r\n");
+    CHECK_INT(feed_text("250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n"), STSM_SMTP_SEND_DATA);
+    sent_len = 0;
+    sent[0] = '\0';
+    CHECK_INT(stsm_smtp_timeout(&session), STSM_SMTP_CLOSE);
+    drain();
+    CHECK_INT(sent_len, 0);
+    check_rcpt(0, STSM_SMTP_DEFERRED, 0);
+
+    CHECK_CASE("the chunk encoder: no dot-stuffing, no end marker, CRLF closes the last line");
+    struct stsm_smtp_data enc;
+    stsm_smtp_data_init_chunk(&enc);
+    uint8_t out[64];
+    size_t n;
+    CHECK_INT(stsm_smtp_data_encode(&enc, (const uint8_t *)".\n..x\r.", 7, out, sizeof out, &n), 7);
+    n += stsm_smtp_data_finish(&enc, out + n);
+    CHECK_INT(n, 11);
+    CHECK(memcmp(out, ".\r\n..x\r\n.\r\n", 11) == 0);
+    CHECK_INT(enc.total, 11);
 }
