@@ -63,13 +63,21 @@ static void release(struct stsm_resolver_query *rq)
 
 /* Drops what has expired, hourly while anything is held, so that no entry outlives the
  * wrap of sys_now() (stsm_dns_cache.h). */
+static void cache_sweep(void *arg);
+
+static void arm_cache_sweep(void)
+{
+    cache_sweep_armed = true;
+    sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
+}
+
 static void cache_sweep(void *arg)
 {
     (void)arg;
     stsm_dns_cache_expire(&cache, sys_now());
-    cache_sweep_armed = stsm_dns_cache_count(&cache) > 0;
-    if (cache_sweep_armed) {
-        sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
+    cache_sweep_armed = false;
+    if (stsm_dns_cache_count(&cache) > 0) {
+        arm_cache_sweep();
     }
 }
 
@@ -82,8 +90,7 @@ static void finish(struct stsm_resolver_query *rq, stsm_status_t status, uint8_t
                            &rq->servers[server], sizeof rq->servers[server], sys_now())) {
         stats.cache_stored++;
         if (!cache_sweep_armed) {
-            cache_sweep_armed = true;
-            sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
+            arm_cache_sweep();
         }
     }
     rq->done(rq->done_arg, status, status == STSM_OK ? &rq->answer : NULL,
