@@ -62,14 +62,12 @@ unsigned char *stsm_tls_session_reserve(struct stsm_tls_session_table *table, co
             s = &table->slot[i];
         }
     }
-    for (size_t i = 0; s == NULL && i < STSM_TLS_SESSION_SLOTS; i++) {
-        struct stsm_tls_session_slot *c = &table->slot[i];
-        bool older = true;
-        for (size_t j = 0; j < STSM_TLS_SESSION_SLOTS; j++) {
-            older = older && c->used <= table->slot[j].used;
-        }
-        if (older) {
-            s = c;
+    if (s == NULL) {   /* every slot holds a session: the least recently used gives way */
+        s = &table->slot[0];
+        for (size_t i = 1; i < STSM_TLS_SESSION_SLOTS; i++) {
+            if (table->slot[i].used < s->used) {
+                s = &table->slot[i];
+            }
         }
     }
     wipe_slot(s);
