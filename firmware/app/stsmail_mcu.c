@@ -1,10 +1,16 @@
 /*
- * stsmail firmware for mps2-an385: boot, read the provisioned settings (validated exactly
- * as on the host), seed the random generator, bring lwIP up on the LAN9118 (DHCP or
- * static), set the wall clock by SNTP, then raise a boot alert through the public agent
- * API (stsm_agent.h) and work the outbox in flash, with whatever earlier boots could not
- * deliver yet: the same agent as the host (MX or relay, MTA-STS, verified STARTTLS), with
- * the provisioned trust store. Without provisioned settings it reports the build and stops.
+ * stsmail firmware for a Cortex-M board (mps2-an385, lm3s6965evb; STSM_BOARD names it):
+ * boot, read the provisioned settings (validated exactly as on the host), seed the random
+ * generator, bring lwIP up on the board's Ethernet controller (DHCP or static), set the
+ * wall clock by SNTP, then raise a boot alert through the public agent API (stsm_agent.h)
+ * and work the outbox in flash, with whatever earlier boots could not deliver yet: the
+ * same agent as the host (MX or relay, MTA-STS, verified STARTTLS), with the provisioned
+ * trust store. Without provisioned settings it reports the build and stops.
+ *
+ * One app for every board: what differs is configuration (the port's lwipopts.h, Mbed TLS
+ * config and capacities) and the board's hooks. Console, clocks, randomness, the store
+ * areas and the provisioning symbols are the Cortex-M platform contract of stsm_mps2.h,
+ * which each board's port implements; the Ethernet driver is reached through stsm_board.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +28,7 @@
 #include "lwip/timeouts.h"
 #include "mbedtls/version.h"
 #include "netif/ethernet.h"
-#include "stsm_lan9118.h"
+#include "stsm_board.h"
 #include "stsm_mps2.h"
 #include "stsm_cursor.h"
 #include "stsm_agent.h"
@@ -48,7 +54,6 @@ extern const char __provision_trust_size[];
 
 static struct stsm_settings settings;
 static struct netif netif;
-static struct stsm_lan9118 lan = { .base = STSM_LAN9118_MPS2_BASE };
 static struct stsm_tls tls;
 static struct stsm_sts_cache sts_cache;
 static struct stsm_flash_area cache_store;
@@ -60,7 +65,7 @@ static struct stsm_agent agent;
 /* One turn of the main loop: frames in, timers due. */
 static void net_poll(void)
 {
-    stsm_lan9118_poll(&netif);
+    stsm_board_netif_poll(&netif);
     sys_check_timeouts();
 }
 
@@ -84,8 +89,8 @@ static int bring_up_network(void)
         IP4_ADDR(&gw, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
     }
     lwip_init();
-    if (netif_add(&netif, &addr, &mask, &gw, &lan, stsm_lan9118_netif_init, ethernet_input) == NULL) {
-        stsm_mps2_diagf("LAN9118 not found\n");
+    if (stsm_board_netif_add(&netif, &addr, &mask, &gw) == NULL) {
+        stsm_mps2_diagf("no Ethernet controller answers\n");
         return EXIT_OSERR;
     }
     netif_set_default(&netif);
@@ -278,10 +283,10 @@ static int run_agent(void)
     /* Each boot is its own event, so the boot alert has no key: it is never coalesced. */
     const struct stsm_alert alert = {
         .severity = STSM_SEVERITY_INFO,
-        .subject = "stsmail alert from mps2-an385",
+        .subject = "stsmail alert from " STSM_BOARD,
         .body = body,
-        .body_len = (size_t)snprintf(body, sizeof body, "stsmail %s booted on mps2-an385 and reached the network.\n",
-                                     STSM_VERSION),
+        .body_len = (size_t)snprintf(body, sizeof body, "stsmail %s booted on %s and reached the network.\n",
+                                     STSM_VERSION, STSM_BOARD),
     };
     st = stsm_alert_raise(&agent, &alert, NULL);
     if (st != STSM_OK) {
@@ -323,7 +328,7 @@ int main(void)
 {
     stsm_mps2_console_init();
     stsm_mps2_clock_init();
-    stsm_mps2_console_puts("stsmail " STSM_VERSION " on mps2-an385: booted (lwIP "
+    stsm_mps2_console_puts("stsmail " STSM_VERSION " on " STSM_BOARD ": booted (lwIP "
                            LWIP_VERSION_STRING ", Mbed TLS " MBEDTLS_VERSION_STRING ", cJSON "
                            VERSION3(CJSON_VERSION_MAJOR, CJSON_VERSION_MINOR,
                                     CJSON_VERSION_PATCH) ")\n");
