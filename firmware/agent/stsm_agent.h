@@ -87,12 +87,6 @@ struct stsm_agent_counters {
     uint32_t queued;                 /**< messages with a recipient still pending, now */
 };
 
-#ifndef STSM_AGENT_BATCH_MAX
-#define STSM_AGENT_BATCH_MAX STSM_DELIVERY_BATCH_MAX   /**< messages one attempt carries over
-                                          one connection (at most STSM_DELIVERY_BATCH_MAX; a
-                                          board sets that one alone) */
-#endif
-
 /** One message of the attempt under way (private). */
 struct stsm_agent_slot {
     const struct stsm_outbox *outbox;

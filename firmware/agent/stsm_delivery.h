@@ -78,13 +78,6 @@
 #include "stsm_tls.h"
 #include "stsm_transport.h"
 
-#ifndef STSM_DELIVERY_BATCH_MAX
-#define STSM_DELIVERY_BATCH_MAX 16     /**< messages one delivery carries at most: each costs
-                                            ~3.1 KiB here and ~3.3 KiB in the agent on the host
-                                            (16: +75 KiB over 4); a board sets its own
-                                            (mps2-an385: 2, RAM) */
-#endif
-
 struct stsm_delivery;
 struct stsm_delivery_rcpt;
 typedef void (*stsm_delivery_log_fn)(void *arg, const char *line);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stsm_config.h"
 #include "stsm_status.h"
 
 enum stsm_cli_command {
@@ -69,9 +70,6 @@ struct stsm_cli_tls_probe_args {
     const char *host;
     uint16_t port;
 };
-
-#define STSM_CLI_MAX_TO 8
-#define STSM_CLI_KEY_MAX 64            /**< --key: as STSM_OUTBOX_KEY_MAX */
 
 /** Arguments of `send`. */
 struct stsm_cli_send_args {

@@ -1,9 +1,19 @@
 /*
- * Fixed capacities of stsmail. Every limit lives here with its default; a product may
- * override any of them by defining it before this header is included (e.g. with -D).
+ * Fixed capacities of stsmail, with their defaults: every pool, table, buffer and list
+ * length of firmware/ and port/net/ is set here and nowhere else (protocol constants, such
+ * as an RFC's limit, stay in their module's header). Each says what it bounds and what
+ * happens at the limit.
+ *
+ * A board overrides any of them in one place, its stsm_board_config.h (in
+ * port/<board>/include, on the include path of every target of that board), which this
+ * header includes first; a build may still override one with -D (a test does, for
+ * instance). The board header defines only what differs, each within #ifndef, so a -D
+ * takes precedence over the board, and the board over the default here.
  */
 #ifndef STSM_CONFIG_H
 #define STSM_CONFIG_H
+
+#include "stsm_board_config.h"
 
 /** Longest line, without CRLF, accepted from a server in a connectivity probe. RFC 5321
  *  section 4.5.3.1.5 caps reply lines at 512 octets including CRLF. */
@@ -152,6 +162,183 @@
 /** Time to open a TCP connection to a mail server. */
 #ifndef STSM_CONNECT_TIMEOUT_MS
 #define STSM_CONNECT_TIMEOUT_MS 30000
+#endif
+
+/* ---- Messages and recipients ------------------------------------------------------- */
+
+/** Recipients of one SMTP session (RCPT TO commands of one transaction). A session asked
+ *  for more is refused before anything is sent; each costs a result slot in every
+ *  message of a batch. At most 32 (the outbox's pending-recipient mask). */
+#ifndef STSM_SMTP_MAX_RCPT
+#define STSM_SMTP_MAX_RCPT 8
+#endif
+
+/** Longest mailbox, without the angle brackets (RFC 5321 section 4.5.3.1.3: a path is 256
+ *  octets with them). A longer address is refused. */
+#ifndef STSM_SMTP_ADDRESS_MAX
+#define STSM_SMTP_ADDRESS_MAX 254
+#endif
+
+/** Command bytes the SMTP engine queues at once (a pipelined flight: MAIL, the RCPTs and
+ *  BDAT). A flight that would not fit is an error, never cut. */
+#ifndef STSM_SMTP_OUT_MAX
+#define STSM_SMTP_OUT_MAX 4096
+#endif
+
+/** Extra header fields of one message; a message with more is refused. */
+#ifndef STSM_MESSAGE_MAX_EXTRA
+#define STSM_MESSAGE_MAX_EXTRA 4
+#endif
+
+/** Subject bytes (UTF-8) of one message; a longer subject is refused. */
+#ifndef STSM_MESSAGE_SUBJECT_MAX
+#define STSM_MESSAGE_SUBJECT_MAX 400
+#endif
+
+/* ---- Settings and command line ----------------------------------------------------- */
+
+/** Longest file path in the settings; a longer one is a settings error naming its path. */
+#ifndef STSM_SETTINGS_PATH_MAX
+#define STSM_SETTINGS_PATH_MAX 200
+#endif
+
+/** Bytes of the static arena cJSON allocates from while the settings file is parsed (and
+ *  only then). A file whose parse needs more is refused. */
+#ifndef STSM_SETTINGS_ARENA_SIZE
+#define STSM_SETTINGS_ARENA_SIZE (16 * 1024)
+#endif
+
+/** Default recipients in the settings (/mail/to); a longer list is a settings error. */
+#ifndef STSM_SETTINGS_MAX_TO
+#define STSM_SETTINGS_MAX_TO 8
+#endif
+
+/** Longest host name, address, user name or secret in the settings; longer is a settings
+ *  error naming its path. */
+#ifndef STSM_SETTINGS_TEXT_MAX
+#define STSM_SETTINGS_TEXT_MAX 254
+#endif
+
+/** --to options of one command (host simulation); one more is refused. */
+#ifndef STSM_CLI_MAX_TO
+#define STSM_CLI_MAX_TO 8
+#endif
+
+/** Bytes of a --key option; as the outbox's alert key (STSM_OUTBOX_KEY_MAX). */
+#ifndef STSM_CLI_KEY_MAX
+#define STSM_CLI_KEY_MAX STSM_OUTBOX_KEY_MAX
+#endif
+
+/* ---- Outbox and store -------------------------------------------------------------- */
+
+/** Messages the outbox keeps at once. A new one beyond first takes the place of a settled
+ *  message, then (if the outbox's settings allow) of one of lower severity, reported;
+ *  otherwise it is refused (STSM_ERR_FULL). */
+#ifndef STSM_OUTBOX_MAX
+#define STSM_OUTBOX_MAX 16
+#endif
+
+/** Bytes of a message's content record (the staging buffer in struct stsm_outbox): the
+ *  body may take this, or the store's record size if smaller, less the rest of the
+ *  content. A message that does not fit is refused. */
+#ifndef STSM_OUTBOX_RECORD_MAX
+#define STSM_OUTBOX_RECORD_MAX 2048
+#endif
+
+/** First attempts remembered for the per-domain hourly cap; when all are within the hour,
+ *  no further first attempt is made until the oldest ages out. */
+#ifndef STSM_OUTBOX_CAP_TRACK
+#define STSM_OUTBOX_CAP_TRACK 64
+#endif
+
+/** Alert key bytes (printable ASCII); a longer key is refused. */
+#ifndef STSM_OUTBOX_KEY_MAX
+#define STSM_OUTBOX_KEY_MAX 64
+#endif
+
+/** Bytes of a message's last error text kept; a longer text is shortened (it is a note for
+ *  people, not data). */
+#ifndef STSM_OUTBOX_ERROR_MAX
+#define STSM_OUTBOX_ERROR_MAX 120
+#endif
+
+/** Live keys the store's RAM index holds; a put of a new key beyond is refused. */
+#ifndef STSM_STORE_KEYS_MAX
+#define STSM_STORE_KEYS_MAX 64
+#endif
+
+/** Erase pages a store area may have; a larger area is refused when opened. */
+#ifndef STSM_STORE_PAGES_MAX
+#define STSM_STORE_PAGES_MAX 64
+#endif
+
+/** Deletes a put leaves room for (see stsm_store_put): a put that would leave less is
+ *  refused, so that a full store can still be emptied. */
+#ifndef STSM_STORE_DELETE_RESERVE
+#define STSM_STORE_DELETE_RESERVE 2
+#endif
+
+/* ---- Delivery ---------------------------------------------------------------------- */
+
+/** Messages one delivery carries at most over one connection: each costs ~3.1 KiB in the
+ *  delivery and ~3.3 KiB in the agent on the host (16: +75 KiB over 4). The rest wait for
+ *  the next connection. */
+#ifndef STSM_DELIVERY_BATCH_MAX
+#define STSM_DELIVERY_BATCH_MAX 16
+#endif
+
+/** Messages one agent attempt carries over one connection (at most
+ *  STSM_DELIVERY_BATCH_MAX; a board sets that one alone). */
+#ifndef STSM_AGENT_BATCH_MAX
+#define STSM_AGENT_BATCH_MAX STSM_DELIVERY_BATCH_MAX
+#endif
+
+/* ---- MTA-STS and HTTP -------------------------------------------------------------- */
+
+/** Domains the MTA-STS cache keeps (policies and failure markers); a new domain takes the
+ *  least recently used failure marker's slot, a new policy then the least recently used
+ *  policy's. */
+#ifndef STSM_STS_CACHE_ENTRIES
+#define STSM_STS_CACHE_ENTRIES 8
+#endif
+
+/** Bytes of the policy body buffer. It may be smaller than the RFC's cap
+ *  (STSM_STS_POLICY_MAX, 64 KiB; checked in stsm_sts_fetch.h) on a small device: a policy
+ *  between the two is read to its end, counted, not stored, and reported as
+ *  `too_big_for_device`, never taken for "no policy". */
+#ifndef STSM_STS_FETCH_BODY_MAX
+#define STSM_STS_FETCH_BODY_MAX (64 * 1024)
+#endif
+
+/** Longest HTTP status, header or chunk-size line; a longer one fails the response. */
+#ifndef STSM_HTTP_LINE_MAX
+#define STSM_HTTP_LINE_MAX 1024
+#endif
+
+/** All header bytes of one HTTP response; more fails the response. */
+#ifndef STSM_HTTP_HEADERS_MAX
+#define STSM_HTTP_HEADERS_MAX (16 * 1024)
+#endif
+
+/* ---- TLS sessions and DNS cache notes ---------------------------------------------- */
+
+/** TLS sessions kept for resumption: the least recently used one goes first when a new
+ *  host needs a slot. */
+#ifndef STSM_TLS_SESSION_SLOTS
+#define STSM_TLS_SESSION_SLOTS 4
+#endif
+
+/** Bytes of one serialized TLS session (without the peer certificate: see stsm_tls.c). A
+ *  TLS 1.3 session is about 110 bytes plus the host name and the server's ticket; one that
+ *  does not fit is not kept (the next connection makes a full handshake). */
+#ifndef STSM_TLS_SESSION_BLOB_MAX
+#define STSM_TLS_SESSION_BLOB_MAX 768
+#endif
+
+/** Bytes of the caller's note kept with a cached DNS answer (the resolver keeps the
+ *  server's address); with a longer one the answer is not cached. */
+#ifndef STSM_DNS_CACHE_ORIGIN_MAX
+#define STSM_DNS_CACHE_ORIGIN_MAX 24
 #endif
 
 #endif /* STSM_CONFIG_H */

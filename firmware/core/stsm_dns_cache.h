@@ -23,9 +23,6 @@
 #include "stsm_config.h"
 #include "stsm_dns.h"
 
-/** Bytes of the caller's note kept with an answer (the resolver keeps the server's address). */
-#define STSM_DNS_CACHE_ORIGIN_MAX 24
-
 /** The cache. Zeroed (or stsm_dns_cache_clear()) it is empty. Fields are private, but for
  *  the counters, which callers may read. */
 struct stsm_dns_cache {

@@ -11,10 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stsm_config.h"
 #include "stsm_status.h"
-
-#define STSM_HTTP_LINE_MAX 1024        /**< longest status, header or chunk-size line */
-#define STSM_HTTP_HEADERS_MAX (16 * 1024) /**< all header bytes of one response */
 
 /** Response parser state. Fields are read-only results once `complete`. */
 struct stsm_http_response {

@@ -18,13 +18,6 @@
 #include "stsm_smtp.h"
 #include "stsm_status.h"
 
-#ifndef STSM_MESSAGE_MAX_EXTRA
-#define STSM_MESSAGE_MAX_EXTRA 4     /**< extra headers of one message */
-#endif
-#ifndef STSM_MESSAGE_SUBJECT_MAX
-#define STSM_MESSAGE_SUBJECT_MAX 400 /**< subject bytes (UTF-8) */
-#endif
-
 struct stsm_message_header {
     const char *name;                /**< printable ASCII, no ':' or space */
     const char *value;               /**< ASCII without CR or LF */

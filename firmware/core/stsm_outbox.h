@@ -74,20 +74,6 @@
 #include "stsm_status.h"
 #include "stsm_store.h"
 
-#ifndef STSM_OUTBOX_MAX
-#define STSM_OUTBOX_MAX 16           /**< messages kept at once */
-#endif
-#ifndef STSM_OUTBOX_RECORD_MAX
-#define STSM_OUTBOX_RECORD_MAX 2048  /**< bytes of a message's content record (the staging
-                                          buffer in struct stsm_outbox): the body may take
-                                          this, or the store's record size if smaller, less
-                                          the rest of the content */
-#endif
-#ifndef STSM_OUTBOX_CAP_TRACK
-#define STSM_OUTBOX_CAP_TRACK 64     /**< first attempts remembered for the domain cap */
-#endif
-#define STSM_OUTBOX_KEY_MAX 64       /**< alert key bytes (printable ASCII) */
-#define STSM_OUTBOX_ERROR_MAX 120    /**< last error text bytes */
 #define STSM_OUTBOX_ID_MAX 0xFFFFFFu /**< ids live in the low 24 bits of a store key */
 
 enum stsm_severity {

@@ -11,14 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stsm_config.h"
 #include "stsm_status.h"
-
-#ifndef STSM_SETTINGS_PATH_MAX
-#define STSM_SETTINGS_PATH_MAX 200      /**< longest file path in settings */
-#endif
-#ifndef STSM_SETTINGS_ARENA_SIZE
-#define STSM_SETTINGS_ARENA_SIZE (16 * 1024)   /**< cJSON's arena while parsing */
-#endif
 
 struct stsm_settings_network {
     char interface[16];        /**< /network/interface: TAP device (host simulation) */
@@ -34,10 +28,6 @@ struct stsm_settings_tls {
     char trust_store[STSM_SETTINGS_PATH_MAX + 1];   /**< /tls/trust_store: blob from mktrust.py */
 };
 
-#ifndef STSM_SETTINGS_MAX_TO
-#define STSM_SETTINGS_MAX_TO 8          /**< default recipients */
-#endif
-#define STSM_SETTINGS_TEXT_MAX 254      /**< host names, addresses, user names, secrets */
 
 struct stsm_settings_device {
     char ehlo_name[STSM_SETTINGS_TEXT_MAX + 1];   /**< /device/ehlo_name: our name in EHLO */

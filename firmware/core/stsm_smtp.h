@@ -40,16 +40,6 @@
 #include "stsm_smtp_reply.h"
 #include "stsm_status.h"
 
-#ifndef STSM_SMTP_MAX_RCPT
-#define STSM_SMTP_MAX_RCPT 8           /**< recipients of one session */
-#endif
-#ifndef STSM_SMTP_ADDRESS_MAX
-#define STSM_SMTP_ADDRESS_MAX 254      /**< longest mailbox (RFC 5321 path limit 256 with <>) */
-#endif
-#ifndef STSM_SMTP_OUT_MAX
-#define STSM_SMTP_OUT_MAX 4096         /**< command bytes queued at once (a pipelined flight) */
-#endif
-
 enum stsm_smtp_action {
     STSM_SMTP_WAIT,
     STSM_SMTP_START_TLS,

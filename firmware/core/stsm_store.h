@@ -44,19 +44,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stsm_config.h"
 #include "stsm_flash_record.h"
 #include "stsm_status.h"
-
-#ifndef STSM_STORE_KEYS_MAX
-#define STSM_STORE_KEYS_MAX 64       /**< live keys the RAM index holds */
-#endif
-#ifndef STSM_STORE_PAGES_MAX
-#define STSM_STORE_PAGES_MAX 64      /**< erase pages an area may have */
-#endif
-
-#ifndef STSM_STORE_DELETE_RESERVE
-#define STSM_STORE_DELETE_RESERVE 2  /**< deletes a put leaves room for (see stsm_store_put) */
-#endif
 
 #define STSM_STORE_KEY_NONE 0u       /**< not a key (0 and 0xFFFFFFFF are refused) */
 

@@ -15,10 +15,6 @@
 #include "stsm_mta_sts.h"
 #include "stsm_status.h"
 
-#ifndef STSM_STS_CACHE_ENTRIES
-#define STSM_STS_CACHE_ENTRIES 8
-#endif
-
 /** After a failed fetch for a domain and id, no new attempt within this time. */
 #define STSM_STS_FETCH_BACKOFF_S 300u
 

@@ -18,12 +18,6 @@
 #include "stsm_mta_sts.h"
 #include "stsm_resolver.h"
 
-/* The body buffer. It may be smaller than the RFC's cap (STSM_STS_POLICY_MAX) on a small
- * device: a policy between the two is read to its end, counted, not stored, and reported
- * as `too_big_for_device`, never taken for "no policy". */
-#ifndef STSM_STS_FETCH_BODY_MAX
-#define STSM_STS_FETCH_BODY_MAX STSM_STS_POLICY_MAX
-#endif
 #if STSM_STS_FETCH_BODY_MAX > STSM_STS_POLICY_MAX
 #error "STSM_STS_FETCH_BODY_MAX above STSM_STS_POLICY_MAX: the RFC's cap is the most a policy may be"
 #endif

@@ -17,18 +17,6 @@
 #include "stsm_config.h"
 #include "stsm_status.h"
 
-/** Sessions kept: the least recently used one goes first when a new host needs a slot. */
-#ifndef STSM_TLS_SESSION_SLOTS
-#define STSM_TLS_SESSION_SLOTS 4
-#endif
-
-/** Bytes of one serialized session (without the peer certificate: see stsm_tls.c). A
- *  TLS 1.3 session is about 110 bytes plus the host name and the server's ticket; one that
- *  does not fit is not kept (the next connection makes a full handshake). */
-#ifndef STSM_TLS_SESSION_BLOB_MAX
-#define STSM_TLS_SESSION_BLOB_MAX 768
-#endif
-
 /** One slot. Fields are private. */
 struct stsm_tls_session_slot {
     uint32_t used;                           /* last use (table clock); 0: empty */

@@ -1,0 +1,46 @@
+/*
+ * Capacity overrides of the mps2-an385 board (see firmware/core/stsm_config.h, which
+ * includes this first and holds the defaults). Only what differs from the defaults is
+ * here, each within #ifndef so that a build's -D still wins.
+ */
+#ifndef STSM_BOARD_CONFIG_H
+#define STSM_BOARD_CONFIG_H
+
+/* A policy body over 16 KiB fails the fetch (as one over 64 KiB does on the host): real
+ * policies are a few hundred bytes, and the buffer is RAM the device keeps all the time. */
+#ifndef STSM_STS_FETCH_BODY_MAX
+#define STSM_STS_FETCH_BODY_MAX 16384
+#endif
+
+/* Four cached policies (an appliance mails few domains) fit one 12 KiB flash slot. */
+#ifndef STSM_STS_CACHE_ENTRIES
+#define STSM_STS_CACHE_ENTRIES 4
+#endif
+
+/* Four worst-case cached policies fill the 12 KiB flash slot. */
+#ifndef STSM_STS_MAX_MX
+#define STSM_STS_MAX_MX 10
+#endif
+
+/* One TLS session at a time peaks at 28 KiB in the lab (docs/footprint.md): a 40 KiB arena
+ * leaves room for longer real-world chains. */
+#ifndef STSM_TLS_ARENA_SIZE
+#define STSM_TLS_ARENA_SIZE 40960
+#endif
+
+/* Two messages per connection: each batch slot costs about 6 KiB of RAM (the message's
+ * copy and its recipients' results), and alerts seldom queue up on a device. */
+#ifndef STSM_DELIVERY_BATCH_MAX
+#define STSM_DELIVERY_BATCH_MAX 2
+#endif
+#ifndef STSM_AGENT_BATCH_MAX
+#define STSM_AGENT_BATCH_MAX 2
+#endif
+
+/* DNS answers cached in 1.5 KiB of RAM: a dozen or so, enough for one domain's MX, TXT and
+ * addresses. */
+#ifndef STSM_DNS_CACHE_BYTES
+#define STSM_DNS_CACHE_BYTES 1536
+#endif
+
+#endif /* STSM_BOARD_CONFIG_H */
