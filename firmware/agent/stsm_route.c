@@ -78,8 +78,8 @@ static void on_mx(void *arg, stsm_status_t status, const struct stsm_dns_answer 
     }
     stsm_mx_take_additional(&route->set, answer);
 
-    /* The MX answer lives in slot 0's query, which is reused below: nothing of it is
-     * read after this point. */
+    /* The MX answer is the resolver's one answer, valid during this call only: nothing of
+     * it is read once the lookups below start (each reads the cache into it later). */
     route->next_job = 0;
     route->running = 0;
     for (size_t i = 0; i < sizeof route->slots / sizeof route->slots[0]; i++) {

@@ -12,9 +12,16 @@
 #define EPHEMERAL_COUNT 16384u
 #define BIND_ATTEMPTS   8
 
-/* Replies are decoded into each query's answer as they arrive, one at a time in the
- * single-threaded loop, so all queries share one buffer for the raw message. */
+/* Replies arrive and are decoded one at a time in the single-threaded loop, and an answer
+ * is handed to `done` at once (valid during the call only), so every query shares one
+ * buffer for the raw message and one decoded answer: its pool of names and TXT text is
+ * the program's one answer pool, not one per query. What a caller keeps of an answer it
+ * copies out during `done`. */
 static uint8_t reply[STSM_DNS_MSG_MAX];
+static struct stsm_dns_answer answer;
+/* `done` is running: `answer` is being read, so a query started from inside it must not
+ * touch `answer` (no cache look into it) until later, from a timer. */
+static unsigned in_done;
 
 static struct stsm_dns_cache cache;
 static bool cache_sweep_armed;
@@ -23,6 +30,9 @@ static struct stsm_resolver_stats stats;
 static void resolver_timeout(void *arg);
 static void resend_try(void *arg);
 static void serve_cached(void *arg);
+static void next_try(struct stsm_resolver_query *rq);
+static void udp_on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+                        u16_t port);
 static void tcp_deadline(void *arg);
 static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err);
 static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
@@ -84,17 +94,20 @@ static void cache_sweep(void *arg)
 static void finish(struct stsm_resolver_query *rq, stsm_status_t status, uint8_t server)
 {
     release(rq);
-    /* Stored before `done` runs: it may start this struct again, over the answer. */
+    /* Stored before `done` runs: it may start this struct again. */
     if (status == STSM_OK && !rq->from_cache &&
-        stsm_dns_cache_put(&cache, rq->query.name, rq->query.type, &rq->answer,
+        stsm_dns_cache_put(&cache, rq->query.name, rq->query.type, &answer,
                            &rq->servers[server], sizeof rq->servers[server], sys_now())) {
         stats.cache_stored++;
         if (!cache_sweep_armed) {
             arm_cache_sweep();
         }
     }
-    rq->done(rq->done_arg, status, status == STSM_OK ? &rq->answer : NULL,
-             status == STSM_OK ? &rq->servers[server] : NULL);
+    /* The server's address is copied: `done` may start this struct again, over it. */
+    ip_addr_t from = rq->servers[server];
+    in_done++;
+    rq->done(rq->done_arg, status, status == STSM_OK ? &answer : NULL, status == STSM_OK ? &from : NULL);
+    in_done--;
 }
 
 static void stop_try_timers(struct stsm_resolver_query *rq)
@@ -160,10 +173,59 @@ static void next_try(struct stsm_resolver_query *rq)
     send_try(rq);
 }
 
-/* A cached answer, delivered from a timer as a fresh one would be. */
+/* Collects lwIP's DNS servers and opens the query's UDP pcb on a random port, then sends
+ * the first try. Returns why not, with nothing held. */
+static stsm_status_t ask_servers(struct stsm_resolver_query *rq)
+{
+    rq->server_count = 0;
+    for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
+        const ip_addr_t *server = dns_getserver(i);
+        if (!ip_addr_isany(server)) {
+            ip_addr_copy(rq->servers[rq->server_count++], *server);
+        }
+    }
+    if (rq->server_count == 0) {
+        return STSM_ERR_NOT_CONFIGURED;
+    }
+
+    rq->udp = udp_new_ip_type(IPADDR_TYPE_ANY);
+    if (rq->udp == NULL) {
+        return STSM_ERR_NO_MEMORY;
+    }
+    err_t err = ERR_USE;
+    for (int i = 0; i < BIND_ATTEMPTS && err == ERR_USE; i++) {
+        u16_t port = (u16_t)(EPHEMERAL_FIRST + stsm_port_random_u32() % EPHEMERAL_COUNT);
+        err = udp_bind(rq->udp, IP_ANY_TYPE, port);
+    }
+    if (err != ERR_OK) {
+        udp_remove(rq->udp);
+        rq->udp = NULL;
+        return STSM_ERR_NO_MEMORY;
+    }
+    udp_recv(rq->udp, udp_on_recv, rq);
+    next_try(rq);
+    return STSM_OK;
+}
+
+/* A query that may be held in the cache, from a timer as a fresh answer would come. The
+ * cache is read again here, into the one answer, at the time the query started: the
+ * answer seen at the start (if any) may have given way to another since, and then the
+ * query goes to the servers after all (its failure to start told through `done`). */
 static void serve_cached(void *arg)
 {
-    finish(arg, STSM_OK, 0);
+    struct stsm_resolver_query *rq = arg;
+    if (stsm_dns_cache_get(&cache, rq->query.name, rq->query.type, rq->started_ms, &answer,
+                           &rq->servers[0], sizeof rq->servers[0])) {
+        stats.cache_hits++;
+        rq->from_cache = true;
+        rq->server_count = 1;
+        finish(rq, STSM_OK, 0);
+        return;
+    }
+    stsm_status_t st = ask_servers(rq);
+    if (st != STSM_OK) {
+        finish(rq, st, 0);
+    }
 }
 
 /* A try got no usable answer in time. The query's final error stays "server failure"
@@ -194,7 +256,7 @@ static int server_index(const struct stsm_resolver_query *rq, const ip_addr_t *a
 static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, size_t len,
                          uint8_t server, bool over_tcp)
 {
-    stsm_status_t st = stsm_dns_decode(msg, len, &rq->query, &rq->answer);
+    stsm_status_t st = stsm_dns_decode(msg, len, &rq->query, &answer);
     if (st == STSM_ERR_DNS_NOT_ANSWER) {
         return;   /* stale, spoofed or stray: keep waiting for ours */
     }
@@ -202,7 +264,7 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
         finish(rq, st, server);   /* the data itself is the problem; another server won't help */
         return;
     }
-    if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TRUNCATED && !over_tcp) {
+    if (st == STSM_OK && answer.outcome == STSM_DNS_TRUNCATED && !over_tcp) {
         stop_try_timers(rq);
         rq->tcp_server = server;
         rq->tcp = tcp_new_ip_type(IP_GET_TYPE(&rq->servers[server]));
@@ -228,14 +290,14 @@ static void handle_reply(struct stsm_resolver_query *rq, const uint8_t *msg, siz
         }
         return;
     }
-    if (st == STSM_OK && rq->answer.outcome != STSM_DNS_TEMPFAIL &&
-        rq->answer.outcome != STSM_DNS_TRUNCATED) {
+    if (st == STSM_OK && answer.outcome != STSM_DNS_TEMPFAIL &&
+        answer.outcome != STSM_DNS_TRUNCATED) {
         finish(rq, STSM_OK, server);
         return;
     }
     /* SERVFAIL/REFUSED/..., garbage, or truncated even over TCP: this server failed. */
-    if (st == STSM_OK && rq->answer.outcome == STSM_DNS_TEMPFAIL) {
-        rq->last_rcode = rq->answer.rcode;
+    if (st == STSM_OK && answer.outcome == STSM_DNS_TEMPFAIL) {
+        rq->last_rcode = answer.rcode;
     }
     rq->last_error = STSM_ERR_DNS_SERVER_FAILURE;
     next_try(rq);
@@ -326,7 +388,7 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     if (name == NULL || strlen(name) > STSM_HOSTNAME_MAX || done == NULL) {
         return STSM_ERR_ARGUMENT;
     }
-    memset(rq, 0, offsetof(struct stsm_resolver_query, answer));
+    memset(rq, 0, sizeof *rq);
     rq->done = done;
     rq->done_arg = arg;
     rq->last_error = STSM_ERR_TIMEOUT;
@@ -339,44 +401,19 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
         return st == STSM_ERR_CAPACITY ? STSM_ERR_ARGUMENT : st;
     }
     stats.queries++;
-    if (stsm_dns_cache_get(&cache, name, type, sys_now(), &rq->answer, &rq->servers[0],
-                           sizeof rq->servers[0])) {
-        stats.cache_hits++;
-        rq->server_count = 1;
-        rq->from_cache = true;
+    rq->started_ms = sys_now();
+    /* Inside another query's `done` the one answer is in use: whether the cache holds this
+     * one is seen from the timer. Otherwise a look now keeps a miss's first packet (and its
+     * errors) in this call. */
+    if (in_done > 0 || stsm_dns_cache_get(&cache, name, type, rq->started_ms, &answer, NULL, 0)) {
         rq->active = true;
         sys_timeout(0, serve_cached, rq);
         return STSM_OK;
     }
-
-    for (u8_t i = 0; i < DNS_MAX_SERVERS; i++) {
-        const ip_addr_t *server = dns_getserver(i);
-        if (!ip_addr_isany(server)) {
-            ip_addr_copy(rq->servers[rq->server_count++], *server);
-        }
-    }
-    if (rq->server_count == 0) {
-        return STSM_ERR_NOT_CONFIGURED;
-    }
-
-    rq->udp = udp_new_ip_type(IPADDR_TYPE_ANY);
-    if (rq->udp == NULL) {
-        return STSM_ERR_NO_MEMORY;
-    }
-    err_t err = ERR_USE;
-    for (int i = 0; i < BIND_ATTEMPTS && err == ERR_USE; i++) {
-        u16_t port = (u16_t)(EPHEMERAL_FIRST + stsm_port_random_u32() % EPHEMERAL_COUNT);
-        err = udp_bind(rq->udp, IP_ANY_TYPE, port);
-    }
-    if (err != ERR_OK) {
-        udp_remove(rq->udp);
-        rq->udp = NULL;
-        return STSM_ERR_NO_MEMORY;
-    }
-    udp_recv(rq->udp, udp_on_recv, rq);
     rq->active = true;
-    next_try(rq);
-    return STSM_OK;
+    st = ask_servers(rq);
+    rq->active = st == STSM_OK;
+    return st;
 }
 
 void stsm_resolver_cancel(struct stsm_resolver_query *rq)

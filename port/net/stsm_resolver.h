@@ -46,7 +46,9 @@ struct stsm_resolver_query;
 
 /**
  * Called once per started query. On STSM_OK `answer` holds an ANSWER, NODATA or NXDOMAIN
- * outcome and `server` the server that gave it; both are valid only during the call.
+ * outcome and `server` the server that gave it; both are valid only during the call:
+ * every query's answer is decoded into the resolver's one answer (its name pool is the
+ * program's only one), so a caller copies out what it keeps before it returns.
  * Otherwise `answer` is NULL and status says why: STSM_ERR_TIMEOUT (no server answered),
  * STSM_ERR_DNS_SERVER_FAILURE (servers answered only with errors or garbage),
  * STSM_ERR_DNS_CNAME_CHAIN, STSM_ERR_CAPACITY, STSM_ERR_NO_MEMORY, STSM_ERR_IO.
@@ -55,8 +57,9 @@ typedef void (*stsm_resolver_done_fn)(void *arg, stsm_status_t status,
                                       const struct stsm_dns_answer *answer,
                                       const ip_addr_t *server);
 
-/** One query in flight. Allocate statically (it holds the message buffers); fields are
- *  private. It may be started again from its own callback. */
+/** One query in flight: its question and where it stands, no answer (that is decoded into
+ *  the resolver's one, for `done`). Fields are private. It may be started again from its
+ *  own callback, or another query's. */
 struct stsm_resolver_query {
     bool active;
     struct stsm_dns_query query;
@@ -77,7 +80,7 @@ struct stsm_resolver_query {
     size_t query_len;
     uint8_t query_msg[STSM_HOSTNAME_MAX + 2 + STSM_DNS_HEADER_LEN + 4 + 11];
     struct pbuf *tcp_rx;         /* a TCP reply as it arrives, length prefix first */
-    struct stsm_dns_answer answer;
+    uint32_t started_ms;         /* sys_now() at the start: the time the cache is read at */
     stsm_resolver_done_fn done;
     void *done_arg;
 };
@@ -86,7 +89,9 @@ struct stsm_resolver_query {
  * Starts a query for `name` of `type` (A, AAAA, MX or TXT). Returns STSM_OK when under way
  * (`done` will be called later, never from inside this call), STSM_ERR_ARGUMENT for a bad
  * name or type, STSM_ERR_NOT_CONFIGURED when lwIP knows no DNS server, or
- * STSM_ERR_NO_MEMORY when no UDP pcb is free.
+ * STSM_ERR_NO_MEMORY when no UDP pcb is free. Started from inside a `done` (whose answer
+ * must stay as it is meanwhile), the cache is read from a timer, and the last two errors
+ * come through `done` instead.
  */
 stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *name, uint16_t type,
                                   stsm_resolver_done_fn done, void *arg);

@@ -472,6 +472,27 @@ static void test_arp(void)
 
 /* ---- the cache -------------------------------------------------------------------------- */
 
+/* A done that starts another query (held in the cache) and then reads its own answer. */
+static struct {
+    struct stsm_resolver_query rq;
+    bool started;
+    char asked_after[64];
+    enum stsm_dns_outcome outcome_after;
+} nested;
+
+static void on_outer(void *arg, stsm_status_t st, const struct stsm_dns_answer *answer, const ip_addr_t *server)
+{
+    (void)arg;
+    (void)server;
+    if (st != STSM_OK) {
+        return;
+    }
+    nested.started = stsm_resolver_start(&nested.rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL) ==
+                     STSM_OK;
+    snprintf(nested.asked_after, sizeof nested.asked_after, "%s", stsm_dns_str(answer, answer->asked));
+    nested.outcome_after = answer->outcome;
+}
+
 static void test_cache(void)
 {
     static struct stsm_resolver_query rq;
@@ -523,13 +544,38 @@ static void test_cache(void)
     run_for(20);
     CHECK_INT(calls, 0);
 
+    CHECK_CASE("cache: a query started inside another's done leaves that answer as it is");
+    /* Every query's answer is the resolver's one: one started from inside a `done` reads
+     * the cache into it only later, from the timer, never under the caller's feet. */
+    calls = 0;
+    nested.started = false;
+    CHECK_INT(stsm_resolver_start(&rq, "other.lab.test", STSM_DNS_TYPE_TXT, on_outer, NULL), STSM_OK);
+    run_for(100);
+    CHECK(nested.started);
+    CHECK_STR(nested.asked_after, "other.lab.test");
+    CHECK_INT(nested.outcome_after, STSM_DNS_NODATA);
+    CHECK_INT(calls, 1);   /* the nested query, from the cache, after the outer done */
+    CHECK(stsm_resolver_from_cache(&nested.rq));
+    CHECK(memcmp(answer_address, (const uint8_t[]){ 127, 0, 0, 2 }, 4) == 0);
+    CHECK_INT(udp_queries, 3);
+
+    CHECK_CASE("cache: an answer gone between the start and its timer is asked of the server");
+    calls = 0;
+    CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
+    stsm_resolver_cache_clear();   /* as if another answer had taken its room */
+    run_for(100);
+    CHECK_INT(calls, 1);
+    CHECK_INT(status, STSM_OK);
+    CHECK(!stsm_resolver_from_cache(&rq));
+    CHECK_INT(udp_queries, 4);
+
     CHECK_CASE("cache: cleared, the next query goes to the server again");
     stsm_resolver_cache_clear();
     calls = 0;
     CHECK_INT(stsm_resolver_start(&rq, "cached.lab.test", STSM_DNS_TYPE_A, on_resolved, NULL), STSM_OK);
     run_for(100);
     CHECK_INT(calls, 1);
-    CHECK_INT(udp_queries, 3);
+    CHECK_INT(udp_queries, 5);
     CHECK(!stsm_resolver_from_cache(&rq));
     udp_answers = false;
     stsm_resolver_cache_clear();
