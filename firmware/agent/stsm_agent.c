@@ -97,7 +97,7 @@ stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert
 {
     int64_t now = 0;
     (void)wall_now(agent, &now);   /* unknown: 0, dated once the clock is set */
-    const char *defaults[STSM_SETTINGS_MAX_TO];
+    const char *defaults[STSM_SMTP_MAX_RCPT];
     size_t default_count = 0;
     for (; default_count < agent->settings->mail.to_count; default_count++) {
         defaults[default_count] = agent->settings->mail.to[default_count];

@@ -483,8 +483,9 @@ static bool message_option(const char *command, int opt, const char *value, cons
         *f->body_file = value;
         return true;
     case OPT_TO:
-        if (*f->to_count == STSM_CLI_MAX_TO) {
-            stsm_refuse(why, why_len, "%s: at most %u --to recipients", command, (unsigned)STSM_CLI_MAX_TO);
+        if (*f->to_count == STSM_SMTP_MAX_RCPT) {
+            stsm_refuse(why, why_len, "%s: at most %u --to recipients (STSM_SMTP_MAX_RCPT)",
+                        command, (unsigned)STSM_SMTP_MAX_RCPT);
             return false;
         }
         f->to[(*f->to_count)++] = value;

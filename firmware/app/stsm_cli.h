@@ -75,7 +75,7 @@ struct stsm_cli_tls_probe_args {
 struct stsm_cli_send_args {
     const char *settings;          /**< --settings FILE (required) */
     size_t to_count;               /**< --to ADDR, repeatable; replaces /mail/to */
-    const char *to[STSM_CLI_MAX_TO];
+    const char *to[STSM_SMTP_MAX_RCPT];
     const char *subject;           /**< --subject TEXT */
     const char *body_file;         /**< --body-file FILE, "-" for standard input */
     uint32_t repeat;               /**< --repeat N (1..STSM_CLI_MAX_REPEAT): deliver N times in one
@@ -103,7 +103,7 @@ struct stsm_cli_enqueue_args {
     const char *key;               /**< --key KEY: 1..64 printable ASCII; NULL: never coalesced */
     const char *severity;          /**< --severity: "info", "warning", "error" or "critical"
                                         (checked here); NULL when not given */
-    const char *to[STSM_CLI_MAX_TO]; /**< --to ADDR, repeatable; replaces /mail/to */
+    const char *to[STSM_SMTP_MAX_RCPT]; /**< --to ADDR, repeatable; replaces /mail/to */
     size_t to_count;
     const char *subject;           /**< --subject TEXT (required) */
     const char *body_file;         /**< --body-file FILE, "-" for standard input; NULL: no body */

@@ -146,14 +146,17 @@ int stsm_send_run(const struct stsm_cli_send_args *args)
     memset(&message, 0, sizeof message);
     message.from = settings.mail.from;
     message.from_name = settings.mail.from_name[0] != '\0' ? settings.mail.from_name : NULL;
-    if (args->to_count > 0) {
-        for (size_t i = 0; i < args->to_count; i++) {
-            message.to[message.to_count++] = args->to[i];
-        }
-    } else {
-        for (size_t i = 0; i < settings.mail.to_count && i < STSM_SMTP_MAX_RCPT; i++) {
-            message.to[message.to_count++] = settings.mail.to[i];
-        }
+    /* Both lists are bounded by the message's own limit, so none is ever cut here. */
+    _Static_assert(sizeof args->to / sizeof args->to[0] == STSM_SMTP_MAX_RCPT, "--to list");
+    _Static_assert(sizeof settings.mail.to / sizeof settings.mail.to[0] == STSM_SMTP_MAX_RCPT, "/mail/to list");
+    const size_t to_count = args->to_count > 0 ? args->to_count : settings.mail.to_count;
+    if (to_count > STSM_SMTP_MAX_RCPT) {
+        fprintf(stderr, "stsmail: %u recipients: at most %u (STSM_SMTP_MAX_RCPT)\n", (unsigned)to_count,
+                (unsigned)STSM_SMTP_MAX_RCPT);
+        return EXIT_DATAERR;
+    }
+    for (size_t i = 0; i < to_count; i++) {
+        message.to[message.to_count++] = args->to_count > 0 ? args->to[i] : settings.mail.to[i];
     }
     if (message.to_count == 0) {
         fprintf(stderr, "stsmail: no recipients: give --to or set /mail/to\n");

@@ -166,9 +166,11 @@
 
 /* ---- Messages and recipients ------------------------------------------------------- */
 
-/** Recipients of one SMTP session (RCPT TO commands of one transaction). A session asked
- *  for more is refused before anything is sent; each costs a result slot in every
- *  message of a batch. At most 32 (the outbox's pending-recipient mask). */
+/** Recipients of one message, wherever they come from (the settings' /mail/to, --to
+ *  options, an alert's list), and so of one SMTP transaction (its RCPT TO commands). A
+ *  longer list is refused with an error naming this limit, never cut short; each
+ *  recipient costs a result slot in every message of a batch. 1 to 32 (the outbox keeps
+ *  a 32-bit pending-recipient mask). */
 #ifndef STSM_SMTP_MAX_RCPT
 #define STSM_SMTP_MAX_RCPT 8
 #endif
@@ -208,20 +210,10 @@
 #define STSM_SETTINGS_ARENA_SIZE (16 * 1024)
 #endif
 
-/** Default recipients in the settings (/mail/to); a longer list is a settings error. */
-#ifndef STSM_SETTINGS_MAX_TO
-#define STSM_SETTINGS_MAX_TO 8
-#endif
-
 /** Longest host name, address, user name or secret in the settings; longer is a settings
  *  error naming its path. */
 #ifndef STSM_SETTINGS_TEXT_MAX
 #define STSM_SETTINGS_TEXT_MAX 254
-#endif
-
-/** --to options of one command (host simulation); one more is refused. */
-#ifndef STSM_CLI_MAX_TO
-#define STSM_CLI_MAX_TO 8
 #endif
 
 /** Bytes of a --key option; as the outbox's alert key (STSM_OUTBOX_KEY_MAX). */
@@ -340,5 +332,31 @@
 #ifndef STSM_DNS_CACHE_ORIGIN_MAX
 #define STSM_DNS_CACHE_ORIGIN_MAX 24
 #endif
+
+/* ---- Capacities that bound one another --------------------------------------------- */
+
+/* The settings' and the command line's recipient lists were capacities of their own; both
+ * are STSM_SMTP_MAX_RCPT now. An override of the old names is unused: it must at least
+ * not disagree (remove it). */
+#if (defined(STSM_SETTINGS_MAX_TO) && STSM_SETTINGS_MAX_TO != STSM_SMTP_MAX_RCPT) ||                      \
+    (defined(STSM_CLI_MAX_TO) && STSM_CLI_MAX_TO != STSM_SMTP_MAX_RCPT)
+#error "STSM_SETTINGS_MAX_TO and STSM_CLI_MAX_TO are gone: STSM_SMTP_MAX_RCPT bounds the recipients of one message"
+#endif
+_Static_assert(STSM_SMTP_MAX_RCPT >= 1, "STSM_SMTP_MAX_RCPT: a message has a recipient");
+
+/** The longest run of commands stsm_smtp.c queues at once: a pipelined flight of RSET,
+ *  MAIL FROM with SIZE (20 digits) and BODY, one RCPT TO per recipient, BDAT n LAST and
+ *  QUIT; or one AUTH PLAIN line (user and secret in base64). The engine relies on
+ *  STSM_SMTP_OUT_MAX holding it (a command that did not fit would be lost). */
+#define STSM_SMTP_FLIGHT_MAX                                                                       \
+    (6 + (STSM_SMTP_ADDRESS_MAX + 54) + STSM_SMTP_MAX_RCPT * (STSM_SMTP_ADDRESS_MAX + 12) + 32 + 6)
+#define STSM_SMTP_AUTH_LINE_MAX (13 + 4 * ((2 * STSM_SMTP_ADDRESS_MAX + 2 + 2) / 3))
+_Static_assert(STSM_SMTP_OUT_MAX >= STSM_SMTP_FLIGHT_MAX && STSM_SMTP_OUT_MAX >= STSM_SMTP_AUTH_LINE_MAX,
+               "STSM_SMTP_OUT_MAX below the longest command flight (STSM_SMTP_FLIGHT_MAX: about "
+               "STSM_SMTP_MAX_RCPT + 1 addresses of STSM_SMTP_ADDRESS_MAX)");
+_Static_assert(STSM_CLI_KEY_MAX <= STSM_OUTBOX_KEY_MAX,
+               "STSM_CLI_KEY_MAX above STSM_OUTBOX_KEY_MAX: the outbox would refuse what --key takes");
+_Static_assert(STSM_SMTP_ADDRESS_MAX <= STSM_SETTINGS_TEXT_MAX,
+               "STSM_SMTP_ADDRESS_MAX above STSM_SETTINGS_TEXT_MAX: the settings could not hold a valid address");
 
 #endif /* STSM_CONFIG_H */

@@ -464,9 +464,9 @@ static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_s
         }
     }
     if (st == STSM_OK && (item = member(obj, "/mail", "to", path, sizeof path)) != NULL) {
-        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > STSM_SETTINGS_MAX_TO) {
-            return fail(ctx, path, "expected an array of at most %u addresses, got %s",
-                        (unsigned)STSM_SETTINGS_MAX_TO, describe(item, seen, sizeof seen));
+        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > STSM_SMTP_MAX_RCPT) {
+            return fail(ctx, path, "expected an array of at most %u addresses (STSM_SMTP_MAX_RCPT), got %s",
+                        (unsigned)STSM_SMTP_MAX_RCPT, describe(item, seen, sizeof seen));
         }
         const cJSON *to;
         cJSON_ArrayForEach(to, item) {

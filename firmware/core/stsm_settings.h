@@ -37,7 +37,7 @@ struct stsm_settings_mail {
     char from[STSM_SETTINGS_TEXT_MAX + 1];        /**< /mail/from: sender address */
     char from_name[65];                           /**< /mail/from_name: display name */
     size_t to_count;                              /**< /mail/to: default recipients */
-    char to[STSM_SETTINGS_MAX_TO][STSM_SETTINGS_TEXT_MAX + 1];
+    char to[STSM_SMTP_MAX_RCPT][STSM_SETTINGS_TEXT_MAX + 1];
 };
 
 enum stsm_settings_mode { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };

@@ -31,7 +31,7 @@ static void check_settings(const struct stsm_settings *s)
     check_text(s->delivery.relay_password, sizeof s->delivery.relay_password);
     check_text(s->delivery.relay_policy_domain, sizeof s->delivery.relay_policy_domain);
     check_text(s->mta_sts.cache_file, sizeof s->mta_sts.cache_file);
-    if (s->mail.to_count > STSM_SETTINGS_MAX_TO || s->network.dns_count > 2 || s->network.prefix_len > 32 ||
+    if (s->mail.to_count > STSM_SMTP_MAX_RCPT || s->network.dns_count > 2 || s->network.prefix_len > 32 ||
         s->delivery.timeout_percent < 1 || s->delivery.timeout_percent > 1000 ||
         s->mta_sts.fetch_timeout_ms < 1000 || s->mta_sts.fetch_timeout_ms > 600000 ||
         (s->mta_sts.strict_cname & ~7u) != 0 || s->delivery.relay_port == 0 ||

@@ -174,8 +174,51 @@ static int argc_of(const char *const argv[])
     return n;
 }
 
+/* The --to list of `send` and `enqueue` at the limit of one message's recipients
+ * (STSM_SMTP_MAX_RCPT) and one over: every address kept, or an error naming the limit,
+ * never one dropped. */
+static void check_recipient_limit(const char *command)
+{
+    enum { N = STSM_SMTP_MAX_RCPT };
+    static char addr[N + 1][32];
+    const char *argv[6 + 2 * (N + 1) + 1];
+    char expect[96];
+    for (int extra = 0; extra <= 1; extra++) {
+        int argc = 0;
+        argv[argc++] = "stsmail";
+        argv[argc++] = command;
+        argv[argc++] = "--settings";
+        argv[argc++] = "s.json";
+        argv[argc++] = "--subject";
+        argv[argc++] = "x";
+        for (int i = 0; i < N + extra; i++) {
+            snprintf(addr[i], sizeof addr[i], "r%d@example.test", i);
+            argv[argc++] = "--to";
+            argv[argc++] = addr[i];
+        }
+        argv[argc] = NULL;
+        struct stsm_cli cli;
+        char why[200] = "";
+        CHECK_CASE(extra == 0 ? "--to: exactly STSM_SMTP_MAX_RCPT" : "--to: one over STSM_SMTP_MAX_RCPT");
+        stsm_status_t st = stsm_cli_parse(argc, (char *const *)argv, &cli, why, sizeof why);
+        if (extra == 0) {
+            CHECK_INT(st, STSM_OK);
+            size_t count = strcmp(command, "send") == 0 ? cli.send.to_count : cli.enqueue.to_count;
+            const char *last = strcmp(command, "send") == 0 ? cli.send.to[N - 1] : cli.enqueue.to[N - 1];
+            CHECK_INT(count, N);
+            CHECK_STR(last, addr[N - 1]);
+        } else {
+            CHECK_INT(st, STSM_ERR_ARGUMENT);
+            snprintf(expect, sizeof expect, "%s: at most %d --to recipients (STSM_SMTP_MAX_RCPT)", command, N);
+            CHECK(strstr(why, expect) != NULL);
+        }
+    }
+}
+
 int main(void)
 {
+    check_recipient_limit("send");
+    check_recipient_limit("enqueue");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct cli_case *c = &cases[i];
         struct stsm_cli cli;

@@ -123,6 +123,32 @@ int main(void)
     CHECK_STR(settings.delivery.relay_password, "p4ss");
     CHECK_INT(settings.delivery.timeout_percent, 50);
 
+    /* /mail/to at the limit of one message's recipients and one over: all kept, or an
+     * error naming the limit, never one dropped. */
+    for (int extra = 0; extra <= 1; extra++) {
+        static char json[64 + (STSM_SMTP_MAX_RCPT + 1) * 32];
+        size_t n = (size_t)snprintf(json, sizeof json, "{\"mail\": {\"to\": [");
+        for (int i = 0; i < STSM_SMTP_MAX_RCPT + extra; i++) {
+            n += (size_t)snprintf(json + n, sizeof json - n, "%s\"r%d@example.test\"", i > 0 ? ", " : "", i);
+        }
+        snprintf(json + n, sizeof json - n, "]}}");
+        CHECK_CASE(extra == 0 ? "/mail/to: exactly STSM_SMTP_MAX_RCPT" : "/mail/to: one over STSM_SMTP_MAX_RCPT");
+        stsm_status_t st = parse(json, why, sizeof why);
+        if (extra == 0) {
+            char last[32];
+            snprintf(last, sizeof last, "r%d@example.test", STSM_SMTP_MAX_RCPT - 1);
+            CHECK_INT(st, STSM_OK);
+            CHECK_INT(settings.mail.to_count, STSM_SMTP_MAX_RCPT);
+            CHECK_STR(settings.mail.to[STSM_SMTP_MAX_RCPT - 1], last);
+        } else {
+            char expect[96];
+            snprintf(expect, sizeof expect, "/mail/to: expected an array of at most %d addresses (STSM_SMTP_MAX_RCPT)",
+                     STSM_SMTP_MAX_RCPT);
+            CHECK_INT(st, STSM_ERR_ARGUMENT);
+            CHECK(strstr(why, expect) != NULL);
+        }
+    }
+
     CHECK_CASE("delivery defaults: MX, opportunistic, RFC timeouts");
     CHECK_INT(parse("{\"delivery\": {}}", why, sizeof why), STSM_OK);
     CHECK_INT(settings.delivery.mode, STSM_DELIVERY_MX);
