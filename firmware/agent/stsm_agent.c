@@ -139,10 +139,12 @@ stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert
 
 _Static_assert(STSM_AGENT_BATCH_MAX >= 1 && STSM_AGENT_BATCH_MAX <= STSM_DELIVERY_BATCH_MAX,
                "an attempt's batch fits one delivery");
+_Static_assert(STSM_AGENT_TEXT_MAX >= STSM_OUTBOX_TEXT_MAX + STSM_AGENT_PREAMBLE_MAX,
+               "the batch's text takes any one message");
 
 /* Tells the device what became of recipient `i` of the attempt's message `k` once it has
  * an end. */
-static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_state state)
+static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_state state, const char *last_error)
 {
     const struct stsm_agent_slot *slot = &a->batch[k];
     const struct stsm_delivery_rcpt *r = &a->delivery.batch_rcpt[k][i];
@@ -160,17 +162,16 @@ static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_stat
         return;
     }
     if (r->result.outcome == STSM_SMTP_PENDING) {   /* this attempt has no reply for it */
-        snprintf(a->reason, sizeof a->reason, "%s", slot->loaded.last_error);
+        snprintf(a->reason, sizeof a->reason, "%s", last_error != NULL ? last_error : "");
     } else if (r->result.code != 0) {
         snprintf(a->reason, sizeof a->reason, "%u %s", (unsigned)r->result.code, r->result.text);
     } else {
         snprintf(a->reason, sizeof a->reason, "%s: %s", stsm_status_id(r->result.status), r->result.text);
     }
-    note(a, "outbox: message %lu to %s: %s", (unsigned long)slot->id, slot->loaded.to[i],
+    note(a, "outbox: message %lu to %s: %s", (unsigned long)slot->id, slot->message.to[i],
          stsm_rcpt_state_name(state));
     if (a->on_result != NULL) {
-        struct stsm_agent_result result = { slot->id, slot->loaded.key, slot->loaded.to[i], state, r->host,
-                                            a->reason };
+        struct stsm_agent_result result = { slot->id, slot->key, slot->message.to[i], state, r->host, a->reason };
         a->on_result(a->result_arg, &result);
     }
 }
@@ -202,7 +203,7 @@ static void record(struct stsm_agent *a, size_t k, size_t i, const struct stsm_d
         st = stsm_outbox_record(&a->outbox, slot->id, i, &r->result, now);
     }
     if (st != STSM_OK) {
-        note(a, "outbox: the result for %s could not be stored: %s", slot->loaded.to[i], stsm_status_str(st));
+        note(a, "outbox: the result for %s could not be stored: %s", slot->message.to[i], stsm_status_str(st));
         return;
     }
     slot->recorded[i] = true;
@@ -226,10 +227,10 @@ static bool untold(const struct stsm_agent *a, size_t k, size_t i)
 
 static void tell_delivered(struct stsm_agent *a, size_t k)
 {
-    for (size_t i = 0; i < a->batch[k].loaded.to_count; i++) {
+    for (size_t i = 0; i < a->batch[k].message.to_count; i++) {
         if (untold(a, k, i)) {
             a->batch[k].told[i] = true;
-            report(a, k, i, STSM_RCPT_DELIVERED);
+            report(a, k, i, STSM_RCPT_DELIVERED, NULL);
         }
     }
 }
@@ -251,14 +252,28 @@ static const char *stored_body(void *ctx, size_t *len)
     return stsm_outbox_body(slot->outbox, slot->id, &body, len) == STSM_OK ? body : NULL;
 }
 
-/* Turns the stored message into what the delivery sends: the same Date and Message-ID on
- * every attempt, the envelope only to recipients still pending. */
-static void build_message(struct stsm_agent *a, struct stsm_agent_slot *slot)
+/* Takes `n` bytes of the batch's text for a copy of `str`; NULL when they are not left. */
+static const char *keep_text(struct stsm_agent *a, const char *str, size_t *used)
 {
-    const struct stsm_outbox_message *m = &slot->loaded;
+    size_t n = strlen(str) + 1;
+    if (n > sizeof a->text - a->text_used - *used) {
+        return NULL;
+    }
+    char *copy = a->text + a->text_used + *used;
+    memmove(copy, str, n);
+    *used += n;
+    return copy;
+}
+
+/* Turns the stored message into what the delivery sends: the same Date and Message-ID on
+ * every attempt, the envelope only to recipients still pending. Its strings are in the
+ * batch's text already (stsm_outbox_load put them there); the preamble goes after them.
+ * False when the preamble does not fit. */
+static bool build_message(struct stsm_agent *a, struct stsm_agent_slot *slot, const struct stsm_outbox_message *m,
+                          size_t *used)
+{
     struct stsm_message *msg = &slot->message;
     memset(msg, 0, sizeof *msg);
-    slot->preamble[0] = '\0';
     msg->from = a->settings->mail.from;
     msg->from_name = a->settings->mail.from_name[0] != '\0' ? a->settings->mail.from_name : NULL;
     for (size_t i = 0; i < m->to_count; i++) {
@@ -272,35 +287,39 @@ static void build_message(struct stsm_agent *a, struct stsm_agent_slot *slot)
     msg->date = m->first_raised;
     msg->id_random[0] = m->id_random[0];
     msg->id_random[1] = m->id_random[1];
+    slot->key = m->key;
+    char preamble[STSM_AGENT_PREAMBLE_MAX] = "";
     char first[24], last[24], window[24];
     stsm_time_format_utc(m->first_raised, first);
     stsm_time_format_utc(m->last_raised, last);
     stsm_time_format_utc(m->window_start, window);
     const char *s = m->raised_count == 1 ? "" : "s";
     if (m->follow_up) {
-        snprintf(slot->preamble, sizeof slot->preamble,
+        snprintf(preamble, sizeof preamble,
                  "This alert was raised again %lu time%s since the message of\n%s:\n"
                  "first at %s, last at %s.\n\n", (unsigned long)m->raised_count, s, window, first, last);
     } else if (m->raised_count > 1) {
-        snprintf(slot->preamble, sizeof slot->preamble,
-                 "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
+        snprintf(preamble, sizeof preamble, "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
                  (unsigned long)m->raised_count, first, last);
     }
-    if (slot->preamble[0] != '\0') {
-        msg->preamble = slot->preamble;
+    if (preamble[0] != '\0') {
+        msg->preamble = keep_text(a, preamble, used);
+        return msg->preamble != NULL;
     }
+    return true;
 }
 
-/* The one recipient domain of a message's pending recipients; NULL when they have several. */
-static const char *single_domain(const struct stsm_outbox_message *m)
+/* The one recipient domain of a message's pending recipients (`pending[i]`); NULL when
+ * they have several. */
+static const char *single_domain(const char *const *to, size_t to_count, const bool *pending)
 {
     const char *domain = NULL;
-    for (size_t i = 0; i < m->to_count; i++) {
-        if (m->rcpt[i] != STSM_RCPT_PENDING) {
+    for (size_t i = 0; i < to_count; i++) {
+        if (!pending[i]) {
             continue;
         }
-        const char *at = strrchr(m->to[i], '@');
-        const char *d = at != NULL ? at + 1 : m->to[i];
+        const char *at = strrchr(to[i], '@');
+        const char *d = at != NULL ? at + 1 : to[i];
         if (domain != NULL && !stsm_dns_name_equal(domain, d)) {
             return NULL;
         }
@@ -317,39 +336,66 @@ static bool same_way(const struct stsm_agent *a, const struct stsm_outbox_messag
     if (a->settings->delivery.mode == STSM_DELIVERY_RELAY) {
         return true;
     }
-    const char *first = single_domain(&a->batch[0].loaded);
-    const char *this = single_domain(m);
-    return first != NULL && this != NULL && stsm_dns_name_equal(first, this);
+    bool pending[STSM_SMTP_MAX_RCPT];
+    for (size_t i = 0; i < m->to_count; i++) {
+        pending[i] = m->rcpt[i] == STSM_RCPT_PENDING;
+    }
+    const struct stsm_agent_slot *first = &a->batch[0];
+    const char *first_domain = single_domain(first->message.to, first->message.to_count, first->envelope);
+    const char *this = single_domain(m->to, m->to_count, pending);
+    return first_domain != NULL && this != NULL && stsm_dns_name_equal(first_domain, this);
 }
 
-/* Puts message `id` into the next slot of the batch: its attempt is written down before
- * anything goes out. That write may move the body (the store reclaims pages), so the
- * message is read again after it; the delivery finds the body again (stored_body)
- * whenever it reads it. False when it stays out of this attempt. */
+/* The bytes of the batch's text that stsm_outbox_load() gave message `m`. */
+static size_t text_len(const struct stsm_outbox_message *m)
+{
+    size_t n = strlen(m->key) + 1 + strlen(m->subject) + 1;
+    for (size_t i = 0; i < m->to_count; i++) {
+        n += strlen(m->to[i]) + 1;
+    }
+    return n;
+}
+
+/* Puts message `id` into the next slot of the batch: its text is copied into the batch's,
+ * and its attempt is written down before anything goes out. That write may move the
+ * body (the store reclaims pages); the delivery finds the body again (stored_body)
+ * whenever it reads it. False when it stays out of this attempt: another way, no room
+ * left in the batch's text (it goes with a later attempt), or storage trouble. */
 static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
 {
     struct stsm_agent_slot *slot = &a->batch[a->batch_count];
-    stsm_status_t st = stsm_outbox_load(&a->outbox, id, &slot->loaded);
-    if (st == STSM_OK && a->batch_count > 0 && !same_way(a, &slot->loaded)) {
-        return false;
+    struct stsm_outbox_message m;
+    size_t used = 0;
+    stsm_status_t st = stsm_outbox_load(&a->outbox, id, &m, a->text + a->text_used, sizeof a->text - a->text_used);
+    if (st == STSM_OK) {
+        used = text_len(&m);
+        if (a->batch_count > 0 && !same_way(a, &m)) {
+            return false;
+        }
+        if (!build_message(a, slot, &m, &used)) {
+            st = STSM_ERR_CAPACITY;
+        }
+    }
+    if (st == STSM_ERR_CAPACITY && a->batch_count > 0) {
+        return false;   /* the text of the messages before it took the room */
     }
     if (st == STSM_OK) {
         st = stsm_outbox_attempt_begins(&a->outbox, id, now);
     }
     if (st == STSM_OK) {
-        st = stsm_outbox_load(&a->outbox, id, &slot->loaded);
+        st = stsm_outbox_load(&a->outbox, id, &m, NULL, 0);   /* the attempt count just written */
     }
     if (st != STSM_OK) {
         note(a, "outbox: message %lu cannot be attempted: %s", (unsigned long)id, stsm_status_str(st));
         return false;
     }
     a->counters.attempts++;
+    a->text_used += used;
     slot->outbox = &a->outbox;
     slot->id = id;
     memset(slot->recorded, 0, sizeof slot->recorded);
     memset(slot->told, 0, sizeof slot->told);
-    build_message(a, slot);
-    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)slot->loaded.attempts);
+    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)m.attempts);
     a->batch_count++;
     return true;
 }
@@ -357,6 +403,7 @@ static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
 static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
 {
     a->batch_count = 0;
+    a->text_used = 0;
     if (!take(a, id, now)) {
         a->wait_s = 60;   /* storage trouble: do not spin on it */
         return;
@@ -398,17 +445,16 @@ static void begin_attempt(struct stsm_agent *a, uint32_t id, int64_t now)
 }
 
 /* Says when recipients still pending after an attempt are tried again, and why. */
-static void note_retry(struct stsm_agent *a, struct stsm_agent_slot *slot, size_t waiting)
+static void note_retry(struct stsm_agent *a, const struct stsm_agent_slot *slot, size_t waiting)
 {
-    /* The attempt is over: its copy of the message makes room for the outbox's view. */
-    struct stsm_outbox_message *m = &slot->loaded;
-    if (stsm_outbox_load(&a->outbox, slot->id, m) != STSM_OK) {
+    struct stsm_outbox_message m;
+    if (stsm_outbox_load(&a->outbox, slot->id, &m, NULL, 0) != STSM_OK) {
         return;
     }
     char when[24];
-    stsm_time_format_utc(m->next_attempt, when);
+    stsm_time_format_utc(m.next_attempt, when);
     note(a, "outbox: message %lu: %lu recipient(s) deferred after attempt %lu, next try at %s: %s",
-         (unsigned long)m->id, (unsigned long)waiting, (unsigned long)m->attempts, when, m->last_error);
+         (unsigned long)m.id, (unsigned long)waiting, (unsigned long)m.attempts, when, m.last_error);
 }
 
 /* Ends message `k`'s attempt: what the delivery settled is written down (record() stores
@@ -416,12 +462,18 @@ static void note_retry(struct stsm_agent *a, struct stsm_agent_slot *slot, size_
 static void end_message(struct stsm_agent *a, size_t k, int64_t now)
 {
     struct stsm_agent_slot *slot = &a->batch[k];
-    for (size_t i = 0; i < slot->loaded.to_count; i++) {
+    for (size_t i = 0; i < slot->message.to_count; i++) {
         record(a, k, i, &a->delivery.batch_rcpt[k][i]);
     }
     tell_delivered(a, k);
     enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
+    /* The last error as it stands before the end (which may remove the message), for the
+     * recipients this attempt got no reply for. */
+    struct stsm_outbox_message before;
     stsm_status_t st = outcomes_for(a, k);
+    if (st == STSM_OK) {
+        st = stsm_outbox_load(&a->outbox, slot->id, &before, NULL, 0);
+    }
     if (st == STSM_OK) {
         st = stsm_outbox_attempt_ends(&a->outbox, slot->id, now,
                                       a->platform.random_u32(a->platform.ctx), states);
@@ -432,9 +484,9 @@ static void end_message(struct stsm_agent *a, size_t k, int64_t now)
         return;
     }
     size_t waiting = 0;
-    for (size_t i = 0; i < slot->loaded.to_count; i++) {
-        if (slot->loaded.rcpt[i] == STSM_RCPT_PENDING && !slot->told[i]) {
-            report(a, k, i, states[i]);
+    for (size_t i = 0; i < slot->message.to_count; i++) {
+        if (slot->envelope[i] && !slot->told[i]) {
+            report(a, k, i, states[i], before.last_error);
             waiting += states[i] == STSM_RCPT_PENDING;
         }
     }
@@ -495,7 +547,7 @@ uint32_t stsm_agent_next_wakeup(const struct stsm_agent *agent)
 {
     if (agent->delivering) {
         for (size_t k = 0; k < agent->batch_count; k++) {
-            for (size_t i = 0; i < agent->batch[k].loaded.to_count; i++) {
+            for (size_t i = 0; i < agent->batch[k].message.to_count; i++) {
                 if (untold(agent, k, i)) {
                     return 0;
                 }

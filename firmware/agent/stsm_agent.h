@@ -87,15 +87,24 @@ struct stsm_agent_counters {
     uint32_t queued;                 /**< messages with a recipient still pending, now */
 };
 
+#define STSM_AGENT_PREAMBLE_MAX 200   /**< the note on a coalesced message's raises */
+
+#ifndef STSM_AGENT_TEXT_MAX
+#define STSM_AGENT_TEXT_MAX (STSM_OUTBOX_TEXT_MAX + STSM_AGENT_PREAMBLE_MAX)   /**< bytes of the
+                                          batch's text: keys, recipients, subjects and
+                                          preambles, each at its own length. At least one
+                                          message's most; a message whose text does not fit
+                                          beside the others' waits for the next attempt */
+#endif
+
 /** One message of the attempt under way (private). */
 struct stsm_agent_slot {
     const struct stsm_outbox *outbox;
     uint32_t id;
+    const char *key;                     /* in the agent's text, as the message's strings */
     bool recorded[STSM_SMTP_MAX_RCPT];   /* settled recipients already written down */
     bool told[STSM_SMTP_MAX_RCPT];       /* ... whose end the result callback already got */
     bool envelope[STSM_SMTP_MAX_RCPT];   /* recipients still pending: the attempt's RCPTs */
-    struct stsm_outbox_message loaded;
-    char preamble[200];
     struct stsm_message message;
 };
 
@@ -116,6 +125,11 @@ struct stsm_agent {
     size_t batch_count;              /* messages of the attempt under way */
     size_t record_slot;              /* the message the outbox may hold unwritten outcomes of */
     struct stsm_agent_slot batch[STSM_AGENT_BATCH_MAX];
+    /* The batch's recipients, subjects, keys and preambles, copied out of the store at the
+     * attempt's start (a write may move the records, and the delivery keeps pointers to
+     * them); the body is found in the store whenever it is read. */
+    size_t text_used;
+    char text[STSM_AGENT_TEXT_MAX];
     char reason[STSM_OUTBOX_ERROR_MAX + 8];
     struct stsm_delivery delivery;
 };

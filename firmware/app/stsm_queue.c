@@ -224,10 +224,11 @@ static cJSON *message_json(const struct stsm_outbox_message *m)
 static int list(void)
 {
     static struct stsm_outbox_message m;
+    static char m_text[STSM_OUTBOX_TEXT_MAX];
     cJSON *all = cJSON_CreateArray();
     for (size_t i = 0; i < stsm_outbox_count(&agent.outbox); i++) {
         uint32_t id = stsm_outbox_id_at(&agent.outbox, i);
-        stsm_status_t st = stsm_outbox_load(&agent.outbox, id, &m);
+        stsm_status_t st = stsm_outbox_load(&agent.outbox, id, &m, m_text, sizeof m_text);
         if (st != STSM_OK) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "id", id);

@@ -200,9 +200,26 @@ static bool get_header(struct stsm_cursor *c, uint32_t type, uint32_t id)
            stsm_cursor_u32(c, &stored_id) && stored_id == id;
 }
 
-static size_t encode_content(const struct content *m, uint8_t *buf, size_t cap)
+/* A content record as the pieces the store writes one after the other: the fixed fields
+ * here, the text and body where the caller has them (no copy of the whole record). */
+struct content_pieces {
+    uint8_t fixed[CONTENT_FIXED];
+    uint8_t to_len[STSM_SMTP_MAX_RCPT];
+    struct stsm_store_piece piece[4 + 2 * STSM_SMTP_MAX_RCPT];
+    size_t count, len;
+};
+
+static void add_piece(struct content_pieces *out, const void *data, size_t len)
 {
-    struct writer w = { buf, cap, 0, true };
+    out->piece[out->count++] = (struct stsm_store_piece){ data, len };
+    out->len += len;
+}
+
+/* The pieces of `m`'s content record; false when it cannot be encoded (a field over its
+ * on-flash width). */
+static bool encode_content(const struct content *m, struct content_pieces *out)
+{
+    struct writer w = { out->fixed, sizeof out->fixed, 0, true };
     put_u8(&w, TYPE_CONTENT);
     put_u8(&w, FORMAT_VERSION);
     put_u32(&w, m->id);
@@ -210,20 +227,26 @@ static size_t encode_content(const struct content *m, uint8_t *buf, size_t cap)
     put_u8(&w, (uint32_t)m->key_len);
     put_u8(&w, (uint32_t)m->to_count);
     put_u16(&w, (uint32_t)m->subject_len);
-    put_u16(&w, m->body_len > 0xFFFF ? 0xFFFFu : (uint32_t)m->body_len);
+    put_u16(&w, (uint32_t)m->body_len);
     put_u32(&w, m->id_random[0]);
     put_u32(&w, m->id_random[1]);
     put_i64(&w, m->created);
     put_i64(&w, m->window_start);
     put_i64(&w, m->not_before);
-    put_bytes(&w, m->key, m->key_len);
-    for (size_t i = 0; i < m->to_count; i++) {
-        put_u8(&w, (uint32_t)m->to_len[i]);
-        put_bytes(&w, m->to[i], m->to_len[i]);
+    out->count = out->len = 0;
+    add_piece(out, out->fixed, w.len);
+    add_piece(out, m->key, m->key_len);
+    bool ok = w.ok && w.len == CONTENT_FIXED && m->key_len <= 0xFF && m->to_count <= STSM_SMTP_MAX_RCPT &&
+              m->subject_len <= 0xFFFF && m->body_len <= 0xFFFF;
+    for (size_t i = 0; ok && i < m->to_count; i++) {
+        ok = m->to_len[i] <= 0xFF;
+        out->to_len[i] = (uint8_t)m->to_len[i];
+        add_piece(out, &out->to_len[i], 1);
+        add_piece(out, m->to[i], m->to_len[i]);
     }
-    put_bytes(&w, m->subject, m->subject_len);
-    put_bytes(&w, m->body, m->body_len);
-    return w.ok && m->body_len <= 0xFFFF ? w.len : 0;
+    add_piece(out, m->subject, m->subject_len);
+    add_piece(out, m->body, m->body_len);
+    return ok;
 }
 
 static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, struct content *m)
@@ -232,6 +255,9 @@ static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, st
     stsm_cursor_init(&c, p, len);
     memset(m, 0, sizeof *m);
     m->id = id;
+    if (len > STSM_OUTBOX_RECORD_MAX) {
+        return STSM_ERR_CORRUPT;   /* never written so: and its text could exceed STSM_OUTBOX_TEXT_MAX */
+    }
     uint8_t key_len, to_count;
     uint16_t subject_len, body_len;
     if (!get_header(&c, TYPE_CONTENT, id) || !stsm_cursor_u8(&c, &m->severity) || !stsm_cursor_u8(&c, &key_len) ||
@@ -334,42 +360,70 @@ static stsm_status_t parse_state(const uint8_t *p, size_t len, uint32_t id, cons
 
 /* ---- the message as the caller sees it ---------------------------------------------- */
 
-static void fill_message(const struct content *m, const struct state *s, struct stsm_outbox_message *out)
+/* The text of `m` (key, recipients, subject, each NUL-terminated) into `text`; false
+ * when it does not fit. No text (NULL): those fields are NULL. */
+static bool fill_text(const struct content *m, struct stsm_outbox_message *out, char *text, size_t cap)
 {
-    memset(out, 0, offsetof(struct stsm_outbox_message, text));
-    out->id = m->id;
-    out->severity = (enum stsm_severity)s->severity;
-    memcpy(out->key, m->key, m->key_len);
-    out->key[m->key_len] = '\0';
-    out->to_count = m->to_count;
-    char *t = out->text;
+    if (text == NULL) {
+        return true;
+    }
+    size_t need = m->key_len + 1 + m->subject_len + 1;
+    for (size_t i = 0; i < m->to_count; i++) {
+        need += m->to_len[i] + 1;
+    }
+    if (need > cap) {
+        return false;
+    }
+    char *t = text;
+    memcpy(t, m->key, m->key_len);
+    t[m->key_len] = '\0';
+    out->key = t;
+    t += m->key_len + 1;
     for (size_t i = 0; i < m->to_count; i++) {
         memcpy(t, m->to[i], m->to_len[i]);
         t[m->to_len[i]] = '\0';
         out->to[i] = t;
         t += m->to_len[i] + 1;
-        out->rcpt[i] = (enum stsm_rcpt_state)s->rcpt[i];
     }
     memcpy(t, m->subject, m->subject_len);
     t[m->subject_len] = '\0';
     out->subject = t;
-    out->body = (const char *)m->body;
-    out->body_len = m->body_len;
-    out->id_random[0] = m->id_random[0];
-    out->id_random[1] = m->id_random[1];
-    out->first_queued = s->first_queued;
-    out->first_raised = s->first_raised;
-    out->last_raised = s->last_raised;
-    out->raised_count = s->raised_count;
-    out->follow_up = m->not_before != 0;
-    out->window_start = m->window_start;
-    out->attempts = s->attempts;
-    out->next_attempt = s->next_attempt;
-    memcpy(out->last_error, s->error, sizeof out->last_error);
+    return true;
+}
+
+static stsm_status_t fill_message(const struct content *m, const struct state *s, struct stsm_outbox_message *out,
+                                  char *text, size_t cap)
+{
+    struct stsm_outbox_message filled;
+    memset(&filled, 0, sizeof filled);
+    if (!fill_text(m, &filled, text, cap)) {
+        return STSM_ERR_CAPACITY;
+    }
+    filled.id = m->id;
+    filled.severity = (enum stsm_severity)s->severity;
+    filled.to_count = m->to_count;
+    for (size_t i = 0; i < m->to_count; i++) {
+        filled.rcpt[i] = (enum stsm_rcpt_state)s->rcpt[i];
+    }
+    filled.body = (const char *)m->body;
+    filled.body_len = m->body_len;
+    filled.id_random[0] = m->id_random[0];
+    filled.id_random[1] = m->id_random[1];
+    filled.first_queued = s->first_queued;
+    filled.first_raised = s->first_raised;
+    filled.last_raised = s->last_raised;
+    filled.raised_count = s->raised_count;
+    filled.follow_up = m->not_before != 0;
+    filled.window_start = m->window_start;
+    filled.attempts = s->attempts;
+    filled.next_attempt = s->next_attempt;
+    memcpy(filled.last_error, s->error, sizeof filled.last_error);
+    *out = filled;
+    return STSM_OK;
 }
 
 stsm_status_t stsm_outbox_decode(uint32_t id, const uint8_t *content, size_t content_len, const uint8_t *state,
-                                 size_t state_len, struct stsm_outbox_message *out)
+                                 size_t state_len, struct stsm_outbox_message *out, char *text, size_t text_cap)
 {
     struct content m;
     struct state s;
@@ -385,8 +439,7 @@ stsm_status_t stsm_outbox_decode(uint32_t id, const uint8_t *content, size_t con
     } else if ((st = parse_state(state, state_len, id, &m, &s)) != STSM_OK) {
         return st;
     }
-    fill_message(&m, &s, out);
-    return STSM_OK;
+    return fill_message(&m, &s, out, text, text_cap);
 }
 
 /* ---- store access ------------------------------------------------------------------- */
@@ -623,7 +676,7 @@ stsm_status_t stsm_outbox_open(struct stsm_outbox *outbox, struct stsm_store *st
     if (outbox == NULL || store == NULL || config == NULL) {
         return STSM_ERR_ARGUMENT;
     }
-    memset(outbox, 0, offsetof(struct stsm_outbox, buf));
+    memset(outbox, 0, sizeof *outbox);
     outbox->store = store;
     outbox->config = *config;
     if (bad_id != NULL) {
@@ -968,10 +1021,11 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
     }
     a.id = outbox->next_id;
     a.id_random[1] = a.id;
-    size_t len = encode_content(&a, outbox->buf, max);
-    if (len == 0) {
+    struct content_pieces pieces;
+    if (!encode_content(&a, &pieces) || pieces.len > max) {
         return stsm_refuse(why, why_len, "the message does not fit a record");   /* checked above */
     }
+    size_t len = pieces.len;
     uint32_t key = store_key(TYPE_CONTENT, a.id);
     st = make_room(outbox, key, len, true, a.severity, 0, &dropped);
     if (dropped_id != NULL) {
@@ -983,7 +1037,7 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
         st = write_high_water(outbox, reserved > STSM_OUTBOX_ID_MAX + 1u ? STSM_OUTBOX_ID_MAX + 1u : reserved);
     }
     if (st == STSM_OK) {
-        st = stsm_store_put(outbox->store, key, outbox->buf, len);
+        st = stsm_store_put_pieces(outbox->store, key, pieces.piece, pieces.count);
     }
     if (st != STSM_OK) {
         return st;
@@ -1122,15 +1176,13 @@ stsm_status_t stsm_outbox_next_due_except(const struct stsm_outbox *outbox, int6
 
 /* ---- reading ------------------------------------------------------------------------ */
 
-stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out)
+stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out,
+                               char *text, size_t text_cap)
 {
     struct content m;
     struct state s;
     stsm_status_t st = read_message(outbox, id, &m, &s);
-    if (st == STSM_OK) {
-        fill_message(&m, &s, out);
-    }
-    return st;
+    return st == STSM_OK ? fill_message(&m, &s, out, text, text_cap) : st;
 }
 
 stsm_status_t stsm_outbox_body(const struct stsm_outbox *outbox, uint32_t id, const char **body, size_t *body_len)

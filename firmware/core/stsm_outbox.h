@@ -121,12 +121,22 @@ enum stsm_rcpt_state {
 /** "pending", "delivered", "failed", "gave_up". */
 const char *stsm_rcpt_state_name(enum stsm_rcpt_state state);
 
-/** One message as stored, decoded. `to` and `subject` point into `text`, so they live as
- *  long as this struct; `body` points into the store (see stsm_outbox_body()). */
+/** Bytes of text (key, recipients and subject, each with its NUL) one message may need
+ *  when loaded: what a content record leaves for them (STSM_OUTBOX_RECORD_MAX less its 45
+ *  fixed bytes and the recipients' length bytes, plus the NULs), or the fields' maxima if
+ *  less. A `text` buffer this size takes any message. */
+#define STSM_OUTBOX_TEXT_FIELDS (STSM_OUTBOX_KEY_MAX + 1 + STSM_SMTP_MAX_RCPT * (STSM_SMTP_ADDRESS_MAX + 1) + \
+                                 STSM_MESSAGE_SUBJECT_MAX + 1)
+#define STSM_OUTBOX_TEXT_MAX \
+    (STSM_OUTBOX_RECORD_MAX - 43 < STSM_OUTBOX_TEXT_FIELDS ? STSM_OUTBOX_RECORD_MAX - 43 : STSM_OUTBOX_TEXT_FIELDS)
+
+/** One message as stored, decoded. `key`, `to` and `subject` point into the `text` buffer
+ *  the caller gave stsm_outbox_load() (NULL when it gave none), so they live as long as
+ *  it; `body` points into the store (see stsm_outbox_body()). */
 struct stsm_outbox_message {
     uint32_t id;                     /**< unique, never reused while the store lives */
     enum stsm_severity severity;     /**< the highest of the raises it stands for */
-    char key[STSM_OUTBOX_KEY_MAX + 1];   /**< "" when none */
+    const char *key;                 /**< "" when none */
     size_t to_count;
     const char *to[STSM_SMTP_MAX_RCPT];
     enum stsm_rcpt_state rcpt[STSM_SMTP_MAX_RCPT];
@@ -145,8 +155,6 @@ struct stsm_outbox_message {
     uint32_t attempts;
     int64_t next_attempt;            /**< wall seconds; 0: as soon as possible */
     char last_error[STSM_OUTBOX_ERROR_MAX + 1];
-    char text[STSM_SMTP_MAX_RCPT * (STSM_SMTP_ADDRESS_MAX + 1) + STSM_MESSAGE_SUBJECT_MAX + 1];
-                                     /**< backing for `to` and `subject` */
 };
 
 /** An outbox. Allocate statically; the fields are private. */
@@ -176,7 +184,6 @@ struct stsm_outbox {
     uint32_t attempt_id;
     uint32_t attempt_failed;         /* bit i: recipient i refused (5xx) */
     char attempt_error[STSM_OUTBOX_ERROR_MAX + 1];
-    uint8_t buf[STSM_OUTBOX_RECORD_MAX];     /* a content record being written */
 };
 
 /**
@@ -231,8 +238,15 @@ stsm_status_t stsm_outbox_next_due(const struct stsm_outbox *outbox, int64_t now
 stsm_status_t stsm_outbox_next_due_except(const struct stsm_outbox *outbox, int64_t now, const uint32_t *skip,
                                           size_t skip_count, uint32_t *id);
 
-/** Decodes message `id` into `out`. STSM_ERR_NOT_FOUND or STSM_ERR_CORRUPT. */
-stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out);
+/**
+ * Decodes message `id` into `out`, its key, recipients and subject copied into `text`
+ * (`text_cap` bytes; they take their lengths plus a NUL each, at most
+ * STSM_OUTBOX_TEXT_MAX). `text` may be NULL (and `text_cap` 0) for the rest alone: the
+ * progress, with `key`, `to` and `subject` NULL. STSM_ERR_NOT_FOUND, STSM_ERR_CORRUPT, or
+ * STSM_ERR_CAPACITY when the text does not fit (`out` is not filled then).
+ */
+stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out,
+                               char *text, size_t text_cap);
 
 /**
  * Where message `id`'s body is now: `*body` points into the store, valid until the next
@@ -248,11 +262,11 @@ stsm_status_t stsm_outbox_body(const struct stsm_outbox *outbox, uint32_t id, co
 /**
  * Decodes a message from its stored records as they are: `content` (`content_len` bytes)
  * and `state` (NULL: the initial state), for message `id`. Everything is bounds-checked
- * and validated as a raise would; STSM_ERR_CORRUPT on any inconsistency. For
- * stsm_outbox_load() and the fuzz harness.
+ * and validated as a raise would; STSM_ERR_CORRUPT on any inconsistency. `text` as for
+ * stsm_outbox_load(). For stsm_outbox_load() and the fuzz harness.
  */
 stsm_status_t stsm_outbox_decode(uint32_t id, const uint8_t *content, size_t content_len, const uint8_t *state,
-                                 size_t state_len, struct stsm_outbox_message *out);
+                                 size_t state_len, struct stsm_outbox_message *out, char *text, size_t text_cap);
 
 /**
  * Records that an attempt of `id` begins (attempt count, and the domain caps), stored

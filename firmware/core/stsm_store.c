@@ -206,34 +206,62 @@ static bool head_fits(const struct stsm_store *s, size_t size, size_t limit)
     return s->head_page < s->pages && s->head_offset <= limit && size <= limit - s->head_offset;
 }
 
-/* Programs `len` bytes and reads them back through the mapping. Data that lies in the
- * area itself (a reclaim's copy) goes through RAM: not every part can read its flash
- * while programming it. */
+/* Programs `len` bytes and reads them back through the mapping. */
 static bool program(struct stsm_store *s, size_t at, const uint8_t *data, size_t len)
 {
     const struct stsm_flash_area *a = s->area;
-    bool in_area = (uintptr_t)data >= (uintptr_t)a->base && (uintptr_t)data < (uintptr_t)a->base + a->size;
+    s->stats.programs++;
+    return a->program(a->ctx, at, data, len) && memcmp(a->base + at, data, len) == 0;
+}
+
+/* Data that lies in the area itself (a reclaim's copy) goes through RAM: not every part
+ * can read its flash while programming it. */
+static bool in_area(const struct stsm_store *s, const void *data)
+{
+    uintptr_t p = (uintptr_t)data, base = (uintptr_t)s->area->base;
+    return p >= base && p < base + s->area->size;
+}
+
+/* Programs the pieces one after the other from `at`. Small pieces are gathered in a RAM
+ * chunk so that a record made of many short fields costs few program calls (each one a
+ * write and a sync on the host); a long piece from RAM is programmed as it is. */
+static bool program_pieces(struct stsm_store *s, size_t at, const struct stsm_store_piece *pieces, size_t count)
+{
     uint8_t chunk[COPY_CHUNK];
-    for (size_t done = 0; done < len;) {
-        size_t n = in_area ? (len - done < COPY_CHUNK ? len - done : COPY_CHUNK) : len;
-        const uint8_t *src = data + done;
-        if (in_area) {
-            memcpy(chunk, src, n);
-            src = chunk;
+    size_t fill = 0;
+    for (size_t i = 0; i < count; i++) {
+        const uint8_t *p = pieces[i].data;
+        size_t len = pieces[i].len;
+        if (len >= COPY_CHUNK && !in_area(s, p)) {
+            if ((fill > 0 && !program(s, at, chunk, fill)) || !program(s, at + fill, p, len)) {
+                return false;
+            }
+            at += fill + len;
+            fill = 0;
+            continue;
         }
-        s->stats.programs++;
-        if (!a->program(a->ctx, at + done, src, n) || memcmp(a->base + at + done, src, n) != 0) {
-            return false;
+        while (len > 0) {
+            size_t n = len < COPY_CHUNK - fill ? len : COPY_CHUNK - fill;
+            memcpy(chunk + fill, p, n);
+            fill += n;
+            p += n;
+            len -= n;
+            if (fill == COPY_CHUNK) {
+                if (!program(s, at, chunk, fill)) {
+                    return false;
+                }
+                at += fill;
+                fill = 0;
+            }
         }
-        done += n;
     }
-    return true;
+    return fill == 0 || program(s, at, chunk, fill);
 }
 
 /* Appends one record at the head (the caller checked that it fits). Data first, header
  * last: the header's CRC commits the record. */
-static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, const uint8_t *data, size_t len,
-                            uint32_t *data_offset)
+static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, const struct stsm_store_piece *pieces,
+                            size_t count, size_t len, uint32_t *data_offset)
 {
     if (s->next_seq == 0xFFFFFFFFu) {
         return STSM_ERR_FULL;   /* sequence numbers used up: not in a device's lifetime */
@@ -248,8 +276,12 @@ static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, co
         put_u32(h + 4, key);
         put_u32(h + 8, s->next_seq);
         put_u32(h + 12, (uint32_t)len);
-        put_u32(h + 16, stsm_crc32(stsm_crc32(0, h, 16), data, len));
-        if ((len > 0 && !program(s, at + RECORD_HEADER, data, len)) || !program(s, at, h, sizeof h)) {
+        uint32_t crc = stsm_crc32(0, h, 16);
+        for (size_t i = 0; i < count; i++) {
+            crc = stsm_crc32(crc, pieces[i].data, pieces[i].len);
+        }
+        put_u32(h + 16, crc);
+        if (!program_pieces(s, at + RECORD_HEADER, pieces, count) || !program(s, at, h, sizeof h)) {
             return STSM_ERR_IO;
         }
         s->stats.records_written++;
@@ -328,7 +360,8 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
         if (!head_fits(s, size, head_limit(s))) {
             return STSM_ERR_FULL;
         }
-        if ((st = append(s, KIND_VALUE, slot->key, s->area->base + slot->offset, slot->len, &slot->offset)) != STSM_OK) {
+        const struct stsm_store_piece copy = { s->area->base + slot->offset, slot->len };
+        if ((st = append(s, KIND_VALUE, slot->key, &copy, 1, slot->len, &slot->offset)) != STSM_OK) {
             return st;
         }
     }
@@ -338,7 +371,7 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
     if (!head_fits(s, MARKER_SIZE, ps)) {
         return STSM_ERR_FULL;
     }
-    if ((st = append(s, KIND_MARKER, s->page_seq[old], NULL, 0, NULL)) != STSM_OK) {
+    if ((st = append(s, KIND_MARKER, s->page_seq[old], NULL, 0, 0, NULL)) != STSM_OK) {
         return st;
     }
     if (!s->dry) {
@@ -356,14 +389,14 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
  * kept free for a reclaim to copy into. Reclaims are bounded: after a trip round the
  * ring every page has been compacted, so more would not find room.
  */
-static stsm_status_t place(struct stsm_store *s, uint8_t kind, uint32_t key, const uint8_t *data, size_t len,
-                           uint32_t skip, uint32_t *data_offset)
+static stsm_status_t place(struct stsm_store *s, uint8_t kind, uint32_t key, const struct stsm_store_piece *pieces,
+                           size_t count, size_t len, uint32_t skip, uint32_t *data_offset)
 {
     size_t need = record_size(len);
     stsm_status_t st;
     for (size_t reclaims = 0;;) {
         if (head_fits(s, need, head_limit(s))) {
-            return append(s, kind, key, data, len, data_offset);
+            return append(s, kind, key, pieces, count, len, data_offset);
         }
         if (free_pages(s) >= 2) {
             st = open_page(s);
@@ -389,7 +422,7 @@ static bool plan(const struct stsm_store *s, uint8_t kind, uint32_t key, size_t 
     struct stsm_store sim = *s;
     uint32_t offset;
     sim.dry = true;
-    if (place(&sim, kind, key, NULL, len, kind == KIND_TOMBSTONE ? key : STSM_STORE_KEY_NONE, &offset) != STSM_OK) {
+    if (place(&sim, kind, key, NULL, 0, len, kind == KIND_TOMBSTONE ? key : STSM_STORE_KEY_NONE, &offset) != STSM_OK) {
         return false;
     }
     if (kind == KIND_VALUE) {
@@ -397,7 +430,7 @@ static bool plan(const struct stsm_store *s, uint8_t kind, uint32_t key, size_t 
             return false;
         }
         for (unsigned i = 0; i < STSM_STORE_DELETE_RESERVE; i++) {
-            if (place(&sim, KIND_TOMBSTONE, key, NULL, 0, STSM_STORE_KEY_NONE, NULL) != STSM_OK) {
+            if (place(&sim, KIND_TOMBSTONE, key, NULL, 0, 0, STSM_STORE_KEY_NONE, NULL) != STSM_OK) {
                 return false;
             }
         }
@@ -547,20 +580,30 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
     return STSM_OK;
 }
 
-stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len)
+stsm_status_t stsm_store_put_pieces(struct stsm_store *store, uint32_t key, const struct stsm_store_piece *pieces,
+                                   size_t count)
 {
     stsm_status_t st = writable(store);
     if (st != STSM_OK) {
         return st;
     }
-    const uint8_t *bytes = data;
-    uintptr_t from = (uintptr_t)bytes, base = (uintptr_t)store->area->base;
-    /* Data inside the area could be erased by the reclaim that makes room for it. */
-    if (!key_valid(key) || (bytes == NULL && len > 0) ||
-        (len > 0 && from < base + store->area->size && from + len > base)) {
+    if (!key_valid(key) || (pieces == NULL && count > 0)) {
         return STSM_ERR_ARGUMENT;
     }
-    if (len > stsm_store_record_max(store->area)) {
+    size_t len = 0, max = stsm_store_record_max(store->area);
+    bool too_long = false;
+    uintptr_t base = (uintptr_t)store->area->base;
+    for (size_t i = 0; i < count; i++) {
+        uintptr_t from = (uintptr_t)pieces[i].data;
+        size_t n = pieces[i].len;
+        /* Data inside the area could be erased by the reclaim that makes room for it. */
+        if ((from == 0 && n > 0) || (n > 0 && from < base + store->area->size && from + n > base)) {
+            return STSM_ERR_ARGUMENT;
+        }
+        too_long |= n > max - len;
+        len = too_long ? max : len + n;
+    }
+    if (too_long) {
         return STSM_ERR_CAPACITY;
     }
     if ((find_slot(store, key) == NULL && store->slot_count == STSM_STORE_KEYS_MAX) ||
@@ -568,13 +611,19 @@ stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void 
         return STSM_ERR_FULL;
     }
     uint32_t offset;
-    st = place(store, KIND_VALUE, key, bytes, len, STSM_STORE_KEY_NONE, &offset);
+    st = place(store, KIND_VALUE, key, pieces, count, len, STSM_STORE_KEY_NONE, &offset);
     if (st != STSM_OK) {
         store->must_mount = true;
         return st;
     }
     set_slot(store, key, offset, len);   /* cannot fail: the plan added it */
     return STSM_OK;
+}
+
+stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len)
+{
+    const struct stsm_store_piece piece = { data, len };
+    return stsm_store_put_pieces(store, key, &piece, 1);
 }
 
 stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key)
@@ -589,7 +638,7 @@ stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key)
     if (!plan(store, KIND_TOMBSTONE, key, 0)) {
         return STSM_ERR_FULL;
     }
-    st = place(store, KIND_TOMBSTONE, key, NULL, 0, key, NULL);
+    st = place(store, KIND_TOMBSTONE, key, NULL, 0, 0, key, NULL);
     if (st != STSM_OK) {
         store->must_mount = true;
         return st;

@@ -124,6 +124,20 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
  */
 stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len);
 
+/** One part of a record's data (stsm_store_put_pieces). */
+struct stsm_store_piece {
+    const void *data;
+    size_t len;
+};
+
+/**
+ * As stsm_store_put(), with the data given in `count` pieces that are stored one after
+ * the other as one record (so a caller need not assemble it in RAM first). The same rules
+ * apply to each piece (none may point into the area) and to their total length.
+ */
+stsm_status_t stsm_store_put_pieces(struct stsm_store *store, uint32_t key, const struct stsm_store_piece *pieces,
+                                   size_t count);
+
 /** Removes `key` (a tombstone record), atomically with respect to power loss.
  *  STSM_ERR_NOT_FOUND when it is not there, STSM_ERR_IO as for put. STSM_ERR_FULL is
  *  possible in principle (the store planned room for STSM_STORE_DELETE_RESERVE deletes

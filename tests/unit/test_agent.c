@@ -547,6 +547,7 @@ static const char *message_id_of(const struct stsm_outbox_message *m)
 }
 
 static struct stsm_outbox_message loaded;
+static char loaded_text[STSM_OUTBOX_TEXT_MAX];
 
 /* ---- the cases ------------------------------------------------------------------------- */
 
@@ -588,7 +589,7 @@ static void test_delivered(void)
      * anchor (nothing pending), and the agent sleeps until at most the window's end. */
     CHECK(c->queued <= 1);
     if (stsm_outbox_count(&agent.outbox) == 1) {
-        CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
         CHECK_INT(loaded.rcpt[0], STSM_RCPT_DELIVERED);
     }
     uint32_t wake = stsm_agent_next_wakeup(&agent);
@@ -619,7 +620,7 @@ static void test_retry_after_451(void)
     CHECK_INT(peer.transactions, 0);
     CHECK_INT(result_count, 0);   /* a deferral is no end */
     CHECK_INT(stsm_agent_counters(&agent)->attempts, 1);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.rcpt[0], STSM_RCPT_PENDING);
     CHECK_INT(loaded.attempts, 1);
     CHECK(strstr(loaded.last_error, "451 4.7.1") != NULL);
@@ -679,7 +680,7 @@ static void test_one_refused(void)
     CHECK_INT(results_for(OPS, STSM_RCPT_FAILED), 1);
     CHECK_STR(result_of(OPS) != NULL ? result_of(OPS)->reason : "", "550 5.1.1 <" OPS ">: no such user");
     CHECK_INT(results_for(CTO, STSM_RCPT_DELIVERED), 1);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.rcpt[0], STSM_RCPT_FAILED);
     CHECK_INT(loaded.rcpt[1], STSM_RCPT_PENDING);
     CHECK_INT(loaded.rcpt[2], STSM_RCPT_DELIVERED);
@@ -734,7 +735,7 @@ static void test_reboot_in_wait(void)
     CHECK_INT(peer.connections, 1);
     boot();   /* the same flash, a new agent */
     CHECK_INT(stsm_agent_counters(&agent)->queued, 1);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.attempts, 1);
     CHECK_INT(loaded.rcpt[0], STSM_RCPT_PENDING);
     CHECK(strstr(loaded.last_error, "451 4.7.1") != NULL);
@@ -742,7 +743,7 @@ static void test_reboot_in_wait(void)
     uint32_t ended_ms = elapsed_ms();
     CHECK_INT(peer.connections, 2);
     CHECK_INT(peer.transactions, 0);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.attempts, 2);
     /* Attempt 2's backoff is retry_first * 2 = 120 s, +-10 %. */
     CHECK(loaded.next_attempt >= wall() + 108 && loaded.next_attempt <= wall() + 132);
@@ -959,7 +960,7 @@ static void test_full(void)
     CHECK_INT(c->queued, STSM_OUTBOX_MAX);
     CHECK(strstr(log_text, "full: alert") != NULL);
     for (int i = 0; i < STSM_OUTBOX_MAX; i++) {
-        CHECK_INT(stsm_outbox_load(&agent.outbox, ids[i], &loaded), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&agent.outbox, ids[i], &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     }
     wall_set = true;
     run_for(3600u * 1000u);
@@ -993,11 +994,11 @@ static void test_full_drop_lower(void)
     CHECK_INT(c->queued, STSM_OUTBOX_MAX);
     CHECK(strstr(log_text, "dropped to make room for a critical alert") != NULL);
     /* The oldest of lower severity: message 0 (warning), not the info one after it. */
-    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[0], &loaded), STSM_ERR_NOT_FOUND);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[1], &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[0], &loaded, loaded_text, sizeof loaded_text), STSM_ERR_NOT_FOUND);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[1], &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(raise_to(NULL, STSM_SEVERITY_WARNING, "fan slow", NULL, 0, NULL), STSM_OK);   /* drops the info */
     CHECK_INT(c->dropped, 2);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[1], &loaded), STSM_ERR_NOT_FOUND);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, ids[1], &loaded, loaded_text, sizeof loaded_text), STSM_ERR_NOT_FOUND);
     /* Nothing lower than info: refused, nothing dropped. */
     CHECK_INT(raise_to(NULL, STSM_SEVERITY_INFO, "paper low", NULL, 0, NULL), STSM_ERR_FULL);
     CHECK_INT(c->dropped, 2);
@@ -1028,7 +1029,7 @@ static void test_clock_unknown(void)
     CHECK_INT(fake.route_starts + fake.connects, 0);
     CHECK_INT(stsm_agent_counters(&agent)->attempts, 0);
     CHECK_INT(stsm_agent_next_wakeup(&agent), 1000u);   /* looks at the clock each second */
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.first_raised, 0);
     wall_set = true;   /* SNTP answered */
     int64_t known = wall();
@@ -1148,7 +1149,7 @@ static void test_server_down(void)
     CHECK_INT(fake.connects, 1);
     CHECK_INT(peer.connections, 0);
     CHECK_INT(result_count, 0);
-    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&agent.outbox, id, &loaded, loaded_text, sizeof loaded_text), STSM_OK);
     CHECK_INT(loaded.rcpt[0], STSM_RCPT_PENDING);
     CHECK_STR(loaded.last_error, "connection failed");
     peer.down = false;
@@ -1297,6 +1298,58 @@ static void test_batch_round_trips(void)
     finish(failed_before);
 }
 
+/* 7f. The batch's recipients, subjects and keys share one text buffer (STSM_AGENT_TEXT_MAX),
+ *     each at its own length: long ones fill it, and the message that does not fit waits
+ *     for the next connection. Small pages make the store reclaim while the batch runs,
+ *     so records move under it: every message still goes out whole, to its recipient. */
+static void test_batch_text(void)
+{
+    enum { N = 6, SUBJECT = 300 };
+    page_size = 1024u;
+    page_count = 5u;
+    unsigned failed_before = begin("7f batch text: long subjects and keys, the rest on the next connection", "", NULL);
+    page_size = PAGE;
+    page_count = PAGES;
+    static char keys[N][STSM_OUTBOX_KEY_MAX + 1], subjects[N][SUBJECT + 1], expected[N * (SUBJECT + 11) + 1];
+    size_t expected_len = 0;
+    wall_set = false;   /* all due together */
+    for (int i = 0; i < N; i++) {
+        memset(keys[i], 'k', STSM_OUTBOX_KEY_MAX);
+        keys[i][0] = (char)('0' + i);
+        snprintf(subjects[i], sizeof subjects[i], "alert-%d-", i);
+        memset(subjects[i] + 8, 'x', SUBJECT - 8);
+        expected_len += (size_t)snprintf(expected + expected_len, sizeof expected - expected_len, "Subject: %s\n",
+                                         subjects[i]);
+        CHECK_INT(raise_to(keys[i], STSM_SEVERITY_WARNING, subjects[i], NULL, 0, NULL), STSM_OK);
+    }
+    unsigned long erased = 0;
+    for (size_t p = 0; p < 5; p++) {
+        erased += sim.erases[p];
+    }
+    wall_set = true;
+    run_for(3600u * 1000u);
+    /* Each message takes its key, recipient and subject with a NUL each. */
+    size_t per = STSM_OUTBOX_KEY_MAX + 1 + strlen(OPS) + 1 + SUBJECT + 1;
+    size_t batch = STSM_AGENT_TEXT_MAX / per < STSM_AGENT_BATCH_MAX ? STSM_AGENT_TEXT_MAX / per : STSM_AGENT_BATCH_MAX;
+    CHECK(batch < N);
+    CHECK_INT(peer.connections, (N + batch - 1) / batch);
+    CHECK_INT(peer.transactions, N);
+    CHECK_STR(peer.subjects, expected);
+    CHECK_INT(delivered_to(OPS), N);
+    CHECK_INT(result_count, N);
+    for (int i = 0; i < N; i++) {
+        CHECK(i >= (int)result_count || strcmp(results[i].key, keys[i]) == 0);
+    }
+    CHECK_INT(stsm_outbox_count(&agent.outbox), 0);
+    unsigned long now_erased = 0;
+    for (size_t p = 0; p < 5; p++) {
+        now_erased += sim.erases[p];
+    }
+    printf("test_agent: batch text: %zu messages a connection, %lu erases\n", batch, now_erased - erased);
+    CHECK(now_erased > erased);   /* records moved while the batches ran */
+    finish(failed_before);
+}
+
 int main(void)
 {
     test_delivered();
@@ -1310,6 +1363,7 @@ int main(void)
     test_batches();
     test_relay_batch();
     test_batch_round_trips();
+    test_batch_text();
     test_clock_unknown();
     test_give_up();
     test_raise_during_delivery();

@@ -20,6 +20,7 @@ static struct nor_sim sim;
 static struct stsm_store store;
 static struct stsm_outbox ob;
 static struct stsm_outbox_message msg;
+static char msg_text[STSM_OUTBOX_TEXT_MAX];
 static struct stsm_outbox_config cfg;
 
 static const char *const TO1[] = { "ops@example.com" };
@@ -96,7 +97,7 @@ static void record(uint32_t id, size_t i, enum stsm_smtp_outcome o, uint16_t cod
 /* One whole attempt in which every pending recipient gets outcome `o`. */
 static void attempt(uint32_t id, int64_t now, enum stsm_smtp_outcome o, uint32_t random)
 {
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     size_t n = msg.to_count;
     enum stsm_rcpt_state was[STSM_SMTP_MAX_RCPT];
     memcpy(was, msg.rcpt, sizeof was);
@@ -147,7 +148,7 @@ static void test_round_trip(void)
     CHECK(!coalesced);
     CHECK_INT(dropped, 0);
     for (int pass = 0; pass < 2; pass++) {
-        CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
         CHECK_INT(msg.id, 1);
         CHECK_INT(msg.severity, STSM_SEVERITY_ERROR);
         CHECK_STR(msg.key, "disk-full /var");
@@ -175,7 +176,7 @@ static void test_round_trip(void)
     CHECK_INT(stsm_outbox_body(&ob, id, &b, &blen), STSM_OK);
     CHECK(blen == sizeof body - 1 && memcmp(b, body, blen) == 0);
     CHECK_INT(stsm_outbox_body(&ob, 77, &b, &blen), STSM_ERR_NOT_FOUND);
-    CHECK_INT(stsm_outbox_load(&ob, 77, &msg), STSM_ERR_NOT_FOUND);
+    CHECK_INT(stsm_outbox_load(&ob, 77, &msg, msg_text, sizeof msg_text), STSM_ERR_NOT_FOUND);
 
     /* After an attempt the state record carries the progress across a reboot. */
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 5), STSM_OK);
@@ -183,7 +184,7 @@ static void test_round_trip(void)
     CHECK_INT(stsm_outbox_record(&ob, id, 1, &r, T0 + 6), STSM_OK);
     CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0 + 7, 6, NULL), STSM_OK);
     reboot();
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.attempts, 1);
     CHECK_INT(msg.next_attempt, T0 + 67);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_PENDING);
@@ -191,10 +192,54 @@ static void test_round_trip(void)
     CHECK_STR(msg.last_error, "550 5.1.1 no such user??");   /* kept printable */
 }
 
+/* The content record goes to the store in pieces (no staging copy of it): few program
+ * calls, and the text comes back at its own length, into the caller's buffer. */
+static void test_text(void)
+{
+    CHECK_CASE("a content record is written in pieces, in few program calls");
+    fresh(defaults());
+    (void)raise_at("first", STSM_SEVERITY_INFO, TO1, 1, T0, false);   /* the id high-water record */
+    static char body[1200];
+    memset(body, 'b', sizeof body - 1);
+    uint32_t programs = stsm_store_stats(&store)->programs, id = 0;
+    CHECK_INT(raise_ex("k", STSM_SEVERITY_WARNING, TO2, 2, T0, body, &id, NULL, NULL), STSM_OK);
+    /* fixed fields, key, recipients and subject gathered in one call, the body in one,
+     * the record header in one (a page's header too if it opened one) */
+    uint32_t calls = stsm_store_stats(&store)->programs - programs;
+    CHECK(calls == 3 || calls == 4);
+    reboot();
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
+    CHECK_STR(msg.to[1], "oncall@example.net");
+    CHECK(msg.body_len == sizeof body - 1 && memcmp(msg.body, body, msg.body_len) == 0);
+
+    CHECK_CASE("load: the text takes its lengths plus a NUL each; one byte less does not fit");
+    size_t need = strlen("k") + 1 + strlen(TO2[0]) + 1 + strlen(TO2[1]) + 1 + strlen("Disk almost full") + 1;
+    static char exact[128];
+    memset(&msg, 0x5A, sizeof msg);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, exact, need), STSM_OK);
+    CHECK_STR(msg.key, "k");
+    CHECK_STR(msg.to[0], "ops@example.com");
+    CHECK_STR(msg.subject, "Disk almost full");
+    CHECK(msg.key >= exact && msg.subject + strlen(msg.subject) < exact + need);
+    struct stsm_outbox_message before = msg;
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, exact, need - 1), STSM_ERR_CAPACITY);
+    CHECK(memcmp(&before, &msg, sizeof msg) == 0);   /* left as it was */
+
+    CHECK_CASE("load without text: the progress, no strings");
+    CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 1), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, NULL, 0), STSM_OK);
+    CHECK(msg.key == NULL && msg.to[0] == NULL && msg.to[1] == NULL && msg.subject == NULL);
+    CHECK_INT(msg.id, id);
+    CHECK_INT(msg.to_count, 2);
+    CHECK_INT(msg.attempts, 1);
+    CHECK_INT(msg.rcpt[1], STSM_RCPT_PENDING);
+    CHECK_INT(msg.body_len, sizeof body - 1);
+}
+
 static void corrupt_expect(const char *what, uint32_t id, const uint8_t *c, size_t clen, const uint8_t *s, size_t slen)
 {
     CHECK_CASE(what);
-    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg), STSM_ERR_CORRUPT);
+    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg, msg_text, sizeof msg_text), STSM_ERR_CORRUPT);
 }
 
 static void test_decoder(void)
@@ -213,8 +258,8 @@ static void test_decoder(void)
     memcpy(c, p, clen);
     CHECK_INT(stsm_store_get(&store, 0x02000000u | id, &p, &slen), STSM_OK);
     memcpy(s, p, slen);
-    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg), STSM_OK);
-    CHECK_INT(stsm_outbox_decode(id, c, clen, NULL, 0, &msg), STSM_OK);   /* the initial state */
+    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg, msg_text, sizeof msg_text), STSM_OK);
+    CHECK_INT(stsm_outbox_decode(id, c, clen, NULL, 0, &msg, msg_text, sizeof msg_text), STSM_OK);   /* the initial state */
     CHECK_INT(msg.rcpt[0], STSM_RCPT_PENDING);
 
     for (size_t n = 0; n < clen; n++) {
@@ -224,6 +269,23 @@ static void test_decoder(void)
         corrupt_expect("state cut short", id, c, clen, s, n);
     }
     corrupt_expect("another id", id + 1, c, clen, s, slen);
+    {
+        /* Longer than any content record written (the text bound relies on it). */
+        static uint8_t long_c[STSM_OUTBOX_RECORD_MAX + 2];
+        static char long_body[STSM_OUTBOX_RECORD_MAX];
+        size_t body_len = STSM_OUTBOX_RECORD_MAX + 1 - (clen - 4);   /* "body" is 4 bytes */
+        memcpy(long_c, c, clen - 4);
+        memset(long_body, 'b', body_len);
+        memcpy(long_c + clen - 4, long_body, body_len);
+        long_c[11] = (uint8_t)(body_len >> 8);   /* the body length field */
+        long_c[12] = (uint8_t)body_len;
+        corrupt_expect("content over STSM_OUTBOX_RECORD_MAX", id, long_c, STSM_OUTBOX_RECORD_MAX + 1, s, slen);
+        body_len--;
+        long_c[11] = (uint8_t)(body_len >> 8);
+        long_c[12] = (uint8_t)body_len;
+        CHECK_INT(stsm_outbox_decode(id, long_c, STSM_OUTBOX_RECORD_MAX, s, slen, &msg, msg_text, sizeof msg_text),
+                  STSM_OK);
+    }
     c[clen] = 'x';
     corrupt_expect("content with a trailing byte", id, c, clen + 1, s, slen);
     s[slen] = 'x';
@@ -259,12 +321,12 @@ static void test_decoder(void)
         buf[edits[i].at] = old;
     }
     CHECK_CASE("decoder, every byte flipped");
-    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_decode(id, c, clen, s, slen, &msg, msg_text, sizeof msg_text), STSM_OK);
     for (size_t i = 0; i < clen + slen; i++) {
         uint8_t *b = i < clen ? &c[i] : &s[i - clen];
         for (unsigned bit = 0; bit < 8; bit++) {
             *b ^= (uint8_t)(1u << bit);
-            stsm_status_t st = stsm_outbox_decode(id, c, clen, s, slen, &msg);
+            stsm_status_t st = stsm_outbox_decode(id, c, clen, s, slen, &msg, msg_text, sizeof msg_text);
             CHECK(st == STSM_OK || st == STSM_ERR_CORRUPT);
             *b ^= (uint8_t)(1u << bit);
         }
@@ -339,7 +401,7 @@ static void test_validation(void)
 
     CHECK_CASE("the longest key and the default recipients");
     uint32_t id = raise_at(max_key, STSM_SEVERITY_INFO, NULL, 0, T0, false);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_STR(msg.key, max_key);
     CHECK_INT(msg.to_count, 1);
     CHECK_STR(msg.to[0], "ops@example.com");
@@ -350,7 +412,7 @@ static void test_validation(void)
     size_t max_body = STSM_OUTBOX_RECORD_MAX - fixed;
     big_body[max_body] = '\0';
     CHECK_INT(raise_ex("k", STSM_SEVERITY_INFO, NULL, 0, T0, big_body, &id, NULL, NULL), STSM_OK);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.body_len, max_body);
     big_body[max_body] = 'b';
     big_body[max_body + 1] = '\0';
@@ -406,7 +468,7 @@ static void test_backoff(void)
         uint32_t randoms[] = { spread, 0, 2 * spread, 2 * spread + 1, 0xFFFFFFFFu };
         uint32_t r = randoms[n % 5];
         attempt(id, now, STSM_SMTP_DEFERRED, r);
-        CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
         CHECK_INT(msg.attempts, n);
         int64_t delay = msg.next_attempt - now;
         int64_t expect = (int64_t)d - spread + (int64_t)(r % (2 * spread + 1));
@@ -428,7 +490,7 @@ static void test_backoff(void)
     CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0 + 999, 6, states), STSM_OK);
     CHECK_INT(states[0], STSM_RCPT_DELIVERED);
     CHECK_INT(states[1], STSM_RCPT_PENDING);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.next_attempt, T0 + 1000);   /* 60 s later would be past the deadline */
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 1000), STSM_OK);
     record(id, 1, STSM_SMTP_DEFERRED, 421, T0 + 1000);
@@ -443,7 +505,7 @@ static void test_backoff(void)
     attempt(id, 0, STSM_SMTP_DEFERRED, 0);
     CHECK_INT(stsm_outbox_count(&ob), 1);
     CHECK_INT(stsm_outbox_clock_known(&ob, T0), STSM_OK);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.first_queued, T0);
     CHECK_INT(msg.first_raised, T0);
     CHECK_INT(msg.last_raised, T0);
@@ -461,14 +523,14 @@ static void test_outcomes(void)
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0), STSM_OK);
     struct stsm_smtp_result r = result(STSM_SMTP_FAILED, 550, "5.1.1 mailbox unknown");
     CHECK_INT(stsm_outbox_record(&ob, id, 0, &r, T0), STSM_OK);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_STR(msg.last_error, "550 5.1.1 mailbox unknown");
     record(id, 1, STSM_SMTP_DEFERRED, 451, T0);
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[1], STSM_RCPT_PENDING);
     CHECK_INT(stsm_outbox_attempt_ends(&ob, id, T0, 0, NULL), STSM_OK);
     reboot();
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);
     CHECK_INT(msg.rcpt[1], STSM_RCPT_PENDING);
     CHECK_STR(msg.last_error, "451 try later");
@@ -480,7 +542,7 @@ static void test_outcomes(void)
     r = result(STSM_SMTP_FAILED, 554, "late");
     CHECK_INT(stsm_outbox_record(&ob, id, 1, &r, T0 + 60), STSM_OK);
     CHECK_INT(stsm_outbox_record(&ob, id, 0, &r, T0 + 60), STSM_OK);   /* failed stays failed */
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);
     CHECK_INT(msg.rcpt[1], STSM_RCPT_DELIVERED);
     CHECK_STR(msg.last_error, "451 try later");   /* the latest reason */
@@ -500,13 +562,13 @@ static void test_outcomes(void)
     CHECK_INT(stsm_outbox_record(&ob, id, 0, &r, T0), STSM_OK);
     record(id, 2, STSM_SMTP_DEFERRED, 451, T0);
     CHECK_INT(stsm_store_stats(&store)->records_written, written);   /* the body has not moved */
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);   /* load shows it */
     CHECK_STR(msg.last_error, "451 try later");
     record(id, 1, STSM_SMTP_DELIVERED, 250, T0);
     CHECK(stsm_store_stats(&store)->records_written > written);
     reboot();   /* a cut before the attempt's end: the refusal came with the delivery */
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_FAILED);
     CHECK_INT(msg.rcpt[1], STSM_RCPT_DELIVERED);
     CHECK_INT(msg.rcpt[2], STSM_RCPT_PENDING);
@@ -514,7 +576,7 @@ static void test_outcomes(void)
     r = result(STSM_SMTP_FAILED, 552, "too big");
     CHECK_INT(stsm_outbox_record(&ob, id, 2, &r, T0 + 60), STSM_OK);
     reboot();   /* a cut before anything else was written: tried again next time */
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.rcpt[2], STSM_RCPT_PENDING);
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 120), STSM_OK);
     CHECK_INT(stsm_outbox_record(&ob, id, 2, &r, T0 + 120), STSM_OK);
@@ -588,12 +650,12 @@ static void test_storm(void)
     reboot();
     CHECK_INT(stsm_outbox_count(&ob), 2);   /* the first is kept as the window's anchor */
     CHECK_INT(stsm_outbox_pending_count(&ob), 1);   /* ... and is not waiting for anything */
-    CHECK_INT(stsm_outbox_load(&ob, first, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, first, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.raised_count, 1);
     CHECK(!msg.follow_up);
     CHECK_INT(msg.window_start, T0);
     CHECK_INT(msg.rcpt[0], STSM_RCPT_DELIVERED);
-    CHECK_INT(stsm_outbox_load(&ob, follow, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, follow, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.raised_count, 999);
     CHECK(msg.follow_up);
     CHECK_INT(msg.window_start, T0);
@@ -621,7 +683,7 @@ static void test_coalesce_rules(void)
     fresh(defaults());
     uint32_t a = raise_at("k", STSM_SEVERITY_INFO, TO1, 1, T0, false);
     CHECK_INT(raise_at("k", STSM_SEVERITY_CRITICAL, TO1, 1, T0 + 10, true), a);
-    CHECK_INT(stsm_outbox_load(&ob, a, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, a, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.raised_count, 2);
     CHECK_INT(msg.first_raised, T0);
     CHECK_INT(msg.last_raised, T0 + 10);
@@ -661,7 +723,7 @@ static void test_coalesce_rules(void)
             bool inside = offsets[i] < 300;
             uint32_t b = raise_at("k", STSM_SEVERITY_INFO, TO1, 1, T0 + offsets[i], inside && !attempted);
             CHECK_INT(b == a, inside && !attempted);
-            CHECK_INT(stsm_outbox_load(&ob, b, &msg), STSM_OK);
+            CHECK_INT(stsm_outbox_load(&ob, b, &msg, msg_text, sizeof msg_text), STSM_OK);
             CHECK_INT(msg.next_attempt, inside && attempted ? T0 + 300 : 0);
             CHECK_INT(msg.raised_count, b == a ? 2 : 1);
             /* a later raise inside the new message's window joins it when it opened one */
@@ -680,7 +742,7 @@ static void test_coalesce_rules(void)
     CHECK_INT(stsm_outbox_attempt_begins(&ob, f1, T0 + 6), STSM_OK);
     uint32_t f2 = raise_at("k", STSM_SEVERITY_INFO, TO1, 1, T0 + 7, false);
     CHECK(f2 != f1 && f2 != a);
-    CHECK_INT(stsm_outbox_load(&ob, f2, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, f2, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK_INT(msg.next_attempt, T0 + 300);
     CHECK_INT(raise_at("k", STSM_SEVERITY_INFO, TO1, 1, T0 + 8, true), f2);
 
@@ -987,10 +1049,10 @@ static void test_batch(void)
     enum stsm_rcpt_state states[STSM_SMTP_MAX_RCPT];
     CHECK_INT(stsm_outbox_attempt_ends(&ob, crit, T0 + 13, 6, states), STSM_OK);
     CHECK_INT(states[0], STSM_RCPT_FAILED);
-    CHECK_INT(stsm_outbox_load(&ob, crit, &msg), STSM_ERR_NOT_FOUND);   /* settled: removed */
+    CHECK_INT(stsm_outbox_load(&ob, crit, &msg, msg_text, sizeof msg_text), STSM_ERR_NOT_FOUND);   /* settled: removed */
     CHECK_INT(stsm_outbox_attempt_ends(&ob, warn, T0 + 13, 6, states), STSM_OK);
     CHECK_INT(states[0], STSM_RCPT_PENDING);
-    CHECK_INT(stsm_outbox_load(&ob, warn, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, warn, &msg, msg_text, sizeof msg_text), STSM_OK);
     CHECK(has(msg.last_error, "451 try later"));
     CHECK_INT(msg.next_attempt, T0 + 13 + 60);
 }
@@ -1010,7 +1072,7 @@ static void test_open(void)
     CHECK_INT(bad, a);
     CHECK_INT(stsm_outbox_count(&ob), 1);
     CHECK_INT(stsm_outbox_id_at(&ob, 0), b);
-    CHECK_INT(stsm_outbox_load(&ob, a, &msg), STSM_ERR_CORRUPT);
+    CHECK_INT(stsm_outbox_load(&ob, a, &msg, msg_text, sizeof msg_text), STSM_ERR_CORRUPT);
     CHECK_INT(stsm_outbox_drop(&ob, a), STSM_OK);
     reboot();
     CHECK_INT(stsm_outbox_count(&ob), 1);
@@ -1038,6 +1100,7 @@ int main(void)
 {
     test_names();
     test_round_trip();
+    test_text();
     test_decoder();
     test_validation();
     test_ids();

@@ -34,6 +34,7 @@ static struct nor_sim sim;
 static struct stsm_store store;
 static struct stsm_outbox ob;
 static struct stsm_outbox_message msg;
+static char msg_text[STSM_OUTBOX_TEXT_MAX];
 static const struct stsm_outbox_config cfg = { 60, 600, 1500, 300, 4, true };
 
 static const char *const rcpts[] = { "ops@example.com", "noc@example.net", "oncall@example.org" };
@@ -95,7 +96,7 @@ static void note_end(uint32_t id, const enum stsm_rcpt_state *states)
             want[id].end[i] = (uint8_t)(1 + states[i]);
         }
     }
-    if (stsm_outbox_load(&ob, id, &msg) == STSM_ERR_NOT_FOUND) {
+    if (stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text) == STSM_ERR_NOT_FOUND) {
         want[id].kept = false;
         want[id].ended = true;
     }
@@ -149,7 +150,7 @@ static bool do_attempt(int64_t now)
     if (stsm_outbox_next_due(&ob, now, &id, &wait) != STSM_OK) {
         return true;
     }
-    CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
     size_t n = msg.to_count;
     enum stsm_rcpt_state was[STSM_SMTP_MAX_RCPT];
     memcpy(was, msg.rcpt, sizeof was);
@@ -232,7 +233,7 @@ static void run_script(void)
             on = powered();
             CHECK(!on || st == STSM_OK);
             for (uint32_t id = 1; on && id <= max_id; id++) {
-                if (want[id].kept && all_ended(&want[id]) && stsm_outbox_load(&ob, id, &msg) == STSM_ERR_NOT_FOUND) {
+                if (want[id].kept && all_ended(&want[id]) && stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text) == STSM_ERR_NOT_FOUND) {
                     want[id].kept = false;
                     want[id].ended = true;
                 }
@@ -309,7 +310,7 @@ static unsigned verify(void)
         }
         present[id] = true;
         seen_max = id > seen_max ? id : seen_max;
-        CHECK_INT(stsm_outbox_load(&ob, id, &msg), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
         const struct expect *e = &want[id];
         if (!e->kept && !e->ended) {
             /* Only the raise that was cut may have stored a message nobody heard of. */
@@ -375,7 +376,7 @@ static unsigned verify(void)
         if (stsm_outbox_next_due(&ob, now, &due, &wait) != STSM_OK) {
             continue;
         }
-        CHECK_INT(stsm_outbox_load(&ob, due, &msg), STSM_OK);
+        CHECK_INT(stsm_outbox_load(&ob, due, &msg, msg_text, sizeof msg_text), STSM_OK);
         size_t n = msg.to_count;
         enum stsm_rcpt_state was[STSM_SMTP_MAX_RCPT];
         memcpy(was, msg.rcpt, sizeof was);
