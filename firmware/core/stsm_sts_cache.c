@@ -263,16 +263,16 @@ static bool storable(const struct stsm_sts_cache_entry *e)
     return true;
 }
 
-static void serialise(const struct stsm_sts_cache *cache, struct out *o)
+static void serialise(const struct stsm_sts_cache_entry *entries, size_t n, struct out *o)
 {
     uint32_t count = 0;
-    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
-        count += cache->entries[i].used;
+    for (size_t i = 0; i < n; i++) {
+        count += entries[i].used;
     }
     put_bytes(o, MAGIC, 8);
     put_u32(o, count);
-    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
-        const struct stsm_sts_cache_entry *e = &cache->entries[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct stsm_sts_cache_entry *e = &entries[i];
         if (!e->used) {
             continue;
         }
@@ -297,19 +297,39 @@ static void serialise(const struct stsm_sts_cache *cache, struct out *o)
     }
 }
 
-size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
+static size_t save(const struct stsm_sts_cache_entry *entries, size_t n, uint8_t *data, size_t cap)
 {
     struct out o = { data, cap, 0, false, true, false, 0 };
-    serialise(cache, &o);
+    serialise(entries, n, &o);
     put_u32(&o, stsm_crc32(0, data, o.full ? 0 : o.len));
     return o.full || o.refused ? 0 : o.len;
 }
 
-uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache)
+size_t stsm_sts_cache_save(const struct stsm_sts_cache *cache, uint8_t *data, size_t cap)
+{
+    return save(cache->entries, STSM_STS_CACHE_ENTRIES, data, cap);
+}
+
+size_t stsm_sts_cache_piece_save(const struct stsm_sts_cache_entry *e, uint8_t *data, size_t cap)
+{
+    return e->used ? save(e, 1, data, cap) : 0;
+}
+
+static uint32_t digest(const struct stsm_sts_cache_entry *entries, size_t n)
 {
     struct out o = { NULL, 0, 0, false, false, false, 0 };
-    serialise(cache, &o);
+    serialise(entries, n, &o);
     return o.crc;
+}
+
+uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache)
+{
+    return digest(cache->entries, STSM_STS_CACHE_ENTRIES);
+}
+
+uint32_t stsm_sts_cache_piece_digest(const struct stsm_sts_cache_entry *e)
+{
+    return digest(e, 1);
 }
 
 static bool get_str(struct stsm_cursor *c, char *out, size_t cap)
@@ -358,11 +378,14 @@ static bool read_entry(struct stsm_cursor *c, struct stsm_sts_cache_entry *e)
     return true;
 }
 
-stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len)
+/* A blob of at least `min` and at most `n` entries into `entries` (n of them), or
+ * nothing: on refusal every one of them is left unused. */
+static stsm_status_t decode(struct stsm_sts_cache_entry *entries, size_t n, uint32_t min, const uint8_t *data,
+                            size_t len)
 {
     struct stsm_cursor c;
     uint32_t count, crc;
-    stsm_sts_cache_init(cache);
+    stsm_zero(entries, n * sizeof *entries);
     if (len < 16 || memcmp(data, MAGIC, 8) != 0) {
         return STSM_ERR_CORRUPT;
     }
@@ -371,18 +394,120 @@ stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *d
     struct stsm_cursor tail;
     stsm_cursor_init(&tail, data + len - 4, 4);
     stsm_cursor_u32(&tail, &crc);
-    if (crc != stsm_crc32(0, data, len - 4) || !stsm_cursor_u32(&c, &count) || count > STSM_STS_CACHE_ENTRIES) {
+    if (crc != stsm_crc32(0, data, len - 4) || !stsm_cursor_u32(&c, &count) || count > n || count < min) {
         return STSM_ERR_CORRUPT;
     }
     for (uint32_t i = 0; i < count; i++) {
-        if (!read_entry(&c, &cache->entries[i])) {
-            stsm_sts_cache_init(cache);
+        if (!read_entry(&c, &entries[i])) {
+            stsm_zero(entries, n * sizeof *entries);
             return STSM_ERR_CORRUPT;
         }
     }
     if (stsm_cursor_remaining(&c) != 0) {
-        stsm_sts_cache_init(cache);
+        stsm_zero(entries, n * sizeof *entries);
         return STSM_ERR_CORRUPT;
     }
     return STSM_OK;
+}
+
+stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *data, size_t len)
+{
+    return decode(cache->entries, STSM_STS_CACHE_ENTRIES, 0, data, len);
+}
+
+stsm_status_t stsm_sts_cache_piece_load(struct stsm_sts_cache_entry *e, const uint8_t *data, size_t len)
+{
+    return decode(e, 1, 1, data, len);
+}
+
+/* ---- pieces in a flash store --------------------------------------------------------- */
+
+size_t stsm_sts_cache_flash_load(struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
+                                 struct stsm_store *store, size_t *dropped)
+{
+    size_t loaded = 0, left_out = 0;
+    stsm_sts_cache_init(cache);
+    memset(flash, 0, sizeof *flash);
+    flash->store = store;
+    /* A piece of a slot this build lacks would never be rewritten nor deleted otherwise. A
+     * delete moves another key to index i, so i is looked at again. */
+    for (size_t i = 0; i < stsm_store_count(store);) {
+        uint32_t key = stsm_store_key_at(store, i);
+        if ((key & 0xFF000000u) == STSM_STS_CACHE_KEY_TYPE && (key & 0x00FFFFFFu) >= STSM_STS_CACHE_ENTRIES &&
+            stsm_store_delete(store, key) == STSM_OK) {
+            left_out++;
+            continue;
+        }
+        i++;
+    }
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        struct stsm_sts_cache_entry *e = &cache->entries[i];
+        const uint8_t *data;
+        size_t len;
+        if (stsm_store_get(store, STSM_STS_CACHE_KEY(i), &data, &len) != STSM_OK) {
+            continue;
+        }
+        flash->held[i] = true;   /* whatever it holds, a sync replaces or deletes it */
+        if (stsm_sts_cache_piece_load(e, data, len) != STSM_OK) {
+            left_out++;
+            continue;
+        }
+        /* Two slots of one domain: a sync wrote the new slot and was cut before the old
+         * was emptied. The later fetch is the one in force. */
+        struct stsm_sts_cache_entry *twin = find(cache, e->domain);
+        if (twin != e) {
+            struct stsm_sts_cache_entry *older = twin->fetched_at >= e->fetched_at ? e : twin;
+            stsm_zero(older, sizeof *older);
+            left_out++;
+            if (older == twin) {
+                loaded--;
+            }
+        }
+        loaded += e->used;
+    }
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        flash->digest[i] = stsm_sts_cache_piece_digest(&cache->entries[i]);
+    }
+    if (dropped != NULL) {
+        *dropped = left_out;
+    }
+    return loaded;
+}
+
+stsm_status_t stsm_sts_cache_flash_sync(const struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
+                                        uint8_t *buf, size_t cap, size_t *written)
+{
+    stsm_status_t first = STSM_OK;
+    size_t n = 0;
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        const struct stsm_sts_cache_entry *e = &cache->entries[i];
+        uint32_t d = stsm_sts_cache_piece_digest(e);
+        /* A held piece of a slot now empty (or one that did not decode) is deleted. */
+        if (flash->held[i] ? e->used && d == flash->digest[i] : !e->used) {
+            continue;
+        }
+        size_t len = stsm_sts_cache_piece_save(e, buf, cap);
+        stsm_status_t st;
+        if (len > 0) {
+            st = stsm_store_put(flash->store, STSM_STS_CACHE_KEY(i), buf, len);
+        } else {
+            /* Emptied, or (cannot happen with a buffer of STSM_STS_CACHE_PIECE_MAX) not
+             * storable: either way the old piece must not come back at the next boot. */
+            st = stsm_store_delete(flash->store, STSM_STS_CACHE_KEY(i));
+            st = st == STSM_ERR_NOT_FOUND ? STSM_OK : st;
+        }
+        if (st == STSM_OK) {
+            flash->held[i] = len > 0;
+            flash->digest[i] = d;
+            n++;
+            st = e->used && len == 0 ? STSM_ERR_CAPACITY : STSM_OK;
+        }
+        if (first == STSM_OK) {
+            first = st;
+        }
+    }
+    if (written != NULL) {
+        *written = n;
+    }
+    return first;
 }

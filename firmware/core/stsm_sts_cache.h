@@ -2,8 +2,11 @@
  * MTA-STS policy cache (RFC 8461 sections 3.3 and 5.1): a fixed number of policies keyed
  * by domain, least-recently-used eviction, and the rules that keep a policy in force when
  * DNS or HTTPS fail. An entry holds a policy, or only the back-off of a failed fetch (a
- * failure marker); a marker never evicts a policy. Pure: the caller passes the time (seconds on a clock that only moves
- * forward) and persists the table with stsm_sts_cache_save()/load().
+ * failure marker); a marker never evicts a policy. The table logic is pure: the caller
+ * passes the time (seconds on a clock that only moves forward). The table persists as one
+ * blob (stsm_sts_cache_save()/load(): the host's cache file) or, on a device, as one piece
+ * per entry in a flash store (stsm_sts_cache_flash_load()/sync()), so that no copy of the
+ * whole table is ever serialised in RAM and a change rewrites only its entry's piece.
  */
 #ifndef STSM_STS_CACHE_H
 #define STSM_STS_CACHE_H
@@ -14,6 +17,7 @@
 
 #include "stsm_mta_sts.h"
 #include "stsm_status.h"
+#include "stsm_store.h"
 
 /** After a failed fetch for a domain and id, no new attempt within this time. */
 #define STSM_STS_FETCH_BACKOFF_S 300u
@@ -114,5 +118,61 @@ uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache);
 
 /** Bytes stsm_sts_cache_save() may need: magic, count, the entries, CRC-32. */
 #define STSM_STS_CACHE_BLOB_MAX (8 + 4 + STSM_STS_CACHE_ENTRIES * STSM_STS_CACHE_ENTRY_BLOB_MAX + 4)
+
+/* ---- one entry a piece, in a flash store ------------------------------------------- */
+
+/**
+ * A piece is one entry in the blob format: the blob of a table that holds only that entry
+ * (magic, count 1, the entry, CRC-32), so it is checked whole on its own and the one
+ * decoder serves both. stsm_sts_cache_piece_save() returns its length, or 0 for an unused
+ * entry, a `cap` too small, or an entry save() would refuse. stsm_sts_cache_piece_load()
+ * accepts exactly one entry (STSM_ERR_CORRUPT otherwise, `*e` then unused).
+ */
+size_t stsm_sts_cache_piece_save(const struct stsm_sts_cache_entry *e, uint8_t *out, size_t cap);
+stsm_status_t stsm_sts_cache_piece_load(struct stsm_sts_cache_entry *e, const uint8_t *data, size_t len);
+
+/** stsm_sts_cache_digest() of one entry: its piece as stored, without the LRU stamp. */
+uint32_t stsm_sts_cache_piece_digest(const struct stsm_sts_cache_entry *e);
+
+/** Bytes a piece may need. */
+#define STSM_STS_CACHE_PIECE_MAX (8 + 4 + STSM_STS_CACHE_ENTRY_BLOB_MAX + 4)
+
+/** Store key of the piece of table slot `slot`: the slot index under the type byte 'P',
+ *  apart from the outbox's record types (small numbers in the same byte). */
+#define STSM_STS_CACHE_KEY_TYPE 0x50000000u
+#define STSM_STS_CACHE_KEY(slot) (STSM_STS_CACHE_KEY_TYPE | (uint32_t)(slot))
+
+/** What a flash store holds of a table: for each slot, whether a piece is stored and the
+ *  piece digest of what it holds. Fields private. */
+struct stsm_sts_cache_flash {
+    struct stsm_store *store;
+    uint32_t digest[STSM_STS_CACHE_ENTRIES];
+    bool held[STSM_STS_CACHE_ENTRIES];
+};
+
+/**
+ * Loads the table from the pieces in `store` (mounted by the caller, who keeps it for the
+ * later syncs), each into its slot. A piece that does not decode leaves its slot empty:
+ * that policy is fetched again, no other is touched. Of two pieces of the same domain (a
+ * power cut between the syncs of two slots), the later fetched is kept and the other's
+ * slot left empty. Pieces of slots this build does not have are deleted. `*dropped` (may
+ * be NULL) counts the pieces left out. Returns the number of entries loaded.
+ */
+size_t stsm_sts_cache_flash_load(struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
+                                 struct stsm_store *store, size_t *dropped);
+
+/**
+ * Brings the store in line with the table: writes the piece of each slot whose policy or
+ * fetch state changed since the load or the last sync (a mere use, which moves only the
+ * LRU stamp, writes nothing) and deletes the piece of each slot emptied. Each piece is its
+ * own store record, so a power cut at any point leaves the old or the new piece of the
+ * slot being written, and the other slots as they were. `buf` (STSM_STS_CACHE_PIECE_MAX
+ * bytes for any entry) holds one piece at a time. Returns STSM_OK, or the first failure
+ * (the store's, or STSM_ERR_CAPACITY for an entry that does not fit `buf`, whose old piece
+ * is then deleted); a slot not written keeps its old piece and is tried again at the next
+ * sync. `*written` (may be NULL) counts the pieces written or deleted.
+ */
+stsm_status_t stsm_sts_cache_flash_sync(const struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
+                                        uint8_t *buf, size_t cap, size_t *written);
 
 #endif /* STSM_STS_CACHE_H */

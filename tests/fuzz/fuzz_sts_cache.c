@@ -1,9 +1,11 @@
 /*
- * libFuzzer harness for the policy cache blob (the host's cache file, the firmware's
- * flash record). The input is loaded as it is, and once more with its trailing CRC-32
- * recomputed so that the fuzzer reaches the entries behind the checksum. A blob that
- * loads holds only valid entries; it serialises again (whatever loads can be stored),
- * and that blob loads into the same cache and serialises to the same bytes.
+ * libFuzzer harness for the policy cache blob (the host's cache file) and for a piece
+ * (one entry, the firmware's flash store record). The input is loaded both ways as it
+ * is, and once more with its trailing CRC-32 recomputed so that the fuzzer reaches the
+ * entries behind the checksum. A blob or piece that loads holds only valid entries; it
+ * serialises again (whatever loads can be stored), and that loads into the same entries
+ * and serialises to the same bytes. A piece is a blob of exactly one entry: the input
+ * loads as a piece exactly when it loads as a blob holding one entry.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,26 +23,30 @@ static void check_text(const char *s, size_t cap)
     }
 }
 
+static void check_entry(const struct stsm_sts_cache_entry *e)
+{
+    if (!e->used) {
+        return;
+    }
+    check_text(e->domain, sizeof e->domain);
+    check_text(e->id, sizeof e->id);
+    check_text(e->failed_id, sizeof e->failed_id);
+    if (e->domain[0] == '\0' || e->policy.mx_count > STSM_STS_MAX_MX ||
+        e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || e->policy.mode > STSM_STS_MODE_ENFORCE) {
+        abort();
+    }
+    for (size_t k = 0; k < e->policy.mx_count; k++) {
+        check_text(e->policy.mx[k], sizeof e->policy.mx[k]);
+        if (!stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
+            abort();
+        }
+    }
+}
+
 static void check_cache(const struct stsm_sts_cache *c)
 {
     for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
-        const struct stsm_sts_cache_entry *e = &c->entries[i];
-        if (!e->used) {
-            continue;
-        }
-        check_text(e->domain, sizeof e->domain);
-        check_text(e->id, sizeof e->id);
-        check_text(e->failed_id, sizeof e->failed_id);
-        if (e->domain[0] == '\0' || e->policy.mx_count > STSM_STS_MAX_MX ||
-            e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || e->policy.mode > STSM_STS_MODE_ENFORCE) {
-            abort();
-        }
-        for (size_t k = 0; k < e->policy.mx_count; k++) {
-            check_text(e->policy.mx[k], sizeof e->policy.mx[k]);
-            if (!stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
-                abort();
-            }
-        }
+        check_entry(&c->entries[i]);
     }
 }
 
@@ -95,9 +101,36 @@ static void round_trip(const uint8_t *data, size_t size)
     }
 }
 
+static void piece_round_trip(const uint8_t *data, size_t size)
+{
+    static struct stsm_sts_cache_entry first, second;
+    static struct stsm_sts_cache as_blob;
+    static uint8_t piece[STSM_STS_CACHE_PIECE_MAX], again[STSM_STS_CACHE_PIECE_MAX];
+    bool one = stsm_sts_cache_load(&as_blob, data, size) == STSM_OK && as_blob.entries[0].used &&
+               (STSM_STS_CACHE_ENTRIES < 2 || !as_blob.entries[1].used);
+    if (stsm_sts_cache_piece_load(&first, data, size) != STSM_OK) {
+        if (first.used || one) {
+            abort();   /* a refused piece leaves the entry unused; a one-entry blob is a piece */
+        }
+        return;
+    }
+    if (!one || !first.used || !same_entry(&first, &as_blob.entries[0])) {
+        abort();
+    }
+    check_entry(&first);
+    size_t n = stsm_sts_cache_piece_save(&first, piece, sizeof piece);
+    if (n == 0 || n != size || memcmp(piece, data, n) != 0 || stsm_sts_cache_piece_load(&second, piece, n) != STSM_OK ||
+        !same_entry(&first, &second) ||
+        stsm_sts_cache_piece_digest(&first) != stsm_sts_cache_piece_digest(&second) ||
+        stsm_sts_cache_piece_save(&second, again, sizeof again) != n || memcmp(piece, again, n) != 0) {
+        abort();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     round_trip(data, size);
+    piece_round_trip(data, size);
     if (size < 4) {
         return 0;
     }
@@ -112,6 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fixed[size - 2] = (uint8_t)(crc >> 8);
     fixed[size - 1] = (uint8_t)crc;
     round_trip(fixed, size);
+    piece_round_trip(fixed, size);
     free(fixed);
     return 0;
 }

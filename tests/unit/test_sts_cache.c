@@ -1,10 +1,17 @@
-/* MTA-STS cache: expiry, replacement rules, LRU eviction, fetch back-off, persistence. */
+/* MTA-STS cache: expiry, replacement rules, LRU eviction, fetch back-off, persistence as
+ * one blob and as one piece per entry in a flash store (nor_sim: power cuts, damage). */
+#include "nor_sim.h"
 #include "stsm_check.h"
 #include "stsm_crc32.h"
 #include "stsm_sts_cache.h"
 
 static struct stsm_sts_cache cache, loaded;
 static uint8_t blob[STSM_STS_CACHE_BLOB_MAX];
+static uint8_t piece[STSM_STS_CACHE_PIECE_MAX];
+static uint8_t mem[6 * 4096], snapshot[6 * 4096];   /* mps2-an385's cache area: 6 pages of 4 KiB */
+static struct nor_sim sim;
+static struct stsm_store store;
+static struct stsm_sts_cache_flash flash;
 
 static struct stsm_sts_policy policy(enum stsm_sts_mode mode, uint32_t max_age, const char *mx)
 {
@@ -13,6 +20,33 @@ static struct stsm_sts_policy policy(enum stsm_sts_mode mode, uint32_t max_age, 
         strcpy(p.mx[0], mx);
     }
     return p;
+}
+
+/* The longest entry this build can hold: every field at its limit. */
+static void fill_longest(struct stsm_sts_cache *c, int slot, int64_t at, size_t mx_count)
+{
+    static struct stsm_sts_policy big;
+    char domain[STSM_HOSTNAME_MAX + 1], id[STSM_STS_ID_MAX + 1];
+    memset(&big, 0, sizeof big);
+    big.mode = STSM_STS_MODE_ENFORCE;
+    big.max_age = STSM_STS_MAX_AGE_LIMIT;
+    big.mx_count = mx_count;
+    big.mx_dropped = UINT32_MAX;
+    for (size_t k = 0; k < mx_count; k++) {
+        memset(big.mx[k], 'a', STSM_HOSTNAME_MAX);
+        for (size_t i = 63; i < STSM_HOSTNAME_MAX; i += 64) {
+            big.mx[k][i] = '.';
+        }
+        big.mx[k][0] = (char)('a' + k % 26);
+        big.mx[k][STSM_HOSTNAME_MAX] = '\0';
+    }
+    memset(domain, 'd', STSM_HOSTNAME_MAX);
+    domain[STSM_HOSTNAME_MAX] = '\0';
+    domain[0] = (char)('a' + slot);
+    memset(id, '1', STSM_STS_ID_MAX);
+    id[STSM_STS_ID_MAX] = '\0';
+    stsm_sts_cache_put(c, domain, id, &big, at);
+    stsm_sts_cache_fetch_failed(c, domain, id, at);
 }
 
 /* "Cache eviction": failed fetches (which anyone on the path can cause) must not push
@@ -143,26 +177,8 @@ static void test_store_refusals(int64_t t0)
 
     CHECK_CASE("a full table of the longest entries fits STSM_STS_CACHE_BLOB_MAX exactly");
     stsm_sts_cache_init(&cache);
-    struct stsm_sts_policy big = policy(STSM_STS_MODE_ENFORCE, 86400, NULL);
-    big.mx_count = STSM_STS_MAX_MX;
-    big.mx_dropped = 7;
-    for (int k = 0; k < STSM_STS_MAX_MX; k++) {
-        memset(big.mx[k], 'a', STSM_HOSTNAME_MAX);
-        for (size_t i = 63; i < STSM_HOSTNAME_MAX; i += 64) {
-            big.mx[k][i] = '.';
-        }
-        big.mx[k][0] = (char)('a' + k % 26);
-        big.mx[k][STSM_HOSTNAME_MAX] = '\0';
-    }
-    char domain[STSM_HOSTNAME_MAX + 1], id[STSM_STS_ID_MAX + 1];
-    memset(domain, 'd', STSM_HOSTNAME_MAX);
-    domain[STSM_HOSTNAME_MAX] = '\0';
-    memset(id, '1', STSM_STS_ID_MAX);
-    id[STSM_STS_ID_MAX] = '\0';
     for (int i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
-        domain[0] = (char)('a' + i);
-        stsm_sts_cache_put(&cache, domain, id, &big, t0 + i);
-        stsm_sts_cache_fetch_failed(&cache, domain, id, t0 + i);
+        fill_longest(&cache, i, t0 + i, STSM_STS_MAX_MX);
     }
     CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), sizeof blob);
     CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob - 1), 0);
@@ -240,6 +256,306 @@ static void test_mx_dropped(int64_t t0)
     crc = stsm_crc32(0, old, n - 4);
     old[n - 4] = (uint8_t)(crc >> 24), old[n - 3] = (uint8_t)(crc >> 16), old[n - 2] = (uint8_t)(crc >> 8), old[n - 1] = (uint8_t)crc;
     CHECK_INT(stsm_sts_cache_load(&loaded, old, n), STSM_ERR_CORRUPT);
+}
+
+static bool same_piece(const struct stsm_sts_cache_entry *a, const struct stsm_sts_cache_entry *b)
+{
+    return a->used == b->used && stsm_sts_cache_piece_digest(a) == stsm_sts_cache_piece_digest(b);
+}
+
+static void test_pieces(int64_t t0)
+{
+    struct stsm_sts_policy enforce = policy(STSM_STS_MODE_ENFORCE, 86400, "*.example.test");
+    struct stsm_sts_cache_entry one;
+
+    CHECK_CASE("a piece holds one entry whole, its LRU stamp included; an unused entry has none");
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "a.test", "id1", &enforce, t0);
+    stsm_sts_cache_fetch_failed(&cache, "a.test", "id2", t0 + 5);
+    CHECK(stsm_sts_cache_get(&cache, "a.test", t0 + 7) != NULL);
+    size_t len = stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece);
+    CHECK(len > 0);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, piece, len), STSM_OK);
+    CHECK(one.used && strcmp(one.domain, "a.test") == 0 && strcmp(one.failed_id, "id2") == 0);
+    CHECK(one.last_used == t0 + 7 && one.fetched_at == t0 && strcmp(one.policy.mx[0], "*.example.test") == 0);
+    CHECK(same_piece(&one, &cache.entries[0]));
+    CHECK_INT(stsm_sts_cache_piece_save(&cache.entries[1], piece, sizeof piece), 0);
+
+    CHECK_CASE("every damaged byte and every truncation of a piece is refused, the entry left unused");
+    len = stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece);
+    unsigned accepted = 0, used = 0;
+    for (size_t i = 0; i < len; i++) {
+        piece[i] ^= 0x01;
+        accepted += stsm_sts_cache_piece_load(&one, piece, len) == STSM_OK;
+        used += one.used;
+        piece[i] ^= 0x01;
+        accepted += stsm_sts_cache_piece_load(&one, piece, i) == STSM_OK;
+        used += one.used;
+    }
+    CHECK_INT(accepted, 0);
+    CHECK_INT(used, 0);
+
+    CHECK_CASE("a piece is exactly one entry: a blob of none or of two is refused");
+    stsm_sts_cache_init(&loaded);
+    len = stsm_sts_cache_save(&loaded, blob, sizeof blob);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, blob, len), STSM_ERR_CORRUPT);
+    stsm_sts_cache_put(&cache, "b.test", "id1", &enforce, t0);
+    len = stsm_sts_cache_save(&cache, blob, sizeof blob);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, blob, len), STSM_ERR_CORRUPT);
+    CHECK(!one.used);
+
+    CHECK_CASE("the longest entry fits STSM_STS_CACHE_PIECE_MAX exactly");
+    stsm_sts_cache_init(&cache);
+    fill_longest(&cache, 0, t0, STSM_STS_MAX_MX);
+    CHECK_INT(stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece), sizeof piece);
+    CHECK_INT(stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece - 1), 0);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, piece, sizeof piece), STSM_OK);
+    CHECK(same_piece(&one, &cache.entries[0]));
+
+    CHECK_CASE("a piece's digest is the whole table's digest of it alone");
+    stsm_sts_cache_init(&loaded);
+    loaded.entries[0] = cache.entries[0];
+    CHECK_INT(stsm_sts_cache_piece_digest(&cache.entries[0]), stsm_sts_cache_digest(&loaded));
+}
+
+/* Mounts the simulated flash and loads the table from it, as a boot does. */
+static size_t boot(size_t *dropped)
+{
+    nor_sim_power_on(&sim);
+    CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_OK);
+    return stsm_sts_cache_flash_load(&loaded, &flash, &store, dropped);
+}
+
+static stsm_status_t sync_cache(size_t *written)
+{
+    return stsm_sts_cache_flash_sync(&cache, &flash, piece, sizeof piece, written);
+}
+
+static void test_flash(int64_t t0)
+{
+    struct stsm_sts_policy enforce = policy(STSM_STS_MODE_ENFORCE, 86400, "*.example.test");
+    struct stsm_sts_policy testing = policy(STSM_STS_MODE_TESTING, 86400, "mx.example.test");
+    size_t written, dropped;
+
+    CHECK_CASE("flash: each entry is its own piece; the table loads back as it was");
+    CHECK(nor_sim_init(&sim, mem, sizeof mem, 4096));
+    CHECK_INT(boot(&dropped), 0);
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "a.test", "id1", &enforce, t0);
+    stsm_sts_cache_put(&cache, "b.test", "id1", &testing, t0 + 1);
+    stsm_sts_cache_fetch_failed(&cache, "c.test", "x", t0 + 2);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 3);
+    CHECK_INT(stsm_store_count(&store), 3);
+    CHECK_INT(boot(&dropped), 3);
+    CHECK_INT(dropped, 0);
+    for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+        CHECK(same_piece(&loaded.entries[i], &cache.entries[i]));
+    }
+    CHECK(!stsm_sts_cache_may_fetch(&loaded, "c.test", "x", t0 + 3));
+
+    CHECK_CASE("flash: a use writes nothing; a changed policy rewrites only its piece");
+    CHECK(stsm_sts_cache_get(&cache, "a.test", t0 + 10) != NULL);
+    unsigned long ops = sim.ops;
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 0);
+    CHECK_INT(sim.ops, ops);
+    uint32_t records = stsm_store_stats(&store)->records_written;
+    stsm_sts_cache_put(&cache, "b.test", "id2", &enforce, t0 + 20);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 1);
+    CHECK_INT(stsm_store_stats(&store)->records_written, records + 1);
+    boot(&dropped);
+    const struct stsm_sts_cache_entry *e = stsm_sts_cache_get(&loaded, "b.test", t0 + 21);
+    CHECK(e != NULL && e->policy.mode == STSM_STS_MODE_ENFORCE && strcmp(e->id, "id2") == 0);
+    CHECK(stsm_sts_cache_get(&loaded, "a.test", t0 + 21) != NULL);
+
+    CHECK_CASE("flash: a policy dropped (max_age 0) leaves the store too");
+    struct stsm_sts_policy gone = policy(STSM_STS_MODE_ENFORCE, 0, NULL);
+    stsm_sts_cache_put(&cache, "a.test", "id3", &gone, t0 + 30);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 1);
+    CHECK_INT(boot(&dropped), 2);
+    CHECK(stsm_sts_cache_get(&loaded, "a.test", t0 + 31) == NULL);
+
+    CHECK_CASE("flash: a piece that does not decode loses only its policy, and goes at the next sync");
+    stsm_sts_cache_put(&cache, "a.test", "id4", &enforce, t0 + 40);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    size_t a_slot = (size_t)(stsm_sts_cache_get(&cache, "a.test", t0 + 41) - cache.entries);
+    static const uint8_t junk[] = "STSMSC99 a piece of another format";
+    CHECK_INT(stsm_store_put(&store, STSM_STS_CACHE_KEY(a_slot), junk, sizeof junk), STSM_OK);
+    CHECK_INT(boot(&dropped), 2);
+    CHECK_INT(dropped, 1);
+    CHECK(stsm_sts_cache_get(&loaded, "a.test", t0 + 41) == NULL);   /* fetched again */
+    CHECK(stsm_sts_cache_get(&loaded, "b.test", t0 + 41) != NULL);
+    CHECK(!stsm_sts_cache_may_fetch(&loaded, "c.test", "x", t0 + 42));
+    const uint8_t *data;
+    size_t len;
+    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, piece, sizeof piece, &written), STSM_OK);
+    CHECK_INT(written, 1);
+    CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(a_slot), &data, &len), STSM_ERR_NOT_FOUND);
+
+    CHECK_CASE("flash: a damaged newest piece gives back that slot's previous piece, the others whole");
+    stsm_sts_cache_put(&cache, "b.test", "id2", &testing, t0 + 50);   /* b: enforce -> testing */
+    CHECK_INT(boot(&dropped), 2);   /* b and c: the sync above deleted a's piece */
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 2);          /* a again, and b */
+    size_t b_slot = (size_t)(stsm_sts_cache_get(&cache, "b.test", t0 + 51) - cache.entries);
+    CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(b_slot), &data, &len), STSM_OK);
+    if (stsm_store_get(&store, STSM_STS_CACHE_KEY(b_slot), &data, &len) == STSM_OK) {
+        mem[data - sim.area.base + len / 2] ^= 0x10;   /* written last: nothing after it in its page */
+    }
+    CHECK_INT(boot(&dropped), 3);
+    e = stsm_sts_cache_get(&loaded, "b.test", t0 + 51);
+    CHECK(e != NULL && e->policy.mode == STSM_STS_MODE_ENFORCE && e->fetched_at == t0 + 20);
+    e = stsm_sts_cache_get(&loaded, "a.test", t0 + 51);
+    CHECK(e != NULL && strcmp(e->id, "id4") == 0);
+
+    CHECK_CASE("flash: two pieces of one domain (a cut between two slots' syncs): the later fetch wins");
+    nor_sim_init(&sim, mem, sizeof mem, 4096);
+    boot(&dropped);
+    stsm_sts_cache_init(&cache);
+    stsm_sts_cache_put(&cache, "twin.test", "old", &enforce, t0);
+    stsm_sts_cache_put(&cache, "other.test", "id", &enforce, t0);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    cache.entries[1] = cache.entries[0];   /* as if slot 1 took the domain and slot 0 was not written yet */
+    strcpy(cache.entries[1].id, "new");
+    cache.entries[1].fetched_at = t0 + 100;
+    CHECK_INT(stsm_store_put(&store, STSM_STS_CACHE_KEY(1), piece,
+                             stsm_sts_cache_piece_save(&cache.entries[1], piece, sizeof piece)), STSM_OK);
+    CHECK_INT(boot(&dropped), 1);
+    CHECK_INT(dropped, 1);
+    e = stsm_sts_cache_get(&loaded, "twin.test", t0 + 101);
+    CHECK(e != NULL && strcmp(e->id, "new") == 0);
+    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, piece, sizeof piece, &written), STSM_OK);
+    CHECK_INT(written, 1);   /* the older twin's piece deleted */
+    CHECK_INT(boot(&dropped), 1);
+    CHECK_INT(dropped, 0);
+
+    CHECK_CASE("flash: pieces of slots this build lacks are deleted at load");
+    CHECK_INT(stsm_store_put(&store, STSM_STS_CACHE_KEY(STSM_STS_CACHE_ENTRIES), piece, 16), STSM_OK);
+    CHECK_INT(stsm_store_put(&store, 0x01000001u, "outbox", 6), STSM_OK);   /* not ours: kept */
+    CHECK_INT(boot(&dropped), 1);
+    CHECK_INT(dropped, 1);
+    CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(STSM_STS_CACHE_ENTRIES), &data, &len), STSM_ERR_NOT_FOUND);
+    CHECK_INT(stsm_store_get(&store, 0x01000001u, &data, &len), STSM_OK);
+
+    CHECK_CASE("flash: 4 entries of the largest mps2-an385 piece (10 patterns of 253) rewritten 200 times in 6 pages of 4 KiB");
+    nor_sim_init(&sim, mem, sizeof mem, 4096);
+    boot(&dropped);
+    stsm_sts_cache_init(&cache);
+    size_t mps2_mx = STSM_STS_MAX_MX < 10 ? STSM_STS_MAX_MX : 10;
+    unsigned failures = 0;
+    for (int round = 0; round < 50; round++) {
+        for (int slot = 0; slot < 4; slot++) {
+            fill_longest(&cache, slot, t0 + round * 4 + slot, mps2_mx);
+            failures += sync_cache(&written) != STSM_OK || written != 1;
+        }
+    }
+    CHECK_INT(failures, 0);
+    CHECK(stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece) <= stsm_store_record_max(&sim.area));
+    CHECK_INT(boot(&dropped), 4);
+    for (size_t i = 0; i < 4; i++) {
+        CHECK(same_piece(&loaded.entries[i], &cache.entries[i]));
+    }
+    unsigned long most, least, erases = 0;
+    nor_sim_erase_spread(&sim, &most, &least);
+    for (size_t p = 0; p < 6; p++) {
+        erases += sim.erases[p];
+    }
+    printf("wear: 200 syncs of one %zu-byte piece each on 6 pages of 4 KiB: %lu erases, per page %lu..%lu\n",
+           stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece), erases, least, most);
+}
+
+/*
+ * A power cut at every device operation of one sync, in every way nor_sim leaves the
+ * operation hit, after histories of different lengths (so that some syncs reclaim a page
+ * on the way): after the reboot each slot holds its piece from before the sync or from
+ * after it, never anything else, and nothing is dropped as undecodable.
+ */
+static void test_power_cuts(int64_t t0)
+{
+    const size_t page = 1024, size = 6 * 1024;
+    static struct stsm_sts_cache before;
+    uint32_t old_d[STSM_STS_CACHE_ENTRIES], new_d[STSM_STS_CACHE_ENTRIES];
+    unsigned cuts = 0, bad = 0, reclaiming = 0;
+    size_t written, dropped;
+    char domain[32];
+
+    CHECK_CASE("flash: a power cut anywhere in a sync leaves each slot's old or new piece");
+    for (int history = 0; history < 24; history++) {
+        CHECK(nor_sim_init(&sim, mem, size, page));
+        boot(&dropped);
+        stsm_sts_cache_init(&cache);
+        for (int i = 0; i < 4; i++) {
+            snprintf(domain, sizeof domain, "d%d.test", i);
+            struct stsm_sts_policy p = policy(STSM_STS_MODE_ENFORCE, 86400, "*.example.test");
+            stsm_sts_cache_put(&cache, domain, "id0", &p, t0);
+        }
+        for (int h = 0; h <= history; h++) {   /* the head moves on about 300 bytes each time */
+            struct stsm_sts_policy p = policy(STSM_STS_MODE_ENFORCE, 86400 + (uint32_t)h, "*.example.test");
+            p.mx_count = 4;
+            for (size_t k = 1; k < p.mx_count; k++) {
+                snprintf(p.mx[k], sizeof p.mx[k], "mx%zu.a-rather-long-name-for-a-mail-exchanger.%d.example.test", k, h);
+            }
+            snprintf(domain, sizeof domain, "d%d.test", h % 4);
+            stsm_sts_cache_put(&cache, domain, "id0", &p, t0 + h);
+            CHECK_INT(sync_cache(&written), STSM_OK);
+        }
+        before = cache;
+        memcpy(snapshot, mem, size);
+        /* The sync under test: a new policy, a drop and a newcomer in the freed slot, a
+         * failed fetch. */
+        struct stsm_sts_policy testing = policy(STSM_STS_MODE_TESTING, 3600, "mx.example.test");
+        struct stsm_sts_policy gone = policy(STSM_STS_MODE_ENFORCE, 0, NULL);
+        struct stsm_sts_policy enforce = policy(STSM_STS_MODE_ENFORCE, 86400, "*.new.test");
+        stsm_sts_cache_put(&cache, "d1.test", "id1", &testing, t0 + 1000);
+        stsm_sts_cache_put(&cache, "d2.test", "id1", &gone, t0 + 1000);
+        stsm_sts_cache_put(&cache, "n.test", "id1", &enforce, t0 + 1000);
+        stsm_sts_cache_fetch_failed(&cache, "d3.test", "id1", t0 + 1000);
+        for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+            old_d[i] = stsm_sts_cache_piece_digest(&before.entries[i]);
+            new_d[i] = stsm_sts_cache_piece_digest(&cache.entries[i]);
+        }
+        for (unsigned long k = 0;; k++) {
+            bool finished = false;
+            for (int mode = 0; mode < NOR_CUT_MODES; mode++) {
+                CHECK(nor_sim_init(&sim, mem, size, page));
+                nor_sim_load(&sim, snapshot, size);
+                CHECK_INT(boot(&dropped), 4);
+                unsigned long ops = sim.ops;
+                nor_sim_cut_after(&sim, k, (enum nor_cut_mode)mode, (uint32_t)(k * 7 + (unsigned long)mode));
+                stsm_status_t st = sync_cache(&written);
+                if (!sim.off) {
+                    finished = true;   /* the whole sync took fewer than k operations */
+                    CHECK_INT(st, STSM_OK);
+                    reclaiming += mode == 0 && stsm_store_stats(&store)->erases > 0;
+                    (void)ops;
+                    break;
+                }
+                cuts++;
+                boot(&dropped);
+                bad += dropped != 0;
+                for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+                    uint32_t d = stsm_sts_cache_piece_digest(&loaded.entries[i]);
+                    bad += d != old_d[i] && d != new_d[i];
+                }
+                /* The next sync brings the flash to the new table. */
+                bad += stsm_sts_cache_flash_sync(&cache, &flash, piece, sizeof piece, &written) != STSM_OK;
+                boot(&dropped);
+                for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
+                    bad += stsm_sts_cache_piece_digest(&loaded.entries[i]) != new_d[i];
+                }
+            }
+            if (finished) {
+                break;
+            }
+        }
+    }
+    printf("power cuts: %u cuts over 24 histories (%u syncs reclaimed a page), %u bad\n", cuts, reclaiming, bad);
+    CHECK(cuts > 0);
+    CHECK(reclaiming > 0);
+    CHECK_INT(bad, 0);
 }
 
 int main(void)
@@ -368,5 +684,8 @@ int main(void)
     test_failure_markers(t0);
     test_store_refusals(t0);
     test_mx_dropped(t0);
+    test_pieces(t0);
+    test_flash(t0);
+    test_power_cuts(t0);
     return stsm_check_summary("test_sts_cache");
 }
