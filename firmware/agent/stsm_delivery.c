@@ -80,6 +80,31 @@ static bool pending(const struct stsm_delivery *d, size_t m, size_t i)
     return d->in_envelope[m][i] && d->batch_rcpt[m][i].result.outcome == STSM_SMTP_PENDING;
 }
 
+/* The delivery's copy of `host`: one per name, however many recipients it decided (each
+ * used to carry its own 256 bytes). A name that no longer fits is not truncated and never
+ * stands in for another: the recipient's host says it was not kept, and the log says why. */
+static const char *keep_host(struct stsm_delivery *d, size_t m, size_t i, const char *host)
+{
+    if (host[0] == '\0') {
+        return "";
+    }
+    for (size_t at = 0; at < d->host_text_used; at += strlen(d->host_text + at) + 1) {
+        if (strcmp(d->host_text + at, host) == 0) {
+            return d->host_text + at;
+        }
+    }
+    size_t need = strlen(host) + 1;
+    if (need > sizeof d->host_text - d->host_text_used) {
+        say(d, "%s decided %s, but is not named in its result: this attempt's %u bytes of host names are full",
+            host, d->batch[m]->to[i], (unsigned)sizeof d->host_text);
+        return STSM_DELIVERY_HOST_NOT_KEPT;
+    }
+    char *kept = d->host_text + d->host_text_used;
+    memcpy(kept, host, need);
+    d->host_text_used += need;
+    return kept;
+}
+
 /* The one place a recipient's result becomes final for this attempt; told at once, so
  * that a power cut later cannot make the caller send to it again. */
 static void settle(struct stsm_delivery *d, size_t m, size_t i, const struct stsm_smtp_result *result,
@@ -87,7 +112,7 @@ static void settle(struct stsm_delivery *d, size_t m, size_t i, const struct sts
 {
     struct stsm_delivery_rcpt *r = &d->batch_rcpt[m][i];
     r->result = *result;
-    snprintf(r->host, sizeof r->host, "%s", host);
+    r->host = keep_host(d, m, i, host);
     if (d->settled != NULL) {
         d->settled(d->arg, m, i, r);
     }
@@ -1575,6 +1600,7 @@ static stsm_status_t take_message(struct stsm_delivery *d, size_t m, const struc
     size_t in_envelope = 0;
     for (size_t i = 0; i < message->to_count; i++) {
         d->batch_rcpt[m][i].result.outcome = STSM_SMTP_PENDING;
+        d->batch_rcpt[m][i].host = "";
         d->in_envelope[m][i] = envelope == NULL || envelope[i];
         in_envelope += d->in_envelope[m][i];
     }

@@ -141,10 +141,26 @@ struct stsm_delivery_item {
     const bool *envelope;
 };
 
+#ifndef STSM_DELIVERY_HOST_TEXT_MAX
+#define STSM_DELIVERY_HOST_TEXT_MAX 1024   /**< bytes naming the servers that decided an attempt's
+                                                recipients, each name once with its NUL: four of
+                                                the longest names, dozens of usual ones */
+#endif
+#if STSM_DELIVERY_HOST_TEXT_MAX < STSM_SETTINGS_TEXT_MAX + 1
+#error "STSM_DELIVERY_HOST_TEXT_MAX must hold at least one host name (a relay's, STSM_SETTINGS_TEXT_MAX)"
+#endif
+
+/** A recipient's host when the delivery's host names (STSM_DELIVERY_HOST_TEXT_MAX) were full:
+ *  more servers decided this attempt's recipients than it can name (logged). */
+#define STSM_DELIVERY_HOST_NOT_KEPT "(host name not kept)"
+
 /** Final result of one recipient. */
 struct stsm_delivery_rcpt {
     struct stsm_smtp_result result;
-    char host[STSM_SETTINGS_TEXT_MAX + 1]; /**< the server that decided it, "" if none */
+    /** The server that decided it, "" if none (never NULL for a recipient of the message),
+     *  or STSM_DELIVERY_HOST_NOT_KEPT. One copy of each name in the delivery, which every
+     *  recipient it decided points to: valid until the delivery starts again. */
+    const char *host;
 };
 
 /** One delivery. Very large (resolver, route, MTA-STS lookup): allocate statically.
@@ -184,6 +200,8 @@ struct stsm_delivery {
 
     stsm_delivery_settled_fn settled;
     bool in_envelope[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* the envelopes, copied at the start */
+    char host_text[STSM_DELIVERY_HOST_TEXT_MAX];   /* the names rcpt[].host point to, NUL after each */
+    size_t host_text_used;
     bool group[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* recipients of the current domain
                                                                 (or all, relay), per message */
     char domain[STSM_HOSTNAME_MAX + 1];

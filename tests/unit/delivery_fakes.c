@@ -321,6 +321,13 @@ void fake_route_answer(const char *names)
     done(fake.route_arg, STSM_OK, set);
 }
 
+void fake_route_fails(stsm_status_t status)
+{
+    stsm_route_done_fn done = fake.route_done;
+    fake.route_done = NULL;
+    done(fake.route_arg, status, NULL);
+}
+
 /* ---- MTA-STS ------------------------------------------------------------------------- */
 
 stsm_status_t stsm_sts_lookup_start(struct stsm_sts_lookup *lookup, const char *domain, struct stsm_tls *tls,

@@ -97,6 +97,9 @@ bool fake_server_sends(const char *bytes, size_t len);
  *  the n-th at 192.0.2.(25 + n) with preference 10 * (n + 1). */
 void fake_route_answer(const char *names);
 
+/** The MX route ends with `status` (its MX query failed), no host set. */
+void fake_route_fails(stsm_status_t status);
+
 /** The MTA-STS lookup ends: with the policy `body` (NULL: no STS record), its TXT record
  *  reached through a CNAME when `txt_cname`. */
 void fake_sts_answer(const char *body, bool txt_cname);

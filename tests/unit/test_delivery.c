@@ -22,6 +22,7 @@
 enum op {
     ROUTE,          /* the MX answer: the hosts in `text`, comma-separated, in preference order */
     ROUTE_FAILS,    /* (set before the start) stsm_route_start refuses with `n` */
+    ROUTE_ERROR,    /* the MX route ends with the error `n` (the MX query failed) */
     POLICY,         /* the MTA-STS lookup ends with policy `text` (`n`: its TXT is a CNAME) */
     NO_POLICY,      /* the MTA-STS lookup ends: no STS record */
     POLICY_TOO_BIG, /* the MTA-STS lookup ends: a policy of `n` bytes the device cannot hold */
@@ -140,6 +141,13 @@ static const struct step trickled_past_reply_timeout[] = {
 static const struct step route_fails_timers_late[] = {
     { ROUTE_FAILS, NULL, STSM_ERR_NO_MEMORY, false }, { LATE, NULL, 11000, false },
     { END, NULL, 0, false },
+};
+/* 9b. The MX answer is beyond what this device decodes (more TXT-like data than the answer
+ *     pool, names beyond it: STSM_ERR_CAPACITY from the resolver): a local limit defers,
+ *     says why, and connects nowhere, never a host guessed from a partial answer. */
+static const struct step route_beyond_capacity[] = {
+    { ROUTE_ERROR, NULL, STSM_ERR_CAPACITY, false }, { NO_POLICY, NULL, 0, false },
+    { CONNECTS, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
 };
 /* 9. Finding 6: a policy larger than the device holds, arriving during the connect, defers
  *    (our own limit must not turn MTA-STS off); the connection goes. */
@@ -486,6 +494,10 @@ static const struct scenario scenarios[] = {
     { "9 a policy larger than the device holds arrives during the connect", "",
       policy_too_big_during_connect,
       { DEFERRED(STSM_ERR_CAPACITY), false, true, 1, 0, 0, "larger than this device holds", -1 }, NULL, NULL, NULL, NULL },
+    { "9b the MX answer is beyond the device's DNS capacity: deferred, no connection", "",
+      route_beyond_capacity,
+      { DEFERRED(STSM_ERR_CAPACITY), false, true, 0, 0, 0, "MX lookup of victim.example failed", -1 }, NULL, NULL,
+      NULL, NULL },
     { "8c control: handshake fails with no policy: one plaintext retry, delivered", "",
       handshake_fails_no_policy,
       { DELIVERED(STSM_OK), true, false, 2, 0, 1, "retrying in plaintext", -1 }, NULL, NULL, NULL, NULL },
@@ -661,6 +673,12 @@ static void play(const struct step *s)
         break;
     case ROUTE_FAILS:
         fake.route_start_status = (stsm_status_t)s->n;
+        break;
+    case ROUTE_ERROR:
+        CHECK(fake.route_done != NULL);
+        if (fake.route_done != NULL) {
+            fake_route_fails((stsm_status_t)s->n);
+        }
         break;
     case POLICY:
     case NO_POLICY:
@@ -1220,6 +1238,20 @@ static void on_batch_settled(void *arg, size_t message, size_t index, const stru
     }
 }
 
+/* A clean slate for a case that starts the delivery itself, its settled calls collected. */
+static void batch_begin(void)
+{
+    fake_reset();
+    dones = 0;
+    log_len = 0;
+    log_text[0] = '\0';
+    batch_settled[0] = '\0';
+    batch_settled_wrong = false;
+    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
+                                             .clock = &fake_clock, .settled = on_batch_settled };
+    stsm_delivery_set_options(&delivery, &options);
+}
+
 /* What message `m` is on the wire after 354: rendered (8-bit allowed), dot-stuffed, ended. */
 static void wire_form(const struct stsm_message *m, char *out, size_t size)
 {
@@ -1263,15 +1295,7 @@ static void test_batch(bool lost)
         wire_form(&m[k], data[k], sizeof data[k]);
     }
 
-    fake_reset();
-    dones = 0;
-    log_len = 0;
-    log_text[0] = '\0';
-    batch_settled[0] = '\0';
-    batch_settled_wrong = false;
-    struct stsm_delivery_options options = { .transport = &fake_transport, .transport_ctx = &fake,
-                                             .clock = &fake_clock, .settled = on_batch_settled };
-    stsm_delivery_set_options(&delivery, &options);
+    batch_begin();
     CHECK_INT(stsm_delivery_start_batch(&delivery, &settings, items, 3, NULL, NULL, 1796083200, on_log, on_done,
                                         NULL), STSM_OK);
     fake_clock_serve();
@@ -1316,10 +1340,66 @@ static void test_batch(bool lost)
     CHECK_STR(batch_settled, lost ? "0:0:delivered 1:1:failed 1:0:deferred 2:0:deferred "
                                   : "0:0:delivered 1:1:failed 1:0:delivered 2:0:delivered ");
     CHECK_INT(delivery.batch_rcpt[1][1].result.code, 550);
+    /* One copy of the host's name, however many recipients it decided. */
+    CHECK_STR(delivery.batch_rcpt[0][0].host, "mx.victim.example");
+    CHECK(delivery.batch_rcpt[1][1].host == delivery.batch_rcpt[0][0].host);
+    CHECK(delivery.batch_rcpt[2][0].host == delivery.batch_rcpt[0][0].host);
     if (lost) {
         CHECK_STR(stsm_status_id(delivery.batch_rcpt[2][0].result.status), stsm_status_id(STSM_ERR_PEER_CLOSED));
     }
     CHECK(delivery.rcpt == delivery.batch_rcpt[0]);   /* stsm_delivery_start()'s callers read rcpt */
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
+/* 19c: the hosts that decided, one name each: a message to five domains whose MX hosts
+ * have names of 244 bytes. The delivery keeps four such names (STSM_DELIVERY_HOST_TEXT_MAX,
+ * 1024); the fifth recipient is still delivered and told, its host said not kept and the
+ * log says why, never a name cut short or another's. */
+static void test_rcpt_hosts(void)
+{
+    CHECK_CASE("19c five long MX host names: four named, the fifth not kept, every recipient delivered");
+    _Static_assert(STSM_DELIVERY_HOST_TEXT_MAX == 1024, "the case is sized for the default");
+    enum { DOMAINS = 5 };
+    static char to[DOMAINS][64], names[DOMAINS][256];
+    static const char label[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk";   /* 63 */
+    mx_settings_without_sts();
+    struct stsm_message m = { .from = "alerts@printer.example", .subject = "toner low", .body = "Tray 2.\n",
+                              .body_len = 8, .date = 1796083200 };
+    for (size_t k = 0; k < DOMAINS; k++) {
+        snprintf(to[k], sizeof to[k], "ops@d%zu.example", k);
+        snprintf(names[k], sizeof names[k], "%s.%s.%s.%.40s.mx%zu.example", label, label, label, label, k);
+        m.to[k] = to[k];
+    }
+    CHECK_INT(strlen(names[0]), 244);
+    m.to_count = DOMAINS;
+    batch_begin();
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL),
+              STSM_OK);
+    static const char *const session[] = { "220 mx ESMTP\r\n", "250 mx\r\n", "250 2.1.0 ok\r\n",
+                                           "250 2.1.5 ok\r\n", "354 go\r\n", "250 2.0.0 queued\r\n",
+                                           "221 bye\r\n" };
+    for (size_t k = 0; k < DOMAINS; k++) {
+        fake_clock_serve();
+        fake_route_answer(names[k]);
+        fake_clock_serve();
+        fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+        for (size_t i = 0; i < sizeof session / sizeof session[0]; i++) {
+            fake_server_sends(session[i], strlen(session[i]));
+        }
+        fake_clock_serve();
+    }
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK_INT(fake.connects, DOMAINS);
+    CHECK(!batch_settled_wrong);
+    CHECK_STR(batch_settled, "0:0:delivered 0:1:delivered 0:2:delivered 0:3:delivered 0:4:delivered ");
+    for (size_t k = 0; k < DOMAINS - 1; k++) {
+        CHECK_STR(delivery.rcpt[k].host, names[k]);
+    }
+    CHECK_STR(delivery.rcpt[DOMAINS - 1].host, STSM_DELIVERY_HOST_NOT_KEPT);
+    CHECK(strstr(log_text, "decided ops@d4.example, but is not named in its result") != NULL);
     if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
         printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
     }
@@ -1338,6 +1418,7 @@ int main(void)
     test_chunking(2);
     test_batch(false);
     test_batch(true);
+    test_rcpt_hosts();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }
