@@ -4,6 +4,7 @@
 #   host        unit and lab tests (lab tests need root; they start their own lab)
 #   host-asan   the same unit and lab tests under AddressSanitizer and UBSan
 #   mps2-an385  the firmware under QEMU
+#   lm3s6965evb the 64 KiB-SRAM board under QEMU (its bring-up image: port/lm3s6965/README.md)
 #   fuzz        each libFuzzer harness for STSM_FUZZ_SECONDS (default 20) under ASan and
 #               UBSan (tests/fuzz/run.sh); a crash, leak or hang fails it
 # and ends with one line "N passed, N failed" over all of them (a fuzz harness counts as
@@ -13,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 fuzz_seconds=${STSM_FUZZ_SECONDS:-20}
 
-toolchain/build.sh host host-asan mps2-an385 || exit 1
+toolchain/build.sh host host-asan mps2-an385 lm3s6965evb || exit 1
 
 total_pass=0 total_fail=0
 # Counts the result of one ctest run from its log.
@@ -67,6 +68,7 @@ if [ -n "$(ls -A "$reports")" ]; then
 fi
 
 run_ctest mps2-an385
+run_ctest lm3s6965evb
 
 echo "== tests/fuzz/run.sh $fuzz_seconds"
 mkdir -p build/fuzz

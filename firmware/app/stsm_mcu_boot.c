@@ -1,0 +1,142 @@
+/* The boot steps of the Cortex-M images (stsm_mcu_boot.h). */
+#include <string.h>
+#include <time.h>
+
+#include "cJSON.h"
+#include "lwip/apps/sntp.h"
+#include "lwip/dhcp.h"
+#include "lwip/dns.h"
+#include "lwip/init.h"
+#include "lwip/sys.h"
+#include "lwip/timeouts.h"
+#include "mbedtls/version.h"
+#include "stsm_board.h"
+#include "stsm_ipv4.h"
+#include "stsm_mcu_boot.h"
+#include "stsm_mps2.h"
+
+#define STRINGIFY(x) #x
+#define VERSION3(a, b, c) STRINGIFY(a) "." STRINGIFY(b) "." STRINGIFY(c)
+#define NET_TIMEOUT_MS 30000u
+
+extern const char __provision_settings[];
+extern const char __provision_settings_size[];
+
+static struct netif netif;
+
+int stsm_mcu_boot(struct stsm_settings *settings)
+{
+    stsm_mps2_console_init();
+    stsm_mps2_clock_init();
+    stsm_mps2_console_puts("stsmail " STSM_VERSION " on " STSM_BOARD ": booted (lwIP "
+                           LWIP_VERSION_STRING ", Mbed TLS " MBEDTLS_VERSION_STRING ", cJSON "
+                           VERSION3(CJSON_VERSION_MAJOR, CJSON_VERSION_MINOR,
+                                    CJSON_VERSION_PATCH) ")\n");
+
+    /* The settings are NUL-terminated text: provisioning writes a NUL after the JSON (in
+     * QEMU, memory nothing was loaded into reads as zero). */
+    size_t cap = (size_t)(uintptr_t)__provision_settings_size;
+    const char *end = memchr(__provision_settings, '\0', cap);
+    size_t len = end != NULL ? (size_t)(end - __provision_settings) : cap;
+    if (len == 0) {
+        stsm_mps2_console_puts("no settings provisioned: nothing to do\n");
+        return STSM_MCU_NOTHING_TO_DO;
+    }
+    char why[200];
+    if (stsm_settings_parse(__provision_settings, len, settings, why, sizeof why) != STSM_OK) {
+        stsm_mps2_diagf("settings: %s\n", why);
+        return STSM_MCU_EXIT_CONFIG;
+    }
+    if (!stsm_mps2_random_init()) {
+        stsm_mps2_console_puts("no entropy seed provisioned: refusing to use the network\n");
+        return STSM_MCU_EXIT_CONFIG;
+    }
+    return 0;
+}
+
+void stsm_mcu_poll(void)
+{
+    stsm_board_netif_poll(&netif);
+    sys_check_timeouts();
+}
+
+static void print_ip4(const char *label, const ip4_addr_t *a)
+{
+    char text[IP4ADDR_STRLEN_MAX];
+    ip4addr_ntoa_r(a, text, sizeof text);
+    stsm_mps2_diagf("%s%s", label, text);
+}
+
+int stsm_mcu_network_up(const struct stsm_settings_network *net)
+{
+    ip4_addr_t addr, mask, gw;
+    ip4_addr_set_zero(&addr);
+    ip4_addr_set_zero(&mask);
+    ip4_addr_set_zero(&gw);
+    if (!net->dhcp) {
+        IP4_ADDR(&addr, net->address[0], net->address[1], net->address[2], net->address[3]);
+        ip4_addr_set_u32(&mask, lwip_htonl(stsm_ipv4_netmask(net->prefix_len)));
+        IP4_ADDR(&gw, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
+    }
+    lwip_init();
+    if (stsm_board_netif_add(&netif, &addr, &mask, &gw) == NULL) {
+        stsm_mps2_diagf("no Ethernet controller answers\n");
+        return STSM_MCU_EXIT_OSERR;
+    }
+    netif_set_default(&netif);
+    netif_set_up(&netif);
+    netif_set_link_up(&netif);
+    /* Certificate checks need the wall clock: ask the NTP server DHCP names (option 42). */
+    sntp_setoperatingmode(SNTP_OPMODE_POLL);
+    sntp_servermode_dhcp(1);
+    if (net->dhcp) {
+        dhcp_start(&netif);
+        u32_t start = sys_now();
+        while (!dhcp_supplied_address(&netif)) {
+            if (sys_now() - start > NET_TIMEOUT_MS) {
+                stsm_mps2_diagf("no DHCP lease within %u ms\n", (unsigned)NET_TIMEOUT_MS);
+                return STSM_MCU_EXIT_TEMPFAIL;
+            }
+            stsm_mcu_poll();
+        }
+    }
+    for (u8_t i = 0; i < net->dns_count && i < DNS_MAX_SERVERS; i++) {
+        ip_addr_t dns;
+        IP_ADDR4(&dns, net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
+        dns_setserver(i, &dns);
+    }
+    print_ip4("network up: ", netif_ip4_addr(&netif));
+    stsm_mps2_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
+    print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
+    stsm_mps2_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
+                    netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]);
+    return 0;
+}
+
+int stsm_mcu_clock_up(void)
+{
+    uint32_t now;
+    sntp_init();
+    u32_t start = sys_now();
+    while (!stsm_mps2_wall_clock(&now)) {
+        if (stsm_mps2_clock_refused()) {
+            stsm_mps2_diagf("the NTP server's time is not believable: certificate checks are "
+                            "impossible, nothing that needs them will be sent\n");
+            return STSM_MCU_EXIT_TEMPFAIL;
+        }
+        if (sys_now() - start > NET_TIMEOUT_MS) {
+            stsm_mps2_diagf("no answer from an NTP server within %u ms: certificate checks are "
+                            "impossible, nothing that needs them will be sent\n", (unsigned)NET_TIMEOUT_MS);
+            return STSM_MCU_EXIT_TEMPFAIL;
+        }
+        stsm_mcu_poll();
+    }
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    stsm_mps2_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* A worn-out or failing flash only loses the rollback protection of later boots. */
+    (void)stsm_mps2_clock_save_floor();
+    return 0;
+}

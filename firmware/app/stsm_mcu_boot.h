@@ -1,0 +1,35 @@
+/*
+ * The boot steps every Cortex-M image takes before its own work (stsmail_mcu.c, the full
+ * app; stsmail_bringup.c, a board's bring-up): console and clock, the banner, the
+ * provisioned settings, the random generator, lwIP on the board's Ethernet controller
+ * (DHCP or static), the wall clock from SNTP. Each returns 0 or the exit status the image
+ * stops with (sysexits.h values, as the host's stsmail uses).
+ */
+#ifndef STSM_MCU_BOOT_H
+#define STSM_MCU_BOOT_H
+
+#include "stsm_settings.h"
+
+#define STSM_MCU_EXIT_UNAVAILABLE 69
+#define STSM_MCU_EXIT_OSERR 71
+#define STSM_MCU_EXIT_TEMPFAIL 75
+#define STSM_MCU_EXIT_CONFIG 78
+/** stsm_mcu_boot(): no settings provisioned, the image has nothing to do (exit 0). */
+#define STSM_MCU_NOTHING_TO_DO (-1)
+
+/** Starts console and clock, prints the banner, parses the provisioned settings into
+ *  `settings` and seeds the random generator (which stores the next boot's seed). */
+int stsm_mcu_boot(struct stsm_settings *settings);
+
+/** Brings lwIP up on the board's interface as `net` says and waits (at most 30 s) for
+ *  the DHCP lease; sets the DNS servers. */
+int stsm_mcu_network_up(const struct stsm_settings_network *net);
+
+/** Waits (at most 30 s) for SNTP to set a believable wall clock; certificate checks need
+ *  it. Stores the clock floor when it has moved on. */
+int stsm_mcu_clock_up(void);
+
+/** One turn of the main loop: received frames into lwIP, lwIP's timers that are due. */
+void stsm_mcu_poll(void);
+
+#endif /* STSM_MCU_BOOT_H */

@@ -1,0 +1,82 @@
+/*
+ * Capacity overrides of the lm3s6965evb board (firmware/core/stsm_config.h includes this
+ * first and holds the defaults): the smallest sane capacities for 64 KiB of SRAM, one
+ * delivery at a time. Each within #ifndef so that a build's -D still wins.
+ */
+#ifndef STSM_BOARD_CONFIG_H
+#define STSM_BOARD_CONFIG_H
+
+/* One TLS 1.2 session (stsm_mbedtls_config_lm3s.h): the 16 KiB inbound record buffer, the
+ * 4 KiB outbound one and the handshake peaked at 28 KiB with TLS 1.2 and 1.3 on
+ * mps2-an385; 30 KiB leaves a little for longer chains. */
+#ifndef STSM_TLS_ARENA_SIZE
+#define STSM_TLS_ARENA_SIZE (30 * 1024)
+#endif
+#ifndef STSM_TLS_SESSION_SLOTS
+#define STSM_TLS_SESSION_SLOTS 1
+#endif
+
+/* One message per connection, one attempt at a time. */
+#ifndef STSM_DELIVERY_BATCH_MAX
+#define STSM_DELIVERY_BATCH_MAX 1
+#endif
+#ifndef STSM_AGENT_BATCH_MAX
+#define STSM_AGENT_BATCH_MAX 1
+#endif
+
+/* Two cached policies of up to four MX patterns each: one 2 KiB flash slot (lm3s6965.ld). */
+#ifndef STSM_STS_CACHE_ENTRIES
+#define STSM_STS_CACHE_ENTRIES 2
+#endif
+#ifndef STSM_STS_MAX_MX
+#define STSM_STS_MAX_MX 4
+#endif
+/* Real policies are a few hundred bytes. */
+#ifndef STSM_STS_FETCH_BODY_MAX
+#define STSM_STS_FETCH_BODY_MAX 2048
+#endif
+
+/* DNS: answers cached in 512 bytes; replies up to the EDNS0 size we advertise. */
+#ifndef STSM_DNS_CACHE_BYTES
+#define STSM_DNS_CACHE_BYTES 512
+#endif
+#ifndef STSM_DNS_MSG_MAX
+#define STSM_DNS_MSG_MAX 1232
+#endif
+#ifndef STSM_MX_MAX_HOSTS
+#define STSM_MX_MAX_HOSTS 4
+#endif
+#ifndef STSM_MX_MAX_ADDRESSES
+#define STSM_MX_MAX_ADDRESSES 4
+#endif
+
+/* A settings parse peaked at 272 bytes of the cJSON arena on mps2-an385. */
+#ifndef STSM_SETTINGS_ARENA_SIZE
+#define STSM_SETTINGS_ARENA_SIZE 2048
+#endif
+#ifndef STSM_SMTP_MAX_RCPT
+#define STSM_SMTP_MAX_RCPT 4
+#endif
+/* The longest pipelined flight for four recipients (STSM_SMTP_FLIGHT_MAX) is 1416 bytes. */
+#ifndef STSM_SMTP_OUT_MAX
+#define STSM_SMTP_OUT_MAX 1536
+#endif
+
+/* The outbox: four 4 KiB pages of flash (lm3s6965.ld), a few alerts waiting at most. */
+#ifndef STSM_OUTBOX_MAX
+#define STSM_OUTBOX_MAX 4
+#endif
+#ifndef STSM_OUTBOX_RECORD_MAX
+#define STSM_OUTBOX_RECORD_MAX 1024
+#endif
+#ifndef STSM_OUTBOX_CAP_TRACK
+#define STSM_OUTBOX_CAP_TRACK 8
+#endif
+#ifndef STSM_STORE_KEYS_MAX
+#define STSM_STORE_KEYS_MAX 16
+#endif
+#ifndef STSM_STORE_PAGES_MAX
+#define STSM_STORE_PAGES_MAX 4
+#endif
+
+#endif /* STSM_BOARD_CONFIG_H */
