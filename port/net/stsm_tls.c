@@ -12,6 +12,20 @@
 
 static unsigned char arena[STSM_TLS_ARENA_SIZE];
 
+/*
+ * The largest ClientHello we write has to fit one output record (MBEDTLS_SSL_OUT_CONTENT_LEN;
+ * handshake messages are not split). Without a session it is 215 bytes plus the host name
+ * (226 measured for "mx.lab.test"); a resumption adds the ticket and a pre_shared_key
+ * extension (63 bytes at most, with a SHA-384 binder); after a HelloRetryRequest for
+ * P-384 its key share is 65 bytes larger than X25519's. A session is offered only when
+ * its serialized form fits STSM_TLS_SESSION_BLOB_MAX, and that form holds the ticket and
+ * the host name plus 96 bytes (299 measured for a 192-byte ticket), so the host name
+ * cancels out.
+ */
+#define CLIENT_HELLO_MAX (215u + 63u + 65u + STSM_TLS_SESSION_BLOB_MAX - 96u)
+_Static_assert(CLIENT_HELLO_MAX <= MBEDTLS_SSL_OUT_CONTENT_LEN,
+               "a ClientHello offering the largest storable session must fit one record");
+
 /* The generator PSA draws from (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG): the DRBG of the last
  * stsm_tls_init(), seeded before PSA starts. */
 static mbedtls_ctr_drbg_context *psa_drbg;
@@ -41,20 +55,26 @@ psa_status_t mbedtls_psa_external_get_random(mbedtls_psa_external_random_context
 /* ECDHE key exchange with AEAD ciphers only: forward secrecy, no CBC padding oracles.
  * TLS 1.3 suites are all AEAD; its key exchange is set to (PSK-)ephemeral below. */
 static const int ciphersuites[] = {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
     MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
     MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
     MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+#endif
+    /* TLS 1.2: every ECDSA suite before any RSA one, so that a server holding both an
+     * ECDSA and an RSA certificate that follows our order sends its ECDSA chain. */
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0,
 };
 
 /*
- * Signature algorithms, PKCS#1 v1.5 before RSA-PSS. Mbed TLS 3.6 verifies RSA-PSS only in
+ * Signature algorithms, ECDSA first: a TLS 1.3 server with both an ECDSA and an RSA
+ * certificate picks its certificate by our order, and ECDSA chains are smaller and
+ * cheaper to verify (test_conn_tls "dual" cases). Then PKCS#1 v1.5 before RSA-PSS. Mbed TLS 3.6 verifies RSA-PSS only in
  * TLS 1.3; in TLS 1.2 it refuses a ServerKeyExchange signed with it (-0x6600). OpenSSL
  * servers take the client's order, and with PSS first they pick it for an RSA key in
  * TLS 1.2. TLS 1.3 forbids PKCS#1 v1.5 in CertificateVerify, so 1.3 servers still pick
@@ -73,12 +93,111 @@ static const uint16_t sig_algs[] = {
 };
 
 /*
+ * An anchor is a name and a key (stsm_trust_store.h), but Mbed TLS takes its trusted
+ * issuers as certificates. So each candidate is handed over as the smallest certificate
+ * that carries exactly that: version 1 (no extensions), self-issued, valid from 1970 to
+ * 9999-12-31 (RFC 5280's "no well-defined expiration"), and an empty signature. Mbed TLS
+ * never checks a trusted issuer's own signature, CA bit (a locally trusted v1 certificate
+ * needs none) or dates beyond these; it does check, as with a whole root, that the
+ * child's issuer matches the subject (x509_name_cmp) and that the child's signature
+ * verifies with the key, trying each candidate with that name in turn.
+ */
+static const uint8_t anchor_sig_alg[] = {   /* ecdsa-with-SHA256, never used to verify */
+    0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02,
+};
+static const uint8_t anchor_serial[] = { 0x02, 0x01, 0x01 };
+static const uint8_t anchor_validity[] = {
+    0x30, 0x22,
+    0x18, 0x0F, '1', '9', '7', '0', '0', '1', '0', '1', '0', '0', '0', '0', '0', '0', 'Z',
+    0x18, 0x0F, '9', '9', '9', '9', '1', '2', '3', '1', '2', '3', '5', '9', '5', '9', 'Z',
+};
+static const uint8_t anchor_signature[] = { 0x03, 0x01, 0x00 };
+
+/* Header of a SEQUENCE of `len` content bytes; returns its length (at most 4). */
+static size_t sequence_header(uint8_t *out, size_t len)
+{
+    out[0] = 0x30;
+    if (len < 0x80) {
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len < 0x100) {
+        out[1] = 0x81;
+        out[2] = (uint8_t)len;
+        return 3;
+    }
+    out[1] = 0x82;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+}
+
+static uint8_t *put(uint8_t *p, const void *data, size_t len)
+{
+    memcpy(p, data, len);
+    return p + len;
+}
+
+/* Largest certificate anchor_certificate() writes: lengths stay below 64 KiB. */
+#define ANCHOR_CERT_MAX                                                                   \
+    (4 + 4 + sizeof anchor_serial + 2 * sizeof anchor_sig_alg + 2 * STSM_TRUST_SUBJECT_MAX + \
+     sizeof anchor_validity + STSM_TRUST_KEY_MAX + sizeof anchor_signature)
+
+/* Writes anchor `a` as a certificate (the layout above) into `out` (ANCHOR_CERT_MAX
+ * bytes); returns its length. */
+static size_t anchor_certificate(const struct stsm_trust_anchor *a, uint8_t *out)
+{
+    size_t tbs_len = sizeof anchor_serial + sizeof anchor_sig_alg + 2 * a->subject_len +
+                     sizeof anchor_validity + a->key_len;
+    uint8_t tbs_head[4], cert_head[4];
+    size_t tbs_head_len = sequence_header(tbs_head, tbs_len);
+    size_t cert_head_len =
+        sequence_header(cert_head, tbs_head_len + tbs_len + sizeof anchor_sig_alg + sizeof anchor_signature);
+    uint8_t *p = put(out, cert_head, cert_head_len);
+    p = put(p, tbs_head, tbs_head_len);
+    p = put(p, anchor_serial, sizeof anchor_serial);
+    p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
+    p = put(p, a->subject, a->subject_len);   /* issuer: self-issued */
+    p = put(p, anchor_validity, sizeof anchor_validity);
+    p = put(p, a->subject, a->subject_len);
+    p = put(p, a->key, a->key_len);
+    p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
+    p = put(p, anchor_signature, sizeof anchor_signature);
+    return (size_t)(p - out);
+}
+
+/* Chain verification time (stsm_tls_verify_time()): from the first anchor lookup of a
+ * chain to the verify callback for its leaf, which Mbed TLS calls last. */
+static bool verify_timing;
+static mbedtls_ms_time_t verify_started;
+static uint32_t verify_last_ms, verify_max_ms;
+
+static int after_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    (void)ctx;
+    (void)crt;
+    (void)flags;
+    if (depth == 0 && verify_timing) {
+        mbedtls_ms_time_t took = mbedtls_ms_time() - verify_started;
+        verify_last_ms = took < 0 ? 0 : took > (mbedtls_ms_time_t)UINT32_MAX ? UINT32_MAX : (uint32_t)took;
+        verify_max_ms = verify_last_ms > verify_max_ms ? verify_last_ms : verify_max_ms;
+        verify_timing = false;
+    }
+    return 0;
+}
+
+/*
  * Mbed TLS asks for the trust anchors that may have signed `child`: those whose subject is
- * the child's issuer. Only they are parsed, into the arena; Mbed TLS frees them after use.
+ * the child's issuer. Only they are made into certificates, in the arena; Mbed TLS frees
+ * them after use.
  */
 static int find_issuers(void *ctx, const mbedtls_x509_crt *child, mbedtls_x509_crt **candidates)
 {
     const struct stsm_trust_store *store = ctx;
+    if (!verify_timing) {
+        verify_timing = true;
+        verify_started = mbedtls_ms_time();
+    }
     uint32_t first;
     uint32_t n = stsm_trust_store_find(store, child->issuer_raw.p, child->issuer_raw.len, &first);
 
@@ -87,16 +206,20 @@ static int find_issuers(void *ctx, const mbedtls_x509_crt *child, mbedtls_x509_c
         return 0;
     }
     mbedtls_x509_crt *chain = mbedtls_calloc(1, sizeof *chain);
-    if (chain == NULL) {
+    uint8_t *der = mbedtls_calloc(1, ANCHOR_CERT_MAX);
+    if (chain == NULL || der == NULL) {
+        mbedtls_free(chain);
+        mbedtls_free(der);
         return MBEDTLS_ERR_X509_ALLOC_FAILED;
     }
     mbedtls_x509_crt_init(chain);
     for (uint32_t i = first; i < first + n; i++) {
         struct stsm_trust_anchor a = stsm_trust_store_anchor(store, i);
-        /* An anchor that does not parse (unsupported algorithm, say) is skipped; the
-         * others may still complete the chain. */
-        (void)mbedtls_x509_crt_parse_der_nocopy(chain, a.cert, a.cert_len);
+        /* An anchor that does not parse (a key type or curve not built in, say) is
+         * skipped; the others may still complete the chain. */
+        (void)mbedtls_x509_crt_parse_der(chain, der, anchor_certificate(&a, der));
     }
+    mbedtls_free(der);
     if (chain->raw.p == NULL) {
         mbedtls_x509_crt_free(chain);
         mbedtls_free(chain);
@@ -119,10 +242,17 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
     mbedtls_ssl_conf_authmode(conf, authmode);
     mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
     mbedtls_ssl_conf_ca_cb(conf, find_issuers, &tls->store);
+    mbedtls_ssl_conf_verify(conf, after_verify, NULL);
     mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
     mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+#else
+    /* A board built for TLS 1.2 only (STSM_LM3S_TLS12_ONLY): its configuration, not code. */
+    mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
     mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
     mbedtls_ssl_conf_sig_algs(conf, sig_algs);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
     /* Resumption in TLS 1.3 always adds a fresh ECDHE: a stolen ticket alone never
      * decrypts a session. */
     mbedtls_ssl_conf_tls13_key_exchange_modes(conf, MBEDTLS_SSL_TLS1_3_KEY_EXCHANGE_MODE_EPHEMERAL |
@@ -131,6 +261,7 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
      * default in Mbed TLS (tickets are then dropped). */
     mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(conf,
                                                              MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
     /* No max_fragment_length: Mbed TLS 3.6's TLS 1.3 client fails a server that answers
      * it (-0x7500), and since servers may ignore it the input buffer stays at 16 KiB. */
     return 0;
@@ -264,4 +395,10 @@ size_t stsm_tls_arena_high_water(void)
     size_t current, peak;
     stsm_tls_arena_usage(&current, &peak);
     return peak > arena_high_water ? peak : arena_high_water;
+}
+
+void stsm_tls_verify_time(uint32_t *last_ms, uint32_t *max_ms)
+{
+    *last_ms = verify_last_ms;
+    *max_ms = verify_max_ms;
 }

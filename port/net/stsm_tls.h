@@ -1,7 +1,7 @@
 /*
  * TLS client configuration shared by every connection: Mbed TLS 3.6 with a static
- * allocation arena, a CTR-DRBG, and certificate verification against a trust store that
- * is searched by issuer on demand (stsm_trust_store).
+ * allocation arena, a CTR-DRBG, and certificate verification against a trust store of
+ * anchors (subject and public key) searched by issuer on demand (stsm_trust_store).
  *
  * TLS 1.3 is offered (one round trip), TLS 1.2 is the fallback and the minimum.
  * Fail closed: verification is required, the host name is always checked, and only
@@ -78,6 +78,14 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
  * (bad key, usage, ...) are STSM_ERR_TLS_UNTRUSTED.
  */
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
+
+/**
+ * How long the last and the longest certificate chain verification took, in ms of
+ * mbedtls_ms_time() (the board's tick: emulated time under QEMU): from the first trust
+ * anchor lookup of a chain to the end of its verification, every signature check
+ * included. 0 before the first.
+ */
+void stsm_tls_verify_time(uint32_t *last_ms, uint32_t *max_ms);
 
 /** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
 void stsm_tls_arena_usage(size_t *current, size_t *peak);

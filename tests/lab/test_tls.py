@@ -157,7 +157,7 @@ check("wrong type refused with its path", rc == 78 and "/tls/trust_store: expect
 broken = state / "tls-test-broken.bin"
 blob = bytearray(Path(lab["trust_store"]).read_bytes())
 blob[-1] ^= 0xFF
-blob[20] ^= 0x01   # an offset in the table
+blob[20] ^= 0x01   # the first anchor's subject length (after the header and one offset)
 broken.write_bytes(bytes(blob))
 bad.write_text(json.dumps({"network": {"interface": tap}, "tls": {"trust_store": str(broken)}}))
 rc, out, err = probe("good.tls.test", "443", settings_file=bad)

@@ -362,7 +362,10 @@ static void end_conn(void)
     settle();
 }
 
-static void policy_too_big_for_device(void);
+static void policy_streamed(void);
+static void chains_against_anchors(void);
+static void ecdsa_preferred(void);
+static void large_write_split(void);
 
 int main(void)
 {
@@ -512,125 +515,195 @@ int main(void)
     CHECK_INT(c.status, opportunistic_floor);
     end_conn();
 
-    policy_too_big_for_device();
+    chains_against_anchors();
+    ecdsa_preferred();
+    large_write_split();
+
+    policy_streamed();
 
     stop_peer();
     return stsm_check_summary("test_conn_tls");
 }
 
-/* ---- a policy larger than the device's buffer (issue 10, finding 6) --------------------- */
+/* ---- the policy parsed as it arrives (issue 13) --------------------------------------- */
 
-/* On mps2 the fetch buffer is 16 KiB, the RFC's cap 64 KiB. A policy in between failed
- * with STSM_ERR_CAPACITY like one over 64 KiB, and on first contact that meant "no
- * policy": MTA-STS failed open because of our own limit. Now the body is read to its end
- * and counted, and such a policy is reported as too big for the device. */
-
-static size_t feed_all(struct stsm_http_response *r, const char *head, size_t body_len, bool chunked,
-                       stsm_status_t *st)
+/* The fetch keeps no body: the policy is parsed as the bytes come (before, a device kept
+ * it in a 16 KiB buffer, and a policy between that and the RFC's 64 KiB failed as too big
+ * for the device). Every policy up to the cap is read, however it is framed and cut, and
+ * the result waits for the end of the body: a cut body fails as cut even when what came
+ * was already an invalid policy. */
+static void policy_streamed(void)
 {
-    static uint8_t piece[1500];
-    *st = stsm_http_response_feed(r, (const uint8_t *)head, strlen(head));
-    size_t sent = 0;
-    while (*st == STSM_OK && sent < body_len) {
-        size_t n = body_len - sent < 1000 ? body_len - sent : 1000;
-        size_t at = 0;
-        if (chunked) {
-            at = (size_t)sprintf((char *)piece, "%zx\r\n", n);
-        }
-        for (size_t i = 0; i < n; i++) {
-            piece[at + i] = (uint8_t)('a' + (sent + i) % 26);
-        }
-        at += n;
-        if (chunked) {
-            memcpy(piece + at, "\r\n", 2);
-            at += 2;
-        }
-        *st = stsm_http_response_feed(r, piece, at);
-        sent += n;
-    }
-    if (*st == STSM_OK && chunked) {
-        *st = stsm_http_response_feed(r, (const uint8_t *)"0\r\n\r\n", 5);
-    }
-    return sent;
-}
-
-static stsm_status_t run_fetch_keeping(const char *peer_case, size_t keep)
-{
-    relay.next_case = peer_case;
-    fetch_done = false;
-    stsm_status_t st = stsm_sts_fetch_start(&fetch, "lab.test", &tls, 5000, false, on_fetch_done, NULL);
-    if (st != STSM_OK) {
-        return st;
-    }
-    stsm_sts_fetch_limit_body(&fetch, keep);
-    run_until(&fetch_done, 10000);
-    settle();
-    return fetch_done ? fetch.status : STSM_ERR_ARGUMENT;
-}
-
-static void policy_too_big_for_device(void)
-{
-    /* The parser: a buffer of `keep` bytes exactly (ASan sees a write past it), bodies up
-     * to the cap counted whole, whatever their framing. */
-    enum { KEEP = 1000, CAP = STSM_STS_POLICY_MAX };
-    static const char *const framings[] = { "Content-Length: ", "Transfer-Encoding: chunked\r\n", "" };
-    for (size_t framing = 0; framing < 3; framing++) {
-        static const unsigned sizes[] = { 40000, CAP, CAP + 1 };
-        for (size_t k = 0; k < 3; k++) {
-            char intent[96], head[160];
-            snprintf(intent, sizeof intent, "HTTP body of %u bytes, framing %zu, %u kept", sizes[k], framing, KEEP);
-            CHECK_CASE(intent);
-            char length[16] = "";
-            if (framing == 0) {
-                snprintf(length, sizeof length, "%u\r\n", sizes[k]);
-            }
-            snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n%s%s\r\n",
-                     framings[framing], length);
-            uint8_t *buf = malloc(KEEP);
-            struct stsm_http_response r;
-            stsm_http_response_init(&r, buf, CAP);
-            r.body_keep = KEEP;
-            stsm_status_t st;
-            feed_all(&r, head, sizes[k], framing == 1, &st);
-            if (st == STSM_OK && framing == 2) {
-                st = stsm_http_response_eof(&r);
-            }
-            if (sizes[k] <= CAP) {
-                CHECK_INT(st, STSM_OK);
-                CHECK(r.complete);
-                CHECK_INT(r.body_len, sizes[k]);
-                CHECK(buf[0] == 'a' && buf[KEEP - 1] == (uint8_t)('a' + (KEEP - 1) % 26));
-            } else {
-                CHECK_INT(st, STSM_ERR_CAPACITY);   /* over the RFC's cap: refused as before */
-            }
-            free(buf);
-        }
-    }
-
-    /* The fetch, with the genuine policy (close-delimited, then close_notify) and the
-     * buffer made smaller than it, as on a small device. */
-    CHECK_CASE("fetch: the policy fits the device: accepted, not flagged");
+    CHECK_CASE("fetch: the policy is read, its size counted");
     CHECK_INT(run_fetch("policy-notify", 5000), STSM_OK);
     CHECK(!fetch.too_big_for_device);
-    size_t policy_len = fetch.body_size;
-    CHECK(policy_len > 16 && policy_len < 200);
+    CHECK(fetch.body_size > 16 && fetch.body_size < 200);
 
-    CHECK_CASE("fetch: a buffer exactly the policy's size: accepted");
-    CHECK_INT(run_fetch_keeping("policy-notify", policy_len), STSM_OK);
+    CHECK_CASE("fetch: a 44 KiB policy in chunks of 1000 bytes: read whole");
+    CHECK_INT(run_fetch("policy-big-chunked", 5000), STSM_OK);
+    CHECK(fetch.body_size > 40000);
+    CHECK_INT(fetch.policy.mode, STSM_STS_MODE_ENFORCE);
+    CHECK_INT(fetch.policy.mx_count, 1);
+    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
     CHECK(!fetch.too_big_for_device);
+
+    CHECK_CASE("fetch: a policy of exactly 64 KiB: read whole");
+    CHECK_INT(run_fetch("policy-at-cap", 5000), STSM_OK);
+    CHECK_INT(fetch.body_size, STSM_STS_POLICY_MAX);
     CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
 
-    CHECK_CASE("fetch: a policy one byte over the device's buffer: too big for the device, not 'no policy'");
-    CHECK_INT(run_fetch_keeping("policy-notify", policy_len - 1), STSM_ERR_CAPACITY);
-    CHECK(fetch.too_big_for_device);
-    CHECK_INT(fetch.body_size, policy_len);
-
-    CHECK_CASE("fetch: a policy four times the device's buffer: read to its end and flagged");
-    CHECK_INT(run_fetch_keeping("policy-notify", policy_len / 4), STSM_ERR_CAPACITY);
-    CHECK(fetch.too_big_for_device);
-    CHECK_INT(fetch.body_size, policy_len);
-
-    CHECK_CASE("fetch: a too-big body cut by a bare TCP close is a failed fetch, not a policy");
-    CHECK_INT(run_fetch_keeping("policy-cut-nonotify", 8), STSM_ERR_TLS_TRUNCATED);
+    CHECK_CASE("fetch: a policy one byte over 64 KiB: refused as over the RFC's cap");
+    CHECK_INT(run_fetch("policy-over-cap", 5000), STSM_ERR_CAPACITY);
     CHECK(!fetch.too_big_for_device);
+
+    CHECK_CASE("fetch: an invalid policy, then close_notify: invalid, its line named");
+    CHECK_INT(run_fetch("policy-invalid-notify", 5000), STSM_ERR_STS_POLICY_INVALID);
+    CHECK_INT(fetch.policy_line, 2);
+    CHECK_STR(fetch.policy_reason, "mode is not enforce, testing or none");
+
+    CHECK_CASE("fetch: an invalid policy cut by a bare TCP close: a cut body, not an invalid policy");
+    CHECK_INT(run_fetch("policy-invalid-nonotify", 5000), STSM_ERR_TLS_TRUNCATED);
+
+    CHECK_CASE("fetch: a policy trickled one byte a record: parsed across reads");
+    CHECK_INT(run_fetch("trickle-policy", 5000), STSM_OK);
+    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
+    CHECK_INT(fetch.policy.max_age, 86400);
+}
+
+/* ---- chains against anchors (subject and key only, issue 13) ---------------------------- */
+
+static uint8_t cross_blob[4096];
+
+/* Connects with required verification to the peer serving `peer_case`'s chain; returns
+ * the handshake's result (STSM_OK: verified). */
+static stsm_status_t verify_case(const char *peer_case)
+{
+    stsm_tls_forget_sessions(&tls);   /* a full handshake: the chain is verified each time */
+    run_conn(peer_case, "mx.lab.test", false);
+    stsm_status_t st = c.last == STSM_CONN_TLS_READY ? stsm_conn_tls_verify_status(&conn)
+                                                      : c.last == STSM_CONN_FAILED ? c.status
+                                                                                   : STSM_ERR_ARGUMENT;
+    end_conn();
+    return st;
+}
+
+static void chains_against_anchors(void)
+{
+    CHECK_CASE("the anchor's own certificate sent in the chain: verified");
+    CHECK_INT(verify_case("withroot"), STSM_OK);
+
+    CHECK_CASE("a chain through an intermediate: verified");
+    CHECK_INT(verify_case("viainter"), STSM_OK);
+
+    CHECK_CASE("an expired intermediate: refused as expired");
+    CHECK_INT(verify_case("viaexpinter"), STSM_ERR_TLS_EXPIRED);
+
+    CHECK_CASE("top signed by a CA with the anchor's name but another key (sent along): untrusted");
+    CHECK_INT(verify_case("byimpostor"), STSM_ERR_TLS_UNTRUSTED);
+    CHECK_INT(verify_case("bycross"), STSM_ERR_TLS_UNTRUSTED);
+
+    /* Two anchors with one subject (a cross-signed root): each is tried, in either order. */
+    struct stsm_trust_store single = tls.store, cross;
+    char path[600];
+    snprintf(path, sizeof path, "%s/trust-cross.bin", workdir);
+    FILE *f = fopen(path, "rb");
+    size_t len = f != NULL ? fread(cross_blob, 1, sizeof cross_blob, f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    CHECK_CASE("a store with two anchors of one subject opens");
+    CHECK_INT(stsm_trust_store_open(&cross, cross_blob, len), STSM_OK);
+    CHECK_INT(cross.count, 2);
+    for (int order = 0; order < 2; order++) {
+        tls.store = cross;
+        CHECK_CASE(order == 0 ? "two anchors of one subject, as mktrust.py wrote them: both chains verify"
+                              : "two anchors of one subject, the other way round: both chains verify");
+        CHECK_INT(verify_case("good"), STSM_OK);
+        CHECK_INT(verify_case("bycross"), STSM_OK);
+        CHECK_INT(verify_case("byimpostor"), STSM_ERR_TLS_UNTRUSTED);
+        uint8_t first[4];   /* equal names: either order is valid name order */
+        memcpy(first, cross_blob + 16, 4);
+        memcpy(cross_blob + 16, cross_blob + 20, 4);
+        memcpy(cross_blob + 20, first, 4);
+        CHECK_INT(stsm_trust_store_open(&cross, cross_blob, len), STSM_OK);
+    }
+    tls.store = single;
+    uint32_t last_ms, max_ms;
+    stsm_tls_verify_time(&last_ms, &max_ms);
+    printf("chain verification (host): last %u ms, longest %u ms\n", (unsigned)last_ms, (unsigned)max_ms);
+}
+
+/* ---- ECDSA preferred ------------------------------------------------------------------------ */
+
+/* The key type of the certificate the peer playing `peer_case` sent, and its version. */
+static mbedtls_pk_type_t leaf_key(const char *peer_case, const char **version)
+{
+    stsm_tls_forget_sessions(&tls);
+    run_conn(peer_case, "mx.lab.test", false);
+    const mbedtls_x509_crt *peer = c.last == STSM_CONN_TLS_READY
+                                       ? mbedtls_ssl_get_peer_cert(stsm_conn_tls_session(&conn)) : NULL;
+    mbedtls_pk_type_t type = peer != NULL ? mbedtls_pk_get_type(&peer->pk) : MBEDTLS_PK_NONE;
+    *version = c.last == STSM_CONN_TLS_READY ? stsm_conn_tls_version(&conn) : "";
+    end_conn();
+    return type;
+}
+
+static void ecdsa_preferred(void)
+{
+    const char *version;
+    CHECK_CASE("a server with only an RSA certificate: verified with it");
+    CHECK_INT(leaf_key("rsa", &version), MBEDTLS_PK_RSA);
+    CHECK_CASE("a server with an RSA and an ECDSA certificate, TLS 1.3: sends the ECDSA one");
+    CHECK_INT(leaf_key("dual", &version), MBEDTLS_PK_ECKEY);
+    CHECK_STR(version, "TLSv1.3");
+    CHECK_CASE("a server with an RSA and an ECDSA certificate, TLS 1.2: sends the ECDSA one");
+    CHECK_INT(leaf_key("dual12", &version), MBEDTLS_PK_ECKEY);
+    CHECK_STR(version, "TLSv1.2");
+}
+
+/* ---- a write larger than one record ----------------------------------------------------- */
+
+static void large_write_split(void)
+{
+    static uint8_t big[3 * MBEDTLS_SSL_OUT_CONTENT_LEN + 123];
+    memset(big, 'x', sizeof big);
+    CHECK_CASE("a write of three records and more: split into records, every byte arrives");
+    stsm_tls_forget_sessions(&tls);
+    run_conn("count", "mx.lab.test", false);
+    CHECK_INT(c.last, STSM_CONN_TLS_READY);
+    size_t sent = 0;
+    unsigned calls = 0;
+    long n = 0;
+    u32_t start = sys_now();
+    while (sent < sizeof big && sys_now() - start < 5000) {
+        n = stsm_conn_send(&conn, big + sent, sizeof big - sent);
+        if (n < 0) {
+            break;
+        }
+        sent += (size_t)n;
+        calls++;
+        CHECK(n <= MBEDTLS_SSL_OUT_CONTENT_LEN);
+        run_until(NULL, 5);
+    }
+    CHECK_INT(sent, sizeof big);
+    CHECK(calls >= 4);
+    while (stsm_conn_send(&conn, "END\n", 4) == 0 && sys_now() - start < 5000) {
+        run_until(NULL, 5);
+    }
+    char reply[32] = "";
+    size_t got = 0;
+    while (got == 0 || reply[got - 1] != '\n') {
+        if (sys_now() - start > 5000) {
+            break;
+        }
+        long r = stsm_conn_recv(&conn, reply + got, sizeof reply - 1 - got);
+        if (r < 0) {
+            break;
+        }
+        got += (size_t)r;
+        run_until(NULL, 5);
+    }
+    reply[got] = '\0';
+    CHECK_INT(strtoul(reply, NULL, 10), sizeof big);
+    end_conn();
 }

@@ -88,6 +88,14 @@
 #define MBEDTLS_SSL_EXTENDED_MASTER_SECRET
 #define MBEDTLS_SSL_ENCRYPT_THEN_MAC
 #define MBEDTLS_SSL_IN_CONTENT_LEN      16384   /* servers may send full-size records */
-#define MBEDTLS_SSL_OUT_CONTENT_LEN     4096
+/* What we send in one record. Application data of any length is split into records this
+ * size (mbedtls_ssl_write() takes one record's worth at a time; every caller loops), so
+ * the bound is the largest handshake message, which must fit whole: the ClientHello.
+ * Measured: 226 bytes for an 11-character host name, 465 with a 192-byte TLS 1.3 ticket
+ * (test_conn_tls). At most 1015 bytes with a session that fits STSM_TLS_SESSION_BLOB_MAX
+ * (768) and a HelloRetryRequest for P-384: stsm_tls.c derives it and checks it at build
+ * time. The 521 bytes left are the margin for a HelloRetryRequest cookie echoed back.
+ * The buffer was 4096; each TLS connection (two may run at once) saves 2.5 KiB. */
+#define MBEDTLS_SSL_OUT_CONTENT_LEN     1536
 
 #endif /* STSM_MBEDTLS_CONFIG_H */
