@@ -26,5 +26,9 @@
 #define TCP_WND                     (2 * TCP_MSS)
 #undef TCP_SND_BUF
 #define TCP_SND_BUF                 (2 * TCP_MSS)
+/* No IP fragments either way (2.3 KiB of flash): TCP segments fit the MTU, and DNS replies
+ * fit it too (we advertise an EDNS0 payload of 1232 bytes; a longer answer comes by TCP). */
+#define IP_REASSEMBLY               0
+#define IP_FRAG                     0
 
 #endif /* STSM_LM3S_LWIPOPTS_H */
