@@ -56,9 +56,10 @@ static struct stsm_settings settings;
 static struct netif netif;
 static struct stsm_tls tls;
 static struct stsm_sts_cache sts_cache;
-static struct stsm_flash_area cache_store;
-static uint8_t cache_blob[STSM_STS_CACHE_BLOB_MAX];
-static uint32_t cache_digest;   /* of what the flash holds */
+static struct stsm_flash_area cache_area;
+static struct stsm_store cache_store;            /* the cache area: one piece a policy */
+static struct stsm_sts_cache_flash cache_flash;  /* what it holds */
+static uint8_t cache_piece[STSM_STS_CACHE_PIECE_MAX];
 static struct stsm_flash_area outbox_area;
 static struct stsm_agent agent;
 
@@ -180,41 +181,34 @@ static int open_trust_store(void)
     return 0;
 }
 
-/* The MTA-STS policies a previous boot stored in flash; a damaged store starts empty. */
+/* The MTA-STS policies earlier boots stored in flash, one piece each: a damaged piece
+ * loses only its policy, which is fetched again. */
 static void load_policy_cache(void)
 {
-    const uint8_t *data;
-    size_t len;
-    stsm_sts_cache_init(&sts_cache);
-    stsm_mps2_store_area(&cache_store);
-    if (stsm_flash_record_read(&cache_store, &data, &len) != STSM_OK) {
+    size_t dropped;
+    stsm_mps2_store_area(&cache_area);
+    stsm_status_t st = stsm_store_mount(&cache_store, &cache_area);
+    size_t n = stsm_sts_cache_flash_load(&sts_cache, &cache_flash, &cache_store, &dropped);
+    if (st != STSM_OK) {
+        stsm_mps2_diagf("policy cache: flash unusable (%s): policies kept until reset only\n", stsm_status_str(st));
+    } else if (n == 0 && dropped == 0) {
         stsm_mps2_diagf("policy cache: none stored in flash\n");
-    } else if (stsm_sts_cache_load(&sts_cache, data, len) != STSM_OK) {
-        stsm_mps2_diagf("policy cache: the stored copy is damaged; starting empty\n");
     } else {
-        stsm_mps2_diagf("policy cache: %u bytes loaded from flash\n", (unsigned)len);
+        stsm_mps2_diagf("policy cache: %u policies loaded from flash, %u damaged left out\n", (unsigned)n,
+                        (unsigned)dropped);
     }
-    cache_digest = stsm_sts_cache_digest(&sts_cache);
 }
 
-/* Writes the cache back when a policy or fetch state changed: flash wears, so a mere use
- * (which only moves the LRU stamp) does not rewrite it. */
+/* Writes the piece of each policy whose state changed: flash wears, so a mere use (which
+ * only moves the LRU stamp) writes nothing. */
 static void save_policy_cache(void)
 {
-    uint32_t digest = stsm_sts_cache_digest(&sts_cache);
-    if (digest == cache_digest) {
-        return;
-    }
-    size_t len = stsm_sts_cache_save(&sts_cache, cache_blob, sizeof cache_blob);
-    if (len == 0) {
-        return;
-    }
-    stsm_status_t st = stsm_flash_record_write(&cache_store, cache_blob, len);
+    size_t written;
+    stsm_status_t st = stsm_sts_cache_flash_sync(&sts_cache, &cache_flash, cache_piece, sizeof cache_piece, &written);
     if (st != STSM_OK) {
-        stsm_mps2_diagf("policy cache: not stored in flash: %s\n", stsm_status_str(st));
-    } else {
-        stsm_mps2_diagf("policy cache: %u bytes stored in flash\n", (unsigned)len);
-        cache_digest = digest;
+        stsm_mps2_diagf("policy cache: not all stored in flash: %s\n", stsm_status_str(st));
+    } else if (written > 0) {
+        stsm_mps2_diagf("policy cache: %u pieces written to flash\n", (unsigned)written);
     }
 }
 
