@@ -26,6 +26,9 @@
 #define TCP_WND                     (2 * TCP_MSS)
 #undef TCP_SND_BUF
 #define TCP_SND_BUF                 (2 * TCP_MSS)
+/* lwIP's own resolver serves only the bring-up image's one lookup (stsm_resolver does the
+ * app's queries): one table entry, not four of 270 bytes. */
+#define DNS_TABLE_SIZE              1
 /* No IP fragments either way (2.3 KiB of flash): TCP segments fit the MTU, and DNS replies
  * fit it too (we advertise an EDNS0 payload of 1232 bytes; a longer answer comes by TCP). */
 #define IP_REASSEMBLY               0
