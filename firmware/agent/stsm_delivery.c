@@ -1007,8 +1007,15 @@ static void try_host(struct stsm_delivery *d)
             say(d, "MTA-STS testing: MX %s would be skipped under enforce (%s)", host->name, v.brief);
         }
         if (v4 == NULL) {
-            say(d, "MX %s (preference %u): no IPv4 address, skipped", host->name,
-                (unsigned)host->preference);
+            say(d, "MX %s (preference %u): no IPv4 address (%s), skipped", host->name,
+                (unsigned)host->preference, stsm_status_str(host->a.status));
+            if (host->a.status != STSM_OK && d->last_failure.outcome == STSM_SMTP_PENDING) {
+                /* Unless a server fails later, the group defers for this reason, not a vague one. */
+                char text[100];
+                snprintf(text, sizeof text, "address lookup of MX %.40s failed: %s", host->name,
+                         stsm_status_str(host->a.status));
+                set_local(&d->last_failure, STSM_SMTP_DEFERRED, host->a.status, text);
+            }
             d->host_index++;
             continue;
         }
@@ -1133,6 +1140,11 @@ static bool apply_policy(struct stsm_delivery *d)
 /* Starts on the group's MX hosts from the first. */
 static void start_hosts(struct stsm_delivery *d)
 {
+    if (d->hosts->names_full) {
+        say(d, "%s: the MX hosts' names and CNAME targets fill the %u bytes stsmail keeps for them: "
+            "hosts left out, or a lookup failed (%s)", d->domain, (unsigned)STSM_MX_NAMES_MAX,
+            stsm_status_str(STSM_ERR_CAPACITY));
+    }
     d->host_index = 0;
     d->usable_hosts = 0;
     d->healed = false;

@@ -39,7 +39,7 @@ static bool start_next_lookup(struct stsm_route *route, struct stsm_route_slot *
             route->running++;
             return true;
         }
-        stsm_mx_record_lookup(host, type, st, NULL);
+        stsm_mx_record_lookup(&route->set, host, type, st, NULL);
     }
     return false;
 }
@@ -51,7 +51,7 @@ static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_an
     struct stsm_route *route = slot->route;
     (void)server;
     struct stsm_mx_host *host = &route->set.hosts[slot->job / JOBS_PER_HOST];
-    stsm_mx_record_lookup(host, slot->job % JOBS_PER_HOST == 0 ? STSM_DNS_TYPE_A : STSM_DNS_TYPE_AAAA,
+    stsm_mx_record_lookup(&route->set, host, slot->job % JOBS_PER_HOST == 0 ? STSM_DNS_TYPE_A : STSM_DNS_TYPE_AAAA,
                           status, answer);
     route->running--;
     if (!start_next_lookup(route, slot) && route->running == 0) {

@@ -12,11 +12,31 @@ static void copy_name(char *dst, const char *src)
     dst[n] = '\0';
 }
 
+/* `name` (a host name or CNAME target) in the set's names: the copy already there, or a
+ * new one; NULL when it does not fit. */
+static const char *keep_name(struct stsm_mx_set *set, const char *name)
+{
+    for (size_t at = 0; at < set->names_used; at += strlen(set->names + at) + 1) {
+        if (strcmp(set->names + at, name) == 0) {
+            return set->names + at;
+        }
+    }
+    size_t need = strlen(name) + 1;
+    if (need > STSM_HOSTNAME_MAX + 1 || need > sizeof set->names - set->names_used) {
+        return NULL;   /* longer than a name can be: cannot happen, names come from the codec */
+    }
+    char *kept = set->names + set->names_used;
+    memcpy(kept, name, need);
+    set->names_used += need;
+    return kept;
+}
+
+/* `name` must stay readable until the set's names are copied (stsm_mx_plan's end). */
 static void init_host(struct stsm_mx_host *host, const char *name, uint16_t preference)
 {
     memset(host, 0, sizeof *host);
-    copy_name(host->name, name);
-    copy_name(host->canonical, name);
+    host->name = name;
+    host->canonical = name;
     host->preference = preference;
 }
 
@@ -36,7 +56,7 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
     case STSM_DNS_NODATA:
         set->kind = STSM_MX_IMPLICIT;
         set->count = 1;
-        init_host(&set->hosts[0], domain, 0);
+        init_host(&set->hosts[0], set->domain, 0);
         return STSM_OK;
     case STSM_DNS_ANSWER:
         break;
@@ -107,6 +127,21 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
         }
         start = end;
     }
+
+    /* The names so far point into the MX answer, which lives only during this call: each
+     * is copied now, best host first, and where they stop fitting the rest are dropped as
+     * hosts beyond STSM_MX_MAX_HOSTS are. */
+    for (size_t i = 0; i < set->count; i++) {
+        const char *kept = keep_name(set, set->hosts[i].name);
+        if (kept == NULL) {
+            set->names_full = true;
+            set->hosts_dropped += set->count - i;
+            set->count = i;
+            break;
+        }
+        set->hosts[i].name = kept;
+        set->hosts[i].canonical = kept;
+    }
     return STSM_OK;
 }
 
@@ -143,8 +178,8 @@ void stsm_mx_take_additional(struct stsm_mx_set *set, const struct stsm_dns_answ
     }
 }
 
-void stsm_mx_record_lookup(struct stsm_mx_host *host, uint16_t type, stsm_status_t status,
-                           const struct stsm_dns_answer *answer)
+void stsm_mx_record_lookup(struct stsm_mx_set *set, struct stsm_mx_host *host, uint16_t type,
+                           stsm_status_t status, const struct stsm_dns_answer *answer)
 {
     struct stsm_mx_lookup *lookup = type == STSM_DNS_TYPE_A ? &host->a : &host->aaaa;
     lookup->done = true;
@@ -152,11 +187,19 @@ void stsm_mx_record_lookup(struct stsm_mx_host *host, uint16_t type, stsm_status
     if (status != STSM_OK || answer == NULL) {
         return;
     }
-    lookup->outcome = answer->outcome;
     if (answer->cname_hops > 0) {
+        /* A policy may match the CNAME target (stsm_sts_verdict): addresses without it are
+         * not taken, so the host is never tried on a name we could not keep. */
+        const char *canonical = keep_name(set, stsm_dns_str(answer, answer->canonical));
+        if (canonical == NULL) {
+            set->names_full = true;
+            lookup->status = STSM_ERR_CAPACITY;
+            return;
+        }
         host->cname = true;
-        copy_name(host->canonical, stsm_dns_str(answer, answer->canonical));
+        host->canonical = canonical;
     }
+    lookup->outcome = answer->outcome;
     for (size_t i = 0; i < answer->count; i++) {
         add_address(host, type, answer->records[i].address);
     }

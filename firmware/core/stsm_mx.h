@@ -35,12 +35,23 @@ struct stsm_mx_lookup {
     enum stsm_dns_outcome outcome;   /**< when status is STSM_OK */
 };
 
+#ifndef STSM_MX_NAMES_MAX
+#define STSM_MX_NAMES_MAX 1024   /**< bytes of one domain's host names and CNAME targets, each
+                                      kept once with its NUL (10 hosts of 50 bytes with a CNAME
+                                      each); more: the worst hosts are left out, counted */
+#endif
+#if STSM_MX_NAMES_MAX < 2 * (STSM_HOSTNAME_MAX + 1)
+#error "STSM_MX_NAMES_MAX must hold one host of the longest name and its CNAME target"
+#endif
+
+/** One host. Its names point into its set's `names` (or at the set's domain): a set is
+ *  never copied by value. */
 struct stsm_mx_host {
-    char name[STSM_HOSTNAME_MAX + 1];       /**< the exchange as the MX record names it: the
+    const char *name;                       /**< the exchange as the MX record names it: the
                                                  name for policy matching and certificates */
     uint16_t preference;
     bool cname;                             /**< its address records came through a CNAME */
-    char canonical[STSM_HOSTNAME_MAX + 1];  /**< where that CNAME chain ended (== name if none) */
+    const char *canonical;                  /**< where that CNAME chain ended (== name if none) */
     struct stsm_mx_lookup a, aaaa;
     size_t address_count;
     bool addresses_dropped;                 /**< more than STSM_MX_MAX_ADDRESSES existed, or the
@@ -54,12 +65,19 @@ struct stsm_mx_set {
     bool null_ignored;       /**< a "." exchange stood among real ones and was skipped */
     /** MX records left out because they did not fit: by the DNS codec (more than
      *  STSM_DNS_MAX_RECORDS, stsm_dns_answer.dropped) or here (more distinct hosts than
-     *  STSM_MX_MAX_HOSTS). Those of the highest preference values go first, so `hosts`
-     *  always holds the best ones. Nonzero: log that delivery tries only these; 0 when
-     *  every record fitted. A name listed twice may be counted once for each record. */
+     *  STSM_MX_MAX_HOSTS, or names beyond STSM_MX_NAMES_MAX). Those of the highest
+     *  preference values go first, so `hosts` always holds the best ones. Nonzero: log
+     *  that delivery tries only these; 0 when every record fitted. A name listed twice may
+     *  be counted once for each record. */
     size_t hosts_dropped;
+    /** `names` ran out: hosts were left out (counted in hosts_dropped), or a host's CNAME
+     *  target did not fit and its lookup failed with STSM_ERR_CAPACITY (nothing of that
+     *  answer taken). Worth a log line naming STSM_MX_NAMES_MAX. */
+    bool names_full;
+    size_t names_used;
     size_t count;
     struct stsm_mx_host hosts[STSM_MX_MAX_HOSTS];
+    char names[STSM_MX_NAMES_MAX];   /* the hosts' names and CNAME targets, NUL after each */
 };
 
 /** Returns a random number below `bound` (> 0). */
@@ -70,7 +88,9 @@ typedef uint32_t (*stsm_mx_random_fn)(void *arg, uint32_t bound);
  * NODATA or NXDOMAIN). Hosts are sorted by preference; hosts of equal preference are
  * shuffled with `random`; a host named twice is kept once, at its best preference. More
  * hosts than STSM_MX_MAX_HOSTS is not an error: the ones of the lowest preference values
- * are kept (the first listed among equals at the cut) and `hosts_dropped` counts the rest.
+ * are kept (the first listed among equals at the cut) and `hosts_dropped` counts the rest;
+ * likewise, after the shuffle, the hosts whose names no longer fit STSM_MX_NAMES_MAX
+ * (`names_full`).
  * Returns STSM_OK, or STSM_ERR_ARGUMENT for an answer of another outcome.
  */
 stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
@@ -84,11 +104,13 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
 void stsm_mx_take_additional(struct stsm_mx_set *set, const struct stsm_dns_answer *mx);
 
 /**
- * Records the answer to a host's A or AAAA lookup (status STSM_OK with `answer`, or the
- * failure status with `answer` NULL): its addresses and whether it came through a CNAME.
+ * Records the answer to the A or AAAA lookup of `host`, one of `set`'s hosts (status
+ * STSM_OK with `answer`, or the failure status with `answer` NULL): its addresses and
+ * whether it came through a CNAME. A CNAME target that does not fit the set's names fails
+ * the lookup with STSM_ERR_CAPACITY (`names_full`), none of its addresses taken.
  */
-void stsm_mx_record_lookup(struct stsm_mx_host *host, uint16_t type, stsm_status_t status,
-                           const struct stsm_dns_answer *answer);
+void stsm_mx_record_lookup(struct stsm_mx_set *set, struct stsm_mx_host *host, uint16_t type,
+                           stsm_status_t status, const struct stsm_dns_answer *answer);
 
 /** "list", "implicit", "null", "no_domain". */
 const char *stsm_mx_kind_str(enum stsm_mx_kind kind);

@@ -299,22 +299,43 @@ stsm_status_t stsm_route_start_ipv4(struct stsm_route *route, const char *domain
     return st;
 }
 
+static void route_answer(const char *names, bool first_names_full);
+
 void fake_route_answer(const char *names)
+{
+    route_answer(names, false);
+}
+
+void fake_route_names_full(const char *names)
+{
+    route_answer(names, true);
+}
+
+static void route_answer(const char *names, bool first_names_full)
 {
     struct stsm_mx_set *set = &fake.route->set;
     set->kind = STSM_MX_LIST;
     set->count = 0;
+    set->names_used = 0;
     for (const char *p = names; *p != '\0' && set->count < STSM_MX_MAX_HOSTS;) {
         size_t len = strcspn(p, ",");
         struct stsm_mx_host *host = &set->hosts[set->count];
-        snprintf(host->name, sizeof host->name, "%.*s", (int)len, p);
-        snprintf(host->canonical, sizeof host->canonical, "%.*s", (int)len, p);
+        char *name = set->names + set->names_used;
+        set->names_used += (size_t)snprintf(name, sizeof set->names - set->names_used, "%.*s", (int)len, p) + 1;
+        host->name = name;
+        host->canonical = name;
         host->preference = (uint16_t)(10 * (set->count + 1));
         host->address_count = 1;
         host->addresses[0].family = 4;
         memcpy(host->addresses[0].bytes, (const uint8_t[]){ 192, 0, 2, (uint8_t)(25 + set->count) }, 4);
         set->count++;
         p += len + (p[len] == ',');
+    }
+    set->names_full = first_names_full;
+    if (first_names_full && set->count > 0) {
+        set->hosts[0].address_count = 0;
+        set->hosts[0].a.done = true;
+        set->hosts[0].a.status = STSM_ERR_CAPACITY;
     }
     stsm_route_done_fn done = fake.route_done;
     fake.route_done = NULL;

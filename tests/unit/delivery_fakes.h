@@ -97,6 +97,10 @@ bool fake_server_sends(const char *bytes, size_t len);
  *  the n-th at 192.0.2.(25 + n) with preference 10 * (n + 1). */
 void fake_route_answer(const char *names);
 
+/** As fake_route_answer(), but the route's names ran out (names_full): the first host's
+ *  CNAME target did not fit, so its A lookup failed with STSM_ERR_CAPACITY, no address. */
+void fake_route_names_full(const char *names);
+
 /** The MX route ends with `status` (its MX query failed), no host set. */
 void fake_route_fails(stsm_status_t status);
 

@@ -23,6 +23,7 @@ enum op {
     ROUTE,          /* the MX answer: the hosts in `text`, comma-separated, in preference order */
     ROUTE_FAILS,    /* (set before the start) stsm_route_start refuses with `n` */
     ROUTE_ERROR,    /* the MX route ends with the error `n` (the MX query failed) */
+    ROUTE_NAMES_FULL, /* as ROUTE, but the names ran out: the first host's lookup failed (capacity) */
     POLICY,         /* the MTA-STS lookup ends with policy `text` (`n`: its TXT is a CNAME) */
     NO_POLICY,      /* the MTA-STS lookup ends: no STS record */
     POLICY_TOO_BIG, /* the MTA-STS lookup ends: a policy of `n` bytes the device cannot hold */
@@ -147,6 +148,17 @@ static const struct step route_fails_timers_late[] = {
  *     says why, and connects nowhere, never a host guessed from a partial answer. */
 static const struct step route_beyond_capacity[] = {
     { ROUTE_ERROR, NULL, STSM_ERR_CAPACITY, false }, { NO_POLICY, NULL, 0, false },
+    { CONNECTS, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
+};
+/* 9c. The route's names ran out mid-route (a CNAME target did not fit): that host is
+ *     skipped saying why, never tried, and the next one delivers; with none left, deferred. */
+static const struct step route_names_full_next[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE_NAMES_FULL, "mx1.victim.example,mx2.victim.example", 0, false },
+    { CONNECTS_TO, "192.0.2.26:25 ", 0, false }, { CONNECTED, NULL, 0, false }, PLAINTEXT_EHLO, TRANSACTION,
+    { END, NULL, 0, false },
+};
+static const struct step route_names_full_none[] = {
+    { ROUTE_NAMES_FULL, "mx1.victim.example", 0, false }, { NO_POLICY, NULL, 0, false },
     { CONNECTS, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
 };
 /* 9. Finding 6: a policy larger than the device holds, arriving during the connect, defers
@@ -498,6 +510,14 @@ static const struct scenario scenarios[] = {
       route_beyond_capacity,
       { DEFERRED(STSM_ERR_CAPACITY), false, true, 0, 0, 0, "MX lookup of victim.example failed", -1 }, NULL, NULL,
       NULL, NULL },
+    { "9c the route's names ran out: that host skipped saying why, the next delivers", "",
+      route_names_full_next,
+      { DELIVERED(STSM_OK), true, false, 1, 0, 0, "no IPv4 address (capacity exceeded), skipped", -1 }, NULL, NULL,
+      NULL, NULL },
+    { "9d the route's names ran out for its only host: deferred, no connection", "",
+      route_names_full_none,
+      { DEFERRED(STSM_ERR_CAPACITY), false, true, 0, 0, 0, "fill the 1024 bytes stsmail keeps", -1 }, NULL, NULL,
+      NULL, NULL },
     { "8c control: handshake fails with no policy: one plaintext retry, delivered", "",
       handshake_fails_no_policy,
       { DELIVERED(STSM_OK), true, false, 2, 0, 1, "retrying in plaintext", -1 }, NULL, NULL, NULL, NULL },
@@ -673,6 +693,12 @@ static void play(const struct step *s)
         break;
     case ROUTE_FAILS:
         fake.route_start_status = (stsm_status_t)s->n;
+        break;
+    case ROUTE_NAMES_FULL:
+        CHECK(fake.route_done != NULL);
+        if (fake.route_done != NULL) {
+            fake_route_names_full(s->text);
+        }
         break;
     case ROUTE_ERROR:
         CHECK(fake.route_done != NULL);

@@ -480,6 +480,50 @@ static void test_route(bool ipv4_only)
     }
 }
 
+/* 3c: the route keeps its own copy of the hosts' names (STSM_MX_NAMES_MAX), not the MX
+ * answer's (the resolver's one answer, reused by every address lookup that follows). Six
+ * hosts of 200-byte names: the best five fit and are looked up, the sixth is left out and
+ * counted; a CNAME target that no longer fits fails that host's lookup, no address taken. */
+static void test_route_names(void)
+{
+    CHECK_CASE("3c names beyond the route's room: the worst host left out, a CNAME target too long fails its lookup");
+    static const char label[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk";   /* 63 */
+    static char names[6][256];
+    reset();
+    route_dones = 0;
+    CHECK_INT(stsm_route_start_ipv4(&route, "d.test", on_route, NULL), STSM_OK);
+    struct pkt p;
+    pkt_header(&p, 0x4242, 0, 0, 1, 6, 0, 0);
+    pkt_question(&p, "d.test", STSM_DNS_TYPE_MX);
+    for (size_t i = 0; i < 6; i++) {
+        snprintf(names[i], sizeof names[i], "%s.%s.%.61s.mx%zu.d.test", label, label, label, i);
+        pkt_rr_mx(&p, "d.test", (unsigned)(10 * (i + 1)), names[i]);
+    }
+    answer("d.test", STSM_DNS_TYPE_MX, &p);
+    CHECK(find(names[5], STSM_DNS_TYPE_A) == NULL);   /* never asked: left out */
+    for (size_t i = 1; i < 5; i++) {
+        answer_a(names[i], (uint8_t)(25 + i));
+    }
+    pkt_header(&p, 0x4242, 0, 0, 1, 2, 0, 0);
+    pkt_question(&p, names[0], STSM_DNS_TYPE_A);
+    pkt_rr_cname(&p, names[0], "a-longer-target-than-fits.other.test");
+    pkt_rr_a(&p, "a-longer-target-than-fits.other.test", 192, 0, 2, 25);
+    answer(names[0], STSM_DNS_TYPE_A, &p);
+    CHECK_INT(route_dones, 1);
+    if (route_dones == 1 && routed != NULL) {
+        CHECK_INT(routed->count, 5);
+        CHECK_INT(routed->hosts_dropped, 1);
+        CHECK(routed->names_full);
+        for (size_t i = 0; i < 5; i++) {
+            CHECK_STR(routed->hosts[i].name, names[i]);
+        }
+        CHECK_INT(routed->hosts[0].a.status, STSM_ERR_CAPACITY);
+        CHECK_INT(routed->hosts[0].address_count, 0);
+        CHECK_INT(routed->hosts[1].address_count, 1);
+        CHECK_INT(routed->hosts[1].addresses[0].bytes[3], 26);
+    }
+}
+
 int main(void)
 {
     lwip_init();
@@ -492,5 +536,6 @@ int main(void)
     test_cached_changed(true);
     test_route(true);
     test_route(false);
+    test_route_names();
     return stsm_check_summary("test_lookups");
 }

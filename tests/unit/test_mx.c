@@ -267,7 +267,7 @@ static void test_addresses(void)
     q.type = STSM_DNS_TYPE_A;
     strcpy(q.name, "b.d.test");
     CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
-    stsm_mx_record_lookup(&set.hosts[1], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    stsm_mx_record_lookup(&set, &set.hosts[1], STSM_DNS_TYPE_A, STSM_OK, &answer);
     CHECK(set.hosts[1].cname);
     CHECK_STR(set.hosts[1].name, "b.d.test");
     CHECK_STR(set.hosts[1].canonical, "real.other.test");
@@ -275,7 +275,7 @@ static void test_addresses(void)
     CHECK_INT(set.hosts[1].a.outcome, STSM_DNS_ANSWER);
 
     CHECK_CASE("a failed lookup is recorded as such");
-    stsm_mx_record_lookup(&set.hosts[1], STSM_DNS_TYPE_AAAA, STSM_ERR_TIMEOUT, NULL);
+    stsm_mx_record_lookup(&set, &set.hosts[1], STSM_DNS_TYPE_AAAA, STSM_ERR_TIMEOUT, NULL);
     CHECK(set.hosts[1].aaaa.done);
     CHECK_INT(set.hosts[1].aaaa.status, STSM_ERR_TIMEOUT);
     CHECK_INT(set.hosts[1].address_count, 1);
@@ -288,13 +288,14 @@ static void test_addresses(void)
     }
     strcpy(q.name, "a.d.test");
     CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
-    stsm_mx_record_lookup(&set.hosts[0], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    stsm_mx_record_lookup(&set, &set.hosts[0], STSM_DNS_TYPE_A, STSM_OK, &answer);
     CHECK_INT(set.hosts[0].address_count, STSM_MX_MAX_ADDRESSES);
     CHECK(set.hosts[0].addresses_dropped);
 
     CHECK_CASE("more AAAA records than the codec keeps: a plan, not a failure");
-    struct stsm_mx_host lone;
-    memset(&lone, 0, sizeof lone);
+    static struct stsm_mx_set lone_set;
+    struct stsm_mx_host *lone = &lone_set.hosts[0];
+    memset(&lone_set, 0, sizeof lone_set);
     pkt_header(&p, 9, 0, 0, 1, STSM_DNS_MAX_RECORDS + 1, 0, 0);
     pkt_question(&p, "a.d.test", STSM_DNS_TYPE_AAAA);
     for (int i = 0; i <= STSM_DNS_MAX_RECORDS; i++) {
@@ -307,17 +308,84 @@ static void test_addresses(void)
     q.type = STSM_DNS_TYPE_AAAA;
     CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
     CHECK_INT(answer.dropped, 1);
-    stsm_mx_record_lookup(&lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
-    CHECK_INT(lone.address_count, STSM_MX_MAX_ADDRESSES);
-    CHECK(lone.addresses_dropped);
+    stsm_mx_record_lookup(&lone_set, lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
+    CHECK_INT(lone->address_count, STSM_MX_MAX_ADDRESSES);
+    CHECK(lone->addresses_dropped);
 
     CHECK_CASE("addresses the codec left out flag the host even when the rest fit");
-    memset(&lone, 0, sizeof lone);
+    memset(&lone_set, 0, sizeof lone_set);
     answer.count = 1;
     answer.dropped = 3;   /* as the codec reports it when STSM_DNS_MAX_RECORDS is small */
-    stsm_mx_record_lookup(&lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
-    CHECK_INT(lone.address_count, 1);
-    CHECK(lone.addresses_dropped);
+    stsm_mx_record_lookup(&lone_set, lone, STSM_DNS_TYPE_AAAA, STSM_OK, &answer);
+    CHECK_INT(lone->address_count, 1);
+    CHECK(lone->addresses_dropped);
+}
+
+/* The set keeps its own copy of each name (STSM_MX_NAMES_MAX, 1024 bytes), once: hosts
+ * whose names do not fit are the worst ones, dropped and counted; a CNAME target that does
+ * not fit fails that lookup, its addresses not taken, never a host kept under a name cut
+ * short or without the target a policy may match. */
+static void test_names(void)
+{
+    _Static_assert(STSM_MX_NAMES_MAX == 1024, "the cases are sized for the default");
+    static char names[STSM_MX_MAX_HOSTS][256];
+    static const char label[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk";   /* 63 */
+    struct mx_rr rrs[STSM_MX_MAX_HOSTS];
+    for (size_t i = 0; i < STSM_MX_MAX_HOSTS; i++) {
+        /* 200 bytes each: five fit the 1024 bytes (1005 with their NULs), the sixth not. */
+        snprintf(names[i], sizeof names[i], "%s.%s.%.61s.mx%zu.d.test", label, label, label, i);
+        rrs[i] = (struct mx_rr){ (unsigned)(10 * (STSM_MX_MAX_HOSTS - i)), names[i] };   /* worst first */
+    }
+
+    CHECK_CASE("names: each host's name is the set's own copy, not the answer's");
+    CHECK_INT(strlen(names[0]), 200);
+    mx_answer("d.test", 0, rrs + STSM_MX_MAX_HOSTS - 2, 2);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    memset(&answer, 0, sizeof answer);   /* the resolver's one answer is reused at once */
+    CHECK_INT(set.count, 2);
+    CHECK_STR(set.hosts[0].name, names[STSM_MX_MAX_HOSTS - 1]);
+    CHECK_STR(set.hosts[1].name, names[STSM_MX_MAX_HOSTS - 2]);
+    CHECK(set.hosts[0].canonical == set.hosts[0].name);
+    CHECK(!set.names_full);
+
+    CHECK_CASE("names beyond STSM_MX_NAMES_MAX: the worst hosts dropped and counted");
+    mx_answer("d.test", 0, rrs, STSM_MX_MAX_HOSTS);
+    CHECK_INT(stsm_mx_plan("d.test", &answer, test_random, NULL, &set), STSM_OK);
+    CHECK_INT(set.count, 5);
+    CHECK_INT(set.hosts_dropped, STSM_MX_MAX_HOSTS - 5);
+    CHECK(set.names_full);
+    for (size_t k = 0; k < 5; k++) {
+        CHECK_STR(set.hosts[k].name, names[STSM_MX_MAX_HOSTS - 1 - k]);   /* the best five, in order */
+    }
+
+    CHECK_CASE("names full: a CNAME target that does not fit fails the lookup, no address taken");
+    struct pkt p;
+    struct stsm_dns_query q = { .id = 9, .type = STSM_DNS_TYPE_A };
+    snprintf(q.name, sizeof q.name, "%s", set.hosts[0].name);
+    pkt_header(&p, 9, 0, 0, 1, 2, 0, 0);
+    pkt_question(&p, q.name, STSM_DNS_TYPE_A);
+    pkt_rr_cname(&p, q.name, "a-longer-target-than-fits.other.test");   /* 19 bytes are left */
+    pkt_rr_a(&p, "a-longer-target-than-fits.other.test", 192, 0, 2, 7);
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    stsm_mx_record_lookup(&set, &set.hosts[0], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    CHECK(set.hosts[0].a.done);
+    CHECK_INT(set.hosts[0].a.status, STSM_ERR_CAPACITY);
+    CHECK_INT(set.hosts[0].address_count, 0);
+    CHECK(!set.hosts[0].cname);
+    CHECK(set.hosts[0].canonical == set.hosts[0].name);
+
+    CHECK_CASE("names: a CNAME target already held is shared, and fits");
+    snprintf(q.name, sizeof q.name, "%s", set.hosts[1].name);
+    pkt_header(&p, 9, 0, 0, 1, 2, 0, 0);
+    pkt_question(&p, q.name, STSM_DNS_TYPE_A);
+    pkt_rr_cname(&p, q.name, set.hosts[2].name);
+    pkt_rr_a(&p, set.hosts[2].name, 192, 0, 2, 8);
+    CHECK_INT(stsm_dns_decode(p.b, p.n, &q, &answer), STSM_OK);
+    stsm_mx_record_lookup(&set, &set.hosts[1], STSM_DNS_TYPE_A, STSM_OK, &answer);
+    CHECK_INT(set.hosts[1].a.status, STSM_OK);
+    CHECK(set.hosts[1].cname);
+    CHECK(set.hosts[1].canonical == set.hosts[2].name);
+    CHECK_INT(set.hosts[1].address_count, 1);
 }
 
 int main(void)
@@ -326,5 +394,6 @@ int main(void)
     test_order();
     test_capacity();
     test_addresses();
+    test_names();
     return stsm_check_summary("test_mx");
 }
