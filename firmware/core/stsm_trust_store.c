@@ -189,8 +189,8 @@ bool stsm_trust_store_name_compare(const uint8_t *a, size_t a_len, const uint8_t
         return false;
     }
     int result = 0;
-    /* Both Names are read to their ends even once they differ: a malformed tail must
-     * count as malformed, whatever came before it. */
+    /* Both Names are read to their ends even once they differ (a Name that ended keeps
+     * answering 0): a malformed tail must count as malformed, whatever came before it. */
     for (;;) {
         struct attribute x, y;
         int ra = name_next(&wa, &x), rb = name_next(&wb, &y);
@@ -198,26 +198,13 @@ bool stsm_trust_store_name_compare(const uint8_t *a, size_t a_len, const uint8_t
             return false;
         }
         if (ra == 0 && rb == 0) {
-            break;
+            *order = result;
+            return true;
         }
         if (result == 0) {
             result = ra == 0 ? -1 : rb == 0 ? 1 : compare_attribute(&x, &y);
         }
-        if (ra == 0 || rb == 0) {
-            /* One Name ended: the other's remaining attributes are still checked. */
-            struct name_walk *rest = ra == 0 ? &wb : &wa;
-            struct attribute z;
-            int r;
-            while ((r = name_next(rest, &z)) > 0) {
-            }
-            if (r < 0) {
-                return false;
-            }
-            break;
-        }
     }
-    *order = result;
-    return true;
 }
 
 /* ---- The blob ----------------------------------------------------------------------- */

@@ -11,4 +11,8 @@
 #define MBEDTLS_ENTROPY_NV_SEED
 #define MBEDTLS_PLATFORM_NV_SEED_ALT
 #define MBEDTLS_PLATFORM_MS_TIME_ALT   /* the port provides mbedtls_ms_time() from SysTick */
+/* AES's lookup tables as constants in flash (about 2 KiB with the fewer tables) instead of
+ * 8.5 KiB computed into RAM at first use, as on lm3s6965evb: RAM is the scarcer budget. */
+#define MBEDTLS_AES_ROM_TABLES
+#define MBEDTLS_AES_FEWER_TABLES
 #endif
