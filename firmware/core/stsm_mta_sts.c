@@ -1,5 +1,6 @@
 #include "stsm_mta_sts.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "stsm_dns.h"
@@ -224,135 +225,269 @@ void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_pol
     stsm_zero((char *)dst->mx + used * sizeof dst->mx[0], (STSM_STS_MAX_MX - used) * sizeof dst->mx[0]);
 }
 
-stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
-                                    size_t *line, const char **reason)
+enum { FIELD_OTHER, FIELD_VERSION, FIELD_MODE, FIELD_MAX_AGE, FIELD_MX };
+
+/* The first failure decides: the lines after it are not read. */
+static void fail(struct stsm_sts_policy_parser *p, size_t at, const char *why)
 {
-    bool have_version = false, have_mode = false, have_max_age = false;
+    if (p->fail_reason == NULL) {
+        p->fail_line = at;
+        p->fail_reason = why;
+    }
+}
+
+static void start_line(struct stsm_sts_policy_parser *p)
+{
+    p->in_value = false;
+    p->line_open = false;
+    p->blank = true;
+    p->key_valid = true;
+    p->key_len = 0;
+    p->field = FIELD_OTHER;
+    p->space_held = false;
+    p->value_spoiled = false;
+    p->value_len = 0;
+}
+
+void stsm_sts_policy_parser_init(struct stsm_sts_policy_parser *p, struct stsm_sts_policy *policy)
+{
+    memset(p, 0, offsetof(struct stsm_sts_policy_parser, value));
+    p->policy = policy;
+    p->line = 1;
+    start_line(p);
     stsm_zero(policy, sizeof *policy);   /* 8 KiB of rows, most of them left unused */
-    *line = 0;
-    *reason = NULL;
+}
 
-    if (len > STSM_STS_POLICY_MAX) {
-        return invalid(line, reason, 0, "policy larger than 64 KiB");
+/* A byte before the line's first ':'. The key is judged as ext_name_valid() judges it,
+ * one byte at a time, but only at the ':': a line without one is refused as such. */
+static void key_byte(struct stsm_sts_policy_parser *p, char c)
+{
+    bool name_byte = is_alpha(c) || is_digit(c) || (p->key_len > 0 && (c == '_' || c == '-' || c == '.'));
+    if (!name_byte || p->key_len >= 32) {
+        p->key_valid = false;
     }
-    if (len >= 3 && body[0] == 0xEF && body[1] == 0xBB && body[2] == 0xBF) {
-        return invalid(line, reason, 1, "byte-order mark before the first field");
+    if (!is_wsp(c)) {
+        p->blank = false;
     }
-    const char *text = (const char *)body;
-    size_t number = 0;
-    for (size_t start = 0; start < len;) {
-        const char *nl = memchr(text + start, '\n', len - start);
-        size_t end = nl != NULL ? (size_t)(nl - text) : len;
-        size_t next = nl != NULL ? end + 1 : len;
-        if (end > start && text[end - 1] == '\r') {
-            end--;
-        }
-        number++;
-        const char *l = text + start;
-        size_t n = end - start;
-        start = next;
+    if (p->key_len < sizeof p->key) {
+        p->key[p->key_len] = c;
+    }
+    if (p->key_len < UINT8_MAX) {
+        p->key_len++;
+    }
+}
 
-        size_t blank = 0;
-        while (blank < n && is_wsp(l[blank])) {
-            blank++;
-        }
-        if (blank == n) {
-            continue;   /* a blank line is a cosmetic slip, not a reason to drop STS */
-        }
-        const char *colon = memchr(l, ':', n);
-        if (colon == NULL) {
-            return invalid(line, reason, number, "a line without ':'");
-        }
-        size_t key_len = (size_t)(colon - l);
-        if (!ext_name_valid(l, key_len)) {
-            return invalid(line, reason, number, "a key that is not a field name (whitespace before the key or the ':'?)");
-        }
-        const char *value = colon + 1;
-        size_t value_len = n - key_len - 1;
-        while (value_len > 0 && is_wsp(*value)) {
-            value++;
-            value_len--;
-        }
-        while (value_len > 0 && is_wsp(value[value_len - 1])) {
-            value_len--;
-        }
-        for (size_t i = 0; i < value_len; i++) {
-            unsigned char c = (unsigned char)value[i];
-            if ((c < 0x21 || c > 0x7E) && !is_wsp((char)c)) {
-                return invalid(line, reason, number, "a value with a byte that is not visible ASCII");
-            }
-        }
+static bool key_is(const struct stsm_sts_policy_parser *p, const char *lit)
+{
+    return p->key_len <= sizeof p->key && equals(p->key, p->key_len, lit);
+}
 
-        if (equals(l, key_len, "version")) {
-            if (!have_version) {
-                if (!equals(value, value_len, "STSv1")) {
-                    return invalid(line, reason, number, "version is not STSv1");
-                }
-                have_version = true;
-            }
-        } else if (equals(l, key_len, "mode")) {
-            if (!have_mode) {
-                if (equals(value, value_len, "enforce")) {
-                    policy->mode = STSM_STS_MODE_ENFORCE;
-                } else if (equals(value, value_len, "testing")) {
-                    policy->mode = STSM_STS_MODE_TESTING;
-                } else if (equals(value, value_len, "none")) {
-                    policy->mode = STSM_STS_MODE_NONE;
-                } else {
-                    return invalid(line, reason, number, "mode is not enforce, testing or none");
-                }
-                have_mode = true;
-            }
-        } else if (equals(l, key_len, "max_age")) {
-            if (!have_max_age) {
-                if (value_len == 0 || value_len > 10) {
-                    return invalid(line, reason, number, "max_age must be 1 to 10 digits");
-                }
-                uint64_t v = 0;
-                for (size_t i = 0; i < value_len; i++) {
-                    if (!is_digit(value[i])) {
-                        return invalid(line, reason, number, "max_age must be 1 to 10 digits");
-                    }
-                    v = v * 10u + (uint64_t)(value[i] - '0');
-                }
-                policy->max_age_clamped = v > STSM_STS_MAX_AGE_LIMIT;
-                policy->max_age = (uint32_t)(policy->max_age_clamped ? STSM_STS_MAX_AGE_LIMIT : v);
-                have_max_age = true;
-            }
-        } else if (equals(l, key_len, "mx")) {
-            if (!stsm_sts_mx_pattern_valid(value, value_len)) {
-                return invalid(line, reason, number,
-                               "mx is not a host name in A-label form or '*.' and one");
-            }
-            if (policy->mx_count == STSM_STS_MAX_MX) {
-                /* Voiding the policy for our own limit would fail open; matching against
-                 * the patterns that fit fails closed for hosts only the others name. */
-                policy->mx_dropped++;
+static void colon(struct stsm_sts_policy_parser *p)
+{
+    if (p->key_len == 0 || !p->key_valid) {
+        fail(p, p->line, "a key that is not a field name (whitespace before the key or the ':'?)");
+        return;
+    }
+    p->in_value = true;
+    p->field = key_is(p, "version") ? FIELD_VERSION
+               : key_is(p, "mode")  ? FIELD_MODE
+               : key_is(p, "max_age") ? FIELD_MAX_AGE
+               : key_is(p, "mx")    ? FIELD_MX
+                                    : FIELD_OTHER;
+}
+
+/* A byte after the ':'. Spaces and tabs around the value are dropped; one inside it, or a
+ * value longer than the longest valid one, spoils it for every key we read. */
+static void value_byte(struct stsm_sts_policy_parser *p, char c)
+{
+    unsigned char u = (unsigned char)c;
+    if ((u < 0x21 || u > 0x7E) && !is_wsp(c)) {
+        fail(p, p->line, "a value with a byte that is not visible ASCII");
+        return;
+    }
+    if (p->field == FIELD_OTHER) {
+        return;   /* an extension: its value is not ours to judge beyond its bytes */
+    }
+    if (is_wsp(c)) {
+        p->space_held = p->value_len > 0;
+        return;
+    }
+    if (p->space_held || p->value_len == sizeof p->value) {
+        p->value_spoiled = true;
+        p->space_held = false;
+        return;
+    }
+    p->value[p->value_len++] = c;
+}
+
+static bool value_is(const struct stsm_sts_policy_parser *p, const char *lit)
+{
+    return !p->value_spoiled && equals(p->value, p->value_len, lit);
+}
+
+static void max_age_value(struct stsm_sts_policy_parser *p)
+{
+    struct stsm_sts_policy *policy = p->policy;
+    if (p->value_spoiled || p->value_len == 0 || p->value_len > 10) {
+        fail(p, p->line, "max_age must be 1 to 10 digits");
+        return;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < p->value_len; i++) {
+        if (!is_digit(p->value[i])) {
+            fail(p, p->line, "max_age must be 1 to 10 digits");
+            return;
+        }
+        v = v * 10u + (uint64_t)(p->value[i] - '0');
+    }
+    policy->max_age_clamped = v > STSM_STS_MAX_AGE_LIMIT;
+    policy->max_age = (uint32_t)(policy->max_age_clamped ? STSM_STS_MAX_AGE_LIMIT : v);
+}
+
+static void mx_value(struct stsm_sts_policy_parser *p)
+{
+    struct stsm_sts_policy *policy = p->policy;
+    if (p->value_spoiled || !stsm_sts_mx_pattern_valid(p->value, p->value_len)) {
+        fail(p, p->line, "mx is not a host name in A-label form or '*.' and one");
+        return;
+    }
+    if (policy->mx_count == STSM_STS_MAX_MX) {
+        /* Voiding the policy for our own limit would fail open; matching against the
+         * patterns that fit fails closed for hosts only the others name. */
+        policy->mx_dropped++;
+        return;
+    }
+    char *row = policy->mx[policy->mx_count++];
+    memcpy(row, p->value, p->value_len);   /* a valid pattern is shorter than the row */
+    row[p->value_len] = '\0';
+}
+
+/* The line ended (its CR, if any, already dropped): a blank line is a cosmetic slip, not a
+ * reason to drop STS; the first version, mode and max_age win; any other key is an
+ * extension, ignored (RFC 8461 section 3.2). */
+static void end_line(struct stsm_sts_policy_parser *p)
+{
+    struct stsm_sts_policy *policy = p->policy;
+    if (!p->in_value) {
+        if (!p->blank) {
+            fail(p, p->line, "a line without ':'");
+        }
+    } else if (p->field == FIELD_VERSION && !p->have_version) {
+        if (!value_is(p, "STSv1")) {
+            fail(p, p->line, "version is not STSv1");
+        }
+        p->have_version = true;
+    } else if (p->field == FIELD_MODE && !p->have_mode) {
+        if (value_is(p, "enforce")) {
+            policy->mode = STSM_STS_MODE_ENFORCE;
+        } else if (value_is(p, "testing")) {
+            policy->mode = STSM_STS_MODE_TESTING;
+        } else if (value_is(p, "none")) {
+            policy->mode = STSM_STS_MODE_NONE;
+        } else {
+            fail(p, p->line, "mode is not enforce, testing or none");
+        }
+        p->have_mode = true;
+    } else if (p->field == FIELD_MAX_AGE && !p->have_max_age) {
+        max_age_value(p);
+        p->have_max_age = true;
+    } else if (p->field == FIELD_MX) {
+        mx_value(p);
+    }
+    p->line++;
+    start_line(p);
+}
+
+static void line_byte(struct stsm_sts_policy_parser *p, char c)
+{
+    p->line_open = true;
+    if (p->in_value) {
+        value_byte(p, c);
+    } else if (c == ':') {
+        colon(p);
+    } else {
+        key_byte(p, c);
+    }
+}
+
+bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t *data, size_t len)
+{
+    /* Over the cap, the size is the reason whatever the lines said. */
+    if (p->total > STSM_STS_POLICY_MAX || len > STSM_STS_POLICY_MAX - p->total) {
+        p->total = STSM_STS_POLICY_MAX + 1u;
+        p->fail_line = 0;
+        p->fail_reason = "policy larger than 64 KiB";
+        return false;
+    }
+    size_t at = p->total;
+    p->total += len;
+    for (size_t i = 0; i < len && p->fail_reason == NULL; i++, at++) {
+        char c = (char)data[i];
+        /* The first two bytes of a body are line 1's first two key bytes unless one ends
+         * the line, so a byte-order mark is all in `key` when its third byte comes. */
+        if (at == 2 && p->key_len == 2 && (uint8_t)p->key[0] == 0xEF && (uint8_t)p->key[1] == 0xBB &&
+            (uint8_t)c == 0xBF) {
+            fail(p, 1, "byte-order mark before the first field");
+            break;
+        }
+        if (p->cr_held) {
+            /* A CR ends a line only right before its LF; anywhere else it is a byte of
+             * the line (and no valid one). */
+            p->cr_held = false;
+            if (c == '\n') {
+                end_line(p);
                 continue;
             }
-            char *row = policy->mx[policy->mx_count];
-            if (value_len >= sizeof policy->mx[0]) {
-                return invalid(line, reason, number, "mx longer than a host name");   /* unreachable: checked above */
+            line_byte(p, '\r');
+            if (p->fail_reason != NULL) {
+                break;
             }
-            memcpy(row, value, value_len);
-            row[value_len] = '\0';
-            policy->mx_count++;
         }
-        /* Any other key is an extension: ignored (RFC 8461 section 3.2). */
+        if (c == '\n') {
+            end_line(p);
+        } else if (c == '\r') {
+            p->cr_held = true;
+            p->line_open = true;
+        } else {
+            line_byte(p, c);
+        }
     }
-    if (!have_version) {
+    return p->fail_reason == NULL;
+}
+
+stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, const char **reason)
+{
+    *line = 0;
+    *reason = NULL;
+    if (p->fail_reason == NULL && p->line_open) {
+        p->cr_held = false;   /* the last line may end in CR without LF: dropped as before an LF */
+        end_line(p);
+    }
+    if (p->fail_reason != NULL) {
+        return invalid(line, reason, p->fail_line, p->fail_reason);
+    }
+    if (!p->have_version) {
         return invalid(line, reason, 0, "no version");
     }
-    if (!have_mode) {
+    if (!p->have_mode) {
         return invalid(line, reason, 0, "no mode");
     }
-    if (!have_max_age) {
+    if (!p->have_max_age) {
         return invalid(line, reason, 0, "no max_age");
     }
-    if (policy->mx_count == 0 && policy->mode != STSM_STS_MODE_NONE) {
+    if (p->policy->mx_count == 0 && p->policy->mode != STSM_STS_MODE_NONE) {
         return invalid(line, reason, 0, "no mx (required unless mode is none)");
     }
     return STSM_OK;
+}
+
+stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
+                                    size_t *line, const char **reason)
+{
+    struct stsm_sts_policy_parser p;
+    stsm_sts_policy_parser_init(&p, policy);
+    (void)stsm_sts_policy_parser_feed(&p, body, len);
+    return stsm_sts_policy_parser_end(&p, line, reason);
 }
 
 const char *stsm_sts_mode_str(enum stsm_sts_mode mode)

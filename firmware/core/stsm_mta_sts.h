@@ -64,9 +64,52 @@ struct stsm_sts_policy {
  * which counts as no policy) with `*line` (1-based; 0 for the whole body) and `*reason`
  * (static text) saying what was wrong. Valid `mx` lines beyond STSM_STS_MAX_MX do not make
  * it invalid: the first STSM_STS_MAX_MX are kept and the rest counted in `mx_dropped`.
+ * The same as the parser below fed `body` in one piece.
  */
 stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
                                     size_t *line, const char **reason);
+
+/**
+ * The policy parser fed in pieces, as the body arrives, with the same rules and results as
+ * stsm_sts_policy_parse() on the whole body, wherever the pieces are cut (inside a line,
+ * between a CR and its LF, inside a byte-order mark). No line is kept whole: a value is
+ * kept only as long as a valid one may be (an `mx` pattern, STSM_HOSTNAME_MAX), so a
+ * longer one is invalid, never cut short, and an extension line of any length is read
+ * through. About STSM_HOSTNAME_MAX + 64 bytes; fields private.
+ */
+struct stsm_sts_policy_parser {
+    struct stsm_sts_policy *policy;   /* the result, filled as lines end */
+    size_t total;                     /* body bytes fed */
+    size_t line;                      /* number of the line being read, 1-based */
+    size_t fail_line;                 /* the first invalid line (0: the whole body) */
+    const char *fail_reason;          /* NULL while the policy may still be valid */
+    uint8_t key_len;                  /* bytes before ':' (saturates), the first ones in `key` */
+    uint8_t field;                    /* which key the value belongs to */
+    bool in_value;                    /* past the line's first ':' */
+    bool line_open;                   /* the line has a byte, a held CR included */
+    bool blank;                       /* the line so far is spaces and tabs */
+    bool key_valid;                   /* the key so far is a field name */
+    bool cr_held;                     /* a CR that ends the line if an LF follows */
+    bool space_held;                  /* spaces or tabs after the value so far */
+    bool value_spoiled;               /* too long, or space inside: no key takes it */
+    bool have_version, have_mode, have_max_age;
+    size_t value_len;                 /* bytes in `value`, without the space around it */
+    char key[8];                      /* long enough for the longest key we know */
+    char value[STSM_HOSTNAME_MAX];
+};
+
+/** Starts parsing a policy into `*policy` (cleared here), which must live until the parse
+ *  ends; `*policy` is meaningful only after stsm_sts_policy_parser_end() returned STSM_OK. */
+void stsm_sts_policy_parser_init(struct stsm_sts_policy_parser *p, struct stsm_sts_policy *policy);
+
+/** Feeds the next `len` bytes of the body. Returns false once the policy is known to be
+ *  invalid (later bytes are then only counted, against STSM_STS_POLICY_MAX); true while it
+ *  may still be valid. Either way the result is stsm_sts_policy_parser_end()'s. */
+bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t *data, size_t len);
+
+/** The body ended: returns what stsm_sts_policy_parse() returns for the bytes fed, with
+ *  `*line` and `*reason` as it sets them. Call once. */
+stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, const char **reason);
 
 /**
  * Makes `*dst` the same policy as `*src`: the fields and the `mx_count` patterns copied, the

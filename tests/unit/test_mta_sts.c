@@ -243,6 +243,208 @@ static void test_mx_overflow(void)
     CHECK_INT(policy.mx_dropped, 0);
 }
 
+/* ---- the parser fed in pieces ---------------------------------------------------------- */
+
+/* Parses `len` bytes fed in pieces of `piece` bytes (0: whole, through the one-shot call). */
+static stsm_status_t parse_in_pieces(const char *body, size_t len, size_t piece, struct stsm_sts_policy *policy,
+                                     size_t *line, const char **reason)
+{
+    if (piece == 0) {
+        return stsm_sts_policy_parse((const uint8_t *)body, len, policy, line, reason);
+    }
+    struct stsm_sts_policy_parser p;
+    stsm_sts_policy_parser_init(&p, policy);
+    for (size_t i = 0; i < len; i += piece) {
+        (void)stsm_sts_policy_parser_feed(&p, (const uint8_t *)body + i, len - i < piece ? len - i : piece);
+    }
+    return stsm_sts_policy_parser_end(&p, line, reason);
+}
+
+/* Parses `len` bytes cut in two at `at`. */
+static stsm_status_t parse_cut(const char *body, size_t len, size_t at, struct stsm_sts_policy *policy,
+                               size_t *line, const char **reason)
+{
+    struct stsm_sts_policy_parser p;
+    stsm_sts_policy_parser_init(&p, policy);
+    (void)stsm_sts_policy_parser_feed(&p, (const uint8_t *)body, at);
+    (void)stsm_sts_policy_parser_feed(&p, (const uint8_t *)body + at, len - at);
+    return stsm_sts_policy_parser_end(&p, line, reason);
+}
+
+static bool same_policy(const struct stsm_sts_policy *a, const struct stsm_sts_policy *b)
+{
+    return a->mode == b->mode && a->max_age == b->max_age && a->max_age_clamped == b->max_age_clamped &&
+           a->mx_count == b->mx_count && a->mx_dropped == b->mx_dropped && memcmp(a->mx, b->mx, sizeof a->mx) == 0;
+}
+
+/* Every table case gives the same result fed whole, byte by byte, in pieces of 2, 3 and 7
+ * bytes, and cut in two at every byte: status, line, reason and policy. */
+static void test_pieces_agree(void)
+{
+    static struct stsm_sts_policy whole, split;
+    static const size_t pieces[] = { 1, 2, 3, 7 };
+    for (size_t i = 0; i < sizeof policy_cases / sizeof policy_cases[0]; i++) {
+        const char *body = policy_cases[i].body;
+        size_t len = strlen(body), wline, line;
+        const char *wreason, *reason;
+        stsm_status_t want = parse_in_pieces(body, len, 0, &whole, &wline, &wreason);
+        bool agree = true;
+        for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+            stsm_status_t st = parse_in_pieces(body, len, pieces[k], &split, &line, &reason);
+            agree = agree && st == want && line == wline && reason == wreason && (st != STSM_OK || same_policy(&whole, &split));
+        }
+        for (size_t at = 0; at <= len; at++) {
+            stsm_status_t st = parse_cut(body, len, at, &split, &line, &reason);
+            agree = agree && st == want && line == wline && reason == wreason && (st != STSM_OK || same_policy(&whole, &split));
+        }
+        char intent[160];
+        snprintf(intent, sizeof intent, "in pieces: %s", policy_cases[i].intent);
+        CHECK_CASE(intent);
+        CHECK(agree);
+    }
+}
+
+/* A body whose lines are given, then `fill` bytes of `c` appended to `line3`'s value. */
+static size_t build(char *out, size_t cap, const char *head, char c, size_t fill, const char *tail)
+{
+    size_t n = (size_t)snprintf(out, cap, "%s", head);
+    memset(out + n, c, fill);
+    n += fill;
+    n += (size_t)snprintf(out + n, cap - n, "%s", tail);
+    return n;
+}
+
+/* The parser keeps no line: a value longer than any valid one is invalid (never cut to
+ * fit), an extension line of any length is read through, the cap is the body's. */
+static void test_long_lines(void)
+{
+    static char body[STSM_STS_POLICY_MAX + 64];
+    static struct stsm_sts_policy policy;
+    size_t line;
+    const char *reason;
+    static const size_t pieces[] = { 0, 1, 5, 4096 };
+    static const struct {
+        const char *intent;
+        const char *head;
+        char c;
+        size_t fill;
+        const char *tail;
+        stsm_status_t status;
+        size_t line;
+    } cases[] = {
+        { "an extension line of 60 KiB is read through", "version: STSv1\nmode: none\nx-note: ", 'v', 60000,
+          "\nmax_age: 1\n", STSM_OK, 0 },
+        { "a key of 32 characters: an extension", "version: STSv1\nmode: none\nmax_age: 1\n", 'k', 32, ": v\n",
+          STSM_OK, 0 },
+        { "a key of 33 characters: not a field name", "version: STSv1\nmode: none\nmax_age: 1\n", 'k', 33, ": v\n",
+          STSM_ERR_PEER_PROTOCOL, 4 },
+        { "a key of 60000 characters: not a field name", "version: STSv1\nmode: none\nmax_age: 1\n", 'k', 60000,
+          ": v\n", STSM_ERR_PEER_PROTOCOL, 4 },
+        { "a line of 60000 characters without ':'", "version: STSv1\nmode: none\nmax_age: 1\n", 'k', 60000, "\n",
+          STSM_ERR_PEER_PROTOCOL, 4 },
+        { "60000 blanks after a value are trimmed", "version: STSv1\nmode: none\nmax_age: 1", ' ', 60000, "\n",
+          STSM_OK, 0 },
+        { "60000 blanks before a value are trimmed", "version: STSv1\nmode: none\nmax_age:", '\t', 60000, "1\n",
+          STSM_OK, 0 },
+        { "a version far too long is not STSv1", "version: STSv1", '1', 60000, "\nmode: none\nmax_age: 1\n",
+          STSM_ERR_PEER_PROTOCOL, 1 },
+        { "a max_age of 60000 digits", "version: STSv1\nmode: none\nmax_age: ", '9', 60000, "\n",
+          STSM_ERR_PEER_PROTOCOL, 3 },
+        { "an mx of 60000 characters", "version: STSv1\nmode: enforce\nmax_age: 1\nmx: ", 'a', 60000, ".example\n",
+          STSM_ERR_PEER_PROTOCOL, 4 },
+        { "a blank line of 60000 tabs", "version: STSv1\nmode: none\n", '\t', 60000, "\nmax_age: 1\n", STSM_OK, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = build(body, sizeof body, cases[i].head, cases[i].c, cases[i].fill, cases[i].tail);
+        for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+            CHECK_CASE(cases[i].intent);
+            CHECK_INT(parse_in_pieces(body, len, pieces[k], &policy, &line, &reason), cases[i].status);
+            CHECK_INT(line, cases[i].line);
+        }
+    }
+
+    /* The cap: a valid policy padded with an extension line to exactly 64 KiB is read, one
+     * byte more is refused as too large (line 0), even when an earlier line was invalid. */
+    static const char head[] = "version: STSv1\nmode: none\nmax_age: 1\nx: ";
+    for (size_t extra = 0; extra <= 1; extra++) {
+        size_t len = build(body, sizeof body, head, 'p', STSM_STS_POLICY_MAX - (sizeof head - 1) - 1 + extra, "\n");
+        for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+            CHECK_CASE(extra ? "a body one byte over 64 KiB" : "a body of exactly 64 KiB");
+            CHECK_INT(len, STSM_STS_POLICY_MAX + extra);
+            CHECK_INT(parse_in_pieces(body, len, pieces[k], &policy, &line, &reason),
+                      extra ? STSM_ERR_PEER_PROTOCOL : STSM_OK);
+            CHECK_INT(line, 0);
+        }
+        body[0] = 'V';   /* "Version": line 1 is an unknown key, still valid; make it invalid */
+        body[7] = ' ';
+        CHECK_CASE(extra ? "over 64 KiB with line 1 invalid: too large wins" : "64 KiB with line 1 invalid");
+        CHECK_INT(parse_in_pieces(body, len, 1000, &policy, &line, &reason), STSM_ERR_PEER_PROTOCOL);
+        CHECK_INT(line, extra ? 0 : 1);
+        CHECK(extra ? strstr(reason, "64 KiB") != NULL : strstr(reason, "64 KiB") == NULL);
+    }
+}
+
+/* A body given as a literal (NUL bytes included) and its length. */
+#define BODY(literal) literal, sizeof literal - 1
+
+/* What a cut between two bytes must not change: a CR and its LF, a CR that is not before
+ * an LF, a byte-order mark, NUL bytes. */
+static void test_boundaries(void)
+{
+    static struct stsm_sts_policy policy;
+    size_t line;
+    const char *reason;
+    static const struct {
+        const char *intent;
+        const char *body;
+        size_t len;
+        stsm_status_t status;
+        size_t line;
+    } cases[] = {
+        { "CRLF endings", BODY("version: STSv1\r\nmode: none\r\nmax_age: 1\r\n"), STSM_OK, 0 },
+        { "a lone CR inside a value", BODY("version: STSv1\nmode: no\rne\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "CR CR LF: the first CR is a byte of the line", BODY("version: STSv1\r\r\nmode: none\nmax_age: 1\n"),
+          STSM_ERR_PEER_PROTOCOL, 1 },
+        { "a lone CR in a key", BODY("version: STSv1\nmo\rde: none\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "a CR alone on a line is a blank line", BODY("version: STSv1\n\r\nmode: none\nmax_age: 1\n"), STSM_OK, 0 },
+        { "a last line ending in CR without LF", BODY("version: STSv1\nmode: none\nmax_age: 7\r"), STSM_OK, 0 },
+        { "a last line ending in CR CR", BODY("version: STSv1\nmode: none\nmax_age: 7\r\r"), STSM_ERR_PEER_PROTOCOL, 3 },
+        { "a lone CR on the last line", BODY("version: STSv1\nmode: none\nmax_age: 1\n\r"), STSM_OK, 0 },
+        { "a byte-order mark", BODY("\xef\xbb\xbfversion: STSv1\nmode: none\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 1 },
+        { "a byte-order mark alone", BODY("\xef\xbb\xbf"), STSM_ERR_PEER_PROTOCOL, 1 },
+        { "two bytes of a byte-order mark", BODY("\xef\xbb"), STSM_ERR_PEER_PROTOCOL, 1 },
+        { "a byte-order mark after a newline", BODY("\n\xef\xbb\xbfversion: STSv1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "a NUL in a value", BODY("version: STSv1\nmode: none\0\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "a NUL in a key", BODY("version: STSv1\nmo\0de: none\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "a NUL line", BODY("version: STSv1\n\0\nmode: none\nmax_age: 1\n"), STSM_ERR_PEER_PROTOCOL, 2 },
+        { "a NUL after the last newline", BODY("version: STSv1\nmode: none\nmax_age: 1\n\0"), STSM_ERR_PEER_PROTOCOL, 4 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = cases[i].len;
+        bool agree = true;
+        for (size_t at = 0; at <= len; at++) {
+            stsm_status_t st = parse_cut(cases[i].body, len, at, &policy, &line, &reason);
+            agree = agree && st == cases[i].status && line == cases[i].line;
+        }
+        stsm_status_t st = parse_in_pieces(cases[i].body, len, 1, &policy, &line, &reason);
+        agree = agree && st == cases[i].status && line == cases[i].line;
+        CHECK_CASE(cases[i].intent);
+        CHECK_INT(parse_in_pieces(cases[i].body, len, 0, &policy, &line, &reason), cases[i].status);
+        CHECK_INT(line, cases[i].line);
+        CHECK(agree);
+    }
+
+    CHECK_CASE("feed tells once the policy is known to be invalid, and stays so");
+    struct stsm_sts_policy_parser p;
+    stsm_sts_policy_parser_init(&p, &policy);
+    CHECK(stsm_sts_policy_parser_feed(&p, (const uint8_t *)"version: STSv1\nmode: ", 21));
+    CHECK(!stsm_sts_policy_parser_feed(&p, (const uint8_t *)"bad\nmax_", 9));
+    CHECK(!stsm_sts_policy_parser_feed(&p, (const uint8_t *)"age: 1\n", 8));
+    CHECK_INT(stsm_sts_policy_parser_end(&p, &line, &reason), STSM_ERR_PEER_PROTOCOL);
+    CHECK_INT(line, 2);
+    CHECK_STR(reason, "mode is not enforce, testing or none");
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof txt_cases / sizeof txt_cases[0]; i++) {
@@ -297,5 +499,8 @@ int main(void)
 
     test_mx_length();
     test_mx_overflow();
+    test_pieces_agree();
+    test_long_lines();
+    test_boundaries();
     return stsm_check_summary("test_mta_sts");
 }
