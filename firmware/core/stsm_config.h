@@ -205,7 +205,9 @@
 #endif
 
 /** Bytes of the static arena cJSON allocates from while the settings file is parsed (and
- *  only then). A file whose parse needs more is refused. */
+ *  only then): a board sizes it to its largest valid settings file (every key, each text
+ *  at its longest), which depends on its pointer size. A file whose parse needs more is
+ *  refused, naming this arena. */
 #ifndef STSM_SETTINGS_ARENA_SIZE
 #define STSM_SETTINGS_ARENA_SIZE (16 * 1024)
 #endif

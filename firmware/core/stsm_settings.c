@@ -787,7 +787,7 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     stsm_status_t st;
     if (root == NULL) {
         if (arena_exhausted) {
-            st = fail(&ctx, "/", "settings too large for the %u-byte parse arena",
+            st = fail(&ctx, "/", "settings too large for the %u-byte parse arena (STSM_SETTINGS_ARENA_SIZE)",
                       (unsigned)sizeof arena);
         } else {
             size_t at = end != NULL && end >= json ? (size_t)(end - json) : 0;

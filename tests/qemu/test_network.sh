@@ -7,6 +7,7 @@ set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/footprint_check.sh"
 . "$state/lab.env"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
 token="fw$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"   # finds this run's message
@@ -39,9 +40,11 @@ check grep -q '^mx1.example.test: TLS verified' <<< "$out"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out"
 check grep -Eq '^footprint: mbedtls_arena_peak [1-9][0-9]+ of [0-9]+$' <<< "$out"   # TLS really ran
 check grep -Eq '^footprint: stack_peak [1-9][0-9]+$' <<< "$out"
+check footprint_ok "$elf" "$out"
 check grep -q '^policy cache: none stored in flash$' <<< "$out"
 check grep -Eq '^policy cache: [0-9]+ pieces written to flash$' <<< "$out"
 check [ $rc2 -eq 0 ]
+check footprint_ok "$elf" "$out2"
 check grep -Eq '^policy cache: [1-9][0-9]* policies loaded from flash, 0 damaged left out$' <<< "$out2"
 check grep -Eq '^example.test: MTA-STS policy id 20261130T000000 \(cached [0-9]+s ago\): mode enforce' <<< "$out2"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"

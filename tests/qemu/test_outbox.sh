@@ -19,6 +19,7 @@ set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/footprint_check.sh"
 . "$state/lab.env"
 work="$state/fw-outbox"
 rm -rf "$work" && mkdir -p "$work/log"
@@ -98,6 +99,7 @@ check kept 1 "$out1"
 check [ $rc2 -eq 75 ]
 check kept 2 "$out2"    # boot 1's alert survived the reboot in its retry wait
 check [ $rc3 -eq 0 ]
+for o in "$out1" "$out2" "$out3"; do check footprint_ok "$elf" "$o"; done
 check grep -Eq '^outbox: 3 delivered, 0 failed, 0 given up, 0 message\(s\) kept for later$' <<< "$out3"
 check delivered_once "$id1"   # boot 1's alert, by boot 3
 check delivered_once "$id2"

@@ -10,6 +10,7 @@ set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/footprint_check.sh"
 . "$state/lab.env"
 dir=$(mktemp -d "$state/seed-clock.XXXXXX")
 dump_pid=""
@@ -80,6 +81,8 @@ check [ "$(cat "$dir/first.rc")" = 0 ]
 check [ "$(cat "$dir/second.rc")" = 0 ]
 check grep -q '^random: factory seed (no device record yet)$' <<< "$out1"
 check grep -q '^random: seed from the device record$' <<< "$out2"
+check footprint_ok "$elf" "$out1"
+check footprint_ok "$elf" "$out2"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out1"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"
 # Both boots did the same work, so the old code sent the very same IDs and randoms.
@@ -110,6 +113,7 @@ out3=$(boot future "$dir/future-store.bin")
 printf -- '-- a clock floor ten years ahead\n%s\n' "$out3"
 check [ "$(cat "$dir/future.rc")" = 75 ]
 check grep -q '^random: seed from the device record$' <<< "$out3"
+check footprint_ok "$elf" "$out3"
 check grep -Eq '^clock: NTP time .* is before .*, which this device has already seen: ignored$' <<< "$out3"
 check grep -q "^the NTP server's time is not believable" <<< "$out3"
 check bash -c '! grep -q "^clock set by NTP" <<< "$1"' _ "$out3"

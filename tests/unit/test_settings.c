@@ -286,7 +286,21 @@ int main(void)
     }
     sprintf(big + n, "\"192.0.2.1\"]}}");
     CHECK_INT(parse(big, why, sizeof why), STSM_ERR_ARGUMENT);
-    CHECK(strstr(why, "parse arena") != NULL);
+    CHECK(strstr(why, "parse arena (STSM_SETTINGS_ARENA_SIZE)") != NULL);
+
+    /* cJSON recurses once a nesting level (about 40 bytes of stack each on Cortex-M3):
+     * CJSON_NESTING_LIMIT levels are read, one more is refused as JSON. */
+    for (int extra = 0; extra <= 1; extra++) {
+        static char nested[2 * (CJSON_NESTING_LIMIT + 1) + 1];
+        int depth = CJSON_NESTING_LIMIT + extra;
+        memset(nested, '[', (size_t)depth);
+        memset(nested + depth, ']', (size_t)depth);
+        nested[2 * depth] = '\0';
+        CHECK_CASE(extra == 0 ? "nesting: CJSON_NESTING_LIMIT levels" : "nesting: one level more");
+        CHECK_INT(parse(nested, why, sizeof why), STSM_ERR_ARGUMENT);
+        CHECK((strstr(why, "not valid JSON") != NULL) == (extra == 1));
+    }
+    _Static_assert(CJSON_NESTING_LIMIT <= 16, "the settings parse stays within a small device's stack");
 
     CHECK_CASE("a good parse after an arena overflow");
     CHECK_INT(parse("{\"network\": {\"interface\": \"tap1\"}}", why, sizeof why), STSM_OK);

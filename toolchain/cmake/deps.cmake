@@ -45,6 +45,10 @@ function(stsm_add_dependencies)
   add_library(cjson STATIC "${cjson_dir}/cJSON.c")
   target_include_directories(cjson SYSTEM PUBLIC "${cjson_dir}")
   target_link_libraries(cjson PUBLIC stsm_platform_config)
+  # cJSON parses nested values by recursion (about 40 bytes of stack a level on Cortex-M3):
+  # at its default of 1000 levels a settings file of brackets would run a device's stack
+  # over. Our settings nest 4 deep.
+  target_compile_definitions(cjson PUBLIC CJSON_NESTING_LIMIT=16)
 endfunction()
 
 # The production trust store: Debian's ca-certificates bundle as a blob for

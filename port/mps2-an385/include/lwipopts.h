@@ -7,10 +7,49 @@
 #include "stsm_lwipopts_common.h"
 
 #define MEM_ALIGNMENT               4
-#define MEM_SIZE                    (16 * 1024)
+
+/* Pools sized to their measured peaks plus a stated margin. Peaks are the firmware's own
+ * `footprint:` lines (lwip_stats, per pool) over the QEMU lab tests (lab.firmware_network,
+ * _seed_clock, _outbox: 8 boots, deliveries to an enforce MTA-STS domain, retries with the
+ * MX down) at 1e932e0; the lab's network answers within a millisecond, so where a slow
+ * network needs more than the lab showed, the bound is what TCP and our code allow. Any
+ * failed allocation is counted (lwip_errors) and fails those tests.
+ *
+ * Heap: TCP segments we send (tcp_write copies) until acknowledged, DNS queries, ARP's
+ * queue. Peak 676 B in the lab. Bound on a slow network: TCP_SND_BUF (5840 B) unacknowledged
+ * in at most TCP_SND_QUEUELEN (16) pbufs of about 90 B of headers each, 7.3 KiB, plus a few
+ * DNS queries of about 300 B; 8 KiB. */
+#define MEM_SIZE                    (8 * 1024)
+
+/* TCP: the SMTP or HTTPS connection and a DNS-over-TCP one, and closed ones in TIME_WAIT
+ * (lwIP takes the oldest of those when the pool is empty). Peak 2; margin 2. We never
+ * listen: no listening PCB. */
 #define MEMP_NUM_TCP_PCB            4
+#define MEMP_NUM_TCP_PCB_LISTEN     0
+
+/* UDP: DHCP, SNTP, and one per DNS query in flight (each its own random source port). Peak
+ * 5 (MX and MTA-STS TXT queries side by side with DHCP and SNTP); margin 1. */
 #define MEMP_NUM_UDP_PCB            6
-#define PBUF_POOL_SIZE              12
+
+/* Received frames, one PBUF_POOL pbuf each (of 1532 B), from the driver until TLS or the
+ * resolver has read them: the TCP window's worth held unread or out of order (TCP_WND is
+ * 4 full segments; out-of-order ones are capped at that), the frame being read and one
+ * UDP/ARP frame. Peak 1 in the lab; 6. */
+#define PBUF_POOL_SIZE              6
+#define TCP_OOSEQ_MAX_PBUFS         4
+
+/* PBUF_REF/ROM pbufs: we copy everything we send (peak 0); 2 for lwIP's own use. */
+#define MEMP_NUM_PBUF               2
+
+/* IP fragments: we send nothing larger than the MTU (peak 0: one fragment descriptor) and
+ * reassemble at most one datagram (peak 0) of up to 3 fragments (STSM_DNS_MSG_MAX, 4 KiB,
+ * in 1480-byte pieces; we advertise 1232 B, so answers are not fragmented). */
+#define MEMP_NUM_FRAG_PBUF          1
+#define MEMP_NUM_REASSDATA          1
+#define IP_REASS_MAX_PBUFS          3
+
+/* TCP segments (TCP_SND_QUEUELEN for what we send, and the out-of-order queue) peak at 2,
+ * ARP's queue at 2, timeouts at 12: see stsm_lwipopts_common.h. */
 
 /* Wall clock from SNTP (lwIP's sntp app), the server learned from DHCP option 42. */
 #define LWIP_DHCP_GET_NTP_SRV       1

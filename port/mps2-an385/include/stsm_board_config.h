@@ -37,6 +37,14 @@
 #define STSM_AGENT_BATCH_MAX 2
 #endif
 
+/* cJSON's parse arena: the largest valid settings file (every key, each text at its
+ * longest, eight recipients: 5 KiB of JSON) takes 7368 bytes on this board (40-byte cJSON
+ * items; measured with the firmware's cjson_arena_peak at 1e932e0; qemu.settings checks it
+ * still parses); 8 KiB. A larger file is refused, naming the arena. */
+#ifndef STSM_SETTINGS_ARENA_SIZE
+#define STSM_SETTINGS_ARENA_SIZE 8192
+#endif
+
 /* DNS answers cached in 1.5 KiB of RAM: a dozen or so, enough for one domain's MX, TXT and
  * addresses. */
 #ifndef STSM_DNS_CACHE_BYTES
