@@ -23,6 +23,7 @@
 
 _Static_assert(STSM_SMTP_MAX_RCPT <= 32, "the pending mask is 32 bits");
 _Static_assert(STSM_OUTBOX_RECORD_MAX <= 0xFFFF, "lengths are 16-bit on flash");
+_Static_assert(STSM_OUTBOX_TEXT_MAX >= 64, "room for a key, an address and a subject");
 
 /* A content record, parsed: views into the record. */
 struct content {
@@ -249,15 +250,22 @@ static bool encode_content(const struct content *m, struct content_pieces *out)
     return ok;
 }
 
+/* The bytes a message's key, recipients and subject take with a NUL each. */
+static size_t text_need(const struct content *m)
+{
+    size_t need = m->key_len + 1 + m->subject_len + 1;
+    for (size_t i = 0; i < m->to_count; i++) {
+        need += m->to_len[i] + 1;
+    }
+    return need;
+}
+
 static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, struct content *m)
 {
     struct stsm_cursor c;
     stsm_cursor_init(&c, p, len);
     memset(m, 0, sizeof *m);
     m->id = id;
-    if (len > STSM_OUTBOX_RECORD_MAX) {
-        return STSM_ERR_CORRUPT;   /* never written so: and its text could exceed STSM_OUTBOX_TEXT_MAX */
-    }
     uint8_t key_len, to_count;
     uint16_t subject_len, body_len;
     if (!get_header(&c, TYPE_CONTENT, id) || !stsm_cursor_u8(&c, &m->severity) || !stsm_cursor_u8(&c, &key_len) ||
@@ -288,7 +296,9 @@ static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, st
         !get_view(&c, body_len, &m->body) || stsm_cursor_remaining(&c) != 0 || !stored_body_ok(m->body, body_len)) {
         return STSM_ERR_CORRUPT;
     }
-    return STSM_OK;
+    /* Never accepted so (a build with a larger STSM_OUTBOX_TEXT_MAX wrote it): a loader's
+     * text buffer of that size must take any message decoded. */
+    return text_need(m) <= STSM_OUTBOX_TEXT_MAX ? STSM_OK : STSM_ERR_CORRUPT;
 }
 
 static void initial_state(const struct content *m, struct state *s)
@@ -367,11 +377,7 @@ static bool fill_text(const struct content *m, struct stsm_outbox_message *out, 
     if (text == NULL) {
         return true;
     }
-    size_t need = m->key_len + 1 + m->subject_len + 1;
-    for (size_t i = 0; i < m->to_count; i++) {
-        need += m->to_len[i] + 1;
-    }
-    if (need > cap) {
+    if (text_need(m) > cap) {
         return false;
     }
     char *t = text;
@@ -966,6 +972,11 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
     a.created = now;
     a.window_start = now;
 
+    if (text_need(&a) > STSM_OUTBOX_TEXT_MAX) {
+        return stsm_refuse(why, why_len, "the key, recipients and subject take %lu bytes with a NUL each: at most "
+                           "%lu (STSM_OUTBOX_TEXT_MAX)", (unsigned long)text_need(&a),
+                           (unsigned long)STSM_OUTBOX_TEXT_MAX);
+    }
     size_t max = record_max(outbox);
     size_t rest = CONTENT_FIXED + a.key_len + a.subject_len + a.to_count;
     for (size_t i = 0; i < a.to_count; i++) {

@@ -121,14 +121,18 @@ enum stsm_rcpt_state {
 /** "pending", "delivered", "failed", "gave_up". */
 const char *stsm_rcpt_state_name(enum stsm_rcpt_state state);
 
-/** Bytes of text (key, recipients and subject, each with its NUL) one message may need
- *  when loaded: what a content record leaves for them (STSM_OUTBOX_RECORD_MAX less its 45
- *  fixed bytes and the recipients' length bytes, plus the NULs), or the fields' maxima if
- *  less. A `text` buffer this size takes any message. */
+/** The most the key, recipients and subject of one message may take with a NUL each:
+ *  what a content record leaves for them (STSM_OUTBOX_RECORD_MAX less its 45 fixed bytes
+ *  and the recipients' length bytes, plus the NULs) or the fields' maxima, whichever is
+ *  less, unless a board sets less (each byte of it is RAM in the agent's batch text). A
+ *  raise over it is refused (STSM_ERR_ARGUMENT, naming it); a stored message over it is
+ *  corrupt. A `text` buffer this size takes any message stsm_outbox_load() returns. */
 #define STSM_OUTBOX_TEXT_FIELDS (STSM_OUTBOX_KEY_MAX + 1 + STSM_SMTP_MAX_RCPT * (STSM_SMTP_ADDRESS_MAX + 1) + \
                                  STSM_MESSAGE_SUBJECT_MAX + 1)
+#ifndef STSM_OUTBOX_TEXT_MAX
 #define STSM_OUTBOX_TEXT_MAX \
     (STSM_OUTBOX_RECORD_MAX - 43 < STSM_OUTBOX_TEXT_FIELDS ? STSM_OUTBOX_RECORD_MAX - 43 : STSM_OUTBOX_TEXT_FIELDS)
+#endif
 
 /** One message as stored, decoded. `key`, `to` and `subject` point into the `text` buffer
  *  the caller gave stsm_outbox_load() (NULL when it gave none), so they live as long as

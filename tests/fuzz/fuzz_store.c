@@ -153,7 +153,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else {
             make_value(value, len, key, i);
             bool fits = stsm_store_fits(&store, key, len);
-            st = stsm_store_put(&store, key, value, len);
+            /* Every other put goes in three pieces, as the outbox writes its content. */
+            const struct stsm_store_piece pieces[] = {
+                { value, len / 3 }, { value + len / 3, len / 3 }, { value + 2 * (len / 3), len - 2 * (len / 3) },
+            };
+            st = i % 2 == 0 ? stsm_store_put(&store, key, value, len) : stsm_store_put_pieces(&store, key, pieces, 3);
             if (st != STSM_ERR_IO && fits != (st == STSM_OK)) {
                 abort();
             }

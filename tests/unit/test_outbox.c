@@ -236,6 +236,66 @@ static void test_text(void)
     CHECK_INT(msg.body_len, sizeof body - 1);
 }
 
+/* Recipients of `sum` bytes in all with their NULs, `n` of them, all different. */
+static void long_recipients(char to[STSM_SMTP_MAX_RCPT][STSM_SMTP_ADDRESS_MAX + 1], const char **list, size_t n,
+                            size_t sum)
+{
+    size_t domain = strlen("@example.com"), left = sum;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = i + 1 < n ? sum / n - 1 : left - 1;
+        memset(to[i], 'a' + (int)i, len - domain);
+        memcpy(to[i] + len - domain, "@example.com", domain + 1);
+        list[i] = to[i];
+        left -= len + 1;
+    }
+}
+
+static void test_text_limit(void)
+{
+    _Static_assert(STSM_OUTBOX_TEXT_MAX == STSM_OUTBOX_RECORD_MAX - 43 && STSM_SMTP_MAX_RCPT == 8 &&
+                   STSM_MESSAGE_SUBJECT_MAX == 400, "the case below assumes the host's defaults");
+    CHECK_CASE("key, recipients and subject: STSM_OUTBOX_TEXT_MAX fits, one byte more is refused naming it");
+    fresh(defaults());
+    static char to[STSM_SMTP_MAX_RCPT][STSM_SMTP_ADDRESS_MAX + 1], subject[STSM_MESSAGE_SUBJECT_MAX + 1];
+    const char *list[STSM_SMTP_MAX_RCPT];
+    memset(subject, 'S', STSM_MESSAGE_SUBJECT_MAX);
+    size_t rcpt_bytes = STSM_OUTBOX_TEXT_MAX - 2 - (STSM_MESSAGE_SUBJECT_MAX + 1);   /* key "k", the subject */
+    long_recipients(to, list, STSM_SMTP_MAX_RCPT, rcpt_bytes);
+    /* That leaves no byte of the record for a body. */
+    struct stsm_alert a = { "k", STSM_SEVERITY_INFO, subject, "", 0, list, STSM_SMTP_MAX_RCPT };
+    char why[200] = "";
+    uint32_t id = 0;
+    CHECK_INT(stsm_outbox_raise(&ob, &a, NULL, 0, T0, 1, &id, NULL, NULL, why, sizeof why), STSM_OK);
+    CHECK_INT(stsm_outbox_load(&ob, id, &msg, msg_text, sizeof msg_text), STSM_OK);
+    CHECK_STR(msg.to[7], to[7]);
+    CHECK_STR(msg.subject, subject);
+    const uint8_t *p;
+    size_t clen;
+    static uint8_t c[STSM_OUTBOX_RECORD_MAX + 1];
+    CHECK_INT(stsm_store_get(&store, 0x01000000u | id, &p, &clen), STSM_OK);
+    CHECK_INT(clen, STSM_OUTBOX_RECORD_MAX);
+    memcpy(c, p, clen);
+    uint32_t stored = id;
+    a.key = "k2";   /* one byte more */
+    CHECK_INT(stsm_outbox_raise(&ob, &a, NULL, 0, T0, 1, &id, NULL, NULL, why, sizeof why), STSM_ERR_ARGUMENT);
+    printf("  refused: %s\n", why);
+    CHECK(has(why, "STSM_OUTBOX_TEXT_MAX"));
+    a.key = "k";
+    long_recipients(to, list, STSM_SMTP_MAX_RCPT, rcpt_bytes + 1);
+    CHECK_INT(stsm_outbox_raise(&ob, &a, NULL, 0, T0, 1, &id, NULL, NULL, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(has(why, "STSM_OUTBOX_TEXT_MAX"));
+
+    CHECK_CASE("a stored message whose text is over STSM_OUTBOX_TEXT_MAX is corrupt");
+    /* The record above, its first recipient one byte longer (after the 45 fixed bytes and
+     * the key "k" comes its length byte). */
+    memmove(c + 48, c + 47, clen - 47);
+    c[46]++;
+    CHECK_INT(stsm_outbox_decode(stored, c, clen + 1, NULL, 0, &msg, msg_text, sizeof msg_text), STSM_ERR_CORRUPT);
+    memmove(c + 47, c + 48, clen - 47);
+    c[46]--;
+    CHECK_INT(stsm_outbox_decode(stored, c, clen, NULL, 0, &msg, msg_text, sizeof msg_text), STSM_OK);
+}
+
 static void corrupt_expect(const char *what, uint32_t id, const uint8_t *c, size_t clen, const uint8_t *s, size_t slen)
 {
     CHECK_CASE(what);
@@ -269,23 +329,6 @@ static void test_decoder(void)
         corrupt_expect("state cut short", id, c, clen, s, n);
     }
     corrupt_expect("another id", id + 1, c, clen, s, slen);
-    {
-        /* Longer than any content record written (the text bound relies on it). */
-        static uint8_t long_c[STSM_OUTBOX_RECORD_MAX + 2];
-        static char long_body[STSM_OUTBOX_RECORD_MAX];
-        size_t body_len = STSM_OUTBOX_RECORD_MAX + 1 - (clen - 4);   /* "body" is 4 bytes */
-        memcpy(long_c, c, clen - 4);
-        memset(long_body, 'b', body_len);
-        memcpy(long_c + clen - 4, long_body, body_len);
-        long_c[11] = (uint8_t)(body_len >> 8);   /* the body length field */
-        long_c[12] = (uint8_t)body_len;
-        corrupt_expect("content over STSM_OUTBOX_RECORD_MAX", id, long_c, STSM_OUTBOX_RECORD_MAX + 1, s, slen);
-        body_len--;
-        long_c[11] = (uint8_t)(body_len >> 8);
-        long_c[12] = (uint8_t)body_len;
-        CHECK_INT(stsm_outbox_decode(id, long_c, STSM_OUTBOX_RECORD_MAX, s, slen, &msg, msg_text, sizeof msg_text),
-                  STSM_OK);
-    }
     c[clen] = 'x';
     corrupt_expect("content with a trailing byte", id, c, clen + 1, s, slen);
     s[slen] = 'x';
@@ -1101,6 +1144,7 @@ int main(void)
     test_names();
     test_round_trip();
     test_text();
+    test_text_limit();
     test_decoder();
     test_validation();
     test_ids();

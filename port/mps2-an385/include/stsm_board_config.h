@@ -28,8 +28,9 @@
 #define STSM_TLS_ARENA_SIZE 40960
 #endif
 
-/* Two messages per connection: each batch slot costs about 6 KiB of RAM (the message's
- * copy and its recipients' results), and alerts seldom queue up on a device. */
+/* Two messages per connection: each batch slot costs its recipients' results in the
+ * delivery and 160 bytes in the agent (the batch's text, STSM_AGENT_TEXT_MAX, is shared),
+ * and alerts seldom queue up on a device. */
 #ifndef STSM_DELIVERY_BATCH_MAX
 #define STSM_DELIVERY_BATCH_MAX 2
 #endif
@@ -49,6 +50,27 @@
  * addresses. */
 #ifndef STSM_DNS_CACHE_BYTES
 #define STSM_DNS_CACHE_BYTES 1536
+#endif
+
+/* The outbox's store: its ring is sixteen 4 KiB pages (mps2-an385.ld), and its keys are
+ * two a message (STSM_OUTBOX_MAX, 16), the id high-water record and a few for other users
+ * of a store; 12 bytes a key and 4 a page of RAM. A bigger area or more keys than this is
+ * refused at mount (the agent does not start), so raise these with the area. */
+#ifndef STSM_STORE_PAGES_MAX
+#define STSM_STORE_PAGES_MAX 16
+#endif
+#ifndef STSM_STORE_KEYS_MAX
+#define STSM_STORE_KEYS_MAX 40
+#endif
+/* A message's key, recipients and subject in 1 KiB (a raise with more is refused): the
+ * agent's batch text holds one such message and its preamble (1224 bytes). */
+#ifndef STSM_OUTBOX_TEXT_MAX
+#define STSM_OUTBOX_TEXT_MAX 1024
+#endif
+/* First attempts remembered for the per-domain cap (16 bytes each): two for each message
+ * the outbox keeps. */
+#ifndef STSM_OUTBOX_CAP_TRACK
+#define STSM_OUTBOX_CAP_TRACK 32
 #endif
 
 #endif /* STSM_BOARD_CONFIG_H */
