@@ -113,23 +113,23 @@ static const uint8_t anchor_validity[] = {
 };
 static const uint8_t anchor_signature[] = { 0x03, 0x01, 0x00 };
 
-/* Header of a SEQUENCE of `len` content bytes; returns its length (at most 4). */
-static size_t sequence_header(uint8_t *out, size_t len)
+/* Length of the header of a SEQUENCE of `len` content bytes (below 64 KiB: a subject and
+ * a key are bounded by STSM_TRUST_SUBJECT_MAX and STSM_TRUST_KEY_MAX). */
+static size_t header_len(size_t len)
 {
-    out[0] = 0x30;
-    if (len < 0x80) {
-        out[1] = (uint8_t)len;
-        return 2;
+    return len < 0x80 ? 2 : len < 0x100 ? 3 : 4;
+}
+
+static uint8_t *put_header(uint8_t *p, size_t len)
+{
+    size_t n = header_len(len);
+    p[0] = 0x30;
+    p[1] = n == 2 ? (uint8_t)len : (uint8_t)(0x80 + n - 2);   /* short form, or 0x81/0x82 */
+    if (n == 4) {
+        p[2] = (uint8_t)(len >> 8);
     }
-    if (len < 0x100) {
-        out[1] = 0x81;
-        out[2] = (uint8_t)len;
-        return 3;
-    }
-    out[1] = 0x82;
-    out[2] = (uint8_t)(len >> 8);
-    out[3] = (uint8_t)len;
-    return 4;
+    p[n - 1] = (uint8_t)len;
+    return p + n;
 }
 
 static uint8_t *put(uint8_t *p, const void *data, size_t len)
@@ -138,23 +138,30 @@ static uint8_t *put(uint8_t *p, const void *data, size_t len)
     return p + len;
 }
 
-/* Largest certificate anchor_certificate() writes: lengths stay below 64 KiB. */
-#define ANCHOR_CERT_MAX                                                                   \
-    (4 + 4 + sizeof anchor_serial + 2 * sizeof anchor_sig_alg + 2 * STSM_TRUST_SUBJECT_MAX + \
-     sizeof anchor_validity + STSM_TRUST_KEY_MAX + sizeof anchor_signature)
-
-/* Writes anchor `a` as a certificate (the layout above) into `out` (ANCHOR_CERT_MAX
- * bytes); returns its length. */
-static size_t anchor_certificate(const struct stsm_trust_anchor *a, uint8_t *out)
+static size_t anchor_tbs_len(const struct stsm_trust_anchor *a)
 {
-    size_t tbs_len = sizeof anchor_serial + sizeof anchor_sig_alg + 2 * a->subject_len +
-                     sizeof anchor_validity + a->key_len;
-    uint8_t tbs_head[4], cert_head[4];
-    size_t tbs_head_len = sequence_header(tbs_head, tbs_len);
-    size_t cert_head_len =
-        sequence_header(cert_head, tbs_head_len + tbs_len + sizeof anchor_sig_alg + sizeof anchor_signature);
-    uint8_t *p = put(out, cert_head, cert_head_len);
-    p = put(p, tbs_head, tbs_head_len);
+    return sizeof anchor_serial + sizeof anchor_sig_alg + 2 * a->subject_len + sizeof anchor_validity +
+           a->key_len;
+}
+
+static size_t anchor_body_len(const struct stsm_trust_anchor *a)
+{
+    size_t tbs = anchor_tbs_len(a);
+    return header_len(tbs) + tbs + sizeof anchor_sig_alg + sizeof anchor_signature;
+}
+
+/* Length of anchor `a` as a certificate (the layout above). */
+static size_t anchor_certificate_len(const struct stsm_trust_anchor *a)
+{
+    size_t body = anchor_body_len(a);
+    return header_len(body) + body;
+}
+
+/* Writes anchor `a` as a certificate into `out`, anchor_certificate_len(a) bytes. */
+static void anchor_certificate(const struct stsm_trust_anchor *a, uint8_t *out)
+{
+    uint8_t *p = put_header(out, anchor_body_len(a));
+    p = put_header(p, anchor_tbs_len(a));
     p = put(p, anchor_serial, sizeof anchor_serial);
     p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
     p = put(p, a->subject, a->subject_len);   /* issuer: self-issued */
@@ -162,12 +169,14 @@ static size_t anchor_certificate(const struct stsm_trust_anchor *a, uint8_t *out
     p = put(p, a->subject, a->subject_len);
     p = put(p, a->key, a->key_len);
     p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
-    p = put(p, anchor_signature, sizeof anchor_signature);
-    return (size_t)(p - out);
+    (void)put(p, anchor_signature, sizeof anchor_signature);
 }
 
 /* Chain verification time (stsm_tls_verify_time()): from the first anchor lookup of a
- * chain to the verify callback for its leaf, which Mbed TLS calls last. */
+ * chain to the verify callback for its leaf, which Mbed TLS calls last. Verification
+ * runs within one mbedtls_ssl_handshake() call, so two connections never interleave
+ * here. One that stops on a fatal error (out of memory) gets no callback: the next
+ * figure then counts from its start, too long, never too short. */
 static bool verify_timing;
 static mbedtls_ms_time_t verify_started;
 static uint32_t verify_last_ms, verify_max_ms;
@@ -206,20 +215,26 @@ static int find_issuers(void *ctx, const mbedtls_x509_crt *child, mbedtls_x509_c
         return 0;
     }
     mbedtls_x509_crt *chain = mbedtls_calloc(1, sizeof *chain);
-    uint8_t *der = mbedtls_calloc(1, ANCHOR_CERT_MAX);
-    if (chain == NULL || der == NULL) {
-        mbedtls_free(chain);
-        mbedtls_free(der);
+    if (chain == NULL) {
         return MBEDTLS_ERR_X509_ALLOC_FAILED;
     }
     mbedtls_x509_crt_init(chain);
     for (uint32_t i = first; i < first + n; i++) {
         struct stsm_trust_anchor a = stsm_trust_store_anchor(store, i);
-        /* An anchor that does not parse (a key type or curve not built in, say) is
-         * skipped; the others may still complete the chain. */
-        (void)mbedtls_x509_crt_parse_der(chain, der, anchor_certificate(&a, der));
+        /* Written into the arena only for as long as the parse takes (the parse keeps a
+         * copy), each at its own size. An anchor that does not parse (a key type or curve
+         * not built in, say) is skipped; the others may still complete the chain. */
+        size_t len = anchor_certificate_len(&a);
+        uint8_t *der = mbedtls_calloc(1, len);
+        if (der == NULL) {
+            mbedtls_x509_crt_free(chain);
+            mbedtls_free(chain);
+            return MBEDTLS_ERR_X509_ALLOC_FAILED;
+        }
+        anchor_certificate(&a, der);
+        (void)mbedtls_x509_crt_parse_der(chain, der, len);
+        mbedtls_free(der);
     }
-    mbedtls_free(der);
     if (chain->raw.p == NULL) {
         mbedtls_x509_crt_free(chain);
         mbedtls_free(chain);

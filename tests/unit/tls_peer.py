@@ -45,8 +45,8 @@ CA_EXT = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSi
 def make_pki():
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
-    def root(name, subject):
-        openssl("req", "-x509", *ec, "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
+    def root(name, subject, key=ec):
+        openssl("req", "-x509", *key, "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
                 "-subj", subject, "-addext", "basicConstraints=critical,CA:TRUE")
 
     def signed(name, subject, signer, ext_text, dates=None, key=ec):
@@ -89,7 +89,8 @@ def make_pki():
     root("ca", "/CN=stsmail test CA")
     # Two more roots named like the test CA, each with its own key: "cross" stands for a
     # cross-signed root (both in one store), "impostor" for a CA that only shares the name.
-    root("cross", "/CN=stsmail test CA")
+    # The cross root's key is RSA: an anchor longer than 256 bytes as a certificate.
+    root("cross", "/CN=stsmail test CA", key=["-newkey", "rsa:2048", "-nodes"])
     root("impostor", "/CN=stsmail test CA")
     signed("inter", "/CN=stsmail test intermediate", "ca", CA_EXT)
     signed("expinter", "/CN=stsmail expired intermediate", "ca", CA_EXT,
