@@ -43,8 +43,8 @@ case "$board" in
     machine=mps2-an385 nic_model="" SETTINGS_ADDR=0x203D0000 SEED_ADDR=0x203D7000 STORE_ADDR=0x203D8000
     TRUST_ADDR=0x203F0000 ;;
   lm3s6965evb)   # lm3s6965.ld
-    machine=lm3s6965evb nic_model=",model=stellaris" SETTINGS_ADDR=0x38000 SEED_ADDR=0x39000 STORE_ADDR=0x3A000
-    TRUST_ADDR=0x39400
+    machine=lm3s6965evb nic_model=",model=stellaris" SETTINGS_ADDR=0x38000 SEED_ADDR=0x38800 STORE_ADDR=0x39800
+    TRUST_ADDR=0x38C00
     if [ -z "$store" ]; then tmp+=("$(mktemp)"); store=${tmp[-1]}; rm -f "$store"; fi ;;
   *) echo "$usage" >&2; exit 64 ;;
 esac

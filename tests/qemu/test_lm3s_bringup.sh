@@ -31,7 +31,7 @@ check [ $rc2 -eq 0 ]
 check grep -Eq '^stsmail [0-9.]+ on lm3s6965evb: booted ' <<< "$out"
 check grep -q '^random: factory seed (no device record yet)$' <<< "$out"
 check grep -q '^random: seed from the device record$' <<< "$out2"
-check [ "$(stat -c %s "$work/store.bin" 2>/dev/null)" = 24576 ]   # lm3s6965.ld: the 24 KiB store
+check [ "$(stat -c %s "$work/store.bin" 2>/dev/null)" = 26624 ]   # lm3s6965.ld: the 26 KiB store
 check grep -Eq '^network up: 192\.0\.2\.1[0-9][0-9] \(DHCP\), DNS 192\.0\.2\.1, MAC 52:54:00:12:34:56$' <<< "$out"
 clock=$(sed -n 's/^clock set by NTP: \(.*\) UTC$/\1/p' <<< "$out")
 skew=$(( $(date -u +%s) - $(date -u -d "${clock:-1970-01-01}" +%s) ))
