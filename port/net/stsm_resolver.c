@@ -17,11 +17,15 @@
  * buffer for the raw message and one decoded answer: its pool of names and TXT text is
  * the program's one answer pool, not one per query. What a caller keeps of an answer it
  * copies out during `done`. */
-static uint8_t reply[STSM_DNS_MSG_MAX];
+static uint8_t reply[STSM_DNS_MSG_MAX];   /* also each query's message as it is sent */
 static struct stsm_dns_answer answer;
 /* `done` is running: `answer` is being read, so a query started from inside it must not
  * touch `answer` (no cache look into it) until later, from a timer. */
 static unsigned in_done;
+
+/* The longest query: the name's labels, header, question's type and class, EDNS0 OPT. */
+#define QUERY_MSG_MAX (STSM_HOSTNAME_MAX + 2 + STSM_DNS_HEADER_LEN + 4 + 11)
+_Static_assert(QUERY_MSG_MAX <= STSM_DNS_MSG_MAX, "a query is written into the reply buffer");
 
 static struct stsm_dns_cache cache;
 static bool cache_sweep_armed;
@@ -110,6 +114,16 @@ static void finish(struct stsm_resolver_query *rq, stsm_status_t status, uint8_t
     in_done--;
 }
 
+/* The query's message, written again each time it is sent rather than kept in every query
+ * (the same bytes each time: the ID and question are fixed at the start), into the reply
+ * buffer, which holds a reply only while one is read: the caller copies it out at once. */
+static const uint8_t *encode(const struct stsm_resolver_query *rq)
+{
+    size_t len = 0;
+    (void)stsm_dns_encode_query(&rq->query, reply, QUERY_MSG_MAX, &len);   /* it did at the start */
+    return reply;
+}
+
 static void stop_try_timers(struct stsm_resolver_query *rq)
 {
     sys_untimeout(resolver_timeout, rq);
@@ -130,7 +144,7 @@ static void send_try(struct stsm_resolver_query *rq)
     err_t err = ERR_MEM;
     struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)rq->query_len, PBUF_RAM);
     if (p != NULL) {
-        pbuf_take(p, rq->query_msg, (u16_t)rq->query_len);
+        pbuf_take(p, encode(rq), (u16_t)rq->query_len);
         err = udp_sendto(rq->udp, p, &rq->servers[rq->try_server], STSM_DNS_PORT);
         pbuf_free(p);
     }
@@ -327,7 +341,7 @@ static err_t tcp_on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
     uint8_t prefix[2] = { (uint8_t)(rq->query_len >> 8), (uint8_t)rq->query_len };
     (void)err;   /* failures arrive through tcp_on_err */
     if (tcp_write(pcb, prefix, 2, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK ||
-        tcp_write(pcb, rq->query_msg, (u16_t)rq->query_len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        tcp_write(pcb, encode(rq), (u16_t)rq->query_len, TCP_WRITE_FLAG_COPY) != ERR_OK) {
         next_try(rq);
         return ERR_ABRT;
     }
@@ -395,8 +409,7 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     rq->query.type = type;
     rq->query.id = (uint16_t)stsm_port_random_u32();
     memcpy(rq->query.name, name, strlen(name) + 1);
-    stsm_status_t st = stsm_dns_encode_query(&rq->query, rq->query_msg, sizeof rq->query_msg,
-                                             &rq->query_len);
+    stsm_status_t st = stsm_dns_encode_query(&rq->query, reply, QUERY_MSG_MAX, &rq->query_len);
     if (st != STSM_OK) {
         return st == STSM_ERR_CAPACITY ? STSM_ERR_ARGUMENT : st;
     }

@@ -77,8 +77,7 @@ struct stsm_resolver_query {
     stsm_status_t last_error;    /* why the last try failed */
     struct udp_pcb *udp;
     struct tcp_pcb *tcp;
-    size_t query_len;
-    uint8_t query_msg[STSM_HOSTNAME_MAX + 2 + STSM_DNS_HEADER_LEN + 4 + 11];
+    size_t query_len;            /* of its message, encoded from `query` whenever it is sent */
     struct pbuf *tcp_rx;         /* a TCP reply as it arrives, length prefix first */
     uint32_t started_ms;         /* sys_now() at the start: the time the cache is read at */
     stsm_resolver_done_fn done;
