@@ -146,6 +146,7 @@ _Static_assert(STSM_AGENT_TEXT_MAX >= STSM_OUTBOX_TEXT_MAX + STSM_AGENT_PREAMBLE
  * an end. */
 static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_state state, const char *last_error)
 {
+    char reason[STSM_OUTBOX_ERROR_MAX + 8];
     const struct stsm_agent_slot *slot = &a->batch[k];
     const struct stsm_delivery_rcpt *r = &a->delivery.batch_rcpt[k][i];
     switch (state) {
@@ -162,16 +163,16 @@ static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_stat
         return;
     }
     if (r->result.outcome == STSM_SMTP_PENDING) {   /* this attempt has no reply for it */
-        snprintf(a->reason, sizeof a->reason, "%s", last_error != NULL ? last_error : "");
+        snprintf(reason, sizeof reason, "%s", last_error != NULL ? last_error : "");
     } else if (r->result.code != 0) {
-        snprintf(a->reason, sizeof a->reason, "%u %s", (unsigned)r->result.code, r->result.text);
+        snprintf(reason, sizeof reason, "%u %s", (unsigned)r->result.code, r->result.text);
     } else {
-        snprintf(a->reason, sizeof a->reason, "%s: %s", stsm_status_id(r->result.status), r->result.text);
+        snprintf(reason, sizeof reason, "%s: %s", stsm_status_id(r->result.status), r->result.text);
     }
     note(a, "outbox: message %lu to %s: %s", (unsigned long)slot->id, slot->message.to[i],
          stsm_rcpt_state_name(state));
     if (a->on_result != NULL) {
-        struct stsm_agent_result result = { slot->id, slot->key, slot->message.to[i], state, r->host, a->reason };
+        struct stsm_agent_result result = { slot->id, slot->key, slot->message.to[i], state, r->host, reason };
         a->on_result(a->result_arg, &result);
     }
 }

@@ -130,7 +130,6 @@ struct stsm_agent {
      * them); the body is found in the store whenever it is read. */
     size_t text_used;
     char text[STSM_AGENT_TEXT_MAX];
-    char reason[STSM_OUTBOX_ERROR_MAX + 8];
     struct stsm_delivery delivery;
 };
 

@@ -370,15 +370,12 @@ static stsm_status_t parse_state(const uint8_t *p, size_t len, uint32_t id, cons
 
 /* ---- the message as the caller sees it ---------------------------------------------- */
 
-/* The text of `m` (key, recipients, subject, each NUL-terminated) into `text`; false
- * when it does not fit. No text (NULL): those fields are NULL. */
-static bool fill_text(const struct content *m, struct stsm_outbox_message *out, char *text, size_t cap)
+/* The text of `m` (key, recipients, subject, each NUL-terminated) into `text`, which the
+ * caller checked has room (text_need). No text (NULL): those fields are NULL. */
+static void fill_text(const struct content *m, struct stsm_outbox_message *out, char *text)
 {
     if (text == NULL) {
-        return true;
-    }
-    if (text_need(m) > cap) {
-        return false;
+        return;
     }
     char *t = text;
     memcpy(t, m->key, m->key_len);
@@ -394,37 +391,35 @@ static bool fill_text(const struct content *m, struct stsm_outbox_message *out, 
     memcpy(t, m->subject, m->subject_len);
     t[m->subject_len] = '\0';
     out->subject = t;
-    return true;
 }
 
 static stsm_status_t fill_message(const struct content *m, const struct state *s, struct stsm_outbox_message *out,
                                   char *text, size_t cap)
 {
-    struct stsm_outbox_message filled;
-    memset(&filled, 0, sizeof filled);
-    if (!fill_text(m, &filled, text, cap)) {
+    if (text != NULL && text_need(m) > cap) {
         return STSM_ERR_CAPACITY;
     }
-    filled.id = m->id;
-    filled.severity = (enum stsm_severity)s->severity;
-    filled.to_count = m->to_count;
+    memset(out, 0, sizeof *out);
+    fill_text(m, out, text);
+    out->id = m->id;
+    out->severity = (enum stsm_severity)s->severity;
+    out->to_count = m->to_count;
     for (size_t i = 0; i < m->to_count; i++) {
-        filled.rcpt[i] = (enum stsm_rcpt_state)s->rcpt[i];
+        out->rcpt[i] = (enum stsm_rcpt_state)s->rcpt[i];
     }
-    filled.body = (const char *)m->body;
-    filled.body_len = m->body_len;
-    filled.id_random[0] = m->id_random[0];
-    filled.id_random[1] = m->id_random[1];
-    filled.first_queued = s->first_queued;
-    filled.first_raised = s->first_raised;
-    filled.last_raised = s->last_raised;
-    filled.raised_count = s->raised_count;
-    filled.follow_up = m->not_before != 0;
-    filled.window_start = m->window_start;
-    filled.attempts = s->attempts;
-    filled.next_attempt = s->next_attempt;
-    memcpy(filled.last_error, s->error, sizeof filled.last_error);
-    *out = filled;
+    out->body = (const char *)m->body;
+    out->body_len = m->body_len;
+    out->id_random[0] = m->id_random[0];
+    out->id_random[1] = m->id_random[1];
+    out->first_queued = s->first_queued;
+    out->first_raised = s->first_raised;
+    out->last_raised = s->last_raised;
+    out->raised_count = s->raised_count;
+    out->follow_up = m->not_before != 0;
+    out->window_start = m->window_start;
+    out->attempts = s->attempts;
+    out->next_attempt = s->next_attempt;
+    memcpy(out->last_error, s->error, sizeof out->last_error);
     return STSM_OK;
 }
 
