@@ -9,23 +9,27 @@
 /* Stated so that the port can check it builds with this file (stsm_board_lm3s.c). */
 #define STSM_LWIPOPTS_LM3S6965      1
 
-/* The heap holds outgoing TCP data (TCP_SND_BUF) and the ARP queue; its peak was 1.8 KiB
- * on mps2-an385 with twice this send buffer. */
-#undef MEM_SIZE
-#define MEM_SIZE                    (4 * 1024)
-#undef MEMP_NUM_TCP_PCB
-#define MEMP_NUM_TCP_PCB            3   /* policy fetch, SMTP session, DNS over TCP */
-#undef MEMP_NUM_UDP_PCB
-#define MEMP_NUM_UDP_PCB            4   /* DHCP, SNTP, lwIP's DNS, the resolver */
-#undef MEMP_NUM_TCP_SEG
-#define MEMP_NUM_TCP_SEG            8
-/* Received frames wait here for lwIP: one TCP window, plus ARP, DNS and SNTP. */
-#undef PBUF_POOL_SIZE
-#define PBUF_POOL_SIZE              4
+/* The sizes of mps2-an385 (whose lwipopts.h gives each pool's measured peak) for a TCP
+ * window and send buffer of two segments instead of four:
+ * heap: TCP_SND_BUF (2920 B) unacknowledged in at most TCP_SND_QUEUELEN (8) pbufs of about
+ * 90 B of headers each, 3.6 KiB, plus a DNS query or two (lab peak 676 B on mps2). */
 #undef TCP_WND
 #define TCP_WND                     (2 * TCP_MSS)
 #undef TCP_SND_BUF
 #define TCP_SND_BUF                 (2 * TCP_MSS)
+#undef MEM_SIZE
+#define MEM_SIZE                    (4 * 1024)
+/* TCP: peak 3 on mps2 (closed ones wait in TIME_WAIT), margin 1. UDP: peak 5, margin 1. */
+#undef MEMP_NUM_TCP_PCB
+#define MEMP_NUM_TCP_PCB            4
+#undef MEMP_NUM_UDP_PCB
+#define MEMP_NUM_UDP_PCB            6
+/* Received frames: the window's two segments held unread or out of order, the frame being
+ * read and one UDP/ARP frame. */
+#undef PBUF_POOL_SIZE
+#define PBUF_POOL_SIZE              4
+#undef TCP_OOSEQ_MAX_PBUFS
+#define TCP_OOSEQ_MAX_PBUFS         2
 /* lwIP's own resolver serves only the bring-up image's one lookup (stsm_resolver does the
  * app's queries): one table entry, not four of 270 bytes. */
 #define DNS_TABLE_SIZE              1
