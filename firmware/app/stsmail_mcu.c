@@ -59,7 +59,6 @@ static struct stsm_sts_cache sts_cache;
 static struct stsm_flash_area cache_area;
 static struct stsm_store cache_store;            /* the cache area: one piece a policy */
 static struct stsm_sts_cache_flash cache_flash;  /* what it holds */
-static uint8_t cache_piece[STSM_STS_CACHE_PIECE_MAX];
 static struct stsm_flash_area outbox_area;
 static struct stsm_agent agent;
 
@@ -204,7 +203,7 @@ static void load_policy_cache(void)
 static void save_policy_cache(void)
 {
     size_t written;
-    stsm_status_t st = stsm_sts_cache_flash_sync(&sts_cache, &cache_flash, cache_piece, sizeof cache_piece, &written);
+    stsm_status_t st = stsm_sts_cache_flash_sync(&sts_cache, &cache_flash, &written);
     if (st != STSM_OK) {
         stsm_mps2_diagf("policy cache: not all stored in flash: %s\n", stsm_status_str(st));
     } else if (written > 0) {

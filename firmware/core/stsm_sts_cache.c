@@ -189,7 +189,24 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
 
 /* ---- persistence -------------------------------------------------------------------- */
 
-/* Serialised bytes go to a buffer, or (p == NULL) only into a running CRC. */
+/* A piece written to the store as it is serialised, without a buffer for the whole of
+ * it: the entry's texts are passed where they lie, the few bytes around them (lengths,
+ * numbers, magic, CRC) are gathered in `scratch`. Per entry: the magic run and the runs
+ * after each of the three texts, one before each pattern but the first, the CRC; and the
+ * texts. */
+#define GATHER_PIECES (2 * STSM_STS_MAX_MX + 7)
+#define GATHER_SCRATCH (64 + STSM_STS_MAX_MX)
+
+struct gather {
+    struct stsm_store_piece piece[GATHER_PIECES];
+    size_t count;
+    bool scratch_last;   /* the last piece ends where the scratch's used part does */
+    size_t used;
+    uint8_t scratch[GATHER_SCRATCH];
+};
+
+/* Serialised bytes go to a buffer, or (p == NULL) only into a running CRC and, when `g`
+ * is set, into its pieces. */
 struct out {
     uint8_t *p;
     size_t cap, len;
@@ -197,12 +214,44 @@ struct out {
     bool with_lru;   /* include the LRU stamps */
     bool refused;    /* an entry holds what load() would refuse: store nothing */
     uint32_t crc;
+    struct gather *g;
 };
 
-static void put_bytes(struct out *o, const void *b, size_t n)
+/* `stable`: `b` outlives the write (an entry's text), so a piece may point at it. */
+static void gather(struct out *o, const void *b, size_t n, bool stable)
+{
+    struct gather *g = o->g;
+    if (n == 0) {
+        return;
+    }
+    if (!stable) {
+        if (n > sizeof g->scratch - g->used) {
+            o->full = true;
+            return;
+        }
+        memcpy(g->scratch + g->used, b, n);
+        b = g->scratch + g->used;
+        g->used += n;
+        if (g->scratch_last) {
+            g->piece[g->count - 1].len += n;
+            return;
+        }
+    }
+    if (g->count == GATHER_PIECES) {
+        o->full = true;
+        return;
+    }
+    g->piece[g->count++] = (struct stsm_store_piece){ b, n };
+    g->scratch_last = !stable;
+}
+
+static void put_raw(struct out *o, const void *b, size_t n, bool stable)
 {
     if (o->p == NULL) {
         o->crc = stsm_crc32(o->crc, b, n);
+        if (o->g != NULL) {
+            gather(o, b, n, stable);
+        }
         return;
     }
     if (o->full || n > o->cap - o->len) {
@@ -211,6 +260,11 @@ static void put_bytes(struct out *o, const void *b, size_t n)
     }
     memcpy(o->p + o->len, b, n);
     o->len += n;
+}
+
+static void put_bytes(struct out *o, const void *b, size_t n)
+{
+    put_raw(o, b, n, false);
 }
 
 static void put_u32(struct out *o, uint32_t v)
@@ -238,7 +292,7 @@ static void put_str(struct out *o, const char *s, size_t cap)
     }
     uint8_t len = (uint8_t)n;
     put_bytes(o, &len, 1);
-    put_bytes(o, s, n);
+    put_raw(o, s, n, true);
 }
 
 /* What read_entry() would refuse, apart from the strings put_str() checks. */
@@ -299,7 +353,7 @@ static void serialise(const struct stsm_sts_cache_entry *entries, size_t n, stru
 
 static size_t save(const struct stsm_sts_cache_entry *entries, size_t n, uint8_t *data, size_t cap)
 {
-    struct out o = { data, cap, 0, false, true, false, 0 };
+    struct out o = { data, cap, 0, false, true, false, 0, NULL };
     serialise(entries, n, &o);
     put_u32(&o, stsm_crc32(0, data, o.full ? 0 : o.len));
     return o.full || o.refused ? 0 : o.len;
@@ -317,7 +371,7 @@ size_t stsm_sts_cache_piece_save(const struct stsm_sts_cache_entry *e, uint8_t *
 
 static uint32_t digest(const struct stsm_sts_cache_entry *entries, size_t n)
 {
-    struct out o = { NULL, 0, 0, false, false, false, 0 };
+    struct out o = { NULL, 0, 0, false, false, false, 0, NULL };
     serialise(entries, n, &o);
     return o.crc;
 }
@@ -474,8 +528,25 @@ size_t stsm_sts_cache_flash_load(struct stsm_sts_cache *cache, struct stsm_sts_c
     return loaded;
 }
 
+/* Writes the piece of `e` under `key` from the entry itself (no piece-sized buffer).
+ * STSM_ERR_CAPACITY for an entry save() would refuse. */
+static stsm_status_t put_piece(struct stsm_store *store, uint32_t key, const struct stsm_sts_cache_entry *e)
+{
+    struct gather g;
+    g.count = 0;
+    g.used = 0;
+    g.scratch_last = false;
+    struct out o = { NULL, 0, 0, false, true, false, 0, &g };
+    serialise(e, 1, &o);
+    put_u32(&o, o.crc);
+    if (o.full || o.refused) {
+        return STSM_ERR_CAPACITY;
+    }
+    return stsm_store_put_pieces(store, key, g.piece, g.count);
+}
+
 stsm_status_t stsm_sts_cache_flash_sync(const struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
-                                        uint8_t *buf, size_t cap, size_t *written)
+                                        size_t *written)
 {
     stsm_status_t first = STSM_OK;
     size_t n = 0;
@@ -486,21 +557,25 @@ stsm_status_t stsm_sts_cache_flash_sync(const struct stsm_sts_cache *cache, stru
         if (flash->held[i] ? e->used && d == flash->digest[i] : !e->used) {
             continue;
         }
-        size_t len = stsm_sts_cache_piece_save(e, buf, cap);
-        stsm_status_t st;
-        if (len > 0) {
-            st = stsm_store_put(flash->store, STSM_STS_CACHE_KEY(i), buf, len);
-        } else {
-            /* Emptied, or (cannot happen with a buffer of STSM_STS_CACHE_PIECE_MAX) not
-             * storable: either way the old piece must not come back at the next boot. */
-            st = stsm_store_delete(flash->store, STSM_STS_CACHE_KEY(i));
-            st = st == STSM_ERR_NOT_FOUND ? STSM_OK : st;
+        stsm_status_t st = STSM_OK;
+        bool stored = false, gone = false;
+        if (e->used) {
+            st = put_piece(flash->store, STSM_STS_CACHE_KEY(i), e);
+            stored = st == STSM_OK;
         }
-        if (st == STSM_OK) {
-            flash->held[i] = len > 0;
+        if (!e->used || st == STSM_ERR_CAPACITY) {
+            /* Emptied, or too big for the store (cannot happen with records of
+             * STSM_STS_CACHE_PIECE_MAX): either way the old piece must not come back at
+             * the next boot. */
+            stsm_status_t del = stsm_store_delete(flash->store, STSM_STS_CACHE_KEY(i));
+            gone = del == STSM_OK || del == STSM_ERR_NOT_FOUND;
+            n += del == STSM_OK;
+            st = gone ? st : del;
+        }
+        if (stored || gone) {
+            flash->held[i] = stored;
             flash->digest[i] = d;
-            n++;
-            st = e->used && len == 0 ? STSM_ERR_CAPACITY : STSM_OK;
+            n += stored;
         }
         if (first == STSM_OK) {
             first = st;

@@ -165,14 +165,15 @@ size_t stsm_sts_cache_flash_load(struct stsm_sts_cache *cache, struct stsm_sts_c
  * Brings the store in line with the table: writes the piece of each slot whose policy or
  * fetch state changed since the load or the last sync (a mere use, which moves only the
  * LRU stamp, writes nothing) and deletes the piece of each slot emptied. Each piece is its
- * own store record, so a power cut at any point leaves the old or the new piece of the
- * slot being written, and the other slots as they were. `buf` (STSM_STS_CACHE_PIECE_MAX
- * bytes for any entry) holds one piece at a time. Returns STSM_OK, or the first failure
- * (the store's, or STSM_ERR_CAPACITY for an entry that does not fit `buf`, whose old piece
- * is then deleted); a slot not written keeps its old piece and is tried again at the next
- * sync. `*written` (may be NULL) counts the pieces written or deleted.
+ * own store record, written from the entry as it is serialised (stsm_store_put_pieces: no
+ * piece-sized buffer; a few hundred bytes of stack), so a power cut at any point leaves
+ * the old or the new piece of the slot being written and the other slots as they were.
+ * Returns STSM_OK, or the first failure: the store's, or STSM_ERR_CAPACITY for an entry
+ * that cannot be stored (longer than the store's records), whose old piece is then
+ * deleted. A slot not written keeps its old piece and is tried again at the next sync.
+ * `*written` (may be NULL) counts the pieces written or deleted.
  */
 stsm_status_t stsm_sts_cache_flash_sync(const struct stsm_sts_cache *cache, struct stsm_sts_cache_flash *flash,
-                                        uint8_t *buf, size_t cap, size_t *written);
+                                        size_t *written);
 
 #endif /* STSM_STS_CACHE_H */

@@ -328,7 +328,7 @@ static size_t boot(size_t *dropped)
 
 static stsm_status_t sync_cache(size_t *written)
 {
-    return stsm_sts_cache_flash_sync(&cache, &flash, piece, sizeof piece, written);
+    return stsm_sts_cache_flash_sync(&cache, &flash, written);
 }
 
 static void test_flash(int64_t t0)
@@ -391,7 +391,7 @@ static void test_flash(int64_t t0)
     CHECK(!stsm_sts_cache_may_fetch(&loaded, "c.test", "x", t0 + 42));
     const uint8_t *data;
     size_t len;
-    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, piece, sizeof piece, &written), STSM_OK);
+    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, &written), STSM_OK);
     CHECK_INT(written, 1);
     CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(a_slot), &data, &len), STSM_ERR_NOT_FOUND);
 
@@ -427,7 +427,7 @@ static void test_flash(int64_t t0)
     CHECK_INT(dropped, 1);
     e = stsm_sts_cache_get(&loaded, "twin.test", t0 + 101);
     CHECK(e != NULL && strcmp(e->id, "new") == 0);
-    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, piece, sizeof piece, &written), STSM_OK);
+    CHECK_INT(stsm_sts_cache_flash_sync(&loaded, &flash, &written), STSM_OK);
     CHECK_INT(written, 1);   /* the older twin's piece deleted */
     CHECK_INT(boot(&dropped), 1);
     CHECK_INT(dropped, 0);
@@ -440,11 +440,42 @@ static void test_flash(int64_t t0)
     CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(STSM_STS_CACHE_ENTRIES), &data, &len), STSM_ERR_NOT_FOUND);
     CHECK_INT(stsm_store_get(&store, 0x01000001u, &data, &len), STSM_OK);
 
-    CHECK_CASE("flash: 4 entries of the largest mps2-an385 piece (10 patterns of 253) rewritten 200 times in 6 pages of 4 KiB");
+    CHECK_CASE("flash: the piece written from the entry is byte for byte the one piece_save() makes");
     nor_sim_init(&sim, mem, sizeof mem, 4096);
     boot(&dropped);
     stsm_sts_cache_init(&cache);
     size_t mps2_mx = STSM_STS_MAX_MX < 10 ? STSM_STS_MAX_MX : 10;
+    fill_longest(&cache, 0, t0, mps2_mx);                          /* 10 texts of 253 */
+    stsm_sts_cache_fetch_failed(&cache, "m.test", "x", t0);        /* no id, no patterns */
+    struct stsm_sts_policy none = policy(STSM_STS_MODE_NONE, 60, NULL);
+    stsm_sts_cache_put(&cache, "n.test", "i", &none, t0);          /* no patterns */
+    stsm_sts_cache_put(&cache, "o.test", "i", &enforce, t0);
+    CHECK_INT(sync_cache(&written), STSM_OK);
+    CHECK_INT(written, 4);
+    for (size_t i = 0; i < 4; i++) {
+        size_t want = stsm_sts_cache_piece_save(&cache.entries[i], piece, sizeof piece);
+        CHECK(want > 0 && stsm_store_get(&store, STSM_STS_CACHE_KEY(i), &data, &len) == STSM_OK && len == want &&
+              memcmp(data, piece, len) == 0);
+    }
+
+    CHECK_CASE("flash: an entry longer than the store's records: STSM_ERR_CAPACITY, its old piece deleted");
+    if (STSM_STS_MAX_MX > 16) {   /* the host's 32 patterns of 253 (8.5 KiB) exceed a 4 KiB page */
+        fill_longest(&cache, 0, t0 + 1, STSM_STS_MAX_MX);
+        CHECK(stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece) > stsm_store_record_max(&sim.area));
+        stsm_sts_cache_put(&cache, "o.test", "j", &enforce, t0 + 1);
+        CHECK_INT(sync_cache(&written), STSM_ERR_CAPACITY);
+        CHECK_INT(written, 2);   /* slot 0's tombstone, slot 3's new piece */
+        CHECK_INT(stsm_store_get(&store, STSM_STS_CACHE_KEY(0), &data, &len), STSM_ERR_NOT_FOUND);
+        CHECK_INT(boot(&dropped), 3);
+        CHECK(stsm_sts_cache_get(&cache, cache.entries[0].domain, t0 + 2) != NULL);   /* still in force in RAM */
+        e = stsm_sts_cache_get(&loaded, "o.test", t0 + 2);
+        CHECK(e != NULL && strcmp(e->id, "j") == 0);
+    }
+
+    CHECK_CASE("flash: 4 entries of the largest mps2-an385 piece (10 patterns of 253) rewritten 200 times in 6 pages of 4 KiB");
+    nor_sim_init(&sim, mem, sizeof mem, 4096);
+    boot(&dropped);
+    stsm_sts_cache_init(&cache);
     unsigned failures = 0;
     for (int round = 0; round < 50; round++) {
         for (int slot = 0; slot < 4; slot++) {
@@ -541,7 +572,7 @@ static void test_power_cuts(int64_t t0)
                     bad += d != old_d[i] && d != new_d[i];
                 }
                 /* The next sync brings the flash to the new table. */
-                bad += stsm_sts_cache_flash_sync(&cache, &flash, piece, sizeof piece, &written) != STSM_OK;
+                bad += stsm_sts_cache_flash_sync(&cache, &flash, &written) != STSM_OK;
                 boot(&dropped);
                 for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {
                     bad += stsm_sts_cache_piece_digest(&loaded.entries[i]) != new_d[i];
