@@ -14,13 +14,13 @@ size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t cap)
+void stsm_http_response_init(struct stsm_http_response *r, size_t cap, stsm_http_body_fn body_fn, void *arg)
 {
     memset(r, 0, sizeof *r);
     r->state = ST_STATUS;
-    r->body = body;
     r->body_cap = cap;
-    r->body_keep = cap;
+    r->body_fn = body_fn;
+    r->body_arg = arg;
 }
 
 static char lower(char c)
@@ -190,9 +190,8 @@ static stsm_status_t take_body(struct stsm_http_response *r, const uint8_t *data
     if (n > r->body_cap - r->body_len) {
         return STSM_ERR_CAPACITY;
     }
-    if (r->body_len < r->body_keep) {
-        size_t room = r->body_keep - r->body_len;
-        memcpy(r->body + r->body_len, data, n < room ? n : room);
+    if (n > 0 && r->body_fn != NULL) {
+        r->body_fn(r->body_arg, data, n);
     }
     r->body_len += n;
     return STSM_OK;

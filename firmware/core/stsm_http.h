@@ -1,8 +1,9 @@
 /*
  * The small HTTP/1.1 client side MTA-STS needs: one GET request, and a response parser
  * fed with bytes as they arrive (status line, headers, a body delimited by
- * Content-Length, chunked encoding, or the end of the connection) into a caller buffer
- * with a hard cap. Pure: no I/O, no heap.
+ * Content-Length, chunked encoding, or the end of the connection) that hands the body on
+ * in pieces as it comes, under a hard cap. No body buffer: what the body is for is the
+ * caller's. Pure: no I/O, no heap.
  */
 #ifndef STSM_HTTP_H
 #define STSM_HTTP_H
@@ -14,7 +15,14 @@
 #include "stsm_config.h"
 #include "stsm_status.h"
 
-/** Response parser state. Fields are read-only results once `complete`. */
+/** Takes the next `len` body bytes (`data` is valid during the call only). The pieces come
+ *  in order, each byte once, already unframed (no chunk-size lines); they are cut wherever
+ *  the input was. Called from inside stsm_http_response_feed(), never with 0 bytes. */
+typedef void (*stsm_http_body_fn)(void *arg, const uint8_t *data, size_t len);
+
+/** Response parser state. Fields are read-only results once `complete`; `status`,
+ *  `content_type`, `chunked`, `have_length` and `content_length` are final before the
+ *  first body byte is handed on. */
 struct stsm_http_response {
     int state;
     uint16_t status;                   /**< 200, 404, ... */
@@ -23,10 +31,10 @@ struct stsm_http_response {
     bool have_length;
     uint64_t content_length;
     bool complete;                     /**< the whole body is in */
-    uint8_t *body;                     /**< caller's buffer */
     size_t body_cap;                   /**< the longest body accepted */
-    size_t body_keep;                  /**< bytes of it stored in `body` (body_cap unless lowered) */
-    size_t body_len;                   /**< body bytes received; stored: min(body_len, body_keep) */
+    size_t body_len;                   /**< body bytes received and handed on */
+    stsm_http_body_fn body_fn;         /* private: where body bytes go (NULL: counted only) */
+    void *body_arg;
     char line[STSM_HTTP_LINE_MAX + 1];
     size_t line_len;
     size_t header_bytes;
@@ -37,17 +45,18 @@ struct stsm_http_response {
  *  its length, or 0 when it does not fit. */
 size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char *path);
 
-/** Starts parsing a response whose body goes into `body` (at most `cap` bytes). A caller
- *  whose buffer is smaller than the longest body it accepts sets `body_keep` to the
- *  buffer's size right after: the rest of the body is then counted, not stored. */
-void stsm_http_response_init(struct stsm_http_response *r, uint8_t *body, size_t cap);
+/** Starts parsing a response whose body, at most `cap` bytes, goes to `body_fn(arg, ...)`
+ *  as it arrives (`body_fn` may be NULL: the body is then only counted). */
+void stsm_http_response_init(struct stsm_http_response *r, size_t cap, stsm_http_body_fn body_fn, void *arg);
 
 /**
  * Feeds received bytes. Returns STSM_OK (look at `complete`), STSM_ERR_PEER_PROTOCOL for a
  * response that breaks HTTP/1.1 framing (or a line over STSM_HTTP_LINE_MAX, or both
  * Content-Length and Transfer-Encoding, whose framings disagree), or
- * STSM_ERR_CAPACITY when the body would exceed the buffer. Bytes after a complete
- * response are ignored.
+ * STSM_ERR_CAPACITY when the body would exceed `cap` (known from Content-Length or a
+ * chunk size before any of the excess is handed on; for a body delimited by the close,
+ * the piece that would cross the cap is refused whole). Bytes after a complete response
+ * are ignored.
  */
 stsm_status_t stsm_http_response_feed(struct stsm_http_response *r, const uint8_t *data, size_t len);
 

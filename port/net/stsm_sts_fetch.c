@@ -60,19 +60,27 @@ static void evaluate(struct stsm_sts_fetch *f)
         f->content_type_relaxed = true;
     }
     f->body_size = f->response.body_len;
-    if (f->response.body_len > f->response.body_keep) {
-        /* A policy we cannot read is still a policy (issue 10, finding 6): reported as
-         * such, so that the caller fails closed instead of delivering as without one. */
-        f->too_big_for_device = true;
-        finish(f, STSM_ERR_CAPACITY);
-        return;
-    }
-    if (stsm_sts_policy_parse(f->body, f->response.body_len, &f->policy, &f->policy_line,
-                              &f->policy_reason) != STSM_OK) {
+    if (stsm_sts_policy_parser_end(&f->parser, &f->policy_line, &f->policy_reason) != STSM_OK) {
         finish(f, STSM_ERR_STS_POLICY_INVALID);
         return;
     }
     finish(f, STSM_OK);
+}
+
+/* Only the body of a 200 with an accepted type is a policy; any other body is counted by
+ * the response parser, not read. Status and headers are final before the first body byte. */
+static bool body_is_policy(const struct stsm_sts_fetch *f)
+{
+    return f->response.status == 200 &&
+           (f->relax_content_type || strcmp(f->response.content_type, "text/plain") == 0);
+}
+
+static void take_body(void *arg, const uint8_t *data, size_t len)
+{
+    struct stsm_sts_fetch *f = arg;
+    if (body_is_policy(f)) {
+        (void)stsm_sts_policy_parser_feed(&f->parser, data, len);   /* judged at the end */
+    }
 }
 
 static void send_request(struct stsm_sts_fetch *f)
@@ -195,7 +203,7 @@ static void on_address(void *arg, stsm_status_t status, const struct stsm_dns_an
 stsm_status_t stsm_sts_fetch_prepare(struct stsm_sts_fetch *f, const char *domain)
 {
     release(f);
-    stsm_zero(f, offsetof(struct stsm_sts_fetch, body));   /* most of it the policy's rows */
+    stsm_zero(f, sizeof *f);   /* most of it the policy's rows */
     int n = snprintf(f->host, sizeof f->host, "mta-sts.%s", domain);
     if (n < 0 || (size_t)n >= sizeof f->host) {
         return STSM_ERR_ARGUMENT;
@@ -236,9 +244,9 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
     f->relax_content_type = relax_content_type;
     f->done = done;
     f->arg = arg;
-    /* Bodies up to the RFC's cap are read whole; what does not fit the buffer is counted. */
-    stsm_http_response_init(&f->response, f->body, STSM_STS_POLICY_MAX);
-    f->response.body_keep = sizeof f->body;
+    /* Bodies up to the RFC's cap are read whole, the policy parsed as it comes. */
+    stsm_http_response_init(&f->response, STSM_STS_POLICY_MAX, take_body, f);
+    stsm_sts_policy_parser_init(&f->parser, &f->policy);
     f->active = true;
     sys_timeout(timeout_ms, fetch_timeout, f);   /* the whole fetch; nothing re-arms it */
     if (f->address_state != ADDRESS_ASKED) {
@@ -247,7 +255,3 @@ stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *f, const char *domain,
     return STSM_OK;
 }
 
-void stsm_sts_fetch_limit_body(struct stsm_sts_fetch *f, size_t keep)
-{
-    f->response.body_keep = keep < sizeof f->body ? keep : sizeof f->body;
-}

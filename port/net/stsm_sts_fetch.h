@@ -2,7 +2,9 @@
  * MTA-STS policy fetch (RFC 8461 section 3.3): GET
  * https://mta-sts.<domain>/.well-known/mta-sts.txt over our TLS transport, the
  * certificate verified for mta-sts.<domain> (never a CNAME target's name), redirects not
- * followed, 200 and text/plain only, the body capped, the whole fetch timed.
+ * followed, 200 and text/plain only, the body capped, the whole fetch timed. The policy
+ * is parsed as the body arrives (stsm_sts_policy_parser): no body buffer, so every policy
+ * up to the RFC's cap is read, on the smallest device too.
  *
  * The address of mta-sts.<domain> may be asked ahead (stsm_sts_fetch_prepare()), beside
  * the TXT query that decides whether a fetch happens at all: nothing connects before
@@ -18,15 +20,12 @@
 #include "stsm_mta_sts.h"
 #include "stsm_resolver.h"
 
-#if STSM_STS_FETCH_BODY_MAX > STSM_STS_POLICY_MAX
-#error "STSM_STS_FETCH_BODY_MAX above STSM_STS_POLICY_MAX: the RFC's cap is the most a policy may be"
-#endif
-
 struct stsm_sts_fetch;
 typedef void (*stsm_sts_fetch_done_fn)(void *arg, struct stsm_sts_fetch *fetch);
 
-/** One fetch. Large (the body buffer): allocate statically. Results are read once `done`
- *  ran: `status` (STSM_OK with `policy`, or why not), and the details below. */
+/** One fetch (some 10 KiB on a device: the policy's rows, the address query, the
+ *  connection): allocate statically. Results are read once `done` ran: `status` (STSM_OK
+ *  with `policy`, or why not), and the details below. */
 struct stsm_sts_fetch {
     stsm_status_t status;
     struct stsm_sts_policy policy;
@@ -35,13 +34,14 @@ struct stsm_sts_fetch {
     bool content_type_relaxed;         /* a non-text/plain type was let through (setting) */
     size_t policy_line;                /* invalid policy: the line and the reason */
     const char *policy_reason;
-    /* STSM_ERR_CAPACITY with this set: the server answered 200 with an accepted type and a
-     * complete body of `body_size` bytes, more than this device keeps but within the RFC's
-     * STSM_STS_POLICY_MAX. A policy exists that we cannot read: fail closed, never treat
-     * it as "no policy". Without it, STSM_ERR_CAPACITY is a body over STSM_STS_POLICY_MAX,
-     * which the RFC lets a client treat as no policy. */
+    /* Always false now. It was set, with STSM_ERR_CAPACITY, for a policy within the RFC's
+     * cap but over a device's body buffer; the policy is parsed as it arrives since, so
+     * every policy up to STSM_STS_POLICY_MAX is read whatever the device. Kept while the
+     * lookup still reads it (stsm_sts_lookup.c, policy_too_big). STSM_ERR_CAPACITY is now
+     * only a body over STSM_STS_POLICY_MAX, which the RFC lets a client treat as no
+     * policy. */
     bool too_big_for_device;
-    size_t body_size;
+    size_t body_size;                  /* body bytes of a complete response */
     bool host_cname;                   /* mta-sts.<domain> reached its address through a CNAME */
     char host_canonical[STSM_HOSTNAME_MAX + 1];
     char host[STSM_HOSTNAME_MAX + 1];  /* mta-sts.<domain> */
@@ -60,7 +60,7 @@ struct stsm_sts_fetch {
     size_t request_len, request_sent;
     stsm_sts_fetch_done_fn done;
     void *arg;
-    uint8_t body[STSM_STS_FETCH_BODY_MAX];
+    struct stsm_sts_policy_parser parser;   /* fed the body of a 200 with an accepted type */
 };
 
 /**
@@ -85,9 +85,9 @@ void stsm_sts_fetch_cancel(struct stsm_sts_fetch *fetch);
  * still fails with STSM_ERR_TIMEOUT at it. The body counts only when its framing says it
  * is whole: Content-Length reached, the last chunk, or (no framing) the server's TLS
  * close_notify; a bare TCP close fails with STSM_ERR_TLS_TRUNCATED, a short body with
- * STSM_ERR_PEER_CLOSED. A body over STSM_STS_POLICY_MAX fails with STSM_ERR_CAPACITY; one
- * that fits the RFC's cap but not this device's buffer too, with `too_big_for_device` set
- * (see there). With `relax_content_type` a
+ * STSM_ERR_PEER_CLOSED. A body over STSM_STS_POLICY_MAX fails with STSM_ERR_CAPACITY. An
+ * invalid policy fails with STSM_ERR_STS_POLICY_INVALID only once the body is complete
+ * (a cut one fails as cut). With `relax_content_type` a
  * policy served with another Content-Type is accepted (and flagged). When `fetch` was
  * prepared for the same domain, its address lookup (under way, answered or failed) is
  * used instead of a new one; otherwise one starts here. Returns STSM_OK (`done` runs
@@ -97,12 +97,5 @@ void stsm_sts_fetch_cancel(struct stsm_sts_fetch *fetch);
 stsm_status_t stsm_sts_fetch_start(struct stsm_sts_fetch *fetch, const char *domain, struct stsm_tls *tls,
                                    uint32_t timeout_ms, bool relax_content_type,
                                    stsm_sts_fetch_done_fn done, void *arg);
-
-/**
- * Keeps at most `keep` bytes of the body (never more than the buffer holds), as a device
- * with a smaller STSM_STS_FETCH_BODY_MAX would: for tests on the host. Call right after
- * stsm_sts_fetch_start() returned STSM_OK, before the loop runs.
- */
-void stsm_sts_fetch_limit_body(struct stsm_sts_fetch *fetch, size_t keep);
 
 #endif /* STSM_STS_FETCH_H */

@@ -1,10 +1,12 @@
 /*
  * libFuzzer harness for the HTTP/1.1 response parser (the MTA-STS policy fetch). The
- * first byte picks the longest body accepted and how much of it is stored (body_keep),
- * the second how the response is cut into segments; the rest is the server's response. The response is parsed twice, whole and
- * in segments, and both parses must agree on every result: framing may not depend on
- * where TCP cut the stream. A parse that completes must respect the buffer and the
- * declared Content-Length; the connection's end completes only a body delimited by it.
+ * first byte picks the longest body accepted, the second how the response is cut into
+ * segments; the rest is the server's response. The response is parsed three times, whole,
+ * in segments and one byte at a time, and the parses must agree on every result, the body
+ * handed on included: framing may not depend on where TCP cut the stream. The body is
+ * gathered into a buffer of exactly the cap (ASan sees a byte handed on past it). A parse
+ * that completes must respect the declared Content-Length; the connection's end completes
+ * only a body delimited by it.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,18 +18,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const size_t caps[] = { 0, 1, 5, 64, 256, 4096, 16 * 1024, 65536 };
 
-/* Feeds `len` bytes in segments whose sizes follow `cut` (0: all at once); returns the
- * first status that is not OK, or OK. */
-static stsm_status_t parse(struct stsm_http_response *r, uint8_t *body, size_t cap, size_t keep,
-                           const uint8_t *data, size_t len, unsigned cut)
+struct sink {
+    uint8_t *buf;
+    size_t cap, len;
+};
+
+static void take_body(void *arg, const uint8_t *data, size_t len)
 {
-    stsm_http_response_init(r, body, cap);
-    r->body_keep = keep;
+    struct sink *s = arg;
+    if (len == 0 || len > s->cap - s->len) {
+        abort();   /* an empty piece, or body past the cap */
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+}
+
+/* Feeds `len` bytes in segments whose sizes follow `cut` (0: all at once, 1: byte by
+ * byte); returns the first status that is not OK, or OK. */
+static stsm_status_t parse(struct stsm_http_response *r, struct sink *s, const uint8_t *data, size_t len,
+                           unsigned cut)
+{
+    s->len = 0;
+    stsm_http_response_init(r, s->cap, take_body, s);
     size_t i = 0;
     unsigned step = 0;
     while (i < len) {
         size_t n = len - i;
-        if (cut != 0) {
+        if (cut == 1) {
+            n = 1;
+        } else if (cut != 0) {
             size_t seg = 1u + ((cut * 7u + step * 13u) % (cut + 1u));
             n = seg < n ? seg : n;
         }
@@ -41,10 +60,10 @@ static stsm_status_t parse(struct stsm_http_response *r, uint8_t *body, size_t c
     return STSM_OK;
 }
 
-static void check_response(const struct stsm_http_response *r, size_t cap, size_t keep)
+static void check_response(const struct stsm_http_response *r, const struct sink *s)
 {
     size_t ct = strnlen(r->content_type, sizeof r->content_type);
-    if (r->body_len > cap || r->body_keep != keep || ct == sizeof r->content_type) {
+    if (r->body_len > s->cap || r->body_len != s->len || ct == sizeof r->content_type) {
         abort();
     }
     for (size_t i = 0; i < ct; i++) {
@@ -62,36 +81,41 @@ static void check_response(const struct stsm_http_response *r, size_t cap, size_
     }
 }
 
+static bool same(const struct stsm_http_response *a, const struct sink *sa, const struct stsm_http_response *b,
+                 const struct sink *sb)
+{
+    return a->complete == b->complete && a->status == b->status && a->body_len == b->body_len &&
+           sa->len == sb->len && memcmp(sa->buf, sb->buf, sa->len) == 0 &&
+           strcmp(a->content_type, b->content_type) == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct stsm_http_response whole, cut;
+    static struct stsm_http_response whole, cut, bytes;
     if (size < 2) {
         return 0;
     }
     size_t cap = caps[data[0] & 7u];
-    unsigned keep_sel = (data[0] >> 3) & 3u;   /* all of it, half, one byte, nothing */
-    size_t keep = keep_sel == 0 ? cap : keep_sel == 1 ? cap / 2 : keep_sel == 2 ? (cap < 1 ? cap : 1) : 0;
     unsigned segment = data[1];
     data += 2;
     size -= 2;
-    /* Buffers of exactly `keep` bytes, so a write past what may be stored is caught by ASan. */
-    uint8_t *body_whole = malloc(keep ? keep : 1);
-    uint8_t *body_cut = malloc(keep ? keep : 1);
-    if (body_whole == NULL || body_cut == NULL) {
+    struct sink s_whole = { malloc(cap ? cap : 1), cap, 0 };
+    struct sink s_cut = { malloc(cap ? cap : 1), cap, 0 };
+    struct sink s_bytes = { malloc(cap ? cap : 1), cap, 0 };
+    if (s_whole.buf == NULL || s_cut.buf == NULL || s_bytes.buf == NULL) {
         abort();
     }
-    stsm_status_t st_whole = parse(&whole, body_whole, cap, keep, data, size, 0);
-    stsm_status_t st_cut = parse(&cut, body_cut, cap, keep, data, size, segment ? segment : 1);
-    size_t stored = whole.body_len < keep ? whole.body_len : keep;
+    stsm_status_t st_whole = parse(&whole, &s_whole, data, size, 0);
+    stsm_status_t st_cut = parse(&cut, &s_cut, data, size, segment > 1 ? segment : 2);
+    stsm_status_t st_bytes = parse(&bytes, &s_bytes, data, size, 1);
     /* A refused response is refused the same way however it was cut (how much of its body
-     * was taken before the refusal is of no use to anyone). */
-    if (st_whole != st_cut ||
-        (st_whole == STSM_OK &&
-         (whole.complete != cut.complete || whole.status != cut.status || whole.body_len != cut.body_len ||
-          memcmp(body_whole, body_cut, stored) != 0 || strcmp(whole.content_type, cut.content_type) != 0))) {
+     * was handed on before the refusal is of no use to anyone). */
+    if (st_whole != st_cut || st_whole != st_bytes ||
+        (st_whole == STSM_OK && (!same(&whole, &s_whole, &cut, &s_cut) || !same(&whole, &s_whole, &bytes, &s_bytes)))) {
         abort();
     }
-    check_response(&whole, cap, keep);
+    check_response(&whole, &s_whole);
+    check_response(&bytes, &s_bytes);
     if (st_whole == STSM_OK) {
         bool was_complete = whole.complete;
         stsm_status_t st_eof = stsm_http_response_eof(&whole);
@@ -100,9 +124,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (!was_complete && whole.complete && (whole.have_length || whole.chunked))) {
             abort();
         }
-        check_response(&whole, cap, keep);
+        check_response(&whole, &s_whole);
     }
-    free(body_whole);
-    free(body_cut);
+    free(s_whole.buf);
+    free(s_cut.buf);
+    free(s_bytes.buf);
     return 0;
 }

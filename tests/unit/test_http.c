@@ -1,15 +1,32 @@
 /* HTTP/1.1 response parsing for the policy fetch: framing by length, chunks and close,
- * fed whole and byte by byte; caps and malformed responses. */
+ * fed whole and byte by byte; caps and malformed responses; the body handed on in pieces. */
 #include "stsm_check.h"
 #include "stsm_http.h"
 
 static struct stsm_http_response r;
 static uint8_t body[256];
+static size_t body_got, body_calls;
+static bool body_overrun;
+
+/* The body sink: appends what the parser hands on, and notes a piece past the buffer. */
+static void take_body(void *arg, const uint8_t *data, size_t len)
+{
+    (void)arg;
+    body_calls++;
+    if (len == 0 || len > sizeof body - body_got) {
+        body_overrun = true;
+        return;
+    }
+    memcpy(body + body_got, data, len);
+    body_got += len;
+}
 
 /* Feeds `text` whole or one byte at a time; returns the first non-OK status or OK. */
 static stsm_status_t feed(const char *text, bool bytewise, size_t cap)
 {
-    stsm_http_response_init(&r, body, cap);
+    body_got = body_calls = 0;
+    body_overrun = false;
+    stsm_http_response_init(&r, cap, take_body, NULL);
     size_t len = strlen(text);
     for (size_t i = 0; i < len;) {
         size_t n = bytewise ? 1 : len - i;
@@ -24,7 +41,124 @@ static stsm_status_t feed(const char *text, bool bytewise, size_t cap)
 
 static bool body_is(const char *want)
 {
-    return r.body_len == strlen(want) && memcmp(body, want, r.body_len) == 0;
+    return !body_overrun && r.body_len == strlen(want) && body_got == r.body_len && memcmp(body, want, r.body_len) == 0;
+}
+
+/* Feeds `len` bytes in two pieces cut at `at`; returns the first non-OK status or OK. */
+static stsm_status_t feed_split(const char *text, size_t len, size_t at, size_t cap)
+{
+    body_got = body_calls = 0;
+    body_overrun = false;
+    stsm_http_response_init(&r, cap, take_body, NULL);
+    stsm_status_t st = stsm_http_response_feed(&r, (const uint8_t *)text, at);
+    return st != STSM_OK ? st : stsm_http_response_feed(&r, (const uint8_t *)text + at, len - at);
+}
+
+/* The body is handed on as it comes, unframed, whatever the cut: every cut of a chunked
+ * response (inside a chunk-size line, its extension, between CR and LF, inside the
+ * trailers) gives the same body; NUL bytes pass as bytes. */
+static void test_pieces(void)
+{
+    static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "1b;name=\"v\"\r\nversion: STSv1\r\nmode: none\r\r\n"
+                                  "3\r\n\0\n\0\r\n0\r\nX-T: 1\r\n\r\n";
+    static const char want[] = "version: STSv1\r\nmode: none\r\0\n\0";
+    size_t len = sizeof chunked - 1, want_len = sizeof want - 1;
+    bool all_same = true;
+    for (size_t at = 0; at <= len; at++) {
+        stsm_status_t st = feed_split(chunked, len, at, sizeof body);
+        all_same = all_same && st == STSM_OK && r.complete && !body_overrun && body_got == want_len &&
+                   r.body_len == want_len && memcmp(body, want, want_len) == 0;
+    }
+    CHECK_CASE("chunked body cut at every byte, chunk-size lines included: the same body");
+    CHECK(all_same);
+
+    CHECK_CASE("chunked body byte by byte: one piece a byte, no framing byte handed on");
+    body_got = body_calls = 0;
+    body_overrun = false;
+    stsm_http_response_init(&r, sizeof body, take_body, NULL);
+    for (size_t i = 0; i < len; i++) {
+        CHECK_INT(stsm_http_response_feed(&r, (const uint8_t *)chunked + i, 1), STSM_OK);
+    }
+    CHECK(r.complete && body_got == want_len && memcmp(body, want, want_len) == 0);
+    CHECK_INT(body_calls, want_len);
+
+    CHECK_CASE("whole: one piece a chunk");
+    CHECK_INT(feed_split(chunked, len, len, sizeof body), STSM_OK);
+    CHECK_INT(body_calls, 2);
+    CHECK(!body_overrun && r.body_len == want_len && memcmp(body, want, want_len) == 0);
+
+    CHECK_CASE("no sink: the body is counted");
+    stsm_http_response_init(&r, 16, NULL, NULL);
+    static const char counted[] = "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef";
+    CHECK_INT(stsm_http_response_feed(&r, (const uint8_t *)counted, sizeof counted - 1), STSM_OK);
+    CHECK(r.complete);
+    CHECK_INT(r.body_len, 16);
+}
+
+/* A body of exactly the cap is taken, one byte more is refused before any of the excess is
+ * handed on, whatever the framing; a line at STSM_HTTP_LINE_MAX is taken, one over is not. */
+static void test_limits(void)
+{
+    static const struct {
+        const char *intent;
+        const char *text;
+        stsm_status_t status;
+    } cases[] = {
+        { "Content-Length at the cap", "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK },
+        { "Content-Length one over the cap", "HTTP/1.1 200 OK\r\nContent-Length: 17\r\n\r\n0123456789abcdefg",
+          STSM_ERR_CAPACITY },
+        { "chunks summing to the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "8\r\n01234567\r\n8\r\n89abcdef\r\n0\r\n\r\n", STSM_OK },
+        { "chunks one over the cap", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "8\r\n01234567\r\n9\r\n89abcdefg\r\n0\r\n\r\n", STSM_ERR_CAPACITY },
+        { "close-delimited at the cap", "HTTP/1.1 200 OK\r\n\r\n0123456789abcdef", STSM_OK },
+        { "close-delimited one over the cap", "HTTP/1.1 200 OK\r\n\r\n0123456789abcdefg", STSM_ERR_CAPACITY },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int bytewise = 0; bytewise <= 1; bytewise++) {
+            CHECK_CASE(cases[i].intent);
+            CHECK_INT(feed(cases[i].text, bytewise, 16), cases[i].status);
+            CHECK(!body_overrun && body_got <= 16 && body_got == r.body_len);
+            if (cases[i].status == STSM_OK) {
+                CHECK_INT(r.body_len, 16);
+                CHECK(memcmp(body, "0123456789abcdef", 16) == 0);
+            }
+        }
+    }
+
+    /* The CR is a byte of the line until its LF comes: with CRLF a line holds one byte
+     * less than with LF alone. */
+    static char text[STSM_HTTP_LINE_MAX + 128];
+    static const struct {
+        const char *intent;
+        const char *head;
+        size_t fill;       /* 'x's after `head`: the line is head + fill bytes */
+        const char *eol;
+        stsm_status_t status;
+    } lines[] = {
+        { "header line of STSM_HTTP_LINE_MAX bytes, LF", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 3, "\n", STSM_OK },
+        { "header line one over, LF", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 2, "\n", STSM_ERR_PEER_PROTOCOL },
+        { "header line of STSM_HTTP_LINE_MAX bytes with its CR", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 4,
+          "\r\n", STSM_OK },
+        { "header line one over with its CR", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 3, "\r\n",
+          STSM_ERR_PEER_PROTOCOL },
+        { "chunk-size line at the limit (extension)", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;",
+          STSM_HTTP_LINE_MAX - 3, "\r\n", STSM_OK },
+        { "chunk-size line one over", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;",
+          STSM_HTTP_LINE_MAX - 2, "\r\n", STSM_ERR_PEER_PROTOCOL },
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        size_t n = strlen(lines[i].head);
+        memcpy(text, lines[i].head, n);
+        memset(text + n, 'x', lines[i].fill);
+        n += lines[i].fill;
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s", lines[i].eol);
+        for (int bytewise = 0; bytewise <= 1; bytewise++) {
+            CHECK_CASE(lines[i].intent);
+            CHECK_INT(feed(text, bytewise, sizeof body), lines[i].status);
+        }
+    }
 }
 
 int main(void)
@@ -123,6 +257,9 @@ int main(void)
     memset(big, 'x', sizeof big - 1);
     memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
     CHECK_INT(feed(big, false, sizeof body), STSM_ERR_PEER_PROTOCOL);
+
+    test_pieces();
+    test_limits();
 
     CHECK_CASE("request");
     char req[256];
