@@ -1,10 +1,12 @@
 /*
  * A board's bring-up image: the boot steps of the full app (stsm_mcu_boot.c: settings,
- * random generator, lwIP on the board's Ethernet controller, DHCP, SNTP) and one DNS query
- * through lwIP, for the MTA-STS policy host of the first recipient's domain. It proves
- * the port and its Ethernet driver (frames both ways, broadcast and unicast, UDP) on a
- * board where the full app does not link yet (lm3s6965evb: see port/lm3s6965/README.md),
- * and prints the same footprint lines as the full app for what it uses.
+ * random generator, lwIP on the board's Ethernet controller, DHCP, SNTP), one DNS query
+ * through lwIP, for the MTA-STS policy host of the first recipient's domain, and a boot
+ * counter in a flash store on the outbox's area, rewritten often enough that pages are
+ * reclaimed and erased. It proves the port, its Ethernet driver (frames both ways,
+ * broadcast and unicast, UDP) and its flash driver on a board where the full app does not
+ * link yet (lm3s6965evb: see port/lm3s6965/README.md), and prints the footprint lines of
+ * the full app for what it uses.
  */
 #include <string.h>
 
@@ -16,8 +18,13 @@
 #include "stsm_mcu_boot.h"
 #include "stsm_mps2.h"
 #include "stsm_settings.h"
+#include "stsm_store.h"
 
 #define DNS_TIMEOUT_MS 10000u
+#define KEY_BOOTS 1u
+#define KEY_CHURN 2u
+#define CHURN_LEN 600u
+#define CHURN_PUTS 30u   /* 18 KB through a 16 KiB ring: pages reclaimed and erased */
 
 static struct stsm_settings settings;
 
@@ -72,6 +79,38 @@ static int resolve_policy_host(void)
     return 0;
 }
 
+/* Counts this boot in the store on the outbox's flash area (STSM_ERR_NOT_FOUND: the first
+ * boot), after enough puts to make the store reclaim pages. */
+static int count_boot(void)
+{
+    static struct stsm_flash_area area;
+    static struct stsm_store store;
+    static uint8_t churn[CHURN_LEN];
+    stsm_mps2_outbox_area(&area);
+    stsm_status_t st = stsm_store_mount(&store, &area);
+    uint32_t boots = 0;
+    const uint8_t *data;
+    size_t len;
+    if (st == STSM_OK && stsm_store_get(&store, KEY_BOOTS, &data, &len) == STSM_OK && len == sizeof boots) {
+        memcpy(&boots, data, sizeof boots);
+    }
+    boots++;
+    for (uint32_t i = 0; st == STSM_OK && i < CHURN_PUTS; i++) {
+        memset(churn, (int)(boots + i), sizeof churn);
+        st = stsm_store_put(&store, KEY_CHURN, churn, sizeof churn);
+    }
+    if (st == STSM_OK) {
+        st = stsm_store_put(&store, KEY_BOOTS, &boots, sizeof boots);
+    }
+    if (st != STSM_OK) {
+        stsm_mps2_diagf("bring-up: flash store: %s\n", stsm_status_str(st));
+        return STSM_MCU_EXIT_OSERR;
+    }
+    stsm_mps2_diagf("bring-up: flash store: boot %u, %u pages erased\n", (unsigned)boots,
+                    (unsigned)stsm_store_stats(&store)->erases);
+    return 0;
+}
+
 int main(void)
 {
     int rc = stsm_mcu_boot(&settings);
@@ -86,6 +125,9 @@ int main(void)
     }
     if (rc == 0 && settings.mail.to_count > 0) {
         rc = resolve_policy_host();
+    }
+    if (rc == 0) {
+        rc = count_boot();
     }
     stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
     size_t pools_peak = 0, pools_size = 0;

@@ -4,7 +4,9 @@
 # the clock from the lab's NTP server (named by DHCP), and the address of
 # mta-sts.example.test from the lab's DNS server. Two boots on one store file: the first
 # starts from the factory seed and writes the device record into flash through
-# semihosting (port/lm3s6965/stsm_lm3s_store.c), the second reads it back from flash.
+# semihosting (port/lm3s6965/stsm_lm3s_store.c), the second reads it back from flash; a
+# boot counter in a flash store (stsm_store.h) on the outbox's area, rewritten until pages
+# are reclaimed and erased, counts 1 then 2.
 # The painted stack's high-water mark stays within the linker script's reserve.
 set -u -o pipefail
 elf=$1 state=$2
@@ -31,6 +33,8 @@ check [ $rc2 -eq 0 ]
 check grep -Eq '^stsmail [0-9.]+ on lm3s6965evb: booted ' <<< "$out"
 check grep -q '^random: factory seed (no device record yet)$' <<< "$out"
 check grep -q '^random: seed from the device record$' <<< "$out2"
+check grep -Eq '^bring-up: flash store: boot 1, [1-9][0-9]* pages erased$' <<< "$out"
+check grep -Eq '^bring-up: flash store: boot 2, [1-9][0-9]* pages erased$' <<< "$out2"
 check [ "$(stat -c %s "$work/store.bin" 2>/dev/null)" = 26624 ]   # lm3s6965.ld: the 26 KiB store
 check grep -Eq '^network up: 192\.0\.2\.1[0-9][0-9] \(DHCP\), DNS 192\.0\.2\.1, MAC 52:54:00:12:34:56$' <<< "$out"
 clock=$(sed -n 's/^clock set by NTP: \(.*\) UTC$/\1/p' <<< "$out")
