@@ -554,7 +554,6 @@ static void summarize(struct stsm_outbox_summary *sum, const struct content *m, 
     sum->severity = s->severity;
     sum->attempted = s->attempts > 0;
     for (size_t i = 0; i < m->to_count; i++) {
-        sum->domain_hash[i] = domain_hash(m->to[i], m->to_len[i]);
         if (s->rcpt[i] == STSM_RCPT_PENDING) {
             sum->pending |= 1u << i;
         }
@@ -1084,32 +1083,36 @@ stsm_status_t stsm_outbox_clock_known(struct stsm_outbox *outbox, int64_t now)
 
 /* ---- choosing the next message ------------------------------------------------------ */
 
-/* When the domain cap lets message `sum` start (0: now). Only first attempts count. */
+/* When the domain cap lets message `sum` start (0: now). Only first attempts count. The
+ * recipients' domains are read from the store (not kept in RAM for every message): only
+ * while a cap is set, for messages not attempted yet. */
 static int64_t cap_release(const struct stsm_outbox *ob, const struct stsm_outbox_summary *sum, int64_t now)
 {
     uint32_t cap = ob->config.domain_hourly_cap;
-    if (cap == 0 || sum->attempted) {
-        return 0;
+    struct content m;
+    if (cap == 0 || sum->attempted || read_content(ob, sum->id, &m) != STSM_OK) {
+        return 0;   /* a message that cannot be read is not held here: it fails when taken */
     }
     int64_t release = 0;
     if (ob->sent_count == STSM_OUTBOX_CAP_TRACK && ob->sent[0].at + HOUR_S > now) {
         release = ob->sent[0].at + HOUR_S;   /* nothing more can be remembered this hour */
     }
-    for (size_t r = 0; r < STSM_SMTP_MAX_RCPT; r++) {
+    for (size_t r = 0; r < m.to_count; r++) {
         if ((sum->pending & (1u << r)) == 0) {
             continue;
         }
+        uint32_t h = domain_hash(m.to[r], m.to_len[r]);
         /* The (n - cap + 1)-th newest start in the hour must age out before one more may go. */
         size_t n = 0;
         for (size_t i = 0; i < ob->sent_count; i++) {
-            n += ob->sent[i].domain_hash == sum->domain_hash[r] && ob->sent[i].at + HOUR_S > now;
+            n += ob->sent[i].domain_hash == h && ob->sent[i].at + HOUR_S > now;
         }
         if (n < cap) {
             continue;
         }
         size_t skip = n - cap;
         for (size_t i = 0; i < ob->sent_count; i++) {
-            if (ob->sent[i].domain_hash == sum->domain_hash[r] && ob->sent[i].at + HOUR_S > now) {
+            if (ob->sent[i].domain_hash == h && ob->sent[i].at + HOUR_S > now) {
                 if (skip-- == 0) {
                     if (ob->sent[i].at + HOUR_S > release) {
                         release = ob->sent[i].at + HOUR_S;

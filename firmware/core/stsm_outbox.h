@@ -168,14 +168,13 @@ struct stsm_outbox {
     uint32_t next_id;
     uint32_t id_reserved;            /* ids below this are covered by the high-water record */
     /* RAM summary of every kept message, oldest (lowest id) first, so choosing the next
-     * one reads no flash. */
+     * one reads no flash (but the recipients' domains, while a domain cap is set). */
     size_t count;
     struct stsm_outbox_summary {
         uint32_t id;
         uint32_t key_hash;           /* of key and recipients; 0: no key */
         int64_t window_start;        /* the coalescing window it belongs to opened then */
         int64_t next_attempt;
-        uint32_t domain_hash[STSM_SMTP_MAX_RCPT];
         uint32_t pending;            /* bit i: recipient i pending; 0: settled (an anchor) */
         uint8_t severity;
         bool attempted;              /* at least one attempt began */
