@@ -205,7 +205,12 @@ struct stsm_delivery {
     bool group[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* recipients of the current domain
                                                                 (or all, relay), per message */
     char domain[STSM_HOSTNAME_MAX + 1];
-    struct stsm_route route;             /* MX mode */
+    /* Where the group's servers come from: one or the other, by the settings' mode for the
+     * whole delivery, never both. */
+    union {
+        struct stsm_route route;                /* MX mode */
+        struct stsm_resolver_query query;       /* relay mode: the relay's address */
+    };
     stsm_status_t route_status;
     const struct stsm_mx_set *hosts;     /* the group's MX hosts (MX mode), once routed */
     size_t host_index;
@@ -216,7 +221,6 @@ struct stsm_delivery {
                                             its TXT id beside the delivery (sts.early) */
     bool plaintext_retry;                /* the current host's attempt deliberately skips STARTTLS */
     struct stsm_smtp_result last_failure;
-    struct stsm_resolver_query query;    /* relay mode: the relay's address */
     char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
     ip_addr_t server_address;
     uint16_t server_port;
