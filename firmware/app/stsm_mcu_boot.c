@@ -7,6 +7,9 @@
 #include "lwip/dhcp.h"
 #include "lwip/dns.h"
 #include "lwip/init.h"
+#include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
+#include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 #include "mbedtls/version.h"
@@ -139,4 +142,31 @@ int stsm_mcu_clock_up(void)
     /* A worn-out or failing flash only loses the rollback protection of later boots. */
     (void)stsm_mps2_clock_save_floor();
     return 0;
+}
+
+void stsm_mcu_report_footprint(void)
+{
+    stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
+    /* Each pool's peak and failed allocations: a pool that ran out must show (the QEMU
+     * tests fail on any lwip_errors). */
+    static const char *const pool_names[] = {
+#define LWIP_MEMPOOL(name, num, size, desc) #name,
+#include "lwip/priv/memp_std.h"
+    };
+    size_t pools_peak = 0, pools_size = 0, errors = lwip_stats.mem.err;
+    for (int i = 0; i < MEMP_MAX; i++) {
+        const struct stats_mem *st = memp_pools[i]->stats;
+        pools_peak += (size_t)st->max * memp_pools[i]->size;
+        pools_size += (size_t)memp_pools[i]->num * memp_pools[i]->size;
+        errors += st->err;
+        stsm_mps2_diagf("footprint: memp %s %u of %u, err %u\n", pool_names[i], (unsigned)st->max,
+                        (unsigned)memp_pools[i]->num, (unsigned)st->err);
+    }
+    stsm_mps2_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
+    stsm_mps2_diagf("footprint: lwip_errors %u\n", (unsigned)errors);
+    stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
+                    (unsigned)STSM_SETTINGS_ARENA_SIZE);
+    stsm_mps2_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mps2_stack_peak());
+    extern uint8_t __stack_top[], __stack_limit[];   /* the linker script's stack reserve */
+    stsm_mps2_diagf("footprint: stack_reserve %u\n", (unsigned)(__stack_top - __stack_limit));
 }

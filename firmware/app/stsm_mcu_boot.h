@@ -32,4 +32,10 @@ int stsm_mcu_clock_up(void);
 /** One turn of the main loop: received frames into lwIP, lwIP's timers that are due. */
 void stsm_mcu_poll(void);
 
+/** Prints the run-time half of the footprint (tests/bench/footprint.sh and
+ *  tests/qemu/footprint_check.sh read these lines): lwIP's heap and each pool, their peaks
+ *  and failed allocations (lwip_errors), the settings parse's cJSON arena, the painted
+ *  stack's high-water mark and its reserve. */
+void stsm_mcu_report_footprint(void);
+
 #endif /* STSM_MCU_BOOT_H */

@@ -11,9 +11,6 @@
 #include <string.h>
 
 #include "lwip/dns.h"
-#include "lwip/memp.h"
-#include "lwip/priv/memp_priv.h"
-#include "lwip/stats.h"
 #include "lwip/sys.h"
 #include "stsm_mcu_boot.h"
 #include "stsm_mps2.h"
@@ -129,13 +126,6 @@ int main(void)
     if (rc == 0) {
         rc = count_boot();
     }
-    stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
-    size_t pools_peak = 0, pools_size = 0;
-    for (int i = 0; i < MEMP_MAX; i++) {
-        pools_peak += (size_t)memp_pools[i]->stats->max * memp_pools[i]->size;
-        pools_size += (size_t)memp_pools[i]->num * memp_pools[i]->size;
-    }
-    stsm_mps2_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
-    stsm_mps2_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mps2_stack_peak());
+    stsm_mcu_report_footprint();
     return rc;
 }

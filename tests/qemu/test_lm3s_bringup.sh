@@ -7,7 +7,8 @@
 # semihosting (port/lm3s6965/stsm_lm3s_store.c), the second reads it back from flash; a
 # boot counter in a flash store (stsm_store.h) on the outbox's area, rewritten until pages
 # are reclaimed and erased, counts 1 then 2.
-# The painted stack's high-water mark stays within the linker script's reserve.
+# No lwIP allocation fails, and the painted stack's high-water mark stays STACK_MARGIN
+# below the linker script's reserve (footprint_check.sh).
 set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
@@ -45,12 +46,8 @@ want=$(ip netns exec "$LAB_NS" dig +short @"$LAB_DNS" mta-sts.example.test A 2>/
 check [ -n "$want" ]
 check grep -qx "bring-up: mta-sts.example.test is $want" <<< "$out"
 check grep -q 'DHCPACK(br0) 192.0.2.1[0-9][0-9] 52:54:00:12:34:56' "$LAB_STATE/log/dnsmasq-queries.log"
-sym() { arm-none-eabi-nm "$elf" | awk -v s="$1" '$3 == s { print $1 }'; }
-reserve=$(( 0x$(sym __stack_top) - 0x$(sym __stack_limit) ))
-peak=$(sed -n 's/^footprint: stack_peak \([0-9]*\)$/\1/p' <<< "$out" | tail -1)
-echo "NOTE stack: peak ${peak:-?} of a $reserve-byte reserve"
-check [ -n "$peak" ]
-check [ "${peak:-0}" -gt 0 ]
-check [ "${peak:-0}" -lt "$reserve" ]
+. "$(dirname "$0")/footprint_check.sh"
+check footprint_ok "$elf" "$out"    # no failed lwIP allocation, stack peak STACK_MARGIN below the reserve
+check footprint_ok "$elf" "$out2"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

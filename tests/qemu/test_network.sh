@@ -1,10 +1,11 @@
 #!/bin/bash
-# Lab test: the firmware on QEMU mps2-an385, its LAN9118 on the lab's TAP, gets a DHCP
-# lease, sets its clock from the lab's NTP server (named by DHCP), resolves the MX hosts
-# of an enforce MTA-STS lab domain, fetches its policy over verified HTTPS, and delivers
-# an alert over verified STARTTLS to the lab's Postfix, which stores it in its Maildir.
+# Lab test: the firmware on QEMU (BOARD: mps2-an385, the default, or lm3s6965evb), its
+# Ethernet controller on the lab's TAP, gets a DHCP lease, sets its clock from the lab's
+# NTP server (named by DHCP), resolves the MX hosts of an enforce MTA-STS lab domain,
+# fetches its policy over verified HTTPS, and delivers an alert over verified STARTTLS to
+# the lab's Postfix, which stores it in its Maildir.
 set -u -o pipefail
-elf=$1 state=$2
+elf=$1 state=$2 board=${3:-mps2-an385}
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/footprint_check.sh"
@@ -15,7 +16,7 @@ printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "%s", "to": ["ops@e
   > "$state/fw-settings.json"
 rm -f "$state/fw-store.bin"   # the policy cache's flash, empty as on a new device
 boot() {
-  ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
+  ip netns exec "$LAB_NS" "$top/toolchain/qemu-board.sh" --board "$board" --nic "$LAB_TAP_QEMU" --timeout 120 \
     --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
     --store "$state/fw-store.bin" "$elf" 2>&1 | tr -d '\r'
 }
@@ -57,8 +58,8 @@ for _ in $(seq 50); do   # Postfix stores asynchronously
   sleep 0.2
 done
 check [ -n "$stored" ]
-[ -z "$stored" ] || check grep -q '^Subject: stsmail alert from mps2-an385' "$stored"
-[ -z "$stored" ] || check grep -q 'booted on mps2-an385 and reached the network' "$stored"
+[ -z "$stored" ] || check grep -q "^Subject: stsmail alert from $board" "$stored"
+[ -z "$stored" ] || check grep -q "booted on $board and reached the network" "$stored"
 check grep -q 'DHCPACK(br0) 192.0.2.1[0-9][0-9] 52:54:00:12:34:56' "$LAB_STATE/log/dnsmasq-queries.log"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
