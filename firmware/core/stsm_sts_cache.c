@@ -386,10 +386,12 @@ uint32_t stsm_sts_cache_piece_digest(const struct stsm_sts_cache_entry *e)
     return digest(e, 1);
 }
 
+/* A NUL inside the text would cut it short where it is read: refused (save() never
+ * writes one), so what loads is exactly what was stored. */
 static bool get_str(struct stsm_cursor *c, char *out, size_t cap)
 {
     uint8_t n;
-    if (!stsm_cursor_u8(c, &n) || n >= cap || !stsm_cursor_bytes(c, out, n)) {
+    if (!stsm_cursor_u8(c, &n) || n >= cap || !stsm_cursor_bytes(c, out, n) || memchr(out, '\0', n) != NULL) {
         return false;
     }
     out[n] = '\0';

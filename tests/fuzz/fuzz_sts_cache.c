@@ -3,9 +3,10 @@
  * (one entry, the firmware's flash store record). The input is loaded both ways as it
  * is, and once more with its trailing CRC-32 recomputed so that the fuzzer reaches the
  * entries behind the checksum. A blob or piece that loads holds only valid entries; it
- * serialises again (whatever loads can be stored), and that loads into the same entries
- * and serialises to the same bytes. A piece is a blob of exactly one entry: the input
- * loads as a piece exactly when it loads as a blob holding one entry.
+ * serialises again (whatever loads can be stored) to the very bytes it was loaded from
+ * (one encoding per content), and that loads into the same entries. A piece is a blob
+ * of exactly one entry: the input loads as a piece exactly when it loads as a blob
+ * holding one entry.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,7 +88,7 @@ static void round_trip(const uint8_t *data, size_t size)
     }
     check_cache(&first);
     size_t n = stsm_sts_cache_save(&first, blob, sizeof blob);
-    if (n == 0 || stsm_sts_cache_load(&second, blob, n) != STSM_OK) {
+    if (n == 0 || n != size || memcmp(blob, data, n) != 0 || stsm_sts_cache_load(&second, blob, n) != STSM_OK) {
         abort();
     }
     for (size_t i = 0; i < STSM_STS_CACHE_ENTRIES; i++) {

@@ -295,6 +295,19 @@ static void test_pieces(int64_t t0)
     CHECK_INT(accepted, 0);
     CHECK_INT(used, 0);
 
+    CHECK_CASE("a text with a NUL inside is refused, not read as its first part (found by fuzz_sts_cache)");
+    stsm_sts_cache_init(&cache);
+    struct stsm_sts_policy two = policy(STSM_STS_MODE_ENFORCE, 86400, "mx.example.test");
+    stsm_sts_cache_put(&cache, "nul.test", "id1", &two, t0);
+    len = stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece);
+    CHECK(len > 0);
+    piece[len - 4 - 5] = '\0';   /* "mx.example.test" -> "mx.exampl\0.test": a valid pattern's prefix */
+    uint32_t crc = stsm_crc32(0, piece, len - 4);
+    piece[len - 4] = (uint8_t)(crc >> 24), piece[len - 3] = (uint8_t)(crc >> 16);
+    piece[len - 2] = (uint8_t)(crc >> 8), piece[len - 1] = (uint8_t)crc;
+    CHECK_INT(stsm_sts_cache_piece_load(&one, piece, len), STSM_ERR_CORRUPT);
+    CHECK(!one.used);
+
     CHECK_CASE("a piece is exactly one entry: a blob of none or of two is refused");
     stsm_sts_cache_init(&loaded);
     len = stsm_sts_cache_save(&loaded, blob, sizeof blob);
