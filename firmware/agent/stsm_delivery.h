@@ -141,11 +141,6 @@ struct stsm_delivery_item {
     const bool *envelope;
 };
 
-#ifndef STSM_DELIVERY_HOST_TEXT_MAX
-#define STSM_DELIVERY_HOST_TEXT_MAX 1024   /**< bytes naming the servers that decided an attempt's
-                                                recipients, each name once with its NUL: four of
-                                                the longest names, dozens of usual ones */
-#endif
 #if STSM_DELIVERY_HOST_TEXT_MAX < STSM_SETTINGS_TEXT_MAX + 1
 #error "STSM_DELIVERY_HOST_TEXT_MAX must hold at least one host name (a relay's, STSM_SETTINGS_TEXT_MAX)"
 #endif

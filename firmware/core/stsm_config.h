@@ -1,7 +1,8 @@
 /*
- * Fixed capacities of stsmail, with their defaults: every pool, table, buffer and list
- * length of firmware/ and port/net/ is set here and nowhere else (protocol constants, such
- * as an RFC's limit, stay in their module's header). Each says what it bounds and what
+ * Fixed capacities of stsmail, with their defaults: the pools, tables, buffers and list
+ * lengths of firmware/ and port/net/ that a board may size are set here (protocol
+ * constants, such as an RFC's limit, stay in their module's header, and so do the few
+ * capacities derived from these: see the note below). Each says what it bounds and what
  * happens at the limit.
  *
  * A board overrides any of them in one place, its stsm_board_config.h (in
@@ -119,6 +120,13 @@
  *  most with which four worst-case cached policies fit its 12 KiB flash slot. */
 #ifndef STSM_STS_MAX_MX
 #define STSM_STS_MAX_MX 32
+#endif
+
+/** Bytes of one domain's MX host names and CNAME targets, each kept once with its NUL (10
+ *  hosts of 50 bytes with a CNAME each); with more, the worst hosts are left out and
+ *  counted. */
+#ifndef STSM_MX_NAMES_MAX
+#define STSM_MX_NAMES_MAX 1024
 #endif
 
 /** IPv4 and IPv6 addresses kept per MX host (more are dropped and the host is flagged). */
@@ -280,6 +288,16 @@
 #ifndef STSM_DELIVERY_BATCH_MAX
 #define STSM_DELIVERY_BATCH_MAX 16
 #endif
+
+/** Bytes naming the servers that decided an attempt's recipients, each name once with its
+ *  NUL: four of the longest names, dozens of usual ones (at least one settings text). */
+#ifndef STSM_DELIVERY_HOST_TEXT_MAX
+#define STSM_DELIVERY_HOST_TEXT_MAX 1024
+#endif
+
+/* Derived from the capacities here, in their module's header, and overridable like these:
+ * STSM_OUTBOX_TEXT_MAX (stsm_outbox.h: a message's key, recipients and subject) and
+ * STSM_AGENT_TEXT_MAX (stsm_agent.h: the batch's text). */
 
 /** Messages one agent attempt carries over one connection (at most
  *  STSM_DELIVERY_BATCH_MAX; a board sets that one alone). */

@@ -35,11 +35,6 @@ struct stsm_mx_lookup {
     enum stsm_dns_outcome outcome;   /**< when status is STSM_OK */
 };
 
-#ifndef STSM_MX_NAMES_MAX
-#define STSM_MX_NAMES_MAX 1024   /**< bytes of one domain's host names and CNAME targets, each
-                                      kept once with its NUL (10 hosts of 50 bytes with a CNAME
-                                      each); more: the worst hosts are left out, counted */
-#endif
 #if STSM_MX_NAMES_MAX < 2 * (STSM_HOSTNAME_MAX + 1)
 #error "STSM_MX_NAMES_MAX must hold one host of the longest name and its CNAME target"
 #endif
