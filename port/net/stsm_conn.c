@@ -302,11 +302,19 @@ long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
     if (conn->state != STSM_CONN_STATE_TLS) {
         return -(long)STSM_ERR_ARGUMENT;
     }
-    int ret = mbedtls_ssl_write(&conn->ssl, data, len);
+    /* A write refused for want of send room leaves Mbed TLS holding a record of its first
+     * bytes; called again with the same data, it reports that record as written, counted
+     * up to the length it is then given. Callers offer their whole queue, which may have
+     * grown meanwhile: offering more than the refused length would count bytes that were
+     * never in the record. */
+    size_t offer = conn->tls_write_pending > 0 && conn->tls_write_pending < len ? conn->tls_write_pending : len;
+    int ret = mbedtls_ssl_write(&conn->ssl, data, offer);
     if (ret >= 0) {
+        conn->tls_write_pending = 0;
         return ret;
     }
     if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ) {
+        conn->tls_write_pending = offer;
         return 0;
     }
     return -(long)STSM_ERR_PEER_PROTOCOL;

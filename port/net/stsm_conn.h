@@ -55,6 +55,7 @@ struct stsm_conn {
     struct stsm_tls *tls;          /* where a verified session is kept (start_tls) */
     uint16_t port;                 /* the server's port: sessions are kept per host and port */
     bool resumed;                  /* the handshake resumed a stored session */
+    size_t tls_write_pending;      /* length of a TLS write refused for send room (stsm_conn_send) */
     stsm_conn_event_fn event;
     void *event_arg;
 };
@@ -105,7 +106,8 @@ stsm_status_t stsm_conn_start_tls_opportunistic(struct stsm_conn *conn, struct s
  */
 stsm_status_t stsm_conn_tls_verify_status(const struct stsm_conn *conn);
 
-/** Send and receive as stsm_transport.h says (bytes moved, 0 would block, -status). */
+/** Send and receive as stsm_transport.h says (bytes moved, 0 would block, -status). After
+ *  a 0 under TLS the next send must start with the same bytes (more may follow them). */
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len);
 long stsm_conn_recv(struct stsm_conn *conn, void *buf, size_t cap);
 
