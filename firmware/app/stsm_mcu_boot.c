@@ -14,6 +14,7 @@
 #include "lwip/timeouts.h"
 #include "mbedtls/version.h"
 #include "stsm_board.h"
+#include "stsm_cursor.h"
 #include "stsm_ipv4.h"
 #include "stsm_mcu_boot.h"
 #include "stsm_mps2.h"
@@ -24,6 +25,8 @@
 
 extern const char __provision_settings[];
 extern const char __provision_settings_size[];
+extern const char __provision_trust[];
+extern const char __provision_trust_size[];
 
 static struct netif netif;
 
@@ -141,6 +144,28 @@ int stsm_mcu_clock_up(void)
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     /* A worn-out or failing flash only loses the rollback protection of later boots. */
     (void)stsm_mps2_clock_save_floor();
+    return 0;
+}
+
+/* The trust store blob's own header says how long it is. */
+int stsm_mcu_tls_up(struct stsm_tls *tls)
+{
+    const uint8_t *blob = (const uint8_t *)__provision_trust;
+    size_t cap = (size_t)(uintptr_t)__provision_trust_size;
+    struct stsm_cursor header;
+    uint32_t len = 0;
+    stsm_cursor_init(&header, blob, cap);
+    struct stsm_trust_store store;
+    if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
+        stsm_trust_store_open(&store, blob, len) != STSM_OK) {
+        stsm_mps2_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
+        return STSM_MCU_EXIT_CONFIG;
+    }
+    if (stsm_tls_init(tls, &store) != STSM_OK) {
+        stsm_mps2_diagf("TLS setup failed\n");
+        return STSM_MCU_EXIT_OSERR;
+    }
+    stsm_mps2_diagf("trust store: %u anchors\n", (unsigned)store.count);
     return 0;
 }
 

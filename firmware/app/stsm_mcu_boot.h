@@ -9,6 +9,7 @@
 #define STSM_MCU_BOOT_H
 
 #include "stsm_settings.h"
+#include "stsm_tls.h"
 
 #define STSM_MCU_EXIT_UNAVAILABLE 69
 #define STSM_MCU_EXIT_OSERR 71
@@ -28,6 +29,10 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net);
 /** Waits (at most 30 s) for SNTP to set a believable wall clock; certificate checks need
  *  it. Stores the clock floor when it has moved on. */
 int stsm_mcu_clock_up(void);
+
+/** Opens the provisioned trust store and sets `tls` up with it (stsm_tls_init). Without a
+ *  valid trust store nothing that needs certificate checks may run: STSM_MCU_EXIT_CONFIG. */
+int stsm_mcu_tls_up(struct stsm_tls *tls);
 
 /** One turn of the main loop: received frames into lwIP, lwIP's timers that are due. */
 void stsm_mcu_poll(void);

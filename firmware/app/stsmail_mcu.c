@@ -20,7 +20,6 @@
 #include "lwip/sys.h"
 #include "stsm_mcu_boot.h"
 #include "stsm_mps2.h"
-#include "stsm_cursor.h"
 #include "stsm_agent.h"
 #include "stsm_flash_record.h"
 #include "stsm_ipv4.h"
@@ -29,8 +28,6 @@
 
 #define IDLE_HALT_MS 20000u   /* this image halts when nothing is due sooner */
 
-extern const char __provision_trust[];
-extern const char __provision_trust_size[];
 
 static struct stsm_settings settings;
 static struct stsm_tls tls;
@@ -47,27 +44,6 @@ static void log_line(void *arg, const char *line)
     stsm_mps2_diagf("%s\n", line);
 }
 
-/* Opens the provisioned trust store; its own header says how long it is. */
-static int open_trust_store(void)
-{
-    const uint8_t *blob = (const uint8_t *)__provision_trust;
-    size_t cap = (size_t)(uintptr_t)__provision_trust_size;
-    struct stsm_cursor header;
-    uint32_t len = 0;
-    stsm_cursor_init(&header, blob, cap);
-    struct stsm_trust_store store;
-    if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
-        stsm_trust_store_open(&store, blob, len) != STSM_OK) {
-        stsm_mps2_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
-        return STSM_MCU_EXIT_CONFIG;
-    }
-    if (stsm_tls_init(&tls, &store) != STSM_OK) {
-        stsm_mps2_diagf("TLS setup failed\n");
-        return STSM_MCU_EXIT_OSERR;
-    }
-    stsm_mps2_diagf("trust store: %u anchors\n", (unsigned)store.count);
-    return 0;
-}
 
 /* The MTA-STS policies earlier boots stored in flash, one piece each: a damaged piece
  * loses only its policy, which is fetched again. */
@@ -210,7 +186,7 @@ int main(void)
         rc = stsm_mcu_clock_up();
     }
     if (rc == 0 && settings.mail.to_count > 0) {
-        rc = open_trust_store();
+        rc = stsm_mcu_tls_up(&tls);
         if (rc == 0) {
             load_policy_cache();
             rc = run_agent();

@@ -2,7 +2,9 @@
 # Lab test: the lm3s6965evb bring-up image (firmware/app/stsmail_bringup.c) on QEMU, the
 # Stellaris Ethernet controller (drivers/stellaris_enet) on the lab's TAP: a DHCP lease,
 # the clock from the lab's NTP server (named by DHCP), and the address of
-# mta-sts.example.test from the lab's DNS server. Two boots on one store file: the first
+# mta-sts.example.test from the lab's DNS server, example.test's enforce MTA-STS policy
+# over HTTPS verified against the lab's trust store (TCP and TLS through the driver, in
+# 64 KiB of SRAM). Two boots on one store file: the first
 # starts from the factory seed and writes the device record into flash through
 # semihosting (port/lm3s6965/stsm_lm3s_store.c), the second reads it back from flash; a
 # boot counter in a flash store (stsm_store.h) on the outbox's area, rewritten until pages
@@ -20,7 +22,8 @@ head -c 64 /dev/urandom > "$work/seed.bin"
 printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > "$work/settings.json"
 boot() {
   ip netns exec "$LAB_NS" "$top/toolchain/qemu-lm3s.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
-    --settings "$work/settings.json" --seed "$work/seed.bin" --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r'
+    --settings "$work/settings.json" --seed "$work/seed.bin" --trust "$LAB_TRUST_STORE" \
+    --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r'
 }
 out=$(boot); rc=$?
 printf '%s\n' "-- boot 1, exit $rc" "$out"
@@ -45,6 +48,9 @@ check [ "${skew#-}" -le 120 ]   # the lab's chronyd serves this machine's clock:
 want=$(ip netns exec "$LAB_NS" dig +short @"$LAB_DNS" mta-sts.example.test A 2>/dev/null | tail -1)
 check [ -n "$want" ]
 check grep -qx "bring-up: mta-sts.example.test is $want" <<< "$out"
+check grep -q '^trust store: 1 anchors$' <<< "$out"
+check grep -Eq '^bring-up: MTA-STS policy of example.test fetched over verified HTTPS: mode enforce, [1-9][0-9]* bytes$' <<< "$out"
+check grep -Eq '^footprint: mbedtls_arena_peak [1-9][0-9]+ of [0-9]+$' <<< "$out"   # TLS really ran
 check grep -q 'DHCPACK(br0) 192.0.2.1[0-9][0-9] 52:54:00:12:34:56' "$LAB_STATE/log/dnsmasq-queries.log"
 . "$(dirname "$0")/footprint_check.sh"
 check footprint_ok "$elf" "$out"    # no failed lwIP allocation, stack peak STACK_MARGIN below the reserve

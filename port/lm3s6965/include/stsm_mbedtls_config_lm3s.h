@@ -20,14 +20,6 @@
 #undef MBEDTLS_HKDF_C
 #endif
 
-/* What we send in one record: SMTP commands, 1 KiB DATA chunks, the policy request, a
- * ClientHello with a resumption ticket (a session blob is at most STSM_TLS_SESSION_BLOB_MAX,
- * 768 bytes). 2 KiB instead of 4: a lab delivery's arena peak falls from 28000 to 26152
- * bytes (mps2-an385 built this way: policy over HTTPS, delivery over STARTTLS). The
- * inbound buffer stays 16 KiB: servers may send full records. */
-#undef MBEDTLS_SSL_OUT_CONTENT_LEN
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 2048
-
 /* AES's lookup tables as constants in flash (2 KiB with the fewer tables) instead of
  * 8 KiB computed into RAM at first use. */
 #define MBEDTLS_AES_ROM_TABLES
