@@ -1072,19 +1072,6 @@ static bool apply_policy(struct stsm_delivery *d)
     if (!d->settings->mta_sts.enabled) {
         return true;
     }
-    if (l->policy_too_big) {
-        /* A policy exists that this device cannot hold: delivering as if there were none
-         * would let our own limit turn MTA-STS off. */
-        struct stsm_smtp_result r;
-        char text[120];
-        snprintf(text, sizeof text, "the MTA-STS policy (%lu bytes) is larger than this device holds (%u)",
-                 (unsigned long)l->fetch.body_size, (unsigned)STSM_STS_FETCH_BODY_MAX);
-        say(d, "%s: %s; deferred", d->domain, text);
-        set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, text);
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
-        return false;
-    }
     if (!l->have_policy) {
         if (l->txt_state != STSM_STS_TXT_OK) {
             say(d, "%s: no MTA-STS policy (TXT record: %s%s%s)", d->domain, stsm_sts_txt_state_str(l->txt_state),

@@ -40,19 +40,13 @@ static void end(struct stsm_sts_lookup *l)
 }
 
 /* A fetch under the TXT id failed (or could not start). */
-static void fetch_failed(struct stsm_sts_lookup *l, const struct stsm_sts_fetch *fetch)
+static void fetch_failed(struct stsm_sts_lookup *l)
 {
     if (l->cache == NULL) {
         return;
     }
-    /* A failed fetch leaves a held policy in force until it expires. A policy too big for
-     * this device leaves no failure marker when nothing is held: within the back-off the
-     * marker would make the next attempt go on as without a policy, where this one
-     * deferred. */
-    bool held = stsm_sts_cache_get(l->cache, l->domain, l->now) != NULL;
-    if (held || !fetch->too_big_for_device) {
-        stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
-    }
+    /* A failed fetch leaves a held policy in force until it expires. */
+    stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
     if (!l->early) {
         use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
     }
@@ -72,9 +66,8 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
             l->policy_fetched_at = l->now;
         }
     } else {
-        fetch_failed(l, fetch);
+        fetch_failed(l);
     }
-    l->policy_too_big = fetch->status != STSM_OK && fetch->too_big_for_device && !l->have_policy;
     end(l);
 }
 
@@ -176,7 +169,7 @@ stsm_status_t stsm_sts_lookup_refresh(struct stsm_sts_lookup *l)
                                             l->relax_content_type, on_fetched, l);
     if (st != STSM_OK) {
         l->fetch.status = st;
-        fetch_failed(l, &l->fetch);
+        fetch_failed(l);
     }
     return st;
 }

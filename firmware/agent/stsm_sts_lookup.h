@@ -59,10 +59,6 @@ struct stsm_sts_lookup {
      *  fetched (fetch.policy, under `txt_id`) and stored in the cache for the next
      *  delivery. */
     bool refreshed;
-    /** No policy applies (`have_policy` is false) only because the domain's policy is
-     *  larger than this device can hold (`fetch.too_big_for_device`): a policy exists,
-     *  so delivery must defer (fail closed), never deliver as without one. */
-    bool policy_too_big;
     struct stsm_sts_policy policy;         /**< the policy in force */
     char policy_id[STSM_STS_ID_MAX + 1];   /**< the TXT id it was fetched under */
     int64_t policy_fetched_at;

@@ -314,14 +314,6 @@
 #define STSM_STS_CACHE_ENTRIES 8
 #endif
 
-/** Bytes of the policy body buffer. It may be smaller than the RFC's cap
- *  (STSM_STS_POLICY_MAX, 64 KiB; checked in stsm_sts_fetch.h) on a small device: a policy
- *  between the two is read to its end, counted, not stored, and reported as
- *  `too_big_for_device`, never taken for "no policy". */
-#ifndef STSM_STS_FETCH_BODY_MAX
-#define STSM_STS_FETCH_BODY_MAX (64 * 1024)
-#endif
-
 /** Longest HTTP status, header or chunk-size line; a longer one fails the response. */
 #ifndef STSM_HTTP_LINE_MAX
 #define STSM_HTTP_LINE_MAX 1024

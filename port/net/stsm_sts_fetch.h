@@ -34,13 +34,6 @@ struct stsm_sts_fetch {
     bool content_type_relaxed;         /* a non-text/plain type was let through (setting) */
     size_t policy_line;                /* invalid policy: the line and the reason */
     const char *policy_reason;
-    /* Always false now. It was set, with STSM_ERR_CAPACITY, for a policy within the RFC's
-     * cap but over a device's body buffer; the policy is parsed as it arrives since, so
-     * every policy up to STSM_STS_POLICY_MAX is read whatever the device. Kept while the
-     * lookup still reads it (stsm_sts_lookup.c, policy_too_big). STSM_ERR_CAPACITY is now
-     * only a body over STSM_STS_POLICY_MAX, which the RFC lets a client treat as no
-     * policy. */
-    bool too_big_for_device;
     size_t body_size;                  /* body bytes of a complete response */
     bool host_cname;                   /* mta-sts.<domain> reached its address through a CNAME */
     char host_canonical[STSM_HOSTNAME_MAX + 1];

@@ -458,20 +458,6 @@ void fake_sts_answer_cached(const char *body)
     sts_answer(body, false, true);
 }
 
-void fake_sts_too_big(size_t body_size)
-{
-    struct stsm_sts_lookup *l = fake.sts;
-    l->txt_state = STSM_STS_TXT_OK;
-    snprintf(l->txt_id, sizeof l->txt_id, "20261130");
-    l->fetched = true;
-    l->have_policy = false;
-    l->policy_too_big = true;
-    l->fetch.body_size = body_size;
-    stsm_sts_lookup_done_fn done = fake.sts_done;
-    fake.sts_done = NULL;
-    done(fake.sts_arg, l);
-}
-
 const char *stsm_sts_txt_state_str(enum stsm_sts_txt_state state)
 {
     return state == STSM_STS_TXT_OK ? "valid" : state == STSM_STS_TXT_BAD ? "invalid"

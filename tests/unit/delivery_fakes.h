@@ -124,10 +124,6 @@ void fake_sts_refreshed(const char *body);
 /** Ends the pending healing fetch with the live policy `body`. */
 void fake_fetch_answer(const char *body);
 
-/** Ends the pending MTA-STS lookup: a policy of `body_size` bytes exists that the device
- *  cannot hold (stsm_sts_lookup.policy_too_big). */
-void fake_sts_too_big(size_t body_size);
-
 /** The resolver's A answer for the relay: 192.0.2.30. */
 void fake_resolver_answer(void);
 

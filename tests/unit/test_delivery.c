@@ -26,7 +26,6 @@ enum op {
     ROUTE_NAMES_FULL, /* as ROUTE, but the names ran out: the first host's lookup failed (capacity) */
     POLICY,         /* the MTA-STS lookup ends with policy `text` (`n`: its TXT is a CNAME) */
     NO_POLICY,      /* the MTA-STS lookup ends: no STS record */
-    POLICY_TOO_BIG, /* the MTA-STS lookup ends: a policy of `n` bytes the device cannot hold */
     RELAY_ADDRESS,  /* the relay's A answer */
     CONNECTED,      /* the connection's events ... */
     TLS_READY,      /* ... `n`: what stsm_conn_tls_verify_status says */
@@ -160,12 +159,6 @@ static const struct step route_names_full_next[] = {
 static const struct step route_names_full_none[] = {
     { ROUTE_NAMES_FULL, "mx1.victim.example", 0, false }, { NO_POLICY, NULL, 0, false },
     { CONNECTS, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
-};
-/* 9. Finding 6: a policy larger than the device holds, arriving during the connect, defers
- *    (our own limit must not turn MTA-STS off); the connection goes. */
-static const struct step policy_too_big_during_connect[] = {
-    { ROUTE, "mx.victim.example", 0, false }, { POLICY_TOO_BIG, NULL, 40000, false },
-    { IS_CLOSED, NULL, 0, false }, { ALL_DONE, NULL, 0, false }, { END, NULL, 0, false },
 };
 /* 17a. A shutdown in the middle of a transaction (DATA sent, no 354 yet): the connection
  *      goes at once, the message never does, the recipient is deferred as stopped. */
@@ -503,9 +496,6 @@ static const struct scenario scenarios[] = {
     { "8b handshake fails and the enforce policy arrives in the same turn", "",
       handshake_fails_policy_same_turn,
       { DEFERRED(STSM_ERR_TLS_HANDSHAKE), false, false, 1, 0, 0, NULL, -1 }, NULL, NULL, NULL, NULL },
-    { "9 a policy larger than the device holds arrives during the connect", "",
-      policy_too_big_during_connect,
-      { DEFERRED(STSM_ERR_CAPACITY), false, true, 1, 0, 0, "larger than this device holds", -1 }, NULL, NULL, NULL, NULL },
     { "9b the MX answer is beyond the device's DNS capacity: deferred, no connection", "",
       route_beyond_capacity,
       { DEFERRED(STSM_ERR_CAPACITY), false, true, 0, 0, 0, "MX lookup of victim.example failed", -1 }, NULL, NULL,
@@ -711,12 +701,6 @@ static void play(const struct step *s)
         CHECK(fake.sts_done != NULL);
         if (fake.sts_done != NULL) {
             fake_sts_answer(s->op == POLICY ? s->text : NULL, s->n != 0);
-        }
-        break;
-    case POLICY_TOO_BIG:
-        CHECK(fake.sts_done != NULL);
-        if (fake.sts_done != NULL) {
-            fake_sts_too_big((size_t)s->n);
         }
         break;
     case RELAY_ADDRESS:

@@ -6,12 +6,6 @@
 #ifndef STSM_BOARD_CONFIG_H
 #define STSM_BOARD_CONFIG_H
 
-/* A policy body over 16 KiB fails the fetch (as one over 64 KiB does on the host): real
- * policies are a few hundred bytes, and the buffer is RAM the device keeps all the time. */
-#ifndef STSM_STS_FETCH_BODY_MAX
-#define STSM_STS_FETCH_BODY_MAX 16384
-#endif
-
 /* Four cached policies (an appliance mails few domains) fit one 12 KiB flash slot. */
 #ifndef STSM_STS_CACHE_ENTRIES
 #define STSM_STS_CACHE_ENTRIES 4
