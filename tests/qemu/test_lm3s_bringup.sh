@@ -16,6 +16,10 @@ elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$state/lab.env"
+# The console in prose: firmware texts written as ids are decoded (decode_log.sh, where
+# the tree has it); otherwise the console passes unchanged.
+decode() { cat; }
+[ ! -f "$(dirname "$0")/decode_log.sh" ] || . "$(dirname "$0")/decode_log.sh"
 work="$state/lm3s-bringup"
 rm -rf "$work" && mkdir -p "$work"
 head -c 64 /dev/urandom > "$work/seed.bin"
@@ -23,7 +27,7 @@ printf '{"mail": {"from": "alerts@fw.lab.test", "to": ["ops@example.test"]}}' > 
 boot() {
   ip netns exec "$LAB_NS" "$top/toolchain/qemu-lm3s.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
     --settings "$work/settings.json" --seed "$work/seed.bin" --trust "$LAB_TRUST_STORE" \
-    --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r'
+    --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r' | decode
 }
 out=$(boot); rc=$?
 printf '%s\n' "-- boot 1, exit $rc" "$out"
