@@ -45,17 +45,26 @@ static bool same_word(const char *a, const char *b, size_t n)
 
 /* ---- output ------------------------------------------------------------------------ */
 
+/* Parameters are length-checked at start and STSM_SMTP_OUT_MAX holds the longest flight
+ * (stsm_config.h), so a command always fits; if one ever did not, it is not cut or dropped
+ * quietly: the queue refuses every later command too (a flight with a hole would be read
+ * out of step) and the caller's next step fails the session (queue_check()). */
 __attribute__((format(printf, 2, 3)))
 static void queue(struct stsm_smtp *s, const char *fmt, ...)
 {
+    if (s->out_overflow) {
+        return;
+    }
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf((char *)s->out + s->out_len, sizeof s->out - s->out_len, fmt, ap);
     va_end(ap);
-    /* Parameters were length-checked at start, so a flight always fits. */
     if (n > 0 && (size_t)n < sizeof s->out - s->out_len) {
         s->out_len += (size_t)n;
+        return;
     }
+    stsm_wipe(s->out + s->out_len, sizeof s->out - s->out_len);   /* the cut part (maybe AUTH) */
+    s->out_overflow = true;
 }
 
 const uint8_t *stsm_smtp_output(const struct stsm_smtp *s, size_t *len)
@@ -693,6 +702,23 @@ static enum stsm_smtp_stage stage_of(enum stsm_smtp_state state)
     return (enum stsm_smtp_stage)states[state].stage;
 }
 
+/* After a step that queued commands: a command that did not fit (queue()) fails the
+ * session as a whole, whatever failed before (this is ours, not the server's), at the
+ * stage of the state it happened in. The commands queued with it are dropped too: the
+ * server has them only in part. */
+static enum stsm_smtp_action queue_check(struct stsm_smtp *s, enum stsm_smtp_action action)
+{
+    if (!s->out_overflow) {
+        return action;
+    }
+    s->out_overflow = false;   /* QUIT may go */
+    s->chunk_streaming = false;   /* BDAT closes a flight: it was refused with the rest */
+    set_result(&s->session, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, NULL,
+               "SMTP command queue (STSM_SMTP_OUT_MAX) full: a command did not fit");
+    s->failed_stage = stage_of(s->state);
+    return end(s, true, false);
+}
+
 static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (reply->code == 421) {
@@ -700,7 +726,7 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
          * section 3.8), and the server is gone, so no QUIT. */
         return fail(s, STSM_SMTP_DEFERRED, STSM_OK, reply, NULL, false);
     }
-    return states[s->state].on_reply(s, reply);
+    return queue_check(s, states[s->state].on_reply(s, reply));
 }
 
 /* ---- the interface ----------------------------------------------------------------- */
@@ -828,7 +854,7 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
     s->tls_active = true;
     stsm_smtp_reply_init(&s->framer);
     s->replies_due = 0;
-    return send_ehlo(s);   /* everything learned before TLS is forgotten */
+    return queue_check(s, send_ehlo(s));   /* everything learned before TLS is forgotten */
 }
 
 enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
@@ -838,7 +864,7 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
         return unchanged(s);
     }
     if (proceed) {
-        return start_mail(s);
+        return queue_check(s, start_mail(s));
     }
     /* The host is refused: no other transaction may use it either. */
     note_failure(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_DEFERRED, status, NULL, why);
@@ -870,12 +896,10 @@ stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params 
      * an envelope our SIZE check refuses would end here, with no reply to report it by,
      * so it takes the RSET path and is refused after the reply (on_rset). */
     if (reset && !(s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit)) {
-        (void)start_mail(s);
-        return STSM_OK;
+        return queue_check(s, start_mail(s)) == STSM_SMTP_CLOSE ? STSM_ERR_CAPACITY : STSM_OK;
     }
     queue(s, "RSET\r\n");
-    (void)await(s, STSM_SMTP_AWAIT_RSET);
-    return STSM_OK;
+    return queue_check(s, await(s, STSM_SMTP_AWAIT_RSET)) == STSM_SMTP_CLOSE ? STSM_ERR_CAPACITY : STSM_OK;
 }
 
 enum stsm_smtp_action stsm_smtp_quit(struct stsm_smtp *s)

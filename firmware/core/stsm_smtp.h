@@ -146,6 +146,13 @@ enum stsm_smtp_state {
     STSM_SMTP_STATE_COUNT,             /**< not a state: the number of states */
 };
 
+/* The output queue's bytes: STSM_SMTP_OUT_MAX, which stsm_config.h checks against the
+ * longest flight. Only a unit test (test_smtp_queue) builds the engine with a smaller
+ * queue, to show that a command that does not fit fails the session. */
+#ifndef STSM_SMTP_QUEUE_SIZE
+#define STSM_SMTP_QUEUE_SIZE STSM_SMTP_OUT_MAX
+#endif
+
 /** Session state. Allocate statically; fields are private except through accessors. */
 struct stsm_smtp {
     enum stsm_smtp_state state;        /* changed by the engine's setter only */
@@ -162,8 +169,9 @@ struct stsm_smtp {
     bool server_reset;                 /* the last transaction ended with a 250 to its message */
     bool chunk_streaming;              /* BDAT is queued: the caller owes its octets */
     size_t chunk_size;                 /* this transaction's BDAT octets, 0 for DATA */
-    uint8_t out[STSM_SMTP_OUT_MAX];
+    uint8_t out[STSM_SMTP_QUEUE_SIZE];
     size_t out_len;
+    bool out_overflow;                 /* a command did not fit: the session fails */
     struct stsm_smtp_result session;   /* failure of the session as a whole */
     enum stsm_smtp_stage failed_stage;
     struct stsm_smtp_result rcpt[STSM_SMTP_MAX_RCPT];
@@ -216,7 +224,10 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
  * RSET's reply, as STSM_SMTP_NEXT). A server that refuses RSET ends the session, deferred
  * (STSM_ERR_PEER_PROTOCOL). Returns
  * STSM_ERR_ARGUMENT, changing nothing, outside that state or for an envelope
- * stsm_smtp_start() would refuse; otherwise STSM_OK, and the action is STSM_SMTP_WAIT, or STSM_SMTP_SEND_DATA when
+ * stsm_smtp_start() would refuse; STSM_ERR_CAPACITY when a command did not fit the output
+ * queue (never while STSM_SMTP_OUT_MAX holds STSM_SMTP_FLIGHT_MAX): the session is then
+ * finished, failed with that status, and only QUIT is left to send; otherwise STSM_OK,
+ * and the action is STSM_SMTP_WAIT, or STSM_SMTP_SEND_DATA when
  * stsm_smtp_message_due() (a pipelined flight that ends with BDAT and the message).
  */
 stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params *envelope);
