@@ -314,9 +314,12 @@
 #define STSM_STS_CACHE_ENTRIES 8
 #endif
 
-/** Longest HTTP status, header or chunk-size line; a longer one fails the response. */
+/** Bytes kept of an HTTP status, header or chunk-size line: all the parser reads of one
+ *  (status code, chunk size, Content-Type's media type, Content-Length,
+ *  Transfer-Encoding) is in its first bytes; the rest of a longer line is skipped
+ *  (stsm_http.h). At least 96. */
 #ifndef STSM_HTTP_LINE_MAX
-#define STSM_HTTP_LINE_MAX 1024
+#define STSM_HTTP_LINE_MAX 128
 #endif
 
 /** All header bytes of one HTTP response; more fails the response. */
