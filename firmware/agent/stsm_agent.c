@@ -10,8 +10,11 @@
 /* When the clock is not set yet, look again this often. */
 #define CLOCK_WAIT_S 1u
 
-__attribute__((format(printf, 2, 3)))
-static void note(struct stsm_agent *a, const char *fmt, ...)
+/* The format is a literal, marked by the macro: an id on the MCU (stsm_text.h). */
+#define note(a, ...) note_text((a), STSM_TEXT(__VA_ARGS__))
+
+STSM_TEXT_PRINTF(2, 3)
+static void note_text(struct stsm_agent *a, stsm_text_fmt_t fmt, ...)
 {
     if (a->platform.log == NULL) {
         return;
@@ -19,14 +22,18 @@ static void note(struct stsm_agent *a, const char *fmt, ...)
     char line[240];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    stsm_text_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
     a->platform.log(a->platform.ctx, line);
 }
 
+/* The delivery's lines are written already (in id form on the MCU): passed on as they are. */
 static void delivery_log(void *arg, const char *line)
 {
-    note(arg, "%s", line);
+    struct stsm_agent *a = arg;
+    if (a->platform.log != NULL) {
+        a->platform.log(a->platform.ctx, line);
+    }
 }
 
 static bool wall_now(struct stsm_agent *a, int64_t *now)

@@ -18,13 +18,16 @@
 
 /* ---- plumbing ---------------------------------------------------------------------- */
 
-__attribute__((format(printf, 2, 3)))
-static void say(struct stsm_delivery *d, const char *fmt, ...)
+/* The format is a literal, marked by the macro: an id on the MCU (stsm_text.h). */
+#define say(d, ...) say_text((d), STSM_TEXT(__VA_ARGS__))
+
+STSM_TEXT_PRINTF(2, 3)
+static void say_text(struct stsm_delivery *d, stsm_text_fmt_t fmt, ...)
 {
     char line[320];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    stsm_text_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
     if (d->log != NULL) {
         d->log(d->arg, line);
@@ -72,6 +75,21 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
     r->status = status;
     r->code = 0;
     snprintf(r->text, sizeof r->text, "%s", text);
+}
+
+/* set_local() with a marked literal (an id on the MCU) as the text. */
+#define set_local_literal(r, outcome, status, ...) \
+    set_local_text((r), (outcome), (status), STSM_TEXT(__VA_ARGS__))
+
+STSM_TEXT_PRINTF(4, 5)
+static void set_local_text(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                           stsm_text_fmt_t fmt, ...)
+{
+    set_local(r, outcome, status, "");
+    va_list ap;
+    va_start(ap, fmt);
+    stsm_text_vformat(r->text, sizeof r->text, fmt, ap);
+    va_end(ap);
 }
 
 /* Recipient `i` of the batch's message `m` is in its envelope and has no result yet. */
@@ -241,8 +259,8 @@ static void set_state(struct stsm_delivery *d, enum stsm_delivery_state state)
 {
     if (d->trace != NULL && state != d->state) {
         char line[80];
-        snprintf(line, sizeof line, "delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
-                 stsm_delivery_state_name(state), (unsigned long)(d->clock->now_ms(d->clock_ctx) - d->started_ms));
+        stsm_text_format(line, sizeof line, STSM_TEXT("delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
+                 stsm_delivery_state_name(state), (unsigned long)(d->clock->now_ms(d->clock_ctx) - d->started_ms)));
         d->trace(d->arg, line);
     }
     disarm(d, &d->step_timer);
@@ -324,8 +342,8 @@ static void on_deadline(void *arg)
 {
     struct stsm_delivery *d = arg;
     char text[100];
-    snprintf(text, sizeof text, "the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
-             (unsigned long)d->settings->delivery.attempt_timeout_s);
+    stsm_text_format(text, sizeof text, STSM_TEXT("the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
+             (unsigned long)d->settings->delivery.attempt_timeout_s));
     expire(d, STSM_ERR_TIMEOUT, text);
 }
 
@@ -395,7 +413,7 @@ static void flush_output(struct stsm_delivery *d)
 static void message_unreadable(struct stsm_delivery *d, stsm_status_t status)
 {
     char text[80];
-    snprintf(text, sizeof text, "the message could not be read from storage (%s)", stsm_status_str(status));
+    stsm_text_format(text, sizeof text, STSM_TEXT("the message could not be read from storage (%s)", stsm_status_str(status)));
     disarm(d, &d->deadline_timer);
     expire(d, status, text);
 }
@@ -716,7 +734,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
          * the alert for a later attempt rather than lose it. */
         struct stsm_smtp_result r;
         say(d, "%s: the SMTP session could not start with these parameters; deferred", d->server_name);
-        set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
+        set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
         d->transport->close(CONN(d));
         settle_group(d, &r, d->server_name);
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
@@ -904,7 +922,7 @@ static void session_finished(struct stsm_delivery *d)
      * refused RSET ended it) are deferred with it. */
     struct stsm_smtp_result rest = *session;
     if (rest.outcome == STSM_SMTP_PENDING) {
-        set_local(&rest, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, "the session ended before this message");
+        set_local_literal(&rest, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, "the session ended before this message");
     }
     settle_group(d, &rest, d->server_name);
     step_later(d, STSM_DELIVERY_NEXT_GROUP);
@@ -1012,8 +1030,8 @@ static void try_host(struct stsm_delivery *d)
             if (host->a.status != STSM_OK && d->last_failure.outcome == STSM_SMTP_PENDING) {
                 /* Unless a server fails later, the group defers for this reason, not a vague one. */
                 char text[100];
-                snprintf(text, sizeof text, "address lookup of MX %.40s failed: %s", host->name,
-                         stsm_status_str(host->a.status));
+                stsm_text_format(text, sizeof text, STSM_TEXT("address lookup of MX %.40s failed: %s", host->name,
+                         stsm_status_str(host->a.status)));
                 set_local(&d->last_failure, STSM_SMTP_DEFERRED, host->a.status, text);
             }
             d->host_index++;
@@ -1033,10 +1051,10 @@ static void try_host(struct stsm_delivery *d)
         return;
     }
     if (enforce_none_usable) {
-        set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH,
+        set_local_literal(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH,
                   "no MX host is usable under the domain's MTA-STS policy (enforce)");
     } else if (d->last_failure.outcome == STSM_SMTP_PENDING) {
-        set_local(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_RESOLVE, "no usable MX host");
+        set_local_literal(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_RESOLVE, "no usable MX host");
     }
     say(d, "%s: no more MX hosts to try", d->domain);
     settle_group(d, &d->last_failure, "");
@@ -1049,7 +1067,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
 {
     const struct stsm_sts_lookup *l = &d->sts;
     if (!l->from_cache) {
-        snprintf(out, size, "fetched from mta-sts.%.60s", d->domain);
+        stsm_text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
         return;
     }
     const char *why = "";   /* also while the TXT check beside the delivery is still out */
@@ -1059,7 +1077,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
               : l->fetched   ? "; the new policy could not be fetched, the cached one stays"
                              : "";
     }
-    snprintf(out, size, "cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why);
+    stsm_text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
 }
 
 /* Decides what the domain's MTA-STS policy, once looked up, means for this delivery (and
@@ -1085,19 +1103,18 @@ static bool apply_policy(struct stsm_delivery *d)
     }
     const struct stsm_sts_policy *policy = &l->policy;
     char patterns[200] = "";
-    for (const char *m = stsm_sts_policy_mx_first(policy); m != NULL; m = stsm_sts_policy_mx_next(policy, m)) {
+    for (size_t i = 0; i < policy->mx_count; i++) {
         size_t used = strlen(patterns);
-        snprintf(patterns + used, sizeof patterns - used, "%s%s", used ? ", " : "", m);
+        snprintf(patterns + used, sizeof patterns - used, "%s%s", i ? ", " : "", policy->mx[i]);
     }
     char source[160];
     policy_source(d, source, sizeof source);
     say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
         stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
     if (policy->mx_dropped > 0) {
-        say(d, "%s: the policy lists %lu mx patterns more than stsmail keeps (%u, in %u bytes); matching "
-               "against the first %u, so a host matching none of them is %s", d->domain,
-            (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MX_TEXT_MAX,
-            (unsigned)policy->mx_count,
+        say(d, "%s: the policy lists %lu mx patterns more than stsmail keeps (%u); matching against "
+               "the first %u, so a host matching none of them is %s", d->domain,
+            (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MAX_MX,
             policy->mode == STSM_STS_MODE_ENFORCE ? "refused" : "logged as a mismatch");
     }
     if (!l->from_cache && l->fetch.content_type_relaxed) {
@@ -1147,7 +1164,7 @@ static void route_and_policy_ready(struct stsm_delivery *d)
     const struct stsm_mx_set *set = d->hosts;
     if (d->route_status != STSM_OK) {
         char text[100];
-        snprintf(text, sizeof text, "MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status));
+        stsm_text_format(text, sizeof text, STSM_TEXT("MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status)));
         say(d, "%s", text);
         /* Deferred whatever the reason: a CNAME chain or an answer beyond our own limits
          * is a local limit, and a local limit never loses an alert. */
@@ -1359,7 +1376,7 @@ static bool relay_refused(struct stsm_delivery *d)
     }
     struct stsm_smtp_result r;
     say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
-    set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
+    set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
     settle_group(d, &r, "");
     step_later(d, STSM_DELIVERY_NEXT_GROUP);
     return true;
@@ -1372,8 +1389,8 @@ static void relay_ready(struct stsm_delivery *d)
     if (d->route_status != STSM_OK) {
         struct stsm_smtp_result r;
         char text[100];
-        snprintf(text, sizeof text, "relay %.60s has no address: %s", d->server_name,
-                 stsm_status_str(d->route_status));
+        stsm_text_format(text, sizeof text, STSM_TEXT("relay %.60s has no address: %s", d->server_name,
+                 stsm_status_str(d->route_status)));
         say(d, "%s", text);
         set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
         settle_group(d, &r, "");
@@ -1551,7 +1568,7 @@ static void next_group(struct stsm_delivery *d)
     stsm_status_t st = relay_mode(d) ? start_relay_lookups(d) : start_mx_lookups(d);
     if (st != STSM_OK) {
         struct stsm_smtp_result r;
-        set_local(&r, STSM_SMTP_DEFERRED, st, "DNS lookup could not start");
+        set_local_literal(&r, STSM_SMTP_DEFERRED, st, "DNS lookup could not start");
         settle_group(d, &r, "");
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;

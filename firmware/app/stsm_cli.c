@@ -25,6 +25,7 @@ const char stsm_cli_usage[] =
     "       stsmail queue list|flush --settings FILE | queue drop --settings FILE ID\n"
     "       stsmail run --settings FILE\n"
     "       stsmail settings check FILE\n"
+    "       stsmail decode-log --elf FIRMWARE.elf [FILE]\n"
     "       stsmail version\n"
     "       stsmail help\n"
     "\n"
@@ -61,6 +62,9 @@ const char stsm_cli_usage[] =
     "settings check  validate FILE offline by the rules the device applies (no network;\n"
     "        no file it names is opened). Print 'FILE: ok' and exit 0, or\n"
     "        'FILE: /json/path: what was wrong' and exit 78.\n"
+    "decode-log  print FILE (default: standard input) with the texts an MCU image writes\n"
+    "        as ids ($[...]) turned back into prose, from FIRMWARE.elf, the ELF file of\n"
+    "        the image that wrote them; other text passes unchanged.\n"
     "\n"
     "NET-OPTIONS: lwIP runs on an existing TAP interface (host simulation):\n"
     "  --tap IF             the TAP interface (required)\n"
@@ -780,6 +784,15 @@ stsm_status_t stsm_cli_parse(int argc, char *const argv[], struct stsm_cli *cli,
         }
         return parse_settings_only(argc - 1, argv + 1, "settings check", NULL, 1, "FILE",
                                    &cli->settings_check.file, why, why_len);
+    }
+    if (strcmp(argv[1], "decode-log") == 0) {
+        cli->command = STSM_CLI_DECODE_LOG;
+        if (argc < 4 || argc > 5 || strcmp(argv[2], "--elf") != 0) {
+            return stsm_refuse(why, why_len, "decode-log: expected '--elf FIRMWARE.elf [FILE]'");
+        }
+        cli->decode_log.elf = argv[3];
+        cli->decode_log.log = argc == 5 ? argv[4] : NULL;
+        return STSM_OK;
     }
     return stsm_refuse(why, why_len, "unknown command '%s'", argv[1]);
 }

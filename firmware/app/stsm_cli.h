@@ -30,6 +30,7 @@ enum stsm_cli_command {
     STSM_CLI_QUEUE,      /**< list, flush or drop what the outbox holds */
     STSM_CLI_RUN,        /**< work the outbox until SIGTERM */
     STSM_CLI_SETTINGS_CHECK, /**< validate a settings file offline */
+    STSM_CLI_DECODE_LOG, /**< turn an MCU image's texts in id form back into prose */
 };
 
 struct stsm_cli_ipv4 {
@@ -128,6 +129,12 @@ struct stsm_cli_settings_check_args {
     const char *file;
 };
 
+/** Arguments of `decode-log --elf FILE [LOG]`. */
+struct stsm_cli_decode_log_args {
+    const char *elf;               /**< the image that wrote the log (its stsm_text section) */
+    const char *log;               /**< the log; NULL: standard input */
+};
+
 struct stsm_cli {
     enum stsm_cli_command command;
     struct stsm_cli_net net;       /**< probe and dns */
@@ -141,6 +148,7 @@ struct stsm_cli {
     struct stsm_cli_queue_args queue;
     struct stsm_cli_run_args run;
     struct stsm_cli_settings_check_args settings_check;
+    struct stsm_cli_decode_log_args decode_log;
 };
 
 /**

@@ -8,6 +8,7 @@
 #include "mbedtls/version.h"
 #include "stsm_app.h"
 #include "stsm_cli.h"
+#include "stsm_decode_log.h"
 #include "stsm_dns_report.h"
 #include "stsm_host_net.h"
 #include "stsm_probe.h"
@@ -236,6 +237,8 @@ int main(int argc, char *argv[])
         return stsm_queue_run(&cli.run);
     case STSM_CLI_SETTINGS_CHECK:
         return stsm_settings_check_run(&cli.settings_check);
+    case STSM_CLI_DECODE_LOG:
+        return stsm_decode_log_run(cli.decode_log.elf, cli.decode_log.log);
     case STSM_CLI_POLICY_PARSE:
     case STSM_CLI_POLICY_MATCH:
     case STSM_CLI_TXT_PARSE:

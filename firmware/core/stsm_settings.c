@@ -50,14 +50,18 @@ struct ctx {
     size_t why_len;
 };
 
-__attribute__((format(printf, 3, 4)))
-static stsm_status_t fail(struct ctx *ctx, const char *path, const char *fmt, ...)
+/* The format is a literal, marked by the macro: on the MCU the reason is an id
+ * (stsm_text.h) after the JSON path, which stays text. */
+#define fail(ctx, path, ...) fail_text((ctx), (path), STSM_TEXT(__VA_ARGS__))
+
+STSM_TEXT_PRINTF(3, 4)
+static stsm_status_t fail_text(struct ctx *ctx, const char *path, stsm_text_fmt_t fmt, ...)
 {
     int n = snprintf(ctx->why, ctx->why_len, "%s: ", path);
     if (n >= 0 && (size_t)n < ctx->why_len) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->why + n, ctx->why_len - (size_t)n, fmt, ap);
+        stsm_text_vformat(ctx->why + n, ctx->why_len - (size_t)n, fmt, ap);
         va_end(ap);
     }
     /* Keys and values are quoted from the file: a control character in one (a raw or
@@ -249,10 +253,10 @@ static stsm_status_t get_ipv4(struct ctx *ctx, const cJSON *item, const char *pa
 {
     char seen[64];
     if (!cJSON_IsString(item) || !stsm_ipv4_parse(item->valuestring, out, prefix_len)) {
-        return fail(ctx, path, prefix_len ? "expected an IPv4 address with a prefix like "
-                                            "\"192.0.2.11/24\", got %s"
-                                          : "expected an IPv4 address like \"192.0.2.1\", got %s",
-                    describe(item, seen, sizeof seen));
+        return prefix_len ? fail(ctx, path, "expected an IPv4 address with a prefix like \"192.0.2.11/24\", got %s",
+                                 describe(item, seen, sizeof seen))
+                          : fail(ctx, path, "expected an IPv4 address like \"192.0.2.1\", got %s",
+                                 describe(item, seen, sizeof seen));
     }
     return STSM_OK;
 }

@@ -50,9 +50,15 @@ const char *stsm_status_str(stsm_status_t status);
  *  (never NULL). Identifiers never change meaning once published. */
 const char *stsm_status_id(stsm_status_t status);
 
+#include "stsm_text.h"
+
 /** Writes one sentence naming what was wrong into `why` (`len` bytes) and returns
- *  STSM_ERR_ARGUMENT: the shape of every input check's refusal. */
-__attribute__((format(printf, 3, 4)))
-stsm_status_t stsm_refuse(char *why, size_t len, const char *fmt, ...);
+ *  STSM_ERR_ARGUMENT: the shape of every input check's refusal. The format must be a
+ *  literal: the macro marks it (stsm_text.h), so with STSM_TEXT_IDS the sentence is in
+ *  id form (a settings error keeps its JSON path as an argument). */
+#define stsm_refuse(why, len, ...) stsm_refuse_text((why), (len), STSM_TEXT(__VA_ARGS__))
+
+STSM_TEXT_PRINTF(3, 4)
+stsm_status_t stsm_refuse_text(char *why, size_t len, stsm_text_fmt_t fmt, ...);
 
 #endif /* STSM_STATUS_H */

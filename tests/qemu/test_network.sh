@@ -9,6 +9,7 @@ elf=$1 state=$2 board=${3:-mps2-an385}
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/footprint_check.sh"
+. "$(dirname "$0")/decode_log.sh"
 . "$state/lab.env"
 head -c 64 /dev/urandom > "$state/fw-seed.bin"
 token="fw$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"   # finds this run's message
@@ -18,7 +19,7 @@ rm -f "$state/fw-store.bin"   # the policy cache's flash, empty as on a new devi
 boot() {
   ip netns exec "$LAB_NS" "$top/toolchain/qemu-board.sh" --board "$board" --nic "$LAB_TAP_QEMU" --timeout 120 \
     --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
-    --store "$state/fw-store.bin" "$elf" 2>&1 | tr -d '\r'
+    --store "$state/fw-store.bin" "$elf" 2>&1 | tr -d '\r' | tee "$state/fw-console.raw" | decode
 }
 out=$(boot)
 rc=$?
@@ -48,6 +49,8 @@ check [ $rc2 -eq 0 ]
 check footprint_ok "$elf" "$out2"
 check grep -Eq '^policy cache: [1-9][0-9]* policies loaded from flash, 0 damaged left out$' <<< "$out2"
 check grep -Eq '^example.test: MTA-STS policy id 20261130T000000 \(cached [0-9]+s ago\): mode enforce' <<< "$out2"
+# That line came as an id (firmware/core/stsm_text.h) and decode-log made it prose.
+[ -z "${STSM_DECODE_LOG:-}" ] || check grep -Eq '^\$\[[0-9a-f]+\|example\.test\|20261130T000000\|' "$state/fw-console.raw"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"
 absent() { ! grep -q "$1" <<< "$2"; }
 check absent 'written to flash' "$out2"   # unchanged: flash is not rewritten

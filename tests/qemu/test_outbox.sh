@@ -19,6 +19,7 @@ set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/decode_log.sh"
 . "$(dirname "$0")/footprint_check.sh"
 . "$state/lab.env"
 work="$state/fw-outbox"
@@ -45,7 +46,7 @@ EOF
 boot() {
   ip netns exec "$LAB_NS" "$top/toolchain/qemu-mps2.sh" --nic "$LAB_TAP_QEMU" --timeout 120 \
     --settings "$work/settings.json" --seed "$work/seed.bin" --trust "$LAB_TRUST_STORE" \
-    --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r'
+    --store "$work/store.bin" "$elf" 2>&1 | tr -d '\r' | decode
 }
 started=$(date +%s)
 t1=$(date +%s); out1=$(boot); rc1=$?; e1=$(date +%s)

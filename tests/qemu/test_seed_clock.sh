@@ -10,6 +10,7 @@ set -u -o pipefail
 elf=$1 state=$2
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root (network namespaces, TAP)"; exit 77; }
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/decode_log.sh"
 . "$(dirname "$0")/footprint_check.sh"
 . "$state/lab.env"
 dir=$(mktemp -d "$state/seed-clock.XXXXXX")
@@ -32,7 +33,7 @@ boot() {   # boot NAME [STORE]: runs the firmware while tcpdump records QEMU's T
   echo $? > "$dir/$name.rc"
   sleep 0.3   # the last segments reach the capture
   kill "$dump_pid"; wait "$dump_pid" 2>/dev/null; dump_pid=""
-  tr -d '\r' < "$dir/$name.out"
+  tr -d '\r' < "$dir/$name.out" | decode
 }
 
 # What the firmware sent: the IDs of its DNS queries and the random of each ClientHello.

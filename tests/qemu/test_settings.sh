@@ -4,6 +4,7 @@
 # BOARD: mps2-an385 (default) or lm3s6965evb. Usage: test_settings.sh ELF [BOARD]
 set -u -o pipefail
 elf=$1 board=${2:-mps2-an385}
+. "$(dirname "$0")/decode_log.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -11,7 +12,7 @@ pass=0 fail=0
 run() {   # run NAME EXPECTED-STATUS EXPECTED-LINE LOADS...
   local name=$1 want_rc=$2 want=$3; shift 3
   local out rc
-  out=$("$top/toolchain/qemu-board.sh" --board "$board" --nic none --timeout 30 "$@" "$elf" 2>/dev/null | tr -d '\r'); rc=$?
+  out=$("$top/toolchain/qemu-board.sh" --board "$board" --nic none --timeout 30 "$@" "$elf" 2>/dev/null | tr -d '\r' | decode); rc=$?
   if [ "$rc" = "$want_rc" ] && printf '%s\n' "$out" | grep -qxF -- "$want"; then
     pass=$((pass + 1)); echo "PASS $name"
   else
@@ -36,7 +37,7 @@ expect() {   # expect NAME EXPECTED-STATUS EXTENDED-REGEX FILE
   local out rc
   local qemu=("$top/toolchain/qemu-mps2.sh")
   [ -x "$top/toolchain/qemu-board.sh" ] && qemu=("$top/toolchain/qemu-board.sh" --board "${board:-mps2-an385}")
-  out=$("${qemu[@]}" --nic none --timeout 30 --settings "$4" "$elf" 2>/dev/null | tr -d '\r'); rc=$?
+  out=$("${qemu[@]}" --nic none --timeout 30 --settings "$4" "$elf" 2>/dev/null | tr -d '\r' | decode); rc=$?
   if [ "$rc" = "$2" ] && grep -Eqx -- "$3" <<< "$out"; then
     pass=$((pass + 1)); echo "PASS $1"
   else
