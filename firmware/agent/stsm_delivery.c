@@ -1103,18 +1103,19 @@ static bool apply_policy(struct stsm_delivery *d)
     }
     const struct stsm_sts_policy *policy = &l->policy;
     char patterns[200] = "";
-    for (size_t i = 0; i < policy->mx_count; i++) {
+    for (const char *m = stsm_sts_policy_mx_first(policy); m != NULL; m = stsm_sts_policy_mx_next(policy, m)) {
         size_t used = strlen(patterns);
-        snprintf(patterns + used, sizeof patterns - used, "%s%s", i ? ", " : "", policy->mx[i]);
+        snprintf(patterns + used, sizeof patterns - used, "%s%s", used ? ", " : "", m);
     }
     char source[160];
     policy_source(d, source, sizeof source);
     say(d, "%s: MTA-STS policy id %s (%s): mode %s, max_age %lu, mx %s", d->domain, l->policy_id, source,
         stsm_sts_mode_str(policy->mode), (unsigned long)policy->max_age, policy->mx_count ? patterns : "(none)");
     if (policy->mx_dropped > 0) {
-        say(d, "%s: the policy lists %lu mx patterns more than stsmail keeps (%u); matching against "
-               "the first %u, so a host matching none of them is %s", d->domain,
-            (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MAX_MX,
+        say(d, "%s: the policy lists %lu mx patterns more than stsmail keeps (%u, in %u bytes); matching "
+               "against the first %u, so a host matching none of them is %s", d->domain,
+            (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MX_TEXT_MAX,
+            (unsigned)policy->mx_count,
             policy->mode == STSM_STS_MODE_ENFORCE ? "refused" : "logged as a mismatch");
     }
     if (!l->from_cache && l->fetch.content_type_relaxed) {

@@ -78,8 +78,8 @@ static cJSON *policy_report(void)
         cJSON_AddStringToObject(p, "mode", stsm_sts_mode_str(f->policy.mode));
         cJSON_AddNumberToObject(p, "max_age", f->policy.max_age);
         cJSON *mx = cJSON_AddArrayToObject(p, "mx");
-        for (size_t i = 0; i < f->policy.mx_count; i++) {
-            cJSON_AddItemToArray(mx, cJSON_CreateString(f->policy.mx[i]));
+        for (const char *m = stsm_sts_policy_mx_first(&f->policy); m != NULL; m = stsm_sts_policy_mx_next(&f->policy, m)) {
+            cJSON_AddItemToArray(mx, cJSON_CreateString(m));
         }
     }
     return p;

@@ -52,8 +52,8 @@ int stsm_sts_cli_run(const struct stsm_cli *cli)
         cJSON_AddStringToObject(obj, "mode", stsm_sts_mode_str(policy.mode));
         cJSON_AddNumberToObject(obj, "max_age", policy.max_age);
         cJSON *mx = cJSON_AddArrayToObject(obj, "mx");
-        for (size_t i = 0; i < policy.mx_count; i++) {
-            cJSON_AddItemToArray(mx, cJSON_CreateString(policy.mx[i]));
+        for (const char *m = stsm_sts_policy_mx_first(&policy); m != NULL; m = stsm_sts_policy_mx_next(&policy, m)) {
+            cJSON_AddItemToArray(mx, cJSON_CreateString(m));
         }
         if (policy.max_age_clamped) {
             cJSON_AddBoolToObject(obj, "max_age_clamped", true);

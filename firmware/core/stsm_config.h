@@ -115,11 +115,19 @@
 
 /** `mx` patterns kept from one MTA-STS policy (1 to 255). Real policies list a few; with
  *  more, the first ones are kept and hosts only the others name do not match (fail
- *  closed, counted in stsm_sts_policy.mx_dropped). Each costs STSM_HOSTNAME_MAX + 1 bytes
- *  in every parsed or cached policy, so small devices lower it: mps2-an385 keeps 10, the
- *  most with which four worst-case cached policies fit its 12 KiB flash slot. */
+ *  closed, counted in stsm_sts_policy.mx_dropped). A pattern costs its text (below) and a
+ *  few bytes of the cache's write list. */
 #ifndef STSM_STS_MAX_MX
 #define STSM_STS_MAX_MX 32
+#endif
+
+/** Bytes of `mx` pattern text one policy keeps, each pattern with its NUL, in every parsed
+ *  or cached policy (at least STSM_HOSTNAME_MAX + 1: one pattern of any valid length fits).
+ *  Patterns from the first that does not fit on are dropped and counted as those past
+ *  STSM_STS_MAX_MX are, never cut. 4096: 16 patterns of the longest, 32 of 127
+ *  characters; real ones are 10 to 40. */
+#ifndef STSM_STS_MX_TEXT_MAX
+#define STSM_STS_MX_TEXT_MAX 4096
 #endif
 
 /** Bytes of one domain's MX host names and CNAME targets, each kept once with its NUL (10
@@ -314,9 +322,12 @@
 #define STSM_STS_CACHE_ENTRIES 8
 #endif
 
-/** Longest HTTP status, header or chunk-size line; a longer one fails the response. */
+/** Bytes kept of an HTTP status, header or chunk-size line: all the parser reads of one
+ *  (status code, chunk size, Content-Type's media type, Content-Length,
+ *  Transfer-Encoding) is in its first bytes; the rest of a longer line is skipped
+ *  (stsm_http.h). At least 96. */
 #ifndef STSM_HTTP_LINE_MAX
-#define STSM_HTTP_LINE_MAX 1024
+#define STSM_HTTP_LINE_MAX 128
 #endif
 
 /** All header bytes of one HTTP response; more fails the response. */

@@ -3,6 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A Content-Type line with its name, a little whitespace and the longest media type kept
+ * (content_type) must fit what is kept of a line. */
+_Static_assert(STSM_HTTP_LINE_MAX >= 96, "STSM_HTTP_LINE_MAX below 96: Content-Type would not fit");
+
 enum { ST_STATUS, ST_HEADERS, ST_BODY_LENGTH, ST_BODY_CLOSE, ST_CHUNK_SIZE, ST_CHUNK_DATA,
        ST_CHUNK_END, ST_TRAILERS, ST_DONE };
 
@@ -95,6 +99,8 @@ static stsm_status_t header_line(struct stsm_http_response *r)
     }
     const char *l = r->line;
     const char *colon = memchr(l, ':', r->line_len);
+    /* A cut line (r->line_cut) is read on its first STSM_HTTP_LINE_MAX bytes: its name must
+     * be among them (no real field name is that long). */
     if (colon == NULL || colon == l || l[0] == ' ' || l[0] == '\t' || colon[-1] == ' ') {
         return STSM_ERR_PEER_PROTOCOL;   /* no name, or obsolete line folding */
     }
@@ -105,19 +111,21 @@ static stsm_status_t header_line(struct stsm_http_response *r)
         v++;
         vlen--;
     }
+    const char *kept_end = v + vlen;
     while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
         vlen--;
     }
     if (name_is(l, name_len, "content-length")) {
         uint64_t n;
-        if (!parse_length(v, vlen, &n) || (r->have_length && n != r->content_length)) {
+        /* A valid length (18 digits at most) never makes a cut line. */
+        if (r->line_cut || !parse_length(v, vlen, &n) || (r->have_length && n != r->content_length)) {
             return STSM_ERR_PEER_PROTOCOL;
         }
         r->have_length = true;
         r->content_length = n;
     } else if (name_is(l, name_len, "transfer-encoding")) {
         /* Only "chunked" is understood; anything else cannot be delimited safely. */
-        if (vlen != 7 || !name_is(v, 7, "chunked")) {
+        if (r->line_cut || vlen != 7 || !name_is(v, 7, "chunked")) {
             return STSM_ERR_PEER_PROTOCOL;
         }
         r->chunked = true;
@@ -126,6 +134,11 @@ static stsm_status_t header_line(struct stsm_http_response *r)
         while (n < vlen && v[n] != ';' && v[n] != ' ' && v[n] != '\t' && n + 1 < sizeof r->content_type) {
             r->content_type[n] = lower(v[n]);
             n++;
+        }
+        /* A media type that runs to the end of what was kept of a cut line may go on: a
+         * prefix of it ("text/plain" of "text/plainx") must not pass for the type. */
+        if (r->line_cut && v + n == kept_end) {
+            n = 0;
         }
         r->content_type[n] = '\0';
     }
@@ -225,21 +238,36 @@ stsm_status_t stsm_http_response_feed(struct stsm_http_response *r, const uint8_
         }
         char c = (char)data[i++];
         if (c != '\n') {
-            if (r->line_len == STSM_HTTP_LINE_MAX) {
-                return STSM_ERR_PEER_PROTOCOL;
-            }
-            r->line[r->line_len++] = c;
             if (r->state == ST_HEADERS && ++r->header_bytes > STSM_HTTP_HEADERS_MAX) {
                 return STSM_ERR_PEER_PROTOCOL;
             }
+            if (r->line_cut) {
+                /* A status, chunk-size or trailer line is not counted with the headers,
+                 * but what is skipped of one line is bounded all the same. */
+                if (++r->line_skipped > STSM_HTTP_HEADERS_MAX) {
+                    return STSM_ERR_PEER_PROTOCOL;
+                }
+                continue;
+            }
+            if (r->line_len < STSM_HTTP_LINE_MAX) {
+                r->line[r->line_len++] = c;
+            } else {
+                /* Longer than what is kept: everything we read of any line (the status
+                 * code, a chunk's size, the three headers we use) is in its first bytes;
+                 * the rest is skipped, and the line read at its end as usual. */
+                r->line_cut = true;
+                r->line_skipped = 1;
+            }
             continue;
         }
-        if (r->line_len > 0 && r->line[r->line_len - 1] == '\r') {
+        if (!r->line_cut && r->line_len > 0 && r->line[r->line_len - 1] == '\r') {
             r->line_len--;
         }
         r->line[r->line_len] = '\0';
         st = on_line(r);
         r->line_len = 0;
+        r->line_cut = false;
+        r->line_skipped = 0;
         if (st != STSM_OK) {
             return st;
         }

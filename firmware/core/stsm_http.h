@@ -35,8 +35,10 @@ struct stsm_http_response {
     size_t body_len;                   /**< body bytes received and handed on */
     stsm_http_body_fn body_fn;         /* private: where body bytes go (NULL: counted only) */
     void *body_arg;
-    char line[STSM_HTTP_LINE_MAX + 1];
+    char line[STSM_HTTP_LINE_MAX + 1];  /* a line's first STSM_HTTP_LINE_MAX bytes */
     size_t line_len;
+    bool line_cut;                     /* the line goes on past `line`: its rest is skipped */
+    size_t line_skipped;               /* bytes skipped of it (at most STSM_HTTP_HEADERS_MAX) */
     size_t header_bytes;
     uint64_t chunk_left;               /* bytes of the current chunk still to come */
 };
@@ -50,9 +52,15 @@ size_t stsm_http_get_request(char *out, size_t cap, const char *host, const char
 void stsm_http_response_init(struct stsm_http_response *r, size_t cap, stsm_http_body_fn body_fn, void *arg);
 
 /**
- * Feeds received bytes. Returns STSM_OK (look at `complete`), STSM_ERR_PEER_PROTOCOL for a
- * response that breaks HTTP/1.1 framing (or a line over STSM_HTTP_LINE_MAX, or both
- * Content-Length and Transfer-Encoding, whose framings disagree), or
+ * Feeds received bytes. Only a line's first STSM_HTTP_LINE_MAX bytes are kept, which hold
+ * all the parser reads (status code, chunk size, Content-Type, Content-Length,
+ * Transfer-Encoding); the rest of a longer line is skipped, so other header fields, reason
+ * phrases and chunk extensions may be long (all headers together, and what is skipped of
+ * any one line, at most STSM_HTTP_HEADERS_MAX). Returns STSM_OK (look at `complete`), STSM_ERR_PEER_PROTOCOL for
+ * a response that breaks HTTP/1.1 framing (or a longer Content-Length or
+ * Transfer-Encoding line, a field name longer than STSM_HTTP_LINE_MAX, a non-empty line
+ * after a chunk's data, or both Content-Length and Transfer-Encoding, whose framings
+ * disagree), or
  * STSM_ERR_CAPACITY when the body would exceed `cap` (known from Content-Length or a
  * chunk size before any of the excess is handed on; for a body delimited by the close,
  * the piece that would cross the cap is refused whole). Bytes after a complete response

@@ -189,10 +189,34 @@ bool stsm_sts_mx_matches(const char *pattern, const char *host)
     return stsm_dns_name_equal(host, pattern);
 }
 
+const char *stsm_sts_policy_mx_first(const struct stsm_sts_policy *policy)
+{
+    return policy->mx_count > 0 ? policy->mx_text : NULL;
+}
+
+const char *stsm_sts_policy_mx_next(const struct stsm_sts_policy *policy, const char *mx)
+{
+    size_t at = (size_t)(mx - policy->mx_text) + strlen(mx) + 1;
+    return at < policy->mx_len ? policy->mx_text + at : NULL;
+}
+
+bool stsm_sts_policy_mx_add(struct stsm_sts_policy *policy, const char *pattern, size_t len)
+{
+    if (policy->mx_count >= STSM_STS_MAX_MX || policy->mx_len > sizeof policy->mx_text ||
+        len >= sizeof policy->mx_text - policy->mx_len) {
+        return false;
+    }
+    memcpy(policy->mx_text + policy->mx_len, pattern, len);
+    policy->mx_text[policy->mx_len + len] = '\0';
+    policy->mx_len += len + 1;
+    policy->mx_count++;
+    return true;
+}
+
 bool stsm_sts_policy_matches(const struct stsm_sts_policy *policy, const char *host)
 {
-    for (size_t i = 0; i < policy->mx_count; i++) {
-        if (stsm_sts_mx_matches(policy->mx[i], host)) {
+    for (const char *m = stsm_sts_policy_mx_first(policy); m != NULL; m = stsm_sts_policy_mx_next(policy, m)) {
+        if (stsm_sts_mx_matches(m, host)) {
             return true;
         }
     }
@@ -215,14 +239,15 @@ static bool equals(const char *s, size_t n, const char *lit)
 
 void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_policy *src)
 {
-    size_t used = src->mx_count < STSM_STS_MAX_MX ? src->mx_count : STSM_STS_MAX_MX;
+    size_t used = src->mx_len < sizeof src->mx_text ? src->mx_len : sizeof src->mx_text;
     dst->mode = src->mode;
     dst->max_age = src->max_age;
     dst->max_age_clamped = src->max_age_clamped;
-    dst->mx_count = used;
+    dst->mx_count = src->mx_count;
     dst->mx_dropped = src->mx_dropped;
-    memcpy(dst->mx, src->mx, used * sizeof dst->mx[0]);
-    stsm_zero((char *)dst->mx + used * sizeof dst->mx[0], (STSM_STS_MAX_MX - used) * sizeof dst->mx[0]);
+    dst->mx_len = used;
+    memcpy(dst->mx_text, src->mx_text, used);
+    stsm_zero(dst->mx_text + used, sizeof dst->mx_text - used);
 }
 
 enum { FIELD_OTHER, FIELD_VERSION, FIELD_MODE, FIELD_MAX_AGE, FIELD_MX };
@@ -255,7 +280,7 @@ void stsm_sts_policy_parser_init(struct stsm_sts_policy_parser *p, struct stsm_s
     p->policy = policy;
     p->line = 1;
     start_line(p);
-    stsm_zero(policy, sizeof *policy);   /* 8 KiB of rows, most of them left unused */
+    stsm_zero(policy, sizeof *policy);   /* the pattern pool, most of it left unused */
 }
 
 /* A byte before the line's first ':'. The key is judged as ext_name_valid() judges it,
@@ -351,15 +376,13 @@ static void mx_value(struct stsm_sts_policy_parser *p)
         fail(p, p->line, "mx is not a host name in A-label form or '*.' and one");
         return;
     }
-    if (policy->mx_count == STSM_STS_MAX_MX) {
-        /* Voiding the policy for our own limit would fail open; matching against the
-         * patterns that fit fails closed for hosts only the others name. */
+    /* Voiding the policy for our own limit would fail open; matching against the patterns
+     * that fit fails closed for hosts only the others name. Once one is dropped the later
+     * ones are too, even short ones that would fit: what is kept is always the policy's
+     * first patterns, whatever their lengths. */
+    if (policy->mx_dropped > 0 || !stsm_sts_policy_mx_add(policy, p->value, p->value_len)) {
         policy->mx_dropped++;
-        return;
     }
-    char *row = policy->mx[policy->mx_count++];
-    memcpy(row, p->value, p->value_len);   /* a valid pattern is shorter than the row */
-    row[p->value_len] = '\0';
 }
 
 /* The line ended (its CR, if any, already dropped): a blank line is a cosmetic slip, not a

@@ -5,9 +5,10 @@
  * Where peers disagree the decisions are ours (see the issue tracker and the shared
  * research notes, mta-sts-peers.md): blank lines in a policy are ignored, max_age above one
  * year is clamped, the first version/mode/max_age wins, one bad `mx` spoils the policy.
- * More valid `mx` lines than STSM_STS_MAX_MX (stsm_config.h) do not: the first ones are
- * kept and the rest counted, so a local limit narrows what matches (fails closed) instead
- * of voiding the policy (which would fail open).
+ * More valid `mx` lines than a policy holds (STSM_STS_MAX_MX patterns in
+ * STSM_STS_MX_TEXT_MAX bytes, stsm_config.h) do not: the first ones are kept and the rest
+ * counted, so a local limit narrows what matches (fails closed) instead of voiding the
+ * policy (which would fail open).
  */
 #ifndef STSM_MTA_STS_H
 #define STSM_MTA_STS_H
@@ -46,24 +47,51 @@ enum stsm_sts_mode { STSM_STS_MODE_NONE, STSM_STS_MODE_TESTING, STSM_STS_MODE_EN
 #if STSM_STS_MAX_MX < 1 || STSM_STS_MAX_MX > 255
 #error "STSM_STS_MAX_MX must be 1 to 255 (the policy cache stores the count in one byte)"
 #endif
+#if STSM_STS_MX_TEXT_MAX < STSM_HOSTNAME_MAX + 1
+#error "STSM_STS_MX_TEXT_MAX must hold at least one pattern of STSM_HOSTNAME_MAX characters"
+#endif
 
+/**
+ * A parsed policy. The `mx` patterns lie one after another in `mx_text`, each followed by
+ * its NUL, in the policy's order; read them with stsm_sts_policy_mx_first() and
+ * stsm_sts_policy_mx_next(), add them with stsm_sts_policy_mx_add().
+ */
 struct stsm_sts_policy {
     enum stsm_sts_mode mode;
     uint32_t max_age;                    /**< seconds, clamped to STSM_STS_MAX_AGE_LIMIT */
     bool max_age_clamped;
-    size_t mx_count;                     /**< patterns kept in `mx`, at most STSM_STS_MAX_MX */
-    /** Valid `mx` lines after the first STSM_STS_MAX_MX, not kept: hosts are matched
-     *  against the kept ones only, so a host that only a dropped line names does not
-     *  match. Nonzero is worth a log line; 0 when the policy fitted. */
+    size_t mx_count;                     /**< patterns kept, at most STSM_STS_MAX_MX */
+    /** Valid `mx` lines after the ones kept: those past the first STSM_STS_MAX_MX, or from
+     *  the first whose text did not fit `mx_text` on. Hosts are matched against the kept
+     *  ones only, so a host that only a dropped line names does not match. Nonzero is
+     *  worth a log line; 0 when the policy fitted. */
     size_t mx_dropped;
-    char mx[STSM_STS_MAX_MX][STSM_HOSTNAME_MAX + 1];   /**< NUL-terminated A-label patterns */
+    size_t mx_len;                       /**< bytes of `mx_text` used, the NULs included */
+    char mx_text[STSM_STS_MX_TEXT_MAX];  /**< NUL-terminated A-label patterns, packed */
 };
+
+/** The first `mx` pattern (NUL-terminated, inside `policy`), or NULL when there is none. */
+const char *stsm_sts_policy_mx_first(const struct stsm_sts_policy *policy);
+
+/** The pattern after `mx` (one that first() or next() returned), or NULL after the last:
+ *  `for (const char *m = stsm_sts_policy_mx_first(p); m; m = stsm_sts_policy_mx_next(p, m))` */
+const char *stsm_sts_policy_mx_next(const struct stsm_sts_policy *policy, const char *mx);
+
+/**
+ * Appends pattern `pattern` (`len` bytes, no NUL among them; the caller checked it with
+ * stsm_sts_mx_pattern_valid()) when the policy has room for it: fewer than
+ * STSM_STS_MAX_MX patterns and `len` + 1 bytes free in `mx_text`. Returns false, the
+ * policy unchanged, when it has not; the caller decides what that means (the parser
+ * counts it in `mx_dropped`), nothing is ever cut.
+ */
+bool stsm_sts_policy_mx_add(struct stsm_sts_policy *policy, const char *pattern, size_t len);
 
 /**
  * Parses a policy body. Returns STSM_OK, or STSM_ERR_PEER_PROTOCOL (an invalid policy,
  * which counts as no policy) with `*line` (1-based; 0 for the whole body) and `*reason`
- * (static text) saying what was wrong. Valid `mx` lines beyond STSM_STS_MAX_MX do not make
- * it invalid: the first STSM_STS_MAX_MX are kept and the rest counted in `mx_dropped`.
+ * (static text) saying what was wrong. Valid `mx` lines beyond what the policy holds do not
+ * make it invalid: the first ones that fit are kept and, from the first that does not on,
+ * the rest counted in `mx_dropped`.
  * The same as the parser below fed `body` in one piece.
  */
 stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
@@ -112,10 +140,10 @@ bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t
 stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, const char **reason);
 
 /**
- * Makes `*dst` the same policy as `*src`: the fields and the `mx_count` patterns copied, the
- * rows past them zero. Unlike `*dst = *src` it writes no more of the 8 KiB of rows than the
- * policy uses (a zero row already zero is left unwritten, see stsm_zero()), so a policy
- * held in a fresh static adds few pages to the host's resident set.
+ * Makes `*dst` the same policy as `*src`: the fields and the `mx_len` bytes of patterns
+ * copied, the rest of `mx_text` zero. Unlike `*dst = *src` it writes no more of the pool
+ * than the policy uses (bytes already zero are left unwritten, see stsm_zero()), so a
+ * policy held in a fresh static adds few pages to the host's resident set.
  */
 void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_policy *src);
 

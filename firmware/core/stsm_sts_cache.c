@@ -308,13 +308,21 @@ static bool storable(const struct stsm_sts_cache_entry *e)
         return false;   /* stored in 32 bits; a parsed policy drops at most a few thousand */
     }
 #endif
+    /* The pool read only within `mx_len`: exactly `mx_count` valid patterns, each with its
+     * NUL, filling it. */
+    if (p->mx_len > sizeof p->mx_text) {
+        return false;
+    }
+    size_t at = 0;
     for (size_t k = 0; k < p->mx_count; k++) {
-        const char *nul = memchr(p->mx[k], '\0', sizeof p->mx[k]);
-        if (nul == NULL || !stsm_sts_mx_pattern_valid(p->mx[k], (size_t)(nul - p->mx[k]))) {
+        const char *nul = memchr(p->mx_text + at, '\0', p->mx_len - at);
+        size_t n = nul != NULL ? (size_t)(nul - (p->mx_text + at)) : 0;
+        if (nul == NULL || n > UINT8_MAX || !stsm_sts_mx_pattern_valid(p->mx_text + at, n)) {
             return false;
         }
+        at += n + 1;
     }
-    return true;
+    return at == p->mx_len;
 }
 
 static void serialise(const struct stsm_sts_cache_entry *entries, size_t n, struct out *o)
@@ -345,8 +353,9 @@ static void serialise(const struct stsm_sts_cache_entry *entries, size_t n, stru
         put_u32(o, e->policy.max_age);
         put_bytes(o, &mx, 1);
         put_u32(o, (uint32_t)e->policy.mx_dropped);
-        for (size_t k = 0; k < e->policy.mx_count; k++) {
-            put_str(o, e->policy.mx[k], sizeof e->policy.mx[k]);
+        for (const char *m = stsm_sts_policy_mx_first(&e->policy); m != NULL;
+             m = stsm_sts_policy_mx_next(&e->policy, m)) {
+            put_str(o, m, strlen(m) + 1);   /* storable(): the NUL is there */
         }
     }
 }
@@ -423,13 +432,17 @@ static bool read_entry(struct stsm_cursor *c, struct stsm_sts_cache_entry *e)
         return false;
     }
     e->policy.mode = (enum stsm_sts_mode)mode;
-    e->policy.mx_count = mx;
     e->policy.mx_dropped = mx_dropped;
+    /* Each pattern is read into the pool's free end; one that does not fit (a piece from a
+     * build with a larger pool) refuses the entry rather than cut it. */
     for (size_t k = 0; k < mx; k++) {
-        if (!get_str(c, e->policy.mx[k], sizeof e->policy.mx[k]) ||
-            !stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
+        struct stsm_sts_policy *p = &e->policy;
+        char *at = p->mx_text + p->mx_len;
+        if (!get_str(c, at, sizeof p->mx_text - p->mx_len) || !stsm_sts_mx_pattern_valid(at, strlen(at))) {
             return false;
         }
+        p->mx_len += strlen(at) + 1;
+        p->mx_count++;
     }
     return true;
 }

@@ -97,7 +97,9 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
  * Serialises the table (versioned, with a checksum) into `out`; returns the length, or 0
  * when `cap` is too small or an entry holds something load() would refuse (a string
  * without its NUL or too long for its field, an invalid `mx` pattern, more than
- * STSM_STS_MAX_MX patterns, an unknown mode): nothing is ever cut to fit. Whatever load()
+ * STSM_STS_MAX_MX patterns or a pool whose `mx_len` does not hold exactly `mx_count` of
+ * them, an unknown mode): nothing is ever cut to fit. load() refuses an entry whose
+ * patterns do not fit the pool (STSM_STS_MX_TEXT_MAX). Whatever load()
  * accepts, save() stores. stsm_sts_cache_load() refuses anything damaged, and a blob of
  * an older format version, (STSM_ERR_CORRUPT) and then leaves the cache empty.
  */
@@ -111,10 +113,15 @@ stsm_status_t stsm_sts_cache_load(struct stsm_sts_cache *cache, const uint8_t *d
 uint32_t stsm_sts_cache_digest(const struct stsm_sts_cache *cache);
 
 /** Bytes one entry may take in a blob: domain, id and failed id (each a length byte and
- *  its text), three times, mode, max_age, the mx count, mx_dropped, and the patterns. */
+ *  its text), three times, mode, max_age, the mx count, mx_dropped, and the patterns (a
+ *  length byte and the text each: as many bytes as they take in the policy's pool). */
+#define STSM_STS_CACHE_MX_BLOB_MAX                                                         \
+    (STSM_STS_MX_TEXT_MAX < STSM_STS_MAX_MX * (1 + STSM_HOSTNAME_MAX)                     \
+         ? STSM_STS_MX_TEXT_MAX                                                            \
+         : STSM_STS_MAX_MX * (1 + STSM_HOSTNAME_MAX))
 #define STSM_STS_CACHE_ENTRY_BLOB_MAX                                                      \
     ((1 + STSM_HOSTNAME_MAX) + 2 * (1 + STSM_STS_ID_MAX) + 3 * 8 + 1 + 4 + 1 + 4 +        \
-     STSM_STS_MAX_MX * (1 + STSM_HOSTNAME_MAX))
+     STSM_STS_CACHE_MX_BLOB_MAX)
 
 /** Bytes stsm_sts_cache_save() may need: magic, count, the entries, CRC-32. */
 #define STSM_STS_CACHE_BLOB_MAX (8 + 4 + STSM_STS_CACHE_ENTRIES * STSM_STS_CACHE_ENTRY_BLOB_MAX + 4)

@@ -36,11 +36,21 @@ static void check_entry(const struct stsm_sts_cache_entry *e)
         e->policy.max_age > STSM_STS_MAX_AGE_LIMIT || e->policy.mode > STSM_STS_MODE_ENFORCE) {
         abort();
     }
-    for (size_t k = 0; k < e->policy.mx_count; k++) {
-        check_text(e->policy.mx[k], sizeof e->policy.mx[k]);
-        if (!stsm_sts_mx_pattern_valid(e->policy.mx[k], strlen(e->policy.mx[k]))) {
+    const struct stsm_sts_policy *p = &e->policy;
+    if (p->mx_len > sizeof p->mx_text) {
+        abort();
+    }
+    size_t seen = 0, at = 0;
+    for (const char *m = stsm_sts_policy_mx_first(p); m != NULL; m = stsm_sts_policy_mx_next(p, m)) {
+        check_text(m, p->mx_len - at);
+        if (m != p->mx_text + at || !stsm_sts_mx_pattern_valid(m, strlen(m))) {
             abort();
         }
+        at += strlen(m) + 1;
+        seen++;
+    }
+    if (seen != p->mx_count || at != p->mx_len) {
+        abort();
     }
 }
 
@@ -66,12 +76,8 @@ static bool same_entry(const struct stsm_sts_cache_entry *a, const struct stsm_s
         a->policy.mx_dropped != b->policy.mx_dropped) {
         return false;
     }
-    for (size_t k = 0; k < a->policy.mx_count; k++) {
-        if (strcmp(a->policy.mx[k], b->policy.mx[k]) != 0) {
-            return false;
-        }
-    }
-    return true;
+    return a->policy.mx_len == b->policy.mx_len &&
+           memcmp(a->policy.mx_text, b->policy.mx_text, a->policy.mx_len) == 0;
 }
 
 static void round_trip(const uint8_t *data, size_t size)

@@ -58,8 +58,8 @@ static bool same(const struct result *a, const struct result *b)
     }
     const struct stsm_sts_policy *x = &a->policy, *y = &b->policy;
     return x->mode == y->mode && x->max_age == y->max_age && x->max_age_clamped == y->max_age_clamped &&
-           x->mx_count == y->mx_count && x->mx_dropped == y->mx_dropped &&
-           memcmp(x->mx, y->mx, sizeof x->mx) == 0;
+           x->mx_count == y->mx_count && x->mx_dropped == y->mx_dropped && x->mx_len == y->mx_len &&
+           memcmp(x->mx_text, y->mx_text, x->mx_len) == 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -82,13 +82,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (policy->mx_count == 0 && policy->mode != STSM_STS_MODE_NONE)) {
         abort();
     }
-    for (size_t i = 0; i < policy->mx_count; i++) {
-        if (!stsm_sts_mx_pattern_valid(policy->mx[i], strlen(policy->mx[i]))) {
+    /* The pool holds exactly mx_count patterns, each with its NUL, and nothing past mx_len. */
+    if (policy->mx_len > sizeof policy->mx_text || (policy->mx_len > 0) != (policy->mx_count > 0)) {
+        abort();
+    }
+    size_t seen = 0, at = 0;
+    for (const char *m = stsm_sts_policy_mx_first(policy); m != NULL; m = stsm_sts_policy_mx_next(policy, m)) {
+        if (m != policy->mx_text + at || memchr(m, '\0', policy->mx_len - at) == NULL ||
+            !stsm_sts_mx_pattern_valid(m, strlen(m))) {
             abort();
         }
-        if (policy->mx[i][0] != '*' && !stsm_sts_mx_matches(policy->mx[i], policy->mx[i])) {
+        if (m[0] != '*' && !stsm_sts_mx_matches(m, m)) {
             abort();
         }
+        at += strlen(m) + 1;
+        seen++;
+    }
+    for (size_t i = policy->mx_len; i < sizeof policy->mx_text; i++) {
+        if (policy->mx_text[i] != '\0') {
+            abort();
+        }
+    }
+    if (seen != policy->mx_count || at != policy->mx_len) {
+        abort();
     }
     return 0;
 }

@@ -16,8 +16,8 @@ static struct stsm_sts_cache cache;
 
 static struct stsm_sts_policy policy(const char *mx)
 {
-    struct stsm_sts_policy p = { .mode = STSM_STS_MODE_ENFORCE, .max_age = 86400, .mx_count = 1 };
-    strcpy(p.mx[0], mx);
+    struct stsm_sts_policy p = { .mode = STSM_STS_MODE_ENFORCE, .max_age = 86400 };
+    stsm_sts_policy_mx_add(&p, mx, strlen(mx));
     return p;
 }
 

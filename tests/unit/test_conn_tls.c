@@ -406,7 +406,7 @@ int main(void)
     CHECK_CASE("policy without length, then close_notify: accepted whole");
     CHECK_INT(run_fetch("policy-notify", 5000), STSM_OK);
     CHECK_INT(fetch.policy.mx_count, 1);
-    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
+    CHECK_STR(stsm_sts_policy_mx_first(&fetch.policy), "*.com.mail.example.net");
 
     CHECK_CASE("policy without length cut by a bare TCP close: refused");
     CHECK_INT(run_fetch("policy-cut-nonotify", 5000), STSM_ERR_TLS_TRUNCATED);
@@ -546,12 +546,12 @@ static void policy_streamed(void)
     CHECK(fetch.body_size > 40000);
     CHECK_INT(fetch.policy.mode, STSM_STS_MODE_ENFORCE);
     CHECK_INT(fetch.policy.mx_count, 1);
-    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
+    CHECK_STR(stsm_sts_policy_mx_first(&fetch.policy), "*.com.mail.example.net");
 
     CHECK_CASE("fetch: a policy of exactly 64 KiB: read whole");
     CHECK_INT(run_fetch("policy-at-cap", 5000), STSM_OK);
     CHECK_INT(fetch.body_size, STSM_STS_POLICY_MAX);
-    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
+    CHECK_STR(stsm_sts_policy_mx_first(&fetch.policy), "*.com.mail.example.net");
 
     CHECK_CASE("fetch: a policy one byte over 64 KiB: refused as over the RFC's cap");
     CHECK_INT(run_fetch("policy-over-cap", 5000), STSM_ERR_CAPACITY);
@@ -566,7 +566,7 @@ static void policy_streamed(void)
 
     CHECK_CASE("fetch: a policy trickled one byte a record: parsed across reads");
     CHECK_INT(run_fetch("trickle-policy", 5000), STSM_OK);
-    CHECK_STR(fetch.policy.mx[0], "*.com.mail.example.net");
+    CHECK_STR(stsm_sts_policy_mx_first(&fetch.policy), "*.com.mail.example.net");
     CHECK_INT(fetch.policy.max_age, 86400);
 }
 

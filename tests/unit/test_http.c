@@ -97,7 +97,7 @@ static void test_pieces(void)
 }
 
 /* A body of exactly the cap is taken, one byte more is refused before any of the excess is
- * handed on, whatever the framing; a line at STSM_HTTP_LINE_MAX is taken, one over is not. */
+ * handed on, whatever the framing; lines longer than what is kept of them. */
 static void test_limits(void)
 {
     static const struct {
@@ -127,36 +127,62 @@ static void test_limits(void)
         }
     }
 
-    /* The CR is a byte of the line until its LF comes: with CRLF a line holds one byte
-     * less than with LF alone. */
-    static char text[STSM_HTTP_LINE_MAX + 128];
+    /* Lines longer than what is kept (STSM_HTTP_LINE_MAX): read on their first bytes, the
+     * rest skipped. A response is built as head + `fill` bytes of `c` + tail. */
+    static char text[STSM_HTTP_HEADERS_MAX + 1024];
     static const struct {
         const char *intent;
         const char *head;
-        size_t fill;       /* 'x's after `head`: the line is head + fill bytes */
-        const char *eol;
+        char c;
+        size_t fill;
+        const char *tail;
         stsm_status_t status;
+        const char *content_type;   /* expected when OK */
     } lines[] = {
-        { "header line of STSM_HTTP_LINE_MAX bytes, LF", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 3, "\n", STSM_OK },
-        { "header line one over, LF", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 2, "\n", STSM_ERR_PEER_PROTOCOL },
-        { "header line of STSM_HTTP_LINE_MAX bytes with its CR", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 4,
-          "\r\n", STSM_OK },
-        { "header line one over with its CR", "HTTP/1.1 200 OK\r\nX: ", STSM_HTTP_LINE_MAX - 3, "\r\n",
-          STSM_ERR_PEER_PROTOCOL },
-        { "chunk-size line at the limit (extension)", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;",
-          STSM_HTTP_LINE_MAX - 3, "\r\n", STSM_OK },
-        { "chunk-size line one over", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;",
-          STSM_HTTP_LINE_MAX - 2, "\r\n", STSM_ERR_PEER_PROTOCOL },
+        { "other header at what is kept, LF", "HTTP/1.1 200 OK\r\nX: ", 'x', STSM_HTTP_LINE_MAX - 3,
+          "\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "text/plain" },
+        { "other header one over, LF", "HTTP/1.1 200 OK\r\nX: ", 'x', STSM_HTTP_LINE_MAX - 2,
+          "\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "text/plain" },
+        { "other header of 8 KiB, then the headers we read", "HTTP/1.1 200 OK\r\nX-Long: ", 'x', 8192,
+          "\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "text/plain" },
+        { "reason phrase of 4 KiB", "HTTP/1.1 200 ", 'k', 4096,
+          "\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "text/plain" },
+        { "Content-Type with 2 KiB of parameters keeps its media type",
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8; x=", 'p', 2048,
+          "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "text/plain" },
+        { "Content-Type whose media type runs past what is kept is not taken for a prefix",
+          "HTTP/1.1 200 OK\r\nContent-Type:", ' ', STSM_HTTP_LINE_MAX - 23,
+          "text/plainx\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "" },
+        { "Content-Length padded past what is kept", "HTTP/1.1 200 OK\r\nContent-Length:", ' ',
+          STSM_HTTP_LINE_MAX, "16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
+        { "Transfer-Encoding padded past what is kept", "HTTP/1.1 200 OK\r\nTransfer-Encoding:", ' ',
+          STSM_HTTP_LINE_MAX, "chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", STSM_ERR_PEER_PROTOCOL, NULL },
+        { "field name longer than what is kept", "HTTP/1.1 200 OK\r\nX", 'n', STSM_HTTP_LINE_MAX,
+          ": v\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
+        { "chunk extension of 4 KiB", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10;", 'e', 4096,
+          "\r\n0123456789abcdef\r\n0\r\n\r\n", STSM_OK, "" },
+        { "trailer of 4 KiB", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\nT: ",
+          't', 4096, "\r\n\r\n", STSM_OK, "" },
+        { "long junk after a chunk's data", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef",
+          'j', STSM_HTTP_LINE_MAX + 1, "\r\n0\r\n\r\n", STSM_ERR_PEER_PROTOCOL, NULL },
+        { "headers over STSM_HTTP_HEADERS_MAX in one skipped line", "HTTP/1.1 200 OK\r\nX: ", 'x',
+          STSM_HTTP_HEADERS_MAX, "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
+        { "a status line's skipped part over STSM_HTTP_HEADERS_MAX", "HTTP/1.1 200 ", 'k',
+          STSM_HTTP_HEADERS_MAX + STSM_HTTP_LINE_MAX, "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         size_t n = strlen(lines[i].head);
         memcpy(text, lines[i].head, n);
-        memset(text + n, 'x', lines[i].fill);
+        memset(text + n, lines[i].c, lines[i].fill);
         n += lines[i].fill;
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s", lines[i].eol);
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s", lines[i].tail);
         for (int bytewise = 0; bytewise <= 1; bytewise++) {
             CHECK_CASE(lines[i].intent);
             CHECK_INT(feed(text, bytewise, sizeof body), lines[i].status);
+            if (lines[i].status == STSM_OK) {
+                CHECK(r.complete && body_is("0123456789abcdef"));
+                CHECK_STR(r.content_type, lines[i].content_type);
+            }
         }
     }
 }
@@ -252,11 +278,13 @@ int main(void)
         CHECK_INT(feed(bad[i].text, false, sizeof body), STSM_ERR_PEER_PROTOCOL);
     }
 
-    CHECK_CASE("over-long header line");
+    CHECK_CASE("over-long header line not ended: skipped, the response is not complete");
     static char big[STSM_HTTP_LINE_MAX + 64];
     memset(big, 'x', sizeof big - 1);
     memcpy(big, "HTTP/1.1 200 OK\r\nX: ", 20);
-    CHECK_INT(feed(big, false, sizeof body), STSM_ERR_PEER_PROTOCOL);
+    CHECK_INT(feed(big, false, sizeof body), STSM_OK);
+    CHECK(!r.complete && r.line_len == STSM_HTTP_LINE_MAX);
+    CHECK_INT(stsm_http_response_eof(&r), STSM_ERR_PEER_CLOSED);
 
     test_pieces();
     test_limits();

@@ -381,7 +381,7 @@ static void test_cached_in_force(void)
     answer_txt("_mta-sts.d.test", "v=STSv1; id=one;");
     CHECK_INT(dones, 1);
     CHECK(!lookup.fetched && !lookup.refreshed && lookup.have_policy);
-    CHECK_STR(lookup.policy.mx[0], "mx1.d.test");
+    CHECK_STR(stsm_sts_policy_mx_first(&lookup.policy), "mx1.d.test");
     CHECK_INT(asked_count, 1);
     CHECK_INT(forgets, 0);
 }
@@ -419,7 +419,7 @@ static void test_cached_changed(bool fetch_fails)
     CHECK_INT(lookup.refreshed, !fetch_fails);
     CHECK_STR(lookup.policy_id, "one");
     CHECK_INT(lookup.policy.mode, STSM_STS_MODE_ENFORCE);   /* not weakened under the delivery */
-    CHECK_STR(lookup.policy.mx[0], "mx1.d.test");
+    CHECK_STR(stsm_sts_policy_mx_first(&lookup.policy), "mx1.d.test");
     const struct stsm_sts_cache_entry *e = stsm_sts_cache_get(&cache, "d.test", NOW);
     CHECK(e != NULL);
     if (e != NULL) {

@@ -134,6 +134,16 @@ static void host_of(char *out, size_t n)
     out[n] = '\0';
 }
 
+/* The policy's pattern number `k` (0-based), or NULL when it has fewer. */
+static const char *mx_at(const struct stsm_sts_policy *policy, size_t k)
+{
+    const char *m = stsm_sts_policy_mx_first(policy);
+    while (m != NULL && k-- > 0) {
+        m = stsm_sts_policy_mx_next(policy, m);
+    }
+    return m;
+}
+
 /* Parses a policy whose only mx line is `prefix` and a host name of `n` characters. */
 static stsm_status_t parse_long_mx(const char *prefix, size_t n, struct stsm_sts_policy *policy, size_t *line)
 {
@@ -172,9 +182,10 @@ static void test_mx_length(void)
         if (st == STSM_OK) {
             size_t total = strlen(cases[i].prefix) + cases[i].n;
             CHECK_INT(policy.mx_count, 1);
-            CHECK(memchr(policy.mx[0], '\0', sizeof policy.mx[0]) != NULL);
-            CHECK_INT(strlen(policy.mx[0]), total);
-            CHECK(strncmp(policy.mx[0], cases[i].prefix, strlen(cases[i].prefix)) == 0);
+            CHECK_INT(policy.mx_len, total + 1);
+            CHECK(memchr(policy.mx_text, '\0', policy.mx_len) != NULL);
+            CHECK_INT(strlen(mx_at(&policy, 0)), total);
+            CHECK(strncmp(mx_at(&policy, 0), cases[i].prefix, strlen(cases[i].prefix)) == 0);
         } else {
             CHECK_INT(line, 3);
         }
@@ -184,7 +195,7 @@ static void test_mx_length(void)
         CHECK_INT(stsm_sts_mx_pattern_valid(pattern, strlen(pattern)), cases[i].status == STSM_OK);
     }
 
-    CHECK_CASE("the last row at the limit stays NUL-terminated");
+    CHECK_CASE("STSM_STS_MAX_MX patterns of the longest: those the pool holds kept, the last NUL-terminated");
     static char body[STSM_STS_MAX_MX * 300 + 128], host[256];
     size_t len = (size_t)snprintf(body, sizeof body, "version: STSv1\nmode: enforce\nmax_age: 1\n");
     host_of(host, 251);
@@ -196,8 +207,127 @@ static void test_mx_length(void)
     size_t line;
     const char *reason;
     CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
-    CHECK_INT(policy.mx_count, STSM_STS_MAX_MX);
-    CHECK_INT(strlen(policy.mx[STSM_STS_MAX_MX - 1]), STSM_HOSTNAME_MAX);
+    size_t fit = STSM_STS_MX_TEXT_MAX / (STSM_HOSTNAME_MAX + 1);
+    size_t kept = fit < STSM_STS_MAX_MX ? fit : STSM_STS_MAX_MX;
+    CHECK_INT(policy.mx_count, kept);
+    CHECK_INT(policy.mx_dropped, STSM_STS_MAX_MX - kept);
+    CHECK_INT(policy.mx_len, kept * (STSM_HOSTNAME_MAX + 1));
+    CHECK_INT(strlen(mx_at(&policy, kept - 1)), STSM_HOSTNAME_MAX);
+    CHECK(mx_at(&policy, kept) == NULL);
+}
+
+/* Appends "mx: *.<host of 251 characters>" (STSM_HOSTNAME_MAX in all), distinct by `i`. */
+static size_t add_longest(char *body, size_t cap, size_t len, size_t i)
+{
+    char host[256];
+    host_of(host, STSM_HOSTNAME_MAX - 2);
+    host[0] = (char)('a' + i % 26);
+    host[1] = (char)('a' + i / 26 % 26);
+    return len + (size_t)snprintf(body + len, cap - len, "mx: *.%s\n", host);
+}
+
+/* The pattern pool (STSM_STS_MX_TEXT_MAX): full at N patterns and at N + 1, a pattern
+ * filling it to the byte, one a byte too long, and a host only a dropped pattern names.
+ * Needs a pool that fills before STSM_STS_MAX_MX longest patterns (the host's does). */
+static void test_mx_pool(void)
+{
+    static struct stsm_sts_policy policy, split;
+    static char body[STSM_STS_MX_TEXT_MAX + STSM_STS_MAX_MX * 16 + 1024];
+    const size_t row = STSM_HOSTNAME_MAX + 1, n = STSM_STS_MX_TEXT_MAX / row, rest = STSM_STS_MX_TEXT_MAX - n * row;
+    const char *head = "version: STSv1\nmode: enforce\nmax_age: 86400\n";
+    size_t line, sline;
+    const char *reason, *sreason;
+    if (n + 2 > STSM_STS_MAX_MX || rest < 8) {
+        printf("SKIP test_mx_pool: a pool of %u bytes holds STSM_STS_MAX_MX patterns of the longest\n",
+               (unsigned)STSM_STS_MX_TEXT_MAX);
+        return;
+    }
+
+    CHECK_CASE("N patterns of the longest: all kept, nothing dropped");
+    size_t len = (size_t)snprintf(body, sizeof body, "%s", head);
+    for (size_t i = 0; i < n; i++) {
+        len = add_longest(body, sizeof body, len, i);
+    }
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_count, n);
+    CHECK_INT(policy.mx_dropped, 0);
+    CHECK_INT(policy.mx_len, n * row);
+    CHECK_INT(strlen(mx_at(&policy, n - 1)), STSM_HOSTNAME_MAX);
+
+    CHECK_CASE("N + 1 patterns of the longest: the last dropped and counted, never cut");
+    size_t at_n = len;
+    len = add_longest(body, sizeof body, len, n);
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_count, n);
+    CHECK_INT(policy.mx_dropped, 1);
+    CHECK_INT(policy.mx_len, n * row);
+    CHECK(mx_at(&policy, n) == NULL);
+    char host[300];
+    snprintf(host, sizeof host, "x.%.*s", STSM_HOSTNAME_MAX - 2, body + len - (STSM_HOSTNAME_MAX - 2) - 1);
+    CHECK(!stsm_sts_policy_matches(&policy, host));   /* named only by the dropped pattern */
+    snprintf(host, sizeof host, "x.%s", mx_at(&policy, n - 1) + 2);
+    CHECK(stsm_sts_policy_matches(&policy, host));
+
+    CHECK_CASE("a pattern filling the pool to the byte is kept; the next is dropped");
+    len = at_n;
+    char filler[256];
+    host_of(filler, rest - 1);   /* with its NUL, exactly the rest of the pool */
+    filler[0] = 'f';
+    len += (size_t)snprintf(body + len, sizeof body - len, "mx: %s\nmx: a.b\n", filler);
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_count, n + 1);
+    CHECK_INT(policy.mx_len, STSM_STS_MX_TEXT_MAX);
+    CHECK_INT(policy.mx_dropped, 1);
+    CHECK_STR(mx_at(&policy, n), filler);
+    CHECK(stsm_sts_policy_matches(&policy, filler));
+    CHECK(!stsm_sts_policy_matches(&policy, "a.b"));
+    CHECK_CASE("the pool filled to the byte: the same fed byte by byte");
+    struct stsm_sts_policy_parser p;
+    stsm_sts_policy_parser_init(&p, &split);
+    for (size_t i = 0; i < len; i++) {
+        (void)stsm_sts_policy_parser_feed(&p, (const uint8_t *)body + i, 1);
+    }
+    CHECK_INT(stsm_sts_policy_parser_end(&p, &sline, &sreason), STSM_OK);
+    CHECK(split.mx_len == policy.mx_len && split.mx_count == policy.mx_count && split.mx_dropped == 1 &&
+          memcmp(split.mx_text, policy.mx_text, sizeof split.mx_text) == 0);
+
+    CHECK_CASE("a pattern one byte longer than the rest of the pool is dropped, and a short one after it too");
+    len = at_n;
+    host_of(filler, rest);
+    filler[0] = 'f';
+    len += (size_t)snprintf(body + len, sizeof body - len, "mx: %s\nmx: a.b\n", filler);
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mx_count, n);
+    CHECK_INT(policy.mx_len, n * row);
+    CHECK_INT(policy.mx_dropped, 2);   /* the kept ones are always the policy's first */
+    CHECK(!stsm_sts_policy_matches(&policy, filler));
+    CHECK(!stsm_sts_policy_matches(&policy, "a.b"));
+
+    CHECK_CASE("the only MX named by a dropped pattern does not match (enforce fails closed)");
+    len = (size_t)snprintf(body, sizeof body, "%s", head);
+    for (size_t i = 0; i < n; i++) {
+        len = add_longest(body, sizeof body, len, i);
+    }
+    host_of(filler, rest - 1);
+    filler[0] = 'f';
+    len += (size_t)snprintf(body + len, sizeof body - len, "mx: %s\nmx: mx.only.test\n", filler);
+    CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, len, &policy, &line, &reason), STSM_OK);
+    CHECK_INT(policy.mode, STSM_STS_MODE_ENFORCE);
+    CHECK_INT(policy.mx_dropped, 1);
+    CHECK(!stsm_sts_policy_matches(&policy, "mx.only.test"));
+
+    CHECK_CASE("stsm_sts_policy_mx_add: refuses what does not fit, the policy unchanged");
+    struct stsm_sts_policy before = policy;
+    CHECK(!stsm_sts_policy_mx_add(&policy, "a", 0));   /* not even an empty one: no room for its NUL */
+    CHECK(memcmp(&before, &policy, sizeof policy) == 0);
+    policy.mx_len -= rest;   /* the filler gone: room for rest - 1 characters, not rest */
+    policy.mx_count--;
+    before = policy;
+    host_of(filler, rest);
+    CHECK(!stsm_sts_policy_mx_add(&policy, filler, rest));
+    CHECK(memcmp(&before, &policy, sizeof policy) == 0);
+    CHECK(stsm_sts_policy_mx_add(&policy, filler, rest - 1));
+    CHECK_INT(policy.mx_len, STSM_STS_MX_TEXT_MAX);
 }
 
 /* Finding 6: more mx lines than fit keep the first ones and match only those (fail
@@ -220,7 +350,7 @@ static void test_mx_overflow(void)
         CHECK_INT(policy.mode, STSM_STS_MODE_ENFORCE);
         CHECK_INT(policy.mx_count, STSM_STS_MAX_MX);
         CHECK_INT(policy.mx_dropped, extra[k]);
-        CHECK_STR(policy.mx[0], "mx0.example.test");
+        CHECK_STR(mx_at(&policy, 0), "mx0.example.test");
         char host[64];
         snprintf(host, sizeof host, "mx%d.example.test", STSM_STS_MAX_MX - 1);
         CHECK(stsm_sts_policy_matches(&policy, host));
@@ -274,7 +404,8 @@ static stsm_status_t parse_cut(const char *body, size_t len, size_t at, struct s
 static bool same_policy(const struct stsm_sts_policy *a, const struct stsm_sts_policy *b)
 {
     return a->mode == b->mode && a->max_age == b->max_age && a->max_age_clamped == b->max_age_clamped &&
-           a->mx_count == b->mx_count && a->mx_dropped == b->mx_dropped && memcmp(a->mx, b->mx, sizeof a->mx) == 0;
+           a->mx_count == b->mx_count && a->mx_dropped == b->mx_dropped && a->mx_len == b->mx_len &&
+           memcmp(a->mx_text, b->mx_text, sizeof a->mx_text) == 0;
 }
 
 /* Every table case gives the same result fed whole, byte by byte, in pieces of 2, 3 and 7
@@ -487,8 +618,9 @@ int main(void)
 
     CHECK_CASE("patterns are kept as written");
     CHECK_INT(stsm_sts_policy_parse((const uint8_t *)VALID_BODY, strlen(VALID_BODY), &policy, &line, &reason), STSM_OK);
-    CHECK_STR(policy.mx[0], "mx1.example.test");
-    CHECK_STR(policy.mx[1], "*.example.test");
+    CHECK_STR(mx_at(&policy, 0), "mx1.example.test");
+    CHECK_STR(mx_at(&policy, 1), "*.example.test");
+    CHECK(mx_at(&policy, 2) == NULL);
     CHECK(stsm_sts_policy_matches(&policy, "mx2.example.test"));
     CHECK(!stsm_sts_policy_matches(&policy, "mx.other.test"));
 
@@ -499,6 +631,7 @@ int main(void)
 
     test_mx_length();
     test_mx_overflow();
+    test_mx_pool();
     test_pieces_agree();
     test_long_lines();
     test_boundaries();

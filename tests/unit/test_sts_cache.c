@@ -15,30 +15,48 @@ static struct stsm_sts_cache_flash flash;
 
 static struct stsm_sts_policy policy(enum stsm_sts_mode mode, uint32_t max_age, const char *mx)
 {
-    struct stsm_sts_policy p = { .mode = mode, .max_age = max_age, .mx_count = mx ? 1 : 0 };
+    struct stsm_sts_policy p = { .mode = mode, .max_age = max_age };
     if (mx) {
-        strcpy(p.mx[0], mx);
+        CHECK(stsm_sts_policy_mx_add(&p, mx, strlen(mx)));   /* not checked: bad ones too */
     }
     return p;
 }
 
-/* The longest entry this build can hold: every field at its limit. */
+/* A valid host name of `n` characters (1 to STSM_HOSTNAME_MAX) starting with `first`. */
+static void host_of(char *out, size_t n, char first)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i] = i % 64 == 63 ? '.' : 'a';
+    }
+    if (n > 1 && out[n - 1] == '.') {
+        out[n - 1] = 'a';
+        out[n - 2] = '.';
+    }
+    out[0] = first;
+    out[n] = '\0';
+}
+
+/* The longest entry this build can hold: every field at its limit, up to `mx_count`
+ * patterns of 253 characters, and when the pattern pool fills first, one pattern that
+ * fills it to the byte. */
 static void fill_longest(struct stsm_sts_cache *c, int slot, int64_t at, size_t mx_count)
 {
     static struct stsm_sts_policy big;
-    char domain[STSM_HOSTNAME_MAX + 1], id[STSM_STS_ID_MAX + 1];
+    char domain[STSM_HOSTNAME_MAX + 1], id[STSM_STS_ID_MAX + 1], mx[STSM_HOSTNAME_MAX + 1];
     memset(&big, 0, sizeof big);
     big.mode = STSM_STS_MODE_ENFORCE;
     big.max_age = STSM_STS_MAX_AGE_LIMIT;
-    big.mx_count = mx_count;
     big.mx_dropped = UINT32_MAX;
     for (size_t k = 0; k < mx_count; k++) {
-        memset(big.mx[k], 'a', STSM_HOSTNAME_MAX);
-        for (size_t i = 63; i < STSM_HOSTNAME_MAX; i += 64) {
-            big.mx[k][i] = '.';
+        host_of(mx, STSM_HOSTNAME_MAX, (char)('a' + k % 26));
+        if (!stsm_sts_policy_mx_add(&big, mx, STSM_HOSTNAME_MAX)) {
+            size_t rest = sizeof big.mx_text - big.mx_len;
+            if (rest >= 2) {
+                host_of(mx, rest - 1, (char)('a' + k % 26));
+                CHECK(stsm_sts_policy_mx_add(&big, mx, rest - 1));
+            }
+            break;
         }
-        big.mx[k][0] = (char)('a' + k % 26);
-        big.mx[k][STSM_HOSTNAME_MAX] = '\0';
     }
     memset(domain, 'd', STSM_HOSTNAME_MAX);
     domain[STSM_HOSTNAME_MAX] = '\0';
@@ -114,30 +132,44 @@ static void test_store_refusals(int64_t t0)
 
     CHECK_CASE("a pattern of 253 characters, '*.' included, is stored and loaded whole");
     stsm_sts_cache_init(&cache);
-    memset(p.mx[0], 'a', STSM_HOSTNAME_MAX);
-    p.mx[0][0] = '*';
-    p.mx[0][1] = '.';
-    for (size_t i = 65; i < STSM_HOSTNAME_MAX; i += 64) {
-        p.mx[0][i] = '.';
-    }
-    p.mx[0][STSM_HOSTNAME_MAX] = '\0';
-    CHECK(stsm_sts_mx_pattern_valid(p.mx[0], strlen(p.mx[0])));
+    char longest[STSM_HOSTNAME_MAX + 1] = "*.";
+    host_of(longest + 2, STSM_HOSTNAME_MAX - 2, 'a');
+    CHECK(stsm_sts_mx_pattern_valid(longest, strlen(longest)));
+    p = policy(STSM_STS_MODE_ENFORCE, 86400, longest);
     stsm_sts_cache_put(&cache, "long.test", "id", &p, t0);
     len = stsm_sts_cache_save(&cache, blob, sizeof blob);
     CHECK(len > 0);
     CHECK_INT(stsm_sts_cache_load(&loaded, blob, len), STSM_OK);
     const struct stsm_sts_cache_entry *e = stsm_sts_cache_get(&loaded, "long.test", t0 + 1);
-    CHECK(e != NULL && strcmp(e->policy.mx[0], p.mx[0]) == 0);
+    CHECK(e != NULL && strcmp(stsm_sts_policy_mx_first(&e->policy), longest) == 0);
 
-    CHECK_CASE("a row without its NUL is refused, not cut and not overread");
-    memset(cache.entries[0].policy.mx[0], 'a', sizeof cache.entries[0].policy.mx[0]);
-    memset(cache.entries[0].policy.mx[1], 'b', sizeof cache.entries[0].policy.mx[1]);   /* no NUL next door either */
+    CHECK_CASE("a pool without the NUL of its pattern is refused, not cut and not overread");
+    struct stsm_sts_policy *held = &cache.entries[0].policy;
+    memset(held->mx_text, 'a', sizeof held->mx_text);
+    held->mx_len = sizeof held->mx_text;
     memset(blob, 0, sizeof blob);
     CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
 
+    CHECK_CASE("a pool whose mx_len and mx_count disagree is refused");
+    stsm_sts_cache_init(&cache);
+    p = policy(STSM_STS_MODE_ENFORCE, 86400, "mx.example.test");
+    stsm_sts_cache_put(&cache, "x.test", "id", &p, t0);
+    CHECK(stsm_sts_cache_save(&cache, blob, sizeof blob) > 0);
+    held->mx_count = 2;   /* one pattern in mx_len */
+    CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
+    held->mx_count = 1;
+    held->mx_len--;       /* its NUL outside */
+    CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
+    held->mx_len += 2;    /* a byte after it */
+    CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
+    held->mx_len = sizeof held->mx_text + 1;
+    CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
+    held->mx_len = strlen("mx.example.test") + 1;
+    CHECK(stsm_sts_cache_save(&cache, blob, sizeof blob) > 0);
+
     CHECK_CASE("a pattern load() would refuse is not stored");
     stsm_sts_cache_init(&cache);
-    strcpy(p.mx[0], "*.*.example.test");
+    p = policy(STSM_STS_MODE_ENFORCE, 86400, "*.*.example.test");
     stsm_sts_cache_put(&cache, "bad.test", "id", &p, t0);
     CHECK_INT(stsm_sts_cache_save(&cache, blob, sizeof blob), 0);
     cache.entries[0].policy.mx_count = STSM_STS_MAX_MX + 1;
@@ -145,7 +177,7 @@ static void test_store_refusals(int64_t t0)
 
     CHECK_CASE("a stored pattern of 254 characters is refused on load");
     stsm_sts_cache_init(&cache);
-    strcpy(p.mx[0], "mx.example.test");
+    p = policy(STSM_STS_MODE_ENFORCE, 86400, "mx.example.test");
     stsm_sts_cache_put(&cache, "x.test", "id", &p, t0);
     len = stsm_sts_cache_save(&cache, blob, sizeof blob);
     CHECK(len > 0);
@@ -277,7 +309,7 @@ static void test_pieces(int64_t t0)
     CHECK(len > 0);
     CHECK_INT(stsm_sts_cache_piece_load(&one, piece, len), STSM_OK);
     CHECK(one.used && strcmp(one.domain, "a.test") == 0 && strcmp(one.failed_id, "id2") == 0);
-    CHECK(one.last_used == t0 + 7 && one.fetched_at == t0 && strcmp(one.policy.mx[0], "*.example.test") == 0);
+    CHECK(one.last_used == t0 + 7 && one.fetched_at == t0 && strcmp(stsm_sts_policy_mx_first(&one.policy), "*.example.test") == 0);
     CHECK(same_piece(&one, &cache.entries[0]));
     CHECK_INT(stsm_sts_cache_piece_save(&cache.entries[1], piece, sizeof piece), 0);
 
@@ -329,6 +361,54 @@ static void test_pieces(int64_t t0)
     stsm_sts_cache_init(&loaded);
     loaded.entries[0] = cache.entries[0];
     CHECK_INT(stsm_sts_cache_piece_digest(&cache.entries[0]), stsm_sts_cache_digest(&loaded));
+}
+
+/* `src`'s piece with one more pattern "a.b" after its last (the mx count byte raised, the
+ * CRC made good): what a build with a larger pattern pool might have stored. */
+static size_t piece_plus_pattern(const struct stsm_sts_cache_entry *src, uint8_t *out, size_t cap)
+{
+    size_t len = stsm_sts_cache_piece_save(src, out, cap);
+    size_t at = 12 + (1 + strlen(src->domain)) + (1 + strlen(src->id)) + 16 + (1 + strlen(src->failed_id)) + 8 + 1 + 4;
+    CHECK(len > 0 && len + 4 <= cap && out[at] == src->policy.mx_count);
+    out[at]++;
+    memcpy(out + len - 4, "\x03" "a.b", 4);
+    len += 4;
+    uint32_t crc = stsm_crc32(0, out, len - 4);
+    for (int i = 0; i < 4; i++) {
+        out[len - 4 + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
+    }
+    return len;
+}
+
+/* The pattern pool on load: a piece whose patterns do not fit it is refused whole, never
+ * cut; one that fits exactly loads. */
+static void test_pool_on_load(int64_t t0)
+{
+    static uint8_t forged[STSM_STS_CACHE_PIECE_MAX + 8];
+    struct stsm_sts_cache_entry one;
+
+    CHECK_CASE("a piece whose patterns fill the pool to the byte loads whole");
+    stsm_sts_cache_init(&cache);
+    fill_longest(&cache, 0, t0, STSM_STS_MAX_MX);
+    size_t len = stsm_sts_cache_piece_save(&cache.entries[0], piece, sizeof piece);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, piece, len), STSM_OK);
+    CHECK(same_piece(&one, &cache.entries[0]));
+    CHECK_INT(one.policy.mx_len, STSM_STS_CACHE_MX_BLOB_MAX);
+
+    CHECK_CASE("a piece with one pattern more than the pool holds is refused, not cut");
+    if (cache.entries[0].policy.mx_count < STSM_STS_MAX_MX) {
+        len = piece_plus_pattern(&cache.entries[0], forged, sizeof forged);
+        CHECK_INT(stsm_sts_cache_piece_load(&one, forged, len), STSM_ERR_CORRUPT);
+        CHECK(!one.used);
+    }
+
+    CHECK_CASE("the same extra pattern in a pool with room loads (the forgery is well made)");
+    stsm_sts_cache_init(&cache);
+    struct stsm_sts_policy small = policy(STSM_STS_MODE_ENFORCE, 86400, "mx.example.test");
+    stsm_sts_cache_put(&cache, "x.test", "id", &small, t0);
+    len = piece_plus_pattern(&cache.entries[0], forged, sizeof forged);
+    CHECK_INT(stsm_sts_cache_piece_load(&one, forged, len), STSM_OK);
+    CHECK(one.policy.mx_count == 2 && strcmp(stsm_sts_policy_mx_next(&one.policy, stsm_sts_policy_mx_first(&one.policy)), "a.b") == 0);
 }
 
 /* Mounts the simulated flash and loads the table from it, as a boot does. */
@@ -458,7 +538,7 @@ static void test_flash(int64_t t0)
     boot(&dropped);
     stsm_sts_cache_init(&cache);
     size_t mps2_mx = STSM_STS_MAX_MX < 10 ? STSM_STS_MAX_MX : 10;
-    fill_longest(&cache, 0, t0, mps2_mx);                          /* 10 texts of 253 */
+    fill_longest(&cache, 0, t0, mps2_mx);   /* 10 texts of 253 where the pool holds them */
     stsm_sts_cache_fetch_failed(&cache, "m.test", "x", t0);        /* no id, no patterns */
     struct stsm_sts_policy none = policy(STSM_STS_MODE_NONE, 60, NULL);
     stsm_sts_cache_put(&cache, "n.test", "i", &none, t0);          /* no patterns */
@@ -538,9 +618,10 @@ static void test_power_cuts(int64_t t0)
         }
         for (int h = 0; h <= history; h++) {   /* the head moves on about 300 bytes each time */
             struct stsm_sts_policy p = policy(STSM_STS_MODE_ENFORCE, 86400 + (uint32_t)h, "*.example.test");
-            p.mx_count = 4;
-            for (size_t k = 1; k < p.mx_count; k++) {
-                snprintf(p.mx[k], sizeof p.mx[k], "mx%zu.a-rather-long-name-for-a-mail-exchanger.%d.example.test", k, h);
+            for (size_t k = 1; k < 4; k++) {
+                char mx[80];
+                int n = snprintf(mx, sizeof mx, "mx%zu.a-rather-long-name-for-a-mail-exchanger.%d.example.test", k, h);
+                CHECK(stsm_sts_policy_mx_add(&p, mx, (size_t)n));
             }
             snprintf(domain, sizeof domain, "d%d.test", h % 4);
             stsm_sts_cache_put(&cache, domain, "id0", &p, t0 + h);
@@ -697,7 +778,8 @@ int main(void)
     CHECK(len > 0);
     CHECK_INT(stsm_sts_cache_load(&loaded, blob, len), STSM_OK);
     e = stsm_sts_cache_get(&loaded, "new.test", t0 + 300);
-    CHECK(e != NULL && strcmp(e->policy.mx[0], "*.example.test") == 0 && e->fetched_at == t0 + 200);
+    CHECK(e != NULL && strcmp(stsm_sts_policy_mx_first(&e->policy), "*.example.test") == 0 &&
+          e->fetched_at == t0 + 200);
     CHECK(!stsm_sts_cache_may_fetch(&loaded, "unknown.test", "x", t0 + 1001));
 
     CHECK_CASE("every damaged byte and every truncation is refused");
@@ -728,6 +810,7 @@ int main(void)
     test_failure_markers(t0);
     test_store_refusals(t0);
     test_mx_dropped(t0);
+    test_pool_on_load(t0);
     test_pieces(t0);
     test_flash(t0);
     test_power_cuts(t0);

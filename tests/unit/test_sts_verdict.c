@@ -68,9 +68,9 @@ static const struct row rows[] = {
 
 int main(void)
 {
-    struct stsm_sts_policy policy = { .mode = STSM_STS_MODE_ENFORCE, .max_age = 86400, .mx_count = 2 };
-    strcpy(policy.mx[0], "mx.example.net");
-    strcpy(policy.mx[1], "*.mail.example.org");
+    struct stsm_sts_policy policy = { .mode = STSM_STS_MODE_ENFORCE, .max_age = 86400 };
+    CHECK(stsm_sts_policy_mx_add(&policy, "mx.example.net", 14));
+    CHECK(stsm_sts_policy_mx_add(&policy, "*.mail.example.org", 18));
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const struct row *r = &rows[i];
         CHECK_CASE(r->intent);

@@ -115,21 +115,21 @@ static void test_policy_copy(void)
     CHECK_INT(stsm_sts_policy_parse((const uint8_t *)body, sizeof body - 1, &parsed, &line, &reason), STSM_OK);
     CHECK_INT(parsed.mx_count, 2);
     assigned = parsed;
-    memset(&copied, 0x5A, sizeof copied);   /* rows left over from a policy with more mx lines */
+    memset(&copied, 0x5A, sizeof copied);   /* text left over from a policy with more mx lines */
     stsm_sts_policy_copy(&copied, &parsed);
     CHECK(copied.mode == assigned.mode && copied.max_age == assigned.max_age &&
           copied.max_age_clamped == assigned.max_age_clamped && copied.mx_count == assigned.mx_count &&
-          copied.mx_dropped == assigned.mx_dropped);
-    CHECK(memcmp(copied.mx, assigned.mx, sizeof copied.mx) == 0);
-    CHECK(stsm_sts_mx_matches(copied.mx[1], "a.example.test"));
+          copied.mx_dropped == assigned.mx_dropped && copied.mx_len == assigned.mx_len);
+    CHECK(memcmp(copied.mx_text, assigned.mx_text, sizeof copied.mx_text) == 0);
+    CHECK(stsm_sts_mx_matches(stsm_sts_policy_mx_next(&copied, stsm_sts_policy_mx_first(&copied)), "a.example.test"));
 
-    CHECK_CASE("stsm_sts_policy_copy into a fresh static: the unused rows stay untouched");
+    CHECK_CASE("stsm_sts_policy_copy into a fresh static: the unused pool stays untouched");
     long before = resident_pages();
     stsm_sts_policy_copy(&fresh_policy, &parsed);
     long after = resident_pages();
     CHECK(sizeof fresh_policy > 4096);
     CHECK(after - before <= 1);   /* a struct assignment writes both pages */
-    CHECK(memcmp(fresh_policy.mx, assigned.mx, sizeof fresh_policy.mx) == 0);
+    CHECK(memcmp(fresh_policy.mx_text, assigned.mx_text, sizeof fresh_policy.mx_text) == 0);
 }
 
 int main(void)

@@ -11,9 +11,13 @@
 #define STSM_STS_CACHE_ENTRIES 4
 #endif
 
-/* Four worst-case cached policies fill the 12 KiB flash slot. */
+/* Ten `mx` patterns in 512 bytes a policy (ten of 50 characters, two of the longest):
+ * real policies list a few of 10 to 40. */
 #ifndef STSM_STS_MAX_MX
 #define STSM_STS_MAX_MX 10
+#endif
+#ifndef STSM_STS_MX_TEXT_MAX
+#define STSM_STS_MX_TEXT_MAX 512
 #endif
 
 /* One TLS session at a time peaks at 28 KiB in the lab (docs/footprint.md): a 40 KiB arena
