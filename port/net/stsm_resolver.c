@@ -19,6 +19,9 @@
  * copies out during `done`. */
 static uint8_t reply[STSM_DNS_MSG_MAX];   /* also each query's message as it is sent */
 static struct stsm_dns_answer answer;
+/* A UDP reply is at most what we advertise; a device may set STSM_DNS_MSG_MAX that low, and
+ * then a longer reply over TCP ends its query with STSM_ERR_CAPACITY. */
+_Static_assert(STSM_DNS_EDNS_PAYLOAD <= STSM_DNS_MSG_MAX, "a UDP reply of the advertised size must fit");
 /* `done` is running: `answer` is being read, so a query started from inside it must not
  * touch `answer` (no cache look into it) until later, from a timer. */
 static unsigned in_done;
@@ -361,7 +364,8 @@ static err_t tcp_on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
     }
     tcp_recved(pcb, p->tot_len);
     /* The segments stay in lwIP's pbufs until the whole message is in: at most
-     * STSM_DNS_MSG_MAX + 2 bytes plus one segment, as longer replies are refused. */
+     * STSM_DNS_MSG_MAX + 2 bytes plus one segment, as longer replies are refused (as soon
+     * as their length is in, STSM_ERR_CAPACITY: no other server would answer shorter). */
     if (rq->tcp_rx == NULL) {
         rq->tcp_rx = p;
     } else {

@@ -51,7 +51,9 @@ struct stsm_resolver_query;
  * program's only one), so a caller copies out what it keeps before it returns.
  * Otherwise `answer` is NULL and status says why: STSM_ERR_TIMEOUT (no server answered),
  * STSM_ERR_DNS_SERVER_FAILURE (servers answered only with errors or garbage),
- * STSM_ERR_DNS_CNAME_CHAIN, STSM_ERR_CAPACITY, STSM_ERR_NO_MEMORY, STSM_ERR_IO.
+ * STSM_ERR_DNS_CNAME_CHAIN, STSM_ERR_CAPACITY (a reply over TCP longer than
+ * STSM_DNS_MSG_MAX, or an answer beyond stsm_dns_decode()'s capacities), STSM_ERR_NO_MEMORY,
+ * STSM_ERR_IO.
  */
 typedef void (*stsm_resolver_done_fn)(void *arg, stsm_status_t status,
                                       const struct stsm_dns_answer *answer,

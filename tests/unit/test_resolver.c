@@ -45,7 +45,9 @@ enum tcp_play {
     TRICKLE,            /* a reply announcing 1000 bytes, one byte per 100 ms */
     CLOSE_FIRST_300MS,  /* the first connection trickles and is closed after 300 ms; then TRICKLE */
     ANSWER,             /* the whole answer at once */
+    SIZED,              /* the answer at once, padded to `sized_len` bytes */
 };
+static size_t sized_len;
 
 static enum tcp_play play;
 static struct tcp_pcb *conn;
@@ -111,6 +113,31 @@ static void cut(void *arg)
     }
 }
 
+/* The A answer followed by a NULL record (type 10) owned by the root in the authority
+ * section, whose data pads the message to `sized_len` bytes. */
+static void send_sized(struct tcp_pcb *pcb)
+{
+    static struct pkt r;
+    static uint8_t msg[2 + STSM_DNS_MSG_MAX + 1];
+    if (!pkt_reply_a(&r, query + 2, query_len - 2, (const uint8_t[]){ 127, 0, 0, 1 }) ||
+        sized_len > sizeof msg - 2 || sized_len < r.n + 11) {
+        CHECK(false);
+        return;
+    }
+    memset(msg, 0, sizeof msg);
+    msg[0] = (uint8_t)(sized_len >> 8);
+    msg[1] = (uint8_t)sized_len;
+    memcpy(msg + 2, r.b, r.n);
+    msg[2 + 9] = 1;   /* NSCOUNT */
+    uint8_t *rr = msg + 2 + r.n;
+    size_t rdlen = sized_len - r.n - 11;
+    rr[0] = 0;   /* the root */
+    rr[1] = 0, rr[2] = 10, rr[3] = 0, rr[4] = 1;   /* type NULL, class IN, TTL 0 */
+    rr[9] = (uint8_t)(rdlen >> 8), rr[10] = (uint8_t)rdlen;
+    CHECK(tcp_write(pcb, msg, (u16_t)(2 + sized_len), TCP_WRITE_FLAG_COPY) == ERR_OK);
+    tcp_output(pcb);
+}
+
 static err_t server_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     (void)arg;
@@ -126,6 +153,9 @@ static err_t server_tcp_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err
     pbuf_copy_partial(p, query + query_len, (u16_t)n, 0);
     query_len += n;
     pbuf_free(p);
+    if (play == SIZED && query_len >= 2 && query_len >= 2u + ((size_t)query[0] << 8 | query[1])) {
+        send_sized(pcb);
+    }
     if (play == ANSWER && query_len >= 2 && query_len >= 2u + ((size_t)query[0] << 8 | query[1])) {
         static struct pkt r;
         if (pkt_reply_a(&r, query + 2, query_len - 2, (const uint8_t[]){ 127, 0, 0, 1 })) {
@@ -161,7 +191,7 @@ static err_t server_tcp_accept(void *arg, struct tcp_pcb *pcb, err_t err)
     query_len = 0;
     tcp_recv(pcb, server_tcp_recv);
     tcp_err(pcb, server_tcp_err);
-    if (play != ANSWER) {
+    if (play != ANSWER && play != SIZED) {
         sys_timeout(100, trickle, NULL);
     }
     if (play == CLOSE_FIRST_300MS && accepted == 1) {
@@ -622,6 +652,22 @@ int main(void)
     CHECK(memcmp(answer_address, (const uint8_t[]){ 127, 0, 0, 1 }, 4) == 0);
     CHECK(ms < deadline);
     CHECK_INT(accepted, 1);
+
+    CHECK_CASE("a TCP reply of STSM_DNS_MSG_MAX bytes: answered");
+    sized_len = STSM_DNS_MSG_MAX;
+    ms = run_query(SIZED);
+    CHECK_INT(status, STSM_OK);
+    CHECK(memcmp(answer_address, (const uint8_t[]){ 127, 0, 0, 1 }, 4) == 0);
+    CHECK(ms < deadline);
+
+    CHECK_CASE("a TCP reply of STSM_DNS_MSG_MAX + 1 bytes: STSM_ERR_CAPACITY at once, no other try");
+    sized_len = STSM_DNS_MSG_MAX + 1;
+    ms = run_query(SIZED);
+    CHECK_INT(status, STSM_ERR_CAPACITY);
+    CHECK(ms < deadline);
+    CHECK_INT(accepted, 1);
+    printf("TCP reply limit: %u bytes answered, %u refused\n", (unsigned)STSM_DNS_MSG_MAX,
+           (unsigned)STSM_DNS_MSG_MAX + 1);
 
     CHECK_CASE("a query after one that fell back to TCP gets its own deadline");
     ms = run_query(TRICKLE);

@@ -46,14 +46,19 @@
 #define MEMP_NUM_PBUF               2
 
 /* IP fragments: we send nothing larger than the MTU (peak 0: one fragment descriptor) and
- * reassemble at most one datagram (peak 0) of up to 3 fragments (STSM_DNS_MSG_MAX, 4 KiB,
- * in 1480-byte pieces; we advertise 1232 B, so answers are not fragmented). */
+ * reassemble at most one datagram (peak 0) of up to 3 fragments (we advertise 1232 B for
+ * DNS answers, STSM_DNS_MSG_MAX, so they are not fragmented). */
 #define MEMP_NUM_FRAG_PBUF          1
 #define MEMP_NUM_REASSDATA          1
 #define IP_REASS_MAX_PBUFS          3
 
 /* TCP segments (TCP_SND_QUEUELEN for what we send, and the out-of-order queue) peak at 3,
  * ARP's queue at 2, timeouts at 12: see stsm_lwipopts_common.h. */
+
+/* lwIP's own DNS client keeps the server list (DHCP fills it, stsm_resolver reads it);
+ * nothing here asks it for a name (SNTP_SERVER_DNS 0: SNTP gets an address), so its name
+ * table is one entry, the fewest lwIP takes (272 B; 4 by default). */
+#define DNS_TABLE_SIZE              1
 
 /* Wall clock from SNTP (lwIP's sntp app), the server learned from DHCP option 42. */
 #define LWIP_DHCP_GET_NTP_SRV       1

@@ -49,6 +49,30 @@
 #ifndef STSM_DNS_CACHE_BYTES
 #define STSM_DNS_CACHE_BYTES 1536
 #endif
+/* DNS replies up to the EDNS0 size we advertise (1232 B), over UDP or TCP: the resolver's
+ * one reply buffer. A longer reply over TCP (an MX list of 40 hosts, 4 KiB) ends its query
+ * with STSM_ERR_CAPACITY and the delivery defers, saying so; real MX, TXT and address
+ * answers are a few hundred bytes. The one decoded answer: 10 records (STSM_MX_MAX_HOSTS),
+ * 8 additional addresses, and its names and TXT text in 1.5 KiB, more than a 1232-byte
+ * message's names take unless compression makes them repeat long names. */
+#ifndef STSM_DNS_MSG_MAX
+#define STSM_DNS_MSG_MAX 1232
+#endif
+#ifndef STSM_DNS_MAX_RECORDS
+#define STSM_DNS_MAX_RECORDS 10
+#endif
+#ifndef STSM_DNS_MAX_EXTRA
+#define STSM_DNS_MAX_EXTRA 8
+#endif
+#ifndef STSM_DNS_POOL_SIZE
+#define STSM_DNS_POOL_SIZE 1536
+#endif
+/* Four addresses per MX host: hosts with more are pools where any address serves, and a
+ * device sending a few alerts tries an address or two before the next host; the rest are
+ * dropped and the host flagged (stsm_mx_host.addresses_dropped), as beyond 8 on the host. */
+#ifndef STSM_MX_MAX_ADDRESSES
+#define STSM_MX_MAX_ADDRESSES 4
+#endif
 
 /* The outbox's store: its ring is sixteen 4 KiB pages (mps2-an385.ld), and its keys are
  * two a message (STSM_OUTBOX_MAX, 16), the id high-water record and a few for other users
