@@ -40,7 +40,8 @@ static const char *status_form(const char *p, size_t *consumed)
     while ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '_') {
         n++;
     }
-    for (int s = 0; s < STSM_STATUS_COUNT && n > 0; s++) {
+    /* STSM_STATUS_COUNT stands for any value outside the table: "unknown". */
+    for (int s = 0; s <= STSM_STATUS_COUNT && n > 0; s++) {
         const char *id = stsm_status_id((stsm_status_t)s);
         if (strlen(id) == n && memcmp(id, p, n) == 0) {
             *consumed = n;

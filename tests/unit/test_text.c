@@ -104,6 +104,7 @@ static void nesting_and_statuses(void)
     CHECK_CASE("status forms and texts inside texts");
     expect_decoded(__LINE__, "$[=tls_untrusted", stsm_status_str(STSM_ERR_TLS_UNTRUSTED));
     expect_decoded(__LINE__, "why: $[=timeout.", "why: timed out.");
+    expect_decoded(__LINE__, "$[=unknown", stsm_status_str(STSM_STATUS_COUNT));
     char inner[64], outer[160], want[300];
     stsm_text_format(inner, sizeof inner, STSM_TEXT("MX %s: %s", "mx|1", "$[=connect"));
     stsm_text_format(outer, sizeof outer, STSM_TEXT("deferred (%s) after %u s", inner, 30u));
