@@ -464,24 +464,40 @@ static bool chunk_overrun(const struct stsm_delivery *d, bool at_end)
     return n > 0 && (d->encoder.total > n || (at_end && d->encoder.total != n));
 }
 
+/* The piece (message bytes read, not yet encoded) lies in the chunk's last PIECE_MAX
+ * bytes, one buffer for both: a piece is read there only while the encoded bytes end
+ * before it, and the encoder writes only up to the piece's first unread byte, so what it
+ * writes never reaches what it has still to read. A chunk is sent once it holds
+ * PIECE_AT - 1 bytes or more, never empty before the message's end. */
+#define PIECE_MAX 256u
+#define PIECE_AT (sizeof ((struct stsm_delivery *)0)->chunk - PIECE_MAX)
+_Static_assert(PIECE_AT >= 2, "the encoder writes at least 2 bytes at a time");
+
 /* Fills the chunk: message pieces from the reader, dot-stuffed by the encoder. */
 static stsm_status_t fill_chunk(struct stsm_delivery *d)
 {
-    while (d->chunk_len + 2 <= sizeof d->chunk) {
+    for (;;) {
         if (d->piece_used == d->piece_len) {
+            if (d->chunk_len + 2 > PIECE_AT) {
+                return STSM_OK;   /* no room before the piece's place: send first */
+            }
             d->piece_used = 0;
-            stsm_status_t st = stsm_message_reader_read(&d->reader, (char *)d->piece, sizeof d->piece,
+            stsm_status_t st = stsm_message_reader_read(&d->reader, (char *)d->chunk + PIECE_AT, PIECE_MAX,
                                                         &d->piece_len);
             if (st != STSM_OK || d->piece_len == 0) {
+                d->piece_len = 0;
                 return st;   /* the end of the message, or a body gone */
             }
         }
+        size_t unread = PIECE_AT + d->piece_used;
+        if (unread - d->chunk_len < 2) {
+            return STSM_OK;   /* full up to the piece: send, then encode the rest of it */
+        }
         size_t n;
-        d->piece_used += stsm_smtp_data_encode(&d->encoder, d->piece + d->piece_used, d->piece_len - d->piece_used,
-                                               d->chunk + d->chunk_len, sizeof d->chunk - d->chunk_len, &n);
+        d->piece_used += stsm_smtp_data_encode(&d->encoder, d->chunk + unread, d->piece_len - d->piece_used,
+                                               d->chunk + d->chunk_len, unread - d->chunk_len, &n);
         d->chunk_len += n;
     }
-    return STSM_OK;
 }
 
 /* Streams the message through the DATA encoder; returns when the connection is full. */

@@ -228,13 +228,13 @@ struct stsm_delivery {
     size_t size_estimate[STSM_DELIVERY_BATCH_MAX];
     char ehlo_literal[32];
     /* The data pump: the message is written a piece at a time (never whole: its body may
-     * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. */
+     * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. The piece is
+     * read into the chunk's last bytes while they are free (stsm_delivery.c). */
     bool data_running;                   /* the message is on its way: WRITABLE pumps it */
     bool data_finished;                  /* the terminator is queued: a fact of the data pump
                                             inside STSM_DELIVERY_SESSION, not a state */
     struct stsm_message_reader reader;
-    uint8_t piece[256];                  /* read from the reader, not yet encoded */
-    size_t piece_len, piece_used;
+    size_t piece_len, piece_used;        /* read from the reader, not yet encoded */
     struct stsm_smtp_data encoder;
     uint8_t chunk[1024];
     size_t chunk_len, chunk_sent;

@@ -1070,12 +1070,20 @@ static void mx_settings_without_sts(void)
 /* 18a: the data, sent a few hundred bytes per WRITABLE while the body moves at every read,
  * is exactly the rendered message dot-stuffed, and the recipient is delivered. 18b: the
  * body lost from storage mid-data: the data never ends (no CRLF.CRLF, so the server drops
- * the transaction), the connection goes and the recipient is deferred (io). */
+ * the transaction), the connection goes and the recipient is deferred (io). 18f: as 18a
+ * with a body of lines that are a dot each, which the encoder writes longer than they were
+ * read, most of all: the piece read into the chunk's end is never overwritten before it is
+ * encoded. The lines are drawn (body_dots seeds the draw; 0 for 18a/b): mostly a lone dot,
+ * some of a few letters, so that pieces are read at many places in the chunk, some near
+ * its end, where a piece of dots would be overwritten. */
+static size_t body_dots;
+
 static void test_body_moves(bool lost)
 {
     static char expected[8192], rendered[8192];
     CHECK_CASE(lost ? "18b the body lost from storage mid-data: cut, deferred"
-                    : "18a the body moves between data chunks: the same bytes go out");
+               : body_dots ? "18f lines of a dot, each written longer: the same bytes go out"
+                           : "18a the body moves between data chunks: the same bytes go out");
     mx_settings_without_sts();
     /* Lines of every length, some starting with '.', LF and CRLF ends, one 8-bit word. */
     for (size_t i = 0, line = 0; i < sizeof body_text; line++) {
@@ -1088,6 +1096,18 @@ static void test_body_moves(bool lost)
             i += line % 3 ? 1 : 2;
         } else {
             break;
+        }
+    }
+    uint32_t draw = (uint32_t)body_dots;
+    for (size_t i = 0; body_dots && i < sizeof body_text;) {
+        draw = draw * 1103515245u + 12345u;
+        size_t letters = (draw >> 16) % 8 < 6 ? 0 : (draw >> 20) % 5 + 1;
+        body_text[i++] = letters ? 'a' : '.';
+        for (size_t k = 1; k < letters && i < sizeof body_text; k++) {
+            body_text[i++] = 'b';
+        }
+        if (i < sizeof body_text) {
+            body_text[i++] = '\n';
         }
     }
     memcpy(body_text + 100, "caf\xc3\xa9", 5);
@@ -1423,6 +1443,10 @@ int main(void)
     test_empty_envelope();
     test_body_moves(false);
     test_body_moves(true);
+    for (body_dots = 1; body_dots <= 24; body_dots++) {
+        test_body_moves(false);
+    }
+    body_dots = 0;
     test_chunking(0);
     test_chunking(1);
     test_chunking(2);
