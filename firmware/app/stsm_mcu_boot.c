@@ -49,7 +49,25 @@ int stsm_mcu_boot(struct stsm_settings *settings)
         return STSM_MCU_NOTHING_TO_DO;
     }
     char why[200];
-    if (stsm_settings_parse(__provision_settings, len, settings, why, sizeof why) != STSM_OK) {
+#if defined(STSM_SETTINGS_ARENA_IN_TLS_ARENA) && STSM_SETTINGS_ARENA_IN_TLS_ARENA
+    /* The settings are parsed once, here, before TLS is set up: the parse borrows the TLS
+     * arena's bytes instead of a cJSON arena of its own (RAM the board does not have).
+     * Shared by construction: stsm_tls_arena_lend() refuses once TLS owns the arena and
+     * stsm_tls_init() refuses while it is lent, so a change of this order fails at once. */
+    size_t lent_size;
+    unsigned char *lent = stsm_tls_arena_lend(&lent_size);
+    if (lent == NULL) {
+        stsm_mps2_console_puts("settings: the TLS arena is in use, no parse arena\n");
+        return STSM_MCU_EXIT_CONFIG;
+    }
+    stsm_settings_lend_arena(lent, lent_size);
+#endif
+    stsm_status_t parsed = stsm_settings_parse(__provision_settings, len, settings, why, sizeof why);
+#if defined(STSM_SETTINGS_ARENA_IN_TLS_ARENA) && STSM_SETTINGS_ARENA_IN_TLS_ARENA
+    stsm_settings_lend_arena(NULL, 0);
+    stsm_tls_arena_return();
+#endif
+    if (parsed != STSM_OK) {
         stsm_mps2_diagf("settings: %s\n", why);
         return STSM_MCU_EXIT_CONFIG;
     }
@@ -189,8 +207,13 @@ void stsm_mcu_report_footprint(void)
     }
     stsm_mps2_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
     stsm_mps2_diagf("footprint: lwip_errors %u\n", (unsigned)errors);
+#if defined(STSM_SETTINGS_ARENA_IN_TLS_ARENA) && STSM_SETTINGS_ARENA_IN_TLS_ARENA
+    stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u (in the TLS arena)\n",
+                    (unsigned)stsm_settings_arena_peak(), (unsigned)STSM_TLS_ARENA_SIZE);
+#else
     stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
                     (unsigned)STSM_SETTINGS_ARENA_SIZE);
+#endif
     stsm_mps2_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mps2_stack_peak());
     extern uint8_t __stack_top[], __stack_limit[];   /* the linker script's stack reserve */
     stsm_mps2_diagf("footprint: stack_reserve %u\n", (unsigned)(__stack_top - __stack_limit));

@@ -11,7 +11,10 @@
 
 /* ---- cJSON's arena: a bump allocator that lives only for one parse ------------------- */
 
-static uint8_t arena[STSM_SETTINGS_ARENA_SIZE];
+static uint8_t own_arena[STSM_SETTINGS_ARENA_SIZE];
+/* Where the parse allocates: its own arena, or bytes a board lends (stsm_settings_lend_arena). */
+static uint8_t *arena = own_arena;
+static size_t arena_size = sizeof own_arena;
 static size_t arena_used;
 static size_t arena_peak;   /* the most any parse needed, for footprint reports */
 static bool arena_exhausted;
@@ -19,7 +22,7 @@ static bool arena_exhausted;
 static void *arena_alloc(size_t size)
 {
     size_t aligned = (size + 7u) & ~(size_t)7u;
-    if (aligned < size || aligned > sizeof arena - arena_used) {
+    if (aligned < size || aligned > arena_size - arena_used) {
         arena_exhausted = true;
         return NULL;
     }
@@ -34,6 +37,12 @@ static void *arena_alloc(size_t size)
 static void arena_free(void *p)
 {
     (void)p;   /* everything goes at once when the parse ends */
+}
+
+void stsm_settings_lend_arena(uint8_t *buf, size_t size)
+{
+    arena = buf != NULL ? buf : own_arena;
+    arena_size = buf != NULL ? size : sizeof own_arena;
 }
 
 size_t stsm_settings_arena_peak(void)
@@ -792,7 +801,7 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     if (root == NULL) {
         if (arena_exhausted) {
             st = fail(&ctx, "/", "settings too large for the %u-byte parse arena (STSM_SETTINGS_ARENA_SIZE)",
-                      (unsigned)sizeof arena);
+                      (unsigned)arena_size);
         } else {
             size_t at = end != NULL && end >= json ? (size_t)(end - json) : 0;
             st = fail(&ctx, "/", "not valid JSON (near byte %u)", (unsigned)at);

@@ -122,6 +122,15 @@ struct stsm_settings {
     struct stsm_settings_outbox outbox;
 };
 
+/**
+ * Parses from now on allocate from buf[0..size) instead of the static arena
+ * (STSM_SETTINGS_ARENA_SIZE), until called with NULL. For a board whose RAM cannot hold an
+ * arena used only at boot: it lends bytes nothing else uses while the parse runs (the
+ * MCU boot lends the TLS arena's, before TLS is set up). The lender owns `buf`; each
+ * parse wipes what it used before it returns.
+ */
+void stsm_settings_lend_arena(uint8_t *buf, size_t size);
+
 /** The most bytes of cJSON's arena any parse so far has used (footprint reports). */
 size_t stsm_settings_arena_peak(void);
 

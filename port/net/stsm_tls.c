@@ -282,11 +282,37 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
     return 0;
 }
 
+/* The arena's bytes before the first stsm_tls_init(): lent to one boot-time user at most,
+ * and never again once the allocator has its metadata in them. */
+static bool arena_lent;
+static bool arena_ready;
+
+unsigned char *stsm_tls_arena_lend(size_t *size)
+{
+    if (arena_lent || arena_ready) {
+        *size = 0;
+        return NULL;
+    }
+    arena_lent = true;
+    *size = sizeof arena;
+    return arena;
+}
+
+void stsm_tls_arena_return(void)
+{
+    if (arena_lent) {
+        mbedtls_platform_zeroize(arena, sizeof arena);
+        arena_lent = false;
+    }
+}
+
 stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store)
 {
-    static bool arena_ready;
     static const char personalization[] = "stsmail tls";
 
+    if (arena_lent) {
+        return STSM_ERR_ARGUMENT;   /* called while a boot-time user holds the bytes: never share them */
+    }
     if (!arena_ready) {
         mbedtls_memory_buffer_alloc_init(arena, sizeof arena);
         arena_ready = true;
@@ -365,23 +391,8 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
     mbedtls_ssl_session_free(&session);
 }
 
-/* Mbed TLS adds a low-level code (bits 0-6) to a high-level one (bits 7-15); an
- * allocation that failed in any module is the arena running out. */
-static bool arena_exhausted(int mbedtls_error)
-{
-    int high = -((-mbedtls_error) & 0xFF80), low = -((-mbedtls_error) & 0x007F);
-    return mbedtls_error < 0 &&
-           (high == MBEDTLS_ERR_SSL_ALLOC_FAILED || high == MBEDTLS_ERR_X509_ALLOC_FAILED ||
-            high == MBEDTLS_ERR_PK_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
-            high == MBEDTLS_ERR_CIPHER_ALLOC_FAILED || high == MBEDTLS_ERR_MD_ALLOC_FAILED ||
-            low == MBEDTLS_ERR_MPI_ALLOC_FAILED);
-}
-
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags)
 {
-    if (arena_exhausted(mbedtls_error)) {
-        return STSM_ERR_NO_MEMORY;   /* the arena (STSM_TLS_ARENA_SIZE), not the peer: as at setup */
-    }
     if (mbedtls_error == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || verify_flags != 0) {
         if (verify_flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
             return STSM_ERR_TLS_UNTRUSTED;

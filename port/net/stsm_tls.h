@@ -72,10 +72,7 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
 /**
  * Maps the result of a failed handshake to a reason: the verify flags when the chain did
  * not verify (untrusted, expired, not yet valid, name mismatch), STSM_ERR_TLS_VERSION for
- * a peer that answered below TLS 1.2, STSM_ERR_NO_MEMORY when Mbed TLS reports a failed
- * allocation (the TLS arena, STSM_TLS_ARENA_SIZE, is exhausted: a board sizing error, not
- * the peer's; as when the arena cannot even set the session up), and
- * STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
+ * a peer that answered below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
  * refuses the ClientHello with an alert is told apart by the connection.) With
  * MBEDTLS_ERR_X509_CERT_VERIFY_FAILED it maps verify flags alone; flags it does not name
  * (bad key, usage, ...) are STSM_ERR_TLS_UNTRUSTED.
@@ -89,6 +86,16 @@ stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags);
  * included. 0 before the first.
  */
 void stsm_tls_verify_time(uint32_t *last_ms, uint32_t *max_ms);
+
+/**
+ * Lends the arena's bytes (*size of them) to one boot-time user before the first
+ * stsm_tls_init(), for memory never in use at the same time as TLS (the MCU's settings
+ * parse). NULL (and *size 0) when they are lent already or TLS has set the arena up.
+ * stsm_tls_init() refuses with STSM_ERR_ARGUMENT until stsm_tls_arena_return() (which wipes
+ * them) is called.
+ */
+unsigned char *stsm_tls_arena_lend(size_t *size);
+void stsm_tls_arena_return(void);
 
 /** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
 void stsm_tls_arena_usage(size_t *current, size_t *peak);

@@ -12,10 +12,15 @@ static void wipe_slot(struct stsm_tls_session_slot *s)
     stsm_wipe(s, sizeof *s);
 }
 
+/* A board may keep no session at all (STSM_TLS_SESSION_SLOTS 0: every connection a full
+ * handshake); a constant object, not the macro, so the loops compile without a warning
+ * that they never run. */
+static const size_t slot_count = STSM_TLS_SESSION_SLOTS;
+
 static struct stsm_tls_session_slot *find(struct stsm_tls_session_table *table, const char *host,
                                           uint16_t port)
 {
-    for (size_t i = 0; i < STSM_TLS_SESSION_SLOTS; i++) {
+    for (size_t i = 0; i < slot_count; i++) {
         struct stsm_tls_session_slot *s = &table->slot[i];
         if (s->used != 0 && s->port == port && strcmp(s->host, host) == 0) {
             return s;
@@ -35,7 +40,7 @@ static uint32_t tick(struct stsm_tls_session_table *table)
 {
     if (table->clock >= UINT32_MAX - 1) {
         table->clock = 1;
-        for (size_t i = 0; i < STSM_TLS_SESSION_SLOTS; i++) {
+        for (size_t i = 0; i < slot_count; i++) {
             if (table->slot[i].used != 0) {
                 table->slot[i].used = 1;
             }
@@ -57,14 +62,17 @@ unsigned char *stsm_tls_session_reserve(struct stsm_tls_session_table *table, co
         return NULL;
     }
     struct stsm_tls_session_slot *s = find(table, host, port);
-    for (size_t i = 0; s == NULL && i < STSM_TLS_SESSION_SLOTS; i++) {
+    for (size_t i = 0; s == NULL && i < slot_count; i++) {
         if (table->slot[i].used == 0) {
             s = &table->slot[i];
         }
     }
+    if (s == NULL && slot_count == 0) {
+        return NULL;   /* no slot to keep it in */
+    }
     if (s == NULL) {   /* every slot holds a session: the least recently used gives way */
         s = &table->slot[0];
-        for (size_t i = 1; i < STSM_TLS_SESSION_SLOTS; i++) {
+        for (size_t i = 1; i < slot_count; i++) {
             if (table->slot[i].used < s->used) {
                 s = &table->slot[i];
             }
@@ -79,14 +87,13 @@ unsigned char *stsm_tls_session_reserve(struct stsm_tls_session_table *table, co
 
 void stsm_tls_session_commit(struct stsm_tls_session_table *table, unsigned char *blob, size_t len)
 {
-    for (size_t i = 0; i < STSM_TLS_SESSION_SLOTS; i++) {
+    for (size_t i = 0; i < slot_count; i++) {
         struct stsm_tls_session_slot *s = &table->slot[i];
         if (s->blob != blob) {
             continue;
         }
         if (len == 0 || len > sizeof s->blob) {
             wipe_slot(s);
-            table->not_kept++;
             return;
         }
         s->len = (uint16_t)len;
@@ -103,11 +110,13 @@ stsm_status_t stsm_tls_session_put(struct stsm_tls_session_table *table, const c
     }
     if (len == 0 || len > STSM_TLS_SESSION_BLOB_MAX) {
         stsm_tls_session_drop(table, host, port);
-        table->not_kept++;
         return STSM_ERR_CAPACITY;
     }
     size_t cap;
     unsigned char *dst = stsm_tls_session_reserve(table, host, port, &cap);
+    if (dst == NULL) {   /* no slots */
+        return STSM_ERR_CAPACITY;
+    }
     memcpy(dst, blob, len);
     stsm_tls_session_commit(table, dst, len);
     return STSM_OK;
@@ -139,21 +148,15 @@ void stsm_tls_session_drop(struct stsm_tls_session_table *table, const char *hos
 
 void stsm_tls_session_forget_all(struct stsm_tls_session_table *table)
 {
-    uint32_t clock = table->clock, not_kept = table->not_kept;
+    uint32_t clock = table->clock;
     stsm_wipe(table, sizeof *table);
     table->clock = clock;
-    table->not_kept = not_kept;
-}
-
-uint32_t stsm_tls_session_not_kept(const struct stsm_tls_session_table *table)
-{
-    return table->not_kept;
 }
 
 size_t stsm_tls_session_count(const struct stsm_tls_session_table *table)
 {
     size_t n = 0;
-    for (size_t i = 0; i < STSM_TLS_SESSION_SLOTS; i++) {
+    for (size_t i = 0; i < slot_count; i++) {
         n += table->slot[i].used != 0;
     }
     return n;

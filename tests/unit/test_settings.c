@@ -325,5 +325,28 @@ int main(void)
     CHECK_INT(parse(refused_json, why, sizeof why), STSM_ERR_ARGUMENT);
     CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 0);
 
+    /* A board may lend the parse bytes of its own (lm3s6965evb: the TLS arena's before TLS
+     * is set up): the parse allocates there, within their size, and wipes what it used. */
+    CHECK_CASE("a lent arena is used, within its size");
+    static uint8_t lent[4096];
+    memset(lent, 0xA5, sizeof lent);
+    stsm_settings_lend_arena(lent, 64);
+    CHECK_INT(parse(secret_json, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK(strstr(why, "the 64-byte parse arena") != NULL);
+    CHECK_CASE("a lent arena is wiped after the parse");
+    stsm_settings_lend_arena(lent, sizeof lent);
+    CHECK_INT(parse(secret_json, why, sizeof why), STSM_OK);
+    CHECK_STR(settings.delivery.relay_password, needle);
+    CHECK(lent[0] == 0);                                 /* allocated there, then wiped */
+    CHECK(lent[sizeof lent - 1] == 0xA5);                /* and nothing past what it used */
+    memset(&settings, 0, sizeof settings);
+    CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 0);
+    CHECK_CASE("lending ends with NULL: the own arena again");
+    stsm_settings_lend_arena(NULL, 0);
+    CHECK_INT(parse(secret_json, why, sizeof why), STSM_OK);
+    memset(lent, 0xA5, sizeof lent);
+    CHECK_INT(parse("{\"network\": {\"interface\": \"tap1\"}}", why, sizeof why), STSM_OK);
+    CHECK(lent[0] == 0xA5);
+
     return stsm_check_summary("test_settings");
 }

@@ -14,8 +14,10 @@
 #ifndef STSM_TLS_ARENA_SIZE
 #define STSM_TLS_ARENA_SIZE (28 * 1024)
 #endif
+/* No TLS session kept for resumption: one delivery at a time to one relay every few
+ * minutes at most, so a full handshake each time costs time, not RAM we do not have. */
 #ifndef STSM_TLS_SESSION_SLOTS
-#define STSM_TLS_SESSION_SLOTS 1
+#define STSM_TLS_SESSION_SLOTS 0
 #endif
 
 /* One message per connection, one attempt at a time. */
@@ -26,9 +28,10 @@
 #define STSM_AGENT_BATCH_MAX 1
 #endif
 
-/* Two cached policies of up to four MX patterns each: one 2 KiB flash slot (lm3s6965.ld). */
+/* One cached policy of up to four MX patterns: a device sends its alerts to one relay
+ * domain, so a second entry would only ever hold a policy no delivery asks for. */
 #ifndef STSM_STS_CACHE_ENTRIES
-#define STSM_STS_CACHE_ENTRIES 2
+#define STSM_STS_CACHE_ENTRIES 1
 #endif
 #ifndef STSM_STS_MAX_MX
 #define STSM_STS_MAX_MX 4
@@ -56,6 +59,11 @@
 #ifndef STSM_DNS_MAX_EXTRA
 #define STSM_DNS_MAX_EXTRA 8
 #endif
+/* The names of the servers that decided an attempt's recipients: one relay or MX name of
+ * the longest kind (a name that no longer fits is reported as not kept, never cut). */
+#ifndef STSM_DELIVERY_HOST_TEXT_MAX
+#define STSM_DELIVERY_HOST_TEXT_MAX 256
+#endif
 #ifndef STSM_MX_MAX_HOSTS
 #define STSM_MX_MAX_HOSTS 4
 #endif
@@ -63,9 +71,15 @@
 #define STSM_MX_MAX_ADDRESSES 4
 #endif
 
-/* A settings parse peaked at 272 bytes of the cJSON arena on mps2-an385. */
+/* The settings are parsed once, at boot, before TLS is set up: the parse borrows the TLS
+ * arena's bytes (stsm_mcu_boot.c; stsm_tls_arena_lend() and stsm_tls_init() each refuse
+ * while the other holds them), so cJSON's own arena is a token 8 bytes. A parse peaked at
+ * 272 bytes on mps2-an385. */
+#ifndef STSM_SETTINGS_ARENA_IN_TLS_ARENA
+#define STSM_SETTINGS_ARENA_IN_TLS_ARENA 1
+#endif
 #ifndef STSM_SETTINGS_ARENA_SIZE
-#define STSM_SETTINGS_ARENA_SIZE 2048
+#define STSM_SETTINGS_ARENA_SIZE 8
 #endif
 /* The settings' file paths (trust store, policy cache, outbox) are the host's: the device
  * has its provisioned areas. 32 bytes each, not 200. */
@@ -86,6 +100,11 @@
 #endif
 #ifndef STSM_OUTBOX_RECORD_MAX
 #define STSM_OUTBOX_RECORD_MAX 1024
+#endif
+/* An alert's key, recipients and subject in 512 bytes (the record would allow about
+ * 980): each byte is RAM in the agent's batch text and the queue's message copy. */
+#ifndef STSM_OUTBOX_TEXT_MAX
+#define STSM_OUTBOX_TEXT_MAX 512
 #endif
 #ifndef STSM_OUTBOX_CAP_TRACK
 #define STSM_OUTBOX_CAP_TRACK 8
