@@ -391,8 +391,23 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
     mbedtls_ssl_session_free(&session);
 }
 
+/* Mbed TLS adds a low-level code (bits 0-6) to a high-level one (bits 7-15); an
+ * allocation that failed in any module is the arena running out. */
+static bool arena_exhausted(int mbedtls_error)
+{
+    int high = -((-mbedtls_error) & 0xFF80), low = -((-mbedtls_error) & 0x007F);
+    return mbedtls_error < 0 &&
+           (high == MBEDTLS_ERR_SSL_ALLOC_FAILED || high == MBEDTLS_ERR_X509_ALLOC_FAILED ||
+            high == MBEDTLS_ERR_PK_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
+            high == MBEDTLS_ERR_CIPHER_ALLOC_FAILED || high == MBEDTLS_ERR_MD_ALLOC_FAILED ||
+            low == MBEDTLS_ERR_MPI_ALLOC_FAILED);
+}
+
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags)
 {
+    if (arena_exhausted(mbedtls_error)) {
+        return STSM_ERR_NO_MEMORY;   /* the arena (STSM_TLS_ARENA_SIZE), not the peer: as at setup */
+    }
     if (mbedtls_error == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || verify_flags != 0) {
         if (verify_flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
             return STSM_ERR_TLS_UNTRUSTED;

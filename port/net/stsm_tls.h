@@ -72,7 +72,10 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
 /**
  * Maps the result of a failed handshake to a reason: the verify flags when the chain did
  * not verify (untrusted, expired, not yet valid, name mismatch), STSM_ERR_TLS_VERSION for
- * a peer that answered below TLS 1.2, STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
+ * a peer that answered below TLS 1.2, STSM_ERR_NO_MEMORY when Mbed TLS reports a failed
+ * allocation (the TLS arena, STSM_TLS_ARENA_SIZE, is exhausted: a board sizing error, not
+ * the peer's; as when the arena cannot even set the session up), and
+ * STSM_ERR_TLS_HANDSHAKE otherwise. (A peer that
  * refuses the ClientHello with an alert is told apart by the connection.) With
  * MBEDTLS_ERR_X509_CERT_VERIFY_FAILED it maps verify flags alone; flags it does not name
  * (bad key, usage, ...) are STSM_ERR_TLS_UNTRUSTED.

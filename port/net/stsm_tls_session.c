@@ -94,6 +94,7 @@ void stsm_tls_session_commit(struct stsm_tls_session_table *table, unsigned char
         }
         if (len == 0 || len > sizeof s->blob) {
             wipe_slot(s);
+            table->not_kept++;
             return;
         }
         s->len = (uint16_t)len;
@@ -110,11 +111,13 @@ stsm_status_t stsm_tls_session_put(struct stsm_tls_session_table *table, const c
     }
     if (len == 0 || len > STSM_TLS_SESSION_BLOB_MAX) {
         stsm_tls_session_drop(table, host, port);
+        table->not_kept++;
         return STSM_ERR_CAPACITY;
     }
     size_t cap;
     unsigned char *dst = stsm_tls_session_reserve(table, host, port, &cap);
     if (dst == NULL) {   /* no slots */
+        table->not_kept++;
         return STSM_ERR_CAPACITY;
     }
     memcpy(dst, blob, len);
@@ -148,9 +151,15 @@ void stsm_tls_session_drop(struct stsm_tls_session_table *table, const char *hos
 
 void stsm_tls_session_forget_all(struct stsm_tls_session_table *table)
 {
-    uint32_t clock = table->clock;
+    uint32_t clock = table->clock, not_kept = table->not_kept;
     stsm_wipe(table, sizeof *table);
     table->clock = clock;
+    table->not_kept = not_kept;
+}
+
+uint32_t stsm_tls_session_not_kept(const struct stsm_tls_session_table *table)
+{
+    return table->not_kept;
 }
 
 size_t stsm_tls_session_count(const struct stsm_tls_session_table *table)

@@ -29,6 +29,7 @@ struct stsm_tls_session_slot {
 /** The table. Allocate statically; zero-filled (or stsm_tls_session_init()) is empty. */
 struct stsm_tls_session_table {
     uint32_t clock;
+    uint32_t not_kept;                       /* sessions that did not fit a slot (counted) */
     struct stsm_tls_session_slot slot[STSM_TLS_SESSION_SLOTS];
 };
 
@@ -46,7 +47,9 @@ unsigned char *stsm_tls_session_reserve(struct stsm_tls_session_table *table, co
                                         uint16_t port, size_t *cap);
 
 /** Marks the slot of `blob` (from stsm_tls_session_reserve()) as holding `len` bytes. A
- *  length of 0 or above the capacity leaves the slot empty (and wiped). */
+ *  length of 0 (the session did not fit) or above the capacity leaves the slot empty (and
+ *  wiped) and is counted (stsm_tls_session_not_kept()): not a failure, the next
+ *  connection to that host makes a full handshake. */
 void stsm_tls_session_commit(struct stsm_tls_session_table *table, unsigned char *blob, size_t len);
 
 /**
@@ -69,6 +72,10 @@ void stsm_tls_session_drop(struct stsm_tls_session_table *table, const char *hos
 
 /** Forgets (wipes) every session. */
 void stsm_tls_session_forget_all(struct stsm_tls_session_table *table);
+
+/** Sessions not kept because they did not fit STSM_TLS_SESSION_BLOB_MAX, since
+ *  stsm_tls_session_init() (for reports; forgetting sessions keeps the count). */
+uint32_t stsm_tls_session_not_kept(const struct stsm_tls_session_table *table);
 
 /** Number of sessions held. */
 size_t stsm_tls_session_count(const struct stsm_tls_session_table *table);

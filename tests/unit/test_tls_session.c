@@ -79,10 +79,13 @@ static void test_table(void)
     /* oversized: refused, and the host's older session is forgotten with it */
     static unsigned char big[STSM_TLS_SESSION_BLOB_MAX + 1];
     memset(big, 'B', sizeof big);
+    uint32_t not_kept = stsm_tls_session_not_kept(&table);
     CHECK_INT(stsm_tls_session_put(&table, "new.example.test", 443, big, sizeof big), STSM_ERR_CAPACITY);
+    CHECK_INT(stsm_tls_session_not_kept(&table), not_kept + 1);   /* counted, for reports */
     CHECK(get_is("new.example.test", 443, NULL));
     CHECK(nowhere("S-new"));
     CHECK_INT(stsm_tls_session_put(&table, "new.example.test", 443, big, sizeof big - 1), STSM_OK);
+    CHECK_INT(stsm_tls_session_not_kept(&table), not_kept + 1);
     CHECK_INT(stsm_tls_session_put(&table, "new.example.test", 443, big, 0), STSM_ERR_CAPACITY);
     CHECK(get_is("new.example.test", 443, NULL));
 
@@ -96,6 +99,7 @@ static void test_table(void)
     stsm_tls_session_commit(&table, w, cap + 1);
     CHECK(get_is("mx1.example.test", 25, NULL));
     CHECK(nowhere("U-mx1"));
+    CHECK_INT(stsm_tls_session_not_kept(&table), not_kept + 3);
 
     /* host names: empty, NULL, too long */
     char longname[STSM_HOSTNAME_MAX + 2];
@@ -117,6 +121,7 @@ static void test_table(void)
     CHECK(stsm_tls_session_count(&table) > 1);
     stsm_tls_session_forget_all(&table);
     CHECK_INT(stsm_tls_session_count(&table), 0);
+    CHECK_INT(stsm_tls_session_not_kept(&table), not_kept + 3);   /* the count stays */
     CHECK(nowhere("V-mx1") && nowhere("S-h3"));
     CHECK(get_is("mx1.example.test", 25, NULL));
     /* the table works on after forgetting */
@@ -167,9 +172,30 @@ static void test_keep_rule(void)
     CHECK_INT(stsm_tls_session_count(&tls.sessions), 0);
 }
 
+/* An allocation that failed, in whichever module and however Mbed TLS combined the codes,
+ * is the arena (STSM_TLS_ARENA_SIZE) running out: our memory, not the peer's fault. */
+static void test_arena_exhausted(void)
+{
+    CHECK_CASE("arena exhausted");
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_SSL_ALLOC_FAILED, 0), STSM_ERR_NO_MEMORY);
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_X509_ALLOC_FAILED, 0), STSM_ERR_NO_MEMORY);
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_X509_INVALID_FORMAT + MBEDTLS_ERR_MPI_ALLOC_FAILED, 0),
+              STSM_ERR_NO_MEMORY);
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_PK_ALLOC_FAILED, 0), STSM_ERR_NO_MEMORY);
+    /* Even when the chain's check was cut short by it and left flags behind. */
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_X509_ALLOC_FAILED, MBEDTLS_X509_BADCERT_NOT_TRUSTED),
+              STSM_ERR_NO_MEMORY);
+    CHECK_CASE("other failures keep their reasons");
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_SSL_HANDSHAKE_FAILURE, 0), STSM_ERR_TLS_HANDSHAKE);
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, MBEDTLS_X509_BADCERT_EXPIRED),
+              STSM_ERR_TLS_EXPIRED);
+    CHECK_INT(stsm_tls_failure_reason(MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION, 0), STSM_ERR_TLS_VERSION);
+}
+
 int main(void)
 {
     test_table();
     test_keep_rule();
+    test_arena_exhausted();
     return stsm_check_summary("test_tls_session");
 }

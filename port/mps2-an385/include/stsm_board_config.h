@@ -20,10 +20,29 @@
 #define STSM_STS_MX_TEXT_MAX 512
 #endif
 
-/* One TLS session at a time peaks at 28 KiB in the lab (docs/footprint.md): a 40 KiB arena
- * leaves room for longer real-world chains. */
+/* One TLS session at a time. The lab's worst case is TLS 1.3 with ECDSA (the
+ * policy over HTTPS, then STARTTLS): 28268 bytes on this board (lab.firmware_network at
+ * f5c8b3e, OUT_CONTENT_LEN 1536). On the host the same servers peak higher than TLS 1.2
+ * with ECDSA (-10%) or with an RSA-2048 key (-8.6%), so those fit too. 32 KiB is the
+ * peak plus 16% (4.5 KiB): about one more RSA-2048 certificate of a longer real-world
+ * chain. An arena too small always fails the connection, but not always under its own
+ * name: "out of memory" (STSM_ERR_NO_MEMORY) when Mbed TLS reports the allocation
+ * (setup, TLS 1.3 key exchange: stsm_tls.h); a TLS 1.2 chain check it cuts short says
+ * "untrusted", and some PSA allocations say "handshake failed" (Mbed TLS -0x0001). */
 #ifndef STSM_TLS_ARENA_SIZE
-#define STSM_TLS_ARENA_SIZE 40960
+#define STSM_TLS_ARENA_SIZE 32768
+#endif
+/* Two sessions kept for resumption: a delivery uses two hosts, the domain's MTA-STS
+ * policy host and its MX (or the relay), and an appliance mails few domains; a third host
+ * takes the least recently used slot. 1030 bytes a slot (four took 4120). */
+#ifndef STSM_TLS_SESSION_SLOTS
+#define STSM_TLS_SESSION_SLOTS 2
+#endif
+
+/* The longest pipelined flight for eight recipients (STSM_SMTP_FLIGHT_MAX) is 2480
+ * bytes, and an AUTH PLAIN line 693. */
+#ifndef STSM_SMTP_OUT_MAX
+#define STSM_SMTP_OUT_MAX 2560
 #endif
 
 /* Two messages per connection: each batch slot costs its recipients' results in the
