@@ -49,8 +49,7 @@ AGENT_PARTS = [
     (2, "route", "delivery.route", "the MX route: the MX set, two DNS queries"),
     (2, "smtp", "delivery.smtp", "the SMTP engine, its output queue included"),
     (2, "query", "delivery.query", "relay mode: the relay's address query"),
-    (2, "chunk", "delivery.chunk", "the DATA encoder's output chunk"),
-    (2, "piece", "delivery.piece", "the message as read, a piece at a time, before the DATA encoder"),
+    (2, "chunk", "delivery.chunk", "the DATA encoder's output chunk; the message's piece is read into its last 256 bytes"),
     (2, "batch_rcpt", "delivery.batch_rcpt", "each batch message's recipient results"),
 ]
 # The provisioning area's parts (linker script symbols, as the map prints them).
