@@ -4,7 +4,8 @@
 #   host        unit and lab tests (lab tests need root; they start their own lab)
 #   host-asan   the same unit and lab tests under AddressSanitizer and UBSan
 #   mps2-an385  the firmware under QEMU
-#   lm3s6965evb the 64 KiB-SRAM board under QEMU (its bring-up image: port/lm3s6965/README.md)
+#   lm3s6965evb the 64 KiB-SRAM board under QEMU (the bring-up image and the full app's
+#               delivery, lab.lm3s_deliver: port/lm3s6965/README.md)
 #   fuzz        each libFuzzer harness for STSM_FUZZ_SECONDS (default 20) under ASan and
 #               UBSan (tests/fuzz/run.sh); a crash, leak or hang fails it
 # and ends with one line "N passed, N failed" over all of them (a fuzz harness counts as

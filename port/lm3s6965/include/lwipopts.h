@@ -11,17 +11,21 @@
 
 /* The sizes of mps2-an385 (whose lwipopts.h gives each pool's measured peak) for a TCP
  * window and send buffer of two segments instead of four:
- * heap: TCP_SND_BUF (2920 B) unacknowledged in at most TCP_SND_QUEUELEN (8) pbufs of about
- * 90 B of headers each, 3.6 KiB, plus a DNS query or two (lab peak 676 B on mps2). */
+ * heap: what TCP has unacknowledged, copied, with about 90 B of headers a segment, plus a
+ * DNS query or two. The window's worth (TCP_SND_BUF, 2920 B) is 3.6 KiB, but this board
+ * sends one alert of at most STSM_OUTBOX_RECORD_MAX (1 KiB) at a time in TLS records of
+ * its 1 KiB chunks: lab.lm3s_deliver peaks at 668 B (a 358-byte message), mps2 at 676 B.
+ * 3 KiB: the longest alert in flight with its commands, headers and TLS overhead twice. */
 #undef TCP_WND
 #define TCP_WND                     (2 * TCP_MSS)
 #undef TCP_SND_BUF
 #define TCP_SND_BUF                 (2 * TCP_MSS)
 #undef MEM_SIZE
-#define MEM_SIZE                    (4 * 1024)
-/* TCP: peak 3 on mps2 (closed ones wait in TIME_WAIT), margin 1. UDP: peak 5, margin 1. */
+#define MEM_SIZE                    (3 * 1024)
+/* TCP: peak 3 on mps2 (closed ones wait in TIME_WAIT), 2 on this board with one
+ * delivery at a time (lab.lm3s_deliver), margin 1. UDP: peak 5, margin 1. */
 #undef MEMP_NUM_TCP_PCB
-#define MEMP_NUM_TCP_PCB            4
+#define MEMP_NUM_TCP_PCB            3
 #undef MEMP_NUM_UDP_PCB
 #define MEMP_NUM_UDP_PCB            6
 /* Received frames: the window's two segments held unread or out of order and the frame

@@ -41,17 +41,25 @@
 #define STSM_STS_MX_TEXT_MAX 256
 #endif
 
-/* DNS: answers cached in 512 bytes; replies up to the EDNS0 size we advertise. */
+/* DNS answers cached in 256 bytes: the relay domain's MX and its host's address between
+ * alerts minutes apart; what does not fit is asked again, never cut. */
 #ifndef STSM_DNS_CACHE_BYTES
-#define STSM_DNS_CACHE_BYTES 512
+#define STSM_DNS_CACHE_BYTES 256
+#endif
+/* UDP replies of up to 768 bytes (what we advertise in EDNS0): an MX, A or TXT answer of
+ * an alert relay's domain is far smaller; a longer one comes by TCP and, over 768 bytes,
+ * defers the delivery (STSM_ERR_CAPACITY), never truncates. */
+#ifndef STSM_DNS_EDNS_PAYLOAD
+#define STSM_DNS_EDNS_PAYLOAD 768
 #endif
 #ifndef STSM_DNS_MSG_MAX
-#define STSM_DNS_MSG_MAX 1232
+#define STSM_DNS_MSG_MAX 768
 #endif
-/* One decoded answer at a time (the resolver's): four MX names of the longest kind, or a
- * TXT record and a few names. A larger answer defers the delivery, never truncates. */
+/* One decoded answer at a time (the resolver's): two MX names of the longest kind, four
+ * of 150 bytes, or a TXT record and a few names; no more than a 768-byte reply carries of
+ * usual names. A larger answer defers the delivery, never truncates. */
 #ifndef STSM_DNS_POOL_SIZE
-#define STSM_DNS_POOL_SIZE 1280
+#define STSM_DNS_POOL_SIZE 640
 #endif
 #ifndef STSM_DNS_MAX_RECORDS
 #define STSM_DNS_MAX_RECORDS 8
@@ -63,6 +71,11 @@
  * the longest kind (a name that no longer fits is reported as not kept, never cut). */
 #ifndef STSM_DELIVERY_HOST_TEXT_MAX
 #define STSM_DELIVERY_HOST_TEXT_MAX 256
+#endif
+/* A domain's MX names and CNAME targets: four hosts of up to 63 characters with a CNAME
+ * each (more, and the worst hosts are left out and counted, never cut). */
+#ifndef STSM_MX_NAMES_MAX
+#define STSM_MX_NAMES_MAX 512
 #endif
 #ifndef STSM_MX_MAX_HOSTS
 #define STSM_MX_MAX_HOSTS 4
@@ -86,12 +99,14 @@
 #ifndef STSM_SETTINGS_PATH_MAX
 #define STSM_SETTINGS_PATH_MAX 32
 #endif
+/* Two recipients an alert (a settings file with more is refused, naming this): each one
+ * costs RAM in the outbox text, the delivery's results and the SMTP flight. */
 #ifndef STSM_SMTP_MAX_RCPT
-#define STSM_SMTP_MAX_RCPT 4
+#define STSM_SMTP_MAX_RCPT 2
 #endif
-/* The longest pipelined flight for four recipients (STSM_SMTP_FLIGHT_MAX) is 1416 bytes. */
+/* The longest pipelined flight for two recipients (STSM_SMTP_FLIGHT_MAX) fits 1 KiB. */
 #ifndef STSM_SMTP_OUT_MAX
-#define STSM_SMTP_OUT_MAX 1536
+#define STSM_SMTP_OUT_MAX 1024
 #endif
 
 /* The outbox: four 4 KiB pages of flash (lm3s6965.ld), a few alerts waiting at most. */

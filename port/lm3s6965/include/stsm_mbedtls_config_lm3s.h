@@ -34,4 +34,14 @@
 #define MBEDTLS_ENTROPY_NV_SEED
 #define MBEDTLS_PLATFORM_NV_SEED_ALT
 #define MBEDTLS_PLATFORM_MS_TIME_ALT   /* the port provides mbedtls_ms_time() from SysTick */
+/* Certificate validity reads the wall clock through gmtime_r (stsm_lm3s_system.c): Mbed
+ * TLS's default calls newlib's gmtime, which mallocs its result buffer from the heap
+ * between the static data and the stack, and with the full app that heap starts inside
+ * the stack's reserve (lab.lm3s_deliver's painted high-water mark read full). */
+#define MBEDTLS_PLATFORM_GMTIME_R_ALT
+
+/* PSA key slots: a TLS 1.2 handshake holds a few keys at once (the ECDHE share, the
+ * peer's public keys while the chain is checked); 8 instead of the common 16. */
+#undef MBEDTLS_PSA_KEY_SLOT_COUNT
+#define MBEDTLS_PSA_KEY_SLOT_COUNT 8
 #endif
