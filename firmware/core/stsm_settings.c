@@ -800,8 +800,13 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     stsm_status_t st;
     if (root == NULL) {
         if (arena_exhausted) {
-            st = fail(&ctx, "/", "settings too large for the %u-byte parse arena (STSM_SETTINGS_ARENA_SIZE)",
-                      (unsigned)arena_size);
+            if (arena == own_arena) {
+                st = fail(&ctx, "/", "settings too large for the %u-byte parse arena (STSM_SETTINGS_ARENA_SIZE)",
+                          (unsigned)arena_size);
+            } else {
+                st = fail(&ctx, "/", "settings too large for the %u-byte parse arena (lent by the board: "
+                          "stsm_settings_lend_arena)", (unsigned)arena_size);
+            }
         } else {
             size_t at = end != NULL && end >= json ? (size_t)(end - json) : 0;
             st = fail(&ctx, "/", "not valid JSON (near byte %u)", (unsigned)at);

@@ -20,9 +20,18 @@
  *
  * Heap: TCP segments we send (tcp_write copies) until acknowledged, DNS queries, ARP's
  * queue. Peak 1600 B in the lab (the eight domains). Bound on a slow network: TCP_SND_BUF
- * (5840 B) unacknowledged in at most TCP_SND_QUEUELEN (16) pbufs of about 90 B of headers
- * each, 7.3 KiB, plus a few DNS queries of about 300 B; 8 KiB. */
-#define MEM_SIZE                    (8 * 1024)
+ * (2920 B, below) unacknowledged in at most TCP_SND_QUEUELEN pbufs of about 90 B of headers
+ * each, about 3.6 KiB, plus a few DNS queries of about 300 B; 5 KiB. */
+#define MEM_SIZE                    (5 * 1024)
+
+/* A window of two full segments each way (the common header has four): an alert is a few
+ * KiB, so a delivery on a slow link takes a round trip more for the certificate chain and
+ * none for the message, and each segment of window costs a 1.5 KiB pbuf of RAM and 1.5 KiB
+ * of heap here. */
+#undef TCP_WND
+#define TCP_WND                     (2 * TCP_MSS)
+#undef TCP_SND_BUF
+#define TCP_SND_BUF                 (2 * TCP_MSS)
 
 /* TCP: the SMTP or HTTPS connection and a DNS-over-TCP one, and closed ones in TIME_WAIT
  * for two minutes (when the pool is empty lwIP takes the oldest of those, but counts the
@@ -37,10 +46,10 @@
 
 /* Received frames, one PBUF_POOL pbuf each (of 1532 B), from the driver until TLS or the
  * resolver has read them: the TCP window's worth held unread or out of order (TCP_WND is
- * 4 full segments; out-of-order ones are capped at that), the frame being read and one
- * UDP/ARP frame. Peak 2 in the lab (the 70 KB policy); 6. */
-#define PBUF_POOL_SIZE              6
-#define TCP_OOSEQ_MAX_PBUFS         4
+ * 2 full segments; out-of-order ones are capped at that), the frame being read and one
+ * UDP/ARP frame. Peak 2 in the lab (the 70 KB policy, with a 4-segment window); 4. */
+#define PBUF_POOL_SIZE              4
+#define TCP_OOSEQ_MAX_PBUFS         2
 
 /* PBUF_REF/ROM pbufs: we copy everything we send (peak 0); 2 for lwIP's own use. */
 #define MEMP_NUM_PBUF               2

@@ -55,18 +55,25 @@
 #define STSM_AGENT_BATCH_MAX 2
 #endif
 
-/* cJSON's parse arena: the largest valid settings file (every key, each text at its
- * longest, eight recipients: 5 KiB of JSON) takes 7368 bytes on this board (40-byte cJSON
- * items; measured with the firmware's cjson_arena_peak at 1e932e0; qemu.settings checks it
- * still parses); 8 KiB. A larger file is refused, naming the arena. */
+/* cJSON's parse arena: the settings are parsed once, at boot, before any TLS, so the parse
+ * borrows the TLS arena's 32 KiB (firmware/app/stsm_mcu_boot.c: the lending refuses once
+ * TLS owns the arena, and TLS refuses to start while it is lent) instead of 8 KiB of its
+ * own. The largest valid settings file (every key, each text at its longest, eight
+ * recipients: 5 KiB of JSON) takes 7368 bytes on this board (40-byte cJSON items; the
+ * firmware's cjson_arena_peak at 1e932e0; qemu.settings checks it still parses). The
+ * board's own arena stays as small as the code allows. */
+#ifndef STSM_SETTINGS_ARENA_IN_TLS_ARENA
+#define STSM_SETTINGS_ARENA_IN_TLS_ARENA 1
+#endif
 #ifndef STSM_SETTINGS_ARENA_SIZE
-#define STSM_SETTINGS_ARENA_SIZE 8192
+#define STSM_SETTINGS_ARENA_SIZE 8
 #endif
 
-/* DNS answers cached in 1.5 KiB of RAM: a dozen or so, enough for one domain's MX, TXT and
- * addresses. */
+/* DNS answers cached in 1 KiB of RAM: four to eight answers of 100-250 bytes, enough for
+ * the domain an appliance alerts (its MX, the MX host's address, the _mta-sts TXT and the
+ * policy host's address); the oldest-used give way. */
 #ifndef STSM_DNS_CACHE_BYTES
-#define STSM_DNS_CACHE_BYTES 1536
+#define STSM_DNS_CACHE_BYTES 1024
 #endif
 /* DNS replies up to the EDNS0 size we advertise (1232 B), over UDP or TCP: the resolver's
  * one reply buffer. A longer reply over TCP (an MX list of 40 hosts, 4 KiB) ends its query
