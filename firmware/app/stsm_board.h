@@ -1,6 +1,6 @@
 /*
  * What the MCU app (stsmail_mcu.c) needs from a board beyond the Cortex-M platform
- * contract of stsm_mps2.h (console, clocks, randomness, store areas, exit): its Ethernet
+ * contract of stsm_mcu.h (console, clocks, randomness, store areas, exit): its Ethernet
  * controller. Each board has one implementation (stsm_board_<board>.c), chosen by
  * STSM_TARGET; the board's name is the STSM_BOARD string the build defines.
  */

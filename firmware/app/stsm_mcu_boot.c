@@ -17,7 +17,7 @@
 #include "stsm_cursor.h"
 #include "stsm_ipv4.h"
 #include "stsm_mcu_boot.h"
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 
 #define STRINGIFY(x) #x
 #define VERSION3(a, b, c) STRINGIFY(a) "." STRINGIFY(b) "." STRINGIFY(c)
@@ -32,9 +32,9 @@ static struct netif netif;
 
 int stsm_mcu_boot(struct stsm_settings *settings)
 {
-    stsm_mps2_console_init();
-    stsm_mps2_clock_init();
-    stsm_mps2_console_puts("stsmail " STSM_VERSION " on " STSM_BOARD ": booted (lwIP "
+    stsm_mcu_console_init();
+    stsm_mcu_clock_init();
+    stsm_mcu_console_puts("stsmail " STSM_VERSION " on " STSM_BOARD ": booted (lwIP "
                            LWIP_VERSION_STRING ", Mbed TLS " MBEDTLS_VERSION_STRING ", cJSON "
                            VERSION3(CJSON_VERSION_MAJOR, CJSON_VERSION_MINOR,
                                     CJSON_VERSION_PATCH) ")\n");
@@ -45,7 +45,7 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     const char *end = memchr(__provision_settings, '\0', cap);
     size_t len = end != NULL ? (size_t)(end - __provision_settings) : cap;
     if (len == 0) {
-        stsm_mps2_console_puts("no settings provisioned: nothing to do\n");
+        stsm_mcu_console_puts("no settings provisioned: nothing to do\n");
         return STSM_MCU_NOTHING_TO_DO;
     }
     char why[200];
@@ -57,7 +57,7 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     size_t lent_size;
     unsigned char *lent = stsm_tls_arena_lend(&lent_size);
     if (lent == NULL) {
-        stsm_mps2_console_puts("settings: the TLS arena is in use, no parse arena\n");
+        stsm_mcu_console_puts("settings: the TLS arena is in use, no parse arena\n");
         return STSM_MCU_EXIT_CONFIG;
     }
     stsm_settings_lend_arena(lent, lent_size);
@@ -68,11 +68,11 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     stsm_tls_arena_return();
 #endif
     if (parsed != STSM_OK) {
-        stsm_mps2_diagf("settings: %s\n", why);
+        stsm_mcu_diagf("settings: %s\n", why);
         return STSM_MCU_EXIT_CONFIG;
     }
-    if (!stsm_mps2_random_init()) {
-        stsm_mps2_console_puts("no entropy seed provisioned: refusing to use the network\n");
+    if (!stsm_mcu_random_init()) {
+        stsm_mcu_console_puts("no entropy seed provisioned: refusing to use the network\n");
         return STSM_MCU_EXIT_CONFIG;
     }
     return 0;
@@ -88,7 +88,7 @@ static void print_ip4(const char *label, const ip4_addr_t *a)
 {
     char text[IP4ADDR_STRLEN_MAX];
     ip4addr_ntoa_r(a, text, sizeof text);
-    stsm_mps2_diagf("%s%s", label, text);
+    stsm_mcu_diagf("%s%s", label, text);
 }
 
 int stsm_mcu_network_up(const struct stsm_settings_network *net)
@@ -104,7 +104,7 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
     }
     lwip_init();
     if (stsm_board_netif_add(&netif, &addr, &mask, &gw) == NULL) {
-        stsm_mps2_diagf("no Ethernet controller answers\n");
+        stsm_mcu_diagf("no Ethernet controller answers\n");
         return STSM_MCU_EXIT_OSERR;
     }
     netif_set_default(&netif);
@@ -118,7 +118,7 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
         u32_t start = sys_now();
         while (!dhcp_supplied_address(&netif)) {
             if (sys_now() - start > NET_TIMEOUT_MS) {
-                stsm_mps2_diagf("no DHCP lease within %u ms\n", (unsigned)NET_TIMEOUT_MS);
+                stsm_mcu_diagf("no DHCP lease within %u ms\n", (unsigned)NET_TIMEOUT_MS);
                 return STSM_MCU_EXIT_TEMPFAIL;
             }
             stsm_mcu_poll();
@@ -130,9 +130,9 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
         dns_setserver(i, &dns);
     }
     print_ip4("network up: ", netif_ip4_addr(&netif));
-    stsm_mps2_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
+    stsm_mcu_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
     print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
-    stsm_mps2_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
+    stsm_mcu_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
                     netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]);
     return 0;
 }
@@ -142,14 +142,14 @@ int stsm_mcu_clock_up(void)
     uint32_t now;
     sntp_init();
     u32_t start = sys_now();
-    while (!stsm_mps2_wall_clock(&now)) {
-        if (stsm_mps2_clock_refused()) {
-            stsm_mps2_diagf("the NTP server's time is not believable: certificate checks are "
+    while (!stsm_mcu_wall_clock(&now)) {
+        if (stsm_mcu_clock_refused()) {
+            stsm_mcu_diagf("the NTP server's time is not believable: certificate checks are "
                             "impossible, nothing that needs them will be sent\n");
             return STSM_MCU_EXIT_TEMPFAIL;
         }
         if (sys_now() - start > NET_TIMEOUT_MS) {
-            stsm_mps2_diagf("no answer from an NTP server within %u ms: certificate checks are "
+            stsm_mcu_diagf("no answer from an NTP server within %u ms: certificate checks are "
                             "impossible, nothing that needs them will be sent\n", (unsigned)NET_TIMEOUT_MS);
             return STSM_MCU_EXIT_TEMPFAIL;
         }
@@ -158,10 +158,10 @@ int stsm_mcu_clock_up(void)
     time_t t = (time_t)now;
     struct tm tm;
     gmtime_r(&t, &tm);
-    stsm_mps2_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
+    stsm_mcu_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     /* A worn-out or failing flash only loses the rollback protection of later boots. */
-    (void)stsm_mps2_clock_save_floor();
+    (void)stsm_mcu_clock_save_floor();
     return 0;
 }
 
@@ -176,20 +176,20 @@ int stsm_mcu_tls_up(struct stsm_tls *tls)
     struct stsm_trust_store store;
     if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
         stsm_trust_store_open(&store, blob, len) != STSM_OK) {
-        stsm_mps2_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
+        stsm_mcu_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
         return STSM_MCU_EXIT_CONFIG;
     }
     if (stsm_tls_init(tls, &store) != STSM_OK) {
-        stsm_mps2_diagf("TLS setup failed\n");
+        stsm_mcu_diagf("TLS setup failed\n");
         return STSM_MCU_EXIT_OSERR;
     }
-    stsm_mps2_diagf("trust store: %u anchors\n", (unsigned)store.count);
+    stsm_mcu_diagf("trust store: %u anchors\n", (unsigned)store.count);
     return 0;
 }
 
 void stsm_mcu_report_footprint(void)
 {
-    stsm_mps2_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
+    stsm_mcu_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
     /* Each pool's peak and failed allocations: a pool that ran out must show (the QEMU
      * tests fail on any lwip_errors). */
     static const char *const pool_names[] = {
@@ -202,19 +202,19 @@ void stsm_mcu_report_footprint(void)
         pools_peak += (size_t)st->max * memp_pools[i]->size;
         pools_size += (size_t)memp_pools[i]->num * memp_pools[i]->size;
         errors += st->err;
-        stsm_mps2_diagf("footprint: memp %s %u of %u, err %u\n", pool_names[i], (unsigned)st->max,
+        stsm_mcu_diagf("footprint: memp %s %u of %u, err %u\n", pool_names[i], (unsigned)st->max,
                         (unsigned)memp_pools[i]->num, (unsigned)st->err);
     }
-    stsm_mps2_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
-    stsm_mps2_diagf("footprint: lwip_errors %u\n", (unsigned)errors);
+    stsm_mcu_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
+    stsm_mcu_diagf("footprint: lwip_errors %u\n", (unsigned)errors);
 #if defined(STSM_SETTINGS_ARENA_IN_TLS_ARENA) && STSM_SETTINGS_ARENA_IN_TLS_ARENA
-    stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u (in the TLS arena)\n",
+    stsm_mcu_diagf("footprint: cjson_arena_peak %u of %u (in the TLS arena)\n",
                     (unsigned)stsm_settings_arena_peak(), (unsigned)STSM_TLS_ARENA_SIZE);
 #else
-    stsm_mps2_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
+    stsm_mcu_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
                     (unsigned)STSM_SETTINGS_ARENA_SIZE);
 #endif
-    stsm_mps2_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mps2_stack_peak());
+    stsm_mcu_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mcu_stack_peak());
     extern uint8_t __stack_top[], __stack_limit[];   /* the linker script's stack reserve */
-    stsm_mps2_diagf("footprint: stack_reserve %u\n", (unsigned)(__stack_top - __stack_limit));
+    stsm_mcu_diagf("footprint: stack_reserve %u\n", (unsigned)(__stack_top - __stack_limit));
 }

@@ -15,7 +15,7 @@
 #include "lwip/dns.h"
 #include "lwip/sys.h"
 #include "stsm_mcu_boot.h"
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 #include "stsm_settings.h"
 #include "stsm_store.h"
 #include "stsm_sts_fetch.h"
@@ -61,7 +61,7 @@ static int resolve_policy_host(void)
     char host[8 + STSM_HOSTNAME_MAX + 1];   /* on the stack: no TLS runs yet, SRAM is tight */
     const char *domain = recipient_domain();
     if (domain == NULL || strlen(domain) + 8 >= sizeof host) {
-        stsm_mps2_diagf("bring-up: no recipient domain to look up\n");
+        stsm_mcu_diagf("bring-up: no recipient domain to look up\n");
         return STSM_MCU_EXIT_CONFIG;
     }
     strcpy(host, "mta-sts.");
@@ -71,7 +71,7 @@ static int resolve_policy_host(void)
     if (err == ERR_OK) {
         l.done = l.found = true;
     } else if (err != ERR_INPROGRESS) {
-        stsm_mps2_diagf("bring-up: DNS query for %s not sent (%d)\n", host, (int)err);
+        stsm_mcu_diagf("bring-up: DNS query for %s not sent (%d)\n", host, (int)err);
         return STSM_MCU_EXIT_OSERR;
     }
     u32_t start = sys_now();
@@ -79,12 +79,12 @@ static int resolve_policy_host(void)
         stsm_mcu_poll();
     }
     if (!l.found) {
-        stsm_mps2_diagf("bring-up: %s not resolved\n", host);
+        stsm_mcu_diagf("bring-up: %s not resolved\n", host);
         return STSM_MCU_EXIT_TEMPFAIL;
     }
     char text[IP4ADDR_STRLEN_MAX];
     ip4addr_ntoa_r(ip_2_ip4(&l.addr), text, sizeof text);
-    stsm_mps2_diagf("bring-up: %s is %s\n", host, text);
+    stsm_mcu_diagf("bring-up: %s is %s\n", host, text);
     return 0;
 }
 
@@ -111,10 +111,10 @@ static int fetch_policy(void)
         st = fetch.status;
     }
     if (st != STSM_OK) {
-        stsm_mps2_diagf("bring-up: MTA-STS policy of %s not fetched: %s\n", domain, stsm_status_str(st));
+        stsm_mcu_diagf("bring-up: MTA-STS policy of %s not fetched: %s\n", domain, stsm_status_str(st));
         return STSM_MCU_EXIT_TEMPFAIL;
     }
-    stsm_mps2_diagf("bring-up: MTA-STS policy of %s fetched over verified HTTPS: mode %s, %u bytes\n", domain,
+    stsm_mcu_diagf("bring-up: MTA-STS policy of %s fetched over verified HTTPS: mode %s, %u bytes\n", domain,
                     stsm_sts_mode_str(fetch.policy.mode), (unsigned)fetch.body_size);
     return 0;
 }
@@ -126,7 +126,7 @@ static int count_boot(void)
     static struct stsm_flash_area area;
     static struct stsm_store store;
     uint8_t churn[CHURN_LEN];   /* on the stack: the TLS session is over, SRAM is tight */
-    stsm_mps2_outbox_area(&area);
+    stsm_mcu_outbox_area(&area);
     stsm_status_t st = stsm_store_mount(&store, &area);
     uint32_t boots = 0;
     const uint8_t *data;
@@ -143,10 +143,10 @@ static int count_boot(void)
         st = stsm_store_put(&store, KEY_BOOTS, &boots, sizeof boots);
     }
     if (st != STSM_OK) {
-        stsm_mps2_diagf("bring-up: flash store: %s\n", stsm_status_str(st));
+        stsm_mcu_diagf("bring-up: flash store: %s\n", stsm_status_str(st));
         return STSM_MCU_EXIT_OSERR;
     }
-    stsm_mps2_diagf("bring-up: flash store: boot %u, %u pages erased\n", (unsigned)boots,
+    stsm_mcu_diagf("bring-up: flash store: boot %u, %u pages erased\n", (unsigned)boots,
                     (unsigned)stsm_store_stats(&store)->erases);
     return 0;
 }
@@ -172,7 +172,7 @@ int main(void)
     if (rc == 0) {
         rc = count_boot();
     }
-    stsm_mps2_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
+    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
                     (unsigned)STSM_TLS_ARENA_SIZE);
     stsm_mcu_report_footprint();
     return rc;

@@ -9,7 +9,7 @@
  *
  * One app for every board: what differs is configuration (the port's lwipopts.h, Mbed TLS
  * config and capacities) and the board's hooks. Console, clocks, randomness, the store
- * areas and the provisioning symbols are the Cortex-M platform contract of stsm_mps2.h,
+ * areas and the provisioning symbols are the Cortex-M platform contract of stsm_mcu.h,
  * which each board's port implements; the Ethernet driver is reached through stsm_board.h. The boot
  * steps up to the wall clock, and the footprint lines of lwIP, the settings parse and the
  * stack, are stsm_mcu_boot.c, shared with a board's bring-up image.
@@ -19,7 +19,7 @@
 
 #include "lwip/sys.h"
 #include "stsm_mcu_boot.h"
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 #include "stsm_agent.h"
 #include "stsm_flash_record.h"
 #include "stsm_ipv4.h"
@@ -41,7 +41,7 @@ static struct stsm_agent agent;
 static void log_line(void *arg, const char *line)
 {
     (void)arg;
-    stsm_mps2_diagf("%s\n", line);
+    stsm_mcu_diagf("%s\n", line);
 }
 
 
@@ -50,15 +50,15 @@ static void log_line(void *arg, const char *line)
 static void load_policy_cache(void)
 {
     size_t dropped;
-    stsm_mps2_store_area(&cache_area);
+    stsm_mcu_store_area(&cache_area);
     stsm_status_t st = stsm_store_mount(&cache_store, &cache_area);
     size_t n = stsm_sts_cache_flash_load(&sts_cache, &cache_flash, &cache_store, &dropped);
     if (st != STSM_OK) {
-        stsm_mps2_diagf("policy cache: flash unusable (%s): policies kept until reset only\n", stsm_status_str(st));
+        stsm_mcu_diagf("policy cache: flash unusable (%s): policies kept until reset only\n", stsm_status_str(st));
     } else if (n == 0 && dropped == 0) {
-        stsm_mps2_diagf("policy cache: none stored in flash\n");
+        stsm_mcu_diagf("policy cache: none stored in flash\n");
     } else {
-        stsm_mps2_diagf("policy cache: %u policies loaded from flash, %u damaged left out\n", (unsigned)n,
+        stsm_mcu_diagf("policy cache: %u policies loaded from flash, %u damaged left out\n", (unsigned)n,
                         (unsigned)dropped);
     }
 }
@@ -70,9 +70,9 @@ static void save_policy_cache(void)
     size_t written;
     stsm_status_t st = stsm_sts_cache_flash_sync(&sts_cache, &cache_flash, &written);
     if (st != STSM_OK) {
-        stsm_mps2_diagf("policy cache: not all stored in flash: %s\n", stsm_status_str(st));
+        stsm_mcu_diagf("policy cache: not all stored in flash: %s\n", stsm_status_str(st));
     } else if (written > 0) {
-        stsm_mps2_diagf("policy cache: %u pieces written to flash\n", (unsigned)written);
+        stsm_mcu_diagf("policy cache: %u pieces written to flash\n", (unsigned)written);
     }
 }
 
@@ -88,7 +88,7 @@ static bool platform_wall_clock(void *ctx, int64_t *now)
 {
     (void)ctx;
     uint32_t t;
-    if (!stsm_mps2_wall_clock(&t)) {
+    if (!stsm_mcu_wall_clock(&t)) {
         return false;
     }
     *now = t;
@@ -110,7 +110,7 @@ static void platform_sts_cache_changed(void *ctx)
 static void print_result(void *arg, const struct stsm_agent_result *r)
 {
     (void)arg;
-    stsm_mps2_diagf("%s: %s%s%s: %s\n", r->rcpt, stsm_rcpt_state_name(r->state), r->host[0] != '\0' ? " by " : "",
+    stsm_mcu_diagf("%s: %s%s%s: %s\n", r->rcpt, stsm_rcpt_state_name(r->state), r->host[0] != '\0' ? " by " : "",
                     r->host, r->reason);
 }
 
@@ -121,7 +121,7 @@ static void print_result(void *arg, const struct stsm_agent_result *r)
 static int run_agent(void)
 {
     static char body[160];
-    stsm_mps2_outbox_area(&outbox_area);
+    stsm_mcu_outbox_area(&outbox_area);
     const struct stsm_platform platform = {
         .monotonic_ms = platform_monotonic_ms,
         .wall_clock = platform_wall_clock,
@@ -134,7 +134,7 @@ static int run_agent(void)
     };
     stsm_status_t st = stsm_agent_init(&agent, &settings, &platform);
     if (st != STSM_OK && st != STSM_ERR_CORRUPT) {
-        stsm_mps2_diagf("outbox: cannot start: %s\n", stsm_status_str(st));
+        stsm_mcu_diagf("outbox: cannot start: %s\n", stsm_status_str(st));
         return STSM_MCU_EXIT_OSERR;
     }
     stsm_agent_on_result(&agent, print_result, NULL);
@@ -148,7 +148,7 @@ static int run_agent(void)
     };
     st = stsm_alert_raise(&agent, &alert, NULL);
     if (st != STSM_OK) {
-        stsm_mps2_diagf("boot alert not stored: %s\n", stsm_status_str(st));
+        stsm_mcu_diagf("boot alert not stored: %s\n", stsm_status_str(st));
     }
     for (;;) {
         stsm_mcu_poll();
@@ -159,7 +159,7 @@ static int run_agent(void)
         }
     }
     const struct stsm_agent_counters *c = stsm_agent_counters(&agent);
-    stsm_mps2_diagf("outbox: %u delivered, %u failed, %u given up, %u message(s) kept for later\n",
+    stsm_mcu_diagf("outbox: %u delivered, %u failed, %u given up, %u message(s) kept for later\n",
                     (unsigned)c->delivered, (unsigned)c->failed, (unsigned)c->gave_up, (unsigned)c->queued);
     return c->failed > 0 ? STSM_MCU_EXIT_UNAVAILABLE : c->queued > 0 ? STSM_MCU_EXIT_TEMPFAIL : 0;
 }
@@ -168,7 +168,7 @@ static int run_agent(void)
  * much of each statically sized pool the run actually needed. */
 static void report_footprint(void)
 {
-    stsm_mps2_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
+    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
                     (unsigned)STSM_TLS_ARENA_SIZE);
     stsm_mcu_report_footprint();
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "stsm_flash_record.h"
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 
 #define PAGE 4096u
 
@@ -121,17 +121,17 @@ static void make_area(struct stsm_flash_area *area, struct part *part, const cha
     };
 }
 
-void stsm_mps2_store_area(struct stsm_flash_area *area)
+void stsm_mcu_store_area(struct stsm_flash_area *area)
 {
     make_area(area, &cache_part, __provision_cache_offset, __provision_cache_size);
 }
 
-void stsm_mps2_device_area(struct stsm_flash_area *area)
+void stsm_mcu_device_area(struct stsm_flash_area *area)
 {
     make_area(area, &device_part, __provision_device_offset, __provision_device_size);
 }
 
-void stsm_mps2_outbox_area(struct stsm_flash_area *area)
+void stsm_mcu_outbox_area(struct stsm_flash_area *area)
 {
     make_area(area, &outbox_part, __provision_outbox_offset, __provision_outbox_size);
 }

@@ -78,7 +78,8 @@ SECTION = re.compile(r"^ (\.[\w.$]+|COMMON)(?:\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s
 PLACEMENT = re.compile(r"^\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+(\S.*)$")
 OUR_LIBS = {"libstsm_core.a": "firmware/core", "libstsm_agent.a": "firmware/agent",
             "libstsm_net.a": "port/net", "libstsm_lwip_hooks.a": "port/net",
-            "libstsm_port_mps2.a": "port/mps2-an385", "libstsm_lan9118.a": "drivers/lan9118",
+            "libstsm_port_mps2.a": "port/mps2-an385", "libstsm_cortexm.a": "port/cortex-m",
+            "libstsm_lan9118.a": "drivers/lan9118",
             "libstsm_uart.a": "drivers/cmsdk_uart"}
 # Libraries not listed above: libstsm_port_<board>.a and libstsm_<driver>.a by pattern.
 OUR_LIB_PATTERNS = [(re.compile(r"^libstsm_port_(\w+)\.a$"), "port/{}"),

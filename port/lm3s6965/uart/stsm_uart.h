@@ -1,7 +1,7 @@
 /*
  * The LM3S6965's UARTs (an Arm PL011 with TI's additions), transmit side, polled. The same
  * interface as drivers/cmsdk_uart, so the console code of the Cortex-M ports
- * (stsm_mps2_console.c) drives either. Registers from the LM3S6965 data sheet: UARTDR
+ * (port/cortex-m/stsm_mcu_console.c) drives either. Registers from the LM3S6965 data sheet: UARTDR
  * 0x000, UARTFR 0x018, UARTIBRD 0x024, UARTFBRD 0x028, UARTLCRH 0x02C, UARTCTL 0x030.
  */
 #ifndef STSM_UART_H

@@ -73,8 +73,8 @@
 #define LWIP_DHCP_GET_NTP_SRV       1
 #define SNTP_SERVER_DNS             0
 #define SNTP_STARTUP_DELAY          0
-#define SNTP_SET_SYSTEM_TIME(sec)   stsm_mps2_set_wall_clock((uint32_t)(sec))
-void stsm_mps2_set_wall_clock(uint32_t unix_seconds);
+#define SNTP_SET_SYSTEM_TIME(sec)   stsm_mcu_set_wall_clock((uint32_t)(sec))
+void stsm_mcu_set_wall_clock(uint32_t unix_seconds);
 
 /* SNTP answers are not authenticated; take only those that answer our own request: from
  * the server asked, port 123 (level 1), echoing our transmit timestamp (level 2; lwIP 2.2
@@ -82,7 +82,7 @@ void stsm_mps2_set_wall_clock(uint32_t unix_seconds);
  * time" only to fill that transmit timestamp, which the server merely echoes: it is 64
  * random bits, a nonce an off-path forger must guess, and it tells the network nothing
  * about our clock. The time itself is then checked against the device's clock floor
- * (stsm_mps2_set_wall_clock). */
+ * (stsm_mcu_set_wall_clock). */
 #define SNTP_CHECK_RESPONSE         2
 #define SNTP_COMP_ROUNDTRIP         0
 #define SNTP_GET_SYSTEM_TIME_NTP(sec, frac) \

@@ -1,9 +1,9 @@
 /*
- * mps2-an385 platform services: a 1 ms SysTick clock for lwIP and Mbed TLS, a wall clock
+ * Cortex-M platform services: a 1 ms SysTick clock for lwIP and Mbed TLS, a wall clock
  * set by SNTP that never goes back, and randomness from a CTR-DRBG fed by a per-device NV
  * seed.
  *
- * QEMU's board has no TRNG, so the only entropy is the seed provisioned into the device
+ * Neither QEMU board has a TRNG, so the only entropy is the seed provisioned into the device
  * at the factory. Mbed TLS mixes the NV seed in and, before it hands out its first random
  * byte, derives a new seed and writes it back; the write goes to the device record in
  * flash (two slots, so a power cut leaves the old seed or the new one, see
@@ -31,14 +31,14 @@
 #include "mbedtls/platform_time.h"
 #include "mbedtls/platform_util.h"
 #include "stsm_flash_record.h"
-#include "stsm_mps2.h"
-#include "stsm_mps2_clock.h"
+#include "stsm_mcu.h"
+#include "stsm_mcu_clock.h"
 #include "stsm_port.h"
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define CPU_HZ   25000000u   /* mps2-an385 system clock */
+#define CPU_HZ   25000000u   /* the system clock of both boards (lm3s6965evb: from its PLL) */
 
 extern uint8_t __provision_seed[];
 
@@ -47,7 +47,7 @@ extern uint8_t __provision_seed[];
 #endif
 
 /* The device record: the current NV seed, then the clock floor (u32, big-endian). */
-#define DEVICE_RECORD_LEN (STSM_MPS2_SEED_LEN + 4u)
+#define DEVICE_RECORD_LEN (STSM_MCU_SEED_LEN + 4u)
 
 static volatile uint32_t ticks_ms;
 static uint32_t wall_base_s;     /* Unix time at tick wall_base_ticks, once SNTP has told */
@@ -57,17 +57,17 @@ static bool wall_refused;        /* an answer was refused since the clock was la
 static uint32_t clock_floor = STSM_BUILD_TIME;   /* the clock is never set before this */
 static uint32_t stored_floor;                    /* the floor the device record holds */
 static struct stsm_flash_area device_area;
-static uint8_t nv_seed[STSM_MPS2_SEED_LEN];
+static uint8_t nv_seed[STSM_MCU_SEED_LEN];
 static mbedtls_entropy_context entropy;
 static mbedtls_ctr_drbg_context drbg;
 static bool drbg_ready;
 
-void stsm_mps2_systick_handler(void)
+void stsm_mcu_systick_handler(void)
 {
     ticks_ms++;
 }
 
-void stsm_mps2_clock_init(void)
+void stsm_mcu_clock_init(void)
 {
     SYST_RVR = CPU_HZ / 1000u - 1u;
     SYST_CVR = 0;
@@ -93,49 +93,49 @@ static void format_time(uint32_t t, char *out, size_t len)
              tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-void stsm_mps2_set_wall_clock(uint32_t unix_seconds)
+void stsm_mcu_set_wall_clock(uint32_t unix_seconds)
 {
     char told[48], floor_text[48];
     uint32_t now = 0;
-    bool known = stsm_mps2_wall_clock(&now);
+    bool known = stsm_mcu_wall_clock(&now);
     format_time(unix_seconds, told, sizeof told);
-    switch (stsm_mps2_clock_judge(known, now, clock_floor, unix_seconds)) {
-    case STSM_MPS2_CLOCK_SET:
+    switch (stsm_mcu_clock_judge(known, now, clock_floor, unix_seconds)) {
+    case STSM_MCU_CLOCK_SET:
         wall_base_s = unix_seconds;
         wall_base_ticks = ticks_ms;
         wall_known = true;
         wall_refused = false;
         break;
-    case STSM_MPS2_CLOCK_KEEP:
+    case STSM_MCU_CLOCK_KEEP:
         break;
-    case STSM_MPS2_CLOCK_UNKNOWN:
+    case STSM_MCU_CLOCK_UNKNOWN:
         /* Certificate dates and policy ages wait for a time not before the one seen. */
         clock_floor = now;
         wall_known = false;
         wall_refused = true;
         format_time(now, floor_text, sizeof floor_text);
-        stsm_mps2_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
+        stsm_mcu_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
         break;
-    case STSM_MPS2_CLOCK_REFUSE:
+    case STSM_MCU_CLOCK_REFUSE:
         wall_refused = true;
         format_time(clock_floor, floor_text, sizeof floor_text);
-        stsm_mps2_diagf("clock: NTP time %s is before %s, which this device has already seen: "
+        stsm_mcu_diagf("clock: NTP time %s is before %s, which this device has already seen: "
                         "ignored\n", told, floor_text);
         break;
     }
 }
 
-bool stsm_mps2_clock_refused(void)
+bool stsm_mcu_clock_refused(void)
 {
     return wall_refused;
 }
 
-uint32_t stsm_mps2_clock_floor(void)
+uint32_t stsm_mcu_clock_floor(void)
 {
     return clock_floor;
 }
 
-bool stsm_mps2_wall_clock(uint32_t *unix_seconds)
+bool stsm_mcu_wall_clock(uint32_t *unix_seconds)
 {
     if (!wall_known) {
         return false;
@@ -151,7 +151,7 @@ int _gettimeofday(struct timeval *tv, void *tz)
 {
     uint32_t now;
     (void)tz;
-    if (tv == NULL || !stsm_mps2_wall_clock(&now)) {
+    if (tv == NULL || !stsm_mcu_wall_clock(&now)) {
         return -1;
     }
     tv->tv_sec = (time_t)now;
@@ -171,12 +171,12 @@ static void put_u32(uint8_t *p, uint32_t v)
 static bool device_record_write(const uint8_t *seed, uint32_t floor)
 {
     uint8_t record[DEVICE_RECORD_LEN];
-    memcpy(record, seed, STSM_MPS2_SEED_LEN);
-    put_u32(record + STSM_MPS2_SEED_LEN, floor);
+    memcpy(record, seed, STSM_MCU_SEED_LEN);
+    put_u32(record + STSM_MCU_SEED_LEN, floor);
     stsm_status_t st = stsm_flash_record_write(&device_area, record, sizeof record);
     mbedtls_platform_zeroize(record, sizeof record);
     if (st != STSM_OK) {
-        stsm_mps2_diagf("device record: not stored in flash: %s\n", stsm_status_str(st));
+        stsm_mcu_diagf("device record: not stored in flash: %s\n", stsm_status_str(st));
         return false;
     }
     stored_floor = floor;
@@ -187,7 +187,7 @@ static bool device_record_write(const uint8_t *seed, uint32_t floor)
  * it gives out any random byte. */
 static int seed_read(unsigned char *buf, size_t len)
 {
-    if (len > STSM_MPS2_SEED_LEN) {
+    if (len > STSM_MCU_SEED_LEN) {
         return -1;
     }
     memcpy(buf, nv_seed, len);
@@ -198,17 +198,17 @@ static int seed_read(unsigned char *buf, size_t len)
  * mbedtls_ctr_drbg_seed(), and the firmware stops. */
 static int seed_write(unsigned char *buf, size_t len)
 {
-    if (len != STSM_MPS2_SEED_LEN || !device_record_write(buf, clock_floor)) {
+    if (len != STSM_MCU_SEED_LEN || !device_record_write(buf, clock_floor)) {
         return -1;
     }
     memcpy(nv_seed, buf, len);
     return 0;
 }
 
-bool stsm_mps2_clock_save_floor(void)
+bool stsm_mcu_clock_save_floor(void)
 {
     uint32_t now;
-    if (!stsm_mps2_wall_clock(&now) || now < stored_floor + STSM_MPS2_CLOCK_SAVE_STEP_S) {
+    if (!stsm_mcu_wall_clock(&now) || now < stored_floor + STSM_MCU_CLOCK_SAVE_STEP_S) {
         return true;
     }
     if (now > clock_floor) {
@@ -217,9 +217,9 @@ bool stsm_mps2_clock_save_floor(void)
     return device_record_write(nv_seed, clock_floor);
 }
 
-bool stsm_mps2_seed_provisioned(void)
+bool stsm_mcu_seed_provisioned(void)
 {
-    for (size_t i = 0; i < STSM_MPS2_SEED_LEN; i++) {
+    for (size_t i = 0; i < STSM_MCU_SEED_LEN; i++) {
         if (__provision_seed[i] != 0) {
             return true;
         }
@@ -227,23 +227,23 @@ bool stsm_mps2_seed_provisioned(void)
     return false;
 }
 
-bool stsm_mps2_random_init(void)
+bool stsm_mcu_random_init(void)
 {
     static const char personalization[] = "stsmail mps2";
     const uint8_t *record;
     size_t len;
-    stsm_mps2_device_area(&device_area);
+    stsm_mcu_device_area(&device_area);
     if (stsm_flash_record_read(&device_area, &record, &len) == STSM_OK && len == DEVICE_RECORD_LEN) {
-        memcpy(nv_seed, record, STSM_MPS2_SEED_LEN);
-        const uint8_t *f = record + STSM_MPS2_SEED_LEN;
+        memcpy(nv_seed, record, STSM_MCU_SEED_LEN);
+        const uint8_t *f = record + STSM_MCU_SEED_LEN;
         stored_floor = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
         if (stored_floor > clock_floor) {
             clock_floor = stored_floor;
         }
-        stsm_mps2_diagf("random: seed from the device record\n");
-    } else if (stsm_mps2_seed_provisioned()) {
-        memcpy(nv_seed, __provision_seed, STSM_MPS2_SEED_LEN);   /* first boot */
-        stsm_mps2_diagf("random: factory seed (no device record yet)\n");
+        stsm_mcu_diagf("random: seed from the device record\n");
+    } else if (stsm_mcu_seed_provisioned()) {
+        memcpy(nv_seed, __provision_seed, STSM_MCU_SEED_LEN);   /* first boot */
+        stsm_mcu_diagf("random: factory seed (no device record yet)\n");
     } else {
         return false;
     }
@@ -259,8 +259,8 @@ uint32_t stsm_port_random_u32(void)
 {
     uint32_t v;
     if (!drbg_ready || mbedtls_ctr_drbg_random(&drbg, (unsigned char *)&v, sizeof v) != 0) {
-        stsm_mps2_diagf("no randomness: refusing to go on\n");
-        stsm_mps2_exit(STSM_MPS2_EXIT_FAULT);
+        stsm_mcu_diagf("no randomness: refusing to go on\n");
+        stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
     }
     return v;
 }

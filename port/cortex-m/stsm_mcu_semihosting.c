@@ -1,11 +1,11 @@
 #include <stdint.h>
 
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 
 #define SYS_EXIT_EXTENDED           0x20u
 #define ADP_STOPPED_APPLICATION_EXIT 0x20026u
 
-void stsm_mps2_exit(int status)
+void stsm_mcu_exit(int status)
 {
     /* SYS_EXIT_EXTENDED takes (reason, status) so the status survives on 32-bit Arm. */
     volatile uint32_t block[2] = { ADP_STOPPED_APPLICATION_EXIT, (uint32_t)status };

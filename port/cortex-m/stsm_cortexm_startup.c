@@ -1,11 +1,11 @@
 /*
- * Reset and exception vectors for the Cortex-M3 of mps2-an385.
+ * Reset and exception vectors of a Cortex-M3 board (mps2-an385, lm3s6965evb).
  * The reset handler copies .data, clears .bss, runs constructors and calls main(); its
  * return value leaves QEMU as the exit status through semihosting.
  */
 #include <stdint.h>
 
-#include "stsm_mps2.h"
+#include "stsm_mcu.h"
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top, __stack_limit;
 
@@ -34,10 +34,10 @@ void stsm_reset_handler(void)
     for (void (**ctor)(void) = __init_array_start; ctor < __init_array_end; ctor++) {
         (*ctor)();
     }
-    stsm_mps2_exit(main());
+    stsm_mcu_exit(main());
 }
 
-size_t stsm_mps2_stack_peak(void)
+size_t stsm_mcu_stack_peak(void)
 {
     const uint32_t *w = &__stack_limit;
     while (w < &__stack_top && *w == STACK_PAINT) {
@@ -53,11 +53,11 @@ void stsm_fault_report(const uint32_t *frame, uint32_t ipsr);
 void stsm_fault_report(const uint32_t *frame, uint32_t ipsr)
 {
     volatile const uint32_t *scb = (volatile const uint32_t *)0xE000ED28u;   /* CFSR, HFSR, .., MMFAR, BFAR */
-    stsm_mps2_diagf("FAULT: exception %u at pc 0x%08lx lr 0x%08lx sp 0x%08lx cfsr 0x%08lx hfsr 0x%08lx "
+    stsm_mcu_diagf("FAULT: exception %u at pc 0x%08lx lr 0x%08lx sp 0x%08lx cfsr 0x%08lx hfsr 0x%08lx "
                     "bfar 0x%08lx\n", (unsigned)(ipsr & 0x1ffu), (unsigned long)frame[6],
                     (unsigned long)frame[5], (unsigned long)(uintptr_t)frame, (unsigned long)scb[0],
                     (unsigned long)scb[1], (unsigned long)scb[4]);
-    stsm_mps2_exit(STSM_MPS2_EXIT_FAULT);
+    stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
 }
 
 /* Picks the stack the exception frame was pushed on, then reports from C. */
@@ -79,6 +79,6 @@ static void (*const vector_table[CORE_VECTORS + IRQ_VECTORS])(void) = {
     [0] = (void (*)(void))&__stack_top,
     [1] = stsm_reset_handler,
     [2 ... 14] = stsm_fault_handler,
-    [15] = stsm_mps2_systick_handler,
+    [15] = stsm_mcu_systick_handler,
     [CORE_VECTORS ... CORE_VECTORS + IRQ_VECTORS - 1] = stsm_fault_handler,
 };
