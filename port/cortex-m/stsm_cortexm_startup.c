@@ -3,11 +3,13 @@
  * The reset handler copies .data, clears .bss, runs constructors and calls main(); its
  * return value leaves QEMU as the exit status through semihosting.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "stsm_mcu.h"
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top, __stack_limit;
+extern uint8_t end[], __heap_limit[];
 
 #define STACK_PAINT 0x5AC3A53Cu   /* fills the unused stack so its high-water mark shows */
 extern void (*__init_array_start[])(void);
@@ -44,6 +46,23 @@ size_t stsm_mcu_stack_peak(void)
         w++;
     }
     return (size_t)((const uint8_t *)&__stack_top - (const uint8_t *)w);
+}
+
+/* newlib's heap (malloc, which the firmware does not call, but parts of newlib may) starts
+ * at the end of the static data, and libnosys's sbrk grows it without a limit: here it
+ * stops at the board's __heap_limit (at most the stack's reserve; the linker script keeps
+ * HEAP_MIN bytes for it), so a stray allocation fails (NULL) instead of writing into the
+ * painted stack. */
+void *_sbrk(ptrdiff_t incr);
+void *_sbrk(ptrdiff_t incr)
+{
+    static uint8_t *brk = end;
+    if (incr < 0 || incr > __heap_limit - brk) {
+        return (void *)-1;
+    }
+    uint8_t *prev = brk;
+    brk += incr;
+    return prev;
 }
 
 /* Any fault or unexpected interrupt is a firmware bug: report where it happened (the

@@ -6,7 +6,6 @@
  * its pins on GPIO port A, the Ethernet MAC and PHY. QEMU models the clock tree only as
  * far as the SYSDIV divider of its fixed 200 MHz input, which gives the same 25 MHz.
  */
-#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -61,21 +60,4 @@ struct tm *mbedtls_platform_gmtime_r(const mbedtls_time_t *tt, struct tm *tm_buf
 {
     time_t t = (time_t)*tt;
     return gmtime_r(&t, tm_buf);
-}
-
-/* newlib's heap (malloc, which the firmware does not call, but parts of newlib may) lies
- * between the static data and the stack's reserve, and libnosys's sbrk grows it without
- * a limit: here it stops at the reserve, so a stray allocation fails (NULL) instead of
- * writing into the stack (lm3s6965.ld keeps HEAP_MIN bytes for it). */
-extern uint8_t end[], __stack_limit[];
-void *_sbrk(ptrdiff_t incr);
-void *_sbrk(ptrdiff_t incr)
-{
-    static uint8_t *brk = end;
-    if (incr < 0 || incr > __stack_limit - brk) {
-        return (void *)-1;
-    }
-    uint8_t *prev = brk;
-    brk += incr;
-    return prev;
 }
