@@ -9,8 +9,8 @@
 
 void stsm_mcu_console_init(void)
 {
-    /* 25 MHz peripheral clock / 115200 baud. */
-    stsm_uart_init(STSM_UART0_BASE, 25000000u / 115200u);
+    /* The UART runs from the system clock on both boards: 115200 baud. */
+    stsm_uart_init(STSM_UART0_BASE, STSM_MCU_CPU_HZ / 115200u);
 }
 
 void stsm_mcu_console_puts(const char *text)

@@ -38,10 +38,12 @@
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-#define CPU_HZ   25000000u   /* the system clock of both boards (lm3s6965evb: from its PLL) */
 
 extern uint8_t __provision_seed[];
 
+#ifndef STSM_MCU_CPU_HZ
+#error "STSM_MCU_CPU_HZ (the board's system clock, port/<board>/CMakeLists.txt) must be defined"
+#endif
 #ifndef STSM_BUILD_TIME
 #error "STSM_BUILD_TIME (Unix seconds) must be defined: the clock is never set before it"
 #endif
@@ -69,7 +71,7 @@ void stsm_mcu_systick_handler(void)
 
 void stsm_mcu_clock_init(void)
 {
-    SYST_RVR = CPU_HZ / 1000u - 1u;
+    SYST_RVR = STSM_MCU_CPU_HZ / 1000u - 1u;
     SYST_CVR = 0;
     SYST_CSR = 7u;   /* processor clock, interrupt, enable */
 }

@@ -1,9 +1,9 @@
 /*
  * The LM3S6965's clocks, set before main() (a constructor, run by the reset handler):
  * the system clock at 25 MHz from the PLL (8 MHz crystal of the EVB, 400 MHz PLL / 2 /
- * 8), which is the SysTick rate the shared Cortex-M platform code programs
- * (port/cortex-m/stsm_mcu_platform.c), and the clocks of the peripherals the firmware uses: UART0 and
- * its pins on GPIO port A, the Ethernet MAC and PHY. QEMU models the clock tree only as
+ * 8), which is STSM_MCU_CPU_HZ (CMakeLists.txt), the rate port/cortex-m programs SysTick
+ * and the UART from, and the clocks of the peripherals the firmware uses: UART0 and its
+ * pins on GPIO port A, the Ethernet MAC and PHY. QEMU models the clock tree only as
  * far as the SYSDIV divider of its fixed 200 MHz input, which gives the same 25 MHz.
  */
 #include <stdint.h>
