@@ -110,10 +110,28 @@ static void keep_session(struct stsm_conn *conn)
     }
 }
 
+/* One call into the handshake, noting whether the arena refused an allocation meanwhile
+ * (NO_SYS: nothing else allocates from it during the call). */
+static int handshake_call(struct stsm_conn *conn)
+{
+    uint32_t failures = stsm_tls_arena_failures();
+    int ret = mbedtls_ssl_handshake(&conn->ssl);
+    conn->arena_ran_out |= stsm_tls_arena_failures() != failures;
+    return ret;
+}
+
+/* Why a handshake failed. An exhausted arena comes first: Mbed TLS may have turned it
+ * into any other error, an untrusted chain included, and it is a sizing error of the
+ * board (STSM_TLS_ARENA_SIZE), never a verdict on the peer. */
+static stsm_status_t handshake_failure(const struct stsm_conn *conn, int ret)
+{
+    return conn->arena_ran_out ? STSM_ERR_NO_MEMORY : stsm_tls_failure_reason(ret, conn->verify_flags);
+}
+
 /* Advances the handshake; called whenever bytes arrive or send room opens up. */
 static err_t step_handshake(struct stsm_conn *conn)
 {
-    int ret = mbedtls_ssl_handshake(&conn->ssl);
+    int ret = handshake_call(conn);
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
         return ERR_OK;
     }
@@ -122,11 +140,11 @@ static err_t step_handshake(struct stsm_conn *conn)
     conn->verify_flags = verify_flags(&conn->ssl);
     if (ret != 0) {
         conn->tls_error = ret;
-        if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE &&
+        if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE && !conn->arena_ran_out &&
             conn->first_record_type == MBEDTLS_SSL_MSG_ALERT) {
             return fail(conn, STSM_ERR_TLS_VERSION);
         }
-        return fail(conn, stsm_tls_failure_reason(ret, conn->verify_flags));
+        return fail(conn, handshake_failure(conn, ret));
     }
     /* The verdict comes from the raw result: "no result" (all bits set) is not a
      * verification. VERIFY_REQUIRED already failed the handshake on a bad chain; checked
@@ -138,6 +156,9 @@ static err_t step_handshake(struct stsm_conn *conn)
     conn->verify_status = raw == 0 ? STSM_OK
                         : stsm_tls_failure_reason(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED,
                                                   raw == UINT32_MAX ? MBEDTLS_X509_BADCERT_NOT_TRUSTED : raw);
+    if (conn->verify_status != STSM_OK && conn->arena_ran_out) {
+        return fail(conn, STSM_ERR_NO_MEMORY);   /* no verdict: the check itself ran out of memory */
+    }
     if (conn->verify_status != STSM_OK && !conn->opportunistic) {
         return fail(conn, conn->verify_status);
     }
@@ -255,6 +276,7 @@ static stsm_status_t start_tls(struct stsm_conn *conn, struct stsm_tls *tls, con
     mbedtls_ssl_init(&conn->ssl);
     conn->ssl_set_up = true;
     conn->opportunistic = opportunistic;
+    conn->arena_ran_out = false;
     conn->verify_status = STSM_ERR_TLS_HANDSHAKE;
     /* The host name is set in both modes: it is the SNI, and the name check still runs
      * (an opportunistic session reports a mismatch instead of failing on it). */
@@ -272,11 +294,11 @@ static stsm_status_t start_tls(struct stsm_conn *conn, struct stsm_tls *tls, con
     sys_timeout(STSM_TLS_HANDSHAKE_TIMEOUT_MS, conn_timeout, conn);
     /* The first flight (ClientHello) goes out now; a failure this early is reported as an
      * event like any other, from the next timer tick. */
-    int ret = mbedtls_ssl_handshake(&conn->ssl);
+    int ret = handshake_call(conn);
     if (ret != 0 && ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) {
         conn->tls_error = ret;
         conn->verify_flags = verify_flags(&conn->ssl);
-        conn->deferred = stsm_tls_failure_reason(ret, conn->verify_flags);
+        conn->deferred = handshake_failure(conn, ret);
         sys_untimeout(conn_timeout, conn);
         sys_timeout(0, conn_timeout, conn);
     }

@@ -55,6 +55,7 @@ struct stsm_conn {
     struct stsm_tls *tls;          /* where a verified session is kept (start_tls) */
     uint16_t port;                 /* the server's port: sessions are kept per host and port */
     bool resumed;                  /* the handshake resumed a stored session */
+    bool arena_ran_out;            /* the TLS arena refused an allocation in this handshake */
     size_t tls_write_pending;      /* length of a TLS write refused for send room (stsm_conn_send) */
     stsm_conn_event_fn event;
     void *event_arg;
@@ -71,7 +72,11 @@ stsm_status_t stsm_conn_connect(struct stsm_conn *conn, const ip_addr_t *address
 /**
  * Starts TLS on an open connection, verifying the peer as `host` (SNI and the
  * certificate name check). STSM_CONN_TLS_READY follows, or STSM_CONN_FAILED with the
- * reason (STSM_ERR_TLS_*, STSM_ERR_TIMEOUT). TLS 1.3 is offered, TLS 1.2 accepted. A
+ * reason (STSM_ERR_TLS_*, STSM_ERR_TIMEOUT; STSM_ERR_NO_MEMORY whenever the TLS arena,
+ * STSM_TLS_ARENA_SIZE, refused an allocation during the handshake and it did not end
+ * verified: never a verdict on the peer, whatever Mbed TLS made of the failure).
+ * Returns STSM_ERR_NO_MEMORY at once when the arena cannot even set the session up.
+ * TLS 1.3 is offered, TLS 1.2 accepted. A
  * session stored for `host` and this port (stsm_tls_session_offer()) is offered for
  * resumption; a server that refuses it makes a full handshake. The session of a verified
  * handshake is stored in `tls` for the next connection (TLS 1.3: when the server's ticket
@@ -86,7 +91,8 @@ stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, 
  * Opportunistic TLS (RFC 7435; Postfix's "may" and "encrypt"): the same as
  * stsm_conn_start_tls() (same version floor and suites, `host` sent as SNI and checked),
  * except that a certificate that fails verification (untrusted, expired, not yet valid,
- * name mismatch, unacceptable key or usage) does not fail the handshake. The session is
+ * name mismatch, unacceptable key or usage) does not fail the handshake, unless the TLS
+ * arena ran out during it (STSM_ERR_NO_MEMORY: the failure is not the peer's). The session is
  * then encrypted but not authenticated: STSM_CONN_TLS_READY follows, and
  * stsm_conn_tls_verify_status() says why it is not verified. Any other handshake failure
  * is STSM_CONN_FAILED as with stsm_conn_start_tls(). Never use it where policy or

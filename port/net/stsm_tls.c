@@ -282,6 +282,41 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
     return 0;
 }
 
+/*
+ * Allocations that failed for want of arena (stsm_tls_arena_failures()). Mbed TLS does not
+ * always pass an allocation failure up as such: a trust anchor that does not parse is
+ * skipped (find_issuers), a signature check that cannot allocate leaves the chain "not
+ * trusted", PSA reports a generic error. So the arena's own calloc is wrapped and counts.
+ * memory_buffer_alloc keeps its functions private and hands them to
+ * mbedtls_platform_set_calloc_free() only: the link wraps that call (port/net/CMakeLists.txt,
+ * --wrap), which keeps them and installs the counting calloc in front.
+ */
+static void *(*arena_calloc)(size_t, size_t);
+static uint32_t arena_failures;
+
+static void *counting_calloc(size_t n, size_t size)
+{
+    void *p = arena_calloc(n, size);
+    if (p == NULL && n != 0 && size != 0) {
+        arena_failures++;
+    }
+    return p;
+}
+
+int __real_mbedtls_platform_set_calloc_free(void *(*calloc_func)(size_t, size_t), void (*free_func)(void *));
+int __wrap_mbedtls_platform_set_calloc_free(void *(*calloc_func)(size_t, size_t), void (*free_func)(void *));
+
+int __wrap_mbedtls_platform_set_calloc_free(void *(*calloc_func)(size_t, size_t), void (*free_func)(void *))
+{
+    arena_calloc = calloc_func;
+    return __real_mbedtls_platform_set_calloc_free(counting_calloc, free_func);
+}
+
+uint32_t stsm_tls_arena_failures(void)
+{
+    return arena_failures;
+}
+
 /* The arena's bytes before the first stsm_tls_init(): lent to one boot-time user at most,
  * and never again once the allocator has its metadata in them. */
 static bool arena_lent;

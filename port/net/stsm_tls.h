@@ -100,6 +100,16 @@ void stsm_tls_verify_time(uint32_t *last_ms, uint32_t *max_ms);
 unsigned char *stsm_tls_arena_lend(size_t *size);
 void stsm_tls_arena_return(void);
 
+/**
+ * How many allocations from the arena have failed since start-up (wraps at 2^32). A
+ * connection reads it around each handshake step: any increase means the arena
+ * (STSM_TLS_ARENA_SIZE) ran out during its handshake, and the handshake fails with
+ * STSM_ERR_NO_MEMORY whatever Mbed TLS made of the failure (a chain "not trusted" for
+ * want of memory to check a signature, a generic PSA error). Counted only in programs
+ * linked with --wrap=mbedtls_platform_set_calloc_free (every user of stsm_net is).
+ */
+uint32_t stsm_tls_arena_failures(void);
+
 /** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
 void stsm_tls_arena_usage(size_t *current, size_t *peak);
 

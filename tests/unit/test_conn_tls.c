@@ -10,7 +10,9 @@
  * must not push back: the whole fetch, the TLS handshake (built in with a 2 s deadline);
  * DNS over TCP is test_resolver's). Also
  * opportunistic TLS: a certificate that fails verification keeps the session, with the
- * reason; required TLS fails on it; the suite floor holds in both modes.
+ * reason; required TLS fails on it; the suite floor holds in both modes. And the TLS arena
+ * running out at any point of a handshake: always STSM_ERR_NO_MEMORY, never a verdict on
+ * the peer (it was "untrusted" when a signature check could not allocate).
  *
  * Usage: test_conn_tls (paths of the peer and of mktrust.py are built in).
  */
@@ -34,7 +36,9 @@
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
+#include "mbedtls/platform.h"
 #include "stsm_check.h"
+#include "stsm_config.h"
 #include "stsm_conn.h"
 #include "stsm_sts_fetch.h"
 #include "stsm_tls.h"
@@ -363,6 +367,7 @@ static void end_conn(void)
 }
 
 static void policy_streamed(void);
+static void arena_exhaustion(void);
 static void chains_against_anchors(void);
 static void ecdsa_preferred(void);
 static void large_write_split(void);
@@ -523,6 +528,7 @@ int main(void)
     write_after_full_sndbuf();
 
     policy_streamed();
+    arena_exhaustion();
 
     stop_peer();
     return stsm_check_summary("test_conn_tls");
@@ -580,9 +586,10 @@ static stsm_status_t verify_case(const char *peer_case)
 {
     stsm_tls_forget_sessions(&tls);   /* a full handshake: the chain is verified each time */
     run_conn(peer_case, "mx.lab.test", false);
+    /* CONNECTED: start_tls refused at once (c.status) */
     stsm_status_t st = c.last == STSM_CONN_TLS_READY ? stsm_conn_tls_verify_status(&conn)
-                                                      : c.last == STSM_CONN_FAILED ? c.status
-                                                                                   : STSM_ERR_ARGUMENT;
+                       : c.last == STSM_CONN_FAILED || c.last == STSM_CONN_CONNECTED ? c.status
+                                                                                      : STSM_ERR_ARGUMENT;
     end_conn();
     return st;
 }
@@ -746,4 +753,89 @@ static void write_after_full_sndbuf(void)
     sent += n > 0 ? (size_t)n : 0;
     CHECK_INT(peer_count(), sent);
     end_conn();
+}
+
+/* ---- the TLS arena exhausted during a handshake ----------------------------------------- */
+
+/* Takes all of the arena but about `left` bytes (one block, freed by arena_give_back()). */
+static void *arena_take_all_but(size_t left)
+{
+    size_t current, peak;
+    stsm_tls_arena_usage(&current, &peak);
+    size_t free_bytes = STSM_TLS_ARENA_SIZE - current;
+    return free_bytes > left + 64 ? mbedtls_calloc(1, free_bytes - left - 64) : NULL;
+}
+
+/* Walks the arena left to a handshake with `peer_case` from too little to enough, in
+ * `step` bytes: every failure is the arena's (STSM_ERR_NO_MEMORY), never a verdict on the
+ * peer or a broken handshake, and with enough left the chain verifies. Returns the
+ * smallest amount left that verified (0: none did). */
+static size_t walk_arena(const char *peer_case, size_t step)
+{
+    unsigned failed = 0, wrong = 0;
+    size_t verified_at = 0, current, peak;
+    stsm_tls_arena_usage(&current, &peak);
+    for (size_t left = step; left + current + 128 <= STSM_TLS_ARENA_SIZE && verified_at == 0; left += step) {
+        void *hog = arena_take_all_but(left);
+        CHECK(hog != NULL);
+        stsm_status_t st = verify_case(peer_case);
+        mbedtls_free(hog);
+        if (st == STSM_OK) {
+            verified_at = left;
+        } else if (st == STSM_ERR_NO_MEMORY) {
+            failed++;
+        } else {
+            wrong++;
+            printf("  %s with %zu bytes left: %s, not no_memory\n", peer_case, left, stsm_status_id(st));
+        }
+    }
+    CHECK_INT(wrong, 0);
+    CHECK(failed > 0);
+    CHECK(verified_at > 0);
+    printf("arena walk, %s: %u handshakes failed as no_memory, verified with %zu bytes left\n", peer_case,
+           failed, verified_at);
+    return verified_at;
+}
+
+static void arena_exhaustion(void)
+{
+    CHECK_CASE("arena left from too little to enough, TLS 1.3 ECDSA: every failure no_memory, then verified");
+    walk_arena("good", 512);
+    CHECK_CASE("arena left from too little to enough, RSA chain: every failure no_memory, then verified");
+    walk_arena("rsa", 1024);
+    CHECK_CASE("arena left from too little to enough, via an intermediate: every failure no_memory, then verified");
+    walk_arena("viainter", 1024);
+    CHECK_CASE("arena left from too little to enough, TLS 1.2: every failure no_memory, then verified");
+    walk_arena("dual12", 1024);
+
+    /* Opportunistic TLS finishes a handshake whose chain did not verify: one that could not
+     * be checked for want of memory must fail instead of passing as "untrusted". */
+    CHECK_CASE("opportunistic, arena left from too little to enough: failures no_memory, never unverified");
+    unsigned failed = 0, wrong = 0;
+    bool verified = false;
+    size_t current, peak;
+    stsm_tls_arena_usage(&current, &peak);
+    for (size_t left = 1024; left + current + 128 <= STSM_TLS_ARENA_SIZE && !verified; left += 1024) {
+        void *hog = arena_take_all_but(left);
+        CHECK(hog != NULL);
+        run_conn("good", "mx.lab.test", true);
+        if (c.last == STSM_CONN_TLS_READY && stsm_conn_tls_verify_status(&conn) == STSM_OK) {
+            verified = true;
+        } else if (c.last != STSM_CONN_TLS_READY && c.status == STSM_ERR_NO_MEMORY) {
+            failed++;
+        } else {
+            wrong++;
+        }
+        end_conn();
+        mbedtls_free(hog);
+    }
+    CHECK_INT(wrong, 0);
+    CHECK(failed > 0 && verified);
+
+    CHECK_CASE("after the walks, with the arena back: untrusted, expired, wrong name keep their reasons");
+    CHECK_INT(verify_case("selfsigned"), STSM_ERR_TLS_UNTRUSTED);
+    CHECK_INT(verify_case("byimpostor"), STSM_ERR_TLS_UNTRUSTED);
+    CHECK_INT(verify_case("viaexpinter"), STSM_ERR_TLS_EXPIRED);
+    CHECK_INT(verify_case("wrongname"), STSM_ERR_TLS_NAME_MISMATCH);
+    CHECK_INT(verify_case("good"), STSM_OK);
 }
