@@ -788,7 +788,8 @@ static void on_tls_ready(struct stsm_delivery *d)
         say(d, "%s: TLS encrypted but NOT verified (%s): %s, %s; the session stays encrypted "
                "(opportunistic TLS, /delivery/tls_level \"%s\")%s", d->server_name,
             stsm_status_id(verify), version, suite, tls_level_name(d->settings->delivery.tls_level),
-            sts_mode(d) == STSM_STS_MODE_TESTING ? "; MTA-STS testing: refused under enforce" : "");
+            sts_mode(d) == STSM_STS_MODE_TESTING ? STSM_TEXT_FIXED("; MTA-STS testing: refused under enforce")
+                                                 : STSM_TEXT_FIXED(""));
     }
     if (d->state == STSM_DELIVERY_CONNECTING) {
         begin_smtp(d, true);   /* implicit TLS: SMTP starts now */
@@ -899,7 +900,9 @@ static void session_finished(struct stsm_delivery *d)
 
     if (!stsm_smtp_tls_active(&d->smtp) && session->outcome == STSM_SMTP_PENDING) {
         say(d, "%s: the session ran without TLS%s", d->server_name,
-            sts_mode(d) == STSM_STS_MODE_TESTING ? " (MTA-STS testing: it would be refused under enforce)" : "");
+            sts_mode(d) == STSM_STS_MODE_TESTING
+                ? STSM_TEXT_FIXED(" (MTA-STS testing: it would be refused under enforce)")
+                : STSM_TEXT_FIXED(""));
     }
     if (stsm_smtp_starttls_refused(&d->smtp)) {
         say(d, "%s: offered STARTTLS but refused it; went on without TLS (TLS not required)",
@@ -1086,12 +1089,13 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
         stsm_text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
         return;
     }
-    const char *why = "";   /* also while the TXT check beside the delivery is still out */
+    stsm_text_fixed_t why = STSM_TEXT_FIXED("");   /* also while the TXT check beside the delivery is out */
     if (!lookup_running(d, LOOKUP_STS)) {
-        why = l->txt_state != STSM_STS_TXT_OK ? "; the TXT record is gone or failing, the cached policy stays"
-              : l->refreshed ? "; a new policy was fetched and cached for the next delivery"
-              : l->fetched   ? "; the new policy could not be fetched, the cached one stays"
-                             : "";
+        why = l->txt_state != STSM_STS_TXT_OK
+                  ? STSM_TEXT_FIXED("; the TXT record is gone or failing, the cached policy stays")
+              : l->refreshed ? STSM_TEXT_FIXED("; a new policy was fetched and cached for the next delivery")
+              : l->fetched   ? STSM_TEXT_FIXED("; the new policy could not be fetched, the cached one stays")
+                             : why;
     }
     stsm_text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
 }
@@ -1109,11 +1113,11 @@ static bool apply_policy(struct stsm_delivery *d)
     if (!l->have_policy) {
         if (l->txt_state != STSM_STS_TXT_OK) {
             say(d, "%s: no MTA-STS policy (TXT record: %s%s%s)", d->domain, stsm_sts_txt_state_str(l->txt_state),
-                l->txt_reason ? ", " : "", l->txt_reason ? l->txt_reason : "");
+                l->txt_reason ? ", " : "", l->txt_reason ? l->txt_reason : STSM_TEXT_FIXED(""));
         } else {
             say(d, "%s: MTA-STS record id %s, but no policy: %s%s%s", d->domain, l->txt_id,
                 stsm_status_id(l->fetch.status), l->fetch.policy_reason ? ": " : "",
-                l->fetch.policy_reason ? l->fetch.policy_reason : "");
+                l->fetch.policy_reason ? l->fetch.policy_reason : STSM_TEXT_FIXED(""));
         }
         return true;
     }
@@ -1132,22 +1136,23 @@ static bool apply_policy(struct stsm_delivery *d)
                "against the first %u, so a host matching none of them is %s", d->domain,
             (unsigned long)policy->mx_dropped, (unsigned)STSM_STS_MAX_MX, (unsigned)STSM_STS_MX_TEXT_MAX,
             (unsigned)policy->mx_count,
-            policy->mode == STSM_STS_MODE_ENFORCE ? "refused" : "logged as a mismatch");
+            policy->mode == STSM_STS_MODE_ENFORCE ? STSM_TEXT_FIXED("refused")
+                                                  : STSM_TEXT_FIXED("logged as a mismatch"));
     }
     if (!l->from_cache && l->fetch.content_type_relaxed) {
         say(d, "%s: the policy was served as %s, not text/plain; accepted because "
                "/mta_sts/relax_content_type is set", d->domain, l->fetch.content_type);
     }
-    const char *strict_failure = NULL;
+    stsm_text_fixed_t strict_failure = NULL;
     if ((strict & STSM_STRICT_CNAME_TXT) && l->txt_cname) {
-        strict_failure = "_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)";
+        strict_failure = STSM_TEXT_FIXED("_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)");
     } else if ((strict & STSM_STRICT_CNAME_POLICY_HOST) && l->fetch.host_cname) {
-        strict_failure = "mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)";
+        strict_failure = STSM_TEXT_FIXED("mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)");
     }
     if (strict_failure != NULL && policy->mode == STSM_STS_MODE_ENFORCE) {
         struct stsm_smtp_result r;
         say(d, "%s: policy not usable: %s; deferred", d->domain, strict_failure);
-        set_local(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, strict_failure);
+        set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "%s", strict_failure);
         settle_group(d, &r, "");
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return false;
@@ -1191,10 +1196,10 @@ static void route_and_policy_ready(struct stsm_delivery *d)
         return;
     }
     if (set->kind == STSM_MX_NULL || set->kind == STSM_MX_NO_DOMAIN) {
-        const char *why = set->kind == STSM_MX_NULL ? "the domain accepts no mail (null MX)"
-                                                    : "the domain does not exist";
+        stsm_text_fixed_t why = set->kind == STSM_MX_NULL ? STSM_TEXT_FIXED("the domain accepts no mail (null MX)")
+                                                        : STSM_TEXT_FIXED("the domain does not exist");
         say(d, "%s: %s", d->domain, why);
-        set_local(&r, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, why);
+        set_local_literal(&r, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, "%s", why);
         settle_group(d, &r, "");
         step_later(d, STSM_DELIVERY_NEXT_GROUP);
         return;

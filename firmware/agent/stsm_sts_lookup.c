@@ -95,7 +95,7 @@ static void select_record(struct stsm_sts_lookup *l, const struct stsm_dns_answe
         l->txt_state = STSM_STS_TXT_NONE;
     } else if (sts_records > 1) {
         l->txt_state = STSM_STS_TXT_BAD;
-        l->txt_reason = "more than one STS record";
+        l->txt_reason = STSM_TEXT_FIXED("more than one STS record");
     } else if (verdict != STSM_STS_TXT_VALID) {
         l->txt_state = STSM_STS_TXT_BAD;
         l->txt_reason = parsed.reason;

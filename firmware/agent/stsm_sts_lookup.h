@@ -40,7 +40,7 @@ typedef void (*stsm_sts_lookup_done_fn)(void *arg, struct stsm_sts_lookup *looku
 struct stsm_sts_lookup {
     enum stsm_sts_txt_state txt_state;
     stsm_status_t txt_dns_status;          /**< for STSM_STS_TXT_DNS_ERROR */
-    const char *txt_reason;                /**< for STSM_STS_TXT_BAD (static text) */
+    stsm_text_fixed_t txt_reason;          /**< for STSM_STS_TXT_BAD (fixed text) */
     char txt_record[256];                  /**< the STS record as found (first 255 bytes) */
     char txt_id[STSM_STS_ID_MAX + 1];
     bool txt_cname;                        /**< _mta-sts.<domain> is a CNAME */

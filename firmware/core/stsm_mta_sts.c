@@ -52,7 +52,7 @@ static bool ext_value_valid(const char *s, size_t n)
     return true;
 }
 
-static enum stsm_sts_txt_verdict txt_invalid(struct stsm_sts_txt *out, const char *reason)
+static enum stsm_sts_txt_verdict txt_invalid(struct stsm_sts_txt *out, stsm_text_fixed_t reason)
 {
     out->id[0] = '\0';
     out->reason = reason;
@@ -65,7 +65,7 @@ enum stsm_sts_txt_verdict stsm_sts_txt_parse(const char *record, size_t len, str
     memset(out, 0, sizeof *out);
     size_t pos = sizeof version - 1;
     if (len < pos || memcmp(record, version, pos) != 0) {
-        out->reason = "does not begin with v=STSv1";
+        out->reason = STSM_TEXT_FIXED("does not begin with v=STSv1");
         return STSM_STS_TXT_NOT_STS;
     }
     size_t p = pos;
@@ -73,7 +73,7 @@ enum stsm_sts_txt_verdict stsm_sts_txt_parse(const char *record, size_t len, str
         p++;
     }
     if (p == len || record[p] != ';') {
-        out->reason = "v=STSv1 is not followed by ';'";
+        out->reason = STSM_TEXT_FIXED("v=STSv1 is not followed by ';'");
         return STSM_STS_TXT_NOT_STS;   /* "v=STSv10", "v=STSv1x": not this version */
     }
 
@@ -96,36 +96,36 @@ enum stsm_sts_txt_verdict stsm_sts_txt_parse(const char *record, size_t len, str
             p++;
         }
         if (p < len && record[p] != ';') {
-            return txt_invalid(out, "whitespace inside a field");
+            return txt_invalid(out, STSM_TEXT_FIXED("whitespace inside a field"));
         }
         const char *field = record + start;
         size_t n = end - start;
         const char *eq = memchr(field, '=', n);
         if (eq == NULL) {
-            return txt_invalid(out, "a field without '='");
+            return txt_invalid(out, STSM_TEXT_FIXED("a field without '='"));
         }
         size_t name_len = (size_t)(eq - field), value_len = n - name_len - 1;
         if (name_len == 2 && memcmp(field, "id", 2) == 0) {
             if (have_id) {
-                return txt_invalid(out, "more than one id");
+                return txt_invalid(out, STSM_TEXT_FIXED("more than one id"));
             }
             if (value_len == 0 || value_len > STSM_STS_ID_MAX) {
-                return txt_invalid(out, "id must be 1 to 32 letters and digits");
+                return txt_invalid(out, STSM_TEXT_FIXED("id must be 1 to 32 letters and digits"));
             }
             for (size_t i = 0; i < value_len; i++) {
                 if (!is_alpha(eq[1 + i]) && !is_digit(eq[1 + i])) {
-                    return txt_invalid(out, "id must be 1 to 32 letters and digits");
+                    return txt_invalid(out, STSM_TEXT_FIXED("id must be 1 to 32 letters and digits"));
                 }
             }
             memcpy(out->id, eq + 1, value_len);
             out->id[value_len] = '\0';
             have_id = true;
         } else if (!ext_name_valid(field, name_len) || !ext_value_valid(eq + 1, value_len)) {
-            return txt_invalid(out, "an extension field is not name=value");
+            return txt_invalid(out, STSM_TEXT_FIXED("an extension field is not name=value"));
         }
     }
     if (!have_id) {
-        return txt_invalid(out, "no id");
+        return txt_invalid(out, STSM_TEXT_FIXED("no id"));
     }
     out->reason = NULL;
     return STSM_STS_TXT_VALID;
@@ -225,7 +225,7 @@ bool stsm_sts_policy_matches(const struct stsm_sts_policy *policy, const char *h
 
 /* ---- policy body (RFC 8461 section 3.2) ---------------------------------------------- */
 
-static stsm_status_t invalid(size_t *line, const char **reason, size_t at, const char *why)
+static stsm_status_t invalid(size_t *line, stsm_text_fixed_t *reason, size_t at, stsm_text_fixed_t why)
 {
     *line = at;
     *reason = why;
@@ -253,7 +253,7 @@ void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_pol
 enum { FIELD_OTHER, FIELD_VERSION, FIELD_MODE, FIELD_MAX_AGE, FIELD_MX };
 
 /* The first failure decides: the lines after it are not read. */
-static void fail(struct stsm_sts_policy_parser *p, size_t at, const char *why)
+static void fail(struct stsm_sts_policy_parser *p, size_t at, stsm_text_fixed_t why)
 {
     if (p->fail_reason == NULL) {
         p->fail_line = at;
@@ -310,7 +310,7 @@ static bool key_is(const struct stsm_sts_policy_parser *p, const char *lit)
 static void colon(struct stsm_sts_policy_parser *p)
 {
     if (p->key_len == 0 || !p->key_valid) {
-        fail(p, p->line, "a key that is not a field name (whitespace before the key or the ':'?)");
+        fail(p, p->line, STSM_TEXT_FIXED("a key that is not a field name (whitespace before the key or the ':'?)"));
         return;
     }
     p->in_value = true;
@@ -327,7 +327,7 @@ static void value_byte(struct stsm_sts_policy_parser *p, char c)
 {
     unsigned char u = (unsigned char)c;
     if ((u < 0x21 || u > 0x7E) && !is_wsp(c)) {
-        fail(p, p->line, "a value with a byte that is not visible ASCII");
+        fail(p, p->line, STSM_TEXT_FIXED("a value with a byte that is not visible ASCII"));
         return;
     }
     if (p->field == FIELD_OTHER) {
@@ -354,13 +354,13 @@ static void max_age_value(struct stsm_sts_policy_parser *p)
 {
     struct stsm_sts_policy *policy = p->policy;
     if (p->value_spoiled || p->value_len == 0 || p->value_len > 10) {
-        fail(p, p->line, "max_age must be 1 to 10 digits");
+        fail(p, p->line, STSM_TEXT_FIXED("max_age must be 1 to 10 digits"));
         return;
     }
     uint64_t v = 0;
     for (size_t i = 0; i < p->value_len; i++) {
         if (!is_digit(p->value[i])) {
-            fail(p, p->line, "max_age must be 1 to 10 digits");
+            fail(p, p->line, STSM_TEXT_FIXED("max_age must be 1 to 10 digits"));
             return;
         }
         v = v * 10u + (uint64_t)(p->value[i] - '0');
@@ -373,7 +373,7 @@ static void mx_value(struct stsm_sts_policy_parser *p)
 {
     struct stsm_sts_policy *policy = p->policy;
     if (p->value_spoiled || !stsm_sts_mx_pattern_valid(p->value, p->value_len)) {
-        fail(p, p->line, "mx is not a host name in A-label form or '*.' and one");
+        fail(p, p->line, STSM_TEXT_FIXED("mx is not a host name in A-label form or '*.' and one"));
         return;
     }
     /* Voiding the policy for our own limit would fail open; matching against the patterns
@@ -393,11 +393,11 @@ static void end_line(struct stsm_sts_policy_parser *p)
     struct stsm_sts_policy *policy = p->policy;
     if (!p->in_value) {
         if (!p->blank) {
-            fail(p, p->line, "a line without ':'");
+            fail(p, p->line, STSM_TEXT_FIXED("a line without ':'"));
         }
     } else if (p->field == FIELD_VERSION && !p->have_version) {
         if (!value_is(p, "STSv1")) {
-            fail(p, p->line, "version is not STSv1");
+            fail(p, p->line, STSM_TEXT_FIXED("version is not STSv1"));
         }
         p->have_version = true;
     } else if (p->field == FIELD_MODE && !p->have_mode) {
@@ -408,7 +408,7 @@ static void end_line(struct stsm_sts_policy_parser *p)
         } else if (value_is(p, "none")) {
             policy->mode = STSM_STS_MODE_NONE;
         } else {
-            fail(p, p->line, "mode is not enforce, testing or none");
+            fail(p, p->line, STSM_TEXT_FIXED("mode is not enforce, testing or none"));
         }
         p->have_mode = true;
     } else if (p->field == FIELD_MAX_AGE && !p->have_max_age) {
@@ -439,7 +439,7 @@ bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t
     if (p->total > STSM_STS_POLICY_MAX || len > STSM_STS_POLICY_MAX - p->total) {
         p->total = STSM_STS_POLICY_MAX + 1u;
         p->fail_line = 0;
-        p->fail_reason = "policy larger than 64 KiB";
+        p->fail_reason = STSM_TEXT_FIXED("policy larger than 64 KiB");
         return false;
     }
     size_t at = p->total;
@@ -450,7 +450,7 @@ bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t
          * the line, so a byte-order mark is all in `key` when its third byte comes. */
         if (at == 2 && p->key_len == 2 && (uint8_t)p->key[0] == 0xEF && (uint8_t)p->key[1] == 0xBB &&
             (uint8_t)c == 0xBF) {
-            fail(p, 1, "byte-order mark before the first field");
+            fail(p, 1, STSM_TEXT_FIXED("byte-order mark before the first field"));
             break;
         }
         if (p->cr_held) {
@@ -478,7 +478,7 @@ bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t
     return p->fail_reason == NULL;
 }
 
-stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, const char **reason)
+stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, stsm_text_fixed_t *reason)
 {
     *line = 0;
     *reason = NULL;
@@ -490,22 +490,22 @@ stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_
         return invalid(line, reason, p->fail_line, p->fail_reason);
     }
     if (!p->have_version) {
-        return invalid(line, reason, 0, "no version");
+        return invalid(line, reason, 0, STSM_TEXT_FIXED("no version"));
     }
     if (!p->have_mode) {
-        return invalid(line, reason, 0, "no mode");
+        return invalid(line, reason, 0, STSM_TEXT_FIXED("no mode"));
     }
     if (!p->have_max_age) {
-        return invalid(line, reason, 0, "no max_age");
+        return invalid(line, reason, 0, STSM_TEXT_FIXED("no max_age"));
     }
     if (p->policy->mx_count == 0 && p->policy->mode != STSM_STS_MODE_NONE) {
-        return invalid(line, reason, 0, "no mx (required unless mode is none)");
+        return invalid(line, reason, 0, STSM_TEXT_FIXED("no mx (required unless mode is none)"));
     }
     return STSM_OK;
 }
 
 stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
-                                    size_t *line, const char **reason)
+                                    size_t *line, stsm_text_fixed_t *reason)
 {
     struct stsm_sts_policy_parser p;
     stsm_sts_policy_parser_init(&p, policy);

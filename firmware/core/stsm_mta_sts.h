@@ -19,6 +19,7 @@
 
 #include "stsm_config.h"
 #include "stsm_status.h"
+#include "stsm_text.h"
 
 #define STSM_STS_ID_MAX 32               /**< RFC 8461: 1*32(ALPHA / DIGIT) */
 #define STSM_STS_MAX_AGE_LIMIT 31557600u /**< one year; larger values are clamped */
@@ -34,7 +35,8 @@ enum stsm_sts_txt_verdict {
 
 struct stsm_sts_txt {
     char id[STSM_STS_ID_MAX + 1];
-    const char *reason;      /**< why it is not valid (static text), NULL when valid */
+    stsm_text_fixed_t reason; /**< why it is not valid (fixed text: an id on the boards),
+                                   NULL when valid */
 };
 
 /** Parses one TXT record (its strings already joined). */
@@ -95,7 +97,7 @@ bool stsm_sts_policy_mx_add(struct stsm_sts_policy *policy, const char *pattern,
  * The same as the parser below fed `body` in one piece.
  */
 stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm_sts_policy *policy,
-                                    size_t *line, const char **reason);
+                                    size_t *line, stsm_text_fixed_t *reason);
 
 /**
  * The policy parser fed in pieces, as the body arrives, with the same rules and results as
@@ -110,7 +112,7 @@ struct stsm_sts_policy_parser {
     size_t total;                     /* body bytes fed */
     size_t line;                      /* number of the line being read, 1-based */
     size_t fail_line;                 /* the first invalid line (0: the whole body) */
-    const char *fail_reason;          /* NULL while the policy may still be valid */
+    stsm_text_fixed_t fail_reason;    /* NULL while the policy may still be valid */
     uint8_t key_len;                  /* bytes before ':' (saturates), the first ones in `key` */
     uint8_t field;                    /* which key the value belongs to */
     bool in_value;                    /* past the line's first ':' */
@@ -137,7 +139,8 @@ bool stsm_sts_policy_parser_feed(struct stsm_sts_policy_parser *p, const uint8_t
 
 /** The body ended: returns what stsm_sts_policy_parse() returns for the bytes fed, with
  *  `*line` and `*reason` as it sets them. Call once. */
-stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line, const char **reason);
+stsm_status_t stsm_sts_policy_parser_end(struct stsm_sts_policy_parser *p, size_t *line,
+                                         stsm_text_fixed_t *reason);
 
 /**
  * Makes `*dst` the same policy as `*src`: the fields and the `mx_len` bytes of patterns

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "stsm_base64.h"
+#include "stsm_text.h"
 #include "stsm_wipe.h"
 
 /* ---- states ------------------------------------------------------------------------ */
@@ -111,16 +112,17 @@ static void drop_unsent(struct stsm_smtp *s)
 
 /* ---- results ----------------------------------------------------------------------- */
 
+/* The text is the reply's first line, or empty for the caller to write a local one (a
+ * marked text: an id on the boards, see stsm_text.h). */
 static void set_result(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome,
-                       stsm_status_t status, const struct stsm_smtp_reply *reply, const char *text)
+                       stsm_status_t status, const struct stsm_smtp_reply *reply)
 {
     r->outcome = outcome;
     r->status = status;
     r->code = reply != NULL ? reply->code : 0;
+    r->text[0] = '\0';
     if (reply != NULL) {
         stsm_smtp_reply_first_line(reply, r->text, sizeof r->text);
-    } else {
-        snprintf(r->text, sizeof r->text, "%s", text != NULL ? text : "");
     }
 }
 
@@ -140,15 +142,28 @@ static bool session_failed(const struct stsm_smtp *s)
 }
 
 /* Keeps the first failure of the session and where it happened; later ones are its
- * consequences. */
-static void note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum stsm_smtp_outcome outcome,
-                         stsm_status_t status, const struct stsm_smtp_reply *reply, const char *text)
+ * consequences. True when this one was kept (its text, if local, is the caller's to write). */
+static bool note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum stsm_smtp_outcome outcome,
+                         stsm_status_t status, const struct stsm_smtp_reply *reply)
 {
-    if (!session_failed(s)) {
-        set_result(&s->session, outcome, status, reply, text);
-        s->failed_stage = stage;
+    if (session_failed(s)) {
+        return false;
+    }
+    set_result(&s->session, outcome, status, reply);
+    s->failed_stage = stage;
+    return true;
+}
+
+/* note_failure with a local text. */
+STSM_TEXT_PRINTF(5, 0)
+static void note_local(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum stsm_smtp_outcome outcome,
+                       stsm_status_t status, stsm_text_fmt_t fmt, va_list ap)
+{
+    if (note_failure(s, stage, outcome, status, NULL)) {
+        stsm_text_vformat(s->session.text, sizeof s->session.text, fmt, ap);
     }
 }
+
 
 /* Ends the transaction: every recipient not yet decided takes the session's result. Then
  * either the caller is asked for the next transaction (`next`) or the session ends. */
@@ -167,8 +182,9 @@ static enum stsm_smtp_action end(struct stsm_smtp *s, bool send_quit, bool next)
             s->rcpt[i] = s->session;
             if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
                 /* Accepted by RCPT but the message was never confirmed. */
-                set_result(&s->rcpt[i], STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL,
-                           "session ended before the message was accepted");
+                set_result(&s->rcpt[i], STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL);
+                stsm_text_format(s->rcpt[i].text, sizeof s->rcpt[i].text,
+                                 STSM_TEXT("session ended before the message was accepted"));
             }
         }
     }
@@ -203,36 +219,55 @@ static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
 }
 
 /* The session fails as a whole at `stage`: a local refusal before its command is sent. */
+STSM_TEXT_PRINTF(5, 6)
 static enum stsm_smtp_action fail_at(struct stsm_smtp *s, enum stsm_smtp_stage stage,
-                                     enum stsm_smtp_outcome outcome, stsm_status_t status, const char *why)
+                                     enum stsm_smtp_outcome outcome, stsm_status_t status, stsm_text_fmt_t why, ...)
 {
-    note_failure(s, stage, outcome, status, NULL, why);
+    va_list ap;
+    va_start(ap, why);
+    note_local(s, stage, outcome, status, why, ap);
+    va_end(ap);
     return finish(s, true);
 }
 
-/* The session fails as a whole in the current state. */
+/* The session fails as a whole in the current state, on the server's reply. */
 static enum stsm_smtp_action fail(struct stsm_smtp *s, enum stsm_smtp_outcome outcome,
-                                  stsm_status_t status, const struct stsm_smtp_reply *reply,
-                                  const char *text, bool send_quit)
+                                  stsm_status_t status, const struct stsm_smtp_reply *reply, bool send_quit)
 {
-    note_failure(s, stage_of(s->state), outcome, status, reply, text);
+    note_failure(s, stage_of(s->state), outcome, status, reply);
+    return finish(s, send_quit);
+}
+
+/* The session fails as a whole in the current state, for a local reason (deferred). */
+STSM_TEXT_PRINTF(4, 5)
+static enum stsm_smtp_action fail_local(struct stsm_smtp *s, stsm_status_t status, bool send_quit,
+                                        stsm_text_fmt_t why, ...)
+{
+    va_list ap;
+    va_start(ap, why);
+    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, status, why, ap);
+    va_end(ap);
     return finish(s, send_quit);
 }
 
 /* A refusal: 4xx defers, 5xx fails. (421, which also closes, never reaches here.) */
 static enum stsm_smtp_action fail_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
-    return fail(s, outcome_of(reply->code), STSM_OK, reply, NULL, true);
+    return fail(s, outcome_of(reply->code), STSM_OK, reply, true);
 }
 
 /* The server broke the protocol. After 354 every byte we send is message text, so no
  * QUIT then: the connection is simply closed. */
-static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, const char *why, bool send_quit)
+STSM_TEXT_PRINTF(3, 4)
+static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, bool send_quit, stsm_text_fmt_t why, ...)
 {
     /* A server that broke the protocol gets no further transaction, whatever failed before
      * (a refused MAIL noted first must not make this look like a transaction's failure):
      * bytes it sent may still be unread and would pass for the reply to RSET. */
-    note_failure(s, stage_of(s->state), STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL, why);
+    va_list ap;
+    va_start(ap, why);
+    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, why, ap);
+    va_end(ap);
     return end(s, send_quit && s->state != STSM_SMTP_AWAIT_MESSAGE, false);
 }
 
@@ -302,10 +337,9 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
         return STSM_SMTP_HOLD;
     }
     if (s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit) {
-        char why[100];
-        snprintf(why, sizeof why, "message of about %lu bytes exceeds the server's SIZE %lu",
-                 (unsigned long)s->params.size_estimate, (unsigned long)s->caps.size_limit);
-        return fail_at(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_FAILED, STSM_ERR_CAPACITY, why);
+        return fail_at(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_FAILED, STSM_ERR_CAPACITY,
+                       STSM_TEXT("message of about %lu bytes exceeds the server's SIZE %lu",
+                                 (unsigned long)s->params.size_estimate, (unsigned long)s->caps.size_limit));
     }
     queue_mail(s);
     if (!s->caps.pipelining) {
@@ -351,7 +385,7 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
         return await(s, STSM_SMTP_AWAIT_LOGIN_USER_PROMPT);
     }
     return fail_at(s, STSM_SMTP_STAGE_AUTH, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED,
-                   "the server offers neither AUTH PLAIN nor AUTH LOGIN");
+                   STSM_TEXT("the server offers neither AUTH PLAIN nor AUTH LOGIN"));
 }
 
 static void queue_base64_line(struct stsm_smtp *s, const char *text)
@@ -374,8 +408,8 @@ static enum stsm_smtp_action after_greeting_exchange(struct stsm_smtp *s)
             return await(s, STSM_SMTP_AWAIT_STARTTLS);
         }
         if (s->params.require_tls) {
-            return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, NULL,
-                        "TLS is required and the server does not offer STARTTLS", true);
+            return fail_local(s, STSM_ERR_TLS_NOT_OFFERED, true,
+                              STSM_TEXT("TLS is required and the server does not offer STARTTLS"));
         }
     }
     if (s->params.auth_user != NULL) {
@@ -465,7 +499,7 @@ static void record_rcpt(struct stsm_smtp *s, size_t i, const struct stsm_smtp_re
         s->rcpt[i].code = reply->code;
         return;
     }
-    set_result(&s->rcpt[i], outcome_of(reply->code), STSM_OK, reply, NULL);
+    set_result(&s->rcpt[i], outcome_of(reply->code), STSM_OK, reply);
 }
 
 /* One function per state: what the reply awaited there means, and where it leads. A 421
@@ -505,7 +539,7 @@ static enum stsm_smtp_action on_starttls(struct stsm_smtp *s, const struct stsm_
         return STSM_SMTP_START_TLS;
     }
     if (s->params.require_tls || s->params.auth_user != NULL) {
-        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, reply, NULL, true);
+        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TLS_NOT_OFFERED, reply, true);
     }
     /* Opportunistic: the server declined STARTTLS; carry on in plaintext. */
     s->starttls_refused = true;
@@ -589,7 +623,7 @@ static enum stsm_smtp_action on_data(struct stsm_smtp *s, const struct stsm_smtp
 static enum stsm_smtp_action on_flight_mail(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (!positive(reply)) {
-        note_failure(s, STSM_SMTP_STAGE_MAIL, outcome_of(reply->code), STSM_OK, reply, NULL);
+        note_failure(s, STSM_SMTP_STAGE_MAIL, outcome_of(reply->code), STSM_OK, reply);
     }
     s->rcpt_next = 0;
     return await(s, STSM_SMTP_AWAIT_FLIGHT_RCPT);
@@ -614,7 +648,7 @@ static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct 
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
             set_result(&s->rcpt[i], positive(reply) ? STSM_SMTP_DELIVERED : outcome_of(reply->code), STSM_OK,
-                       reply, NULL);
+                       reply);
         }
     }
     return finish(s, true);
@@ -626,7 +660,7 @@ static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct 
 static enum stsm_smtp_action on_chunk_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (s->chunk_streaming) {
-        return protocol_failure(s, "reply to BDAT before its chunk was sent", false);
+        return protocol_failure(s, false, STSM_TEXT("reply to BDAT before its chunk was sent"));
     }
     if (session_failed(s) || s->rcpt_accepted == 0) {
         return finish(s, true);
@@ -645,7 +679,7 @@ static enum stsm_smtp_action on_empty_data_end(struct stsm_smtp *s, const struct
 static enum stsm_smtp_action on_rset(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (!positive(reply)) {
-        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, NULL, true);
+        return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, true);
     }
     return start_mail(s);
 }
@@ -654,7 +688,7 @@ static enum stsm_smtp_action on_rset(struct stsm_smtp *s, const struct stsm_smtp
  * reply there, as none is owed; this is the backstop. */
 static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, NULL, true);
+    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, reply, true);
 }
 
 /* Everything about a state in one row: its name for logs, the stage a failure in it is
@@ -713,8 +747,9 @@ static enum stsm_smtp_action queue_check(struct stsm_smtp *s, enum stsm_smtp_act
     }
     s->out_overflow = false;   /* QUIT may go */
     s->chunk_streaming = false;   /* BDAT closes a flight: it was refused with the rest */
-    set_result(&s->session, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, NULL,
-               "SMTP command queue (STSM_SMTP_OUT_MAX) full: a command did not fit");
+    set_result(&s->session, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, NULL);
+    stsm_text_format(s->session.text, sizeof s->session.text,
+                     STSM_TEXT("SMTP command queue (STSM_SMTP_OUT_MAX) full: a command did not fit"));
     s->failed_stage = stage_of(s->state);
     return end(s, true, false);
 }
@@ -724,7 +759,7 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
     if (reply->code == 421) {
         /* Service closing, whatever was awaited: all in flight is deferred (RFC 5321
          * section 3.8), and the server is gone, so no QUIT. */
-        return fail(s, STSM_SMTP_DEFERRED, STSM_OK, reply, NULL, false);
+        return fail(s, STSM_SMTP_DEFERRED, STSM_OK, reply, false);
     }
     return queue_check(s, states[s->state].on_reply(s, reply));
 }
@@ -784,11 +819,11 @@ static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *da
          * (or the server answers twice), and would be read as the answer to whatever we
          * send next. */
         *used = 1;
-        return protocol_failure(s, "reply to a command not yet sent", true);
+        return protocol_failure(s, true, STSM_TEXT("reply to a command not yet sent"));
     }
     struct stsm_smtp_reply_line line;
     if (stsm_smtp_reply_feed(&s->framer, data, len, used, &line) != STSM_OK) {
-        return protocol_failure(s, "malformed or over-long reply", true);
+        return protocol_failure(s, true, STSM_TEXT("malformed or over-long reply"));
     }
     if (line.text != NULL && s->state == STSM_SMTP_AWAIT_EHLO && line.code / 100 == 2 && line.index > 0) {
         parse_capability(s, line.text, line.len);
@@ -806,13 +841,13 @@ static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *da
         /* Bytes after "220 go ahead": an attacker's plaintext would pass as if it came
          * under TLS (CVE-2011-0411 class). Never start TLS on such a connection. */
         ++*used;
-        return protocol_failure(s, "data after the STARTTLS reply", false);
+        return protocol_failure(s, false, STSM_TEXT("data after the STARTTLS reply"));
     }
     if (action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD || action == STSM_SMTP_NEXT) {
         /* Nothing is owed a reply now (after 354 only the message is): a server that
          * answers ahead is out of step. */
         ++*used;
-        return protocol_failure(s, "reply to a command not yet sent", true);
+        return protocol_failure(s, true, STSM_TEXT("reply to a command not yet sent"));
     }
     return action;
 }
@@ -824,7 +859,7 @@ enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data
         /* Plaintext after "220 go ahead", in a later segment: the same attack as in
          * receive_line(). */
         *consumed = 1;
-        return protocol_failure(s, "data after the STARTTLS reply", false);
+        return protocol_failure(s, false, STSM_TEXT("data after the STARTTLS reply"));
     }
     size_t used = 0;
     enum stsm_smtp_action action = finished(s) ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
@@ -849,7 +884,7 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
         return unchanged(s);
     }
     if (status != STSM_OK) {
-        return fail(s, STSM_SMTP_DEFERRED, status, NULL, stsm_status_str(status), false);
+        return fail_local(s, status, false, STSM_TEXT("%s", stsm_status_str(status)));
     }
     s->tls_active = true;
     stsm_smtp_reply_init(&s->framer);
@@ -858,7 +893,7 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
 }
 
 enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
-                                        const char *why)
+                                        stsm_text_fixed_t why)
 {
     if (s->state != STSM_SMTP_AWAIT_RELEASE) {
         return unchanged(s);
@@ -867,7 +902,9 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
         return queue_check(s, start_mail(s));
     }
     /* The host is refused: no other transaction may use it either. */
-    note_failure(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_DEFERRED, status, NULL, why);
+    if (note_failure(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_DEFERRED, status, NULL) && why != NULL) {
+        stsm_text_copy(s->session.text, sizeof s->session.text, why);
+    }
     return end(s, true, false);
 }
 
@@ -947,7 +984,7 @@ enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s)
     if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_TIMEOUT, NULL, "no reply in time", false);
+    return fail_local(s, STSM_ERR_TIMEOUT, false, STSM_TEXT("no reply in time"));
 }
 
 enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
@@ -955,8 +992,7 @@ enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
     if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
-    return fail(s, STSM_SMTP_DEFERRED, STSM_ERR_PEER_CLOSED, NULL, "the server closed the connection",
-                false);
+    return fail_local(s, STSM_ERR_PEER_CLOSED, false, STSM_TEXT("the server closed the connection"));
 }
 
 uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s)

@@ -39,6 +39,7 @@
 #include "stsm_config.h"
 #include "stsm_smtp_reply.h"
 #include "stsm_status.h"
+#include "stsm_text.h"
 
 enum stsm_smtp_action {
     STSM_SMTP_WAIT,
@@ -207,10 +208,10 @@ enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data
 /**
  * Ends a hold (STSM_SMTP_HOLD): `proceed` sends MAIL FROM and the rest; otherwise the
  * session ends with QUIT, deferred for `status` with `why` as its text (the host is not
- * usable, say, under an MTA-STS policy).
+ * usable, say, under an MTA-STS policy): a fixed text (STSM_TEXT_FIXED), or NULL.
  */
 enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_status_t status,
-                                        const char *why);
+                                        stsm_text_fixed_t why);
 
 /**
  * In STSM_SMTP_AWAIT_NEXT (after STSM_SMTP_NEXT): starts the next transaction on the same

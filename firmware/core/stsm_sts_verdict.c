@@ -4,22 +4,6 @@
 
 #include "stsm_settings.h"
 
-struct objection {
-    const char *reason, *brief;
-};
-
-/* The wording is what the delivery logs and the lab tests look for. */
-static const struct objection NOT_IN_POLICY = { "not in the MTA-STS policy's mx patterns", "not in the policy" };
-static const struct objection STRICT_MX = { "reached through a CNAME (strict no-CNAME mode, scope mx)",
-                                            "strict no-CNAME, scope mx" };
-static const struct objection STRICT_TXT = { "_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)",
-                                             "strict no-CNAME, scope txt" };
-static const struct objection STRICT_POLICY_HOST = {
-    "mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)", "strict no-CNAME, scope policy_host"
-};
-static const struct objection NO_VERIFIED_TLS = { "no verified TLS, which the MTA-STS policy requires",
-                                                  "no verified TLS" };
-
 struct stsm_sts_verdict stsm_sts_verdict(const struct stsm_sts_policy *policy, const struct stsm_sts_mx_facts *mx,
                                          unsigned domain_cnames, unsigned strict, enum stsm_sts_tls tls)
 {
@@ -31,18 +15,32 @@ struct stsm_sts_verdict stsm_sts_verdict(const struct stsm_sts_policy *policy, c
     const char *target = mx->cname && mx->canonical != NULL ? mx->canonical : mx->name;
     v.canonical_in_policy = !v.active || stsm_sts_policy_matches(policy, target);
     unsigned selected = v.cname_fails & strict;
-    const struct objection *o = !v.in_policy                              ? &NOT_IN_POLICY
-                                : (selected & STSM_STRICT_CNAME_MX)          ? &STRICT_MX
-                                : (selected & STSM_STRICT_CNAME_TXT)         ? &STRICT_TXT
-                                : (selected & STSM_STRICT_CNAME_POLICY_HOST) ? &STRICT_POLICY_HOST
-                                : (tls != STSM_STS_TLS_UNKNOWN && tls != STSM_STS_TLS_VERIFIED) ? &NO_VERIFIED_TLS
-                                                                                                 : NULL;
-    v.usable = !v.active || o == NULL;
-    if (!v.usable) {
-        v.reason = o->reason;
-        v.brief = o->brief;
-        v.enforce_refuses = policy->mode == STSM_STS_MODE_ENFORCE;
-        v.testing_would_refuse = policy->mode == STSM_STS_MODE_TESTING;
+    /* The wording is what the delivery logs and the lab tests look for; the texts are
+     * marked (ids on the boards). */
+    v.usable = true;
+    if (!v.active) {
+        return v;
     }
+    if (!v.in_policy) {
+        v.reason = STSM_TEXT_FIXED("not in the MTA-STS policy's mx patterns");
+        v.brief = STSM_TEXT_FIXED("not in the policy");
+    } else if (selected & STSM_STRICT_CNAME_MX) {
+        v.reason = STSM_TEXT_FIXED("reached through a CNAME (strict no-CNAME mode, scope mx)");
+        v.brief = STSM_TEXT_FIXED("strict no-CNAME, scope mx");
+    } else if (selected & STSM_STRICT_CNAME_TXT) {
+        v.reason = STSM_TEXT_FIXED("_mta-sts record is a CNAME (strict no-CNAME mode, scope txt)");
+        v.brief = STSM_TEXT_FIXED("strict no-CNAME, scope txt");
+    } else if (selected & STSM_STRICT_CNAME_POLICY_HOST) {
+        v.reason = STSM_TEXT_FIXED("mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)");
+        v.brief = STSM_TEXT_FIXED("strict no-CNAME, scope policy_host");
+    } else if (tls != STSM_STS_TLS_UNKNOWN && tls != STSM_STS_TLS_VERIFIED) {
+        v.reason = STSM_TEXT_FIXED("no verified TLS, which the MTA-STS policy requires");
+        v.brief = STSM_TEXT_FIXED("no verified TLS");
+    } else {
+        return v;
+    }
+    v.usable = false;
+    v.enforce_refuses = policy->mode == STSM_STS_MODE_ENFORCE;
+    v.testing_would_refuse = policy->mode == STSM_STS_MODE_TESTING;
     return v;
 }

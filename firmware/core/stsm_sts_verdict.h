@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "stsm_mta_sts.h"
+#include "stsm_text.h"
 
 /** What is known of the session's TLS when the question is asked. */
 enum stsm_sts_tls {
@@ -37,8 +38,9 @@ struct stsm_sts_verdict {
                                     and, when known, verified TLS (true if !active) */
     bool enforce_refuses;      /**< !usable and the mode is enforce */
     bool testing_would_refuse; /**< !usable and the mode is testing (only logged) */
-    const char *reason;        /**< static: the first objection, for logs; NULL if usable */
-    const char *brief;         /**< static: the same in a few words; NULL if usable */
+    stsm_text_fixed_t reason;  /**< the first objection, for logs (a %s argument of
+                                    STSM_TEXT); NULL if usable */
+    stsm_text_fixed_t brief;   /**< the same in a few words; NULL if usable */
 };
 
 /**

@@ -66,6 +66,18 @@ int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
         put(&o, '|');
         long long s = 0;
         switch ((fmt.sig >> (4 + 3 * i)) & 7u) {
+        case STSM_TEXT_ARG_TEXT: {
+            /* Its id form as a string: escaped, so the outer form stays one argument. */
+            stsm_text_fixed_t inner = va_arg(ap, stsm_text_fixed_t);
+            char form[2 * sizeof(size_t) + 4];
+            if (inner == NULL) {
+                put_string(&o, "(null)");
+            } else {
+                stsm_text_copy(form, sizeof form, inner);
+                put_string(&o, form);
+            }
+            continue;
+        }
         case STSM_TEXT_ARG_STR: {
             const char *str = va_arg(ap, const char *);
             put_string(&o, str != NULL ? str : "(null)");
@@ -99,6 +111,15 @@ int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
 }
 
 #endif
+
+int stsm_text_copy(char *out, size_t len, stsm_text_fixed_t text)
+{
+#if STSM_TEXT_IDS
+    return stsm_text_format(out, len, (stsm_text_fmt_t){ text, 0u });
+#else
+    return snprintf(out, len, "%s", text);   /* a reason is text, not a format */
+#endif
+}
 
 int stsm_text_format(char *out, size_t len, stsm_text_fmt_t fmt, ...)
 {

@@ -13,9 +13,10 @@
  * Use: wrap the format and its arguments at the call site,
  *     stsm_text_format(buf, sizeof buf, STSM_TEXT("MX %.40s failed: %s", name, why));
  * and give functions that take a format the parameter `stsm_text_fmt_t fmt, ...` (format
- * them with stsm_text_vformat). Arguments may be strings (char arrays or pointers) and
- * integers of any standard type, at most STSM_TEXT_ARGS_MAX of them; anything else (a
- * double, a pointer to something else) is a compile error with the option on.
+ * them with stsm_text_vformat). Arguments may be strings (char arrays or pointers),
+ * integers of any standard type and fixed texts (stsm_text_fixed_t, printed with %s: a
+ * module's reason handed to another's line, see STSM_TEXT_FIXED), at most STSM_TEXT_ARGS_MAX of them; anything else (a double, a pointer
+ * to something else) is a compile error with the option on.
  *
  * The id form, the contract with the decoder (stsm_decode_log.c):
  *     $[<id in lower-case hex>|<arg>|<arg>...]
@@ -23,7 +24,8 @@
  * ...), a string argument whole, with '\', '|' and ']' preceded by '\'. Precision (%.40s)
  * is applied by the decoder, so a long string argument makes the id form longer than the
  * prose: when the buffer is too small the last argument is cut and the form still closed
- * with ']'. Status texts use a second form, "$[=" followed by stsm_status_id() (see
+ * with ']'. A fixed text as an argument is written as a string holding its own id form,
+ * "$[<id>]" (escaped as any string), which the decoder decodes in turn. Status texts use a second form, "$[=" followed by stsm_status_id() (see
  * stsm_status.h). A text in id form is for people only: nothing on the device may parse
  * it (with the option on, a marked literal's address is not readable memory: the type
  * stsm_text_fmt_t keeps it away from printf and string functions).
@@ -55,7 +57,8 @@ typedef struct {
 } stsm_text_fmt_t;
 
 enum stsm_text_arg {
-    STSM_TEXT_ARG_STR = 1,
+    STSM_TEXT_ARG_TEXT = 0,  /* a fixed text: stsm_text_fixed_t */
+    STSM_TEXT_ARG_STR,
     STSM_TEXT_ARG_INT,   /* int and what promotes to it */
     STSM_TEXT_ARG_UINT,
     STSM_TEXT_ARG_LONG,
@@ -65,7 +68,7 @@ enum stsm_text_arg {
 };
 
 #define STSM_TEXT_TYPE_(x) _Generic((x), \
-    char *: 1u, const char *: 1u, \
+    const struct stsm_text *: 0u, char *: 1u, const char *: 1u, \
     char: 2u, signed char: 2u, short: 2u, int: 2u, \
     _Bool: 3u, unsigned char: 3u, unsigned short: 3u, unsigned int: 3u, \
     long: 4u, unsigned long: 5u, long long: 6u, unsigned long long: 7u)
@@ -95,6 +98,14 @@ enum stsm_text_arg {
     ((stsm_text_fmt_t){ STSM_TEXT_REF_(fmt), 0u __VA_OPT__(| STSM_TEXT_SIG_(__VA_ARGS__)) }) \
     __VA_OPT__(,) __VA_ARGS__
 
+/** A fixed text: a marked literal without arguments that a module hands on as a value
+ *  (a reason), printed by its user with %s as an STSM_TEXT argument; NULL for none. As
+ *  small as a pointer, so a struct keeping one does not grow. */
+typedef const struct stsm_text *stsm_text_fixed_t;
+
+/** Marks a literal as a fixed text (inside a function only). */
+#define STSM_TEXT_FIXED(literal) STSM_TEXT_REF_(literal)
+
 /** Format-checking attribute for a function taking stsm_text_fmt_t: none with ids. */
 #define STSM_TEXT_PRINTF(fmt_index, first_arg)
 
@@ -102,6 +113,8 @@ enum stsm_text_arg {
 
 typedef const char *stsm_text_fmt_t;
 #define STSM_TEXT(fmt, ...) fmt __VA_OPT__(,) __VA_ARGS__
+typedef const char *stsm_text_fixed_t;
+#define STSM_TEXT_FIXED(literal) (literal)
 #define STSM_TEXT_PRINTF(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 
 #endif /* STSM_TEXT_IDS */
@@ -113,6 +126,9 @@ typedef const char *stsm_text_fmt_t;
  */
 STSM_TEXT_PRINTF(3, 4)
 int stsm_text_format(char *out, size_t len, stsm_text_fmt_t fmt, ...);
+
+/** Writes a fixed text (not NULL) as stsm_text_format does. */
+int stsm_text_copy(char *out, size_t len, stsm_text_fixed_t text);
 
 /** As stsm_text_format, with the arguments in `ap`. */
 STSM_TEXT_PRINTF(3, 0)

@@ -117,6 +117,38 @@ static void nesting_and_statuses(void)
     expect_decoded(__LINE__, line, want);
 }
 
+/* A module's fixed reason (STSM_TEXT_FIXED) handed to another's line as a %s argument:
+ * written as its own id form inside the argument, escaped, and decoded in turn. */
+static stsm_text_fixed_t fixed_reason(int which)
+{
+    return which == 0 ? STSM_TEXT_FIXED("no verified TLS, which the policy | requires]")
+         : which == 1 ? STSM_TEXT_FIXED("")
+                      : NULL;
+}
+
+static void fixed_texts(void)
+{
+    CHECK_CASE("fixed texts as arguments and copied");
+    char enc[160];
+    stsm_text_format(enc, sizeof enc, STSM_TEXT("MX %s skipped: %s (%u)", "mx.example", fixed_reason(0), 7u));
+    CHECK(strstr(enc, "|$[") != NULL && strstr(enc, "\\]|7]") != NULL);
+    expect_decoded(__LINE__, enc, "MX mx.example skipped: no verified TLS, which the policy | requires] (7)");
+    stsm_text_format(enc, sizeof enc, STSM_TEXT("cached 5s ago%s.", fixed_reason(1)));
+    expect_decoded(__LINE__, enc, "cached 5s ago.");
+    stsm_text_format(enc, sizeof enc, STSM_TEXT("[%s]", fixed_reason(2)));
+    expect_decoded(__LINE__, enc, "[(null)]");
+    /* Copied whole (a reason kept as a result's text). */
+    char copy[40];
+    CHECK_INT(stsm_text_copy(copy, sizeof copy, fixed_reason(0)), (int)strlen(copy));
+    CHECK(strncmp(copy, "$[", 2) == 0 && copy[strlen(copy) - 1] == ']' && strchr(copy, '|') == NULL);
+    expect_decoded(__LINE__, copy, "no verified TLS, which the policy | requires]");
+    /* Two levels: a fixed text inside a text inside a line. */
+    char inner[64], outer[128];
+    stsm_text_format(inner, sizeof inner, STSM_TEXT("MX %s: %s", "mx|1", fixed_reason(0)));
+    stsm_text_format(outer, sizeof outer, STSM_TEXT("deferred (%s)", inner));
+    expect_decoded(__LINE__, outer, "deferred (MX mx|1: no verified TLS, which the policy | requires])");
+}
+
 static void pass_through(void)
 {
     CHECK_CASE("lines without ids pass unchanged");
@@ -165,6 +197,7 @@ int main(void)
     escapes();
     at_the_limit();
     nesting_and_statuses();
+    fixed_texts();
     pass_through();
     small_buffers();
     return stsm_check_summary("test_text");
