@@ -1,4 +1,5 @@
 /* The boot steps of the Cortex-M images (stsm_mcu_boot.h). */
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,17 @@ extern const char __provision_trust_size[];
 
 static struct netif netif;
 
+void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    stsm_text_vformat(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    stsm_mcu_console_puts(line);
+}
+
 int stsm_mcu_boot(struct stsm_settings *settings)
 {
     stsm_mcu_console_init();
@@ -45,7 +57,7 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     const char *end = memchr(__provision_settings, '\0', cap);
     size_t len = end != NULL ? (size_t)(end - __provision_settings) : cap;
     if (len == 0) {
-        stsm_mcu_console_puts("no settings provisioned: nothing to do\n");
+        stsm_mcu_say(STSM_TEXT("no settings provisioned: nothing to do"));
         return STSM_MCU_NOTHING_TO_DO;
     }
     char why[200];
@@ -57,7 +69,7 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     size_t lent_size;
     unsigned char *lent = stsm_tls_arena_lend(&lent_size);
     if (lent == NULL) {
-        stsm_mcu_console_puts("settings: the TLS arena is in use, no parse arena\n");
+        stsm_mcu_say(STSM_TEXT("settings: the TLS arena is in use, no parse arena"));
         return STSM_MCU_EXIT_CONFIG;
     }
     stsm_settings_lend_arena(lent, lent_size);
@@ -68,11 +80,11 @@ int stsm_mcu_boot(struct stsm_settings *settings)
     stsm_tls_arena_return();
 #endif
     if (parsed != STSM_OK) {
-        stsm_mcu_diagf("settings: %s\n", why);
+        stsm_mcu_say(STSM_TEXT("settings: %s", why));
         return STSM_MCU_EXIT_CONFIG;
     }
     if (!stsm_mcu_random_init()) {
-        stsm_mcu_console_puts("no entropy seed provisioned: refusing to use the network\n");
+        stsm_mcu_say(STSM_TEXT("no entropy seed provisioned: refusing to use the network"));
         return STSM_MCU_EXIT_CONFIG;
     }
     return 0;
@@ -104,7 +116,7 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
     }
     lwip_init();
     if (stsm_board_netif_add(&netif, &addr, &mask, &gw) == NULL) {
-        stsm_mcu_diagf("no Ethernet controller answers\n");
+        stsm_mcu_say(STSM_TEXT("no Ethernet controller answers"));
         return STSM_MCU_EXIT_OSERR;
     }
     netif_set_default(&netif);
@@ -118,7 +130,7 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
         u32_t start = sys_now();
         while (!dhcp_supplied_address(&netif)) {
             if (sys_now() - start > NET_TIMEOUT_MS) {
-                stsm_mcu_diagf("no DHCP lease within %u ms\n", (unsigned)NET_TIMEOUT_MS);
+                stsm_mcu_say(STSM_TEXT("no DHCP lease within %u ms", (unsigned)NET_TIMEOUT_MS));
                 return STSM_MCU_EXIT_TEMPFAIL;
             }
             stsm_mcu_poll();
@@ -132,8 +144,8 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
     print_ip4("network up: ", netif_ip4_addr(&netif));
     stsm_mcu_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
     print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
-    stsm_mcu_diagf(", MAC %02x:%02x:%02x:%02x:%02x:%02x\n", netif.hwaddr[0], netif.hwaddr[1],
-                    netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]);
+    stsm_mcu_say(STSM_TEXT(", MAC %02x:%02x:%02x:%02x:%02x:%02x", netif.hwaddr[0], netif.hwaddr[1],
+                    netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]));
     return 0;
 }
 
@@ -144,13 +156,13 @@ int stsm_mcu_clock_up(void)
     u32_t start = sys_now();
     while (!stsm_mcu_wall_clock(&now)) {
         if (stsm_mcu_clock_refused()) {
-            stsm_mcu_diagf("the NTP server's time is not believable: certificate checks are "
-                            "impossible, nothing that needs them will be sent\n");
+            stsm_mcu_say(STSM_TEXT("the NTP server's time is not believable: certificate checks are "
+                                     "impossible, nothing that needs them will be sent"));
             return STSM_MCU_EXIT_TEMPFAIL;
         }
         if (sys_now() - start > NET_TIMEOUT_MS) {
-            stsm_mcu_diagf("no answer from an NTP server within %u ms: certificate checks are "
-                            "impossible, nothing that needs them will be sent\n", (unsigned)NET_TIMEOUT_MS);
+            stsm_mcu_say(STSM_TEXT("no answer from an NTP server within %u ms: certificate checks are "
+                                     "impossible, nothing that needs them will be sent", (unsigned)NET_TIMEOUT_MS));
             return STSM_MCU_EXIT_TEMPFAIL;
         }
         stsm_mcu_poll();
@@ -158,8 +170,8 @@ int stsm_mcu_clock_up(void)
     time_t t = (time_t)now;
     struct tm tm;
     gmtime_r(&t, &tm);
-    stsm_mcu_diagf("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC\n", tm.tm_year + 1900, tm.tm_mon + 1,
-                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    stsm_mcu_say(STSM_TEXT("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
+                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec));
     /* A worn-out or failing flash only loses the rollback protection of later boots. */
     (void)stsm_mcu_clock_save_floor();
     return 0;
@@ -176,14 +188,14 @@ int stsm_mcu_tls_up(struct stsm_tls *tls)
     struct stsm_trust_store store;
     if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
         stsm_trust_store_open(&store, blob, len) != STSM_OK) {
-        stsm_mcu_diagf("no valid trust store provisioned: refusing to send without certificate checks\n");
+        stsm_mcu_say(STSM_TEXT("no valid trust store provisioned: refusing to send without certificate checks"));
         return STSM_MCU_EXIT_CONFIG;
     }
     if (stsm_tls_init(tls, &store) != STSM_OK) {
-        stsm_mcu_diagf("TLS setup failed\n");
+        stsm_mcu_say(STSM_TEXT("TLS setup failed"));
         return STSM_MCU_EXIT_OSERR;
     }
-    stsm_mcu_diagf("trust store: %u anchors\n", (unsigned)store.count);
+    stsm_mcu_say(STSM_TEXT("trust store: %u anchors", (unsigned)store.count));
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #define STSM_MCU_BOOT_H
 
 #include "stsm_settings.h"
+#include "stsm_text.h"
 #include "stsm_tls.h"
 
 #define STSM_MCU_EXIT_UNAVAILABLE 69
@@ -33,6 +34,11 @@ int stsm_mcu_clock_up(void);
 /** Opens the provisioned trust store and sets `tls` up with it (stsm_tls_init). Without a
  *  valid trust store nothing that needs certificate checks may run: STSM_MCU_EXIT_CONFIG. */
 int stsm_mcu_tls_up(struct stsm_tls *tls);
+
+/** Writes one console line from a marked text (STSM_TEXT: an id form that `stsmail
+ *  decode-log --elf` turns back into the prose) and a newline; a longer text is cut. */
+STSM_TEXT_PRINTF(1, 2)
+void stsm_mcu_say(stsm_text_fmt_t fmt, ...);
 
 /** One turn of the main loop: received frames into lwIP, lwIP's timers that are due. */
 void stsm_mcu_poll(void);

@@ -54,12 +54,13 @@ static void load_policy_cache(void)
     stsm_status_t st = stsm_store_mount(&cache_store, &cache_area);
     size_t n = stsm_sts_cache_flash_load(&sts_cache, &cache_flash, &cache_store, &dropped);
     if (st != STSM_OK) {
-        stsm_mcu_diagf("policy cache: flash unusable (%s): policies kept until reset only\n", stsm_status_str(st));
+        stsm_mcu_say(STSM_TEXT("policy cache: flash unusable (%s): policies kept until reset only",
+                               stsm_status_str(st)));
     } else if (n == 0 && dropped == 0) {
-        stsm_mcu_diagf("policy cache: none stored in flash\n");
+        stsm_mcu_say(STSM_TEXT("policy cache: none stored in flash"));
     } else {
-        stsm_mcu_diagf("policy cache: %u policies loaded from flash, %u damaged left out\n", (unsigned)n,
-                        (unsigned)dropped);
+        stsm_mcu_say(STSM_TEXT("policy cache: %u policies loaded from flash, %u damaged left out", (unsigned)n,
+                        (unsigned)dropped));
     }
 }
 
@@ -70,9 +71,9 @@ static void save_policy_cache(void)
     size_t written;
     stsm_status_t st = stsm_sts_cache_flash_sync(&sts_cache, &cache_flash, &written);
     if (st != STSM_OK) {
-        stsm_mcu_diagf("policy cache: not all stored in flash: %s\n", stsm_status_str(st));
+        stsm_mcu_say(STSM_TEXT("policy cache: not all stored in flash: %s", stsm_status_str(st)));
     } else if (written > 0) {
-        stsm_mcu_diagf("policy cache: %u pieces written to flash\n", (unsigned)written);
+        stsm_mcu_say(STSM_TEXT("policy cache: %u pieces written to flash", (unsigned)written));
     }
 }
 
@@ -134,7 +135,7 @@ static int run_agent(void)
     };
     stsm_status_t st = stsm_agent_init(&agent, &settings, &platform);
     if (st != STSM_OK && st != STSM_ERR_CORRUPT) {
-        stsm_mcu_diagf("outbox: cannot start: %s\n", stsm_status_str(st));
+        stsm_mcu_say(STSM_TEXT("outbox: cannot start: %s", stsm_status_str(st)));
         return STSM_MCU_EXIT_OSERR;
     }
     stsm_agent_on_result(&agent, print_result, NULL);
@@ -148,7 +149,7 @@ static int run_agent(void)
     };
     st = stsm_alert_raise(&agent, &alert, NULL);
     if (st != STSM_OK) {
-        stsm_mcu_diagf("boot alert not stored: %s\n", stsm_status_str(st));
+        stsm_mcu_say(STSM_TEXT("boot alert not stored: %s", stsm_status_str(st)));
     }
     for (;;) {
         stsm_mcu_poll();
@@ -159,8 +160,8 @@ static int run_agent(void)
         }
     }
     const struct stsm_agent_counters *c = stsm_agent_counters(&agent);
-    stsm_mcu_diagf("outbox: %u delivered, %u failed, %u given up, %u message(s) kept for later\n",
-                    (unsigned)c->delivered, (unsigned)c->failed, (unsigned)c->gave_up, (unsigned)c->queued);
+    stsm_mcu_say(STSM_TEXT("outbox: %u delivered, %u failed, %u given up, %u message(s) kept for later",
+                    (unsigned)c->delivered, (unsigned)c->failed, (unsigned)c->gave_up, (unsigned)c->queued));
     return c->failed > 0 ? STSM_MCU_EXIT_UNAVAILABLE : c->queued > 0 ? STSM_MCU_EXIT_TEMPFAIL : 0;
 }
 
