@@ -234,6 +234,18 @@
 #define STSM_SETTINGS_TEXT_MAX 254
 #endif
 
+/** Bytes of the one pool that holds every text of a struct stsm_settings (host names,
+ *  addresses, user, password, paths), each with its NUL; an absent text takes none. A file
+ *  whose texts need more is refused, naming the JSON path of the first text that did not
+ *  fit and "settings texts (STSM_SETTINGS_TEXT_POOL) full". The default holds every text
+ *  at its longest (/network/interface 15, /mail/from_name 64, three paths, six names or
+ *  addresses and the recipients), so on the host only a text's own limit refuses it; a
+ *  board sizes it to the files it takes. */
+#ifndef STSM_SETTINGS_TEXT_POOL
+#define STSM_SETTINGS_TEXT_POOL                                                                    \
+    (16 + 65 + 3 * (STSM_SETTINGS_PATH_MAX + 1) + (6 + STSM_SMTP_MAX_RCPT) * (STSM_SETTINGS_TEXT_MAX + 1))
+#endif
+
 /** Bytes of a --key option; as the outbox's alert key (STSM_OUTBOX_KEY_MAX). */
 #ifndef STSM_CLI_KEY_MAX
 #define STSM_CLI_KEY_MAX STSM_OUTBOX_KEY_MAX
@@ -381,5 +393,7 @@ _Static_assert(STSM_CLI_KEY_MAX <= STSM_OUTBOX_KEY_MAX,
                "STSM_CLI_KEY_MAX above STSM_OUTBOX_KEY_MAX: the outbox would refuse what --key takes");
 _Static_assert(STSM_SMTP_ADDRESS_MAX <= STSM_SETTINGS_TEXT_MAX,
                "STSM_SMTP_ADDRESS_MAX above STSM_SETTINGS_TEXT_MAX: the settings could not hold a valid address");
+_Static_assert(STSM_SETTINGS_TEXT_POOL >= STSM_SETTINGS_TEXT_MAX + 1,
+               "STSM_SETTINGS_TEXT_POOL below one text at its longest (STSM_SETTINGS_TEXT_MAX + 1)");
 
 #endif /* STSM_CONFIG_H */

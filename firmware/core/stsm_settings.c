@@ -50,13 +50,54 @@ size_t stsm_settings_arena_peak(void)
     return arena_peak;
 }
 
-/* ---- text checks --------------------------------------------------------------------- */
+/* ---- the texts' pool ------------------------------------------------------------------ */
+
+void stsm_settings_clear(struct stsm_settings *settings)
+{
+    stsm_wipe(settings, sizeof *settings);
+    const char **texts[] = {
+        &settings->network.interface,   &settings->tls.trust_store,        &settings->device.ehlo_name,
+        &settings->mail.from,           &settings->mail.from_name,         &settings->delivery.relay_host,
+        &settings->delivery.relay_user, &settings->delivery.relay_password, &settings->delivery.relay_policy_domain,
+        &settings->mta_sts.cache_file,  &settings->outbox.store_file,
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        *texts[i] = "";
+    }
+    for (size_t i = 0; i < STSM_SMTP_MAX_RCPT; i++) {
+        settings->mail.to[i] = "";
+    }
+}
+
+stsm_status_t stsm_settings_set_text(struct stsm_settings *settings, const char **field, const char *text)
+{
+    /* Only a member of this struct: a text kept for another would outlive its wipe. */
+    const char *at = (const char *)field;
+    if (at < (const char *)settings || at + sizeof *field > (const char *)&settings->text_used) {
+        return STSM_ERR_ARGUMENT;
+    }
+    size_t len = strlen(text);
+    if (len == 0) {
+        *field = "";
+        return STSM_OK;
+    }
+    if (len >= sizeof settings->text_pool - settings->text_used) {
+        return STSM_ERR_CAPACITY;
+    }
+    char *copy = settings->text_pool + settings->text_used;
+    memcpy(copy, text, len + 1);
+    settings->text_used += len + 1;
+    *field = copy;
+    return STSM_OK;
+}
+
 
 /* ---- errors that name the JSON path ------------------------------------------------- */
 
 struct ctx {
     char *why;
     size_t why_len;
+    struct stsm_settings *settings;   /* whose pool keeps the texts */
 };
 
 /* The format is a literal, marked by the macro: on the MCU the reason is an id
@@ -148,28 +189,31 @@ static stsm_status_t only_known_keys(struct ctx *ctx, const cJSON *obj, const ch
     return STSM_OK;
 }
 
-/* Copies a string value of at most `cap - 1` bytes, non-empty. A secret's value is never
- * quoted in the error. */
-static stsm_status_t get_text(struct ctx *ctx, const cJSON *item, const char *path, char *out,
-                              size_t cap, bool secret)
+/* Keeps a string value of 1..`max` bytes in the settings' pool and points `*out` at it. A
+ * secret's value is never quoted in the error. The value is checked before the pool, so a
+ * bad one is named for what is wrong with it, not for the room it would take. */
+static stsm_status_t get_text(struct ctx *ctx, const cJSON *item, const char *path, const char **out,
+                              size_t max, bool secret)
 {
     char seen[64];
-    if (!cJSON_IsString(item) || item->valuestring[0] == '\0' || strlen(item->valuestring) >= cap) {
+    if (!cJSON_IsString(item) || item->valuestring[0] == '\0' || strlen(item->valuestring) > max) {
         if (secret) {
-            return fail(ctx, path, "expected a non-empty string of at most %u characters",
-                        (unsigned)(cap - 1));
+            return fail(ctx, path, "expected a non-empty string of at most %u characters", (unsigned)max);
         }
         return fail(ctx, path, "expected a non-empty string of at most %u characters, got %s",
-                    (unsigned)(cap - 1), describe(item, seen, sizeof seen));
+                    (unsigned)max, describe(item, seen, sizeof seen));
     }
-    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
+    if (stsm_settings_set_text(ctx->settings, out, item->valuestring) != STSM_OK) {
+        return fail(ctx, path, "settings texts (STSM_SETTINGS_TEXT_POOL) full: the file's texts need more than %u bytes",
+                    (unsigned)sizeof ctx->settings->text_pool);
+    }
     return STSM_OK;
 }
 
-static stsm_status_t get_string(struct ctx *ctx, const cJSON *item, const char *path, char *out,
-                                size_t cap)
+static stsm_status_t get_string(struct ctx *ctx, const cJSON *item, const char *path, const char **out,
+                                size_t max)
 {
-    return get_text(ctx, item, path, out, cap, false);
+    return get_text(ctx, item, path, out, max, false);
 }
 
 static stsm_status_t get_bool(struct ctx *ctx, const cJSON *item, const char *path, bool *out)
@@ -198,20 +242,20 @@ static stsm_status_t get_int(struct ctx *ctx, const cJSON *item, const char *pat
 }
 
 /* An e-mail address as settings hold it: local@domain, printable ASCII, no spaces or <>. */
-static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char *path, char *out,
-                                 size_t cap)
+static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char *path, const char **out)
 {
-    stsm_status_t st = get_string(ctx, item, path, out, cap);
+    stsm_status_t st = get_string(ctx, item, path, out, STSM_SETTINGS_TEXT_MAX);
     if (st != STSM_OK) {
         return st;
     }
-    const char *at = strchr(out, '@');
-    bool plain = at != NULL && at != out && at[1] != '\0' && strchr(at + 1, '@') == NULL;
-    for (const char *c = out; plain && *c != '\0'; c++) {
+    const char *address = *out;
+    const char *at = strchr(address, '@');
+    bool plain = at != NULL && at != address && at[1] != '\0' && strchr(at + 1, '@') == NULL;
+    for (const char *c = address; plain && *c != '\0'; c++) {
         plain = *c > 0x20 && *c < 0x7f && strchr("<>\",;()[]", *c) == NULL;
     }
     if (!plain) {
-        return fail(ctx, path, "expected an address like \"alerts@example.com\", got \"%.60s\"", out);
+        return fail(ctx, path, "expected an address like \"alerts@example.com\", got \"%.60s\"", address);
     }
     return STSM_OK;
 }
@@ -388,7 +432,7 @@ static stsm_status_t parse_network(struct ctx *ctx, const cJSON *obj, struct sts
     }
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "interface");
     if (item != NULL &&
-        (st = get_string(ctx, item, "/network/interface", net->interface, sizeof net->interface)) != STSM_OK) {
+        (st = get_string(ctx, item, "/network/interface", &net->interface, STSM_SETTINGS_INTERFACE_MAX)) != STSM_OK) {
         return st;
     }
     item = cJSON_GetObjectItemCaseSensitive(obj, "address");
@@ -435,7 +479,7 @@ static stsm_status_t parse_tls(struct ctx *ctx, const cJSON *obj, struct stsm_se
     }
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "trust_store");
     if (item != NULL) {
-        return get_string(ctx, item, "/tls/trust_store", tls->trust_store, sizeof tls->trust_store);
+        return get_string(ctx, item, "/tls/trust_store", &tls->trust_store, STSM_SETTINGS_PATH_MAX);
     }
     return STSM_OK;
 }
@@ -447,7 +491,7 @@ static stsm_status_t parse_device(struct ctx *ctx, const cJSON *obj, struct stsm
     stsm_status_t st = need_object(ctx, obj, "/device", keys);
     const cJSON *item = member(obj, "/device", "ehlo_name", path, sizeof path);
     if (st == STSM_OK && item != NULL) {
-        st = get_string(ctx, item, path, dev->ehlo_name, sizeof dev->ehlo_name);
+        st = get_string(ctx, item, path, &dev->ehlo_name, STSM_SETTINGS_TEXT_MAX);
         for (const char *c = dev->ehlo_name; st == STSM_OK && *c != '\0'; c++) {
             if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
                   *c == '-' || *c == '.')) {
@@ -466,10 +510,10 @@ static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_s
     stsm_status_t st = need_object(ctx, obj, "/mail", keys);
     const cJSON *item;
     if (st == STSM_OK && (item = member(obj, "/mail", "from", path, sizeof path)) != NULL) {
-        st = get_address(ctx, item, path, mail->from, sizeof mail->from);
+        st = get_address(ctx, item, path, &mail->from);
     }
     if (st == STSM_OK && (item = member(obj, "/mail", "from_name", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, mail->from_name, sizeof mail->from_name);
+        st = get_string(ctx, item, path, &mail->from_name, STSM_SETTINGS_FROM_NAME_MAX);
         for (const char *c = mail->from_name; st == STSM_OK && *c != '\0'; c++) {
             if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
                 st = fail(ctx, path, "expected printable ASCII without quotes");
@@ -485,7 +529,7 @@ static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_s
         cJSON_ArrayForEach(to, item) {
             char at[48];
             snprintf(at, sizeof at, "/mail/to/%u", (unsigned)mail->to_count);
-            if ((st = get_address(ctx, to, at, mail->to[mail->to_count], sizeof mail->to[0])) != STSM_OK) {
+            if ((st = get_address(ctx, to, at, &mail->to[mail->to_count])) != STSM_OK) {
                 return st;
             }
             mail->to_count++;
@@ -503,10 +547,10 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
     stsm_status_t st = need_object(ctx, obj, "/delivery/relay", keys);
     const cJSON *item;
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "host", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, d->relay_host, sizeof d->relay_host);
+        st = get_string(ctx, item, path, &d->relay_host, STSM_SETTINGS_TEXT_MAX);
     }
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "policy_domain", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, d->relay_policy_domain, sizeof d->relay_policy_domain);
+        st = get_string(ctx, item, path, &d->relay_policy_domain, STSM_SETTINGS_TEXT_MAX);
     }
     if (st == STSM_OK && (item = member(obj, "/delivery/relay", "tls", path, sizeof path)) != NULL) {
         static const char *const names[] = { "starttls", "implicit", "none", NULL };
@@ -532,14 +576,14 @@ static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_
         if (user == NULL) {
             return fail(ctx, path, "required with /delivery/relay/auth");
         }
-        if ((st = get_string(ctx, user, path, d->relay_user, sizeof d->relay_user)) != STSM_OK) {
+        if ((st = get_string(ctx, user, path, &d->relay_user, STSM_SETTINGS_TEXT_MAX)) != STSM_OK) {
             return st;
         }
         const cJSON *password = member(auth, "/delivery/relay/auth", "password", path, sizeof path);
         if (password == NULL) {
             return fail(ctx, path, "required with /delivery/relay/auth");
         }
-        st = get_text(ctx, password, path, d->relay_password, sizeof d->relay_password, true);
+        st = get_text(ctx, password, path, &d->relay_password, STSM_SETTINGS_TEXT_MAX, true);
         if (st == STSM_OK && d->relay_tls == STSM_RELAY_NONE) {
             return fail(ctx, "/delivery/relay/auth", "AUTH is only sent over TLS; not with \"tls\": \"none\"");
         }
@@ -631,7 +675,7 @@ static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct sts
         st = get_bool(ctx, item, path, &m->relax_content_type);
     }
     if (st == STSM_OK && (item = member(obj, "/mta_sts", "cache_file", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, m->cache_file, sizeof m->cache_file);
+        st = get_string(ctx, item, path, &m->cache_file, STSM_SETTINGS_PATH_MAX);
     }
     if (st == STSM_OK && (item = member(obj, "/mta_sts", "fetch_timeout", path, sizeof path)) != NULL) {
         st = get_int(ctx, item, path, 1, 600, &seconds);
@@ -713,7 +757,7 @@ static stsm_status_t parse_outbox(struct ctx *ctx, const cJSON *obj, struct stsm
         o->drop_lower_when_full = choice == 1;
     }
     if (st == STSM_OK && (item = member(obj, "/outbox", "store_file", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, o->store_file, sizeof o->store_file);
+        st = get_string(ctx, item, path, &o->store_file, STSM_SETTINGS_PATH_MAX);
     }
     if (st == STSM_OK && (item = member(obj, "/outbox", "store_size", path, sizeof path)) != NULL) {
         /* Whole 4 KiB pages, at least three: stsm_store mounts no smaller ring. */
@@ -774,10 +818,10 @@ static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_
 stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_settings *settings,
                                   char *why, size_t why_len)
 {
-    struct ctx ctx = { why, why_len };
+    struct ctx ctx = { why, why_len, settings };
     cJSON_Hooks hooks = { arena_alloc, arena_free };
 
-    memset(settings, 0, sizeof *settings);
+    stsm_settings_clear(settings);
     settings->network.dhcp = true;
     settings->delivery.opportunistic_plaintext = true;
     settings->delivery.timeout_percent = 100;
@@ -832,7 +876,7 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     stsm_wipe(arena, arena_used);
     arena_used = 0;
     if (st != STSM_OK) {
-        stsm_wipe(settings, sizeof *settings);
+        stsm_settings_clear(settings);
     }
     return st;
 }

@@ -3,6 +3,14 @@
  * documented in docs/settings.md. Unknown keys, wrong types and out-of-range values are
  * refused with one line naming the JSON path and what was expected, before anything is
  * used. cJSON allocates from a fixed arena during parsing only.
+ *
+ * Texts: every `const char *` member points into its struct stsm_settings' own text pool
+ * (STSM_SETTINGS_TEXT_POOL bytes), or at "" when the file has no such text; never NULL once
+ * the struct was parsed or cleared. Readers use them as before. So a struct stsm_settings is
+ * never copied (assignment, memcpy, a parameter or return by value): the copy's texts would
+ * still point into the original's pool, and dangle once that is cleared, wiped or parsed
+ * again. Pass a pointer. Writers other than the parser (tests, command-line overrides) set a
+ * text with stsm_settings_set_text().
  */
 #ifndef STSM_SETTINGS_H
 #define STSM_SETTINGS_H
@@ -15,7 +23,8 @@
 #include "stsm_status.h"
 
 struct stsm_settings_network {
-    char interface[16];        /**< /network/interface: TAP device (host simulation) */
+    const char *interface;     /**< /network/interface: TAP device (host simulation), at
+                                    most STSM_SETTINGS_INTERFACE_MAX bytes */
     bool dhcp;                 /**< true unless /network/address is set */
     uint8_t address[4];        /**< /network/address "A.B.C.D/N" */
     uint8_t prefix_len;
@@ -25,19 +34,20 @@ struct stsm_settings_network {
 };
 
 struct stsm_settings_tls {
-    char trust_store[STSM_SETTINGS_PATH_MAX + 1];   /**< /tls/trust_store: blob from mktrust.py */
+    const char *trust_store;   /**< /tls/trust_store: blob from mktrust.py */
 };
 
 
 struct stsm_settings_device {
-    char ehlo_name[STSM_SETTINGS_TEXT_MAX + 1];   /**< /device/ehlo_name: our name in EHLO */
+    const char *ehlo_name;     /**< /device/ehlo_name: our name in EHLO */
 };
 
 struct stsm_settings_mail {
-    char from[STSM_SETTINGS_TEXT_MAX + 1];        /**< /mail/from: sender address */
-    char from_name[65];                           /**< /mail/from_name: display name */
+    const char *from;                             /**< /mail/from: sender address */
+    const char *from_name;                        /**< /mail/from_name: display name, at most
+                                                       STSM_SETTINGS_FROM_NAME_MAX bytes */
     size_t to_count;                              /**< /mail/to: default recipients */
-    char to[STSM_SMTP_MAX_RCPT][STSM_SETTINGS_TEXT_MAX + 1];
+    const char *to[STSM_SMTP_MAX_RCPT];           /**< the first to_count are set, the rest "" */
 };
 
 enum stsm_settings_mode { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };
@@ -65,13 +75,14 @@ struct stsm_settings_delivery {
                                                        handshake, when TLS is not required; default true */
     uint16_t timeout_percent;                     /**< /delivery/timeout_percent: scales the RFC 5321
                                                        timeouts; 1..1000, default 100 */
-    char relay_host[STSM_SETTINGS_TEXT_MAX + 1];  /**< /delivery/relay/host */
+    const char *relay_host;                       /**< /delivery/relay/host */
     uint16_t relay_port;                          /**< /delivery/relay/port: default 587 (465 implicit) */
     enum stsm_settings_relay_tls relay_tls;       /**< /delivery/relay/tls: "starttls" (default),
                                                        "implicit", or "none" (explicitly weaker, logged) */
-    char relay_user[STSM_SETTINGS_TEXT_MAX + 1];  /**< /delivery/relay/auth/user ("" = no AUTH) */
-    char relay_password[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/auth/password: never logged */
-    char relay_policy_domain[STSM_SETTINGS_TEXT_MAX + 1]; /**< /delivery/relay/policy_domain: whose
+    const char *relay_user;                       /**< /delivery/relay/auth/user ("" = no AUTH) */
+    const char *relay_password;                   /**< /delivery/relay/auth/password: never logged;
+                                                       its bytes are in the text pool */
+    const char *relay_policy_domain;              /**< /delivery/relay/policy_domain: whose
                                                        MTA-STS policy covers the relay (RFC 8461
                                                        section 3.4); default: the relay host name */
 };
@@ -88,7 +99,7 @@ struct stsm_settings_mta_sts {
     unsigned strict_cname;             /**< /mta_sts/strict_cname: ["mx", "policy_host", "txt"] */
     uint32_t fetch_timeout_ms;         /**< /mta_sts/fetch_timeout: seconds 1..600, default 60 */
     bool relax_content_type;           /**< /mta_sts/relax_content_type: default false */
-    char cache_file[STSM_SETTINGS_PATH_MAX + 1]; /**< /mta_sts/cache_file (host): "" keeps none */
+    const char *cache_file;            /**< /mta_sts/cache_file (host): "" keeps none */
 };
 
 /** /outbox: how the outbox retries, coalesces, caps and stores alerts (docs/settings.md). */
@@ -106,12 +117,14 @@ struct stsm_settings_outbox {
                                             domain per hour, 0..10000; 0 (default) no cap */
     bool drop_lower_when_full;         /**< /outbox/when_full: "refuse" (default, false) or
                                             "drop_lower" (true) */
-    char store_file[STSM_SETTINGS_PATH_MAX + 1]; /**< /outbox/store_file (host): the store image,
+    const char *store_file;            /**< /outbox/store_file (host): the store image,
                                             relative to the settings file; "" none */
     uint32_t store_size;               /**< /outbox/store_size (host): bytes, a multiple of 4096,
                                             12288..16777216, default 65536 */
 };
 
+/** Never copied: see the top of this header. A text member added to a section is also
+ *  added to stsm_settings_clear()'s list (stsm_settings.c). */
 struct stsm_settings {
     struct stsm_settings_device device;
     struct stsm_settings_network network;
@@ -120,7 +133,31 @@ struct stsm_settings {
     struct stsm_settings_tls tls;
     struct stsm_settings_mta_sts mta_sts;
     struct stsm_settings_outbox outbox;
+    size_t text_used;                          /**< bytes of text_pool in use */
+    char text_pool[STSM_SETTINGS_TEXT_POOL];   /**< the texts above, each with its NUL */
 };
+
+/** Longest /network/interface (a Linux interface name: IFNAMSIZ 16 with its NUL). */
+#define STSM_SETTINGS_INTERFACE_MAX 15
+/** Longest /mail/from_name (stsm_message refuses a longer display name). */
+#define STSM_SETTINGS_FROM_NAME_MAX 64
+
+/**
+ * Empties `settings`: its text pool wiped (it may hold the relay password), every text "",
+ * every number and flag 0 (not the parse's defaults). The wipe path for settings no longer
+ * needed, and the start of settings filled by hand.
+ */
+void stsm_settings_clear(struct stsm_settings *settings);
+
+/**
+ * Sets the text member `*field` of `settings` (the address of one of its `const char *`
+ * members) to a copy of `text` in its pool; "" takes no pool bytes. Returns
+ * STSM_ERR_CAPACITY when the pool lacks strlen(text) + 1 bytes, STSM_ERR_ARGUMENT when
+ * `field` is not inside `settings`; either way the member is unchanged. The text it
+ * replaces keeps its pool bytes until stsm_settings_clear(). `settings` was parsed or
+ * cleared before. No other limit is checked: the caller passes a valid value.
+ */
+stsm_status_t stsm_settings_set_text(struct stsm_settings *settings, const char **field, const char *text);
 
 /**
  * Parses from now on allocate from buf[0..size) instead of the static arena
@@ -139,11 +176,14 @@ unsigned stsm_settings_strict_scope(const char *name, size_t len);
 
 /**
  * Parses `json` (`len` bytes, need not be NUL-terminated) into `settings`, applying
- * defaults. On error returns STSM_ERR_ARGUMENT, leaves `settings` zeroed and writes one
- * line to `why`, such as "/network/dns/0: expected an IPv4 address, got \"x\"". A key
- * given twice in one object is refused ("/delivery/mode: duplicate key").
+ * defaults. On error returns STSM_ERR_ARGUMENT, leaves `settings` cleared
+ * (stsm_settings_clear) and writes one line to `why`, such as "/network/dns/0: expected an
+ * IPv4 address, got \"x\"". A key given twice in one object is refused ("/delivery/mode:
+ * duplicate key"); texts that do not fit the pool are refused at the first that does not
+ * ("/mail/to/3: settings texts (STSM_SETTINGS_TEXT_POOL) full: ...").
  * Secrets: on return the parse arena holds nothing of `json` any more; the caller wipes
- * its own copy of `json` (it holds the relay password) once it is parsed.
+ * its own copy of `json` (it holds the relay password) once it is parsed. The password's
+ * one copy is then in `settings`' pool, until stsm_settings_clear() or the next parse.
  */
 stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_settings *settings,
                                   char *why, size_t why_len);

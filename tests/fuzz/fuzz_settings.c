@@ -4,6 +4,8 @@
  * within its documented range. Parsing the same bytes twice gives the same result, so
  * nothing carries over from one parse to the next (cJSON's arena is reused).
  */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,25 +14,29 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_text(const char *s, size_t cap)
+/* A text is "" or lies in the struct's own pool, within its limit. */
+static void check_text(const struct stsm_settings *s, const char *t, size_t max)
 {
-    if (memchr(s, '\0', cap) == NULL) {
+    bool in_pool = t >= s->text_pool && t < s->text_pool + s->text_used;
+    if (t == NULL || (!in_pool && t[0] != '\0') || strnlen(t, max + 1) > max ||
+        (in_pool && memchr(t, '\0', (size_t)(s->text_pool + s->text_used - t)) == NULL)) {
         abort();
     }
 }
 
 static void check_settings(const struct stsm_settings *s)
 {
-    check_text(s->network.interface, sizeof s->network.interface);
-    check_text(s->tls.trust_store, sizeof s->tls.trust_store);
-    check_text(s->device.ehlo_name, sizeof s->device.ehlo_name);
-    check_text(s->mail.from, sizeof s->mail.from);
-    check_text(s->mail.from_name, sizeof s->mail.from_name);
-    check_text(s->delivery.relay_host, sizeof s->delivery.relay_host);
-    check_text(s->delivery.relay_user, sizeof s->delivery.relay_user);
-    check_text(s->delivery.relay_password, sizeof s->delivery.relay_password);
-    check_text(s->delivery.relay_policy_domain, sizeof s->delivery.relay_policy_domain);
-    check_text(s->mta_sts.cache_file, sizeof s->mta_sts.cache_file);
+    check_text(s, s->network.interface, STSM_SETTINGS_INTERFACE_MAX);
+    check_text(s, s->tls.trust_store, STSM_SETTINGS_PATH_MAX);
+    check_text(s, s->device.ehlo_name, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->mail.from, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->mail.from_name, STSM_SETTINGS_FROM_NAME_MAX);
+    check_text(s, s->delivery.relay_host, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->delivery.relay_user, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->delivery.relay_password, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->delivery.relay_policy_domain, STSM_SETTINGS_TEXT_MAX);
+    check_text(s, s->mta_sts.cache_file, STSM_SETTINGS_PATH_MAX);
+    check_text(s, s->outbox.store_file, STSM_SETTINGS_PATH_MAX);
     if (s->mail.to_count > STSM_SMTP_MAX_RCPT || s->network.dns_count > 2 || s->network.prefix_len > 32 ||
         s->delivery.timeout_percent < 1 || s->delivery.timeout_percent > 1000 ||
         s->mta_sts.fetch_timeout_ms < 1000 || s->mta_sts.fetch_timeout_ms > 600000 ||
@@ -39,7 +45,7 @@ static void check_settings(const struct stsm_settings *s)
         abort();
     }
     for (size_t i = 0; i < s->mail.to_count; i++) {
-        check_text(s->mail.to[i], sizeof s->mail.to[i]);
+        check_text(s, s->mail.to[i], STSM_SETTINGS_TEXT_MAX);
     }
 }
 
@@ -62,7 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_settings(&first);
-    if (memcmp(&first.network, &second.network, sizeof first.network) != 0 ||
+    /* Texts by value: each struct's point into its own pool. */
+    if (strcmp(first.network.interface, second.network.interface) != 0 ||
+        memcmp(&first.network.dhcp, &second.network.dhcp,
+               sizeof first.network - offsetof(struct stsm_settings_network, dhcp)) != 0 ||
         strcmp(first.mail.from, second.mail.from) != 0 || first.mail.to_count != second.mail.to_count ||
         first.delivery.mode != second.delivery.mode || first.delivery.relay_port != second.delivery.relay_port ||
         first.delivery.tls_level != second.delivery.tls_level) {

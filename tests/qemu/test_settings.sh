@@ -31,8 +31,10 @@ run "no entropy seed: the network is not used" 78 "no entropy seed provisioned: 
   --settings "$dir/good.json"
 # cJSON's parse arena (STSM_SETTINGS_ARENA_SIZE) and nesting: a file too large for the
 # arena is refused naming it; brackets nested deeper than CJSON_NESTING_LIMIT are refused
-# as JSON before cJSON's recursion runs the stack over; and on mps2-an385 the largest valid
-# settings file (every key, each text at its longest, eight recipients) still fits.
+# as JSON before cJSON's recursion runs the stack over. The texts' pool
+# (STSM_SETTINGS_TEXT_POOL, port/<board>/include/stsm_board_config.h): the largest valid
+# settings file (every key, texts that fill the pool exactly) parses, and one byte more of
+# text is refused naming the pool, at the last text kept.
 expect() {   # expect NAME EXPECTED-STATUS EXTENDED-REGEX FILE
   local out rc
   local qemu=("$top/toolchain/qemu-mps2.sh")
@@ -44,28 +46,54 @@ expect() {   # expect NAME EXPECTED-STATUS EXTENDED-REGEX FILE
     fail=$((fail + 1)); echo "FAIL $1: status $rc, output:"; printf '%s\n' "$out" | sed 's/^/  /'
   fi
 }
-/usr/bin/python3 - "$dir" <<'PY'
+# STSM_SETTINGS_TEXT_POOL, STSM_SETTINGS_PATH_MAX, STSM_SMTP_MAX_RCPT, the settings area
+# less the NUL provisioning appends
+case "$board" in
+  lm3s6965evb) pool=1020 path_max=32 rcpt=2 area=2047 ;;
+  *) pool=2040 path_max=200 rcpt=8 area=28671 ;;
+esac
+/usr/bin/python3 - "$dir" "$pool" "$path_max" "$rcpt" "$area" <<'PY'
 import json, sys
-d = sys.argv[1]
-addr = lambda: "a" * 241 + "@example.test"                 # 254: STSM_SMTP_ADDRESS_MAX
-host = ".".join(["x" * 63] * 3) + "." + "y" * 61           # 253: STSM_HOSTNAME_MAX
-settings = {
-    "device": {"ehlo_name": host},
-    "network": {"interface": "tap0", "address": "192.0.2.11/24", "gateway": "192.0.2.1",
-                "dns": ["192.0.2.1", "192.0.2.2"]},
-    "mail": {"from": addr(), "from_name": "N" * 64, "to": [addr() for _ in range(8)]},
-    "delivery": {"mode": "mx", "tls_level": "verify", "opportunistic_plaintext": False,
-                 "timeout_percent": 1000, "attempt_timeout": 86400,
-                 "relay": {"host": host, "port": 65535, "tls": "starttls",
-                           "auth": {"user": "u" * 254, "password": "p" * 254}, "policy_domain": host}},
-    "mta_sts": {"enabled": True, "cache_file": "c" * 200, "fetch_timeout": 600, "relax_content_type": False,
-                "strict_cname": ["mx", "policy_host", "txt"]},
-    "outbox": {"retry_first": 86400, "retry_max": 604800, "give_up": 2592000, "coalesce_window": 86400,
-               "domain_hourly_cap": 10000, "when_full": "drop_lower", "store_file": "s" * 200,
-               "store_size": 262144},
-    "tls": {"trust_store": "t" * 200},
-}
-open(f"{d}/largest.json", "w").write(json.dumps(settings))
+d, pool, path_max, rcpt, area = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+# The texts in the order the parser keeps them: (name, longest, kind); the first ones at
+# their longest, the rest as short as valid, so that they take `budget` pool bytes (each
+# text and its NUL).
+keys = ([("ehlo_name", 254, "host"), ("interface", 15, "text"), ("from", 254, "addr"), ("from_name", 64, "text")]
+        + [("to%d" % i, 254, "addr") for i in range(rcpt)]
+        + [("relay_host", 254, "host"), ("policy_domain", 254, "host"), ("user", 254, "text"),
+           ("password", 254, "text"), ("cache_file", path_max, "text"), ("trust_store", path_max, "text"),
+           ("store_file", path_max, "text")])
+def texts(budget):
+    least = lambda kind: 14 if kind == "addr" else 1           # "a@example.test"
+    rest, out = sum(least(k) + 1 for _, _, k in keys), {}
+    for name, longest, kind in keys:
+        rest -= least(kind) + 1
+        n = min(longest, budget - sum(len(v) + 1 for v in out.values()) - rest - 1)
+        out[name] = "a" * (n - 13) + "@example.test" if kind == "addr" else "x" * n
+    assert sum(len(v) + 1 for v in out.values()) == budget
+    return out
+def settings(t):
+    return {
+        "device": {"ehlo_name": t["ehlo_name"]},
+        "network": {"interface": t["interface"], "address": "192.0.2.11/24", "gateway": "192.0.2.1",
+                    "dns": ["192.0.2.1", "192.0.2.2"]},
+        "mail": {"from": t["from"], "from_name": t["from_name"], "to": [t["to%d" % i] for i in range(rcpt)]},
+        "delivery": {"mode": "mx", "tls_level": "verify", "opportunistic_plaintext": False,
+                     "timeout_percent": 1000, "attempt_timeout": 86400,
+                     "relay": {"host": t["relay_host"], "port": 65535, "tls": "starttls",
+                               "auth": {"user": t["user"], "password": t["password"]},
+                               "policy_domain": t["policy_domain"]}},
+        "mta_sts": {"enabled": True, "cache_file": t["cache_file"], "fetch_timeout": 600,
+                    "relax_content_type": False, "strict_cname": ["mx", "policy_host", "txt"]},
+        "outbox": {"retry_first": 86400, "retry_max": 604800, "give_up": 2592000, "coalesce_window": 86400,
+                   "domain_hourly_cap": 10000, "when_full": "drop_lower", "store_file": t["store_file"],
+                   "store_size": 262144},
+        "tls": {"trust_store": t["trust_store"]},
+    }
+for name, budget in (("largest", pool), ("pool_over", pool + 1)):
+    text = json.dumps(settings(texts(budget)), separators=(",", ":"))
+    assert len(text) <= area
+    open(f"{d}/{name}.json", "w").write(text)
 # 4 KiB of JSON that cJSON needs 80 KiB for (2000 numbers of 40 bytes each): more than any
 # parse arena a board has, its own or the TLS arena it lends.
 open(f"{d}/too_large.json", "w").write('{"network": {"dns": [' + '0,' * 2000 + '0]}}')
@@ -84,9 +112,10 @@ else
 fi
 expect "1000 nested brackets are refused as JSON, within the stack" 78 \
   'settings: /: not valid JSON \(near byte [0-9]+\)' "$dir/nested.json"
-if [ "${board:-mps2-an385}" = mps2-an385 ]; then
-  expect "the largest valid settings file fits the parse arena" 78 \
-    'no entropy seed provisioned: refusing to use the network' "$dir/largest.json"
-fi
+expect "the largest valid settings file (texts filling STSM_SETTINGS_TEXT_POOL) parses" 78 \
+  'no entropy seed provisioned: refusing to use the network' "$dir/largest.json"
+expect "one byte more of text is refused naming the pool" 78 \
+  "settings: /outbox/store_file: settings texts \\(STSM_SETTINGS_TEXT_POOL\\) full: the file.s texts need more than $pool bytes" \
+  "$dir/pool_over.json"
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -47,7 +47,8 @@ int main(void)
         return 1;
     }
     snprintf(settings_path, sizeof settings_path, "%s/settings.json", dir);
-    strcpy(settings.mta_sts.cache_file, "cache.bin");   /* relative to the settings file */
+    stsm_settings_clear(&settings);   /* the cache file, relative to the settings file: */
+    CHECK_INT(stsm_settings_set_text(&settings, &settings.mta_sts.cache_file, "cache.bin"), STSM_OK);
 
     CHECK_CASE("runs saving at the same moment all keep their policies");
     int ready[2], go[2];

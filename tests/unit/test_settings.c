@@ -87,6 +87,215 @@ static size_t check_bad_settings(const char *path, char *why, size_t why_len)
     return count;
 }
 
+/* ---- the texts' pool (STSM_SETTINGS_TEXT_POOL) ---------------------------------------- */
+
+/* Every text key, in the order the parser keeps them: the last one is the one a file one
+ * byte over the pool is refused at. `kind`: 'a' an address, 'h' a host name, 't' text. */
+static const struct {
+    const char *path;
+    size_t max;
+    char kind;
+} text_keys[] = {
+    { "/device/ehlo_name", STSM_SETTINGS_TEXT_MAX, 'h' },
+    { "/network/interface", STSM_SETTINGS_INTERFACE_MAX, 't' },
+    { "/mail/from", STSM_SETTINGS_TEXT_MAX, 'a' },
+    { "/mail/from_name", STSM_SETTINGS_FROM_NAME_MAX, 't' },
+#define TO_KEY(i) { "/mail/to/" #i, STSM_SETTINGS_TEXT_MAX, 'a' }
+    TO_KEY(0), TO_KEY(1), TO_KEY(2), TO_KEY(3), TO_KEY(4), TO_KEY(5), TO_KEY(6), TO_KEY(7),
+#undef TO_KEY
+    { "/delivery/relay/host", STSM_SETTINGS_TEXT_MAX, 'h' },
+    { "/delivery/relay/policy_domain", STSM_SETTINGS_TEXT_MAX, 'h' },
+    { "/delivery/relay/auth/user", STSM_SETTINGS_TEXT_MAX, 't' },
+    { "/delivery/relay/auth/password", STSM_SETTINGS_TEXT_MAX, 't' },
+    { "/mta_sts/cache_file", STSM_SETTINGS_PATH_MAX, 't' },
+    { "/tls/trust_store", STSM_SETTINGS_PATH_MAX, 't' },
+    { "/outbox/store_file", STSM_SETTINGS_PATH_MAX, 't' },
+};
+#define TEXT_KEYS (sizeof text_keys / sizeof text_keys[0])
+#define FIRST_TO 4
+_Static_assert(STSM_SMTP_MAX_RCPT <= 8, "text_keys lists eight recipients");
+
+/* Whether text_keys[i] is in the file (recipients past STSM_SMTP_MAX_RCPT are not). */
+static bool key_used(size_t i)
+{
+    return i < FIRST_TO || i >= FIRST_TO + 8 || i - FIRST_TO < STSM_SMTP_MAX_RCPT;
+}
+
+/* Shortest valid text of a key ("a@example.test" for an address). */
+static size_t key_min(size_t i)
+{
+    return text_keys[i].kind == 'a' ? 14 : 1;
+}
+
+/* Lengths of the texts of a file whose texts take `budget` pool bytes (each text and its
+ * NUL), the first ones at their longest and the rest as short as they can be; returns the
+ * bytes they take, less than `budget` when every text at its longest does not need it. */
+static size_t text_lengths(size_t budget, size_t len[TEXT_KEYS])
+{
+    size_t rest = 0, used = 0;
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        rest += key_used(i) ? key_min(i) + 1 : 0;
+    }
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        len[i] = 0;
+        if (!key_used(i)) {
+            continue;
+        }
+        rest -= key_min(i) + 1;
+        size_t room = budget - used - rest - 1;
+        len[i] = room < text_keys[i].max ? room : text_keys[i].max;
+        used += len[i] + 1;
+    }
+    return used;
+}
+
+/* Text `i` of `len` bytes: an address "aa...@example.test", or a run of one letter. */
+static const char *key_text(size_t i, size_t len, char *out)
+{
+    size_t fill = text_keys[i].kind == 'a' ? len - 13 : len;
+    memset(out, text_keys[i].kind == 'a' ? 'a' : (int)('b' + i), fill);
+    strcpy(out + fill, text_keys[i].kind == 'a' ? "@example.test" : "");
+    return out;
+}
+
+/* The settings file with every text key, of the lengths `len`. */
+static size_t texts_file(const size_t len[TEXT_KEYS], char *json, size_t cap)
+{
+    static char t[TEXT_KEYS][STSM_SETTINGS_TEXT_MAX + 1];
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        if (key_used(i)) {
+            key_text(i, len[i], t[i]);
+        }
+    }
+    int n = snprintf(json, cap, "{\"device\": {\"ehlo_name\": \"%s\"}, \"network\": {\"interface\": \"%s\"}, "
+                     "\"mail\": {\"from\": \"%s\", \"from_name\": \"%s\", \"to\": [", t[0], t[1], t[2], t[3]);
+    for (size_t i = 0; i < STSM_SMTP_MAX_RCPT; i++) {
+        n += snprintf(json + n, cap - (size_t)n, "%s\"%s\"", i > 0 ? ", " : "", t[FIRST_TO + i]);
+    }
+    size_t r = FIRST_TO + 8;
+    n += snprintf(json + n, cap - (size_t)n, "]}, \"delivery\": {\"relay\": {\"host\": \"%s\", \"policy_domain\": "
+                  "\"%s\", \"auth\": {\"user\": \"%s\", \"password\": \"%s\"}}}, \"mta_sts\": {\"cache_file\": "
+                  "\"%s\"}, \"tls\": {\"trust_store\": \"%s\"}, \"outbox\": {\"store_file\": \"%s\"}}",
+                  t[r], t[r + 1], t[r + 2], t[r + 3], t[r + 4], t[r + 5], t[r + 6]);
+    return (size_t)n;
+}
+
+/* Where the parser put text_keys[i]. */
+static const char *key_field(size_t i)
+{
+    const char *const fields[] = {
+        settings.device.ehlo_name, settings.network.interface, settings.mail.from, settings.mail.from_name,
+    };
+    const char *const last[] = {
+        settings.delivery.relay_host, settings.delivery.relay_policy_domain, settings.delivery.relay_user,
+        settings.delivery.relay_password, settings.mta_sts.cache_file, settings.tls.trust_store,
+        settings.outbox.store_file,
+    };
+    if (i < FIRST_TO) {
+        return fields[i];
+    }
+    if (i < FIRST_TO + 8) {
+        return settings.mail.to[i - FIRST_TO];
+    }
+    return last[i - FIRST_TO - 8];
+}
+
+/* Every text of the struct is "" (cleared, or refused). */
+static bool no_texts(void)
+{
+    bool empty = settings.text_used == 0;
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        empty = empty && (!key_used(i) || (key_field(i) != NULL && key_field(i)[0] == '\0'));
+    }
+    return empty;
+}
+
+/* A file whose texts fill the pool parses, each text whole; one byte more is refused at the
+ * last text, naming the pool. With the host's pool, which holds every text at its longest,
+ * the first is the largest valid file and there is no second. */
+static void check_text_pool(char *why, size_t why_len)
+{
+    static char json[8192];
+    size_t len[TEXT_KEYS], longest = 0;
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        longest += key_used(i) ? text_keys[i].max + 1 : 0;
+    }
+    size_t limit = sizeof settings.text_pool < longest ? sizeof settings.text_pool : longest;
+    printf("     text pool: %u bytes; every text at its longest needs %u\n", (unsigned)sizeof settings.text_pool,
+           (unsigned)longest);
+
+    CHECK_CASE("texts that fill the pool (or every text at its longest) are kept whole");
+    CHECK_INT(text_lengths(limit, len), limit);
+    size_t n = texts_file(len, json, sizeof json);
+    CHECK(n < sizeof json - 1);
+    CHECK_INT(stsm_settings_parse(json, n, &settings, why, why_len), STSM_OK);
+    CHECK_INT(settings.text_used, limit);
+    for (size_t i = 0; i < TEXT_KEYS; i++) {
+        char expect[STSM_SETTINGS_TEXT_MAX + 1];
+        if (key_used(i)) {
+            CHECK_CASE(text_keys[i].path);
+            CHECK_STR(key_field(i), key_text(i, len[i], expect));
+        }
+    }
+    if (sizeof settings.text_pool >= longest) {
+        CHECK_CASE("the default pool is every text at its longest, exactly");
+        CHECK_INT(sizeof settings.text_pool, longest);
+        return;
+    }
+    CHECK_CASE("texts one byte over the pool: refused at the last, naming the pool");
+    CHECK_INT(text_lengths(limit + 1, len), limit + 1);
+    n = texts_file(len, json, sizeof json);
+    CHECK_INT(stsm_settings_parse(json, n, &settings, why, why_len), STSM_ERR_ARGUMENT);
+    char expect[160];
+    snprintf(expect, sizeof expect, "/outbox/store_file: settings texts (STSM_SETTINGS_TEXT_POOL) full: "
+             "the file's texts need more than %u bytes", (unsigned)sizeof settings.text_pool);
+    CHECK_STR(why, expect);
+    CHECK(no_texts());
+}
+
+/* Writers other than the parser: stsm_settings_set_text(). */
+static void check_set_text(char *why, size_t why_len)
+{
+    CHECK_CASE("set_text: a text copied into the pool");
+    CHECK_INT(parse("{}", why, why_len), STSM_OK);
+    CHECK(no_texts());
+    char text[] = "relay.example.net";
+    CHECK_INT(stsm_settings_set_text(&settings, &settings.delivery.relay_host, text), STSM_OK);
+    text[0] = 'X';   /* the caller's buffer is not kept */
+    CHECK_STR(settings.delivery.relay_host, "relay.example.net");
+    CHECK(settings.delivery.relay_host == settings.text_pool);
+    CHECK_INT(settings.text_used, sizeof text);
+    CHECK_INT(stsm_settings_set_text(&settings, &settings.mail.to[1], ""), STSM_OK);
+    CHECK_INT(settings.text_used, sizeof text);   /* "" takes no pool bytes */
+
+    CHECK_CASE("set_text: a member of another struct is refused");
+    const char *elsewhere = "kept";
+    CHECK_INT(stsm_settings_set_text(&settings, &elsewhere, "x"), STSM_ERR_ARGUMENT);
+    CHECK_STR(elsewhere, "kept");
+
+    CHECK_CASE("set_text: a full pool refuses, the member unchanged");
+    static char fill[2 * STSM_SETTINGS_TEXT_MAX];
+    memset(fill, 'f', STSM_SETTINGS_TEXT_MAX);   /* 254 bytes and the NUL: 255 of the pool */
+    while (sizeof settings.text_pool - settings.text_used > 255 + 2) {
+        CHECK_INT(stsm_settings_set_text(&settings, &settings.mail.from_name, fill), STSM_OK);
+    }
+    size_t left = sizeof settings.text_pool - settings.text_used;   /* 3..257 */
+    const char *before = settings.mail.from_name;
+    memset(fill, 'f', left);
+    fill[left] = '\0';   /* one byte more than is left, with its NUL */
+    CHECK_INT(stsm_settings_set_text(&settings, &settings.mail.from_name, fill), STSM_ERR_CAPACITY);
+    CHECK(settings.mail.from_name == before);
+    fill[left - 1] = '\0';   /* exactly what is left */
+    CHECK_INT(stsm_settings_set_text(&settings, &settings.mail.from_name, fill), STSM_OK);
+    CHECK_INT(settings.text_used, sizeof settings.text_pool);
+    CHECK_INT(strlen(settings.mail.from_name), left - 1);
+
+    CHECK_CASE("clear: the pool wiped, every text \"\"");
+    stsm_settings_clear(&settings);
+    CHECK(no_texts());
+    CHECK(memchr(settings.text_pool, 'f', sizeof settings.text_pool) == NULL);
+}
+
 int main(void)
 {
     char why[300];
@@ -316,9 +525,12 @@ int main(void)
     snprintf(needle, sizeof needle, "Zq7-%s-Kx", "wipe-me");
     CHECK_INT(parse(secret_json, why, sizeof why), STSM_OK);
     CHECK_STR(settings.delivery.relay_password, needle);
-    CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 1);   /* the settings struct */
-    memset(&settings, 0, sizeof settings);
+    CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 1);   /* the settings' text pool */
+    CHECK(settings.delivery.relay_password >= settings.text_pool &&
+          settings.delivery.relay_password < settings.text_pool + sizeof settings.text_pool);
+    stsm_settings_clear(&settings);
     CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 0);   /* and nothing else */
+    CHECK_STR(settings.delivery.relay_password, "");
     CHECK_CASE("nor after a refused file");
     static const char refused_json[] = "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": "
                                        "{\"user\": \"u\", \"password\": \"Zq7-wipe-me-Kx\"}}}, \"x\": 1}";
@@ -339,7 +551,7 @@ int main(void)
     CHECK_STR(settings.delivery.relay_password, needle);
     CHECK(lent[0] == 0);                                 /* allocated there, then wiped */
     CHECK(lent[sizeof lent - 1] == 0xA5);                /* and nothing past what it used */
-    memset(&settings, 0, sizeof settings);
+    stsm_settings_clear(&settings);
     CHECK_INT(copies_in_static_memory(needle, strlen(needle)), 0);
     CHECK_CASE("lending ends with NULL: the own arena again");
     stsm_settings_lend_arena(NULL, 0);
@@ -347,6 +559,9 @@ int main(void)
     memset(lent, 0xA5, sizeof lent);
     CHECK_INT(parse("{\"network\": {\"interface\": \"tap1\"}}", why, sizeof why), STSM_OK);
     CHECK(lent[0] == 0xA5);
+
+    check_text_pool(why, sizeof why);
+    check_set_text(why, sizeof why);
 
     return stsm_check_summary("test_settings");
 }

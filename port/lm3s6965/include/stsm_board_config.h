@@ -99,6 +99,15 @@
 #ifndef STSM_SETTINGS_PATH_MAX
 #define STSM_SETTINGS_PATH_MAX 32
 #endif
+/* The settings' texts in 1020 bytes, four at their longest (255 with the NUL) in any mix:
+ * a relay with AUTH, the EHLO name, the sender and two recipients of usual lengths take a
+ * few hundred. Every text at its longest would take 2220, more than the 2 KiB settings
+ * area lets a file carry (1911: the eight texts of 254 characters that fit it, with their
+ * keys). A file whose texts need more is refused, naming the pool
+ * (STSM_SETTINGS_TEXT_POOL) and the first text that did not fit. */
+#ifndef STSM_SETTINGS_TEXT_POOL
+#define STSM_SETTINGS_TEXT_POOL (4 * (STSM_SETTINGS_TEXT_MAX + 1))
+#endif
 /* Two recipients an alert (a settings file with more is refused, naming this): each one
  * costs RAM in the outbox text, the delivery's results and the SMTP flight. */
 #ifndef STSM_SMTP_MAX_RCPT

@@ -68,6 +68,17 @@
 #ifndef STSM_SETTINGS_ARENA_SIZE
 #define STSM_SETTINGS_ARENA_SIZE 8
 #endif
+/* The settings' texts in 2040 bytes, eight at their longest (255 with the NUL) in any mix:
+ * the relay with AUTH and its policy domain, the EHLO name, the sender and its display
+ * name all at their longest take 1595, leaving 445 for the recipients (eight of 54
+ * characters; an alert's are a few of 20-40). Every text at its longest would take 4254
+ * (this board's 28 KiB settings area holds such a file): 2214 bytes more, for file paths
+ * the device does not use (/tls/trust_store, /mta_sts/cache_file, /outbox/store_file:
+ * 603) and eight recipients of 254 characters. A file whose texts need more is refused,
+ * naming the pool (STSM_SETTINGS_TEXT_POOL) and the first text that did not fit. */
+#ifndef STSM_SETTINGS_TEXT_POOL
+#define STSM_SETTINGS_TEXT_POOL (8 * (STSM_SETTINGS_TEXT_MAX + 1))
+#endif
 
 /* DNS answers cached in 1 KiB of RAM: four to eight answers of 100-250 bytes, enough for
  * the domain an appliance alerts (its MX, the MX host's address, the _mta-sts TXT and the
