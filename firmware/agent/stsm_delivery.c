@@ -852,6 +852,12 @@ static void on_conn(void *arg, enum stsm_conn_event event, stsm_status_t status)
         }
         return;
     case STSM_CONN_FAILED:
+        if (status == STSM_ERR_NO_MEMORY) {
+            /* A connection fails so only when the TLS arena ran out in its handshake
+             * (stsm_conn.h): said by name, no_memory alone does not say which memory. */
+            say(d, "%s: TLS arena (STSM_TLS_ARENA_SIZE, %lu bytes) exhausted during the handshake", d->server_name,
+                (unsigned long)STSM_TLS_ARENA_SIZE);
+        }
         if (!in_session(d)) {
             connection_failed(d, status);
         } else if (d->transport->is_tls(CONN(d)) || status == STSM_ERR_PEER_CLOSED ||

@@ -243,6 +243,11 @@ static const struct step verify_untrusted[] = {
     { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
     GREETING_TO_STARTTLS, { FAILED, NULL, STSM_ERR_TLS_UNTRUSTED, false }, { END, NULL, 0, false },
 };
+/* 12a'. The TLS arena ran out during the handshake: deferred as no_memory, the arena named. */
+static const struct step verify_arena_exhausted[] = {
+    { NO_POLICY, NULL, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
+    GREETING_TO_STARTTLS, { FAILED, NULL, STSM_ERR_NO_MEMORY, false }, { END, NULL, 0, false },
+};
 /* 12b. Enforce policy, a certificate for another name: deferred (verifying handshake). */
 static const struct step enforce_name_mismatch[] = {
     { POLICY, ENFORCE_VICTIM, 0, false }, { ROUTE, "mx.victim.example", 0, false }, { CONNECTED, NULL, 0, false },
@@ -522,6 +527,9 @@ static const struct scenario scenarios[] = {
     { .intent = "12a tls_level verify, untrusted certificate", .settings = ",\"delivery\": {\"tls_level\": \"verify\"}",
       .steps = verify_untrusted,
       .expect = { DEFERRED(STSM_ERR_TLS_UNTRUSTED), false, false, 1, 1, 0, "deferred at tls", -1 } },
+    { .intent = "12a' TLS arena exhausted in the handshake: no_memory, the arena named",
+      .settings = ",\"delivery\": {\"tls_level\": \"verify\"}", .steps = verify_arena_exhausted,
+      .expect = { DEFERRED(STSM_ERR_NO_MEMORY), false, false, 1, 1, 0, "TLS arena (STSM_TLS_ARENA_SIZE, ", -1 } },
     { .intent = "12b enforce policy, certificate name mismatch", .settings = "", .steps = enforce_name_mismatch,
       .expect = { DEFERRED(STSM_ERR_TLS_NAME_MISMATCH), false, false, 1, 1, 0, NULL, -1 } },
     { .intent = "12c tls_level encrypt, handshake fails: no plaintext retry",
