@@ -696,40 +696,46 @@ static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct sts
  * may take (RFC 5321 section 4.5.3.2: greeting, MAIL and RCPT 5 minutes, EHLO, STARTTLS
  * and AUTH timed alike; a pipelined flight as its first command, MAIL; BDAT's reply as
  * the end of the data's) and its reply
- * handler. States that await the caller take any reply as a protocol error. */
+ * handler. States that await the caller take any reply as a protocol error. The names
+ * are a table of their own, read only by stsm_smtp_state_name(): an image that never calls
+ * it (the boards) links without them. */
+#define STATE_ROWS(X) \
+    X(AWAIT_GREETING, "await_greeting", GREETING, 5, on_greeting) \
+    X(AWAIT_EHLO, "await_ehlo", EHLO, 5, on_ehlo) \
+    X(AWAIT_HELO, "await_helo", EHLO, 5, on_helo) \
+    X(AWAIT_STARTTLS, "await_starttls", STARTTLS, 5, on_starttls) \
+    X(AWAIT_TLS, "await_tls", TLS, 5, on_unexpected) \
+    X(AWAIT_PLAIN_RESULT, "await_plain_result", AUTH, 5, on_auth_result) \
+    X(AWAIT_LOGIN_USER_PROMPT, "await_login_user_prompt", AUTH, 5, on_login_user_prompt) \
+    X(AWAIT_LOGIN_SECRET_PROMPT, "await_login_secret_prompt", AUTH, 5, on_login_secret_prompt) \
+    X(AWAIT_LOGIN_RESULT, "await_login_result", AUTH, 5, on_auth_result) \
+    X(AWAIT_RELEASE, "await_release", MAIL, 5, on_unexpected) \
+    X(AWAIT_MAIL, "await_mail", MAIL, 5, on_mail) \
+    X(AWAIT_RCPT, "await_rcpt", RCPT, 5, on_rcpt) \
+    X(AWAIT_DATA, "await_data", DATA, 2, on_data) \
+    X(AWAIT_FLIGHT_MAIL, "await_flight_mail", MAIL, 5, on_flight_mail) \
+    X(AWAIT_FLIGHT_RCPT, "await_flight_rcpt", RCPT, 5, on_flight_rcpt) \
+    X(AWAIT_FLIGHT_DATA, "await_flight_data", DATA, 5, on_data) \
+    X(AWAIT_MESSAGE, "await_message", DATA, 3, on_unexpected) \
+    X(AWAIT_MESSAGE_REPLY, "await_message_reply", DATA, 10, on_message_reply) \
+    X(AWAIT_CHUNK_REPLY, "await_chunk_reply", DATA, 10, on_chunk_reply) \
+    X(AWAIT_EMPTY_DATA_END, "await_empty_data_end", DATA, 2, on_empty_data_end) \
+    X(AWAIT_NEXT, "await_next", MAIL, 5, on_unexpected) \
+    X(AWAIT_RSET, "await_rset", MAIL, 5, on_rset) \
+    X(FINISHED, "finished", QUIT, 5, on_unexpected)
+
 #define ROW(state, name, stage, minutes, on_reply) \
-    [STSM_SMTP_##state] = { name, on_reply, STSM_SMTP_STAGE_##stage, minutes }
+    [STSM_SMTP_##state] = { on_reply, STSM_SMTP_STAGE_##stage, minutes },
 static const struct state_row {
-    const char *name;
     reply_handler on_reply;
     uint8_t stage;             /* enum stsm_smtp_stage; bytes keep the table small on the MCU */
     uint8_t timeout_minutes;
-} states[STSM_SMTP_STATE_COUNT] = {
-    ROW(AWAIT_GREETING, "await_greeting", GREETING, 5, on_greeting),
-    ROW(AWAIT_EHLO, "await_ehlo", EHLO, 5, on_ehlo),
-    ROW(AWAIT_HELO, "await_helo", EHLO, 5, on_helo),
-    ROW(AWAIT_STARTTLS, "await_starttls", STARTTLS, 5, on_starttls),
-    ROW(AWAIT_TLS, "await_tls", TLS, 5, on_unexpected),
-    ROW(AWAIT_PLAIN_RESULT, "await_plain_result", AUTH, 5, on_auth_result),
-    ROW(AWAIT_LOGIN_USER_PROMPT, "await_login_user_prompt", AUTH, 5, on_login_user_prompt),
-    ROW(AWAIT_LOGIN_SECRET_PROMPT, "await_login_secret_prompt", AUTH, 5, on_login_secret_prompt),
-    ROW(AWAIT_LOGIN_RESULT, "await_login_result", AUTH, 5, on_auth_result),
-    ROW(AWAIT_RELEASE, "await_release", MAIL, 5, on_unexpected),
-    ROW(AWAIT_MAIL, "await_mail", MAIL, 5, on_mail),
-    ROW(AWAIT_RCPT, "await_rcpt", RCPT, 5, on_rcpt),
-    ROW(AWAIT_DATA, "await_data", DATA, 2, on_data),
-    ROW(AWAIT_FLIGHT_MAIL, "await_flight_mail", MAIL, 5, on_flight_mail),
-    ROW(AWAIT_FLIGHT_RCPT, "await_flight_rcpt", RCPT, 5, on_flight_rcpt),
-    ROW(AWAIT_FLIGHT_DATA, "await_flight_data", DATA, 5, on_data),
-    ROW(AWAIT_MESSAGE, "await_message", DATA, 3, on_unexpected),
-    ROW(AWAIT_MESSAGE_REPLY, "await_message_reply", DATA, 10, on_message_reply),
-    ROW(AWAIT_CHUNK_REPLY, "await_chunk_reply", DATA, 10, on_chunk_reply),
-    ROW(AWAIT_EMPTY_DATA_END, "await_empty_data_end", DATA, 2, on_empty_data_end),
-    ROW(AWAIT_NEXT, "await_next", MAIL, 5, on_unexpected),
-    ROW(AWAIT_RSET, "await_rset", MAIL, 5, on_rset),
-    ROW(FINISHED, "finished", QUIT, 5, on_unexpected),
-};
+} states[STSM_SMTP_STATE_COUNT] = { STATE_ROWS(ROW) };
 #undef ROW
+#define NAME(state, name, stage, minutes, on_reply) [STSM_SMTP_##state] = name,
+/* Arrays, not pointers to literals: literals share one string section, which stays. */
+static const char state_names[STSM_SMTP_STATE_COUNT][sizeof "await_login_secret_prompt"] = { STATE_ROWS(NAME) };
+#undef NAME
 
 static enum stsm_smtp_stage stage_of(enum stsm_smtp_state state)
 {
@@ -1031,8 +1037,8 @@ enum stsm_smtp_state stsm_smtp_state(const struct stsm_smtp *s)
 
 const char *stsm_smtp_state_name(enum stsm_smtp_state state)
 {
-    const char *name = (unsigned)state < STSM_SMTP_STATE_COUNT ? states[state].name : NULL;
-    return name != NULL ? name : "unknown";
+    const char *name = (unsigned)state < STSM_SMTP_STATE_COUNT ? state_names[state] : "";
+    return name[0] != '\0' ? name : "unknown";
 }
 
 bool stsm_smtp_state_handled(enum stsm_smtp_state state)
