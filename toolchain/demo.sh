@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job, end to end, from a fresh Debian 12 machine (as root): install and build,
 # start the lab, run the host simulation against the lab's real servers through lwIP on a
-# TAP device, boot the Cortex-M firmware under QEMU on both boards, show what happened, stop the lab.
+# TAP device, boot the Cortex-M firmware under QEMU on both boards, show what happened,
+# stop the lab.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -128,50 +129,40 @@ done
 [ -n "$stored" ]
 echo "-- stored by Postfix as $stored"
 
+# Boots BOARD's image in QEMU on the lab's TAP with settings whose From name is NAME,
+# prints its console (texts for people are ids on the boards, flash being scarce: the host
+# decodes them) and the message Postfix stored.
+boot_board() {
+  local board=$1 name=$2 elf=build/$1/firmware/app/stsmail-fw.elf rc=0 stored=""
+  printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "%s", "to": ["ops@example.test"]}}' \
+    "$name" > "$state/$board-settings.json"
+  ip netns exec "$LAB_NS" toolchain/qemu-board.sh --board "$board" --nic "$LAB_TAP_QEMU" --timeout 120 \
+    --settings "$state/$board-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
+    "$elf" > "$state/$board.console" || rc=$?
+  "$stsmail" decode-log --elf "$elf" "$state/$board.console"
+  echo "-- QEMU exit status $rc (the firmware's return from main, through semihosting)"
+  [ $rc -eq 0 ]
+  for i in $(seq 50); do
+    stored=$(grep -l "$name" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1) || true
+    [ -n "$stored" ] && break
+    sleep 0.1
+  done
+  [ -n "$stored" ]
+  echo "-- the alert, stored by Postfix as $stored:"
+  cat "$stored"
+  arm-none-eabi-size "$elf"
+}
+
+head -c 64 /dev/urandom > "$state/fw-seed.bin"
 echo
 echo "== firmware: stsmail on QEMU mps2-an385, its LAN9118 on the lab's $LAB_TAP_QEMU"
 echo "   (settings, a fresh entropy seed and the lab's trust store provisioned the way a"
 echo "   factory would flash them); it sends an alert to the enforce MTA-STS domain example.test"
-head -c 64 /dev/urandom > "$state/fw-seed.bin"
-printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "Firmware demo", "to": ["ops@example.test"]}}' \
-  > "$state/fw-settings.json"
-rc=0
-ip netns exec "$LAB_NS" toolchain/qemu-mps2.sh --nic "$LAB_TAP_QEMU" --timeout 120 \
-  --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
-  build/mps2-an385/firmware/app/stsmail-fw.elf > "$state/mps2.console" || rc=$?
-# The firmware writes its texts for people as ids (flash is scarce); the host decodes them.
-"$stsmail" decode-log --elf build/mps2-an385/firmware/app/stsmail-fw.elf "$state/mps2.console"
-echo "-- QEMU exit status $rc (the firmware's return from main, through semihosting)"
-[ $rc -eq 0 ]
-for i in $(seq 50); do
-  stored=$(grep -l "Firmware demo" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1)
-  [ -n "$stored" ] && break
-  sleep 0.1
-done
-echo "-- the firmware's alert, stored by Postfix as $stored:"
-cat "$stored"
-arm-none-eabi-size build/mps2-an385/firmware/app/stsmail-fw.elf
-
+boot_board mps2-an385 "Firmware demo"
 echo
 echo "== firmware: the same app on QEMU lm3s6965evb (TI Stellaris LM3S6965: 256 KiB flash, 64 KiB"
 echo "   SRAM, its own Ethernet controller on $LAB_TAP_QEMU; TLS 1.2 only on this board)"
-printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "Small board demo", "to": ["ops@example.test"]}}' \
-  > "$state/lm3s-settings.json"
-rc=0
-ip netns exec "$LAB_NS" toolchain/qemu-lm3s.sh --nic "$LAB_TAP_QEMU" --timeout 120 \
-  --settings "$state/lm3s-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
-  build/lm3s6965evb/firmware/app/stsmail-fw.elf > "$state/lm3s.console" || rc=$?
-"$stsmail" decode-log --elf build/lm3s6965evb/firmware/app/stsmail-fw.elf "$state/lm3s.console"
-echo "-- QEMU exit status $rc"
-[ $rc -eq 0 ]
-for i in $(seq 50); do
-  stored=$(grep -l "Small board demo" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1)
-  [ -n "$stored" ] && break
-  sleep 0.1
-done
-echo "-- the small board's alert, stored by Postfix as $stored:"
-cat "$stored"
-arm-none-eabi-size build/lm3s6965evb/firmware/app/stsmail-fw.elf
+boot_board lm3s6965evb "Small board demo"
 
 echo
 echo "== stopping the lab"
