@@ -201,6 +201,8 @@ int stsm_mcu_tls_up(struct stsm_tls *tls)
 
 void stsm_mcu_report_footprint(void)
 {
+    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
+                    (unsigned)STSM_TLS_ARENA_SIZE);
     stsm_mcu_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
     /* Each pool's peak and failed allocations: a pool that ran out must show (the QEMU
      * tests fail on any lwip_errors). */

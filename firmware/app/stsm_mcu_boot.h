@@ -44,7 +44,7 @@ void stsm_mcu_say(stsm_text_fmt_t fmt, ...);
 void stsm_mcu_poll(void);
 
 /** Prints the run-time half of the footprint (tests/bench/footprint.sh and
- *  tests/qemu/footprint_check.sh read these lines): lwIP's heap and each pool, their peaks
+ *  tests/qemu/footprint_check.sh read these lines): the TLS arena's peak, lwIP's heap and each pool, their peaks
  *  and failed allocations (lwip_errors), the settings parse's cJSON arena, the painted
  *  stack's high-water mark and its reserve. */
 void stsm_mcu_report_footprint(void);

@@ -172,8 +172,6 @@ int main(void)
     if (rc == 0) {
         rc = count_boot();
     }
-    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
-                    (unsigned)STSM_TLS_ARENA_SIZE);
     stsm_mcu_report_footprint();
     return rc;
 }

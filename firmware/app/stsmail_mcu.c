@@ -165,15 +165,6 @@ static int run_agent(void)
     return c->failed > 0 ? STSM_MCU_EXIT_UNAVAILABLE : c->queued > 0 ? STSM_MCU_EXIT_TEMPFAIL : 0;
 }
 
-/* The run-time half of the footprint (tests/bench/footprint.sh reads these lines): how
- * much of each statically sized pool the run actually needed. */
-static void report_footprint(void)
-{
-    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
-                    (unsigned)STSM_TLS_ARENA_SIZE);
-    stsm_mcu_report_footprint();
-}
-
 int main(void)
 {
     int rc = stsm_mcu_boot(&settings);
@@ -193,6 +184,6 @@ int main(void)
             rc = run_agent();
         }
     }
-    report_footprint();
+    stsm_mcu_report_footprint();
     return rc;
 }
