@@ -1459,6 +1459,9 @@ static void transactions(bool bytewise)
     "C:MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@example.test>\r\nRCPT TO:<dev@example.test>\r\n" \
     "BDAT 59 LAST\r\n" BODY_IN_CHUNK
 #define CHUNK_FLIGHT_2 "C:MAIL FROM:<other@printer.example>\r\nRCPT TO:<b@example.test>\r\nBDAT 59 LAST\r\n" BODY_IN_CHUNK
+/* After a refused first transaction: RSET, the second flight, `replies` to it, the end. */
+#define CHUNK_RSET_SECOND(replies) \
+    "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, replies, "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL
 
 /* With CHUNKING and PIPELINING, MAIL, the RCPTs, "BDAT n LAST" and the message go in one
  * flight: no 354 is waited for, so a message takes one round trip. Each fails on the code
@@ -1498,8 +1501,7 @@ static void chunking(bool bytewise)
      * read as such (not a verdict on anyone), RSET comes before the next transaction. */
     static const char *const all_refused[] = {
         CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:250 ok\r\n550 no\r\n450 later\r\n554 5.5.1 no valid recipients\r\n",
-        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, "S:250 ok\r\n250 ok\r\n250 queued\r\n",
-        "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+        CHUNK_RSET_SECOND("S:250 ok\r\n250 ok\r\n250 queued\r\n"),
     };
     run("CHUNKING: every RCPT refused, BDAT refused: RSET, the next one delivered", &p, all_refused, bytewise);
     CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
@@ -1511,8 +1513,7 @@ static void chunking(bool bytewise)
     /* A refused MAIL in the flight: the RCPT and BDAT replies are read, RSET follows. */
     static const char *const mail_refused[] = {
         CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:550 sender refused\r\n503 no MAIL\r\n503 no MAIL\r\n503 no MAIL\r\n",
-        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, "S:250 ok\r\n250 ok\r\n250 queued\r\n",
-        "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+        CHUNK_RSET_SECOND("S:250 ok\r\n250 ok\r\n250 queued\r\n"),
     };
     run("CHUNKING: MAIL refused in the flight", &p, mail_refused, bytewise);
     CHECK_INT(first_outcome[0], STSM_SMTP_FAILED);
@@ -1522,8 +1523,7 @@ static void chunking(bool bytewise)
     /* BDAT's 4xx is every accepted recipient's, and so is its 5xx. */
     static const char *const refused[] = {
         CHUNK_EHLO, "CHUNK", CHUNK_FLIGHT_1, "S:250 ok\r\n250 ok\r\n250 ok\r\n452 4.3.1 out of space\r\n",
-        "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2,
-        "S:250 ok\r\n250 ok\r\n554 5.6.0 content refused\r\n", "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL,
+        CHUNK_RSET_SECOND("S:250 ok\r\n250 ok\r\n554 5.6.0 content refused\r\n"),
     };
     run("CHUNKING: BDAT refused with 4xx, then with 5xx", &p, refused, bytewise);
     CHECK_INT(first_outcome[0], STSM_SMTP_DEFERRED);
