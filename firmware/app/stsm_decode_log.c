@@ -283,7 +283,6 @@ stsm_status_t stsm_decode_log_read_elf(const char *path, char *table, size_t cap
         return STSM_ERR_IO;
     }
     unsigned char eh[64];
-    stsm_status_t st = STSM_ERR_CORRUPT;
     if (!read_at(f, 0, eh, 52) || memcmp(eh, "\177ELF", 4) != 0 || (eh[4] != 1 && eh[4] != 2) || eh[5] != 1) {
         fclose(f);
         return STSM_ERR_CORRUPT;
@@ -298,14 +297,13 @@ stsm_status_t stsm_decode_log_read_elf(const char *path, char *table, size_t cap
     size_t shnum = (size_t)le(eh + (is64 ? 60 : 48), 2);
     size_t shstrndx = (size_t)le(eh + (is64 ? 62 : 50), 2);
     unsigned char sh[64];
-    uint64_t names_off = 0;
     if (shentsize < (is64 ? 64u : 40u) || shstrndx >= shnum ||
         !read_at(f, shoff + shstrndx * shentsize, sh, is64 ? 64 : 40)) {
         fclose(f);
         return STSM_ERR_CORRUPT;
     }
-    names_off = is64 ? le(sh + 24, 8) : le(sh + 16, 4);
-    st = STSM_ERR_NOT_FOUND;
+    uint64_t names_off = is64 ? le(sh + 24, 8) : le(sh + 16, 4);
+    stsm_status_t st = STSM_ERR_NOT_FOUND;
     for (size_t i = 0; i < shnum && st == STSM_ERR_NOT_FOUND; i++) {
         char name[sizeof "stsm_text"];
         if (!read_at(f, shoff + i * shentsize, sh, is64 ? 64 : 40)) {
