@@ -37,7 +37,7 @@ static struct stsm_resolver_stats stats;
 static void resolver_timeout(void *arg);
 static void resend_try(void *arg);
 static void serve_cached(void *arg);
-static void next_try(struct stsm_resolver_query *rq);
+static void cache_sweep(void *arg);
 static void udp_on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
                         u16_t port);
 static void tcp_deadline(void *arg);
@@ -78,16 +78,14 @@ static void release(struct stsm_resolver_query *rq)
     rq->active = false;
 }
 
-/* Drops what has expired, hourly while anything is held, so that no entry outlives the
- * wrap of sys_now() (stsm_dns_cache.h). */
-static void cache_sweep(void *arg);
-
 static void arm_cache_sweep(void)
 {
     cache_sweep_armed = true;
     sys_timeout(STSM_DNS_CACHE_TTL_MAX_S * 1000u, cache_sweep, NULL);
 }
 
+/* Drops what has expired, hourly while anything is held, so that no entry outlives the
+ * wrap of sys_now() (stsm_dns_cache.h). */
 static void cache_sweep(void *arg)
 {
     (void)arg;
