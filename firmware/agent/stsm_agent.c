@@ -260,7 +260,8 @@ static const char *stored_body(void *ctx, size_t *len)
     return stsm_outbox_body(slot->outbox, slot->id, &body, len) == STSM_OK ? body : NULL;
 }
 
-/* Takes `n` bytes of the batch's text for a copy of `str`; NULL when they are not left. */
+/* A copy of `str` in the batch's text, after the `*used` bytes the message took there
+ * already (counted in); NULL when it does not fit. */
 static const char *keep_text(struct stsm_agent *a, const char *str, size_t *used)
 {
     size_t n = strlen(str) + 1;
@@ -268,7 +269,7 @@ static const char *keep_text(struct stsm_agent *a, const char *str, size_t *used
         return NULL;
     }
     char *copy = a->text + a->text_used + *used;
-    memmove(copy, str, n);
+    memcpy(copy, str, n);
     *used += n;
     return copy;
 }
