@@ -57,14 +57,6 @@ static struct part device_part, cache_part, outbox_part;
 static uint32_t mirror_fd = NO_FILE;
 static bool mirror_tried;
 
-static uint32_t semihost(uint32_t op, void *block)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register void *r1 __asm__("r1") = block;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
 static size_t store_size(void)
 {
     return (size_t)(uintptr_t)__provision_store_size;
@@ -74,7 +66,7 @@ static bool file_write(size_t at, const void *data, size_t len)
 {
     uint32_t seek[2] = { mirror_fd, (uint32_t)at };
     uint32_t write[3] = { mirror_fd, (uint32_t)(uintptr_t)data, (uint32_t)len };
-    return semihost(SYS_SEEK, seek) == 0 && semihost(SYS_WRITE, write) == 0;
+    return stsm_mcu_semihost(SYS_SEEK, seek) == 0 && stsm_mcu_semihost(SYS_WRITE, write) == 0;
 }
 
 /* What the controller would have done: the flash at `at` now holds the file's bytes. */
@@ -82,7 +74,7 @@ static bool file_read_back(size_t at, size_t len)
 {
     uint32_t seek[2] = { mirror_fd, (uint32_t)at };
     uint32_t read[3] = { mirror_fd, (uint32_t)(uintptr_t)(__provision_store + at), (uint32_t)len };
-    return semihost(SYS_SEEK, seek) == 0 && semihost(SYS_READ, read) == 0;
+    return stsm_mcu_semihost(SYS_SEEK, seek) == 0 && stsm_mcu_semihost(SYS_READ, read) == 0;
 }
 
 /* Opens the mirror named by the command line "IMAGE STORE-FILE" (qemu-lm3s.sh passes
@@ -95,7 +87,7 @@ static bool open_mirror(void)
     mirror_tried = true;
     char cmdline[160] = "";
     uint32_t args[2] = { (uint32_t)(uintptr_t)cmdline, sizeof cmdline - 1 };
-    if (semihost(SYS_GET_CMDLINE, args) != 0) {
+    if (stsm_mcu_semihost(SYS_GET_CMDLINE, args) != 0) {
         return false;
     }
     const char *path = strchr(cmdline, ' ');
@@ -104,12 +96,12 @@ static bool open_mirror(void)
     }
     path++;
     uint32_t open_rw[3] = { (uint32_t)(uintptr_t)path, OPEN_MODE_RPB, (uint32_t)strlen(path) };
-    mirror_fd = semihost(SYS_OPEN, open_rw);
+    mirror_fd = stsm_mcu_semihost(SYS_OPEN, open_rw);
     if (mirror_fd != NO_FILE) {
         return true;
     }
     uint32_t create[3] = { (uint32_t)(uintptr_t)path, OPEN_MODE_WPB, (uint32_t)strlen(path) };
-    mirror_fd = semihost(SYS_OPEN, create);
+    mirror_fd = stsm_mcu_semihost(SYS_OPEN, create);
     if (mirror_fd != NO_FILE && !file_write(0, __provision_store, store_size())) {
         mirror_fd = NO_FILE;
     }

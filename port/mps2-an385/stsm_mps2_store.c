@@ -39,14 +39,6 @@ static struct part device_part, cache_part, outbox_part;
 static char mirror_path[128];
 static bool mirror_known;
 
-static uint32_t semihost(uint32_t op, void *block)
-{
-    register uint32_t r0 __asm__("r0") = op;
-    register void *r1 __asm__("r1") = block;
-    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
-    return r0;
-}
-
 /* The command line is "IMAGE [STORE-FILE]" (qemu-mps2.sh passes it). */
 static void find_mirror(void)
 {
@@ -56,7 +48,7 @@ static void find_mirror(void)
     mirror_known = true;
     char cmdline[160] = "";
     uint32_t args[2] = { (uint32_t)(uintptr_t)cmdline, sizeof cmdline - 1 };
-    if (semihost(SYS_GET_CMDLINE, args) == 0) {
+    if (stsm_mcu_semihost(SYS_GET_CMDLINE, args) == 0) {
         const char *space = strchr(cmdline, ' ');
         if (space != NULL && strlen(space + 1) < sizeof mirror_path) {
             strcpy(mirror_path, space + 1);
@@ -71,15 +63,15 @@ static bool mirror(void)
         return true;   /* no file: the store lasts until QEMU exits */
     }
     uint32_t open_args[3] = { (uint32_t)(uintptr_t)mirror_path, OPEN_MODE_WB, (uint32_t)strlen(mirror_path) };
-    uint32_t fd = semihost(SYS_OPEN, open_args);
+    uint32_t fd = stsm_mcu_semihost(SYS_OPEN, open_args);
     if (fd == 0xFFFFFFFFu) {
         return false;
     }
     uint32_t write_args[3] = { fd, (uint32_t)(uintptr_t)__provision_store,
                                (uint32_t)(uintptr_t)__provision_store_size };
-    uint32_t not_written = semihost(SYS_WRITE, write_args);
+    uint32_t not_written = stsm_mcu_semihost(SYS_WRITE, write_args);
     uint32_t close_args[1] = { fd };
-    semihost(SYS_CLOSE, close_args);
+    stsm_mcu_semihost(SYS_CLOSE, close_args);
     return not_written == 0;
 }
 

@@ -86,6 +86,20 @@ void stsm_mcu_diagf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void stsm_mcu_assert_failed(const char *what, const char *file, int line) __attribute__((noreturn));
 
 /**
+ * One Arm semihosting call (BKPT 0xAB): `op` in r0, `block` (the call's argument block, or
+ * NULL) in r1; returns r0. Only under QEMU or a debugger: on bare hardware the BKPT faults.
+ * The boards' stores use it to mirror the flash store into a host file (inline: a call
+ * costs more flash than the trap).
+ */
+static inline uint32_t stsm_mcu_semihost(uint32_t op, void *block)
+{
+    register uint32_t r0 __asm__("r0") = op;
+    register void *r1 __asm__("r1") = block;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+/**
  * Ends the program with `status` through Arm semihosting (SYS_EXIT_EXTENDED), which QEMU
  * turns into its own exit status. On hardware without a debugger attached the BKPT
  * would fault, so a product build parks the core instead.
