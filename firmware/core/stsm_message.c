@@ -65,39 +65,40 @@ static bool plain_address(const char *a)
  * section 4.5.3.1: a local part of at least one character, a domain of non-empty labels
  * of at most 63 octets and at most 253 octets in all (255 in the RFC, less the dot and
  * the root's empty label). A server would refuse what fails here; refusing it first gives
- * the user the reason at once instead of a bounce, or an alert delivered nowhere. */
-static const char *address_problem(const char *a)
+ * the user the reason at once instead of a bounce, or an alert delivered nowhere. A fixed
+ * text (an id on the boards), read into the refusal with %s. */
+static stsm_text_fixed_t address_problem(const char *a)
 {
     const char *at = strchr(a, '@');
     const char *domain = at + 1;
     if (at == a) {
-        return "has an empty local part";
+        return STSM_TEXT_FIXED("has an empty local part");
     }
     if (*domain == '\0') {
-        return "has an empty domain";
+        return STSM_TEXT_FIXED("has an empty domain");
     }
     if (strchr(domain, '@') != NULL) {
-        return "has more than one '@'";
+        return STSM_TEXT_FIXED("has more than one '@'");
     }
     if (strlen(domain) > 253) {
-        return "has a domain longer than 253 characters";
+        return STSM_TEXT_FIXED("has a domain longer than 253 characters");
     }
     size_t label = 0;
     for (const char *c = domain;; c++) {
         if (*c == '.' || *c == '\0') {
             if (label == 0) {
-                return "has an empty label in its domain";
+                return STSM_TEXT_FIXED("has an empty label in its domain");
             }
             if (*c == '\0') {
                 break;
             }
             label = 0;
         } else if (++label > 63) {
-            return "has a domain label longer than 63 characters";
+            return STSM_TEXT_FIXED("has a domain label longer than 63 characters");
         }
     }
     if (strlen(a) > STSM_SMTP_ADDRESS_MAX) {
-        return "is longer than " DECIMAL(STSM_SMTP_ADDRESS_MAX) " characters";
+        return STSM_TEXT_FIXED("is longer than " DECIMAL(STSM_SMTP_ADDRESS_MAX) " characters");
     }
     return NULL;
 }
@@ -129,7 +130,7 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
         return stsm_refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
                       m->from != NULL ? m->from : "");
     }
-    const char *problem = address_problem(m->from);
+    stsm_text_fixed_t problem = address_problem(m->from);
     if (problem != NULL) {
         return stsm_refuse(why, why_len, "the sender '%.60s' %s", m->from, problem);
     }
@@ -268,13 +269,13 @@ static void putf(struct sink *s, const char *fmt, ...)
 /* RFC 5322 date-time in UTC, from days-since-epoch arithmetic (proleptic Gregorian). */
 static void put_date(struct sink *w, int64_t t)
 {
-    static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-    static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    /* Three letters a name, no table of pointers. */
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     struct stsm_civil_time c;
     stsm_time_civil(t, &c);
-    putf(w, "Date: %s, %d %s %04d %02d:%02d:%02d +0000\r\n", days[c.weekday], c.day, months[c.month - 1],
-         c.year, c.hour, c.minute, c.second);
+    putf(w, "Date: %.3s, %d %.3s %04d %02d:%02d:%02d +0000\r\n", days + 3 * c.weekday, c.day,
+         months + 3 * (c.month - 1), c.year, c.hour, c.minute, c.second);
 }
 
 /* Subject: as is when ASCII, else RFC 2047 "B" encoded words split at character

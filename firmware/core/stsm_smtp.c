@@ -1,6 +1,7 @@
 #include "stsm_smtp.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -465,29 +466,39 @@ static void auth_mechanisms(struct stsm_smtp *s, const char *m, const char *end)
     }
 }
 
+/* The extensions we use, in the order they are tried (each keyword once, NUL after each;
+ * the table keeps the names in one string, not one call a keyword). The first six only
+ * set their flag; SIZE and AUTH take a parameter. */
+static const char extension_names[] = "STARTTLS\0CHUNKING\0PIPELINING\0" "8BITMIME\0SMTPUTF8\0"
+                                      "ENHANCEDSTATUSCODES\0SIZE\0AUTH";
+static const uint8_t extension_flags[] = {
+    offsetof(struct stsm_smtp_caps, starttls),     offsetof(struct stsm_smtp_caps, chunking),
+    offsetof(struct stsm_smtp_caps, pipelining),   offsetof(struct stsm_smtp_caps, eightbitmime),
+    offsetof(struct stsm_smtp_caps, smtputf8),     offsetof(struct stsm_smtp_caps, enhanced_status),
+};
+#define EXTENSION_SIZE 6
+#define EXTENSION_AUTH 7
+_Static_assert(sizeof extension_flags == EXTENSION_SIZE, "a flag for each extension before SIZE");
+
 /* Reads one extension line of an EHLO reply (every line after the first is one keyword
  * with optional parameters). Called for each line as the framer completes it, so no
  * extension depends on how much reply text is kept. */
 static void parse_capability(struct stsm_smtp *s, const char *line, size_t len)
 {
-    const char *rest, *end = line + len;
-    if (keyword(line, len, "STARTTLS", &rest)) {
-        s->caps.starttls = true;
-    } else if (keyword(line, len, "CHUNKING", &rest)) {
-        s->caps.chunking = true;
-    } else if (keyword(line, len, "PIPELINING", &rest)) {
-        s->caps.pipelining = true;
-    } else if (keyword(line, len, "8BITMIME", &rest)) {
-        s->caps.eightbitmime = true;
-    } else if (keyword(line, len, "SMTPUTF8", &rest)) {
-        s->caps.smtputf8 = true;
-    } else if (keyword(line, len, "ENHANCEDSTATUSCODES", &rest)) {
-        s->caps.enhanced_status = true;
-    } else if (keyword(line, len, "SIZE", &rest)) {
-        s->caps.size = true;
-        s->caps.size_limit = size_parameter(rest < end && *rest == ' ' ? rest + 1 : rest, end);
-    } else if (keyword(line, len, "AUTH", &rest)) {
-        auth_mechanisms(s, rest, end);
+    const char *rest, *end = line + len, *word = extension_names;
+    for (unsigned i = 0; i <= EXTENSION_AUTH; i++, word += strlen(word) + 1) {
+        if (!keyword(line, len, word, &rest)) {
+            continue;
+        }
+        if (i < EXTENSION_SIZE) {
+            *(bool *)((char *)&s->caps + extension_flags[i]) = true;
+        } else if (i == EXTENSION_SIZE) {
+            s->caps.size = true;
+            s->caps.size_limit = size_parameter(rest < end && *rest == ' ' ? rest + 1 : rest, end);
+        } else {
+            auth_mechanisms(s, rest, end);
+        }
+        return;
     }
 }
 
@@ -724,14 +735,18 @@ static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct sts
     X(AWAIT_RSET, "await_rset", MAIL, 5, on_rset) \
     X(FINISHED, "finished", QUIT, 5, on_unexpected)
 
-#define ROW(state, name, stage, minutes, on_reply) \
-    [STSM_SMTP_##state] = { on_reply, STSM_SMTP_STAGE_##stage, minutes },
-static const struct state_row {
-    reply_handler on_reply;
-    uint8_t stage;             /* enum stsm_smtp_stage; bytes keep the table small on the MCU */
-    uint8_t timeout_minutes;
-} states[STSM_SMTP_STATE_COUNT] = { STATE_ROWS(ROW) };
-#undef ROW
+/* Two tables, not one of rows: a row of a pointer and two bytes takes eight bytes on the
+ * MCU, a pointer and one byte (the stage in its low four bits, the minutes above) five. */
+#define HANDLER(state, name, stage, minutes, on_reply) [STSM_SMTP_##state] = on_reply,
+static const reply_handler handlers[STSM_SMTP_STATE_COUNT] = { STATE_ROWS(HANDLER) };
+#undef HANDLER
+#define WAIT(state, name, stage, minutes, on_reply) \
+    [STSM_SMTP_##state] = (uint8_t)((minutes) << 4 | STSM_SMTP_STAGE_##stage),
+static const uint8_t waits[STSM_SMTP_STATE_COUNT] = { STATE_ROWS(WAIT) };
+#undef WAIT
+#define FITS(state, name, stage, minutes, on_reply) && (minutes) < 16
+_Static_assert(STSM_SMTP_STAGE_QUIT < 16 STATE_ROWS(FITS), "stages and minutes fit in four bits");
+#undef FITS
 #define NAME(state, name, stage, minutes, on_reply) [STSM_SMTP_##state] = name,
 /* Arrays, not pointers to literals: literals share one string section, which stays. */
 static const char state_names[STSM_SMTP_STATE_COUNT][sizeof "await_login_secret_prompt"] = { STATE_ROWS(NAME) };
@@ -739,7 +754,7 @@ static const char state_names[STSM_SMTP_STATE_COUNT][sizeof "await_login_secret_
 
 static enum stsm_smtp_stage stage_of(enum stsm_smtp_state state)
 {
-    return (enum stsm_smtp_stage)states[state].stage;
+    return (enum stsm_smtp_stage)(waits[state] & 0xFu);
 }
 
 /* After a step that queued commands: a command that did not fit (queue()) fails the
@@ -767,7 +782,7 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
          * section 3.8), and the server is gone, so no QUIT. */
         return fail(s, STSM_SMTP_DEFERRED, STSM_OK, reply, false);
     }
-    return queue_check(s, states[s->state].on_reply(s, reply));
+    return queue_check(s, handlers[s->state](s, reply));
 }
 
 /* ---- the interface ----------------------------------------------------------------- */
@@ -1008,7 +1023,7 @@ uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s)
 
 uint32_t stsm_smtp_timeout_ms(const struct stsm_smtp *s)
 {
-    return states[s->state].timeout_minutes * 60u * 1000u;
+    return (waits[s->state] >> 4) * 60u * 1000u;
 }
 
 const struct stsm_smtp_result *stsm_smtp_rcpt_result(const struct stsm_smtp *s, size_t i)
@@ -1043,7 +1058,7 @@ const char *stsm_smtp_state_name(enum stsm_smtp_state state)
 
 bool stsm_smtp_state_handled(enum stsm_smtp_state state)
 {
-    return (unsigned)state < STSM_SMTP_STATE_COUNT && states[state].on_reply != NULL;
+    return (unsigned)state < STSM_SMTP_STATE_COUNT && handlers[state] != NULL;
 }
 
 const char *stsm_smtp_stage_str(enum stsm_smtp_stage stage)
