@@ -156,25 +156,27 @@ enum stsm_smtp_state {
 
 /** Session state. Allocate statically; fields are private except through accessors. */
 struct stsm_smtp {
+    /* The small fields the engine reads most come first: on Cortex-M a load or store
+     * within the first bytes of the struct takes a 2-byte instruction, not 4. */
     enum stsm_smtp_state state;        /* changed by the engine's setter only */
-    struct stsm_smtp_params params;
-    struct stsm_smtp_caps caps;
+    enum stsm_smtp_stage failed_stage;
     bool tls_active;
     bool starttls_refused;             /* offered, then answered with an error: went on in plaintext */
-    struct stsm_smtp_reply_framer framer;
-    size_t rcpt_next;                  /* recipient whose RCPT reply comes next */
-    uint32_t replies_due;              /* replies owed for lines handed to the server */
-    uint32_t wait_serial;              /* see stsm_smtp_wait_serial() */
     bool out_mid_line;                 /* out[0] continues a line partly handed over */
-    size_t rcpt_accepted;
     bool server_reset;                 /* the last transaction ended with a 250 to its message */
     bool chunk_streaming;              /* BDAT is queued: the caller owes its octets */
-    size_t chunk_size;                 /* this transaction's BDAT octets, 0 for DATA */
-    uint8_t out[STSM_SMTP_QUEUE_SIZE];
-    size_t out_len;
     bool out_overflow;                 /* a command did not fit: the session fails */
+    struct stsm_smtp_caps caps;
+    uint32_t replies_due;              /* replies owed for lines handed to the server */
+    uint32_t wait_serial;              /* see stsm_smtp_wait_serial() */
+    size_t out_len;
+    size_t rcpt_next;                  /* recipient whose RCPT reply comes next */
+    size_t rcpt_accepted;
+    size_t chunk_size;                 /* this transaction's BDAT octets, 0 for DATA */
+    struct stsm_smtp_params params;
     struct stsm_smtp_result session;   /* failure of the session as a whole */
-    enum stsm_smtp_stage failed_stage;
+    struct stsm_smtp_reply_framer framer;
+    uint8_t out[STSM_SMTP_QUEUE_SIZE];
     struct stsm_smtp_result rcpt[STSM_SMTP_MAX_RCPT];
 };
 
