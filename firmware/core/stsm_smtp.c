@@ -930,18 +930,16 @@ enum stsm_smtp_action stsm_smtp_release(struct stsm_smtp *s, bool proceed, stsm_
     return end(s, true, false);
 }
 
+/* The bytes of the envelope's members in struct stsm_smtp_params, kept together there. */
+#define ENVELOPE_SIZE \
+    (offsetof(struct stsm_smtp_params, chunk_size_8bit) + sizeof(size_t) - offsetof(struct stsm_smtp_params, mail_from))
+
 stsm_status_t stsm_smtp_next(struct stsm_smtp *s, const struct stsm_smtp_params *envelope)
 {
     if (s->state != STSM_SMTP_AWAIT_NEXT || !usable_envelope(envelope)) {
         return STSM_ERR_ARGUMENT;
     }
-    s->params.mail_from = envelope->mail_from;
-    memcpy(s->params.rcpt, envelope->rcpt, sizeof s->params.rcpt);
-    s->params.rcpt_count = envelope->rcpt_count;
-    s->params.size_estimate = envelope->size_estimate;
-    s->params.body_8bit = envelope->body_8bit;
-    s->params.chunk_size = envelope->chunk_size;
-    s->params.chunk_size_8bit = envelope->chunk_size_8bit;
+    memcpy(&s->params.mail_from, &envelope->mail_from, ENVELOPE_SIZE);
     s->params.hold_before_mail = false;   /* the host was judged once, for the session */
     memset(s->rcpt, 0, sizeof s->rcpt);
     s->rcpt_next = 0;

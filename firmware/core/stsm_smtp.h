@@ -81,12 +81,18 @@ struct stsm_smtp_params {
                                             require_tls is set: TLS is never given up then */
     const char *auth_user;             /**< NULL: no AUTH */
     const char *auth_secret;           /**< never logged */
+    bool hold_before_mail;             /**< stop before MAIL FROM until stsm_smtp_release() (the
+                                            MTA-STS decision may still be pending) */
+    bool more_transactions;            /**< after each transaction's end that leaves the session
+                                            usable (the verdict on the message, or a refusal of
+                                            MAIL, of every RCPT or of DATA), stop with
+                                            STSM_SMTP_NEXT instead of sending QUIT */
+    /* The envelope, mail_from to chunk_size_8bit, stays together: stsm_smtp_next() takes
+     * it as one block. */
     const char *mail_from;             /**< envelope sender, "" for the null sender */
     const char *rcpt[STSM_SMTP_MAX_RCPT];
     size_t rcpt_count;
     size_t size_estimate;              /**< upper bound of the message size, for SIZE */
-    bool hold_before_mail;             /**< stop before MAIL FROM until stsm_smtp_release() (the
-                                            MTA-STS decision may still be pending) */
     bool body_8bit;                    /**< the body has 8-bit text: announce BODY=8BITMIME when the
                                             server offers it (otherwise the caller sends it
                                             quoted-printable, see stsm_message_render) */
@@ -94,10 +100,6 @@ struct stsm_smtp_params {
                                             8BITMIME: stsm_smtp_data_init_chunk()'s encoder
                                             output, finish included; 0: unknown, DATA is used */
     size_t chunk_size_8bit;            /**< the same, as sent 8-bit (server offers 8BITMIME) */
-    bool more_transactions;            /**< after each transaction's end that leaves the session
-                                            usable (the verdict on the message, or a refusal of
-                                            MAIL, of every RCPT or of DATA), stop with
-                                            STSM_SMTP_NEXT instead of sending QUIT */
 };
 
 /** Extensions the server announced in its last EHLO reply. */

@@ -1216,6 +1216,8 @@ static void state_handlers(void)
 }
 
 static void size_overflow(void);
+static void extension_keywords(void);
+static void wait_times(void);
 static void transactions(bool bytewise);
 static void chunking(bool bytewise);
 static void chunking_streams(void);
@@ -1242,6 +1244,8 @@ int main(void)
     framer();
     data_encoder();
     size_overflow();
+    extension_keywords();
+    wait_times();
     state_names();
     state_handlers();   /* last: it reads the states every script above reached */
     return stsm_check_summary("test_smtp");
@@ -1625,4 +1629,94 @@ static void chunking_streams(void)
     CHECK_INT(n, 11);
     CHECK(memcmp(out, ".\r\n..x\r\n.\r\n", 11) == 0);
     CHECK_INT(enc.total, 11);
+}
+
+/* ---- each EHLO extension line sets its own capability, and only it ---------------------- */
+
+/* The capabilities as text, one name each, for a readable comparison. */
+static const char *caps_text(const struct stsm_smtp_caps *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s%s%s%s%s%s%s%s limit=%u", c->starttls ? "starttls " : "",
+             c->chunking ? "chunking " : "", c->pipelining ? "pipelining " : "",
+             c->eightbitmime ? "8bitmime " : "", c->smtputf8 ? "smtputf8 " : "",
+             c->enhanced_status ? "enhanced " : "", c->size ? "size " : "", c->auth_plain ? "plain " : "",
+             c->auth_login ? "login " : "", (unsigned)c->size_limit);
+    return buf;
+}
+
+static void extension_keywords(void)
+{
+    static const struct {
+        const char *line;          /* one extension line of the EHLO reply */
+        const char *caps;          /* what it must teach, as caps_text() writes it */
+    } cases[] = {
+        { "STARTTLS", "starttls  limit=0" },
+        { "starttls", "starttls  limit=0" },              /* keywords are case-insensitive */
+        { "StartTLS extra", "starttls  limit=0" },        /* a parameter after a space */
+        { "STARTTLSX", " limit=0" },                      /* a longer keyword is another */
+        { "STARTTL", " limit=0" },                        /* so is a shorter one */
+        { "X-STARTTLS", " limit=0" },
+        { "CHUNKING", "chunking  limit=0" },
+        { "PIPELINING", "pipelining  limit=0" },
+        { "PIPELINING=1", "pipelining  limit=0" },        /* '=' ends a keyword too */
+        { "8BITMIME", "8bitmime  limit=0" },
+        { "8bitmime", "8bitmime  limit=0" },
+        { "SMTPUTF8", "smtputf8  limit=0" },
+        { "ENHANCEDSTATUSCODES", "enhanced  limit=0" },
+        { "ENHANCEDSTATUSCODE", " limit=0" },
+        { "SIZE", "size  limit=0" },
+        { "SIZE 1000", "size  limit=1000" },
+        { "size 1000", "size  limit=1000" },
+        { "SIZE=1000", "size  limit=0" },                 /* the number after a space only */
+        { "SIZES 1000", " limit=0" },
+        { "AUTH PLAIN", "plain  limit=0" },
+        { "AUTH LOGIN PLAIN", "plain login  limit=0" },
+        { "AUTH=LOGIN", "login  limit=0" },
+        { "auth plain", "plain  limit=0" },
+        { "AUTH PLAINX LOGINX", " limit=0" },
+        { "AUTHPLAIN", " limit=0" },
+        { "DSN", " limit=0" },
+        { "", " limit=0" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_CASE(cases[i].line);
+        struct stsm_smtp_params p = base();
+        p.require_tls = false;
+        CHECK_INT(stsm_smtp_start(&session, &p), STSM_OK);
+        char ehlo[96], got[160];
+        snprintf(ehlo, sizeof ehlo, "250-mx\r\n250 %s\r\n", cases[i].line);
+        size_t used;
+        stsm_smtp_receive(&session, (const uint8_t *)"220 mx\r\n", 8, &used);
+        drain();
+        stsm_smtp_receive(&session, (const uint8_t *)ehlo, strlen(ehlo), &used);
+        drain();
+        CHECK_STR(caps_text(stsm_smtp_caps(&session), got, sizeof got), cases[i].caps);
+    }
+}
+
+/* ---- how long each state waits (RFC 5321 section 4.5.3.2) ------------------------------- */
+
+static void wait_times(void)
+{
+    static const struct {
+        enum stsm_smtp_state state;
+        uint32_t minutes;
+    } cases[] = {
+        { STSM_SMTP_AWAIT_GREETING, 5 }, { STSM_SMTP_AWAIT_EHLO, 5 }, { STSM_SMTP_AWAIT_HELO, 5 },
+        { STSM_SMTP_AWAIT_STARTTLS, 5 }, { STSM_SMTP_AWAIT_TLS, 5 }, { STSM_SMTP_AWAIT_PLAIN_RESULT, 5 },
+        { STSM_SMTP_AWAIT_LOGIN_USER_PROMPT, 5 }, { STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT, 5 },
+        { STSM_SMTP_AWAIT_LOGIN_RESULT, 5 }, { STSM_SMTP_AWAIT_RELEASE, 5 }, { STSM_SMTP_AWAIT_MAIL, 5 },
+        { STSM_SMTP_AWAIT_RCPT, 5 }, { STSM_SMTP_AWAIT_DATA, 2 }, { STSM_SMTP_AWAIT_FLIGHT_MAIL, 5 },
+        { STSM_SMTP_AWAIT_FLIGHT_RCPT, 5 }, { STSM_SMTP_AWAIT_FLIGHT_DATA, 5 }, { STSM_SMTP_AWAIT_MESSAGE, 3 },
+        { STSM_SMTP_AWAIT_MESSAGE_REPLY, 10 }, { STSM_SMTP_AWAIT_CHUNK_REPLY, 10 },
+        { STSM_SMTP_AWAIT_EMPTY_DATA_END, 2 }, { STSM_SMTP_AWAIT_NEXT, 5 }, { STSM_SMTP_AWAIT_RSET, 5 },
+        { STSM_SMTP_FINISHED, 5 },
+    };
+    CHECK_CASE("every state has its wait");
+    CHECK_INT(sizeof cases / sizeof cases[0], STSM_SMTP_STATE_COUNT);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_CASE(stsm_smtp_state_name(cases[i].state));
+        session.state = cases[i].state;
+        CHECK_INT(stsm_smtp_timeout_ms(&session), cases[i].minutes * 60u * 1000u);
+    }
 }
