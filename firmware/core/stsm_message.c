@@ -121,10 +121,17 @@ static bool valid_preamble(const char *p)
     return col == 0;
 }
 
+/* stsm_refuse() for a reason without arguments: a fixed text, handed on as one pointer. */
+static stsm_status_t refuse_fixed(char *why, size_t why_len, stsm_text_fixed_t reason)
+{
+    stsm_text_copy(why, why_len, reason);
+    return STSM_ERR_ARGUMENT;
+}
+
 stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t why_len)
 {
     if (m->from != NULL && has_line_break(m->from)) {
-        return stsm_refuse(why, why_len, "header injection: the sender address contains CR or LF");
+        return refuse_fixed(why, why_len, STSM_TEXT_FIXED("header injection: the sender address contains CR or LF"));
     }
     if (!plain_address(m->from)) {
         return stsm_refuse(why, why_len, "the sender '%.60s' is not a plain address like alerts@example.com",
@@ -136,8 +143,8 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     }
     if (m->from_name != NULL && (has_line_break(m->from_name) || !plain_header_text(m->from_name) ||
                                  strpbrk(m->from_name, "\"\\") != NULL || strlen(m->from_name) > 64)) {
-        return stsm_refuse(why, why_len, "the sender name must be at most 64 printable ASCII characters "
-                                    "without quotes, CR or LF");
+        return refuse_fixed(why, why_len, STSM_TEXT_FIXED("the sender name must be at most 64 printable ASCII "
+                                                          "characters without quotes, CR or LF"));
     }
     if (m->to_count == 0 || m->to_count > STSM_SMTP_MAX_RCPT) {
         return stsm_refuse(why, why_len, "a message needs 1 to %u recipients", (unsigned)STSM_SMTP_MAX_RCPT);
@@ -156,7 +163,7 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     }
     const char *subject = m->subject != NULL ? m->subject : "";
     if (has_line_break(subject)) {
-        return stsm_refuse(why, why_len, "header injection: the subject contains CR or LF");
+        return refuse_fixed(why, why_len, STSM_TEXT_FIXED("header injection: the subject contains CR or LF"));
     }
     if (strlen(subject) > STSM_MESSAGE_SUBJECT_MAX || !valid_utf8(subject, strlen(subject))) {
         return stsm_refuse(why, why_len, "the subject must be valid UTF-8 of at most %u bytes",
@@ -165,10 +172,10 @@ stsm_status_t stsm_message_check(const struct stsm_message *m, char *why, size_t
     size_t body_len;
     const char *body = body_now(m, &body_len);
     if (body == NULL && m->body_at != NULL) {
-        return stsm_refuse(why, why_len, "the body cannot be found in storage");
+        return refuse_fixed(why, why_len, STSM_TEXT_FIXED("the body cannot be found in storage"));
     }
     if (body == NULL || !valid_utf8(body, body_len)) {
-        return stsm_refuse(why, why_len, "the body is not valid UTF-8");
+        return refuse_fixed(why, why_len, STSM_TEXT_FIXED("the body is not valid UTF-8"));
     }
     if (m->preamble != NULL && !valid_preamble(m->preamble)) {
         return stsm_refuse(why, why_len, "the preamble must be lines of at most %u printable ASCII "

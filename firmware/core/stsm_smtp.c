@@ -156,13 +156,14 @@ static bool note_failure(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum s
     return true;
 }
 
-/* note_failure with a local text. */
-STSM_TEXT_PRINTF(5, 0)
+/* note_failure with a local text: a fixed text (STSM_TEXT_FIXED), as all but two of the
+ * engine's own reasons are; those two format theirs after note_failure(). No format and
+ * arguments passed down: on the MCU a variadic step costs more than the texts it saves. */
 static void note_local(struct stsm_smtp *s, enum stsm_smtp_stage stage, enum stsm_smtp_outcome outcome,
-                       stsm_status_t status, stsm_text_fmt_t fmt, va_list ap)
+                       stsm_status_t status, stsm_text_fixed_t why)
 {
     if (note_failure(s, stage, outcome, status, NULL)) {
-        stsm_text_vformat(s->session.text, sizeof s->session.text, fmt, ap);
+        stsm_text_copy(s->session.text, sizeof s->session.text, why);
     }
 }
 
@@ -185,8 +186,8 @@ static enum stsm_smtp_action end(struct stsm_smtp *s, bool send_quit, bool next)
             if (s->rcpt[i].outcome == STSM_SMTP_PENDING) {
                 /* Accepted by RCPT but the message was never confirmed. */
                 set_result(&s->rcpt[i], STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, NULL);
-                stsm_text_format(s->rcpt[i].text, sizeof s->rcpt[i].text,
-                                 STSM_TEXT("session ended before the message was accepted"));
+                stsm_text_copy(s->rcpt[i].text, sizeof s->rcpt[i].text,
+                               STSM_TEXT_FIXED("session ended before the message was accepted"));
             }
         }
     }
@@ -220,18 +221,6 @@ static enum stsm_smtp_action finish(struct stsm_smtp *s, bool send_quit)
     return end(s, send_quit, send_quit && s->params.more_transactions && only_the_transaction_failed(s));
 }
 
-/* The session fails as a whole at `stage`: a local refusal before its command is sent. */
-STSM_TEXT_PRINTF(5, 6)
-static enum stsm_smtp_action fail_at(struct stsm_smtp *s, enum stsm_smtp_stage stage,
-                                     enum stsm_smtp_outcome outcome, stsm_status_t status, stsm_text_fmt_t why, ...)
-{
-    va_list ap;
-    va_start(ap, why);
-    note_local(s, stage, outcome, status, why, ap);
-    va_end(ap);
-    return finish(s, true);
-}
-
 /* The session fails as a whole in the current state, on the server's reply. */
 static enum stsm_smtp_action fail(struct stsm_smtp *s, enum stsm_smtp_outcome outcome,
                                   stsm_status_t status, const struct stsm_smtp_reply *reply, bool send_quit)
@@ -241,14 +230,10 @@ static enum stsm_smtp_action fail(struct stsm_smtp *s, enum stsm_smtp_outcome ou
 }
 
 /* The session fails as a whole in the current state, for a local reason (deferred). */
-STSM_TEXT_PRINTF(4, 5)
 static enum stsm_smtp_action fail_local(struct stsm_smtp *s, stsm_status_t status, bool send_quit,
-                                        stsm_text_fmt_t why, ...)
+                                        stsm_text_fixed_t why)
 {
-    va_list ap;
-    va_start(ap, why);
-    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, status, why, ap);
-    va_end(ap);
+    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, status, why);
     return finish(s, send_quit);
 }
 
@@ -260,16 +245,12 @@ static enum stsm_smtp_action fail_reply(struct stsm_smtp *s, const struct stsm_s
 
 /* The server broke the protocol. After 354 every byte we send is message text, so no
  * QUIT then: the connection is simply closed. */
-STSM_TEXT_PRINTF(3, 4)
-static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, bool send_quit, stsm_text_fmt_t why, ...)
+static enum stsm_smtp_action protocol_failure(struct stsm_smtp *s, bool send_quit, stsm_text_fixed_t why)
 {
     /* A server that broke the protocol gets no further transaction, whatever failed before
      * (a refused MAIL noted first must not make this look like a transaction's failure):
      * bytes it sent may still be unread and would pass for the reply to RSET. */
-    va_list ap;
-    va_start(ap, why);
-    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, why, ap);
-    va_end(ap);
+    note_local(s, stage_of(s->state), STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, why);
     return end(s, send_quit && s->state != STSM_SMTP_AWAIT_MESSAGE, false);
 }
 
@@ -339,9 +320,12 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
         return STSM_SMTP_HOLD;
     }
     if (s->caps.size_limit > 0 && s->params.size_estimate > s->caps.size_limit) {
-        return fail_at(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_FAILED, STSM_ERR_CAPACITY,
-                       STSM_TEXT("message of about %lu bytes exceeds the server's SIZE %lu",
-                                 (unsigned long)s->params.size_estimate, (unsigned long)s->caps.size_limit));
+        if (note_failure(s, STSM_SMTP_STAGE_MAIL, STSM_SMTP_FAILED, STSM_ERR_CAPACITY, NULL)) {
+            stsm_text_format(s->session.text, sizeof s->session.text,
+                             STSM_TEXT("message of about %lu bytes exceeds the server's SIZE %lu",
+                                       (unsigned long)s->params.size_estimate, (unsigned long)s->caps.size_limit));
+        }
+        return finish(s, true);
     }
     queue_mail(s);
     if (!s->caps.pipelining) {
@@ -386,8 +370,9 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
         queue(s, "AUTH LOGIN\r\n");
         return await(s, STSM_SMTP_AWAIT_LOGIN_USER_PROMPT);
     }
-    return fail_at(s, STSM_SMTP_STAGE_AUTH, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED,
-                   STSM_TEXT("the server offers neither AUTH PLAIN nor AUTH LOGIN"));
+    note_local(s, STSM_SMTP_STAGE_AUTH, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED,
+               STSM_TEXT_FIXED("the server offers neither AUTH PLAIN nor AUTH LOGIN"));
+    return finish(s, true);
 }
 
 static void queue_base64_line(struct stsm_smtp *s, const char *text)
@@ -411,7 +396,7 @@ static enum stsm_smtp_action after_greeting_exchange(struct stsm_smtp *s)
         }
         if (s->params.require_tls) {
             return fail_local(s, STSM_ERR_TLS_NOT_OFFERED, true,
-                              STSM_TEXT("TLS is required and the server does not offer STARTTLS"));
+                              STSM_TEXT_FIXED("TLS is required and the server does not offer STARTTLS"));
         }
     }
     if (s->params.auth_user != NULL) {
@@ -672,7 +657,7 @@ static enum stsm_smtp_action on_message_reply(struct stsm_smtp *s, const struct 
 static enum stsm_smtp_action on_chunk_reply(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (s->chunk_streaming) {
-        return protocol_failure(s, false, STSM_TEXT("reply to BDAT before its chunk was sent"));
+        return protocol_failure(s, false, STSM_TEXT_FIXED("reply to BDAT before its chunk was sent"));
     }
     if (session_failed(s) || s->rcpt_accepted == 0) {
         return finish(s, true);
@@ -770,8 +755,8 @@ static enum stsm_smtp_action queue_check(struct stsm_smtp *s, enum stsm_smtp_act
     s->out_overflow = false;   /* QUIT may go */
     s->chunk_streaming = false;   /* BDAT closes a flight: it was refused with the rest */
     set_result(&s->session, STSM_SMTP_DEFERRED, STSM_ERR_CAPACITY, NULL);
-    stsm_text_format(s->session.text, sizeof s->session.text,
-                     STSM_TEXT("SMTP command queue (STSM_SMTP_OUT_MAX) full: a command did not fit"));
+    stsm_text_copy(s->session.text, sizeof s->session.text,
+                   STSM_TEXT_FIXED("SMTP command queue (STSM_SMTP_OUT_MAX) full: a command did not fit"));
     s->failed_stage = stage_of(s->state);
     return end(s, true, false);
 }
@@ -841,11 +826,11 @@ static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *da
          * (or the server answers twice), and would be read as the answer to whatever we
          * send next. */
         *used = 1;
-        return protocol_failure(s, true, STSM_TEXT("reply to a command not yet sent"));
+        return protocol_failure(s, true, STSM_TEXT_FIXED("reply to a command not yet sent"));
     }
     struct stsm_smtp_reply_line line;
     if (stsm_smtp_reply_feed(&s->framer, data, len, used, &line) != STSM_OK) {
-        return protocol_failure(s, true, STSM_TEXT("malformed or over-long reply"));
+        return protocol_failure(s, true, STSM_TEXT_FIXED("malformed or over-long reply"));
     }
     if (line.text != NULL && s->state == STSM_SMTP_AWAIT_EHLO && line.code / 100 == 2 && line.index > 0) {
         parse_capability(s, line.text, line.len);
@@ -863,13 +848,13 @@ static enum stsm_smtp_action receive_line(struct stsm_smtp *s, const uint8_t *da
         /* Bytes after "220 go ahead": an attacker's plaintext would pass as if it came
          * under TLS (CVE-2011-0411 class). Never start TLS on such a connection. */
         ++*used;
-        return protocol_failure(s, false, STSM_TEXT("data after the STARTTLS reply"));
+        return protocol_failure(s, false, STSM_TEXT_FIXED("data after the STARTTLS reply"));
     }
     if (action == STSM_SMTP_SEND_DATA || action == STSM_SMTP_HOLD || action == STSM_SMTP_NEXT) {
         /* Nothing is owed a reply now (after 354 only the message is): a server that
          * answers ahead is out of step. */
         ++*used;
-        return protocol_failure(s, true, STSM_TEXT("reply to a command not yet sent"));
+        return protocol_failure(s, true, STSM_TEXT_FIXED("reply to a command not yet sent"));
     }
     return action;
 }
@@ -881,7 +866,7 @@ enum stsm_smtp_action stsm_smtp_receive(struct stsm_smtp *s, const uint8_t *data
         /* Plaintext after "220 go ahead", in a later segment: the same attack as in
          * receive_line(). */
         *consumed = 1;
-        return protocol_failure(s, false, STSM_TEXT("data after the STARTTLS reply"));
+        return protocol_failure(s, false, STSM_TEXT_FIXED("data after the STARTTLS reply"));
     }
     size_t used = 0;
     enum stsm_smtp_action action = finished(s) ? STSM_SMTP_CLOSE : STSM_SMTP_WAIT;
@@ -906,7 +891,10 @@ enum stsm_smtp_action stsm_smtp_tls_done(struct stsm_smtp *s, stsm_status_t stat
         return unchanged(s);
     }
     if (status != STSM_OK) {
-        return fail_local(s, status, false, STSM_TEXT("%s", stsm_status_str(status)));
+        if (note_failure(s, STSM_SMTP_STAGE_TLS, STSM_SMTP_DEFERRED, status, NULL)) {
+            stsm_text_format(s->session.text, sizeof s->session.text, STSM_TEXT("%s", stsm_status_str(status)));
+        }
+        return finish(s, false);
     }
     s->tls_active = true;
     stsm_smtp_reply_init(&s->framer);
@@ -1004,7 +992,7 @@ enum stsm_smtp_action stsm_smtp_timeout(struct stsm_smtp *s)
     if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
-    return fail_local(s, STSM_ERR_TIMEOUT, false, STSM_TEXT("no reply in time"));
+    return fail_local(s, STSM_ERR_TIMEOUT, false, STSM_TEXT_FIXED("no reply in time"));
 }
 
 enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
@@ -1012,7 +1000,7 @@ enum stsm_smtp_action stsm_smtp_closed(struct stsm_smtp *s)
     if (finished(s)) {
         return STSM_SMTP_CLOSE;
     }
-    return fail_local(s, STSM_ERR_PEER_CLOSED, false, STSM_TEXT("the server closed the connection"));
+    return fail_local(s, STSM_ERR_PEER_CLOSED, false, STSM_TEXT_FIXED("the server closed the connection"));
 }
 
 uint32_t stsm_smtp_wait_serial(const struct stsm_smtp *s)
