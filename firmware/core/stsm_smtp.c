@@ -342,6 +342,16 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
     return await(s, STSM_SMTP_AWAIT_FLIGHT_MAIL);
 }
 
+/* `command` and `raw` in base64 as one line (AUTH's credentials); no copy is left. */
+static void queue_base64(struct stsm_smtp *s, const char *command, const uint8_t *raw, size_t len)
+{
+    char b64[STSM_BASE64_LEN(2 * STSM_SMTP_ADDRESS_MAX + 2) + 1];
+    size_t n = stsm_base64_encode(raw, len, b64);
+    b64[n] = '\0';
+    queue(s, "%s%s\r\n", command, b64);
+    stsm_wipe(b64, sizeof b64);
+}
+
 /* authzid NUL authcid NUL passwd (RFC 4616), in base64; no copy of the secret is left. */
 static void queue_auth_plain(struct stsm_smtp *s)
 {
@@ -352,12 +362,8 @@ static void queue_auth_plain(struct stsm_smtp *s)
     memcpy(raw + 1, user, ulen);
     raw[1 + ulen] = 0;
     memcpy(raw + 2 + ulen, secret, slen);
-    char b64[STSM_BASE64_LEN(sizeof raw) + 1];
-    size_t n = stsm_base64_encode(raw, ulen + slen + 2, b64);
-    b64[n] = '\0';
-    queue(s, "AUTH PLAIN %s\r\n", b64);
+    queue_base64(s, "AUTH PLAIN ", raw, ulen + slen + 2);
     stsm_wipe(raw, sizeof raw);
-    stsm_wipe(b64, sizeof b64);
 }
 
 static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
@@ -373,15 +379,6 @@ static enum stsm_smtp_action start_auth(struct stsm_smtp *s)
     note_local(s, STSM_SMTP_STAGE_AUTH, STSM_SMTP_DEFERRED, STSM_ERR_NOT_CONFIGURED,
                STSM_TEXT_FIXED("the server offers neither AUTH PLAIN nor AUTH LOGIN"));
     return finish(s, true);
-}
-
-static void queue_base64_line(struct stsm_smtp *s, const char *text)
-{
-    char b64[STSM_BASE64_LEN(STSM_SMTP_ADDRESS_MAX) + 1];
-    size_t n = stsm_base64_encode((const uint8_t *)text, strlen(text), b64);
-    b64[n] = '\0';
-    queue(s, "%s\r\n", b64);
-    stsm_wipe(b64, sizeof b64);
 }
 
 /* After a usable EHLO (or HELO): TLS policy, then AUTH, then the envelope. */
@@ -548,26 +545,21 @@ static enum stsm_smtp_action on_auth_result(struct stsm_smtp *s, const struct st
     return reply->code == 235 ? start_mail(s) : fail_reply(s, reply);
 }
 
-/* AUTH LOGIN's prompts (RFC 4954 section 4): each 334 is answered with one base64 line. */
-static enum stsm_smtp_action answer_login_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply,
-                                                 const char *answer, enum stsm_smtp_state next)
+/* AUTH LOGIN's prompts (RFC 4954 section 4): each 334 is answered with one base64 line,
+ * the user name to the first, the secret to the second; the state after each is the one
+ * that follows it in the enum. */
+static enum stsm_smtp_action on_login_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
     if (reply->code != 334) {
         return fail_reply(s, reply);
     }
-    queue_base64_line(s, answer);
-    return await(s, next);
+    const char *answer = s->state == STSM_SMTP_AWAIT_LOGIN_USER_PROMPT ? s->params.auth_user : s->params.auth_secret;
+    queue_base64(s, "", (const uint8_t *)answer, strlen(answer));
+    return await(s, (enum stsm_smtp_state)(s->state + 1));
 }
-
-static enum stsm_smtp_action on_login_user_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
-{
-    return answer_login_prompt(s, reply, s->params.auth_user, STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT);
-}
-
-static enum stsm_smtp_action on_login_secret_prompt(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
-{
-    return answer_login_prompt(s, reply, s->params.auth_secret, STSM_SMTP_AWAIT_LOGIN_RESULT);
-}
+_Static_assert(STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT == STSM_SMTP_AWAIT_LOGIN_USER_PROMPT + 1 &&
+               STSM_SMTP_AWAIT_LOGIN_RESULT == STSM_SMTP_AWAIT_LOGIN_SECRET_PROMPT + 1,
+               "the AUTH LOGIN states follow each other");
 
 static enum stsm_smtp_action on_mail(struct stsm_smtp *s, const struct stsm_smtp_reply *reply)
 {
@@ -703,8 +695,8 @@ static enum stsm_smtp_action on_unexpected(struct stsm_smtp *s, const struct sts
     X(AWAIT_STARTTLS, "await_starttls", STARTTLS, 5, on_starttls) \
     X(AWAIT_TLS, "await_tls", TLS, 5, on_unexpected) \
     X(AWAIT_PLAIN_RESULT, "await_plain_result", AUTH, 5, on_auth_result) \
-    X(AWAIT_LOGIN_USER_PROMPT, "await_login_user_prompt", AUTH, 5, on_login_user_prompt) \
-    X(AWAIT_LOGIN_SECRET_PROMPT, "await_login_secret_prompt", AUTH, 5, on_login_secret_prompt) \
+    X(AWAIT_LOGIN_USER_PROMPT, "await_login_user_prompt", AUTH, 5, on_login_prompt) \
+    X(AWAIT_LOGIN_SECRET_PROMPT, "await_login_secret_prompt", AUTH, 5, on_login_prompt) \
     X(AWAIT_LOGIN_RESULT, "await_login_result", AUTH, 5, on_auth_result) \
     X(AWAIT_RELEASE, "await_release", MAIL, 5, on_unexpected) \
     X(AWAIT_MAIL, "await_mail", MAIL, 5, on_mail) \

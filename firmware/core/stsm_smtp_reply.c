@@ -21,19 +21,14 @@ static bool is_digit(char c)
  * logs and results, so a server's control bytes are not passed on. */
 static void keep_text(struct stsm_smtp_reply *r, const char *text, size_t text_len)
 {
-    size_t room = STSM_SMTP_REPLY_TEXT_MAX - r->text_len;
-    size_t sep = r->line_count > 1 ? 1 : 0;
-    if (sep + text_len > room) {
-        r->text_truncated = true;
-        text_len = room > sep ? room - sep : 0;
-        sep = room > 0 ? sep : 0;
-    }
-    if (sep) {
-        r->text[r->text_len++] = '\n';
-    }
-    for (size_t i = 0; i < text_len; i++) {
-        char c = text[i];
-        r->text[r->text_len++] = c >= 0x20 && c <= 0x7e ? c : '?';
+    /* Position 0 is the '\n' that joins a line to the one before; the first line has none. */
+    for (size_t i = r->line_count > 1 ? 0 : 1; i <= text_len; i++) {
+        if (r->text_len == STSM_SMTP_REPLY_TEXT_MAX) {
+            r->text_truncated = true;
+            break;
+        }
+        char c = i == 0 ? '\n' : text[i - 1];
+        r->text[r->text_len++] = i == 0 || (c >= 0x20 && c <= 0x7e) ? c : '?';
     }
     r->text[r->text_len] = '\0';
 }

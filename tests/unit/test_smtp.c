@@ -638,6 +638,50 @@ static void framer(void)
     CHECK(r.last.text_truncated && r.last.text_len == STSM_SMTP_REPLY_TEXT_MAX);
     CHECK_INT(r.last.line_count, 4);
 
+    /* The joined text at the limit and one past it, wherever the limit falls: in the
+     * first line, on the '\n' joining the lines, in the second line. */
+    static const size_t firsts[] = { 0, 1, 127, 128, 254, 255, 256, 257, 300 };
+    for (size_t i = 0; i < sizeof firsts / sizeof firsts[0]; i++) {
+        for (size_t second = 0; second <= 258; second++) {
+            size_t first = firsts[i], whole = first + 1 + second;
+            if (second > 2 && (whole + 2 < STSM_SMTP_REPLY_TEXT_MAX || whole > STSM_SMTP_REPLY_TEXT_MAX + 2)) {
+                continue;   /* only lengths near the limit, and short second lines */
+            }
+            char label[80];
+            snprintf(label, sizeof label, "text of %zu and %zu bytes: kept to the limit", first, second);
+            CHECK_CASE(label);
+            char expect[2 * 300 + 2];
+            memset(expect, 'f', first);
+            expect[first] = '\n';
+            memset(expect + first + 1, 's', second);
+            size_t kept = whole < STSM_SMTP_REPLY_TEXT_MAX ? whole : STSM_SMTP_REPLY_TEXT_MAX;
+            expect[kept] = '\0';
+            n = 0;
+            memcpy(big + n, "250-", 4);
+            memset(big + n + 4, 'f', first);
+            n += 4 + first;
+            memcpy(big + n, "\r\n250 ", 6);
+            memset(big + n + 6, 's', second);
+            n += 6 + second;
+            memcpy(big + n, "\r\n", 2);
+            r = frame(big, n + 2, 1);
+            CHECK_INT(r.status, STSM_OK);
+            CHECK_INT(r.last.text_len, kept);
+            CHECK_STR(r.last.text, expect);
+            CHECK_INT(r.last.text_truncated, whole > STSM_SMTP_REPLY_TEXT_MAX);
+        }
+    }
+    for (size_t len = STSM_SMTP_REPLY_TEXT_MAX - 1; len <= STSM_SMTP_REPLY_TEXT_MAX + 1; len++) {
+        CHECK_CASE("one line at the text limit and one past it");
+        memcpy(big, "250 ", 4);
+        memset(big + 4, 'o', len);
+        memcpy(big + 4 + len, "\r\n", 2);
+        r = frame(big, len + 6, 64);
+        CHECK_INT(r.status, STSM_OK);
+        CHECK_INT(r.last.text_len, len < STSM_SMTP_REPLY_TEXT_MAX ? len : STSM_SMTP_REPLY_TEXT_MAX);
+        CHECK_INT(r.last.text_truncated, len > STSM_SMTP_REPLY_TEXT_MAX);
+    }
+
     CHECK_CASE("control bytes do not reach the log text; the line itself is unchanged");
     static const char controls[] = "250-a\tb\033[2J\r\n250 \x7f\xff\r\n";
     r = frame(controls, sizeof controls - 1, 3);
