@@ -19,10 +19,16 @@
 /**
  * Decodes every id form in `in` (NUL-terminated) with the texts in `table` (`table_len`
  * bytes: the `stsm_text` section, each literal NUL-terminated at its id) and writes the
- * result to `out` (`out_len` bytes, always NUL-terminated when out_len > 0; cut when it
- * does not fit). What is not an id form, or names no text of the table, is copied as
- * it is; a form cut short is decoded as far as it goes. String arguments are decoded
- * too (a status text inside a result). Returns the length written.
+ * result to `out` (`out_len` bytes, always NUL-terminated when out_len > 0). What is not
+ * an id form, or names no text of the table (an id is where a literal starts), is copied
+ * as it is. A form its writer cut (the cut mark, stsm_text.h) is shown up to its last
+ * argument, then "[cut]"; a form that just stops is decoded as far as it goes, '?' for
+ * each missing argument. A text whose literal holds a conversion that cannot be printed
+ * as the device did (anything but %%, flags, width, precision, hh h l ll j z t and
+ * diouxXcs, and what C leaves undefined: # on d, 0 on s or c, a precision on c) is not
+ * printed: "[text <id>: cannot decode "<conversion>"]" stands in its place. String
+ * arguments are decoded too (a status text inside a result). When the result does not
+ * fit, it ends in "[cut]" (and the newline `in` ends with). Returns the length written.
  */
 size_t stsm_decode_log_text(const char *table, size_t table_len, const char *in, char *out,
                             size_t out_len);

@@ -1,32 +1,45 @@
 #include "stsm_text.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #if STSM_TEXT_IDS
-
-#include <stdbool.h>
 
 /* The section's start: 0 on the boards (their linker scripts place `stsm_text` at 0),
  * provided by the linker on the host (the unit test), so an id is the same offset in
  * both. */
 extern const char __start_stsm_text[];
 
+/* A text cut by its buffer ends in this mark and ']' (stsm_text.h). */
+#define CUT_MARK "~]"
+
 struct out {
     char *p;
-    size_t len;   /* room, the NUL and the closing ']' kept back */
-    size_t used;
-    size_t need;  /* what the whole text takes */
+    size_t len;
+    size_t need;   /* what the text takes so far: what fits of it is written */
+    size_t whole;  /* where the last whole piece ends with room after it for the mark */
 };
 
 static void put(struct out *o, char c)
 {
-    if (o->used < o->len) {
-        o->p[o->used++] = c;
+    if (o->need < o->len) {
+        o->p[o->need] = c;
     }
     o->need++;
 }
 
-static void put_unsigned(struct out *o, unsigned long long v, unsigned base)
+/* Ends a piece that is written whole or not at all (the id, a number, a character of a
+ * string with its escape): a cut goes back to the last end that leaves room for the
+ * mark, so a cut never reads as another id, a shorter number or a lone backslash. */
+static void whole(struct out *o)
+{
+    if (o->need + sizeof CUT_MARK <= o->len) {
+        o->whole = o->need;
+    }
+}
+
+/* The base first: on Cortex-M the value then comes in two registers, not on the stack. */
+static void put_unsigned(struct out *o, unsigned base, unsigned long long v)
 {
     char digits[24];
     size_t n = 0;
@@ -37,30 +50,26 @@ static void put_unsigned(struct out *o, unsigned long long v, unsigned base)
     while (n > 0) {
         put(o, digits[--n]);
     }
+    whole(o);
 }
 
-/* A string argument is cut where it no longer fits, never in the middle of an escape:
- * the form stays well formed for the decoder. */
 static void put_string(struct out *o, const char *s)
 {
     for (; *s != '\0'; s++) {
-        bool escape = *s == '\\' || *s == '|' || *s == ']';
-        if (o->used + (escape ? 2u : 1u) > o->len) {
-            o->len = o->used;  /* nothing more fits: count the rest, write none */
-        }
-        if (escape) {
+        if (*s == '\\' || *s == '|' || *s == ']' || *s == '~') {
             put(o, '\\');
         }
         put(o, *s);
+        whole(o);
     }
 }
 
 int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
 {
-    struct out o = { out, len > 2 ? len - 2 : 0, 0, 0 };
+    struct out o = { out, len, 0, 0 };
     put(&o, '$');
     put(&o, '[');
-    put_unsigned(&o, (unsigned long long)((const char *)(const void *)fmt.ref - __start_stsm_text), 16);
+    put_unsigned(&o, 16, (unsigned long long)((const char *)(const void *)fmt.ref - __start_stsm_text));
     unsigned count = fmt.sig & 0xfu;
     for (unsigned i = 0; i < count && i < STSM_TEXT_ARGS_MAX; i++) {
         put(&o, '|');
@@ -86,19 +95,21 @@ int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
         case STSM_TEXT_ARG_INT: s = va_arg(ap, int); break;
         case STSM_TEXT_ARG_LONG: s = va_arg(ap, long); break;
         case STSM_TEXT_ARG_LLONG: s = va_arg(ap, long long); break;
-        case STSM_TEXT_ARG_UINT: put_unsigned(&o, va_arg(ap, unsigned), 10); continue;
-        case STSM_TEXT_ARG_ULONG: put_unsigned(&o, va_arg(ap, unsigned long), 10); continue;
-        default: put_unsigned(&o, va_arg(ap, unsigned long long), 10); continue;
+        case STSM_TEXT_ARG_UINT: put_unsigned(&o, 10, va_arg(ap, unsigned)); continue;
+        case STSM_TEXT_ARG_ULONG: put_unsigned(&o, 10, va_arg(ap, unsigned long)); continue;
+        default: put_unsigned(&o, 10, va_arg(ap, unsigned long long)); continue;
         }
         if (s < 0) {
             put(&o, '-');
         }
-        put_unsigned(&o, s < 0 ? 0ull - (unsigned long long)s : (unsigned long long)s, 10);
+        put_unsigned(&o, 10, s < 0 ? 0ull - (unsigned long long)s : (unsigned long long)s);
     }
-    o.len = len > 0 ? len - 1 : 0;  /* the closing bracket has its room kept */
     put(&o, ']');
-    if (len > 0) {
-        out[o.used] = '\0';
+    if (o.need < len) {
+        out[o.need] = '\0';
+    } else if (len > 0) {
+        /* Cut: the mark after the last whole piece, or nothing when not even the id fits. */
+        memcpy(out + o.whole, o.whole > 0 ? CUT_MARK : "", o.whole > 0 ? sizeof CUT_MARK : 1);
     }
     return (int)o.need;
 }

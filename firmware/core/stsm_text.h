@@ -21,14 +21,17 @@
  * The id form, the contract with the decoder (stsm_decode_log.c):
  *     $[<id in lower-case hex>|<arg>|<arg>...]
  * an integer argument in decimal (the decoder applies the format's conversion, %x, %5u,
- * ...), a string argument whole, with '\', '|' and ']' preceded by '\'. Precision (%.40s)
+ * ...), a string argument whole, with '\', '|', ']' and '~' preceded by '\'. Precision (%.40s)
  * is applied by the decoder, so a long string argument makes the id form longer than the
- * prose: when the buffer is too small the last argument is cut and the form still closed
- * with ']'. A fixed text as an argument is written as a string holding its own id form,
- * "$[<id>]" (escaped as any string), which the decoder decodes in turn. Status texts use a second form, "$[=" followed by stsm_status_id() (see
- * stsm_status.h). A text in id form is for people only: nothing on the device may parse
- * it (with the option on, a marked literal's address is not readable memory: the type
- * stsm_text_fmt_t keeps it away from printf and string functions).
+ * prose. When the buffer is too small the form is cut after its last whole piece (the id,
+ * a number, a character of a string with its escape: never a part of one) and closed
+ * with the cut mark, "~]", which the decoder shows as "[cut]"; when not even the id
+ * fits, the text is empty. A fixed text as an argument is written as a string holding its
+ * own id form, "$[<id>]" (escaped as any string), which the decoder decodes in turn.
+ * Status texts use a second form, "$[=" followed by stsm_status_id() (see stsm_status.h).
+ * A text in id form is for people only: nothing on the device may parse it (with the
+ * option on, a marked literal's address is not readable memory: the type stsm_text_fmt_t
+ * keeps it away from printf and string functions).
  */
 #ifndef STSM_TEXT_H
 #define STSM_TEXT_H
@@ -121,8 +124,8 @@ typedef const char *stsm_text_fixed_t;
 
 /**
  * Writes the text into `out` (`len` bytes, always NUL-terminated when len > 0): printf
- * formatting with the option off, the id form with it on. Returns what vsnprintf would
- * (the length the whole text needs; >= len when it was cut).
+ * formatting with the option off, the id form with it on (cut as said above). Returns
+ * what vsnprintf would (the length the whole text needs; >= len when it was cut).
  */
 STSM_TEXT_PRINTF(3, 4)
 int stsm_text_format(char *out, size_t len, stsm_text_fmt_t fmt, ...);
