@@ -1,7 +1,5 @@
 /* The boot steps of the Cortex-M images (stsm_mcu_boot.h). */
-#include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 #include "cJSON.h"
 #include "lwip/apps/sntp.h"
@@ -15,7 +13,6 @@
 #include "lwip/timeouts.h"
 #include "mbedtls/version.h"
 #include "stsm_board.h"
-#include "stsm_cursor.h"
 #include "stsm_ipv4.h"
 #include "stsm_mcu_boot.h"
 #include "stsm_mcu.h"
@@ -31,18 +28,8 @@ extern const char __provision_trust_size[];
 
 static struct netif netif;
 
-void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
-{
-    char line[160];
-    va_list ap;
-    va_start(ap, fmt);
-    stsm_text_vformat(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
-    strcat(line, "\n");
-    stsm_mcu_console_puts(line);
-}
-
-int stsm_mcu_boot(struct stsm_settings *settings)
+/* Console, clock, banner, settings, random generator. */
+static int boot(struct stsm_settings *settings)
 {
     stsm_mcu_console_init();
     stsm_mcu_clock_init();
@@ -96,23 +83,39 @@ void stsm_mcu_poll(void)
     sys_check_timeouts();
 }
 
-static void print_ip4(const char *label, const ip4_addr_t *a)
+/* Polls until `done` says so: false when NET_TIMEOUT_MS passed first. */
+static bool wait_for(bool (*done)(void))
 {
-    char text[IP4ADDR_STRLEN_MAX];
-    ip4addr_ntoa_r(a, text, sizeof text);
-    stsm_mcu_diagf("%s%s", label, text);
+    u32_t start = sys_now();
+    while (!done()) {
+        if (sys_now() - start > NET_TIMEOUT_MS) {
+            return false;
+        }
+        stsm_mcu_poll();
+    }
+    return true;
 }
 
-int stsm_mcu_network_up(const struct stsm_settings_network *net)
+static bool leased(void)
 {
-    ip4_addr_t addr, mask, gw;
-    ip4_addr_set_zero(&addr);
-    ip4_addr_set_zero(&mask);
-    ip4_addr_set_zero(&gw);
+    return dhcp_supplied_address(&netif);
+}
+
+/* The clock is set, or an NTP answer was refused (lwIP asks again only much later). */
+static bool clock_decided(void)
+{
+    uint32_t now;
+    return stsm_mcu_wall_clock(&now) || stsm_mcu_clock_refused();
+}
+
+static int network_up(const struct stsm_settings_network *net)
+{
+    /* Addresses in network byte order: the settings' bytes as they are. */
+    ip4_addr_t addr = { 0 }, mask = { 0 }, gw = { 0 };
     if (!net->dhcp) {
-        IP4_ADDR(&addr, net->address[0], net->address[1], net->address[2], net->address[3]);
-        ip4_addr_set_u32(&mask, lwip_htonl(stsm_ipv4_netmask(net->prefix_len)));
-        IP4_ADDR(&gw, net->gateway[0], net->gateway[1], net->gateway[2], net->gateway[3]);
+        memcpy(&addr.addr, net->address, 4);
+        mask.addr = lwip_htonl(stsm_ipv4_netmask(net->prefix_len));
+        memcpy(&gw.addr, net->gateway, 4);
     }
     lwip_init();
     if (stsm_board_netif_add(&netif, &addr, &mask, &gw) == NULL) {
@@ -127,67 +130,75 @@ int stsm_mcu_network_up(const struct stsm_settings_network *net)
     sntp_servermode_dhcp(1);
     if (net->dhcp) {
         dhcp_start(&netif);
-        u32_t start = sys_now();
-        while (!dhcp_supplied_address(&netif)) {
-            if (sys_now() - start > NET_TIMEOUT_MS) {
-                stsm_mcu_say(STSM_TEXT("no DHCP lease within %u ms", (unsigned)NET_TIMEOUT_MS));
-                return STSM_MCU_EXIT_TEMPFAIL;
-            }
-            stsm_mcu_poll();
+        if (!wait_for(leased)) {
+            stsm_mcu_say(STSM_TEXT("no DHCP lease within %u ms", (unsigned)NET_TIMEOUT_MS));
+            return STSM_MCU_EXIT_TEMPFAIL;
         }
     }
     for (u8_t i = 0; i < net->dns_count && i < DNS_MAX_SERVERS; i++) {
-        ip_addr_t dns;
-        IP_ADDR4(&dns, net->dns[i][0], net->dns[i][1], net->dns[i][2], net->dns[i][3]);
+        ip_addr_t dns = IPADDR4_INIT(0);
+        memcpy(&ip_2_ip4(&dns)->addr, net->dns[i], 4);
         dns_setserver(i, &dns);
     }
-    print_ip4("network up: ", netif_ip4_addr(&netif));
-    stsm_mcu_diagf(" (%s), ", net->dhcp ? "DHCP" : "static");
-    print_ip4("DNS ", ip_2_ip4(dns_getserver(0)));
-    stsm_mcu_say(STSM_TEXT(", MAC %02x:%02x:%02x:%02x:%02x:%02x", netif.hwaddr[0], netif.hwaddr[1],
-                    netif.hwaddr[2], netif.hwaddr[3], netif.hwaddr[4], netif.hwaddr[5]));
+    char own[IP4ADDR_STRLEN_MAX], dns[IP4ADDR_STRLEN_MAX], mac[3 * 6];
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 6; i++) {
+        mac[3 * i] = hex[netif.hwaddr[i] >> 4];
+        mac[3 * i + 1] = hex[netif.hwaddr[i] & 15];
+        mac[3 * i + 2] = i < 5 ? ':' : '\0';
+    }
+    ip4addr_ntoa_r(netif_ip4_addr(&netif), own, sizeof own);
+    ip4addr_ntoa_r(ip_2_ip4(dns_getserver(0)), dns, sizeof dns);
+    stsm_mcu_say(STSM_TEXT("network up: %s (%s), DNS %s, MAC %s", own,
+                           net->dhcp ? STSM_TEXT_FIXED("DHCP") : STSM_TEXT_FIXED("static"), dns, mac));
     return 0;
 }
 
-int stsm_mcu_clock_up(void)
+static int clock_up(void)
 {
     uint32_t now;
     sntp_init();
-    u32_t start = sys_now();
-    while (!stsm_mcu_wall_clock(&now)) {
-        if (stsm_mcu_clock_refused()) {
-            stsm_mcu_say(STSM_TEXT("the NTP server's time is not believable: certificate checks are "
-                                     "impossible, nothing that needs them will be sent"));
-            return STSM_MCU_EXIT_TEMPFAIL;
-        }
-        if (sys_now() - start > NET_TIMEOUT_MS) {
-            stsm_mcu_say(STSM_TEXT("no answer from an NTP server within %u ms: certificate checks are "
-                                     "impossible, nothing that needs them will be sent", (unsigned)NET_TIMEOUT_MS));
-            return STSM_MCU_EXIT_TEMPFAIL;
-        }
-        stsm_mcu_poll();
+    if (!wait_for(clock_decided)) {
+        stsm_mcu_say(STSM_TEXT("no answer from an NTP server within %u ms: certificate checks are "
+                               "impossible, nothing that needs them will be sent", (unsigned)NET_TIMEOUT_MS));
+        return STSM_MCU_EXIT_TEMPFAIL;
     }
-    time_t t = (time_t)now;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    stsm_mcu_say(STSM_TEXT("clock set by NTP: %04d-%02d-%02d %02d:%02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1,
-                    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec));
+    if (!stsm_mcu_wall_clock(&now)) {
+        stsm_mcu_say(STSM_TEXT("the NTP server's time is not believable: certificate checks are "
+                               "impossible, nothing that needs them will be sent"));
+        return STSM_MCU_EXIT_TEMPFAIL;
+    }
+    char text[STSM_MCU_TIME_TEXT];
+    stsm_mcu_time_text(now, text);
+    stsm_mcu_say(STSM_TEXT("clock set by NTP: %s", text));
     /* A worn-out or failing flash only loses the rollback protection of later boots. */
     (void)stsm_mcu_clock_save_floor();
     return 0;
 }
 
-/* The trust store blob's own header says how long it is. */
+int stsm_mcu_start(struct stsm_settings *settings)
+{
+    int rc = boot(settings);
+    if (rc == 0) {
+        rc = network_up(&settings->network);
+    }
+    if (rc == 0) {
+        rc = clock_up();
+    }
+    return rc;
+}
+
+/* The trust store blob's own header says how long it is (stsm_trust_store.h: a u32 at
+ * byte 12, big-endian). */
 int stsm_mcu_tls_up(struct stsm_tls *tls)
 {
     const uint8_t *blob = (const uint8_t *)__provision_trust;
     size_t cap = (size_t)(uintptr_t)__provision_trust_size;
-    struct stsm_cursor header;
-    uint32_t len = 0;
-    stsm_cursor_init(&header, blob, cap);
+    uint32_t len = cap >= 16 ? (uint32_t)blob[12] << 24 | (uint32_t)blob[13] << 16 | (uint32_t)blob[14] << 8 |
+                                   blob[15]
+                             : 0;
     struct stsm_trust_store store;
-    if (!stsm_cursor_seek(&header, 12) || !stsm_cursor_u32(&header, &len) || len > cap ||
-        stsm_trust_store_open(&store, blob, len) != STSM_OK) {
+    if (len > cap || stsm_trust_store_open(&store, blob, len) != STSM_OK) {
         stsm_mcu_say(STSM_TEXT("no valid trust store provisioned: refusing to send without certificate checks"));
         return STSM_MCU_EXIT_CONFIG;
     }
@@ -201,9 +212,9 @@ int stsm_mcu_tls_up(struct stsm_tls *tls)
 
 void stsm_mcu_report_footprint(void)
 {
-    stsm_mcu_diagf("footprint: mbedtls_arena_peak %u of %u\n", (unsigned)stsm_tls_arena_high_water(),
-                    (unsigned)STSM_TLS_ARENA_SIZE);
-    stsm_mcu_diagf("footprint: lwip_heap_peak %u of %u\n", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE);
+    stsm_mcu_say(STSM_TEXT("footprint: mbedtls_arena_peak %u of %u", (unsigned)stsm_tls_arena_high_water(),
+                           (unsigned)STSM_TLS_ARENA_SIZE));
+    stsm_mcu_say(STSM_TEXT("footprint: lwip_heap_peak %u of %u", (unsigned)lwip_stats.mem.max, (unsigned)MEM_SIZE));
     /* Each pool's peak and failed allocations: a pool that ran out must show (the QEMU
      * tests fail on any lwip_errors). */
     static const char *const pool_names[] = {
@@ -216,19 +227,19 @@ void stsm_mcu_report_footprint(void)
         pools_peak += (size_t)st->max * memp_pools[i]->size;
         pools_size += (size_t)memp_pools[i]->num * memp_pools[i]->size;
         errors += st->err;
-        stsm_mcu_diagf("footprint: memp %s %u of %u, err %u\n", pool_names[i], (unsigned)st->max,
-                        (unsigned)memp_pools[i]->num, (unsigned)st->err);
+        stsm_mcu_say(STSM_TEXT("footprint: memp %s %u of %u, err %u", pool_names[i], (unsigned)st->max,
+                               (unsigned)memp_pools[i]->num, (unsigned)st->err));
     }
-    stsm_mcu_diagf("footprint: lwip_pools_peak %u of %u\n", (unsigned)pools_peak, (unsigned)pools_size);
-    stsm_mcu_diagf("footprint: lwip_errors %u\n", (unsigned)errors);
+    stsm_mcu_say(STSM_TEXT("footprint: lwip_pools_peak %u of %u", (unsigned)pools_peak, (unsigned)pools_size));
+    stsm_mcu_say(STSM_TEXT("footprint: lwip_errors %u", (unsigned)errors));
 #if defined(STSM_SETTINGS_ARENA_IN_TLS_ARENA) && STSM_SETTINGS_ARENA_IN_TLS_ARENA
-    stsm_mcu_diagf("footprint: cjson_arena_peak %u of %u (in the TLS arena)\n",
-                    (unsigned)stsm_settings_arena_peak(), (unsigned)STSM_TLS_ARENA_SIZE);
+    stsm_mcu_say(STSM_TEXT("footprint: cjson_arena_peak %u of %u (in the TLS arena)",
+                           (unsigned)stsm_settings_arena_peak(), (unsigned)STSM_TLS_ARENA_SIZE));
 #else
-    stsm_mcu_diagf("footprint: cjson_arena_peak %u of %u\n", (unsigned)stsm_settings_arena_peak(),
-                    (unsigned)STSM_SETTINGS_ARENA_SIZE);
+    stsm_mcu_say(STSM_TEXT("footprint: cjson_arena_peak %u of %u", (unsigned)stsm_settings_arena_peak(),
+                           (unsigned)STSM_SETTINGS_ARENA_SIZE));
 #endif
-    stsm_mcu_diagf("footprint: stack_peak %u\n", (unsigned)stsm_mcu_stack_peak());
     extern uint8_t __stack_top[], __stack_limit[];   /* the linker script's stack reserve */
-    stsm_mcu_diagf("footprint: stack_reserve %u\n", (unsigned)(__stack_top - __stack_limit));
+    stsm_mcu_say(STSM_TEXT("footprint: stack_peak %u", (unsigned)stsm_mcu_stack_peak()));
+    stsm_mcu_say(STSM_TEXT("footprint: stack_reserve %u", (unsigned)(__stack_top - __stack_limit)));
 }

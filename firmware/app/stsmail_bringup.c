@@ -153,15 +153,9 @@ static int count_boot(void)
 
 int main(void)
 {
-    int rc = stsm_mcu_boot(&settings);
+    int rc = stsm_mcu_start(&settings);
     if (rc == STSM_MCU_NOTHING_TO_DO) {
         return 0;
-    }
-    if (rc == 0) {
-        rc = stsm_mcu_network_up(&settings.network);
-    }
-    if (rc == 0) {
-        rc = stsm_mcu_clock_up();
     }
     if (rc == 0 && settings.mail.to_count > 0) {
         rc = resolve_policy_host();

@@ -14,7 +14,6 @@
  * steps up to the wall clock, and the footprint lines of lwIP, the settings parse and the
  * stack, are stsm_mcu_boot.c, shared with a board's bring-up image.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "lwip/sys.h"
@@ -41,7 +40,8 @@ static struct stsm_agent agent;
 static void log_line(void *arg, const char *line)
 {
     (void)arg;
-    stsm_mcu_diagf("%s\n", line);
+    stsm_mcu_console_puts(line);
+    stsm_mcu_console_puts("\n");
 }
 
 
@@ -111,8 +111,8 @@ static void platform_sts_cache_changed(void *ctx)
 static void print_result(void *arg, const struct stsm_agent_result *r)
 {
     (void)arg;
-    stsm_mcu_diagf("%s: %s%s%s: %s\n", r->rcpt, stsm_rcpt_state_name(r->state), r->host[0] != '\0' ? " by " : "",
-                    r->host, r->reason);
+    stsm_mcu_say(STSM_TEXT("%s: %s%s%s: %s", r->rcpt, stsm_rcpt_state_name(r->state),
+                           r->host[0] != '\0' ? " by " : "", r->host, r->reason));
 }
 
 /* Raises the boot alert through the public API, then works the outbox, with what earlier
@@ -121,9 +121,7 @@ static void print_result(void *arg, const struct stsm_agent_result *r)
  * within IDLE_HALT_MS, so that tests and the demo end. */
 static int run_agent(void)
 {
-    static char body[160];
-    stsm_mcu_outbox_area(&outbox_area);
-    const struct stsm_platform platform = {
+    static const struct stsm_platform platform = {
         .monotonic_ms = platform_monotonic_ms,
         .wall_clock = platform_wall_clock,
         .random_u32 = platform_random,
@@ -133,6 +131,7 @@ static int run_agent(void)
         .sts_cache = &sts_cache,
         .sts_cache_changed = platform_sts_cache_changed,
     };
+    stsm_mcu_outbox_area(&outbox_area);
     stsm_status_t st = stsm_agent_init(&agent, &settings, &platform);
     if (st != STSM_OK && st != STSM_ERR_CORRUPT) {
         stsm_mcu_say(STSM_TEXT("outbox: cannot start: %s", stsm_status_str(st)));
@@ -140,12 +139,12 @@ static int run_agent(void)
     }
     stsm_agent_on_result(&agent, print_result, NULL);
     /* Each boot is its own event, so the boot alert has no key: it is never coalesced. */
-    const struct stsm_alert alert = {
+    static const char body[] = "stsmail " STSM_VERSION " booted on " STSM_BOARD " and reached the network.\n";
+    static const struct stsm_alert alert = {
         .severity = STSM_SEVERITY_INFO,
         .subject = "stsmail alert from " STSM_BOARD,
         .body = body,
-        .body_len = (size_t)snprintf(body, sizeof body, "stsmail %s booted on %s and reached the network.\n",
-                                     STSM_VERSION, STSM_BOARD),
+        .body_len = sizeof body - 1,
     };
     st = stsm_alert_raise(&agent, &alert, NULL);
     if (st != STSM_OK) {
@@ -167,15 +166,9 @@ static int run_agent(void)
 
 int main(void)
 {
-    int rc = stsm_mcu_boot(&settings);
+    int rc = stsm_mcu_start(&settings);
     if (rc == STSM_MCU_NOTHING_TO_DO) {
         return 0;
-    }
-    if (rc == 0) {
-        rc = stsm_mcu_network_up(&settings.network);
-    }
-    if (rc == 0) {
-        rc = stsm_mcu_clock_up();
     }
     if (rc == 0 && settings.mail.to_count > 0) {
         rc = stsm_mcu_tls_up(&tls);

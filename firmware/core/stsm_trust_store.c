@@ -247,19 +247,14 @@ stsm_status_t stsm_trust_store_open(struct stsm_trust_store *store, const uint8_
             key_len > STSM_TRUST_KEY_MAX || subject_len + key_len > len - off - RECORD_HEAD) {
             return STSM_ERR_CORRUPT;
         }
-        struct stsm_trust_anchor a = read_anchor(&candidate, i);
+        /* Compared with the one before it (with itself, the first): a comparison checks
+         * both Names are well-formed, and the order. */
+        struct stsm_trust_anchor a = read_anchor(&candidate, i), prev = read_anchor(&candidate, i > 0 ? i - 1 : 0);
         int order = 0;
         if (!key_well_formed(a.key, a.key_len) ||
-            !stsm_trust_store_name_compare(a.subject, a.subject_len, a.subject, a.subject_len, &order)) {
+            !stsm_trust_store_name_compare(prev.subject, prev.subject_len, a.subject, a.subject_len, &order) ||
+            order > 0) {
             return STSM_ERR_CORRUPT;
-        }
-        if (i > 0) {
-            struct stsm_trust_anchor prev = read_anchor(&candidate, i - 1);
-            if (!stsm_trust_store_name_compare(prev.subject, prev.subject_len, a.subject, a.subject_len,
-                                               &order) ||
-                order > 0) {
-                return STSM_ERR_CORRUPT;
-            }
         }
     }
     *store = candidate;

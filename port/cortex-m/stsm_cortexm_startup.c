@@ -5,8 +5,10 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "stsm_mcu.h"
+#include "stsm_mcu_text.h"
 
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end, __stack_top, __stack_limit;
 extern uint8_t end[], __heap_limit[];
@@ -21,13 +23,9 @@ void stsm_fault_handler(void);
 
 void stsm_reset_handler(void)
 {
-    const uint32_t *src = &__data_load;
-    for (uint32_t *dst = &__data_start; dst < &__data_end;) {
-        *dst++ = *src++;
-    }
-    for (uint32_t *dst = &__bss_start; dst < &__bss_end;) {
-        *dst++ = 0;
-    }
+    /* newlib's memcpy and memset use no static data: safe before .data and .bss are set. */
+    memcpy(&__data_start, &__data_load, (size_t)((uint8_t *)&__data_end - (uint8_t *)&__data_start));
+    memset(&__bss_start, 0, (size_t)((uint8_t *)&__bss_end - (uint8_t *)&__bss_start));
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     for (uint32_t *w = &__stack_limit; w < sp - 16; w++) {
@@ -72,10 +70,10 @@ void stsm_fault_report(const uint32_t *frame, uint32_t ipsr);
 void stsm_fault_report(const uint32_t *frame, uint32_t ipsr)
 {
     volatile const uint32_t *scb = (volatile const uint32_t *)0xE000ED28u;   /* CFSR, HFSR, .., MMFAR, BFAR */
-    stsm_mcu_diagf("FAULT: exception %u at pc 0x%08lx lr 0x%08lx sp 0x%08lx cfsr 0x%08lx hfsr 0x%08lx "
-                    "bfar 0x%08lx\n", (unsigned)(ipsr & 0x1ffu), (unsigned long)frame[6],
-                    (unsigned long)frame[5], (unsigned long)(uintptr_t)frame, (unsigned long)scb[0],
-                    (unsigned long)scb[1], (unsigned long)scb[4]);
+    stsm_mcu_say(STSM_TEXT("FAULT: exception %u at pc 0x%08lx lr 0x%08lx sp 0x%08lx cfsr 0x%08lx hfsr 0x%08lx "
+                           "bfar 0x%08lx", (unsigned)(ipsr & 0x1ffu), (unsigned long)frame[6],
+                           (unsigned long)frame[5], (unsigned long)(uintptr_t)frame, (unsigned long)scb[0],
+                           (unsigned long)scb[1], (unsigned long)scb[4]));
     stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
 }
 
@@ -90,14 +88,15 @@ __attribute__((naked)) void stsm_fault_handler(void)
                      "b stsm_fault_report\n");
 }
 
+/* The core's exceptions only: no peripheral interrupt is ever enabled (every driver is
+ * polled, and the NVIC leaves them all disabled from reset), so none can be taken and the
+ * table needs no entry for one. */
 #define CORE_VECTORS 16
-#define IRQ_VECTORS  32   /* AN385 external interrupts */
 
 __attribute__((section(".vectors"), used))
-static void (*const vector_table[CORE_VECTORS + IRQ_VECTORS])(void) = {
+static void (*const vector_table[CORE_VECTORS])(void) = {
     [0] = (void (*)(void))&__stack_top,
     [1] = stsm_reset_handler,
     [2 ... 14] = stsm_fault_handler,
     [15] = stsm_mcu_systick_handler,
-    [CORE_VECTORS ... CORE_VECTORS + IRQ_VECTORS - 1] = stsm_fault_handler,
 };

@@ -2,9 +2,11 @@
  * boot code and by lwIP's diagnostics. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "arch/cc.h"
 #include "stsm_mcu.h"
+#include "stsm_mcu_text.h"
 #include "stsm_uart.h"
 
 void stsm_mcu_console_init(void)
@@ -30,8 +32,19 @@ void stsm_mcu_diagf(const char *fmt, ...)
     }
 }
 
+void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
+{
+    char line[160];
+    va_list ap;
+    va_start(ap, fmt);
+    stsm_text_vformat(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    stsm_mcu_console_puts(line);
+}
+
 void stsm_mcu_assert_failed(const char *what, const char *file, int line)
 {
-    stsm_mcu_diagf("assertion \"%s\" failed at %s:%d\n", what, file, line);
+    stsm_mcu_say(STSM_TEXT("assertion \"%s\" failed at %s:%d", what, file, line));
     stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
 }

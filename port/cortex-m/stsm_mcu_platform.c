@@ -33,6 +33,7 @@
 #include "stsm_flash_record.h"
 #include "stsm_mcu.h"
 #include "stsm_mcu_clock.h"
+#include "stsm_mcu_text.h"
 #include "stsm_port.h"
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -86,21 +87,23 @@ mbedtls_ms_time_t mbedtls_ms_time(void)
     return (mbedtls_ms_time_t)ticks_ms;
 }
 
-static void format_time(uint32_t t, char *out, size_t len)
+void stsm_mcu_time_text(uint32_t t, char out[STSM_MCU_TIME_TEXT])
 {
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    snprintf(out, len, "%04d-%02d-%02d %02d:%02d:%02d UTC", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    /* Narrowed so that the compiler sees every field fit: a uint32_t time ends in 2106. */
+    snprintf(out, STSM_MCU_TIME_TEXT, "%04u-%02u-%02u %02u:%02u:%02u UTC", (uint16_t)(tm.tm_year + 1900),
+             (uint8_t)(tm.tm_mon + 1), (uint8_t)tm.tm_mday, (uint8_t)tm.tm_hour, (uint8_t)tm.tm_min,
+             (uint8_t)tm.tm_sec);
 }
 
 void stsm_mcu_set_wall_clock(uint32_t unix_seconds)
 {
-    char told[48], floor_text[48];
+    char told[STSM_MCU_TIME_TEXT], floor_text[STSM_MCU_TIME_TEXT];
     uint32_t now = 0;
     bool known = stsm_mcu_wall_clock(&now);
-    format_time(unix_seconds, told, sizeof told);
+    stsm_mcu_time_text(unix_seconds, told);
     switch (stsm_mcu_clock_judge(known, now, clock_floor, unix_seconds)) {
     case STSM_MCU_CLOCK_SET:
         wall_base_s = unix_seconds;
@@ -115,14 +118,14 @@ void stsm_mcu_set_wall_clock(uint32_t unix_seconds)
         clock_floor = now;
         wall_known = false;
         wall_refused = true;
-        format_time(now, floor_text, sizeof floor_text);
-        stsm_mcu_diagf("clock: NTP moved the clock back to %s from %s: clock unknown\n", told, floor_text);
+        stsm_mcu_time_text(now, floor_text);
+        stsm_mcu_say(STSM_TEXT("clock: NTP moved the clock back to %s from %s: clock unknown", told, floor_text));
         break;
     case STSM_MCU_CLOCK_REFUSE:
         wall_refused = true;
-        format_time(clock_floor, floor_text, sizeof floor_text);
-        stsm_mcu_diagf("clock: NTP time %s is before %s, which this device has already seen: "
-                        "ignored\n", told, floor_text);
+        stsm_mcu_time_text(clock_floor, floor_text);
+        stsm_mcu_say(STSM_TEXT("clock: NTP time %s is before %s, which this device has already seen: ignored",
+                               told, floor_text));
         break;
     }
 }
@@ -178,7 +181,7 @@ static bool device_record_write(const uint8_t *seed, uint32_t floor)
     stsm_status_t st = stsm_flash_record_write(&device_area, record, sizeof record);
     mbedtls_platform_zeroize(record, sizeof record);
     if (st != STSM_OK) {
-        stsm_mcu_diagf("device record: not stored in flash: %s\n", stsm_status_str(st));
+        stsm_mcu_say(STSM_TEXT("device record: not stored in flash: %s", stsm_status_str(st)));
         return false;
     }
     stored_floor = floor;
@@ -231,7 +234,8 @@ bool stsm_mcu_seed_provisioned(void)
 
 bool stsm_mcu_random_init(void)
 {
-    static const char personalization[] = "stsmail mps2";
+    /* Board-neutral: the same port on every board (the seed is what is per device). */
+    static const char personalization[] = "stsmail mcu";
     const uint8_t *record;
     size_t len;
     stsm_mcu_device_area(&device_area);
@@ -242,10 +246,10 @@ bool stsm_mcu_random_init(void)
         if (stored_floor > clock_floor) {
             clock_floor = stored_floor;
         }
-        stsm_mcu_diagf("random: seed from the device record\n");
+        stsm_mcu_say(STSM_TEXT("random: seed from the device record"));
     } else if (stsm_mcu_seed_provisioned()) {
         memcpy(nv_seed, __provision_seed, STSM_MCU_SEED_LEN);   /* first boot */
-        stsm_mcu_diagf("random: factory seed (no device record yet)\n");
+        stsm_mcu_say(STSM_TEXT("random: factory seed (no device record yet)"));
     } else {
         return false;
     }
@@ -261,7 +265,7 @@ uint32_t stsm_port_random_u32(void)
 {
     uint32_t v;
     if (!drbg_ready || mbedtls_ctr_drbg_random(&drbg, (unsigned char *)&v, sizeof v) != 0) {
-        stsm_mcu_diagf("no randomness: refusing to go on\n");
+        stsm_mcu_say(STSM_TEXT("no randomness: refusing to go on"));
         stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
     }
     return v;

@@ -272,7 +272,7 @@ static stsm_status_t start_tls(struct stsm_conn *conn, struct stsm_tls *tls, con
     if (conn->rx != NULL) {
         return STSM_ERR_PEER_PROTOCOL;
     }
-    stsm_tls_arena_reset_peak();
+    stsm_tls_handshake_begin();
     mbedtls_ssl_init(&conn->ssl);
     conn->ssl_set_up = true;
     conn->opportunistic = opportunistic;

@@ -100,39 +100,35 @@ static const uint16_t sig_algs[] = {
  * never checks a trusted issuer's own signature, CA bit (a locally trusted v1 certificate
  * needs none) or dates beyond these; it does check, as with a whole root, that the
  * child's issuer matches the subject (x509_name_cmp) and that the child's signature
- * verifies with the key, trying each candidate with that name in turn.
+ * verifies with the key, trying each candidate with that name in turn. Both SEQUENCE
+ * headers take the two-byte length form whatever the length (Mbed TLS reads any length
+ * form, as BER allows): one layout for every anchor.
  */
-static const uint8_t anchor_sig_alg[] = {   /* ecdsa-with-SHA256, never used to verify */
-    0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02,
+static const uint8_t anchor_head[] = {
+    0x02, 0x01, 0x01,                                                         /* serial 1 */
+    0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02,   /* ecdsa-with-SHA256 */
 };
-static const uint8_t anchor_serial[] = { 0x02, 0x01, 0x01 };
 static const uint8_t anchor_validity[] = {
     0x30, 0x22,
     0x18, 0x0F, '1', '9', '7', '0', '0', '1', '0', '1', '0', '0', '0', '0', '0', '0', 'Z',
     0x18, 0x0F, '9', '9', '9', '9', '1', '2', '3', '1', '2', '3', '5', '9', '5', '9', 'Z',
 };
-static const uint8_t anchor_signature[] = { 0x03, 0x01, 0x00 };
+static const uint8_t anchor_tail[] = {   /* the signature algorithm again, never used, and no signature */
+    0x30, 0x0A, 0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02, 0x03, 0x01, 0x00,
+};
+#define SEQUENCE_HEADER 4u
 
-/* Length of the header of a SEQUENCE of `len` content bytes (below 64 KiB: a subject and
- * a key are bounded by STSM_TRUST_SUBJECT_MAX and STSM_TRUST_KEY_MAX). */
-static size_t header_len(size_t len)
+static uint8_t *put_sequence(uint8_t *p, size_t len)
 {
-    return len < 0x80 ? 2 : len < 0x100 ? 3 : 4;
-}
-
-static uint8_t *put_header(uint8_t *p, size_t len)
-{
-    size_t n = header_len(len);
     p[0] = 0x30;
-    p[1] = n == 2 ? (uint8_t)len : (uint8_t)(0x80 + n - 2);   /* short form, or 0x81/0x82 */
-    if (n == 4) {
-        p[2] = (uint8_t)(len >> 8);
-    }
-    p[n - 1] = (uint8_t)len;
-    return p + n;
+    p[1] = 0x82;
+    p[2] = (uint8_t)(len >> 8);   /* below 64 KiB: STSM_TRUST_SUBJECT_MAX and STSM_TRUST_KEY_MAX */
+    p[3] = (uint8_t)len;
+    return p + SEQUENCE_HEADER;
 }
 
-static uint8_t *put(uint8_t *p, const void *data, size_t len)
+/* Not inlined: six copies, three of constant size that would each be unrolled. */
+__attribute__((noinline)) static uint8_t *put(uint8_t *p, const void *data, size_t len)
 {
     memcpy(p, data, len);
     return p + len;
@@ -140,45 +136,39 @@ static uint8_t *put(uint8_t *p, const void *data, size_t len)
 
 static size_t anchor_tbs_len(const struct stsm_trust_anchor *a)
 {
-    return sizeof anchor_serial + sizeof anchor_sig_alg + 2 * a->subject_len + sizeof anchor_validity +
-           a->key_len;
-}
-
-static size_t anchor_body_len(const struct stsm_trust_anchor *a)
-{
-    size_t tbs = anchor_tbs_len(a);
-    return header_len(tbs) + tbs + sizeof anchor_sig_alg + sizeof anchor_signature;
+    return sizeof anchor_head + 2 * a->subject_len + sizeof anchor_validity + a->key_len;
 }
 
 /* Length of anchor `a` as a certificate (the layout above). */
 static size_t anchor_certificate_len(const struct stsm_trust_anchor *a)
 {
-    size_t body = anchor_body_len(a);
-    return header_len(body) + body;
+    return 2 * SEQUENCE_HEADER + anchor_tbs_len(a) + sizeof anchor_tail;
 }
 
 /* Writes anchor `a` as a certificate into `out`, anchor_certificate_len(a) bytes. */
 static void anchor_certificate(const struct stsm_trust_anchor *a, uint8_t *out)
 {
-    uint8_t *p = put_header(out, anchor_body_len(a));
-    p = put_header(p, anchor_tbs_len(a));
-    p = put(p, anchor_serial, sizeof anchor_serial);
-    p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
+    size_t tbs = anchor_tbs_len(a);
+    uint8_t *p = put_sequence(out, SEQUENCE_HEADER + tbs + sizeof anchor_tail);
+    p = put_sequence(p, tbs);
+    p = put(p, anchor_head, sizeof anchor_head);
     p = put(p, a->subject, a->subject_len);   /* issuer: self-issued */
     p = put(p, anchor_validity, sizeof anchor_validity);
     p = put(p, a->subject, a->subject_len);
     p = put(p, a->key, a->key_len);
-    p = put(p, anchor_sig_alg, sizeof anchor_sig_alg);
-    (void)put(p, anchor_signature, sizeof anchor_signature);
+    (void)put(p, anchor_tail, sizeof anchor_tail);
 }
 
 /* Chain verification time (stsm_tls_verify_time()): from the first anchor lookup of a
  * chain to the verify callback for its leaf, which Mbed TLS calls last. Verification
  * runs within one mbedtls_ssl_handshake() call, so two connections never interleave
- * here. One that stops on a fatal error (out of memory) gets no callback: the next
- * figure then counts from its start, too long, never too short. */
+ * here. One that stops on a fatal error (out of memory) gets no callback and leaves the
+ * timing open: stsm_tls_handshake_begin() drops it, so that the next chain is timed from
+ * its own start (it counted from the failed one's, and one failure spoilt the maximum for
+ * good). Milliseconds of mbedtls_ms_time() kept in 32 bits: a difference of them is right
+ * across a wrap. */
 static bool verify_timing;
-static mbedtls_ms_time_t verify_started;
+static uint32_t verify_started;
 static uint32_t verify_last_ms, verify_max_ms;
 
 static int after_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
@@ -187,8 +177,7 @@ static int after_verify(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *f
     (void)crt;
     (void)flags;
     if (depth == 0 && verify_timing) {
-        mbedtls_ms_time_t took = mbedtls_ms_time() - verify_started;
-        verify_last_ms = took < 0 ? 0 : took > (mbedtls_ms_time_t)UINT32_MAX ? UINT32_MAX : (uint32_t)took;
+        verify_last_ms = (uint32_t)mbedtls_ms_time() - verify_started;
         verify_max_ms = verify_last_ms > verify_max_ms ? verify_last_ms : verify_max_ms;
         verify_timing = false;
     }
@@ -205,7 +194,7 @@ static int find_issuers(void *ctx, const mbedtls_x509_crt *child, mbedtls_x509_c
     const struct stsm_trust_store *store = ctx;
     if (!verify_timing) {
         verify_timing = true;
-        verify_started = mbedtls_ms_time();
+        verify_started = (uint32_t)mbedtls_ms_time();
     }
     uint32_t first;
     uint32_t n = stsm_trust_store_find(store, child->issuer_raw.p, child->issuer_raw.len, &first);
@@ -430,12 +419,23 @@ void stsm_tls_session_keep(struct stsm_tls *tls, mbedtls_ssl_context *ssl, const
  * allocation that failed in any module is the arena running out. */
 static bool arena_exhausted(int mbedtls_error)
 {
-    int high = -((-mbedtls_error) & 0xFF80), low = -((-mbedtls_error) & 0x007F);
-    return mbedtls_error < 0 &&
-           (high == MBEDTLS_ERR_SSL_ALLOC_FAILED || high == MBEDTLS_ERR_X509_ALLOC_FAILED ||
-            high == MBEDTLS_ERR_PK_ALLOC_FAILED || high == MBEDTLS_ERR_ECP_ALLOC_FAILED ||
-            high == MBEDTLS_ERR_CIPHER_ALLOC_FAILED || high == MBEDTLS_ERR_MD_ALLOC_FAILED ||
-            low == MBEDTLS_ERR_MPI_ALLOC_FAILED);
+    static const uint16_t high_alloc_failed[] = {
+        -MBEDTLS_ERR_SSL_ALLOC_FAILED, -MBEDTLS_ERR_X509_ALLOC_FAILED, -MBEDTLS_ERR_PK_ALLOC_FAILED,
+        -MBEDTLS_ERR_ECP_ALLOC_FAILED, -MBEDTLS_ERR_CIPHER_ALLOC_FAILED, -MBEDTLS_ERR_MD_ALLOC_FAILED,
+    };
+    if (mbedtls_error >= 0) {
+        return false;
+    }
+    unsigned code = (unsigned)-mbedtls_error;
+    if ((code & 0x007Fu) == (unsigned)-MBEDTLS_ERR_MPI_ALLOC_FAILED) {
+        return true;
+    }
+    for (size_t i = 0; i < sizeof high_alloc_failed / sizeof high_alloc_failed[0]; i++) {
+        if ((code & 0xFF80u) == high_alloc_failed[i]) {
+            return true;
+        }
+    }
+    return false;
 }
 
 stsm_status_t stsm_tls_failure_reason(int mbedtls_error, uint32_t verify_flags)
@@ -475,10 +475,11 @@ void stsm_tls_arena_usage(size_t *current, size_t *peak)
  * own figure, so the run-wide one is kept here. */
 static size_t arena_high_water;
 
-void stsm_tls_arena_reset_peak(void)
+void stsm_tls_handshake_begin(void)
 {
     arena_high_water = stsm_tls_arena_high_water();
     mbedtls_memory_buffer_alloc_max_reset();
+    verify_timing = false;
 }
 
 size_t stsm_tls_arena_high_water(void)

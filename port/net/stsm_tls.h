@@ -110,11 +110,17 @@ void stsm_tls_arena_return(void);
  */
 uint32_t stsm_tls_arena_failures(void);
 
-/** Arena use in bytes: current and the peak since the last stsm_tls_arena_reset_peak(). */
+/** Arena use in bytes: current and the peak since the last stsm_tls_handshake_begin(). */
 void stsm_tls_arena_usage(size_t *current, size_t *peak);
 
-/** Starts a new peak measurement (each TLS connection does, for its own figure). */
-void stsm_tls_arena_reset_peak(void);
+/**
+ * Call as each handshake begins (stsm_conn does): starts a new peak measurement of the
+ * arena, for the connection's own figure, and drops the timing of a chain verification
+ * that an earlier handshake left unfinished (Mbed TLS stops a verification that an
+ * allocation failure cuts short without the callback that ends it), so that
+ * stsm_tls_verify_time() times the next chain from its own start.
+ */
+void stsm_tls_handshake_begin(void);
 
 /** The largest arena use since start-up, across all measurements. */
 size_t stsm_tls_arena_high_water(void);

@@ -369,6 +369,7 @@ static void end_conn(void)
 static void policy_streamed(void);
 static void arena_exhaustion(void);
 static void chains_against_anchors(void);
+static void verify_timer_cut_short(void);
 static void ecdsa_preferred(void);
 static void large_write_split(void);
 static void write_after_full_sndbuf(void);
@@ -523,6 +524,7 @@ int main(void)
     end_conn();
 
     chains_against_anchors();
+    verify_timer_cut_short();
     ecdsa_preferred();
     large_write_split();
     write_after_full_sndbuf();
@@ -638,6 +640,40 @@ static void chains_against_anchors(void)
     uint32_t last_ms, max_ms;
     stsm_tls_verify_time(&last_ms, &max_ms);
     printf("chain verification (host): last %u ms, longest %u ms\n", (unsigned)last_ms, (unsigned)max_ms);
+}
+
+/* ---- a chain verification cut short ------------------------------------------------------ */
+
+/* Mbed TLS ends a chain verification that an allocation failure cuts short without the
+ * verify callback that stops stsm_tls's timer (stsm_tls_verify_time()). The timer stayed
+ * open, and the next chain was timed from the failed one's start: one failure spoilt the
+ * longest figure for good. Here a verification starts as Mbed TLS starts one (the
+ * configuration's anchor lookup for the leaf), and nothing ends it. */
+static void verify_timer_cut_short(void)
+{
+    enum { GAP_MS = 400 };
+    CHECK_CASE("a chain verification cut short: the next chain is timed from its own start");
+    stsm_tls_forget_sessions(&tls);
+    run_conn("good", "mx.lab.test", false);
+    CHECK_INT(c.last, STSM_CONN_TLS_READY);
+    const mbedtls_x509_crt *leaf = c.last == STSM_CONN_TLS_READY
+                                       ? mbedtls_ssl_get_peer_cert(stsm_conn_tls_session(&conn)) : NULL;
+    mbedtls_x509_crt *issuers = NULL;
+    CHECK(leaf != NULL &&
+          tls.conf.MBEDTLS_PRIVATE(f_ca_cb)(tls.conf.MBEDTLS_PRIVATE(p_ca_cb), leaf, &issuers) == 0);
+    CHECK(issuers != NULL);   /* the test CA: the lookup the timer starts at */
+    mbedtls_x509_crt_free(issuers);
+    mbedtls_free(issuers);
+    end_conn();
+    run_until(NULL, GAP_MS);
+    uint32_t last_ms, max_ms;
+    stsm_tls_verify_time(&last_ms, &max_ms);
+    uint32_t max_before = max_ms;
+    CHECK_INT(verify_case("good"), STSM_OK);
+    stsm_tls_verify_time(&last_ms, &max_ms);
+    printf("chain verification after one cut short: %u ms, longest %u ms\n", (unsigned)last_ms, (unsigned)max_ms);
+    CHECK(last_ms < GAP_MS);
+    CHECK(max_ms < GAP_MS || max_ms == max_before);
 }
 
 /* ---- ECDSA preferred ------------------------------------------------------------------------ */
@@ -838,4 +874,8 @@ static void arena_exhaustion(void)
     CHECK_INT(verify_case("viaexpinter"), STSM_ERR_TLS_EXPIRED);
     CHECK_INT(verify_case("wrongname"), STSM_ERR_TLS_NAME_MISMATCH);
     CHECK_INT(verify_case("good"), STSM_OK);
+    uint32_t last_ms, max_ms;
+    stsm_tls_verify_time(&last_ms, &max_ms);
+    printf("chain verification after the arena walks: last %u ms, longest %u ms\n", (unsigned)last_ms,
+           (unsigned)max_ms);
 }
