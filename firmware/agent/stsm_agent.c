@@ -169,8 +169,9 @@ static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_stat
     default:
         return;
     }
+    const char *why = reason;
     if (r->result.outcome == STSM_SMTP_PENDING) {   /* this attempt has no reply for it */
-        snprintf(reason, sizeof reason, "%s", last_error != NULL ? last_error : "");
+        why = last_error != NULL ? last_error : "";
     } else if (r->result.code != 0) {
         snprintf(reason, sizeof reason, "%u %s", (unsigned)r->result.code, r->result.text);
     } else {
@@ -179,7 +180,7 @@ static void report(struct stsm_agent *a, size_t k, size_t i, enum stsm_rcpt_stat
     note(a, "outbox: message %lu to %s: %s", (unsigned long)slot->id, slot->message.to[i],
          stsm_rcpt_state_name(state));
     if (a->on_result != NULL) {
-        struct stsm_agent_result result = { slot->id, slot->key, slot->message.to[i], state, r->host, reason };
+        struct stsm_agent_result result = { slot->id, slot->key, slot->message.to[i], state, r->host, why };
         a->on_result(a->result_arg, &result);
     }
 }
@@ -297,38 +298,34 @@ static bool build_message(struct stsm_agent *a, struct stsm_agent_slot *slot, co
     msg->id_random[0] = m->id_random[0];
     msg->id_random[1] = m->id_random[1];
     slot->key = m->key;
-    char preamble[STSM_AGENT_PREAMBLE_MAX] = "";
+    /* "This alert was raised again N time(s) since the message of\n<window>:\n" for a
+     * follow-up, "This alert was raised N times:\n" for a message that counted raises. */
+    if (!m->follow_up && m->raised_count == 1) {
+        return true;
+    }
+    char preamble[STSM_AGENT_PREAMBLE_MAX];
     char first[24], last[24], window[24];
     stsm_time_format_utc(m->first_raised, first);
     stsm_time_format_utc(m->last_raised, last);
     stsm_time_format_utc(m->window_start, window);
-    const char *s = m->raised_count == 1 ? "" : "s";
-    if (m->follow_up) {
-        snprintf(preamble, sizeof preamble,
-                 "This alert was raised again %lu time%s since the message of\n%s:\n"
-                 "first at %s, last at %s.\n\n", (unsigned long)m->raised_count, s, window, first, last);
-    } else if (m->raised_count > 1) {
-        snprintf(preamble, sizeof preamble, "This alert was raised %lu times:\nfirst at %s, last at %s.\n\n",
-                 (unsigned long)m->raised_count, first, last);
-    }
-    if (preamble[0] != '\0') {
-        msg->preamble = keep_text(a, preamble, used);
-        return msg->preamble != NULL;
-    }
-    return true;
+    snprintf(preamble, sizeof preamble, "This alert was raised %s%lu time%s%s%s:\nfirst at %s, last at %s.\n\n",
+             m->follow_up ? "again " : "", (unsigned long)m->raised_count, m->raised_count == 1 ? "" : "s",
+             m->follow_up ? " since the message of\n" : "", m->follow_up ? window : "", first, last);
+    msg->preamble = keep_text(a, preamble, used);
+    return msg->preamble != NULL;
 }
 
-/* The one recipient domain of a message's pending recipients (`pending[i]`); NULL when
- * they have several. */
-static const char *single_domain(const char *const *to, size_t to_count, const bool *pending)
+/* The one recipient domain of a slot's envelope (its pending recipients); NULL when they
+ * have several. */
+static const char *single_domain(const struct stsm_agent_slot *slot)
 {
     const char *domain = NULL;
-    for (size_t i = 0; i < to_count; i++) {
-        if (!pending[i]) {
+    for (size_t i = 0; i < slot->message.to_count; i++) {
+        if (!slot->envelope[i]) {
             continue;
         }
-        const char *at = strrchr(to[i], '@');
-        const char *d = at != NULL ? at + 1 : to[i];
+        const char *to = slot->message.to[i], *at = strrchr(to, '@');
+        const char *d = at != NULL ? at + 1 : to;
         if (domain != NULL && !stsm_dns_name_equal(domain, d)) {
             return NULL;
         }
@@ -337,32 +334,16 @@ static const char *single_domain(const char *const *to, size_t to_count, const b
     return domain;
 }
 
-/* Whether message `m` may join the batch: any in relay mode (one server takes them all);
- * in MX mode one whose pending recipients are all in the first message's single domain,
- * so that the whole batch goes over the same session. */
-static bool same_way(const struct stsm_agent *a, const struct stsm_outbox_message *m)
+/* Whether `slot` may join the batch: any in relay mode (one server takes them all); in MX
+ * mode one whose pending recipients are all in the first message's single domain, so
+ * that the whole batch goes over the same session. */
+static bool same_way(const struct stsm_agent *a, const struct stsm_agent_slot *slot)
 {
     if (a->settings->delivery.mode == STSM_DELIVERY_RELAY) {
         return true;
     }
-    bool pending[STSM_SMTP_MAX_RCPT];
-    for (size_t i = 0; i < m->to_count; i++) {
-        pending[i] = m->rcpt[i] == STSM_RCPT_PENDING;
-    }
-    const struct stsm_agent_slot *first = &a->batch[0];
-    const char *first_domain = single_domain(first->message.to, first->message.to_count, first->envelope);
-    const char *this = single_domain(m->to, m->to_count, pending);
-    return first_domain != NULL && this != NULL && stsm_dns_name_equal(first_domain, this);
-}
-
-/* The bytes of the batch's text that stsm_outbox_load() gave message `m`. */
-static size_t text_len(const struct stsm_outbox_message *m)
-{
-    size_t n = strlen(m->key) + 1 + strlen(m->subject) + 1;
-    for (size_t i = 0; i < m->to_count; i++) {
-        n += strlen(m->to[i]) + 1;
-    }
-    return n;
+    const char *first = single_domain(&a->batch[0]), *this = single_domain(slot);
+    return first != NULL && this != NULL && stsm_dns_name_equal(first, this);
 }
 
 /* Puts message `id` into the next slot of the batch: its text is copied into the batch's,
@@ -377,12 +358,11 @@ static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
     size_t used = 0;
     stsm_status_t st = stsm_outbox_load(&a->outbox, id, &m, a->text + a->text_used, sizeof a->text - a->text_used);
     if (st == STSM_OK) {
-        used = text_len(&m);
-        if (a->batch_count > 0 && !same_way(a, &m)) {
-            return false;
-        }
+        used = m.text_len;
         if (!build_message(a, slot, &m, &used)) {
             st = STSM_ERR_CAPACITY;
+        } else if (a->batch_count > 0 && !same_way(a, slot)) {
+            return false;
         }
     }
     if (st == STSM_ERR_CAPACITY && a->batch_count > 0) {
@@ -390,9 +370,6 @@ static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
     }
     if (st == STSM_OK) {
         st = stsm_outbox_attempt_begins(&a->outbox, id, now);
-    }
-    if (st == STSM_OK) {
-        st = stsm_outbox_load(&a->outbox, id, &m, NULL, 0);   /* the attempt count just written */
     }
     if (st != STSM_OK) {
         note(a, "outbox: message %lu cannot be attempted: %s", (unsigned long)id, stsm_status_str(st));
@@ -404,7 +381,9 @@ static bool take(struct stsm_agent *a, uint32_t id, int64_t now)
     slot->id = id;
     memset(slot->recorded, 0, sizeof slot->recorded);
     memset(slot->told, 0, sizeof slot->told);
-    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id, (unsigned long)m.attempts);
+    /* The count attempt_begins just wrote: one more, as it stops at UINT32_MAX. */
+    note(a, "outbox: message %lu, attempt %lu", (unsigned long)id,
+         (unsigned long)(m.attempts + (m.attempts < UINT32_MAX)));
     a->batch_count++;
     return true;
 }

@@ -46,7 +46,7 @@ static void disarm(struct stsm_delivery *d, struct stsm_timer *t)
 
 static bool relay_mode(const struct stsm_delivery *d)
 {
-    return d->settings->delivery.mode == STSM_DELIVERY_RELAY;
+    return d->relay;
 }
 
 static bool lookup_running(const struct stsm_delivery *d, unsigned which)
@@ -421,7 +421,7 @@ static void message_unreadable(struct stsm_delivery *d, stsm_status_t status)
 /* The message's exact size as BDAT's chunk in one form (8-bit or not): a first pass of
  * the same reader and encoder the sending does. 0 when it cannot be read: DATA then,
  * whose streaming finds the same failure. */
-static size_t chunk_octets(const struct stsm_message *message, bool eight)
+static size_t count_chunk(const struct stsm_message *message, bool eight)
 {
     struct stsm_message_reader reader;
     struct stsm_smtp_data enc;
@@ -605,7 +605,7 @@ static size_t next_in_batch(const struct stsm_delivery *d, size_t from)
 }
 
 /* The envelope of message `m`'s transaction: its recipients of the group still pending. */
-static void transaction_envelope(struct stsm_delivery *d, size_t m, struct stsm_smtp_params *p)
+static void transaction_envelope(struct stsm_delivery *d, size_t m, bool first, struct stsm_smtp_params *p)
 {
     const struct stsm_message *msg = d->batch[m];
     d->txn = m;
@@ -621,9 +621,24 @@ static void transaction_envelope(struct stsm_delivery *d, size_t m, struct stsm_
     d->session_rcpt_count = p->rcpt_count;
     p->size_estimate = d->size_estimate[m];
     p->body_8bit = stsm_message_is_8bit(msg);
-    p->chunk_size = chunk_octets(msg, false);
-    /* The reader's form differs with 8BITMIME only for a body with 8-bit text. */
-    p->chunk_size_8bit = p->body_8bit ? chunk_octets(msg, true) : p->chunk_size;
+    /* BDAT's size takes a pass over the message per form, so it is counted only for a
+     * server that may take BDAT, once per message and delivery. A transaction after the
+     * first knows the session's extensions: the one form they select, or none without
+     * CHUNKING. The first is started before EHLO, so it has both (the reader's form
+     * differs with 8BITMIME only for a body with 8-bit text). */
+    const struct stsm_smtp_caps *caps = stsm_smtp_caps(&d->smtp);
+    bool eight = p->body_8bit && !first && caps->eightbitmime;
+    for (int form = eight; form <= p->body_8bit; form++) {
+        size_t *n = &d->chunk_octets[m][form];
+        if ((first || caps->chunking) && *n == 0) {
+            *n = count_chunk(msg, form);
+        }
+        if (!first) {
+            break;
+        }
+    }
+    p->chunk_size = d->chunk_octets[m][0];
+    p->chunk_size_8bit = d->chunk_octets[m][p->body_8bit];
 }
 
 /* A transaction ended with the session still usable: its recipients are final; the next
@@ -634,7 +649,7 @@ static void next_transaction(struct stsm_delivery *d)
     size_t m = next_in_batch(d, d->txn + 1);
     if (m < d->batch_count) {
         struct stsm_smtp_params p = { 0 };
-        transaction_envelope(d, m, &p);
+        transaction_envelope(d, m, false, &p);
         if (stsm_smtp_next(&d->smtp, &p) == STSM_OK) {
             act(d, stsm_smtp_message_due(&d->smtp) ? STSM_SMTP_SEND_DATA : STSM_SMTP_WAIT);
             return;
@@ -740,7 +755,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         p.auth_user = cfg->relay_user;
         p.auth_secret = cfg->relay_password;
     }
-    transaction_envelope(d, next_in_batch(d, 0), &p);
+    transaction_envelope(d, next_in_batch(d, 0), true, &p);
     p.more_transactions = d->batch_count > 1;
     /* Every MX session stops before MAIL FROM for the policy decision (decide_held), also
      * one opened before the policy arrived whose policy came while it was connecting. */
@@ -1664,8 +1679,9 @@ static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *
 {
     struct stsm_delivery_options options = d->options;
     /* Tens of kilobytes (the recipients of a whole batch); the first start finds them zero
-     * in .bss and leaves them unwritten. */
+     * in .bss and leaves them unwritten. The MTA-STS lookup clears its own at its start. */
     stsm_zero(d, offsetof(struct stsm_delivery, sts));
+    stsm_zero(&d->sts + 1, sizeof *d - offsetof(struct stsm_delivery, sts) - sizeof d->sts);
     d->transport = options.transport;
     d->transport_ctx = options.transport_ctx;
     if (d->transport == NULL) {
@@ -1677,6 +1693,7 @@ static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *
     d->trace = options.trace;
     d->settled = options.settled;
     d->settings = settings;
+    d->relay = settings->delivery.mode == STSM_DELIVERY_RELAY;
     d->tls = tls;
     d->cache = cache;
     d->now = now;

@@ -162,83 +162,89 @@ struct stsm_delivery_rcpt {
  *  Fields are private but for `rcpt` (the first message's results) and `batch_rcpt`
  *  (batch_rcpt[m] those of message m), read once `done` ran. */
 struct stsm_delivery {
-    union {
-        struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
-        struct stsm_delivery_rcpt batch_rcpt[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT];
-    };
-
-    struct stsm_delivery_options options;  /* for the next start */
-    const struct stsm_settings *settings;
-    const struct stsm_message *message;  /* the batch's message whose transaction runs */
-    const struct stsm_message *batch[STSM_DELIVERY_BATCH_MAX];
-    size_t batch_count;
-    size_t txn;                          /* batch index of the session's current transaction */
-    struct stsm_tls *tls;
-    struct stsm_sts_cache *cache;        /* MTA-STS policies, may be NULL */
-    int64_t now;                         /* seconds, for the cache */
-    stsm_delivery_log_fn log, trace;
-    stsm_delivery_done_fn done;
-    void *arg;
-    const struct stsm_transport *transport;
-    void *transport_ctx;
-    const struct stsm_clock *clock;
-    void *clock_ctx;
-    uint32_t started_ms;
-
+    /* The fields the code reads most come first, the large ones last: Thumb reaches the
+     * first 32 bytes with its short byte loads, the first 128 with its short word loads,
+     * and past 4 KiB needs an extra instruction for every access. */
+    bool policy_early;                   /* the cached policy is in force while the lookup checks
+                                            its TXT id beside the delivery (sts.early) */
+    bool data_running;                   /* the message is on its way: WRITABLE pumps it */
+    bool data_finished;                  /* the terminator is queued: a fact of the data pump
+                                            inside STSM_DELIVERY_SESSION, not a state */
+    bool relay;                          /* relay mode (the settings' mode, taken at the start) */
+    bool plaintext_retry;                /* the current host's attempt deliberately skips STARTTLS */
+    bool healed;                         /* the live policy was fetched once for a stale cache */
     enum stsm_delivery_state state;      /* changed only by set_state() */
     /* Lookups in flight (LOOKUP_* bits). Not a state: a lookup cannot be cancelled, so it
      * outlives the state that started it (a group may end, or the deadline pass, while
      * the MTA-STS lookup runs on), and its storage is in use until it calls back. */
     unsigned lookups;
+    const struct stsm_settings *settings;
+    const struct stsm_transport *transport;
+    void *transport_ctx;
+    const struct stsm_clock *clock;
+    void *clock_ctx;
+    stsm_delivery_log_fn log, trace;
+    stsm_delivery_done_fn done;
+    void *arg;
+    stsm_delivery_settled_fn settled;
+    const struct stsm_message *message;  /* the batch's message whose transaction runs */
+    size_t batch_count;
+    size_t txn;                          /* batch index of the session's current transaction */
+    const struct stsm_mx_set *hosts;     /* the group's MX hosts (MX mode), once routed */
+    size_t host_index;
+    /* Facts of the group's walk over its hosts, kept across the states of each host: */
+    size_t usable_hosts;                 /* hosts the policy let us try */
+    stsm_status_t route_status;
+    uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
+    /* The data pump: the message is written a piece at a time (never whole: its body may
+     * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. The piece is
+     * read into the chunk's last bytes while they are free (stsm_delivery.c). */
+    size_t piece_len, piece_used;        /* read from the reader, not yet encoded */
+    size_t chunk_len, chunk_sent;
+    size_t session_rcpt_count;
+    size_t host_text_used;
+    struct stsm_tls *tls;
+    struct stsm_sts_cache *cache;        /* MTA-STS policies, may be NULL */
+    uint32_t started_ms;
+    int64_t now;                         /* seconds, for the cache */
     struct stsm_timer step_timer;        /* runs the current state's handler */
     struct stsm_timer deadline_timer, reply_timer;
-
-    stsm_delivery_settled_fn settled;
+    struct stsm_smtp_data encoder;
+    struct stsm_message_reader reader;
+    ip_addr_t server_address;
+    uint16_t server_port;
+    struct stsm_smtp_result last_failure;
+    const struct stsm_message *batch[STSM_DELIVERY_BATCH_MAX];
+    size_t size_estimate[STSM_DELIVERY_BATCH_MAX];
+    /* BDAT's chunk sizes of message m, counted when a session first needs them (a server
+     * offering CHUNKING): [m][1] as sent 8-bit, [m][0] otherwise; 0 until counted. */
+    size_t chunk_octets[STSM_DELIVERY_BATCH_MAX][2];
+    size_t session_rcpt[STSM_SMTP_MAX_RCPT];     /* the session's recipient k is rcpt[session_rcpt[k]] */
     bool in_envelope[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* the envelopes, copied at the start */
-    char host_text[STSM_DELIVERY_HOST_TEXT_MAX];   /* the names rcpt[].host point to, NUL after each */
-    size_t host_text_used;
     bool group[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* recipients of the current domain
                                                                 (or all, relay), per message */
+    struct stsm_delivery_options options;  /* for the next start */
+    char ehlo_literal[32];
+    char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
     char domain[STSM_HOSTNAME_MAX + 1];
+    /* The domain's (or relay's) MTA-STS lookup: the policy in force. Not cleared by a start
+     * (its own start clears what it uses, not its fetch's kilobytes). */
+    struct stsm_sts_lookup sts;
+
+    union {
+        struct stsm_delivery_rcpt rcpt[STSM_SMTP_MAX_RCPT];
+        struct stsm_delivery_rcpt batch_rcpt[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT];
+    };
+    char host_text[STSM_DELIVERY_HOST_TEXT_MAX];   /* the names rcpt[].host point to, NUL after each */
     /* Where the group's servers come from: one or the other, by the settings' mode for the
      * whole delivery, never both. */
     union {
         struct stsm_route route;                /* MX mode */
         struct stsm_resolver_query query;       /* relay mode: the relay's address */
     };
-    stsm_status_t route_status;
-    const struct stsm_mx_set *hosts;     /* the group's MX hosts (MX mode), once routed */
-    size_t host_index;
-    /* Facts of the group's walk over its hosts, kept across the states of each host: */
-    size_t usable_hosts;                 /* hosts the policy let us try */
-    bool healed;                         /* the live policy was fetched once for a stale cache */
-    bool policy_early;                   /* the cached policy is in force while the lookup checks
-                                            its TXT id beside the delivery (sts.early) */
-    bool plaintext_retry;                /* the current host's attempt deliberately skips STARTTLS */
-    struct stsm_smtp_result last_failure;
-    char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */
-    ip_addr_t server_address;
-    uint16_t server_port;
-
     struct stsm_conn_transport_ctx lwip_conn;   /* the default transport's context */
     struct stsm_smtp smtp;
-    size_t session_rcpt[STSM_SMTP_MAX_RCPT];     /* the session's recipient k is rcpt[session_rcpt[k]] */
-    size_t session_rcpt_count;
-    uint32_t armed_serial;               /* stsm_smtp_wait_serial() the reply timer runs for */
-    size_t size_estimate[STSM_DELIVERY_BATCH_MAX];
-    char ehlo_literal[32];
-    /* The data pump: the message is written a piece at a time (never whole: its body may
-     * move in storage meanwhile), dot-stuffed into the chunk, the chunk sent. The piece is
-     * read into the chunk's last bytes while they are free (stsm_delivery.c). */
-    bool data_running;                   /* the message is on its way: WRITABLE pumps it */
-    bool data_finished;                  /* the terminator is queued: a fact of the data pump
-                                            inside STSM_DELIVERY_SESSION, not a state */
-    struct stsm_message_reader reader;
-    size_t piece_len, piece_used;        /* read from the reader, not yet encoded */
-    struct stsm_smtp_data encoder;
     uint8_t chunk[1024];
-    size_t chunk_len, chunk_sent;
-    struct stsm_sts_lookup sts;          /* the domain's (or relay's) MTA-STS lookup: the policy in force */
 };
 
 /**

@@ -15,7 +15,7 @@
 
 /* What closes a form its writer had to cut (stsm_text.h: never unescaped in a string
  * argument), and how a cut is shown. */
-#define CUT_MARK '~'
+#define CUT_MARK '}'
 #define CUT_SHOWN "[cut]"
 
 struct sink {

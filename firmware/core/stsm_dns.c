@@ -232,10 +232,12 @@ static stsm_status_t read_rr(struct stsm_cursor *c, char *owner, size_t cap, str
     if (st != STSM_OK) {
         return st;
     }
-    if (!stsm_cursor_u16(c, &rr->type) || !stsm_cursor_u16(c, &rr->class_) ||
-        !stsm_cursor_u32(c, &rr->ttl) || !stsm_cursor_u16(c, &rr->rdlen)) {
+    uint32_t type_class;
+    if (!stsm_cursor_u32(c, &type_class) || !stsm_cursor_u32(c, &rr->ttl) || !stsm_cursor_u16(c, &rr->rdlen)) {
         return STSM_ERR_DNS_MALFORMED;
     }
+    rr->type = (uint16_t)(type_class >> 16);
+    rr->class_ = (uint16_t)type_class;
     rr->rdata = c->pos;
     return stsm_cursor_skip(c, rr->rdlen) ? STSM_OK : STSM_ERR_DNS_MALFORMED;
 }
@@ -333,31 +335,31 @@ static stsm_status_t decode_rdata(const uint8_t *msg, size_t len, const struct r
         return pool_add(a, exchange, strlen(exchange), &rec->data);
     }
     case STSM_DNS_TYPE_TXT: {
-        /* One or more <length><bytes> strings filling RDATA exactly; kept concatenated. */
+        /* One or more <length><bytes> strings filling RDATA exactly; kept concatenated.
+         * Copied while they fit, and all of them walked: a malformed record is malformed
+         * whether or not it would have fitted. */
         if (rr->rdlen == 0) {
             return STSM_ERR_DNS_MALFORMED;
         }
-        size_t total = 0;
+        size_t total = 0, room = sizeof a->pool - a->pool_used;
         while (stsm_cursor_remaining(&c) > 0) {
             uint8_t slen;
             stsm_cursor_u8(&c, &slen);
+            const uint8_t *piece = c.buf + c.pos;
             if (!stsm_cursor_skip(&c, slen)) {
                 return STSM_ERR_DNS_MALFORMED;
             }
+            if (total + slen < room) {
+                memcpy(a->pool + a->pool_used + total, piece, slen);
+            }
             total += slen;
         }
-        if (total + 1 > sizeof a->pool - a->pool_used) {
+        if (total + 1 > room) {
             return STSM_ERR_CAPACITY;
         }
         rec->data = (uint16_t)a->pool_used;
         rec->data_len = (uint16_t)total;
-        stsm_cursor_seek(&c, rr->rdata);
-        while (stsm_cursor_remaining(&c) > 0) {
-            uint8_t slen;
-            stsm_cursor_u8(&c, &slen);
-            stsm_cursor_bytes(&c, a->pool + a->pool_used, slen);
-            a->pool_used += slen;
-        }
+        a->pool_used += total;
         a->pool[a->pool_used++] = '\0';
         return STSM_OK;
     }
@@ -366,25 +368,26 @@ static stsm_status_t decode_rdata(const uint8_t *msg, size_t len, const struct r
     }
 }
 
-/* One MX record chosen for keeping: its preference and where the record starts. */
-struct mx_choice {
+/* One record chosen for keeping: its preference (0 for other types) and where it starts. */
+struct choice {
     uint16_t preference;
     size_t at;
 };
 
 /*
- * Chooses the MX records to keep among the `ancount` answers at `answers` that are owned
- * by `owner`: all of them when they fit, else the STSM_DNS_MAX_RECORDS with the lowest
- * preference values (earlier records first among equals). Fills `best` in preference
- * order, `*kept` with how many and `*total` with how many there were. Every one of them
- * is checked, kept or not, so a broken record spoils the answer as it always did.
+ * Chooses the records of type `type` to keep among the `ancount` answers at `answers`
+ * that are owned by `owner`: all of them when they fit, else the STSM_DNS_MAX_RECORDS
+ * with the lowest preference values, earlier records first among equals (so, for types
+ * without a preference, the first ones). Fills `best` in that order, `*kept` with how
+ * many and `*total` with how many there were. Every MX one is checked, kept or not, so a
+ * broken record spoils the answer as it always did; other types are checked when decoded.
  */
-static stsm_status_t choose_mx(const uint8_t *msg, size_t len, size_t answers, uint16_t ancount,
-                               const char *owner, struct mx_choice best[STSM_DNS_MAX_RECORDS],
-                               size_t *kept_out, size_t *total)
+static stsm_status_t choose(const uint8_t *msg, size_t len, size_t answers, uint16_t ancount, uint16_t type,
+                            const char *owner, struct choice best[STSM_DNS_MAX_RECORDS], size_t *kept_out,
+                            size_t *total)
 {
     struct stsm_cursor c;
-    char name[STSM_HOSTNAME_MAX + 1], exchange[STSM_HOSTNAME_MAX + 1];
+    char name[STSM_HOSTNAME_MAX + 1];
     size_t kept = 0;
     *total = 0;
     stsm_cursor_init(&c, msg, len);
@@ -393,19 +396,21 @@ static stsm_status_t choose_mx(const uint8_t *msg, size_t len, size_t answers, u
         struct rr_head rr;
         size_t at = c.pos;
         read_rr(&c, name, sizeof name, &rr);   /* validated by the first walk */
-        if (rr.type != STSM_DNS_TYPE_MX || rr.class_ != STSM_DNS_CLASS_IN ||
-            !stsm_dns_name_equal(name, owner)) {
+        if (rr.type != type || rr.class_ != STSM_DNS_CLASS_IN || !stsm_dns_name_equal(name, owner)) {
             continue;
         }
-        if (rr.rdlen < 2) {
-            return STSM_ERR_DNS_MALFORMED;
-        }
-        stsm_status_t st = read_rdata_name(msg, len, &rr, 2, exchange, sizeof exchange);
-        if (st != STSM_OK) {
-            return st;
+        uint16_t preference = 0;
+        if (type == STSM_DNS_TYPE_MX) {
+            if (rr.rdlen < 2) {
+                return STSM_ERR_DNS_MALFORMED;
+            }
+            stsm_status_t st = read_rdata_name(msg, len, &rr, 2, name, sizeof name);
+            if (st != STSM_OK) {
+                return st;
+            }
+            preference = (uint16_t)((msg[rr.rdata] << 8) | msg[rr.rdata + 1]);
         }
         (*total)++;
-        uint16_t preference = (uint16_t)((msg[rr.rdata] << 8) | msg[rr.rdata + 1]);
         if (kept == STSM_DNS_MAX_RECORDS) {
             if (preference >= best[kept - 1].preference) {
                 continue;
@@ -417,7 +422,7 @@ static stsm_status_t choose_mx(const uint8_t *msg, size_t len, size_t answers, u
             best[k] = best[k - 1];
             k--;
         }
-        best[k] = (struct mx_choice){ preference, at };
+        best[k] = (struct choice){ preference, at };
         kept++;
     }
     *kept_out = kept;
@@ -428,17 +433,22 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
                               struct stsm_dns_answer *answer)
 {
     struct stsm_cursor c;
-    uint16_t id, flags, qdcount, ancount, nscount, arcount, qtype, qclass;
+    uint16_t head[6];   /* ID, flags, QDCOUNT, ANCOUNT, NSCOUNT, ARCOUNT */
+    uint32_t question;  /* QTYPE and QCLASS */
     char name[STSM_HOSTNAME_MAX + 1];
     stsm_status_t st;
 
     memset(answer, 0, offsetof(struct stsm_dns_answer, pool));   /* pool_used included */
-    stsm_cursor_init(&c, msg, len);
-    if (!stsm_cursor_u16(&c, &id) || !stsm_cursor_u16(&c, &flags) ||
-        !stsm_cursor_u16(&c, &qdcount) || !stsm_cursor_u16(&c, &ancount) ||
-        !stsm_cursor_u16(&c, &nscount) || !stsm_cursor_u16(&c, &arcount)) {
+    if (len < STSM_DNS_HEADER_LEN) {
         return STSM_ERR_DNS_MALFORMED;
     }
+    for (size_t i = 0; i < 6; i++) {
+        head[i] = (uint16_t)((msg[2 * i] << 8) | msg[2 * i + 1]);
+    }
+    uint16_t id = head[0], flags = head[1], qdcount = head[2], ancount = head[3], nscount = head[4],
+             arcount = head[5];
+    stsm_cursor_init(&c, msg, len);
+    stsm_cursor_seek(&c, STSM_DNS_HEADER_LEN);
 
     /* Is this an answer to our question at all? */
     if (id != query->id || !(flags & FLAG_QR) || OPCODE(flags) != 0 || qdcount != 1) {
@@ -451,11 +461,10 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
     if (st != STSM_OK) {
         return st;
     }
-    if (!stsm_cursor_u16(&c, &qtype) || !stsm_cursor_u16(&c, &qclass)) {
+    if (!stsm_cursor_u32(&c, &question)) {
         return STSM_ERR_DNS_MALFORMED;
     }
-    if (!stsm_dns_name_equal(name, query->name) || qtype != query->type ||
-        qclass != STSM_DNS_CLASS_IN) {
+    if (!stsm_dns_name_equal(name, query->name) || question != ((uint32_t)query->type << 16 | STSM_DNS_CLASS_IN)) {
         return STSM_ERR_DNS_NOT_ANSWER;
     }
 
@@ -493,9 +502,10 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
         return STSM_OK;
     }
 
-    /* Follow the CNAME chain from the asked name. */
-    char current[STSM_HOSTNAME_MAX + 1], target[STSM_HOSTNAME_MAX + 1];
-    memcpy(current, answer->pool + answer->asked, asked_len + 1);
+    /* Follow the CNAME chain from the asked name; `current`, where it ends so far, is read
+     * in the pool, where names stay put. */
+    const char *current = answer->pool + answer->asked;
+    char target[STSM_HOSTNAME_MAX + 1];
     for (;;) {
         uint32_t ttl = 0;
         if ((st = find_cname(msg, len, answers, ancount, current, target, sizeof target, &ttl)) !=
@@ -508,12 +518,11 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
         if (answer->cname_hops == 0 || ttl < answer->cname_ttl) {
             answer->cname_ttl = ttl;   /* the chain is only as fresh as its shortest link */
         }
-        if (answer->cname_hops == STSM_DNS_MAX_CNAME_HOPS ||
-            stsm_dns_name_equal(target, stsm_dns_str(answer, answer->asked))) {
+        if (answer->cname_hops == STSM_DNS_MAX_CNAME_HOPS) {
             return STSM_ERR_DNS_CNAME_CHAIN;
         }
-        for (uint8_t h = 0; h < answer->cname_hops; h++) {
-            if (stsm_dns_name_equal(target, stsm_dns_str(answer, answer->chain[h]))) {
+        for (uint8_t h = 0; h <= answer->cname_hops; h++) {   /* the asked name, then each target */
+            if (stsm_dns_name_equal(target, stsm_dns_str(answer, h == 0 ? answer->asked : answer->chain[h - 1]))) {
                 return STSM_ERR_DNS_CNAME_CHAIN;
             }
         }
@@ -522,60 +531,38 @@ stsm_status_t stsm_dns_decode(const uint8_t *msg, size_t len, const struct stsm_
             return st;
         }
         answer->canonical = answer->chain[answer->cname_hops++];
-        memcpy(current, target, strlen(target) + 1);
+        current = answer->pool + answer->canonical;
     }
 
     /* Records of the asked type that belong to the end of the chain. More than we keep
      * is not an error where a subset still serves (our limit must not lose mail): an MX
      * set keeps its best preferences, an address set its first addresses. A TXT set is
      * all or nothing, since a dropped record could be a second MTA-STS record. */
-    if (query->type == STSM_DNS_TYPE_MX) {
-        struct mx_choice best[STSM_DNS_MAX_RECORDS];
-        size_t kept, total;
-        if ((st = choose_mx(msg, len, answers, ancount, current, best, &kept, &total)) != STSM_OK) {
+    struct choice best[STSM_DNS_MAX_RECORDS];
+    size_t kept, total;
+    if ((st = choose(msg, len, answers, ancount, query->type, current, best, &kept, &total)) != STSM_OK) {
+        return st;
+    }
+    answer->dropped = total - kept;
+    /* Best first, so that if the pool runs out it is the worst MX that go. */
+    for (size_t k = 0; k < kept; k++) {
+        struct rr_head rr;
+        stsm_cursor_seek(&c, best[k].at);
+        read_rr(&c, name, sizeof name, &rr);
+        struct stsm_dns_record *rec = &answer->records[answer->count];
+        rec->owner = answer->canonical;
+        st = decode_rdata(msg, len, &rr, answer, rec);
+        if (st == STSM_ERR_CAPACITY && answer->count > 0 && query->type != STSM_DNS_TYPE_TXT) {
+            answer->dropped += kept - k;
+            break;
+        }
+        if (st != STSM_OK) {
             return st;
         }
-        answer->dropped = total - kept;
-        /* Best first, so that if the pool runs out it is the worst that go. */
-        for (size_t k = 0; k < kept; k++) {
-            struct rr_head rr;
-            stsm_cursor_seek(&c, best[k].at);
-            read_rr(&c, name, sizeof name, &rr);
-            struct stsm_dns_record *rec = &answer->records[answer->count];
-            rec->owner = answer->canonical;
-            st = decode_rdata(msg, len, &rr, answer, rec);
-            if (st == STSM_ERR_CAPACITY && answer->count > 0) {
-                answer->dropped += kept - k;
-                break;
-            }
-            if (st != STSM_OK) {
-                return st;
-            }
-            answer->count++;
-        }
-    } else {
-        stsm_cursor_seek(&c, answers);
-        for (uint16_t i = 0; i < ancount; i++) {
-            struct rr_head rr;
-            read_rr(&c, name, sizeof name, &rr);   /* validated above */
-            if (rr.type != query->type || rr.class_ != STSM_DNS_CLASS_IN ||
-                !stsm_dns_name_equal(name, current)) {
-                continue;
-            }
-            if (answer->count == STSM_DNS_MAX_RECORDS) {
-                if (query->type == STSM_DNS_TYPE_TXT) {
-                    return STSM_ERR_CAPACITY;
-                }
-                answer->dropped++;
-                continue;
-            }
-            struct stsm_dns_record *rec = &answer->records[answer->count];
-            rec->owner = answer->canonical;
-            if ((st = decode_rdata(msg, len, &rr, answer, rec)) != STSM_OK) {
-                return st;
-            }
-            answer->count++;
-        }
+        answer->count++;
+    }
+    if (answer->dropped > 0 && query->type == STSM_DNS_TYPE_TXT) {
+        return STSM_ERR_CAPACITY;
     }
 
     /* Addresses offered in the additional section. */
@@ -624,12 +611,15 @@ const char *stsm_dns_outcome_str(enum stsm_dns_outcome outcome)
 
 const char *stsm_dns_type_str(uint16_t type)
 {
-    switch (type) {
-    case STSM_DNS_TYPE_A: return "A";
-    case STSM_DNS_TYPE_AAAA: return "AAAA";
-    case STSM_DNS_TYPE_MX: return "MX";
-    case STSM_DNS_TYPE_TXT: return "TXT";
-    case STSM_DNS_TYPE_CNAME: return "CNAME";
-    default: return NULL;
+    /* A loop over the five, not a switch: a switch compiles to a table with a row for
+     * every value up to the largest (AAAA, 28). */
+    static const uint8_t codes[] = { STSM_DNS_TYPE_A, STSM_DNS_TYPE_AAAA, STSM_DNS_TYPE_MX, STSM_DNS_TYPE_TXT,
+                                     STSM_DNS_TYPE_CNAME };
+    static const char names[][6] = { "A", "AAAA", "MX", "TXT", "CNAME" };
+    for (size_t i = 0; i < sizeof codes; i++) {
+        if (type == codes[i]) {
+            return names[i];
+        }
     }
+    return NULL;
 }

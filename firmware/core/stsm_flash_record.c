@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "stsm_crc32.h"
-#include "stsm_cursor.h"
 
 #define MAGIC 0x53544652u   /* "STFR" */
 
@@ -37,19 +36,19 @@ static uint32_t record_crc(const uint8_t *seq_len, const uint8_t *data, size_t l
     return stsm_crc32(stsm_crc32(0, seq_len, 8), data, len);
 }
 
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 /* True when slot `i` holds a whole record; its header fields go to `h`. */
 static bool slot_valid(const struct stsm_flash_area *area, unsigned i, struct header *h)
 {
     const uint8_t *p = area->base + i * slot_size(area);
-    struct stsm_cursor c;
-    uint32_t magic, crc;
-    stsm_cursor_init(&c, p, STSM_FLASH_RECORD_HEADER);
-    stsm_cursor_u32(&c, &magic);   /* cannot fail: the header is 16 bytes */
-    stsm_cursor_u32(&c, &h->seq);
-    stsm_cursor_u32(&c, &h->len);
-    stsm_cursor_u32(&c, &crc);
-    return magic == MAGIC && h->len <= stsm_flash_record_capacity(area) &&
-           crc == record_crc(p + 4, p + STSM_FLASH_RECORD_HEADER, h->len);
+    h->seq = get_u32(p + 4);
+    h->len = get_u32(p + 8);
+    return get_u32(p) == MAGIC && h->len <= stsm_flash_record_capacity(area) &&
+           get_u32(p + 12) == record_crc(p + 4, p + STSM_FLASH_RECORD_HEADER, h->len);
 }
 
 /* The slot with the newest record, or -1. Sequence numbers compare modulo 2^32. */

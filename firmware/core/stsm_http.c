@@ -32,6 +32,12 @@ static char lower(char c)
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
+/* Optional whitespace (RFC 9110): space or tab. */
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
 static bool name_is(const char *line, size_t name_len, const char *name)
 {
     if (name_len != strlen(name)) {
@@ -65,13 +71,22 @@ static bool parse_length(const char *s, size_t n, uint64_t *out)
 static stsm_status_t status_line(struct stsm_http_response *r)
 {
     const char *l = r->line;
-    /* HTTP/1.x SP 3DIGIT [SP reason] */
-    if (r->line_len < 12 || strncmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ' ||
-        l[9] < '1' || l[9] > '5' || l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
+    /* HTTP/1.x SP 3DIGIT [SP reason], the code 100 to 599 */
+    if (r->line_len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || (l[7] != '0' && l[7] != '1') || l[8] != ' ' ||
         (r->line_len > 12 && l[12] != ' ')) {
         return STSM_ERR_PEER_PROTOCOL;
     }
-    r->status = (uint16_t)((l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0'));
+    unsigned status = 0;
+    for (size_t i = 9; i < 12; i++) {
+        if (l[i] < '0' || l[i] > '9') {
+            return STSM_ERR_PEER_PROTOCOL;
+        }
+        status = status * 10u + (unsigned)(l[i] - '0');
+    }
+    if (status < 100 || status > 599) {
+        return STSM_ERR_PEER_PROTOCOL;
+    }
+    r->status = (uint16_t)status;
     r->state = ST_HEADERS;
     return STSM_OK;
 }
@@ -101,18 +116,18 @@ static stsm_status_t header_line(struct stsm_http_response *r)
     const char *colon = memchr(l, ':', r->line_len);
     /* A cut line (r->line_cut) is read on its first STSM_HTTP_LINE_MAX bytes: its name must
      * be among them (no real field name is that long). */
-    if (colon == NULL || colon == l || l[0] == ' ' || l[0] == '\t' || colon[-1] == ' ') {
+    if (colon == NULL || colon == l || is_ows(l[0]) || colon[-1] == ' ') {
         return STSM_ERR_PEER_PROTOCOL;   /* no name, or obsolete line folding */
     }
     size_t name_len = (size_t)(colon - l);
     const char *v = colon + 1;
     size_t vlen = r->line_len - name_len - 1;
-    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+    while (vlen > 0 && is_ows(*v)) {
         v++;
         vlen--;
     }
     const char *kept_end = v + vlen;
-    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
+    while (vlen > 0 && is_ows(v[vlen - 1])) {
         vlen--;
     }
     if (name_is(l, name_len, "content-length")) {
@@ -131,7 +146,7 @@ static stsm_status_t header_line(struct stsm_http_response *r)
         r->chunked = true;
     } else if (name_is(l, name_len, "content-type")) {
         size_t n = 0;
-        while (n < vlen && v[n] != ';' && v[n] != ' ' && v[n] != '\t' && n + 1 < sizeof r->content_type) {
+        while (n < vlen && v[n] != ';' && !is_ows(v[n]) && n + 1 < sizeof r->content_type) {
             r->content_type[n] = lower(v[n]);
             n++;
         }
@@ -160,7 +175,7 @@ static stsm_status_t chunk_size_line(struct stsm_http_response *r)
         }
         size = size * 16u + (uint64_t)d;
     }
-    if (i == 0 || (i < r->line_len && r->line[i] != ';' && r->line[i] != ' ' && r->line[i] != '\t')) {
+    if (i == 0 || (i < r->line_len && r->line[i] != ';' && !is_ows(r->line[i]))) {
         return STSM_ERR_PEER_PROTOCOL;
     }
     if (size > r->body_cap - r->body_len) {

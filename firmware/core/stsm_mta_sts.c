@@ -252,6 +252,9 @@ void stsm_sts_policy_copy(struct stsm_sts_policy *dst, const struct stsm_sts_pol
 
 enum { FIELD_OTHER, FIELD_VERSION, FIELD_MODE, FIELD_MAX_AGE, FIELD_MX };
 
+/* The values of `mode`, indexed by enum stsm_sts_mode. */
+static const char mode_names[][8] = { "none", "testing", "enforce" };
+
 /* The first failure decides: the lines after it are not read. */
 static void fail(struct stsm_sts_policy_parser *p, size_t at, stsm_text_fixed_t why)
 {
@@ -353,17 +356,15 @@ static bool value_is(const struct stsm_sts_policy_parser *p, const char *lit)
 static void max_age_value(struct stsm_sts_policy_parser *p)
 {
     struct stsm_sts_policy *policy = p->policy;
-    if (p->value_spoiled || p->value_len == 0 || p->value_len > 10) {
+    bool ok = !p->value_spoiled && p->value_len > 0 && p->value_len <= 10;
+    uint64_t v = 0;
+    for (size_t i = 0; i < p->value_len && ok; i++) {
+        ok = is_digit(p->value[i]);
+        v = v * 10u + (uint64_t)(p->value[i] - '0');
+    }
+    if (!ok) {
         fail(p, p->line, STSM_TEXT_FIXED("max_age must be 1 to 10 digits"));
         return;
-    }
-    uint64_t v = 0;
-    for (size_t i = 0; i < p->value_len; i++) {
-        if (!is_digit(p->value[i])) {
-            fail(p, p->line, STSM_TEXT_FIXED("max_age must be 1 to 10 digits"));
-            return;
-        }
-        v = v * 10u + (uint64_t)(p->value[i] - '0');
     }
     policy->max_age_clamped = v > STSM_STS_MAX_AGE_LIMIT;
     policy->max_age = (uint32_t)(policy->max_age_clamped ? STSM_STS_MAX_AGE_LIMIT : v);
@@ -401,12 +402,11 @@ static void end_line(struct stsm_sts_policy_parser *p)
         }
         p->have_version = true;
     } else if (p->field == FIELD_MODE && !p->have_mode) {
-        if (value_is(p, "enforce")) {
-            policy->mode = STSM_STS_MODE_ENFORCE;
-        } else if (value_is(p, "testing")) {
-            policy->mode = STSM_STS_MODE_TESTING;
-        } else if (value_is(p, "none")) {
-            policy->mode = STSM_STS_MODE_NONE;
+        unsigned m = STSM_STS_MODE_ENFORCE + 1;
+        while (m-- > 0 && !value_is(p, mode_names[m])) {
+        }
+        if (m <= STSM_STS_MODE_ENFORCE) {
+            policy->mode = (enum stsm_sts_mode)m;
         } else {
             fail(p, p->line, STSM_TEXT_FIXED("mode is not enforce, testing or none"));
         }
@@ -515,10 +515,5 @@ stsm_status_t stsm_sts_policy_parse(const uint8_t *body, size_t len, struct stsm
 
 const char *stsm_sts_mode_str(enum stsm_sts_mode mode)
 {
-    switch (mode) {
-    case STSM_STS_MODE_NONE: return "none";
-    case STSM_STS_MODE_TESTING: return "testing";
-    case STSM_STS_MODE_ENFORCE: return "enforce";
-    }
-    return "unknown";
+    return (unsigned)mode <= STSM_STS_MODE_ENFORCE ? mode_names[mode] : "unknown";
 }

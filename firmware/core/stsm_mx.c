@@ -119,11 +119,11 @@ stsm_status_t stsm_mx_plan(const char *domain, const struct stsm_dns_answer *mx,
         }
         for (size_t i = end - 1; i > start; i--) {
             size_t j = start + random(random_arg, (uint32_t)(i - start + 1));
-            if (j != i) {
-                struct stsm_mx_host tmp = set->hosts[i];
-                set->hosts[i] = set->hosts[j];
-                set->hosts[j] = tmp;
-            }
+            /* The hosts are as init_host() made them, with equal preferences: only
+             * their names differ. */
+            const char *tmp = set->hosts[i].name;
+            set->hosts[i].name = set->hosts[i].canonical = set->hosts[j].name;
+            set->hosts[j].name = set->hosts[j].canonical = tmp;
         }
         start = end;
     }

@@ -25,28 +25,25 @@ _Static_assert(STSM_SMTP_MAX_RCPT <= 32, "the pending mask is 32 bits");
 _Static_assert(STSM_OUTBOX_RECORD_MAX <= 0xFFFF, "lengths are 16-bit on flash");
 _Static_assert(STSM_OUTBOX_TEXT_MAX >= 64, "room for a key, an address and a subject");
 
-/* A content record, parsed: views into the record. */
+/* A content record, parsed: views into the record. The members up to not_before are its
+ * fixed part (content_fields), each a uint32_t (up to 4 bytes on flash) or an int64_t. */
 struct content {
     uint32_t id;
-    uint8_t severity;
+    uint32_t severity, key_len, to_count, subject_len, body_len;
+    uint32_t id_random[2];
+    int64_t created, window_start, not_before;
     const uint8_t *key;
-    size_t key_len;
-    size_t to_count;
     const uint8_t *to[STSM_SMTP_MAX_RCPT];
     size_t to_len[STSM_SMTP_MAX_RCPT];
     const uint8_t *subject;
-    size_t subject_len;
     const uint8_t *body;
-    size_t body_len;
-    uint32_t id_random[2];
-    int64_t created, window_start, not_before;
 };
 
-/* A state record, parsed (or the initial state of a message without one). */
+/* A state record, parsed (or the initial state of a message without one); its fixed part
+ * as in struct content (state_fields). */
 struct state {
-    uint8_t severity;
-    size_t to_count;
-    uint32_t attempts, raised_count;
+    uint32_t id;
+    uint32_t severity, to_count, attempts, raised_count;
     int64_t first_queued, first_raised, last_raised, next_attempt;
     uint8_t rcpt[STSM_SMTP_MAX_RCPT];
     char error[STSM_OUTBOX_ERROR_MAX + 1];
@@ -80,107 +77,142 @@ const char *stsm_rcpt_state_name(enum stsm_rcpt_state state)
 
 /* ---- checks ------------------------------------------------------------------------- */
 
-static bool key_ok(const uint8_t *key, size_t len)
+/* Printable ASCII, as keys and kept errors must be. */
+static bool printable(const uint8_t *text, size_t len)
 {
-    if (len == 0 || len > STSM_OUTBOX_KEY_MAX) {
-        return false;
-    }
     for (size_t i = 0; i < len; i++) {
-        if (key[i] < 0x20 || key[i] > 0x7E) {
+        if (text[i] < 0x20 || text[i] > 0x7E) {
             return false;
         }
     }
     return true;
 }
 
-/* One field of a stored message against the rules a raise applied (stsm_message_check),
- * so what load returns is always something the message writer accepts. `text` is an
- * address or the subject, `len` bytes; NUL inside is corrupt. */
-static bool stored_text_ok(const uint8_t *text, size_t len, bool is_address)
+static bool key_ok(const uint8_t *key, size_t len)
 {
-    char copy[(STSM_MESSAGE_SUBJECT_MAX > STSM_SMTP_ADDRESS_MAX ? STSM_MESSAGE_SUBJECT_MAX : STSM_SMTP_ADDRESS_MAX) + 1];
-    if (len >= sizeof copy || memchr(text, '\0', len) != NULL) {
-        return false;
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    struct stsm_message m;
-    memset(&m, 0, sizeof m);
-    m.from = SOME_SENDER;
-    m.to[0] = is_address ? copy : SOME_SENDER;
-    m.to_count = 1;
-    m.subject = is_address ? "" : copy;
-    char why[8];
-    return stsm_message_check(&m, why, sizeof why) == STSM_OK;
+    return len > 0 && len <= STSM_OUTBOX_KEY_MAX && printable(key, len);
 }
 
-static bool stored_body_ok(const uint8_t *body, size_t len)
+enum stored { STORED_ADDRESS, STORED_SUBJECT, STORED_BODY };
+
+/* One field of a stored message against the rules a raise applied (stsm_message_check),
+ * so what load returns is always something the message writer accepts. An address or
+ * the subject is checked as a string (NUL inside is corrupt), the body as it lies. */
+static bool stored_ok(const uint8_t *text, size_t len, enum stored field)
 {
+    char copy[(STSM_MESSAGE_SUBJECT_MAX > STSM_SMTP_ADDRESS_MAX ? STSM_MESSAGE_SUBJECT_MAX : STSM_SMTP_ADDRESS_MAX) + 1];
     struct stsm_message m;
     memset(&m, 0, sizeof m);
     m.from = SOME_SENDER;
     m.to[0] = SOME_SENDER;
     m.to_count = 1;
     m.subject = "";
-    m.body = (const char *)body;
-    m.body_len = len;
+    if (field == STORED_BODY) {
+        m.body = (const char *)text;
+        m.body_len = len;
+    } else {
+        if (len >= sizeof copy || memchr(text, '\0', len) != NULL) {
+            return false;
+        }
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        *(field == STORED_ADDRESS ? &m.to[0] : &m.subject) = copy;
+    }
     char why[8];
     return stsm_message_check(&m, why, sizeof why) == STSM_OK;
 }
 
 /* ---- encoding: big-endian, versioned ------------------------------------------------ */
 
-struct writer {
-    uint8_t *buf;
-    size_t cap, len;
-    bool ok;
+/* One fixed field of a record: where it is in the RAM struct and its bytes on flash. One
+ * table per record drives both the encoder and the decoder. */
+struct field {
+    uint8_t at;
+    uint8_t width;
 };
 
-static void put_bytes(struct writer *w, const void *p, size_t n)
+/* The member must be what code_record() takes for that width (a build error otherwise). */
+#define FIELD(type, member, width)                                                                     \
+    { (uint8_t)(offsetof(type, member) +                                                               \
+                0 * sizeof(char[sizeof(((type *)0)->member) == ((width) == 8 ? 8u : 4u) ? 1 : -1])), \
+      (width) }
+#define COUNT(table) (sizeof (table) / sizeof (table)[0])
+
+static const struct field content_fields[] = {
+    FIELD(struct content, id, 4),           FIELD(struct content, severity, 1),
+    FIELD(struct content, key_len, 1),      FIELD(struct content, to_count, 1),
+    FIELD(struct content, subject_len, 2),  FIELD(struct content, body_len, 2),
+    FIELD(struct content, id_random[0], 4), FIELD(struct content, id_random[1], 4),
+    FIELD(struct content, created, 8),      FIELD(struct content, window_start, 8),
+    FIELD(struct content, not_before, 8),
+};
+
+static const struct field state_fields[] = {
+    FIELD(struct state, id, 4),           FIELD(struct state, severity, 1),
+    FIELD(struct state, to_count, 1),     FIELD(struct state, attempts, 4),
+    FIELD(struct state, raised_count, 4), FIELD(struct state, first_queued, 8),
+    FIELD(struct state, first_raised, 8), FIELD(struct state, last_raised, 8),
+    FIELD(struct state, next_attempt, 8),
+};
+
+/* The high-water record's one field: the first id it does not cover. */
+static const struct field reserved_field[] = { { 0, 4 } };
+
+/*
+ * The type and format version bytes, then the `n` fields of `s` in order, in `buf` (`len`
+ * bytes): written when `encode`, else read (`buf` is then only read). Returns the bytes
+ * they take, or 0 when they do not fit `len`, a value is over its width, or the type or
+ * version read is not this one.
+ */
+static size_t code_record(uint8_t *buf, size_t len, uint32_t type, const struct field *f, size_t n, void *s,
+                          bool encode)
 {
-    if (!w->ok || n > w->cap - w->len) {
-        w->ok = false;
-        return;
+    if (len < 2) {
+        return 0;
     }
-    if (n > 0) {
-        memcpy(w->buf + w->len, p, n);
+    if (encode) {
+        buf[0] = (uint8_t)type;
+        buf[1] = FORMAT_VERSION;
+    } else if (buf[0] != type || buf[1] != FORMAT_VERSION) {
+        return 0;
     }
-    w->len += n;
-}
-
-static void put_u8(struct writer *w, uint32_t v)
-{
-    uint8_t b = (uint8_t)v;
-    put_bytes(w, &b, 1);
-}
-
-static void put_u16(struct writer *w, uint32_t v)
-{
-    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-    put_bytes(w, b, 2);
-}
-
-static void put_u32(struct writer *w, uint32_t v)
-{
-    uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    put_bytes(w, b, 4);
-}
-
-static void put_i64(struct writer *w, int64_t v)
-{
-    uint64_t u = (uint64_t)v;
-    put_u32(w, (uint32_t)(u >> 32));
-    put_u32(w, (uint32_t)u);
-}
-
-static bool get_i64(struct stsm_cursor *c, int64_t *v)
-{
-    uint32_t hi, lo;
-    if (!stsm_cursor_u32(c, &hi) || !stsm_cursor_u32(c, &lo)) {
-        return false;
+    size_t at = 2;
+    for (; n > 0; n--, f++) {
+        uint8_t *member = (uint8_t *)s + f->at;
+        uint64_t v = 0;
+        uint32_t v32;
+        if (f->width > len - at) {
+            return 0;
+        }
+        if (encode) {
+            if (f->width == 8) {
+                memcpy(&v, member, 8);
+            } else {
+                memcpy(&v32, member, 4);
+                v = v32;
+            }
+            for (size_t i = f->width; i-- > 0; v >>= 8) {
+                buf[at + i] = (uint8_t)v;
+            }
+            if (v != 0) {
+                return 0;   /* what is left did not fit the width */
+            }
+        } else {
+            for (size_t i = 0; i < f->width; i++) {
+                v = v << 8 | buf[at + i];
+            }
+            v32 = (uint32_t)v;
+            memcpy(member, f->width == 8 ? (const void *)&v : &v32, f->width == 8 ? 8 : 4);
+        }
+        at += f->width;
     }
-    *v = (int64_t)((uint64_t)hi << 32 | lo);
-    return true;
+    return at;
+}
+
+/* Decodes a record's fixed part into `s`; the bytes it took, 0 when it is not one. */
+static size_t get_record(const uint8_t *p, size_t len, uint32_t type, const struct field *f, size_t n, void *s)
+{
+    return code_record((uint8_t *)p, len, type, f, n, s, false);   /* decoding only reads */
 }
 
 /* A view of the next `n` bytes. */
@@ -191,14 +223,6 @@ static bool get_view(struct stsm_cursor *c, size_t n, const uint8_t **p)
     }
     *p = c->buf + c->pos;
     return stsm_cursor_skip(c, n);
-}
-
-static bool get_header(struct stsm_cursor *c, uint32_t type, uint32_t id)
-{
-    uint8_t t, v;
-    uint32_t stored_id;
-    return stsm_cursor_u8(c, &t) && t == type && stsm_cursor_u8(c, &v) && v == FORMAT_VERSION &&
-           stsm_cursor_u32(c, &stored_id) && stored_id == id;
 }
 
 /* A content record as the pieces the store writes one after the other: the fixed fields
@@ -218,27 +242,13 @@ static void add_piece(struct content_pieces *out, const void *data, size_t len)
 
 /* The pieces of `m`'s content record; false when it cannot be encoded (a field over its
  * on-flash width). */
-static bool encode_content(const struct content *m, struct content_pieces *out)
+static bool encode_content(struct content *m, struct content_pieces *out)
 {
-    struct writer w = { out->fixed, sizeof out->fixed, 0, true };
-    put_u8(&w, TYPE_CONTENT);
-    put_u8(&w, FORMAT_VERSION);
-    put_u32(&w, m->id);
-    put_u8(&w, m->severity);
-    put_u8(&w, (uint32_t)m->key_len);
-    put_u8(&w, (uint32_t)m->to_count);
-    put_u16(&w, (uint32_t)m->subject_len);
-    put_u16(&w, (uint32_t)m->body_len);
-    put_u32(&w, m->id_random[0]);
-    put_u32(&w, m->id_random[1]);
-    put_i64(&w, m->created);
-    put_i64(&w, m->window_start);
-    put_i64(&w, m->not_before);
     out->count = out->len = 0;
-    add_piece(out, out->fixed, w.len);
+    bool ok = code_record(out->fixed, sizeof out->fixed, TYPE_CONTENT, content_fields, COUNT(content_fields), m,
+                          true) == CONTENT_FIXED && m->to_count <= STSM_SMTP_MAX_RCPT;
+    add_piece(out, out->fixed, CONTENT_FIXED);
     add_piece(out, m->key, m->key_len);
-    bool ok = w.ok && w.len == CONTENT_FIXED && m->key_len <= 0xFF && m->to_count <= STSM_SMTP_MAX_RCPT &&
-              m->subject_len <= 0xFFFF && m->body_len <= 0xFFFF;
     for (size_t i = 0; ok && i < m->to_count; i++) {
         ok = m->to_len[i] <= 0xFF;
         out->to_len[i] = (uint8_t)m->to_len[i];
@@ -262,38 +272,28 @@ static size_t text_need(const struct content *m)
 
 static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, struct content *m)
 {
-    struct stsm_cursor c;
-    stsm_cursor_init(&c, p, len);
     memset(m, 0, sizeof *m);
-    m->id = id;
-    uint8_t key_len, to_count;
-    uint16_t subject_len, body_len;
-    if (!get_header(&c, TYPE_CONTENT, id) || !stsm_cursor_u8(&c, &m->severity) || !stsm_cursor_u8(&c, &key_len) ||
-        !stsm_cursor_u8(&c, &to_count) || !stsm_cursor_u16(&c, &subject_len) || !stsm_cursor_u16(&c, &body_len) ||
-        !stsm_cursor_u32(&c, &m->id_random[0]) || !stsm_cursor_u32(&c, &m->id_random[1]) ||
-        !get_i64(&c, &m->created) || !get_i64(&c, &m->window_start) || !get_i64(&c, &m->not_before)) {
+    size_t fixed = get_record(p, len, TYPE_CONTENT, content_fields, COUNT(content_fields), m);
+    if (fixed == 0 || m->id != id || m->severity >= STSM_SEVERITY_COUNT || m->to_count == 0 ||
+        m->to_count > STSM_SMTP_MAX_RCPT || m->key_len > STSM_OUTBOX_KEY_MAX ||
+        m->subject_len > STSM_MESSAGE_SUBJECT_MAX) {
         return STSM_ERR_CORRUPT;
     }
-    if (m->severity >= STSM_SEVERITY_COUNT || to_count == 0 || to_count > STSM_SMTP_MAX_RCPT ||
-        key_len > STSM_OUTBOX_KEY_MAX || subject_len > STSM_MESSAGE_SUBJECT_MAX) {
+    struct stsm_cursor c;
+    stsm_cursor_init(&c, p + fixed, len - fixed);
+    if (!get_view(&c, m->key_len, &m->key) || (m->key_len > 0 && !key_ok(m->key, m->key_len))) {
         return STSM_ERR_CORRUPT;
     }
-    m->key_len = key_len;
-    if (!get_view(&c, key_len, &m->key) || (key_len > 0 && !key_ok(m->key, key_len))) {
-        return STSM_ERR_CORRUPT;
-    }
-    m->to_count = to_count;
-    for (size_t i = 0; i < to_count; i++) {
+    for (size_t i = 0; i < m->to_count; i++) {
         uint8_t n;
-        if (!stsm_cursor_u8(&c, &n) || !get_view(&c, n, &m->to[i]) || !stored_text_ok(m->to[i], n, true)) {
+        if (!stsm_cursor_u8(&c, &n) || !get_view(&c, n, &m->to[i]) || !stored_ok(m->to[i], n, STORED_ADDRESS)) {
             return STSM_ERR_CORRUPT;
         }
         m->to_len[i] = n;
     }
-    m->subject_len = subject_len;
-    m->body_len = body_len;
-    if (!get_view(&c, subject_len, &m->subject) || !stored_text_ok(m->subject, subject_len, false) ||
-        !get_view(&c, body_len, &m->body) || stsm_cursor_remaining(&c) != 0 || !stored_body_ok(m->body, body_len)) {
+    if (!get_view(&c, m->subject_len, &m->subject) || !stored_ok(m->subject, m->subject_len, STORED_SUBJECT) ||
+        !get_view(&c, m->body_len, &m->body) || stsm_cursor_remaining(&c) != 0 ||
+        !stored_ok(m->body, m->body_len, STORED_BODY)) {
         return STSM_ERR_CORRUPT;
     }
     /* Never accepted so (a build with a larger STSM_OUTBOX_TEXT_MAX wrote it): a loader's
@@ -304,6 +304,7 @@ static stsm_status_t parse_content(const uint8_t *p, size_t len, uint32_t id, st
 static void initial_state(const struct content *m, struct state *s)
 {
     memset(s, 0, sizeof *s);
+    s->id = m->id;
     s->severity = m->severity;
     s->to_count = m->to_count;
     s->raised_count = 1;
@@ -311,86 +312,71 @@ static void initial_state(const struct content *m, struct state *s)
     s->next_attempt = m->not_before;
 }
 
-static size_t encode_state(uint32_t id, const struct state *s, uint8_t *buf, size_t cap)
+/* The state record of `s` into `buf` (STATE_RECORD_MAX bytes): its length. */
+static size_t encode_state(struct state *s, uint8_t *buf)
 {
-    struct writer w = { buf, cap, 0, true };
     size_t error_len = strlen(s->error);
-    put_u8(&w, TYPE_STATE);
-    put_u8(&w, FORMAT_VERSION);
-    put_u32(&w, id);
-    put_u8(&w, s->severity);
-    put_u8(&w, (uint32_t)s->to_count);
-    put_u32(&w, s->attempts);
-    put_u32(&w, s->raised_count);
-    put_i64(&w, s->first_queued);
-    put_i64(&w, s->first_raised);
-    put_i64(&w, s->last_raised);
-    put_i64(&w, s->next_attempt);
-    put_bytes(&w, s->rcpt, s->to_count);
-    put_u8(&w, (uint32_t)error_len);
-    put_bytes(&w, s->error, error_len);
-    return w.ok ? w.len : 0;
+    size_t len = code_record(buf, STATE_FIXED, TYPE_STATE, state_fields, COUNT(state_fields), s, true);
+    if (len != STATE_FIXED || s->to_count > STSM_SMTP_MAX_RCPT) {
+        return 0;
+    }
+    memcpy(buf + len, s->rcpt, s->to_count);
+    len += s->to_count;
+    buf[len++] = (uint8_t)error_len;
+    memcpy(buf + len, s->error, error_len);
+    return len + error_len;
 }
 
 /* The state must belong to the content: same recipient count, a severity no lower. */
 static stsm_status_t parse_state(const uint8_t *p, size_t len, uint32_t id, const struct content *m, struct state *s)
 {
-    struct stsm_cursor c;
-    stsm_cursor_init(&c, p, len);
     memset(s, 0, sizeof *s);
-    uint8_t to_count, error_len;
-    const uint8_t *rcpt, *error;
-    if (!get_header(&c, TYPE_STATE, id) || !stsm_cursor_u8(&c, &s->severity) || !stsm_cursor_u8(&c, &to_count) ||
-        !stsm_cursor_u32(&c, &s->attempts) || !stsm_cursor_u32(&c, &s->raised_count) ||
-        !get_i64(&c, &s->first_queued) || !get_i64(&c, &s->first_raised) || !get_i64(&c, &s->last_raised) ||
-        !get_i64(&c, &s->next_attempt) || to_count != m->to_count || !get_view(&c, to_count, &rcpt) ||
-        !stsm_cursor_u8(&c, &error_len) || error_len > STSM_OUTBOX_ERROR_MAX || !get_view(&c, error_len, &error) ||
-        stsm_cursor_remaining(&c) != 0) {
+    size_t at = get_record(p, len, TYPE_STATE, state_fields, COUNT(state_fields), s);
+    /* Then a recipient state each and the error, after its length. */
+    if (at == 0 || s->id != id || s->to_count != m->to_count || len - at < s->to_count + 1u ||
+        s->severity >= STSM_SEVERITY_COUNT || s->severity < m->severity || s->raised_count == 0) {
         return STSM_ERR_CORRUPT;
     }
-    if (s->severity >= STSM_SEVERITY_COUNT || s->severity < m->severity || s->raised_count == 0) {
+    const uint8_t *rcpt = p + at, *error = rcpt + s->to_count + 1;
+    size_t error_len = rcpt[s->to_count];
+    if (error_len > STSM_OUTBOX_ERROR_MAX || len - at != s->to_count + 1u + error_len || !printable(error, error_len)) {
         return STSM_ERR_CORRUPT;
     }
-    s->to_count = to_count;
-    for (size_t i = 0; i < to_count; i++) {
+    for (size_t i = 0; i < s->to_count; i++) {
         if (rcpt[i] > STSM_RCPT_GAVE_UP) {
             return STSM_ERR_CORRUPT;
         }
         s->rcpt[i] = rcpt[i];
     }
-    for (size_t i = 0; i < error_len; i++) {
-        if (error[i] < 0x20 || error[i] > 0x7E) {
-            return STSM_ERR_CORRUPT;
-        }
-    }
     memcpy(s->error, error, error_len);
-    s->error[error_len] = '\0';
     return STSM_OK;
 }
-
 /* ---- the message as the caller sees it ---------------------------------------------- */
 
 /* The text of `m` (key, recipients, subject, each NUL-terminated) into `text`, which the
  * caller checked has room (text_need). No text (NULL): those fields are NULL. */
+/* A NUL-terminated copy of `len` bytes at `*t`, which then points past it. */
+static const char *copy_text(char **t, const uint8_t *p, size_t len)
+{
+    char *copy = *t;
+    memcpy(copy, p, len);
+    copy[len] = '\0';
+    *t = copy + len + 1;
+    return copy;
+}
+
 static void fill_text(const struct content *m, struct stsm_outbox_message *out, char *text)
 {
     if (text == NULL) {
         return;
     }
     char *t = text;
-    memcpy(t, m->key, m->key_len);
-    t[m->key_len] = '\0';
-    out->key = t;
-    t += m->key_len + 1;
+    out->key = copy_text(&t, m->key, m->key_len);
     for (size_t i = 0; i < m->to_count; i++) {
-        memcpy(t, m->to[i], m->to_len[i]);
-        t[m->to_len[i]] = '\0';
-        out->to[i] = t;
-        t += m->to_len[i] + 1;
+        out->to[i] = copy_text(&t, m->to[i], m->to_len[i]);
     }
-    memcpy(t, m->subject, m->subject_len);
-    t[m->subject_len] = '\0';
-    out->subject = t;
+    out->subject = copy_text(&t, m->subject, m->subject_len);
+    out->text_len = (size_t)(t - text);
 }
 
 static stsm_status_t fill_message(const struct content *m, const struct state *s, struct stsm_outbox_message *out,
@@ -501,11 +487,11 @@ static stsm_status_t read_message(const struct stsm_outbox *ob, uint32_t id, str
     return STSM_OK;
 }
 
-static stsm_status_t write_state(struct stsm_outbox *ob, uint32_t id, const struct state *s)
+static stsm_status_t put_state(struct stsm_outbox *ob, struct state *s)
 {
     uint8_t buf[STATE_RECORD_MAX];
-    size_t len = encode_state(id, s, buf, sizeof buf);
-    return len == 0 ? STSM_ERR_ARGUMENT : stsm_store_put(ob->store, store_key(TYPE_STATE, id), buf, len);
+    size_t len = encode_state(s, buf);
+    return len == 0 ? STSM_ERR_ARGUMENT : stsm_store_put(ob->store, store_key(TYPE_STATE, s->id), buf, len);
 }
 
 /* ---- summaries ---------------------------------------------------------------------- */
@@ -544,26 +530,10 @@ static uint32_t domain_hash(const uint8_t *address, size_t len)
     return fnv(FNV_BASIS, address + at, len - at, true);
 }
 
-static void summarize(struct stsm_outbox_summary *sum, const struct content *m, const struct state *s)
-{
-    memset(sum, 0, sizeof *sum);
-    sum->id = m->id;
-    sum->key_hash = m->key_len > 0 ? alert_hash(m->key, m->key_len, m->to, m->to_len, m->to_count) : 0;
-    sum->window_start = m->window_start;
-    sum->next_attempt = s->next_attempt;
-    sum->severity = s->severity;
-    sum->attempted = s->attempts > 0;
-    for (size_t i = 0; i < m->to_count; i++) {
-        if (s->rcpt[i] == STSM_RCPT_PENDING) {
-            sum->pending |= 1u << i;
-        }
-    }
-}
-
 static void update_summary(struct stsm_outbox_summary *sum, const struct state *s)
 {
     sum->next_attempt = s->next_attempt;
-    sum->severity = s->severity;
+    sum->severity = (uint8_t)s->severity;
     sum->attempted = s->attempts > 0;
     sum->pending = 0;
     for (size_t i = 0; i < s->to_count; i++) {
@@ -571,6 +541,15 @@ static void update_summary(struct stsm_outbox_summary *sum, const struct state *
             sum->pending |= 1u << i;
         }
     }
+}
+
+static void summarize(struct stsm_outbox_summary *sum, const struct content *m, const struct state *s)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->id = m->id;
+    sum->key_hash = m->key_len > 0 ? alert_hash(m->key, m->key_len, m->to, m->to_len, m->to_count) : 0;
+    sum->window_start = m->window_start;
+    update_summary(sum, s);
 }
 
 static struct stsm_outbox_summary *find(struct stsm_outbox *ob, uint32_t id)
@@ -581,6 +560,17 @@ static struct stsm_outbox_summary *find(struct stsm_outbox *ob, uint32_t id)
         }
     }
     return NULL;
+}
+
+/* Writes `s` and brings its message's summary up to date. */
+static stsm_status_t write_state(struct stsm_outbox *ob, struct state *s)
+{
+    stsm_status_t st = put_state(ob, s);
+    struct stsm_outbox_summary *sum = find(ob, s->id);
+    if (st == STSM_OK && sum != NULL) {
+        update_summary(sum, s);
+    }
+    return st;
 }
 
 /* Ids only grow, so appending keeps the list oldest first. */
@@ -612,11 +602,8 @@ static bool in_window(const struct stsm_outbox *ob, int64_t start, int64_t now)
 static stsm_status_t write_high_water(struct stsm_outbox *ob, uint32_t reserved)
 {
     uint8_t buf[HIGH_WATER_LEN];
-    struct writer w = { buf, sizeof buf, 0, true };
-    put_u8(&w, TYPE_HIGH_WATER);
-    put_u8(&w, FORMAT_VERSION);
-    put_u32(&w, reserved);
-    stsm_status_t st = stsm_store_put(ob->store, store_key(TYPE_HIGH_WATER, 0), buf, w.len);
+    size_t len = code_record(buf, sizeof buf, TYPE_HIGH_WATER, reserved_field, 1, &reserved, true);
+    stsm_status_t st = stsm_store_put(ob->store, store_key(TYPE_HIGH_WATER, 0), buf, len);
     if (st == STSM_OK) {
         ob->id_reserved = reserved;
     }
@@ -652,12 +639,8 @@ static stsm_status_t remove_at(struct stsm_outbox *ob, size_t i)
 
 static bool parse_high_water(const uint8_t *p, size_t len, uint32_t *reserved)
 {
-    struct stsm_cursor c;
-    uint8_t type, version;
-    stsm_cursor_init(&c, p, len);
-    return stsm_cursor_u8(&c, &type) && type == TYPE_HIGH_WATER && stsm_cursor_u8(&c, &version) &&
-           version == FORMAT_VERSION && stsm_cursor_u32(&c, reserved) && *reserved <= STSM_OUTBOX_ID_MAX + 1u &&
-           stsm_cursor_remaining(&c) == 0;
+    return get_record(p, len, TYPE_HIGH_WATER, reserved_field, 1, reserved) == len && len == HIGH_WATER_LEN &&
+           *reserved <= STSM_OUTBOX_ID_MAX + 1u;
 }
 
 static void note_bad(stsm_status_t *result, uint32_t *bad_id, uint32_t id)
@@ -807,19 +790,23 @@ static stsm_status_t make_room(struct stsm_outbox *ob, uint32_t key, size_t len,
         if ((!new_message || ob->count < STSM_OUTBOX_MAX) && room_for(ob, key, len, new_message)) {
             return STSM_OK;
         }
+        /* The oldest settled message, else the oldest of lower severity (when allowed). */
         size_t victim = ob->count;
-        for (size_t i = 0; i < ob->count && victim == ob->count; i++) {
-            if (ob->items[i].pending == 0 && ob->items[i].id != exclude) {
-                victim = i;
-            }
-        }
         bool dropping = false;
-        if (victim == ob->count && ob->config.drop_lower_when_full && *dropped_id == 0) {
-            for (size_t i = 0; i < ob->count && victim == ob->count; i++) {
-                if (ob->items[i].severity < severity && ob->items[i].id != exclude) {
-                    victim = i;
-                    dropping = true;
-                }
+        for (size_t i = 0; i < ob->count; i++) {
+            const struct stsm_outbox_summary *sum = &ob->items[i];
+            if (sum->id == exclude) {
+                continue;
+            }
+            if (sum->pending == 0) {
+                victim = i;
+                dropping = false;
+                break;
+            }
+            if (victim == ob->count && sum->severity < severity && ob->config.drop_lower_when_full &&
+                *dropped_id == 0) {
+                victim = i;
+                dropping = true;
             }
         }
         if (victim == ob->count) {
@@ -869,11 +856,7 @@ static stsm_status_t count_into(struct stsm_outbox *ob, uint32_t id, uint8_t sev
     }
     st = make_room(ob, store_key(TYPE_STATE, id), STATE_RECORD_MAX, false, severity, id, dropped_id);
     if (st == STSM_OK) {
-        st = write_state(ob, id, &s);
-    }
-    struct stsm_outbox_summary *sum = find(ob, id);
-    if (st == STSM_OK && sum != NULL) {
-        update_summary(sum, &s);
+        st = write_state(ob, &s);
     }
     return st;
 }
@@ -925,24 +908,20 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
                                 uint32_t random, uint32_t *id, bool *coalesced, uint32_t *dropped_id,
                                 char *why, size_t why_len)
 {
-    uint32_t dropped = 0;
-    if (id != NULL) {
-        *id = 0;
-    }
-    if (coalesced != NULL) {
-        *coalesced = false;
-    }
-    if (dropped_id != NULL) {
-        *dropped_id = 0;
-    }
+    /* Every output valid from here on: `*id` and `*coalesced` change on success only. */
+    uint32_t spare_id, spare_dropped;
+    bool spare_coalesced;
+    id = id != NULL ? id : &spare_id;
+    coalesced = coalesced != NULL ? coalesced : &spare_coalesced;
+    dropped_id = dropped_id != NULL ? dropped_id : &spare_dropped;
+    *id = 0;
+    *coalesced = false;
+    *dropped_id = 0;
     if (outbox == NULL || outbox->store == NULL || alert == NULL) {
         return stsm_refuse(why, why_len, "no outbox or no alert");
     }
     const char *const *to = alert->to_count > 0 ? alert->to : default_to;
-    size_t to_count = alert->to_count > 0 ? alert->to_count : default_to_count;
-    if (to == NULL) {
-        to_count = 0;
-    }
+    size_t to_count = to == NULL ? 0 : alert->to_count > 0 ? alert->to_count : default_to_count;
     stsm_status_t st = check_alert(alert, to, to_count, why, why_len);
     if (st != STSM_OK) {
         return st;
@@ -950,37 +929,34 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
 
     struct content a;
     memset(&a, 0, sizeof a);
-    a.severity = (uint8_t)alert->severity;
+    a.severity = (uint32_t)alert->severity;
     a.key = (const uint8_t *)alert->key;
-    a.key_len = alert->key != NULL ? strlen(alert->key) : 0;
-    a.to_count = to_count;
+    a.key_len = alert->key != NULL ? (uint32_t)strlen(alert->key) : 0;   /* checked: short */
+    a.to_count = (uint32_t)to_count;
     for (size_t i = 0; i < to_count; i++) {
         a.to[i] = (const uint8_t *)to[i];
         a.to_len[i] = strlen(to[i]);
     }
     a.subject = (const uint8_t *)(alert->subject != NULL ? alert->subject : "");
-    a.subject_len = strlen((const char *)a.subject);
+    a.subject_len = (uint32_t)strlen((const char *)a.subject);
     a.body = (const uint8_t *)alert->body;
-    a.body_len = alert->body_len;
     a.id_random[0] = random;
     a.created = now;
     a.window_start = now;
 
-    if (text_need(&a) > STSM_OUTBOX_TEXT_MAX) {
+    size_t need = text_need(&a);
+    if (need > STSM_OUTBOX_TEXT_MAX) {
         return stsm_refuse(why, why_len, "the key, recipients and subject take %lu bytes with a NUL each: at most "
-                           "%lu (STSM_OUTBOX_TEXT_MAX)", (unsigned long)text_need(&a),
-                           (unsigned long)STSM_OUTBOX_TEXT_MAX);
+                           "%lu (STSM_OUTBOX_TEXT_MAX)", (unsigned long)need, (unsigned long)STSM_OUTBOX_TEXT_MAX);
     }
-    size_t max = record_max(outbox);
-    size_t rest = CONTENT_FIXED + a.key_len + a.subject_len + a.to_count;
-    for (size_t i = 0; i < a.to_count; i++) {
-        rest += a.to_len[i];
-    }
-    if (rest > max || a.body_len > max - rest) {
+    /* The fixed part, the key, each recipient after its length byte, the subject. */
+    size_t max = record_max(outbox), rest = CONTENT_FIXED - 2 + need;
+    if (rest > max || alert->body_len > max - rest) {
         return stsm_refuse(why, why_len, "the body (%lu bytes) is too long: with these recipients and subject "
                            "a message holds at most %lu bytes of body",
-                           (unsigned long)a.body_len, (unsigned long)(rest < max ? max - rest : 0));
+                           (unsigned long)alert->body_len, (unsigned long)(rest < max ? max - rest : 0));
     }
+    a.body_len = (uint32_t)alert->body_len;
 
     /* The window this raise falls in, if any: the messages of the same alert opened in
      * it, and among them the newest not attempted yet. */
@@ -1002,17 +978,10 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
             }
         }
         if (target != 0) {
-            st = count_into(outbox, target, a.severity, now, &dropped);
-            if (dropped_id != NULL) {
-                *dropped_id = dropped;
-            }
+            st = count_into(outbox, target, (uint8_t)a.severity, now, dropped_id);
             if (st == STSM_OK) {
-                if (id != NULL) {
-                    *id = target;
-                }
-                if (coalesced != NULL) {
-                    *coalesced = true;
-                }
+                *id = target;
+                *coalesced = true;
             }
             return st;
         }
@@ -1024,18 +993,13 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
     if (outbox->next_id > STSM_OUTBOX_ID_MAX) {
         return STSM_ERR_CAPACITY;
     }
-    a.id = outbox->next_id;
-    a.id_random[1] = a.id;
+    a.id = a.id_random[1] = outbox->next_id;
     struct content_pieces pieces;
     if (!encode_content(&a, &pieces) || pieces.len > max) {
         return stsm_refuse(why, why_len, "the message does not fit a record");   /* checked above */
     }
-    size_t len = pieces.len;
     uint32_t key = store_key(TYPE_CONTENT, a.id);
-    st = make_room(outbox, key, len, true, a.severity, 0, &dropped);
-    if (dropped_id != NULL) {
-        *dropped_id = dropped;
-    }
+    st = make_room(outbox, key, pieces.len, true, (uint8_t)a.severity, 0, dropped_id);
     /* Ids given out are recorded before use, so no deletion can let one come back. */
     if (st == STSM_OK && a.id >= outbox->id_reserved) {
         uint32_t reserved = a.id + ID_RESERVE;
@@ -1053,9 +1017,7 @@ stsm_status_t stsm_outbox_raise(struct stsm_outbox *outbox, const struct stsm_al
     initial_state(&a, &s);
     summarize(&sum, &a, &s);
     insert_sorted(outbox, &sum);
-    if (id != NULL) {
-        *id = a.id;
-    }
+    *id = a.id;
     return STSM_OK;
 }
 
@@ -1072,7 +1034,7 @@ stsm_status_t stsm_outbox_clock_known(struct stsm_outbox *outbox, int64_t now)
             s.first_queued = s.first_queued != 0 ? s.first_queued : now;
             s.first_raised = s.first_raised != 0 ? s.first_raised : now;
             s.last_raised = s.last_raised != 0 ? s.last_raised : now;
-            st = write_state(outbox, outbox->items[i].id, &s);
+            st = put_state(outbox, &s);   /* times only: the summary stays as it is */
         }
         if (st != STSM_OK) {
             result = st;
@@ -1102,23 +1064,14 @@ static int64_t cap_release(const struct stsm_outbox *ob, const struct stsm_outbo
             continue;
         }
         uint32_t h = domain_hash(m.to[r], m.to_len[r]);
-        /* The (n - cap + 1)-th newest start in the hour must age out before one more may go. */
+        /* With `cap` starts to the domain in the hour, the cap-th newest must age out
+         * before one more may go (the list is oldest first). */
         size_t n = 0;
-        for (size_t i = 0; i < ob->sent_count; i++) {
-            n += ob->sent[i].domain_hash == h && ob->sent[i].at + HOUR_S > now;
-        }
-        if (n < cap) {
-            continue;
-        }
-        size_t skip = n - cap;
-        for (size_t i = 0; i < ob->sent_count; i++) {
-            if (ob->sent[i].domain_hash == h && ob->sent[i].at + HOUR_S > now) {
-                if (skip-- == 0) {
-                    if (ob->sent[i].at + HOUR_S > release) {
-                        release = ob->sent[i].at + HOUR_S;
-                    }
-                    break;
-                }
+        for (size_t i = ob->sent_count; i-- > 0;) {
+            int64_t end = ob->sent[i].at + HOUR_S;
+            if (ob->sent[i].domain_hash == h && end > now && ++n == cap) {
+                release = end > release ? end : release;
+                break;
             }
         }
     }
@@ -1263,9 +1216,8 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
     if (first) {
         remember_start(outbox, &m, &s, now);   /* before the write: m's views die with it */
     }
-    st = write_state(outbox, id, &s);
+    st = write_state(outbox, &s);
     if (st == STSM_OK) {
-        update_summary(sum, &s);
         forget_attempt(outbox, id);   /* what it held is in the record just written */
     }
     return st;
@@ -1273,21 +1225,19 @@ stsm_status_t stsm_outbox_attempt_begins(struct stsm_outbox *outbox, uint32_t id
 
 static void error_text(char out[STSM_OUTBOX_ERROR_MAX + 1], const struct stsm_smtp_result *r)
 {
-    const char *nul = memchr(r->text, '\0', sizeof r->text);
-    size_t text_len = nul != NULL ? (size_t)(nul - r->text) : sizeof r->text;
-    size_t n = 0;
+    const char *text = r->text;
+    const char *nul = memchr(text, '\0', sizeof r->text);
+    size_t len = nul != NULL ? (size_t)(nul - text) : sizeof r->text;
+    if (len == 0 && r->code == 0) {
+        text = stsm_status_str(r->status);
+        len = strlen(text);
+    }
+    /* "550 text", or the text alone when there is no code; cut at STSM_OUTBOX_ERROR_MAX. */
     if (r->code != 0) {
-        n = (size_t)snprintf(out, STSM_OUTBOX_ERROR_MAX + 1, "%u ", (unsigned)r->code);
+        snprintf(out, STSM_OUTBOX_ERROR_MAX + 1, "%u %.*s", (unsigned)r->code, (int)len, text);
+    } else {
+        snprintf(out, STSM_OUTBOX_ERROR_MAX + 1, "%.*s", (int)len, text);
     }
-    const char *text = text_len > 0 || r->code != 0 ? r->text : stsm_status_str(r->status);
-    if (text != r->text) {
-        text_len = strlen(text);
-    }
-    if (text_len > STSM_OUTBOX_ERROR_MAX - n) {
-        text_len = STSM_OUTBOX_ERROR_MAX - n;
-    }
-    memcpy(out + n, text, text_len);
-    out[n + text_len] = '\0';
     /* Server text is anything: keep it printable, as the decoder demands. */
     for (char *c = out; *c != '\0'; c++) {
         if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7E) {
@@ -1327,11 +1277,7 @@ stsm_status_t stsm_outbox_record(struct stsm_outbox *outbox, uint32_t id, size_t
         return STSM_OK;
     }
     s.rcpt[rcpt] = STSM_RCPT_DELIVERED;
-    st = write_state(outbox, id, &s);
-    if (st == STSM_OK) {
-        update_summary(sum, &s);
-    }
-    return st;
+    return write_state(outbox, &s);
 }
 
 stsm_status_t stsm_outbox_record_flush(struct stsm_outbox *outbox)
@@ -1345,10 +1291,9 @@ stsm_status_t stsm_outbox_record_flush(struct stsm_outbox *outbox)
     struct state s;
     stsm_status_t st = find_message(outbox, id, &sum, &m, &s);   /* with what is held laid over */
     if (st == STSM_OK) {
-        st = write_state(outbox, id, &s);
+        st = write_state(outbox, &s);
     }
     if (st == STSM_OK) {
-        update_summary(sum, &s);
         forget_attempt(outbox, id);
     } else if (st == STSM_ERR_NOT_FOUND) {
         forget_attempt(outbox, 0);   /* dropped meanwhile: nothing to keep */
@@ -1357,19 +1302,17 @@ stsm_status_t stsm_outbox_record_flush(struct stsm_outbox *outbox)
     return st;
 }
 
+/* 32-bit throughout: the doubling stops at `max` before it could wrap, and the jittered
+ * delay, at most 1.1 * max, is given as its low 32 bits, as before. */
 static uint32_t backoff(const struct stsm_outbox_config *c, uint32_t attempts, uint32_t random)
 {
-    uint64_t delay = c->retry_first_s > 0 ? c->retry_first_s : 1;
-    uint64_t max = c->retry_max_s > delay ? c->retry_max_s : delay;
+    uint32_t delay = c->retry_first_s > 0 ? c->retry_first_s : 1;
+    uint32_t max = c->retry_max_s > delay ? c->retry_max_s : delay;
     for (uint32_t i = 1; i < attempts && delay < max; i++) {
-        delay *= 2;
+        delay = delay > max / 2 ? max : delay * 2;
     }
-    if (delay > max) {
-        delay = max;
-    }
-    uint64_t spread = delay / 10;   /* +-10% */
-    delay = delay - spread + random % (2 * spread + 1);
-    return delay > 0 ? (uint32_t)delay : 1;
+    uint32_t spread = delay / 10;   /* +-10% */
+    return delay - spread + random % (2 * spread + 1);
 }
 
 stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, int64_t now, uint32_t random,
@@ -1408,8 +1351,8 @@ stsm_status_t stsm_outbox_attempt_ends(struct stsm_outbox *outbox, uint32_t id, 
     }
     if (!pending && !(m.key_len > 0 && in_window(outbox, m.window_start, now))) {
         st = remove_at(outbox, (size_t)(sum - outbox->items));
-    } else if ((st = write_state(outbox, id, &s)) == STSM_OK) {
-        update_summary(sum, &s);
+    } else {
+        st = write_state(outbox, &s);
     }
     if (st == STSM_OK) {
         forget_attempt(outbox, 0);
@@ -1437,11 +1380,9 @@ stsm_status_t stsm_outbox_flush(struct stsm_outbox *outbox)
         }
         if (st == STSM_OK) {
             s.next_attempt = 0;
-            st = write_state(outbox, sum->id, &s);
+            st = write_state(outbox, &s);
         }
-        if (st == STSM_OK) {
-            update_summary(sum, &s);
-        } else {
+        if (st != STSM_OK) {
             result = st;
         }
     }

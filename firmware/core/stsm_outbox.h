@@ -145,6 +145,8 @@ struct stsm_outbox_message {
     const char *to[STSM_SMTP_MAX_RCPT];
     enum stsm_rcpt_state rcpt[STSM_SMTP_MAX_RCPT];
     const char *subject;
+    size_t text_len;                 /**< bytes of the loader's `text` those three took
+                                          (their lengths plus a NUL each); 0 without one */
     const char *body;                /**< points into the store: valid until the next write
                                           (any outbox call that changes something) */
     size_t body_len;
@@ -244,8 +246,8 @@ stsm_status_t stsm_outbox_next_due_except(const struct stsm_outbox *outbox, int6
 /**
  * Decodes message `id` into `out`, its key, recipients and subject copied into `text`
  * (`text_cap` bytes; they take their lengths plus a NUL each, at most
- * STSM_OUTBOX_TEXT_MAX). `text` may be NULL (and `text_cap` 0) for the rest alone: the
- * progress, with `key`, `to` and `subject` NULL. STSM_ERR_NOT_FOUND, STSM_ERR_CORRUPT, or
+ * STSM_OUTBOX_TEXT_MAX; `text_len` says how many they took). `text` may be NULL (and
+ * `text_cap` 0) for the rest alone: the progress, with `key`, `to` and `subject` NULL. STSM_ERR_NOT_FOUND, STSM_ERR_CORRUPT, or
  * STSM_ERR_CAPACITY when the text does not fit (`out` is not filled then).
  */
 stsm_status_t stsm_outbox_load(const struct stsm_outbox *outbox, uint32_t id, struct stsm_outbox_message *out,

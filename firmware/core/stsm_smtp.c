@@ -767,15 +767,16 @@ static enum stsm_smtp_action on_reply(struct stsm_smtp *s, const struct stsm_smt
 
 static bool usable_address(const char *a, bool may_be_empty)
 {
-    if (a == NULL || (!may_be_empty && a[0] == '\0') || strlen(a) > STSM_SMTP_ADDRESS_MAX) {
+    if (a == NULL) {
         return false;
     }
-    for (; *a != '\0'; a++) {
-        if (*a == '\r' || *a == '\n' || *a == '<' || *a == '>' || (unsigned char)*a < 0x20) {
+    size_t n = 0;
+    for (; a[n] != '\0'; n++) {
+        if (a[n] == '<' || a[n] == '>' || (unsigned char)a[n] < 0x20) {   /* CR and LF among them */
             return false;
         }
     }
-    return true;
+    return n <= STSM_SMTP_ADDRESS_MAX && (may_be_empty || n > 0);
 }
 
 /* The transaction's part of the parameters can go into commands. */

@@ -20,22 +20,19 @@ size_t stsm_smtp_data_encode(struct stsm_smtp_data *enc, const uint8_t *in, size
     size_t i = 0, o = 0;
     for (; i < in_len && o + 2 <= out_cap; i++) {
         uint8_t c = in[i];
-        if (c == '\n' && enc->after_cr) {
-            enc->after_cr = false;   /* the LF of a CRLF already sent */
+        bool lf_of_crlf = c == '\n' && enc->after_cr;   /* the CRLF went out at its CR */
+        enc->after_cr = c == '\r';
+        if (lf_of_crlf) {
             continue;
         }
-        enc->after_cr = c == '\r';
         if (c == '\r' || c == '\n') {
             out[o++] = '\r';
-            out[o++] = '\n';
-            enc->at_line_start = true;
-            continue;
-        }
-        if (enc->at_line_start && c == '.' && !enc->chunk) {
+            c = '\n';
+        } else if (enc->at_line_start && c == '.' && !enc->chunk) {
             out[o++] = '.';
         }
         out[o++] = c;
-        enc->at_line_start = false;
+        enc->at_line_start = c == '\n';
     }
     *out_len = o;
     enc->total += o;

@@ -438,29 +438,22 @@ static bool plan(const struct stsm_store *s, uint8_t kind, uint32_t key, size_t 
     return true;
 }
 
-/* Pages in the ring, oldest first. */
+/* Pages in the ring, oldest first (by sequence number, then by place: an insertion sort
+ * over the pages in place order keeps ties in that order). */
 static size_t ring_order(const struct stsm_store *s, uint8_t *order)
 {
     size_t n = 0;
-    uint32_t last_seq = 0;
-    size_t last_page = 0;
-    for (;;) {
-        size_t pick = s->pages;
-        for (size_t p = 0; p < s->pages; p++) {
-            uint32_t q = s->page_seq[p];
-            bool after = n == 0 || q > last_seq || (q == last_seq && p > last_page);
-            if (q != 0 && after &&
-                (pick == s->pages || q < s->page_seq[pick] || (q == s->page_seq[pick] && p < pick))) {
-                pick = p;
-            }
+    for (size_t p = 0; p < s->pages; p++) {
+        if (s->page_seq[p] == 0) {
+            continue;
         }
-        if (pick == s->pages) {
-            return n;
+        size_t i = n++;
+        for (; i > 0 && s->page_seq[order[i - 1]] > s->page_seq[p]; i--) {
+            order[i] = order[i - 1];
         }
-        order[n++] = (uint8_t)pick;
-        last_seq = s->page_seq[pick];
-        last_page = pick;
+        order[i] = (uint8_t)p;
     }
+    return n;
 }
 
 static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *area)

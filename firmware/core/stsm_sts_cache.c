@@ -83,45 +83,45 @@ static struct stsm_sts_cache_entry *free_slot(struct stsm_sts_cache *cache, bool
     return e;
 }
 
-/* Copies `src` whole, or nothing: false when it does not fit (a cut name is another name). */
-static bool copy(char *dst, size_t cap, const char *src)
-{
-    size_t n = strlen(src);
-    if (n >= cap) {
-        return false;
-    }
-    memcpy(dst, src, n + 1);
-    return true;
-}
-
 static bool fits(const char *src, size_t cap)
 {
-    return strlen(src) < cap;
+    return strlen(src) < cap;   /* a cut name is another name: one that does not fit is refused */
+}
+
+/* Copies `src`, which fits() `dst`. */
+static void copy(char *dst, const char *src)
+{
+    memcpy(dst, src, strlen(src) + 1);
+}
+
+/* Makes `e` a fresh entry of `domain`, used at `now`. */
+static void claim(struct stsm_sts_cache_entry *e, const char *domain, int64_t now)
+{
+    stsm_zero(e, sizeof *e);   /* an entry is mostly the policy's rows: see stsm_sts_policy_copy() */
+    e->used = true;
+    copy(e->domain, domain);
+    e->last_used = now;
 }
 
 void stsm_sts_cache_put(struct stsm_sts_cache *cache, const char *domain, const char *id,
                         const struct stsm_sts_policy *policy, int64_t now)
 {
+    struct stsm_sts_cache_entry *e = find(cache, domain);
     if (policy->max_age == 0) {
-        struct stsm_sts_cache_entry *old = find(cache, domain);
-        if (old != NULL) {
-            memset(old, 0, sizeof *old);   /* "apply now, do not cache" replaces what was */
+        if (e != NULL) {
+            memset(e, 0, sizeof *e);   /* "apply now, do not cache" replaces what was */
         }
         return;
     }
-    struct stsm_sts_cache_entry *e = find(cache, domain);
     if (!fits(domain, sizeof e->domain) || !fits(id, sizeof e->id)) {
         return;   /* callers pass bounded names and ids: cannot happen */
     }
     if (e == NULL) {
         e = free_slot(cache, true);
     }
-    stsm_zero(e, sizeof *e);   /* an entry is mostly the policy's rows: see stsm_sts_policy_copy() */
-    e->used = true;
-    copy(e->domain, sizeof e->domain, domain);
-    copy(e->id, sizeof e->id, id);
+    claim(e, domain, now);
+    copy(e->id, id);
     e->fetched_at = now;
-    e->last_used = now;
     stsm_sts_policy_copy(&e->policy, policy);
 }
 
@@ -129,7 +129,7 @@ void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domai
                                  int64_t now)
 {
     struct stsm_sts_cache_entry *e = find(cache, domain);
-    if (!fits(domain, sizeof e->domain) || !fits(id, sizeof e->id)) {
+    if (!fits(domain, sizeof e->domain) || !fits(id, sizeof e->failed_id)) {
         return;
     }
     if (e == NULL) {
@@ -139,12 +139,9 @@ void stsm_sts_cache_fetch_failed(struct stsm_sts_cache *cache, const char *domai
         if (e == NULL) {
             return;
         }
-        memset(e, 0, sizeof *e);
-        e->used = true;
-        copy(e->domain, sizeof e->domain, domain);
-        e->last_used = now;
+        claim(e, domain, now);
     }
-    copy(e->failed_id, sizeof e->failed_id, id);
+    copy(e->failed_id, id);
     e->failed_at = now;
 }
 
@@ -177,11 +174,10 @@ enum stsm_sts_step stsm_sts_cache_decide(struct stsm_sts_cache *cache, const cha
                                          const struct stsm_sts_cache_entry **cached)
 {
     *cached = stsm_sts_cache_get(cache, domain, now);
-    if (txt_ok && *cached != NULL && strcmp((*cached)->id, id) == 0) {
-        bool refresh = stsm_sts_cache_refresh_due(*cached, now) && stsm_sts_cache_may_fetch(cache, domain, id, now);
-        return refresh ? STSM_STS_FETCH : STSM_STS_USE_CACHED;
-    }
-    if (txt_ok && stsm_sts_cache_may_fetch(cache, domain, id, now)) {
+    /* A policy cached under the record's id is fetched again only once its refresh is
+     * due; any other is fetched unless a failed fetch under this id backs off. */
+    bool same = txt_ok && *cached != NULL && strcmp((*cached)->id, id) == 0;
+    if (txt_ok && (!same || stsm_sts_cache_refresh_due(*cached, now)) && stsm_sts_cache_may_fetch(cache, domain, id, now)) {
         return STSM_STS_FETCH;
     }
     return *cached != NULL ? STSM_STS_USE_CACHED : STSM_STS_NO_POLICY;

@@ -11,7 +11,7 @@
 extern const char __start_stsm_text[];
 
 /* A text cut by its buffer ends in this mark and ']' (stsm_text.h). */
-#define CUT_MARK "~]"
+#define CUT_MARK "}]"
 
 struct out {
     char *p;
@@ -44,7 +44,8 @@ static void put_unsigned(struct out *o, unsigned base, unsigned long long v)
     char digits[24];
     size_t n = 0;
     do {
-        digits[n++] = "0123456789abcdef"[v % base];
+        unsigned d = (unsigned)(v % base);
+        digits[n++] = (char)(d < 10 ? '0' + d : 'a' - 10 + d);
         v /= base;
     } while (v != 0);
     while (n > 0) {
@@ -56,7 +57,7 @@ static void put_unsigned(struct out *o, unsigned base, unsigned long long v)
 static void put_string(struct out *o, const char *s)
 {
     for (; *s != '\0'; s++) {
-        if (*s == '\\' || *s == '|' || *s == ']' || *s == '~') {
+        if (*s == '\\' || *s == '|' || *s == ']' || *s == '}') {
             put(o, '\\');
         }
         put(o, *s);
@@ -108,8 +109,10 @@ int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
     if (o.need < len) {
         out[o.need] = '\0';
     } else if (len > 0) {
-        /* Cut: the mark after the last whole piece, or nothing when not even the id fits. */
-        memcpy(out + o.whole, o.whole > 0 ? CUT_MARK : "", o.whole > 0 ? sizeof CUT_MARK : 1);
+        /* Cut: the mark after the last whole piece, or only its NUL when not even the id
+         * fits. */
+        size_t n = o.whole > 0 ? sizeof CUT_MARK : 1;
+        memcpy(out + o.whole, CUT_MARK + sizeof CUT_MARK - n, n);
     }
     return (int)o.need;
 }

@@ -21,13 +21,14 @@
  * The id form, the contract with the decoder (stsm_decode_log.c):
  *     $[<id in lower-case hex>|<arg>|<arg>...]
  * an integer argument in decimal (the decoder applies the format's conversion, %x, %5u,
- * ...), a string argument whole, with '\', '|', ']' and '~' preceded by '\'. Precision (%.40s)
- * is applied by the decoder, so a long string argument makes the id form longer than the
- * prose. When the buffer is too small the form is cut after its last whole piece (the id,
- * a number, a character of a string with its escape: never a part of one) and closed
- * with the cut mark, "~]", which the decoder shows as "[cut]"; when not even the id
- * fits, the text is empty. A fixed text as an argument is written as a string holding its
- * own id form, "$[<id>]" (escaped as any string), which the decoder decodes in turn.
+ * ...), a string argument whole, with '\', '|', ']' and '}' preceded by '\'. Precision
+ * (%.40s) is applied by the decoder, so a long string argument makes the id form longer
+ * than the prose. When the buffer is too small the form is cut after its last whole
+ * piece (the id, a number, a character of a string with its escape: never a part of one)
+ * and closed with the cut mark, "}]", which the decoder shows as "[cut]"; when not even
+ * the id fits, the text is empty. A fixed text as an argument is written as a string
+ * holding its own id form, "$[<id>]" (escaped as any string), which the decoder decodes
+ * in turn.
  * Status texts use a second form, "$[=" followed by stsm_status_id() (see stsm_status.h).
  * A text in id form is for people only: nothing on the device may parse it (with the
  * option on, a marked literal's address is not readable memory: the type stsm_text_fmt_t

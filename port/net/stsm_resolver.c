@@ -63,11 +63,16 @@ static void drop_tcp(struct stsm_resolver_query *rq)
     }
 }
 
-/* Releases the connections and timers of a query; the struct may then be reused. */
-static void release(struct stsm_resolver_query *rq)
+static void stop_try_timers(struct stsm_resolver_query *rq)
 {
     sys_untimeout(resolver_timeout, rq);
     sys_untimeout(resend_try, rq);
+}
+
+/* Releases the connections and timers of a query; the struct may then be reused. */
+static void release(struct stsm_resolver_query *rq)
+{
+    stop_try_timers(rq);
     sys_untimeout(serve_cached, rq);
     sys_untimeout(tcp_deadline, rq);
     if (rq->udp != NULL) {
@@ -123,12 +128,6 @@ static const uint8_t *encode(const struct stsm_resolver_query *rq)
     size_t len = 0;
     (void)stsm_dns_encode_query(&rq->query, reply, QUERY_MSG_MAX, &len);   /* it did at the start */
     return reply;
-}
-
-static void stop_try_timers(struct stsm_resolver_query *rq)
-{
-    sys_untimeout(resolver_timeout, rq);
-    sys_untimeout(resend_try, rq);
 }
 
 /*
@@ -401,7 +400,8 @@ static void tcp_on_err(void *arg, err_t err)
 stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *name, uint16_t type,
                                   stsm_resolver_done_fn done, void *arg)
 {
-    if (name == NULL || strlen(name) > STSM_HOSTNAME_MAX || done == NULL) {
+    size_t name_len = name != NULL ? strlen(name) : STSM_HOSTNAME_MAX + 1;
+    if (name_len > STSM_HOSTNAME_MAX || done == NULL) {
         return STSM_ERR_ARGUMENT;
     }
     memset(rq, 0, sizeof *rq);
@@ -410,7 +410,7 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     rq->last_error = STSM_ERR_TIMEOUT;
     rq->query.type = type;
     rq->query.id = (uint16_t)stsm_port_random_u32();
-    memcpy(rq->query.name, name, strlen(name) + 1);
+    memcpy(rq->query.name, name, name_len + 1);
     stsm_status_t st = stsm_dns_encode_query(&rq->query, reply, QUERY_MSG_MAX, &rq->query_len);
     if (st != STSM_OK) {
         return st == STSM_ERR_CAPACITY ? STSM_ERR_ARGUMENT : st;
@@ -420,12 +420,11 @@ stsm_status_t stsm_resolver_start(struct stsm_resolver_query *rq, const char *na
     /* Inside another query's `done` the one answer is in use: whether the cache holds this
      * one is seen from the timer. Otherwise a look now keeps a miss's first packet (and its
      * errors) in this call. */
+    rq->active = true;
     if (in_done > 0 || stsm_dns_cache_get(&cache, name, type, rq->started_ms, &answer, NULL, 0)) {
-        rq->active = true;
         sys_timeout(0, serve_cached, rq);
         return STSM_OK;
     }
-    rq->active = true;
     st = ask_servers(rq);
     rq->active = st == STSM_OK;
     return st;

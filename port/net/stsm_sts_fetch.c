@@ -104,13 +104,6 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
     struct stsm_sts_fetch *f = arg;
     (void)conn;
     switch (event) {
-    case STSM_CONN_CONNECTED: {
-        stsm_status_t st = stsm_conn_start_tls(&f->conn, f->tls, f->host);
-        if (st != STSM_OK) {
-            finish(f, st);
-        }
-        return;
-    }
     case STSM_CONN_TLS_READY:
     case STSM_CONN_WRITABLE:
         send_request(f);
@@ -148,10 +141,22 @@ static void on_conn(void *arg, struct stsm_conn *conn, enum stsm_conn_event even
                 return;
             }
         }
+    case STSM_CONN_CONNECTED:
+        status = stsm_conn_start_tls(&f->conn, f->tls, f->host);
+        if (status == STSM_OK) {
+            return;
+        }
+        break;
     case STSM_CONN_FAILED:
-        finish(f, status);
-        return;
+        break;
     }
+    /* The connection or its TLS failed. no_memory from them is the TLS arena (stsm_conn.h),
+     * a sizing error of the board that no_memory alone does not name: the reason names it,
+     * as the delivery's own connections do. */
+    if (status == STSM_ERR_NO_MEMORY) {
+        f->policy_reason = STSM_TEXT_FIXED("TLS arena (STSM_TLS_ARENA_SIZE) exhausted");
+    }
+    finish(f, status);
 }
 
 /* The fetch runs and its address is known (or its lookup failed): connect. */

@@ -33,7 +33,8 @@ struct stsm_sts_fetch {
     char content_type[64];
     bool content_type_relaxed;         /* a non-text/plain type was let through (setting) */
     size_t policy_line;                /* invalid policy: the line and the reason */
-    stsm_text_fixed_t policy_reason;   /* fixed text (stsm_text.h) */
+    stsm_text_fixed_t policy_reason;   /* fixed text (stsm_text.h); with STSM_ERR_NO_MEMORY
+                                          from the connection, the memory (the TLS arena) */
     size_t body_size;                  /* body bytes of a complete response */
     bool host_cname;                   /* mta-sts.<domain> reached its address through a CNAME */
     char host_canonical[STSM_HOSTNAME_MAX + 1];

@@ -1443,6 +1443,76 @@ static void test_rcpt_hosts(void)
     }
 }
 
+/* 19d: BDAT's size is counted only for a server that may take BDAT, once per message and
+ * delivery: a batch of two, the first MX host gone at its greeting (421), the second
+ * without CHUNKING. The second session finds the first message's count kept (its envelope
+ * made without a find of the body), and its second transaction, the session's extensions
+ * known, counts nothing: one find of the body (is it 8-bit?) between the first message's 250
+ * and the second's 354, not a pass over it. Fails on the code before, which read each message once more (twice for an
+ * 8-bit body) for every transaction. */
+static unsigned counted_finds;
+
+static const char *counting_body(void *ctx, size_t *len)
+{
+    (void)ctx;
+    counted_finds++;
+    *len = 2000;
+    return body_text;
+}
+
+static void test_chunk_count_once(void)
+{
+    CHECK_CASE("19d BDAT's size counted once per message, never for a server without CHUNKING");
+    mx_settings_without_sts();
+    memset(body_text, 'a', sizeof body_text);
+    for (size_t i = 60; i < sizeof body_text; i += 61) {
+        body_text[i] = '\n';
+    }
+    struct stsm_message m[2], fixed;
+    struct stsm_delivery_item items[2];
+    for (size_t k = 0; k < 2; k++) {
+        found_body_message(counting_body, 2000, &m[k], &fixed);
+        items[k] = (struct stsm_delivery_item){ &m[k], NULL };
+    }
+    batch_begin();
+    counted_finds = 0;
+    CHECK_INT(stsm_delivery_start_batch(&delivery, &settings, items, 2, NULL, NULL, 1796083200, on_log, on_done,
+                                        NULL), STSM_OK);
+    fake_clock_serve();
+    fake_route_answer("mx1.victim.example,mx2.victim.example");
+    fake_clock_serve();
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    CHECK(counted_finds > 2);   /* the start's checks, and the first message counted for the envelope */
+    fake_server_sends("421 4.3.2 busy\r\n", 16);
+    fake_clock_serve();
+    unsigned before = counted_finds;
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    CHECK_INT(fake.connects, 2);
+    CHECK_INT(counted_finds, before + 1);   /* kept from the first session (one find: is it 8-bit?) */
+    static const char *const to_next[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 PIPELINING\r\n",
+                                           "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n" };
+    for (size_t i = 0; i < sizeof to_next / sizeof to_next[0]; i++) {
+        fake_server_sends(to_next[i], strlen(to_next[i]));
+    }
+    before = counted_finds;
+    fake_server_sends("250 2.0.0 queued 0\r\n", 20);
+    CHECK(strstr(fake.sent, "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nDATA\r\n"
+                            "MAIL FROM") == NULL);   /* (the first message's data went between) */
+    CHECK_INT(counted_finds, before + 1);   /* the next transaction's envelope: nothing counted */
+    static const char *const rest[] = { "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n", "250 2.0.0 queued 1\r\n",
+                                        "221 bye\r\n" };
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) {
+        fake_server_sends(rest[i], strlen(rest[i]));
+    }
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK(!batch_settled_wrong);
+    CHECK_STR(batch_settled, "0:0:delivered 1:0:delivered ");
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
 int main(void)
 {
     fake_now_ms = 1000000;
@@ -1461,6 +1531,7 @@ int main(void)
     test_batch(false);
     test_batch(true);
     test_rcpt_hosts();
+    test_chunk_count_once();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }

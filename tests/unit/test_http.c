@@ -165,6 +165,12 @@ static void test_limits(void)
           't', 4096, "\r\n\r\n", STSM_OK, "" },
         { "long junk after a chunk's data", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef",
           'j', STSM_HTTP_LINE_MAX + 1, "\r\n0\r\n\r\n", STSM_ERR_PEER_PROTOCOL, NULL },
+        /* The headers' bytes count every byte after the status line but the LFs: "X: ",
+         * the fill, three CRs and "Content-Length: 16" are the fill + 24. */
+        { "headers of exactly STSM_HTTP_HEADERS_MAX bytes", "HTTP/1.1 200 OK\r\nX: ", 'x',
+          STSM_HTTP_HEADERS_MAX - 24, "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_OK, "" },
+        { "headers of STSM_HTTP_HEADERS_MAX + 1 bytes", "HTTP/1.1 200 OK\r\nX: ", 'x',
+          STSM_HTTP_HEADERS_MAX - 23, "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
         { "headers over STSM_HTTP_HEADERS_MAX in one skipped line", "HTTP/1.1 200 OK\r\nX: ", 'x',
           STSM_HTTP_HEADERS_MAX, "\r\nContent-Length: 16\r\n\r\n0123456789abcdef", STSM_ERR_PEER_PROTOCOL, NULL },
         { "a status line's skipped part over STSM_HTTP_HEADERS_MAX", "HTTP/1.1 200 ", 'k',
@@ -182,6 +188,39 @@ static void test_limits(void)
             if (lines[i].status == STSM_OK) {
                 CHECK(r.complete && body_is("0123456789abcdef"));
                 CHECK_STR(r.content_type, lines[i].content_type);
+            }
+        }
+    }
+}
+
+/* The same bound reached with many short header lines, none of them cut: at
+ * STSM_HTTP_HEADERS_MAX bytes the response is read, one byte more refuses it. */
+static void test_header_total(void)
+{
+    static char text[2 * STSM_HTTP_HEADERS_MAX];   /* the headers and an LF for each line */
+    static const char tail[] = "Content-Length: 16\r\n\r\n0123456789abcdef";
+    for (size_t over = 0; over <= 1; over++) {
+        /* Counted: each line but its LF, the Content-Length line's 19, the empty line's CR. */
+        size_t want = STSM_HTTP_HEADERS_MAX + over - 20, n = (size_t)snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\n");
+        while (want > 0) {
+            size_t line = want > 64 ? 64 : want;   /* "X:" and at least one more byte, CR last */
+            if (want - line > 0 && want - line < 4) {
+                line -= 4;
+            }
+            memcpy(text + n, "X:", 2);
+            memset(text + n + 2, 'v', line - 3);
+            memcpy(text + n + line - 1, "\r\n", 2);
+            n += line + 1;
+            want -= line;
+        }
+        memcpy(text + n, tail, sizeof tail);
+        for (int bytewise = 0; bytewise <= 1; bytewise++) {
+            CHECK_CASE(over ? "short header lines of STSM_HTTP_HEADERS_MAX + 1 bytes"
+                            : "short header lines of exactly STSM_HTTP_HEADERS_MAX bytes");
+            CHECK_INT(feed(text, bytewise, sizeof body), over ? STSM_ERR_PEER_PROTOCOL : STSM_OK);
+            if (!over) {
+                CHECK(r.complete && body_is("0123456789abcdef"));
+                CHECK_INT(r.header_bytes, STSM_HTTP_HEADERS_MAX);
             }
         }
     }
@@ -288,6 +327,7 @@ int main(void)
 
     test_pieces();
     test_limits();
+    test_header_total();
 
     CHECK_CASE("request");
     char req[256];

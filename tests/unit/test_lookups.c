@@ -162,6 +162,7 @@ static struct {
     stsm_conn_event_fn event;
     void *arg;
     unsigned connects, start_tls;
+    stsm_status_t start_tls_status;   /* what stsm_conn_start_tls() returns */
     bool open;
     char address[IPADDR_STRLEN_MAX + 8];
     char tls_host[STSM_HOSTNAME_MAX + 1];
@@ -190,7 +191,7 @@ stsm_status_t stsm_conn_start_tls(struct stsm_conn *conn, struct stsm_tls *tls, 
     (void)tls;
     net.start_tls++;
     snprintf(net.tls_host, sizeof net.tls_host, "%s", host);
-    return STSM_OK;
+    return net.start_tls_status;
 }
 
 long stsm_conn_send(struct stsm_conn *conn, const void *data, size_t len)
@@ -367,6 +368,32 @@ static void test_policy_host_cname(void)
     CHECK_STR(lookup.fetch.host_canonical, "policy.hoster.test");
 }
 
+/* The TLS arena ran out under the policy fetch, when its session was set up or during the
+ * handshake: no_memory, and the reason names the arena (a board sizing error, which
+ * no_memory alone does not say). */
+static void test_fetch_arena(void)
+{
+    for (int at_setup = 0; at_setup <= 1; at_setup++) {
+        CHECK_CASE(at_setup ? "1e the policy fetch's TLS setup runs out of the arena: the arena named"
+                            : "1e' the policy fetch's handshake runs out of the arena: the arena named");
+        reset();
+        CHECK_INT(start_lookup(), STSM_OK);
+        answer_a("mta-sts.d.test", 80);
+        answer_txt("_mta-sts.d.test", "v=STSv1; id=one;");
+        serve();
+        CHECK_INT(net.connects, 1);
+        net.start_tls_status = at_setup ? STSM_ERR_NO_MEMORY : STSM_OK;
+        conn_event(STSM_CONN_CONNECTED, STSM_OK);
+        if (!at_setup) {
+            conn_event(STSM_CONN_FAILED, STSM_ERR_NO_MEMORY);
+        }
+        CHECK_INT(dones, 1);
+        CHECK(lookup.fetched && !lookup.have_policy);
+        CHECK_INT(lookup.fetch.status, STSM_ERR_NO_MEMORY);
+        CHECK(lookup.fetch.policy_reason != NULL && strstr(lookup.fetch.policy_reason, "STSM_TLS_ARENA_SIZE") != NULL);
+    }
+}
+
 static void test_cached_in_force(void)
 {
     CHECK_CASE("2a a cached unexpired policy: in force at the start, only the TXT asked");
@@ -531,6 +558,7 @@ int main(void)
     test_cold(false);
     test_no_record();
     test_policy_host_cname();
+    test_fetch_arena();
     test_cached_in_force();
     test_cached_changed(false);
     test_cached_changed(true);

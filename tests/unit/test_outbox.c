@@ -158,6 +158,10 @@ static void test_round_trip(void)
         CHECK_INT(msg.rcpt[0], STSM_RCPT_PENDING);
         CHECK_INT(msg.rcpt[1], STSM_RCPT_PENDING);
         CHECK_STR(msg.subject, "Disk f\xc3\xbcll on unit 7");
+        /* The text the strings took, each with its NUL, in one run from msg_text. */
+        CHECK_INT(msg.text_len, sizeof "disk-full /var" + sizeof "ops@example.com" + sizeof "oncall@example.net" +
+                                    sizeof "Disk f\xc3\xbcll on unit 7");
+        CHECK(msg.key == msg_text && msg.subject + strlen(msg.subject) + 1 == msg_text + msg.text_len);
         CHECK_INT(msg.body_len, sizeof body - 1);
         CHECK(memcmp(msg.body, body, sizeof body - 1) == 0);
         CHECK_INT(msg.id_random[0], 0xDEADBEEFu);
@@ -221,6 +225,7 @@ static void test_text(void)
     CHECK_STR(msg.to[0], "ops@example.com");
     CHECK_STR(msg.subject, "Disk almost full");
     CHECK(msg.key >= exact && msg.subject + strlen(msg.subject) < exact + need);
+    CHECK_INT(msg.text_len, need);
     struct stsm_outbox_message before = msg;
     CHECK_INT(stsm_outbox_load(&ob, id, &msg, exact, need - 1), STSM_ERR_CAPACITY);
     CHECK(memcmp(&before, &msg, sizeof msg) == 0);   /* left as it was */
@@ -229,6 +234,7 @@ static void test_text(void)
     CHECK_INT(stsm_outbox_attempt_begins(&ob, id, T0 + 1), STSM_OK);
     CHECK_INT(stsm_outbox_load(&ob, id, &msg, NULL, 0), STSM_OK);
     CHECK(msg.key == NULL && msg.to[0] == NULL && msg.to[1] == NULL && msg.subject == NULL);
+    CHECK_INT(msg.text_len, 0);
     CHECK_INT(msg.id, id);
     CHECK_INT(msg.to_count, 2);
     CHECK_INT(msg.attempts, 1);

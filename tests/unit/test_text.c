@@ -178,7 +178,7 @@ static void small_buffers(void)
      * mark follows the last whole "\|"). */
     char esc[12];
     stsm_text_format(esc, sizeof esc, STSM_TEXT("%s", "||||||||||||"));
-    CHECK(strlen(esc) >= 3 && strcmp(esc + strlen(esc) - 3, "|~]") == 0);
+    CHECK(strlen(esc) >= 3 && strcmp(esc + strlen(esc) - 3, "|}]") == 0);
     char one[1] = { 'x' };
     CHECK(stsm_text_format(one, sizeof one, STSM_TEXT("%u", 5u)) > 0 && one[0] == '\0');
     char tiny[3];
@@ -218,7 +218,7 @@ static bool cut_ok(const char *full, int need, const char *prose, const char *go
     while (slashes < keep && got[keep - 1 - slashes] == '\\') {
         slashes++;
     }
-    if (used < id_end + 2 || strcmp(got + keep, "~]") != 0 || strncmp(got, full, keep) != 0 ||
+    if (used < id_end + 2 || strcmp(got + keep, "}]") != 0 || strncmp(got, full, keep) != 0 ||
         (isxdigit((unsigned char)got[keep - 1]) && isxdigit((unsigned char)full[keep]) && keep <= id_end) ||
         (isdigit((unsigned char)got[keep - 1]) && isdigit((unsigned char)full[keep])) || slashes % 2 != 0 ||
         keep + 3 + 22 < len) {
@@ -256,7 +256,7 @@ static void cut_whole_pieces(void)
     EVERY_LENGTH("a %u b %d c %llu", 12345u, -678, 18446744073709551615ull);
     EVERY_LENGTH("%lu then %ld", 4294967295ul, -2147483647l - 1);
     EVERY_LENGTH("name %s, %s!", "ab|c]d\\e", "xyz");
-    EVERY_LENGTH("%s|%s", "\\\\||]]~~", "");
+    EVERY_LENGTH("%s|%s", "\\\\||]]}}", "");
     EVERY_LENGTH("%.3s / %x", "abcdef", 0xbeefu);
     EVERY_LENGTH("plain");
     EVERY_LENGTH("%s", "");
@@ -334,7 +334,8 @@ static void expect_crafted(int line, const char *literal, const char *args, cons
     unsigned long id = crafted_id(literal);
     snprintf(in, sizeof in, "$[%lx%s]", id, args);
     if (want == NULL) {
-        snprintf(refused, sizeof refused, "[text %lx: cannot decode \"%s\"]", id, literal + (literal[0] == 'a' ? 4 : 0));
+        /* The conversion named: the literal from its '%' (one literal has text before). */
+        snprintf(refused, sizeof refused, "[text %lx: cannot decode \"%s\"]", id, strchr(literal, '%'));
         want = refused;
     }
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
@@ -368,7 +369,8 @@ static void crafted_formats(void)
     char in[64], got[STSM_DECODE_LOG_LINE_MAX];
     snprintf(in, sizeof in, "$[%lx|-2147483648|5]", crafted_id("%*d"));
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
-    CHECK(got[0] == '5' && got[1] == ' ' && strlen(got) == sizeof got - 1 && strcmp(got + sizeof got - 6, "[cut]") == 0);
+    CHECK(got[0] == '5' && got[1] == ' ' && strlen(got) == sizeof got - 1 &&
+          strcmp(got + sizeof got - 6, "[cut]") == 0);
     snprintf(in, sizeof in, "$[%lx|99999999999|5]", crafted_id("%*d"));
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
     CHECK(got[0] == ' ' && strlen(got) == sizeof got - 1 && strcmp(got + sizeof got - 6, "[cut]") == 0);
@@ -385,7 +387,7 @@ static void crafted_forms(void)
         { "$[5|x]", "$[5|x]" },  { "$[4", "$[4" },  /* an id running into the end may be cut */
         { "$[0x4]", "$[0x4]" },  { "$[+4]", "$[+4]" }, { "$[ 4]", "$[ 4]" }, { "$[A]", "$[A]" },
         { "$[00000004]", "def" }, { "$[000000004]", "$[000000004]" },
-        { "$[4~]", "def[cut]" },
+        { "$[4}]", "def[cut]" },
     };
     char got[200];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -395,13 +397,13 @@ static void crafted_forms(void)
     CHECK_CASE("a cut form shows where it was cut");
     char in[120];
     unsigned long id = crafted_id("%5.2d|%-4s|%+d|% d|%#o");
-    snprintf(in, sizeof in, "$[%lx|7|ab~]", id);
+    snprintf(in, sizeof in, "$[%lx|7|ab}]", id);
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
     CHECK_STR(got, "   07|ab  [cut]");
-    snprintf(in, sizeof in, "$[%lx|7~] next", id);
+    snprintf(in, sizeof in, "$[%lx|7}] next", id);
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
     CHECK_STR(got, "   07[cut] next");
-    snprintf(in, sizeof in, "$[%lx~]", id);
+    snprintf(in, sizeof in, "$[%lx}]", id);
     stsm_decode_log_text(crafted, sizeof crafted, in, got, sizeof got);
     CHECK_STR(got, "[cut]");
     /* No status id starts another: a status form cut in its id names no status. */
