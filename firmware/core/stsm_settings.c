@@ -1,6 +1,8 @@
 #include "stsm_settings.h"
 
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,22 +52,171 @@ size_t stsm_settings_arena_peak(void)
     return arena_peak;
 }
 
+
+/* ---- the file's members: one table ---------------------------------------------------- */
+
+/* What a member holds and how it is checked. Kinds up to K_AUTH are objects, K_TEXT to
+ * K_ADDRESS texts kept in the pool, K_BOOL to K_STORE_SIZE values of 1, 2 or 4 bytes. */
+enum kind {
+    K_OBJECT,         /* `at`: its first member's index in `members`, `arg`: how many */
+    K_RELAY,          /* an object: required in relay mode, and requires its host */
+    K_AUTH,           /* an object: its members are required; not with "tls": "none" */
+    K_TEXT,           /* a non-empty string of at most text_max[arg] bytes */
+    K_SECRET,         /* a text whose value an error never quotes */
+    K_HOST,           /* a text of letters, digits, '-' and '.' */
+    K_NAME,           /* a text of printable ASCII without quotes */
+    K_ADDRESS,        /* a text "local@domain" */
+    K_BOOL,
+    K_CHOICE,         /* one of choices[arg], kept as its index */
+    K_INT,            /* an integer in ranges[arg] */
+    K_RETRY_MAX,      /* an integer, then not below /outbox/retry_first */
+    K_SECONDS_MS,     /* an integer of seconds, kept in milliseconds */
+    K_STORE_SIZE,     /* an integer, a multiple of 4096 */
+    K_IPV4_PREFIX,    /* /network/address: no DHCP */
+    K_GATEWAY,        /* /network/gateway: needs /network/address */
+    K_DNS,            /* arrays: of IPv4 addresses, of e-mail addresses, of no-CNAME scopes */
+    K_TO,
+    K_SCOPES,
+    K_REPLACED,       /* a key no longer read, refused naming what replaced it */
+};
+
+/* A member of the file: its key is the same entry of `keys`. `kind` holds the enum kind in
+ * its low 5 bits and, for a value, the width of its field above them. */
+struct member {
+    uint16_t at;      /* offsetof(struct stsm_settings, field); an object's first member */
+    uint8_t kind;
+    uint8_t arg;
+};
+#define KIND(m) ((m)->kind & 31u)
+#define WIDTH(m) ((m)->kind >> 5)
+
+/* Where each object's members begin in `members`; its count is the next one's start less
+ * its own. */
+enum {
+    ROOT = 1,
+    DEVICE = ROOT + 7,
+    NETWORK = DEVICE + 1,
+    MAIL = NETWORK + 4,
+    DELIVERY = MAIL + 3,
+    RELAY = DELIVERY + 7,
+    AUTH = RELAY + 5,
+    MTA_STS = AUTH + 2,
+    TLS = MTA_STS + 5,
+    OUTBOX = TLS + 1,
+    MEMBERS = OUTBOX + 8,
+};
+
+enum { T_TEXT, T_INTERFACE, T_FROM_NAME, T_PATH };
+static const uint16_t text_max[] = { STSM_SETTINGS_TEXT_MAX, STSM_SETTINGS_INTERFACE_MAX,
+                                     STSM_SETTINGS_FROM_NAME_MAX, STSM_SETTINGS_PATH_MAX };
+
+enum { R_PERCENT, R_ATTEMPT, R_PORT, R_FETCH, R_RETRY_FIRST, R_RETRY_MAX, R_GIVE_UP, R_WINDOW, R_CAP, R_STORE };
+static const int32_t ranges[][2] = {
+    { 1, 1000 }, { 10, 86400 }, { 1, 65535 }, { 1, 600 }, { 1, 86400 }, { 1, 604800 }, { 60, 2592000 },
+    { 0, 86400 }, { 0, 10000 }, { 12288, 262144 },
+};
+
+/* Each name ends with its NUL, the list with an empty name; a name's index is its value.
+ * The error lists them from the same words (read_choice). */
+enum { C_MODE, C_TLS_LEVEL, C_RELAY_TLS, C_WHEN_FULL, C_SCOPES };
+static const char *const choices[] = {
+    "mx\0relay\0", "may\0encrypt\0verify\0", "starttls\0implicit\0none\0", "refuse\0drop_lower\0",
+    "mx\0policy_host\0txt\0",
+};
+_Static_assert(STSM_DELIVERY_RELAY == 1 && STSM_TLS_LEVEL_VERIFY == 2 && STSM_RELAY_NONE == 2 &&
+                   STSM_STRICT_CNAME_POLICY_HOST == 2 && STSM_STRICT_CNAME_TXT == 4,
+               "choices[] lists each enum's names in the order of its values");
+
+#define AT(field) (uint16_t)offsetof(struct stsm_settings, field)
+#define OBJECT(kind, first, next) { first, kind, (next) - (first) }
+#define TEXT(kind, field, max) { AT(field), kind, max }
+#define VALUE(kind, field, arg) { AT(field), (uint8_t)((kind) | sizeof(((struct stsm_settings *)0)->field) << 5), arg }
+#define SPECIAL(kind) { 0, kind, 0 }
+
+/* Each object's members in the order they are read: the order the texts take the pool
+ * and errors are found in. The entry and its key on one line: MEMBER(key, entry). */
+#define MEMBERS(MEMBER)                                                          \
+    MEMBER("", OBJECT(K_OBJECT, ROOT, DEVICE))                                   \
+    MEMBER("device", OBJECT(K_OBJECT, DEVICE, NETWORK))                          \
+    MEMBER("network", OBJECT(K_OBJECT, NETWORK, MAIL))                           \
+    MEMBER("mail", OBJECT(K_OBJECT, MAIL, DELIVERY))                             \
+    MEMBER("delivery", OBJECT(K_OBJECT, DELIVERY, RELAY))                        \
+    MEMBER("mta_sts", OBJECT(K_OBJECT, MTA_STS, TLS))                            \
+    MEMBER("tls", OBJECT(K_OBJECT, TLS, OUTBOX))                                 \
+    MEMBER("outbox", OBJECT(K_OBJECT, OUTBOX, MEMBERS))                          \
+    /* DEVICE */                                                                 \
+    MEMBER("ehlo_name", TEXT(K_HOST, device.ehlo_name, T_TEXT))                  \
+    /* NETWORK */                                                                \
+    MEMBER("interface", TEXT(K_TEXT, network.interface, T_INTERFACE))            \
+    MEMBER("address", SPECIAL(K_IPV4_PREFIX))                                    \
+    MEMBER("gateway", SPECIAL(K_GATEWAY))                                        \
+    MEMBER("dns", SPECIAL(K_DNS))                                                \
+    /* MAIL */                                                                   \
+    MEMBER("from", TEXT(K_ADDRESS, mail.from, T_TEXT))                           \
+    MEMBER("from_name", TEXT(K_NAME, mail.from_name, T_FROM_NAME))               \
+    MEMBER("to", TEXT(K_TO, mail.to, 0))                                         \
+    /* DELIVERY */                                                               \
+    MEMBER("mode", VALUE(K_CHOICE, delivery.mode, C_MODE))                       \
+    MEMBER("require_tls", SPECIAL(K_REPLACED))                                   \
+    MEMBER("tls_level", VALUE(K_CHOICE, delivery.tls_level, C_TLS_LEVEL))        \
+    MEMBER("attempt_timeout", VALUE(K_INT, delivery.attempt_timeout_s, R_ATTEMPT)) \
+    MEMBER("opportunistic_plaintext", VALUE(K_BOOL, delivery.opportunistic_plaintext, 0)) \
+    MEMBER("timeout_percent", VALUE(K_INT, delivery.timeout_percent, R_PERCENT)) \
+    MEMBER("relay", OBJECT(K_RELAY, RELAY, AUTH))                                \
+    /* RELAY */                                                                  \
+    MEMBER("host", TEXT(K_TEXT, delivery.relay_host, T_TEXT))                    \
+    MEMBER("policy_domain", TEXT(K_TEXT, delivery.relay_policy_domain, T_TEXT))  \
+    MEMBER("tls", VALUE(K_CHOICE, delivery.relay_tls, C_RELAY_TLS))              \
+    MEMBER("port", VALUE(K_INT, delivery.relay_port, R_PORT))                    \
+    MEMBER("auth", OBJECT(K_AUTH, AUTH, MTA_STS))                                \
+    /* AUTH */                                                                   \
+    MEMBER("user", TEXT(K_TEXT, delivery.relay_user, T_TEXT))                    \
+    MEMBER("password", TEXT(K_SECRET, delivery.relay_password, T_TEXT))          \
+    /* MTA_STS */                                                                \
+    MEMBER("enabled", VALUE(K_BOOL, mta_sts.enabled, 0))                         \
+    MEMBER("relax_content_type", VALUE(K_BOOL, mta_sts.relax_content_type, 0))   \
+    MEMBER("cache_file", TEXT(K_TEXT, mta_sts.cache_file, T_PATH))               \
+    MEMBER("fetch_timeout", VALUE(K_SECONDS_MS, mta_sts.fetch_timeout_ms, R_FETCH)) \
+    MEMBER("strict_cname", SPECIAL(K_SCOPES))                                    \
+    /* TLS */                                                                    \
+    MEMBER("trust_store", TEXT(K_TEXT, tls.trust_store, T_PATH))                 \
+    /* OUTBOX */                                                                 \
+    MEMBER("retry_first", VALUE(K_INT, outbox.retry_first_s, R_RETRY_FIRST))     \
+    MEMBER("retry_max", VALUE(K_RETRY_MAX, outbox.retry_max_s, R_RETRY_MAX))     \
+    MEMBER("give_up", VALUE(K_INT, outbox.give_up_s, R_GIVE_UP))                 \
+    MEMBER("coalesce_window", VALUE(K_INT, outbox.coalesce_window_s, R_WINDOW))  \
+    MEMBER("domain_hourly_cap", VALUE(K_INT, outbox.domain_hourly_cap, R_CAP))   \
+    MEMBER("when_full", VALUE(K_CHOICE, outbox.drop_lower_when_full, C_WHEN_FULL)) \
+    MEMBER("store_file", TEXT(K_TEXT, outbox.store_file, T_PATH))                \
+    MEMBER("store_size", VALUE(K_STORE_SIZE, outbox.store_size, R_STORE))
+
+#define MEMBER_ENTRY(key, entry) entry,
+#define MEMBER_KEY(key, entry) key "\0"
+static const struct member members[] = { MEMBERS(MEMBER_ENTRY) };
+static const char keys[] = MEMBERS(MEMBER_KEY);
+_Static_assert(sizeof members / sizeof members[0] == MEMBERS, "each object's count matches its members");
+
+/* The key of member `m`. */
+static const char *key_of(const struct member *m)
+{
+    const char *key = keys;
+    for (const struct member *at = members; at < m; at++) {
+        key += strlen(key) + 1;
+    }
+    return key;
+}
+
 /* ---- the texts' pool ------------------------------------------------------------------ */
 
 void stsm_settings_clear(struct stsm_settings *settings)
 {
     stsm_wipe(settings, sizeof *settings);
-    const char **texts[] = {
-        &settings->network.interface,   &settings->tls.trust_store,        &settings->device.ehlo_name,
-        &settings->mail.from,           &settings->mail.from_name,         &settings->delivery.relay_host,
-        &settings->delivery.relay_user, &settings->delivery.relay_password, &settings->delivery.relay_policy_domain,
-        &settings->mta_sts.cache_file,  &settings->outbox.store_file,
-    };
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        *texts[i] = "";
-    }
-    for (size_t i = 0; i < STSM_SMTP_MAX_RCPT; i++) {
-        settings->mail.to[i] = "";
+    for (const struct member *m = members; m < members + MEMBERS; m++) {
+        const char **text = (const char **)(void *)((char *)settings + m->at);
+        for (size_t n = KIND(m) >= K_TEXT && KIND(m) <= K_ADDRESS ? 1 : KIND(m) == K_TO ? STSM_SMTP_MAX_RCPT : 0;
+             n > 0; n--) {
+            *text++ = "";
+        }
     }
 }
 
@@ -98,6 +249,8 @@ struct ctx {
     char *why;
     size_t why_len;
     struct stsm_settings *settings;   /* whose pool keeps the texts */
+    char path[128];                   /* the JSON path of what is being read */
+    char seen[64];                    /* describe()'s */
 };
 
 /* The format is a literal, marked by the macro: on the MCU the reason is an id
@@ -134,184 +287,50 @@ static stsm_status_t fail_text(struct ctx *ctx, const char *path, stsm_text_fmt_
     return STSM_ERR_ARGUMENT;
 }
 
-/* Describes a JSON value the way an error message quotes it. */
-static const char *describe(const cJSON *item, char *buf, size_t len)
+static int type(const cJSON *item)
 {
-    if (cJSON_IsString(item)) {
-        snprintf(buf, len, "\"%.40s\"", item->valuestring);
-    } else if (cJSON_IsNumber(item) && item->valuedouble > -1e15 && item->valuedouble < 1e15 &&
-               item->valuedouble == (double)(long long)item->valuedouble) {
+    return item->type & 0xFF;
+}
+
+/* Describes a JSON value the way an error message quotes it. */
+static const char *describe(struct ctx *ctx, const cJSON *item)
+{
+    double v = item->valuedouble;
+    switch (type(item)) {
+    case cJSON_String:
+        snprintf(ctx->seen, sizeof ctx->seen, "\"%.40s\"", item->valuestring);
+        return ctx->seen;
+    case cJSON_Number:
         /* A whole number is quoted in full (%g would make 2592001 "2.592e+06"); the range
          * test comes first, as converting a larger one is undefined. */
-        snprintf(buf, len, "%lld", (long long)item->valuedouble);
-    } else if (cJSON_IsNumber(item)) {
-        snprintf(buf, len, "%g", item->valuedouble);
-    } else if (cJSON_IsBool(item)) {
-        snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false");
-    } else if (cJSON_IsNull(item)) {
-        snprintf(buf, len, "null");
-    } else if (cJSON_IsArray(item)) {
-        snprintf(buf, len, "an array");
-    } else {
-        snprintf(buf, len, "an object");
-    }
-    return buf;
-}
-
-static void join(char *out, size_t len, const char *parent, const char *key)
-{
-    snprintf(out, len, "%s/%s", parent, key);
-}
-
-/* Refuses keys of `obj` that are not in `known` (NULL-terminated), and a key given twice:
- * cJSON keeps both and lookups find the first, so the second would never be validated.
- * Every object the parser accepts passes through here, so no duplicate goes unseen. */
-static stsm_status_t only_known_keys(struct ctx *ctx, const cJSON *obj, const char *path,
-                                     const char *const known[])
-{
-    for (const cJSON *item = obj->child; item != NULL; item = item->next) {
-        bool ok = false;
-        for (size_t i = 0; known[i] != NULL && !ok; i++) {
-            ok = strcmp(item->string, known[i]) == 0;
+        if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+            snprintf(ctx->seen, sizeof ctx->seen, "%lld", (long long)v);
+        } else {
+            snprintf(ctx->seen, sizeof ctx->seen, "%g", v);
         }
-        char at[128];
-        if (!ok) {
-            join(at, sizeof at, path, item->string);
-            return fail(ctx, at, "unknown key");
-        }
-        for (const cJSON *seen = obj->child; seen != item; seen = seen->next) {
-            if (strcmp(seen->string, item->string) == 0) {
-                join(at, sizeof at, path, item->string);
-                return fail(ctx, at, "duplicate key");
-            }
-        }
+        return ctx->seen;
+    case cJSON_True:
+        return "true";
+    case cJSON_False:
+        return "false";
+    case cJSON_NULL:
+        return "null";
+    case cJSON_Array:
+        return "an array";
     }
-    return STSM_OK;
+    return "an object";
 }
 
-/* Keeps a string value of 1..`max` bytes in the settings' pool and points `*out` at it. A
- * secret's value is never quoted in the error. The value is checked before the pool, so a
- * bad one is named for what is wrong with it, not for the room it would take. */
-static stsm_status_t get_text(struct ctx *ctx, const cJSON *item, const char *path, const char **out,
-                              size_t max, bool secret)
+/* "<path>: <reason>" */
+static stsm_status_t fail_fixed(struct ctx *ctx, const char *path, stsm_text_fixed_t reason)
 {
-    char seen[64];
-    if (!cJSON_IsString(item) || item->valuestring[0] == '\0' || strlen(item->valuestring) > max) {
-        if (secret) {
-            return fail(ctx, path, "expected a non-empty string of at most %u characters", (unsigned)max);
-        }
-        return fail(ctx, path, "expected a non-empty string of at most %u characters, got %s",
-                    (unsigned)max, describe(item, seen, sizeof seen));
-    }
-    if (stsm_settings_set_text(ctx->settings, out, item->valuestring) != STSM_OK) {
-        return fail(ctx, path, "settings texts (STSM_SETTINGS_TEXT_POOL) full: the file's texts need more than %u bytes",
-                    (unsigned)sizeof ctx->settings->text_pool);
-    }
-    return STSM_OK;
+    return fail(ctx, path, "%s", reason);
 }
 
-static stsm_status_t get_string(struct ctx *ctx, const cJSON *item, const char *path, const char **out,
-                                size_t max)
+/* "<path>: expected <what>, got <item described>" */
+static stsm_status_t expected(struct ctx *ctx, const char *path, const cJSON *item, stsm_text_fixed_t what)
 {
-    return get_text(ctx, item, path, out, max, false);
-}
-
-static stsm_status_t get_bool(struct ctx *ctx, const cJSON *item, const char *path, bool *out)
-{
-    char seen[64];
-    if (!cJSON_IsBool(item)) {
-        return fail(ctx, path, "expected true or false, got %s", describe(item, seen, sizeof seen));
-    }
-    *out = cJSON_IsTrue(item);
-    return STSM_OK;
-}
-
-static stsm_status_t get_int(struct ctx *ctx, const cJSON *item, const char *path, long min, long max,
-                             long *out)
-{
-    char seen[64];
-    /* The range comes first: converting a double outside long's range (1e300, 2^63, inf)
-     * is undefined behaviour, and a NaN fails every comparison, so it is refused too. */
-    double v = cJSON_IsNumber(item) ? item->valuedouble : 0.0;
-    if (!cJSON_IsNumber(item) || !(v >= (double)min && v <= (double)max) || v != (double)(long)v) {
-        return fail(ctx, path, "expected an integer %ld..%ld, got %s", min, max,
-                    describe(item, seen, sizeof seen));
-    }
-    *out = (long)v;
-    return STSM_OK;
-}
-
-/* An e-mail address as settings hold it: local@domain, printable ASCII, no spaces or <>. */
-static stsm_status_t get_address(struct ctx *ctx, const cJSON *item, const char *path, const char **out)
-{
-    stsm_status_t st = get_string(ctx, item, path, out, STSM_SETTINGS_TEXT_MAX);
-    if (st != STSM_OK) {
-        return st;
-    }
-    const char *address = *out;
-    const char *at = strchr(address, '@');
-    bool plain = at != NULL && at != address && at[1] != '\0' && strchr(at + 1, '@') == NULL;
-    for (const char *c = address; plain && *c != '\0'; c++) {
-        plain = *c > 0x20 && *c < 0x7f && strchr("<>\",;()[]", *c) == NULL;
-    }
-    if (!plain) {
-        return fail(ctx, path, "expected an address like \"alerts@example.com\", got \"%.60s\"", address);
-    }
-    return STSM_OK;
-}
-
-/* Reads a string that must be one of `names` (NULL-terminated) into `*out` as its index;
- * the error lists them as "expected "a", "b" or "c", got ...". */
-static stsm_status_t get_choice(struct ctx *ctx, const cJSON *item, const char *path,
-                                const char *const names[], int *out)
-{
-    char seen[64], expected[96] = "";
-    size_t n = 0;
-    for (int i = 0; names[i] != NULL; i++) {
-        if (cJSON_IsString(item) && strcmp(item->valuestring, names[i]) == 0) {
-            *out = i;
-            return STSM_OK;
-        }
-        n++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        size_t used = strlen(expected);
-        snprintf(expected + used, sizeof expected - used, "%s\"%s\"",
-                 i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
-    }
-    return fail(ctx, path, "expected %s, got %s", expected, describe(item, seen, sizeof seen));
-}
-
-/* Looks up `key` in an object that has been checked for unknown keys; `path` gets the
- * key's JSON path. */
-static const cJSON *member(const cJSON *obj, const char *parent, const char *key, char *path,
-                           size_t path_len)
-{
-    join(path, path_len, parent, key);
-    return cJSON_GetObjectItemCaseSensitive(obj, key);
-}
-
-static stsm_status_t need_object(struct ctx *ctx, const cJSON *obj, const char *path,
-                                 const char *const keys[])
-{
-    char seen[64];
-    if (!cJSON_IsObject(obj)) {
-        return fail(ctx, path, "expected an object, got %s", describe(obj, seen, sizeof seen));
-    }
-    return only_known_keys(ctx, obj, path, keys);
-}
-
-static stsm_status_t get_ipv4(struct ctx *ctx, const cJSON *item, const char *path, uint8_t out[4],
-                              uint8_t *prefix_len)
-{
-    char seen[64];
-    if (!cJSON_IsString(item) || !stsm_ipv4_parse(item->valuestring, out, prefix_len)) {
-        return prefix_len ? fail(ctx, path, "expected an IPv4 address with a prefix like \"192.0.2.11/24\", got %s",
-                                 describe(item, seen, sizeof seen))
-                          : fail(ctx, path, "expected an IPv4 address like \"192.0.2.1\", got %s",
-                                 describe(item, seen, sizeof seen));
-    }
-    return STSM_OK;
+    return fail(ctx, path, "expected %s, got %s", what, describe(ctx, item));
 }
 
 /* ---- every string of the file: valid UTF-8, no NUL ---------------------------------- */
@@ -325,6 +344,15 @@ static stsm_status_t get_ipv4(struct ctx *ctx, const cJSON *item, const char *pa
  * decode to valid UTF-8: cJSON refuses a lone surrogate escape as invalid JSON. */
 
 #define PATH_DEPTH 6
+
+/* The first byte of json[at..len) that is not JSON white space. */
+static size_t skip_space(const char *json, size_t at, size_t len)
+{
+    while (at < len && (json[at] == ' ' || json[at] == '\t' || json[at] == '\r' || json[at] == '\n')) {
+        at++;
+    }
+    return at;
+}
 
 struct level {
     bool object;
@@ -380,13 +408,13 @@ static stsm_status_t check_strings(struct ctx *ctx, const char *json, size_t len
         }
         size_t start = ++i;
         size_t bad_at = 0;
-        const char *bad = NULL;
+        stsm_text_fixed_t bad = NULL;
         while (i < len && json[i] != '"') {
             const uint8_t *u = (const uint8_t *)json + i;
             if (u[0] == '\\') {
                 bool nul = i + 5 < len && u[1] == 'u' && memcmp(u + 2, "0000", 4) == 0;
                 if (nul && bad == NULL) {
-                    bad = "contains a NUL character (\\u0000), which would cut it short";
+                    bad = STSM_TEXT_FIXED("contains a NUL character (\\u0000), which would cut it short");
                     bad_at = i;
                 }
                 i += u[1] == 'u' ? 6 : 2;
@@ -394,17 +422,15 @@ static stsm_status_t check_strings(struct ctx *ctx, const char *json, size_t len
             }
             size_t n = u[0] == 0 ? 0 : stsm_utf8_sequence(u, len - i);
             if (n == 0 && bad == NULL) {
-                bad = u[0] == 0 ? "contains a NUL byte, which would cut it short" : "is not valid UTF-8";
+                bad = u[0] == 0 ? STSM_TEXT_FIXED("contains a NUL byte, which would cut it short")
+                                : STSM_TEXT_FIXED("is not valid UTF-8");
                 bad_at = i;
             }
             i += n == 0 ? 1 : n;
         }
         size_t end = i;   /* the closing quote */
         size_t next = end + 1;
-        while (next < len && (json[next] == ' ' || json[next] == '\t' || json[next] == '\r' ||
-                              json[next] == '\n')) {
-            next++;
-        }
+        next = skip_space(json, next, len);
         bool key = next < len && json[next] == ':';
         if (key && depth > 0 && depth <= PATH_DEPTH) {
             stack[depth - 1].key_at = start;
@@ -412,413 +438,270 @@ static stsm_status_t check_strings(struct ctx *ctx, const char *json, size_t len
         }
         if (bad != NULL) {
             text_path(path, sizeof path, json, stack, depth);
-            return fail(ctx, path, "the %s %s (byte %u of the file)", key ? "key" : "string", bad,
+            return fail(ctx, path, "the %s %s (byte %u of the file)",
+                        key ? STSM_TEXT_FIXED("key") : STSM_TEXT_FIXED("string"), bad,
                         (unsigned)bad_at);
         }
     }
     return STSM_OK;
 }
 
-/* ---- sections ---------------------------------------------------------------------- */
 
-static stsm_status_t parse_network(struct ctx *ctx, const cJSON *obj, struct stsm_settings_network *net)
+/* ---- reading the members ------------------------------------------------------------ */
+
+/* Keeps a string of 1..`max` bytes in the settings' pool and points `*out` at it, then
+ * checks what its kind allows. The value is checked before the pool, so a bad one is named
+ * for what is wrong with it, not for the room it would take. */
+static stsm_status_t read_text(struct ctx *ctx, const cJSON *item, unsigned kind, size_t max, const char **out)
 {
-    static const char *const keys[] = { "interface", "address", "gateway", "dns", NULL };
-    char seen[64];
-    stsm_status_t st;
-
-    if ((st = need_object(ctx, obj, "/network", keys)) != STSM_OK) {
-        return st;
-    }
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "interface");
-    if (item != NULL &&
-        (st = get_string(ctx, item, "/network/interface", &net->interface, STSM_SETTINGS_INTERFACE_MAX)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(obj, "address");
-    net->dhcp = item == NULL;
-    if (item != NULL &&
-        (st = get_ipv4(ctx, item, "/network/address", net->address, &net->prefix_len)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(obj, "gateway");
-    if (item != NULL) {
-        if (net->dhcp) {
-            return fail(ctx, "/network/gateway", "needs /network/address (with DHCP the server provides it)");
+    if (type(item) != cJSON_String || item->valuestring[0] == '\0' || strlen(item->valuestring) > max) {
+        if (kind == K_SECRET) {
+            return fail(ctx, ctx->path, "expected a non-empty string of at most %u characters", (unsigned)max);
         }
-        if ((st = get_ipv4(ctx, item, "/network/gateway", net->gateway, NULL)) != STSM_OK) {
-            return st;
-        }
+        return fail(ctx, ctx->path, "expected a non-empty string of at most %u characters, got %s", (unsigned)max,
+                    describe(ctx, item));
     }
-    item = cJSON_GetObjectItemCaseSensitive(obj, "dns");
-    if (item != NULL) {
-        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > 2) {
-            return fail(ctx, "/network/dns", "expected an array of at most 2 IPv4 addresses, got %s",
-                        describe(item, seen, sizeof seen));
-        }
-        const cJSON *server;
-        cJSON_ArrayForEach(server, item) {
-            char at[32];
-            snprintf(at, sizeof at, "/network/dns/%u", (unsigned)net->dns_count);
-            if ((st = get_ipv4(ctx, server, at, net->dns[net->dns_count], NULL)) != STSM_OK) {
-                return st;
-            }
-            net->dns_count++;
-        }
+    if (stsm_settings_set_text(ctx->settings, out, item->valuestring) != STSM_OK) {
+        return fail(ctx, ctx->path, "settings texts (STSM_SETTINGS_TEXT_POOL) full: the file's texts need more than %u bytes",
+                    (unsigned)sizeof ctx->settings->text_pool);
     }
-    return STSM_OK;
+    /* What a host name (letters, digits, '-' and '.'), a display name (printable ASCII
+     * without quotes) and an address (local@domain, printable ASCII, no spaces or <>) may
+     * hold: the characters from the first to the second of its set, less the rest. */
+    static const char *const sets[] = { "-z/:;<=>?@[\\]^_`", " ~\"\\", "!~<>\",;()[]" };
+    _Static_assert(K_NAME == K_HOST + 1 && K_ADDRESS == K_HOST + 2, "sets[] is in the order of the kinds");
+    const char *text = *out, *at = strchr(text, '@');
+    const char *set = kind >= K_HOST ? sets[kind - K_HOST] : "\x01\xff";
+    bool ok = kind != K_ADDRESS || (at != NULL && at != text && at[1] != '\0' && strchr(at + 1, '@') == NULL);
+    for (const unsigned char *c = (const unsigned char *)text; ok && *c != '\0'; c++) {
+        ok = *c >= (unsigned char)set[0] && *c <= (unsigned char)set[1] && strchr(set + 2, *c) == NULL;
+    }
+    if (ok) {
+        return STSM_OK;
+    }
+    if (kind == K_NAME) {
+        return fail_fixed(ctx, ctx->path, STSM_TEXT_FIXED("expected printable ASCII without quotes"));
+    }
+    return fail(ctx, ctx->path, "expected %s, got \"%.60s\"",
+                kind == K_HOST ? STSM_TEXT_FIXED("a host name (letters, digits, '-' and '.')")
+                               : STSM_TEXT_FIXED("an address like \"alerts@example.com\""), text);
 }
 
-static stsm_status_t parse_tls(struct ctx *ctx, const cJSON *obj, struct stsm_settings_tls *tls)
+/* Reads a string that must be one of choices[`set`] into `*index`. */
+static stsm_status_t read_choice(struct ctx *ctx, const cJSON *item, unsigned set, uint32_t *index)
 {
-    static const char *const keys[] = { "trust_store", NULL };
-    stsm_status_t st;
-
-    if ((st = need_object(ctx, obj, "/tls", keys)) != STSM_OK) {
-        return st;
-    }
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "trust_store");
-    if (item != NULL) {
-        return get_string(ctx, item, "/tls/trust_store", &tls->trust_store, STSM_SETTINGS_PATH_MAX);
-    }
-    return STSM_OK;
-}
-
-static stsm_status_t parse_device(struct ctx *ctx, const cJSON *obj, struct stsm_settings_device *dev)
-{
-    static const char *const keys[] = { "ehlo_name", NULL };
-    char path[64];
-    stsm_status_t st = need_object(ctx, obj, "/device", keys);
-    const cJSON *item = member(obj, "/device", "ehlo_name", path, sizeof path);
-    if (st == STSM_OK && item != NULL) {
-        st = get_string(ctx, item, path, &dev->ehlo_name, STSM_SETTINGS_TEXT_MAX);
-        for (const char *c = dev->ehlo_name; st == STSM_OK && *c != '\0'; c++) {
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                  *c == '-' || *c == '.')) {
-                st = fail(ctx, path, "expected a host name (letters, digits, '-' and '.'), got \"%.60s\"",
-                          dev->ehlo_name);
-            }
+    *index = 0;
+    for (const char *name = choices[set]; *name != '\0'; name += strlen(name) + 1, ++*index) {
+        if (type(item) == cJSON_String && strcmp(item->valuestring, name) == 0) {
+            return STSM_OK;
         }
     }
-    return st;
-}
-
-static stsm_status_t parse_mail(struct ctx *ctx, const cJSON *obj, struct stsm_settings_mail *mail)
-{
-    static const char *const keys[] = { "from", "from_name", "to", NULL };
-    char path[64], seen[64];
-    stsm_status_t st = need_object(ctx, obj, "/mail", keys);
-    const cJSON *item;
-    if (st == STSM_OK && (item = member(obj, "/mail", "from", path, sizeof path)) != NULL) {
-        st = get_address(ctx, item, path, &mail->from);
+    /* The names again, as the error lists them. */
+    stsm_text_fixed_t names = STSM_TEXT_FIXED("\"mx\" or \"relay\"");
+    if (set == C_TLS_LEVEL) {
+        names = STSM_TEXT_FIXED("\"may\", \"encrypt\" or \"verify\"");
+    } else if (set == C_RELAY_TLS) {
+        names = STSM_TEXT_FIXED("\"starttls\", \"implicit\" or \"none\"");
+    } else if (set == C_WHEN_FULL) {
+        names = STSM_TEXT_FIXED("\"refuse\" or \"drop_lower\"");
+    } else if (set == C_SCOPES) {
+        names = STSM_TEXT_FIXED("\"mx\", \"policy_host\" or \"txt\"");
     }
-    if (st == STSM_OK && (item = member(obj, "/mail", "from_name", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, &mail->from_name, STSM_SETTINGS_FROM_NAME_MAX);
-        for (const char *c = mail->from_name; st == STSM_OK && *c != '\0'; c++) {
-            if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
-                st = fail(ctx, path, "expected printable ASCII without quotes");
-            }
-        }
-    }
-    if (st == STSM_OK && (item = member(obj, "/mail", "to", path, sizeof path)) != NULL) {
-        if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) > STSM_SMTP_MAX_RCPT) {
-            return fail(ctx, path, "expected an array of at most %u addresses (STSM_SMTP_MAX_RCPT), got %s",
-                        (unsigned)STSM_SMTP_MAX_RCPT, describe(item, seen, sizeof seen));
-        }
-        const cJSON *to;
-        cJSON_ArrayForEach(to, item) {
-            char at[48];
-            snprintf(at, sizeof at, "/mail/to/%u", (unsigned)mail->to_count);
-            if ((st = get_address(ctx, to, at, &mail->to[mail->to_count])) != STSM_OK) {
-                return st;
-            }
-            mail->to_count++;
-        }
-    }
-    return st;
-}
-
-static stsm_status_t parse_relay(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
-{
-    static const char *const keys[] = { "host", "port", "tls", "auth", "policy_domain", NULL };
-    static const char *const auth_keys[] = { "user", "password", NULL };
-    char path[64];
-    long port = 0;
-    stsm_status_t st = need_object(ctx, obj, "/delivery/relay", keys);
-    const cJSON *item;
-    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "host", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, &d->relay_host, STSM_SETTINGS_TEXT_MAX);
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "policy_domain", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, &d->relay_policy_domain, STSM_SETTINGS_TEXT_MAX);
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "tls", path, sizeof path)) != NULL) {
-        static const char *const names[] = { "starttls", "implicit", "none", NULL };
-        static const enum stsm_settings_relay_tls values[] = { STSM_RELAY_STARTTLS, STSM_RELAY_IMPLICIT,
-                                                               STSM_RELAY_NONE };
-        int choice;
-        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
-            return st;
-        }
-        d->relay_tls = values[choice];
-    }
-    d->relay_port = d->relay_tls == STSM_RELAY_IMPLICIT ? 465 : 587;
-    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "port", path, sizeof path)) != NULL) {
-        st = get_int(ctx, item, path, 1, 65535, &port);
-        d->relay_port = (uint16_t)port;
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery/relay", "auth", path, sizeof path)) != NULL) {
-        const cJSON *auth = item;
-        if ((st = need_object(ctx, auth, "/delivery/relay/auth", auth_keys)) != STSM_OK) {
-            return st;
-        }
-        const cJSON *user = member(auth, "/delivery/relay/auth", "user", path, sizeof path);
-        if (user == NULL) {
-            return fail(ctx, path, "required with /delivery/relay/auth");
-        }
-        if ((st = get_string(ctx, user, path, &d->relay_user, STSM_SETTINGS_TEXT_MAX)) != STSM_OK) {
-            return st;
-        }
-        const cJSON *password = member(auth, "/delivery/relay/auth", "password", path, sizeof path);
-        if (password == NULL) {
-            return fail(ctx, path, "required with /delivery/relay/auth");
-        }
-        st = get_text(ctx, password, path, &d->relay_password, STSM_SETTINGS_TEXT_MAX, true);
-        if (st == STSM_OK && d->relay_tls == STSM_RELAY_NONE) {
-            return fail(ctx, "/delivery/relay/auth", "AUTH is only sent over TLS; not with \"tls\": \"none\"");
-        }
-    }
-    if (st == STSM_OK && d->relay_host[0] == '\0') {
-        return fail(ctx, "/delivery/relay/host", "required in relay mode");
-    }
-    return st;
-}
-
-static stsm_status_t parse_delivery(struct ctx *ctx, const cJSON *obj, struct stsm_settings_delivery *d)
-{
-    /* require_tls is listed so that an old file gets told what replaced it. */
-    static const char *const keys[] = { "mode", "tls_level", "require_tls", "opportunistic_plaintext",
-                                        "timeout_percent", "attempt_timeout", "relay", NULL };
-    char path[64];
-    long percent, seconds;
-    stsm_status_t st = need_object(ctx, obj, "/delivery", keys);
-    const cJSON *item;
-    if (st == STSM_OK && (item = member(obj, "/delivery", "mode", path, sizeof path)) != NULL) {
-        static const char *const names[] = { "mx", "relay", NULL };
-        static const enum stsm_settings_mode values[] = { STSM_DELIVERY_MX, STSM_DELIVERY_RELAY };
-        int choice;
-        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
-            return st;
-        }
-        d->mode = values[choice];
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery", "require_tls", path, sizeof path)) != NULL) {
-        return fail(ctx, path, "replaced by /delivery/tls_level (\"verify\")");
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery", "tls_level", path, sizeof path)) != NULL) {
-        static const char *const names[] = { "may", "encrypt", "verify", NULL };
-        static const enum stsm_tls_level values[] = { STSM_TLS_LEVEL_MAY, STSM_TLS_LEVEL_ENCRYPT,
-                                                      STSM_TLS_LEVEL_VERIFY };
-        int choice;
-        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
-            return st;
-        }
-        d->tls_level = values[choice];
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery", "attempt_timeout", path, sizeof path)) != NULL) {
-        st = get_int(ctx, item, path, 10, 86400, &seconds);
-        d->attempt_timeout_s = (uint32_t)seconds;
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery", "opportunistic_plaintext", path, sizeof path)) != NULL) {
-        st = get_bool(ctx, item, path, &d->opportunistic_plaintext);
-    }
-    if (st == STSM_OK && (item = member(obj, "/delivery", "timeout_percent", path, sizeof path)) != NULL) {
-        st = get_int(ctx, item, path, 1, 1000, &percent);
-        d->timeout_percent = (uint16_t)percent;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(obj, "relay");
-    if (st == STSM_OK && d->mode == STSM_DELIVERY_RELAY && item == NULL) {
-        return fail(ctx, "/delivery/relay", "required when /delivery/mode is \"relay\"");
-    }
-    if (st == STSM_OK && item != NULL) {
-        st = parse_relay(ctx, item, d);
-    }
-    return st;
+    return expected(ctx, ctx->path, item, names);
 }
 
 unsigned stsm_settings_strict_scope(const char *name, size_t len)
 {
-    if (len == 2 && memcmp(name, "mx", 2) == 0) {
-        return STSM_STRICT_CNAME_MX;
-    }
-    if (len == 11 && memcmp(name, "policy_host", 11) == 0) {
-        return STSM_STRICT_CNAME_POLICY_HOST;
-    }
-    if (len == 3 && memcmp(name, "txt", 3) == 0) {
-        return STSM_STRICT_CNAME_TXT;
+    unsigned bit = 1;
+    for (const char *scope = choices[C_SCOPES]; *scope != '\0'; scope += strlen(scope) + 1, bit <<= 1) {
+        if (strlen(scope) == len && memcmp(scope, name, len) == 0) {
+            return bit;
+        }
     }
     return 0;
 }
 
-static stsm_status_t parse_mta_sts(struct ctx *ctx, const cJSON *obj, struct stsm_settings_mta_sts *m)
+static stsm_status_t read_ipv4(struct ctx *ctx, const cJSON *item, uint8_t out[4], uint8_t *prefix_len)
 {
-    static const char *const keys[] = { "enabled", "strict_cname", "fetch_timeout", "relax_content_type",
-                                        "cache_file", NULL };
-    char path[64], seen[64];
-    long seconds;
-    stsm_status_t st = need_object(ctx, obj, "/mta_sts", keys);
-    const cJSON *item;
-    if (st == STSM_OK && (item = member(obj, "/mta_sts", "enabled", path, sizeof path)) != NULL) {
-        st = get_bool(ctx, item, path, &m->enabled);
-    }
-    if (st == STSM_OK && (item = member(obj, "/mta_sts", "relax_content_type", path, sizeof path)) != NULL) {
-        st = get_bool(ctx, item, path, &m->relax_content_type);
-    }
-    if (st == STSM_OK && (item = member(obj, "/mta_sts", "cache_file", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, &m->cache_file, STSM_SETTINGS_PATH_MAX);
-    }
-    if (st == STSM_OK && (item = member(obj, "/mta_sts", "fetch_timeout", path, sizeof path)) != NULL) {
-        st = get_int(ctx, item, path, 1, 600, &seconds);
-        m->fetch_timeout_ms = (uint32_t)seconds * 1000u;
-    }
-    if (st == STSM_OK && (item = member(obj, "/mta_sts", "strict_cname", path, sizeof path)) != NULL) {
-        if (!cJSON_IsArray(item)) {
-            return fail(ctx, path, "expected an array of \"mx\", \"policy_host\", \"txt\", got %s",
-                        describe(item, seen, sizeof seen));
-        }
-        const cJSON *scope;
-        unsigned index = 0;
-        cJSON_ArrayForEach(scope, item) {
-            unsigned bit = cJSON_IsString(scope) ? stsm_settings_strict_scope(scope->valuestring,
-                                                                             strlen(scope->valuestring)) : 0;
-            if (bit == 0) {
-                snprintf(path, sizeof path, "/mta_sts/strict_cname/%u", index);
-                return fail(ctx, path, "expected \"mx\", \"policy_host\" or \"txt\", got %s",
-                            describe(scope, seen, sizeof seen));
-            }
-            m->strict_cname |= bit;
-            index++;
-        }
-    }
-    return st;
-}
-
-/* Reads an optional integer member into a uint32_t; absent leaves the default. */
-static stsm_status_t get_u32_member(struct ctx *ctx, const cJSON *obj, const char *parent, const char *key,
-                                    long min, long max, uint32_t *out)
-{
-    char path[64];
-    long value;
-    const cJSON *item = member(obj, parent, key, path, sizeof path);
-    if (item == NULL) {
+    if (type(item) == cJSON_String && stsm_ipv4_parse(item->valuestring, out, prefix_len)) {
         return STSM_OK;
     }
-    stsm_status_t st = get_int(ctx, item, path, min, max, &value);
-    if (st == STSM_OK) {
-        *out = (uint32_t)value;
+    return expected(ctx, ctx->path, item,
+                    prefix_len != NULL ? STSM_TEXT_FIXED("an IPv4 address with a prefix like \"192.0.2.11/24\"")
+                                       : STSM_TEXT_FIXED("an IPv4 address like \"192.0.2.1\""));
+}
+
+/* /network/dns, /mail/to and /mta_sts/strict_cname: an array of at most its capacity, each
+ * element named by its index. */
+static stsm_status_t read_array(struct ctx *ctx, const cJSON *array, unsigned kind, size_t path_len)
+{
+    struct stsm_settings *s = ctx->settings;
+    unsigned max = kind == K_DNS ? 2 : kind == K_TO ? STSM_SMTP_MAX_RCPT : UINT_MAX;
+    if (type(array) != cJSON_Array || (unsigned)cJSON_GetArraySize(array) > max) {
+        if (kind == K_TO) {
+            return fail(ctx, ctx->path, "expected an array of at most %u addresses (STSM_SMTP_MAX_RCPT), got %s",
+                        (unsigned)STSM_SMTP_MAX_RCPT, describe(ctx, array));
+        }
+        return expected(ctx, ctx->path, array,
+                        kind == K_DNS ? STSM_TEXT_FIXED("an array of at most 2 IPv4 addresses")
+                                      : STSM_TEXT_FIXED("an array of \"mx\", \"policy_host\", \"txt\""));
+    }
+    unsigned n = 0;
+    stsm_status_t st = STSM_OK;
+    for (const cJSON *item = array->child; item != NULL && st == STSM_OK; item = item->next, n++) {
+        snprintf(ctx->path + path_len, sizeof ctx->path - path_len, "/%u", n);
+        if (kind == K_DNS) {
+            st = read_ipv4(ctx, item, s->network.dns[n], NULL);
+            s->network.dns_count = (uint8_t)(n + 1);
+        } else if (kind == K_TO) {
+            st = read_text(ctx, item, K_ADDRESS, STSM_SETTINGS_TEXT_MAX, &s->mail.to[n]);
+            s->mail.to_count = n + 1;
+        } else {
+            uint32_t index;
+            st = read_choice(ctx, item, C_SCOPES, &index);
+            s->mta_sts.strict_cname |= 1u << index;
+        }
     }
     return st;
 }
 
-static stsm_status_t parse_outbox(struct ctx *ctx, const cJSON *obj, struct stsm_settings_outbox *o)
+static stsm_status_t read_object(struct ctx *ctx, const cJSON *obj, const struct member *object, size_t path_len);
+
+/* Reads `item`, the value of member `m`, whose JSON path (`path_len` bytes) is in ctx->path. */
+/* Not inlined into read_object: inlined, -Os makes the two of them 24 bytes larger. */
+__attribute__((noinline)) static stsm_status_t read_value(struct ctx *ctx, const cJSON *item, const struct member *m,
+                                                          size_t path_len)
 {
-    static const char *const keys[] = { "retry_first", "retry_max", "give_up", "coalesce_window",
-                                        "domain_hourly_cap", "when_full", "store_file", "store_size", NULL };
-    char path[64], seen[64];
-    stsm_status_t st = need_object(ctx, obj, "/outbox", keys);
-    const cJSON *item;
-    if (st == STSM_OK) {
-        st = get_u32_member(ctx, obj, "/outbox", "retry_first", 1, 86400, &o->retry_first_s);
+    struct stsm_settings *s = ctx->settings;
+    unsigned kind = KIND(m);
+    uint32_t value;
+    stsm_status_t st;
+    if (kind <= K_AUTH) {
+        return read_object(ctx, item, m, path_len);
     }
-    if (st == STSM_OK) {
-        st = get_u32_member(ctx, obj, "/outbox", "retry_max", 1, 604800, &o->retry_max_s);
+    if (kind <= K_ADDRESS) {
+        return read_text(ctx, item, kind, text_max[m->arg], (const char **)(void *)((char *)s + m->at));
     }
-    /* Named at retry_max whichever of the two was set: the cap is what must not be below
-     * the start (a retry_first above the default cap is fixed by raising retry_max). */
-    if (st == STSM_OK && o->retry_max_s < o->retry_first_s) {
-        return fail(ctx, "/outbox/retry_max", "must be at least /outbox/retry_first (%lu), got %lu",
-                    (unsigned long)o->retry_first_s, (unsigned long)o->retry_max_s);
-    }
-    if (st == STSM_OK) {
-        st = get_u32_member(ctx, obj, "/outbox", "give_up", 60, 2592000, &o->give_up_s);
-    }
-    if (st == STSM_OK) {
-        st = get_u32_member(ctx, obj, "/outbox", "coalesce_window", 0, 86400, &o->coalesce_window_s);
-    }
-    if (st == STSM_OK) {
-        st = get_u32_member(ctx, obj, "/outbox", "domain_hourly_cap", 0, 10000, &o->domain_hourly_cap);
-    }
-    if (st == STSM_OK && (item = member(obj, "/outbox", "when_full", path, sizeof path)) != NULL) {
-        static const char *const names[] = { "refuse", "drop_lower", NULL };
-        int choice;
-        if ((st = get_choice(ctx, item, path, names, &choice)) != STSM_OK) {
+    switch (kind) {
+    case K_BOOL:
+        if ((type(item) & (cJSON_True | cJSON_False)) == 0) {
+            return expected(ctx, ctx->path, item, STSM_TEXT_FIXED("true or false"));
+        }
+        value = type(item) == cJSON_True;
+        break;
+    case K_CHOICE:
+        if ((st = read_choice(ctx, item, m->arg, &value)) != STSM_OK) {
             return st;
         }
-        o->drop_lower_when_full = choice == 1;
-    }
-    if (st == STSM_OK && (item = member(obj, "/outbox", "store_file", path, sizeof path)) != NULL) {
-        st = get_string(ctx, item, path, &o->store_file, STSM_SETTINGS_PATH_MAX);
-    }
-    if (st == STSM_OK && (item = member(obj, "/outbox", "store_size", path, sizeof path)) != NULL) {
-        /* Whole 4 KiB pages, at least three: stsm_store mounts no smaller ring. */
-        double v = cJSON_IsNumber(item) ? item->valuedouble : 0.0;
-        if (!(v >= 12288.0 && v <= 262144.0) || v != (double)(long)v || (long)v % 4096 != 0) {
-            return fail(ctx, path, "expected a multiple of 4096 from 12288 to 262144, got %s",
-                        describe(item, seen, sizeof seen));
+        break;
+    case K_IPV4_PREFIX:
+        s->network.dhcp = false;
+        return read_ipv4(ctx, item, s->network.address, &s->network.prefix_len);
+    case K_GATEWAY:
+        if (s->network.dhcp) {
+            return fail_fixed(ctx, ctx->path, STSM_TEXT_FIXED("needs /network/address (with DHCP the server provides it)"));
         }
-        o->store_size = (uint32_t)v;
+        return read_ipv4(ctx, item, s->network.gateway, NULL);
+    case K_DNS:
+    case K_TO:
+    case K_SCOPES:
+        return read_array(ctx, item, kind, path_len);
+    case K_REPLACED:
+        return fail_fixed(ctx, ctx->path, STSM_TEXT_FIXED("replaced by /delivery/tls_level (\"verify\")"));
+    default: {
+        /* The integers. cJSON's valueint is the number cut to an int and held within
+         * INT_MIN..INT_MAX, so a number whose valueint is in range and equal to it is a
+         * whole number in range (1e300, inf and 2.5 are not; no double is converted out of
+         * range). A store is whole 4 KiB pages, at least three: stsm_store mounts no
+         * smaller ring. */
+        long min = ranges[m->arg][0], max = ranges[m->arg][1];
+        value = (uint32_t)item->valueint;
+        if (type(item) != cJSON_Number || item->valueint < min || item->valueint > max ||
+            (double)item->valueint != item->valuedouble || (kind == K_STORE_SIZE && value % 4096 != 0)) {
+            return kind == K_STORE_SIZE
+                       ? fail(ctx, ctx->path, "expected a multiple of 4096 from %ld to %ld, got %s", min, max,
+                              describe(ctx, item))
+                       : fail(ctx, ctx->path, "expected an integer %ld..%ld, got %s", min, max, describe(ctx, item));
+        }
+        if (kind == K_SECONDS_MS) {
+            value *= 1000u;
+        }
     }
-    return st;
+    }
+    /* Into its field of 1, 2 or 4 bytes, through memcpy: an enum's or a bool's type is not
+     * the integer type of its size. */
+    uint8_t u8 = (uint8_t)value;
+    uint16_t u16 = (uint16_t)value;
+    memcpy((char *)s + m->at, WIDTH(m) == 1 ? (void *)&u8 : WIDTH(m) == 2 ? (void *)&u16 : (void *)&value, WIDTH(m));
+    return STSM_OK;
 }
 
-static stsm_status_t parse_root(struct ctx *ctx, const cJSON *root, struct stsm_settings *settings)
+/* Reads the members of `object` from `obj`, whose JSON path (`path_len` bytes, none for the
+ * root) is in ctx->path. */
+static stsm_status_t read_object(struct ctx *ctx, const cJSON *obj, const struct member *object, size_t path_len)
 {
-    static const char *const keys[] = { "device", "network", "mail", "delivery", "tls", "mta_sts", "outbox",
-                                        NULL };
-    char seen[64];
-    stsm_status_t st;
-
-    if (!cJSON_IsObject(root)) {
-        return fail(ctx, "/", "expected an object, got %s", describe(root, seen, sizeof seen));
+    struct stsm_settings *s = ctx->settings;
+    char *path = ctx->path;
+    const struct member *first = &members[object->at], *end = first + object->arg;
+    stsm_status_t st = STSM_OK;
+    if (type(obj) != cJSON_Object) {
+        return expected(ctx, path_len > 0 ? path : "/", obj, STSM_TEXT_FIXED("an object"));
     }
-    if ((st = only_known_keys(ctx, root, "", keys)) != STSM_OK) {
-        return st;
+    /* Unknown keys, and a key given twice: cJSON keeps both and lookups find the first, so
+     * the second would never be validated. Every object read passes through here. */
+    for (const cJSON *item = obj->child; item != NULL; item = item->next) {
+        const struct member *m = first;
+        while (m < end && strcmp(key_of(m), item->string) != 0) {
+            m++;
+        }
+        snprintf(path + path_len, sizeof ctx->path - path_len, "/%s", item->string);
+        if (m == end) {
+            return fail_fixed(ctx, path, STSM_TEXT_FIXED("unknown key"));
+        }
+        for (const cJSON *seen = obj->child; seen != item; seen = seen->next) {
+            if (strcmp(seen->string, item->string) == 0) {
+                return fail_fixed(ctx, path, STSM_TEXT_FIXED("duplicate key"));
+            }
+        }
     }
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "device");
-    if (item != NULL && (st = parse_device(ctx, item, &settings->device)) != STSM_OK) {
-        return st;
+    for (const struct member *m = first; m < end && st == STSM_OK; m++) {
+        const char *key = key_of(m);
+        size_t len = path_len + (size_t)snprintf(path + path_len, sizeof ctx->path - path_len, "/%s", key);
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+        unsigned kind = KIND(m);
+        if (item != NULL) {
+            st = read_value(ctx, item, m, len);
+            path[len] = '\0';
+        } else if (KIND(object) == K_AUTH) {
+            st = fail_fixed(ctx, path, STSM_TEXT_FIXED("required with /delivery/relay/auth"));
+        } else if (kind == K_RELAY && s->delivery.mode == STSM_DELIVERY_RELAY) {
+            st = fail_fixed(ctx, path, STSM_TEXT_FIXED("required when /delivery/mode is \"relay\""));
+        }
+        /* Named at retry_max whichever of the two was set: the cap is what must not be
+         * below the start (a retry_first above the default cap is fixed by raising
+         * retry_max). */
+        if (st == STSM_OK && kind == K_RETRY_MAX && s->outbox.retry_max_s < s->outbox.retry_first_s) {
+            st = fail(ctx, path, "must be at least /outbox/retry_first (%lu), got %lu",
+                      (unsigned long)s->outbox.retry_first_s, (unsigned long)s->outbox.retry_max_s);
+        }
+        if (st == STSM_OK && item != NULL && kind == K_AUTH && s->delivery.relay_tls == STSM_RELAY_NONE) {
+            st = fail_fixed(ctx, path, STSM_TEXT_FIXED("AUTH is only sent over TLS; not with \"tls\": \"none\""));
+        }
+        if (st == STSM_OK && item != NULL && kind == K_RELAY && s->delivery.relay_host[0] == '\0') {
+            st = fail_fixed(ctx, "/delivery/relay/host", STSM_TEXT_FIXED("required in relay mode"));
+        }
     }
-    item = cJSON_GetObjectItemCaseSensitive(root, "network");
-    if (item != NULL && (st = parse_network(ctx, item, &settings->network)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "mail");
-    if (item != NULL && (st = parse_mail(ctx, item, &settings->mail)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "delivery");
-    if (item != NULL && (st = parse_delivery(ctx, item, &settings->delivery)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "mta_sts");
-    if (item != NULL && (st = parse_mta_sts(ctx, item, &settings->mta_sts)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "tls");
-    if (item != NULL && (st = parse_tls(ctx, item, &settings->tls)) != STSM_OK) {
-        return st;
-    }
-    item = cJSON_GetObjectItemCaseSensitive(root, "outbox");
-    if (item != NULL && (st = parse_outbox(ctx, item, &settings->outbox)) != STSM_OK) {
-        return st;
-    }
-    return STSM_OK;
+    return st;
 }
 
 stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_settings *settings,
                                   char *why, size_t why_len)
 {
-    struct ctx ctx = { why, why_len, settings };
+    struct ctx ctx;
+    ctx.why = why;
+    ctx.why_len = why_len;
+    ctx.settings = settings;
+    ctx.path[0] = '\0';
     cJSON_Hooks hooks = { arena_alloc, arena_free };
 
     stsm_settings_clear(settings);
@@ -827,7 +710,6 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     settings->delivery.timeout_percent = 100;
     settings->delivery.tls_level = STSM_TLS_LEVEL_MAY;
     settings->delivery.attempt_timeout_s = 1800;
-    settings->delivery.relay_port = 587;
     settings->mta_sts.enabled = true;
     settings->mta_sts.fetch_timeout_ms = 60000;
     settings->outbox.retry_first_s = 60;
@@ -858,15 +740,16 @@ stsm_status_t stsm_settings_parse(const char *json, size_t len, struct stsm_sett
     } else {
         /* Only white space may follow the one JSON value. */
         size_t at = (size_t)(end - json);
-        while (at < len && (json[at] == ' ' || json[at] == '\t' || json[at] == '\r' ||
-                            json[at] == '\n')) {
-            at++;
-        }
+        at = skip_space(json, at, len);
         st = at < len ? fail(&ctx, "/", "not valid JSON (text after the value at byte %u)",
                              (unsigned)at)
                       : check_strings(&ctx, json, (size_t)(end - json));
         if (st == STSM_OK) {
-            st = parse_root(&ctx, root, settings);
+            st = read_object(&ctx, root, members, 0);
+        }
+        /* The relay's port, when not given, follows its TLS. */
+        if (settings->delivery.relay_port == 0) {
+            settings->delivery.relay_port = settings->delivery.relay_tls == STSM_RELAY_IMPLICIT ? 465 : 587;
         }
     }
     cJSON_Delete(root);

@@ -123,8 +123,9 @@ struct stsm_settings_outbox {
                                             12288..16777216, default 65536 */
 };
 
-/** Never copied: see the top of this header. A text member added to a section is also
- *  added to stsm_settings_clear()'s list (stsm_settings.c). */
+/** Never copied: see the top of this header. A member added to a section is also added to
+ *  the table of the file's members (`MEMBERS`, stsm_settings.c), which the parse reads and
+ *  stsm_settings_clear() empties the texts of. */
 struct stsm_settings {
     struct stsm_settings_device device;
     struct stsm_settings_network network;

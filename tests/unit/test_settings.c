@@ -1,5 +1,8 @@
 /* Settings: values and defaults, and one clear line naming the JSON path for each kind of
  * bad input. */
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cJSON.h"
 #include "stsm_check.h"
 #include "stsm_settings.h"
@@ -251,6 +254,309 @@ static void check_text_pool(char *why, size_t why_len)
              "the file's texts need more than %u bytes", (unsigned)sizeof settings.text_pool);
     CHECK_STR(why, expect);
     CHECK(no_texts());
+}
+
+/* ---- each key at its limits and one past them; each error once ---------------------------- */
+
+/* Parses `json` expecting the reason `expect` exactly, and nothing half-applied. */
+static void refused(const char *json, const char *expect)
+{
+    char why[300] = "";
+    CHECK_INT(parse(json, why, sizeof why), STSM_ERR_ARGUMENT);
+    CHECK_STR(why, expect);
+    if (strcmp(why, expect) != 0) {
+        printf("     settings were: %s\n", json);
+    }
+    CHECK(no_texts());
+}
+
+#define FIELD(member) offsetof(struct stsm_settings, member)
+
+/* `template` with its "%s" replaced by `value` (templates are not printf formats). */
+static void with_value(char *out, size_t cap, const char *template, const char *value)
+{
+    const char *at = strstr(template, "%s");
+    snprintf(out, cap, "%.*s%s%s", (int)(at - template), template, value, at + 2);
+}
+
+/* Every text key at its longest is kept whole; one byte longer is refused naming its limit
+ * (a secret without quoting it). `json` has one %s for the text. */
+static void check_text_limits(void)
+{
+    static const struct {
+        const char *json;
+        const char *path;
+        size_t max;
+        char kind;   /* 'a' an address, 'h' a host name, 't' text, 's' a secret */
+        size_t field;
+    } keys[] = {
+        { "{\"device\": {\"ehlo_name\": \"%s\"}}", "/device/ehlo_name", STSM_SETTINGS_TEXT_MAX, 'h',
+          FIELD(device.ehlo_name) },
+        { "{\"network\": {\"interface\": \"%s\"}}", "/network/interface", STSM_SETTINGS_INTERFACE_MAX, 't',
+          FIELD(network.interface) },
+        { "{\"mail\": {\"from\": \"%s\"}}", "/mail/from", STSM_SETTINGS_TEXT_MAX, 'a', FIELD(mail.from) },
+        { "{\"mail\": {\"from_name\": \"%s\"}}", "/mail/from_name", STSM_SETTINGS_FROM_NAME_MAX, 't',
+          FIELD(mail.from_name) },
+        { "{\"mail\": {\"to\": [\"a@example.test\", \"%s\"]}}", "/mail/to/1", STSM_SETTINGS_TEXT_MAX, 'a',
+          FIELD(mail.to[1]) },
+        { "{\"delivery\": {\"relay\": {\"host\": \"%s\"}}}", "/delivery/relay/host", STSM_SETTINGS_TEXT_MAX, 'h',
+          FIELD(delivery.relay_host) },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"policy_domain\": \"%s\"}}}", "/delivery/relay/policy_domain",
+          STSM_SETTINGS_TEXT_MAX, 'h', FIELD(delivery.relay_policy_domain) },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"%s\", \"password\": \"p\"}}}}",
+          "/delivery/relay/auth/user", STSM_SETTINGS_TEXT_MAX, 't', FIELD(delivery.relay_user) },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"u\", \"password\": \"%s\"}}}}",
+          "/delivery/relay/auth/password", STSM_SETTINGS_TEXT_MAX, 's', FIELD(delivery.relay_password) },
+        { "{\"mta_sts\": {\"cache_file\": \"%s\"}}", "/mta_sts/cache_file", STSM_SETTINGS_PATH_MAX, 't',
+          FIELD(mta_sts.cache_file) },
+        { "{\"tls\": {\"trust_store\": \"%s\"}}", "/tls/trust_store", STSM_SETTINGS_PATH_MAX, 't',
+          FIELD(tls.trust_store) },
+        { "{\"outbox\": {\"store_file\": \"%s\"}}", "/outbox/store_file", STSM_SETTINGS_PATH_MAX, 't',
+          FIELD(outbox.store_file) },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        static char text[STSM_SETTINGS_TEXT_MAX + 2], json[STSM_SETTINGS_TEXT_MAX + 200], expect[200];
+        char why[300];
+        CHECK_CASE(keys[i].path);
+        for (size_t len = keys[i].max; len <= keys[i].max + 1; len++) {
+            size_t fill = keys[i].kind == 'a' ? len - 13 : len;
+            memset(text, keys[i].kind == 'h' ? 'h' : 'a', fill);
+            strcpy(text + fill, keys[i].kind == 'a' ? "@example.test" : "");
+            with_value(json, sizeof json, keys[i].json, text);
+            if (len == keys[i].max) {
+                CHECK_INT(parse(json, why, sizeof why), STSM_OK);
+                CHECK_STR(*(const char *const *)(const void *)((const char *)&settings + keys[i].field), text);
+            } else if (keys[i].kind == 's') {
+                snprintf(expect, sizeof expect, "%s: expected a non-empty string of at most %u characters",
+                         keys[i].path, (unsigned)keys[i].max);
+                refused(json, expect);
+            } else {
+                snprintf(expect, sizeof expect, "%s: expected a non-empty string of at most %u characters, got \"%.40s\"",
+                         keys[i].path, (unsigned)keys[i].max, text);
+                refused(json, expect);
+            }
+        }
+    }
+}
+
+/* Every integer at both ends of its range is kept; one past either end, a fraction, a
+ * string and null are refused naming the range. `json` has one %s for the number. */
+static void check_int_limits(void)
+{
+    static const struct {
+        const char *json;
+        const char *path;
+        long min, max;
+        size_t field, width;
+        long scale;   /* kept as seconds (1) or milliseconds (1000) */
+    } keys[] = {
+        { "{\"delivery\": {\"timeout_percent\": %s}}", "/delivery/timeout_percent", 1, 1000,
+          FIELD(delivery.timeout_percent), 2, 1 },
+        { "{\"delivery\": {\"attempt_timeout\": %s}}", "/delivery/attempt_timeout", 10, 86400,
+          FIELD(delivery.attempt_timeout_s), 4, 1 },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"port\": %s}}}", "/delivery/relay/port", 1, 65535,
+          FIELD(delivery.relay_port), 2, 1 },
+        { "{\"mta_sts\": {\"fetch_timeout\": %s}}", "/mta_sts/fetch_timeout", 1, 600, FIELD(mta_sts.fetch_timeout_ms),
+          4, 1000 },
+        { "{\"outbox\": {\"retry_first\": %s, \"retry_max\": 604800}}", "/outbox/retry_first", 1, 86400,
+          FIELD(outbox.retry_first_s), 4, 1 },
+        { "{\"outbox\": {\"retry_max\": %s, \"retry_first\": 1}}", "/outbox/retry_max", 1, 604800,
+          FIELD(outbox.retry_max_s), 4, 1 },
+        { "{\"outbox\": {\"give_up\": %s}}", "/outbox/give_up", 60, 2592000, FIELD(outbox.give_up_s), 4, 1 },
+        { "{\"outbox\": {\"coalesce_window\": %s}}", "/outbox/coalesce_window", 0, 86400,
+          FIELD(outbox.coalesce_window_s), 4, 1 },
+        { "{\"outbox\": {\"domain_hourly_cap\": %s}}", "/outbox/domain_hourly_cap", 0, 10000,
+          FIELD(outbox.domain_hourly_cap), 4, 1 },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char json[160], number[32], expect[160], why[300];
+        CHECK_CASE(keys[i].path);
+        const long kept[] = { keys[i].min, keys[i].max };
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(number, sizeof number, "%ld", kept[k]);
+            with_value(json, sizeof json, keys[i].json, number);
+            CHECK_INT(parse(json, why, sizeof why), STSM_OK);
+            uint16_t u16;
+            uint32_t u32;
+            const char *at = (const char *)&settings + keys[i].field;
+            memcpy(&u16, at, sizeof u16);
+            memcpy(&u32, at, sizeof u32);
+            CHECK_INT(keys[i].width == 2 ? u16 : u32, kept[k] * keys[i].scale);
+        }
+        char below[32], above[32], fraction[32];
+        snprintf(below, sizeof below, "%ld", keys[i].min - 1);
+        snprintf(above, sizeof above, "%ld", keys[i].max + 1);
+        snprintf(fraction, sizeof fraction, "%ld.5", keys[i].min);
+        const char *const bad[][2] = {
+            { below, below }, { above, above }, { fraction, fraction }, { "\"7\"", "\"7\"" }, { "null", "null" },
+            { "-0.0e0", keys[i].min > 0 ? "0" : NULL },   /* -0 is 0: kept where 0 is */
+        };
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            with_value(json, sizeof json, keys[i].json, bad[k][0]);
+            if (bad[k][1] == NULL) {
+                CHECK_INT(parse(json, why, sizeof why), STSM_OK);
+                continue;
+            }
+            snprintf(expect, sizeof expect, "%s: expected an integer %ld..%ld, got %s", keys[i].path, keys[i].min,
+                     keys[i].max, bad[k][1]);
+            refused(json, expect);
+        }
+    }
+}
+
+/* Each object refuses what is not an object, and a key it does not know. `json` has one
+ * %s for the object. */
+static void check_objects(void)
+{
+    static const struct {
+        const char *json;
+        const char *path;
+    } objects[] = {
+        { "%s", "" },
+        { "{\"device\": %s}", "/device" },
+        { "{\"network\": %s}", "/network" },
+        { "{\"mail\": %s}", "/mail" },
+        { "{\"delivery\": %s}", "/delivery" },
+        { "{\"delivery\": {\"relay\": %s}}", "/delivery/relay" },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": %s}}}", "/delivery/relay/auth" },
+        { "{\"mta_sts\": %s}", "/mta_sts" },
+        { "{\"tls\": %s}", "/tls" },
+        { "{\"outbox\": %s}", "/outbox" },
+    };
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
+        char json[160], expect[160];
+        CHECK_CASE(objects[i].path[0] != '\0' ? objects[i].path : "/");
+        with_value(json, sizeof json, objects[i].json, "1");
+        snprintf(expect, sizeof expect, "%s: expected an object, got 1", objects[i].path[0] != '\0' ? objects[i].path : "/");
+        refused(json, expect);
+        with_value(json, sizeof json, objects[i].json, "{\"x\": true}");
+        snprintf(expect, sizeof expect, "%s/x: unknown key", objects[i].path);
+        refused(json, expect);
+        with_value(json, sizeof json, objects[i].json, "[]");
+        snprintf(expect, sizeof expect, "%s: expected an object, got an array", objects[i].path[0] != '\0' ? objects[i].path : "/");
+        refused(json, expect);
+    }
+}
+
+/* Which error a file with several is refused for: the keys of an object before its values,
+ * then its members in the order they are read (not the order of the file), a missing
+ * member where its check is. And the errors no other case makes. */
+static void check_errors(void)
+{
+    static char long_key[300], json[400], expect[200];
+    static const struct {
+        const char *intent, *json, *why;
+    } cases[] = {
+        { "an unknown key before a bad value", "{\"network\": {\"interface\": 0, \"mtu\": 1}}", "/network/mtu: unknown key" },
+        { "a duplicate before a bad value", "{\"delivery\": {\"relay\": {\"host\": 1, \"tls\": \"none\", \"tls\": \"none\"}}}",
+          "/delivery/relay/tls: duplicate key" },
+        { "members in the order read, not the file's",
+          "{\"outbox\": {\"give_up\": 1, \"retry_first\": 0}}",
+          "/outbox/retry_first: expected an integer 1..86400, got 0" },
+        { "sections in the order read", "{\"tls\": 1, \"outbox\": 1, \"mta_sts\": 1, \"device\": 2}",
+          "/device: expected an object, got 2" },
+        { "mta_sts is read before tls", "{\"tls\": 1, \"mta_sts\": 2}", "/mta_sts: expected an object, got 2" },
+        { "the relay's host is required after its other members",
+          "{\"delivery\": {\"relay\": {\"port\": 0}}}", "/delivery/relay/port: expected an integer 1..65535, got 0" },
+        { "the relay's host is required whatever the mode",
+          "{\"delivery\": {\"mode\": \"mx\", \"relay\": {\"tls\": \"implicit\"}}}",
+          "/delivery/relay/host: required in relay mode" },
+        { "the mode is read before the relay, wherever it is",
+          "{\"delivery\": {\"relay\": {\"auth\": {\"user\": \"u\", \"password\": \"p\"}}, \"mode\": \"relay\"}}",
+          "/delivery/relay/host: required in relay mode" },
+        { "the mode is checked before the missing relay", "{\"delivery\": {\"mode\": \"smtp\"}}",
+          "/delivery/mode: expected \"mx\" or \"relay\", got \"smtp\"" },
+        { "auth needs a user", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"password\": \"p\"}}}}",
+          "/delivery/relay/auth/user: required with /delivery/relay/auth" },
+        { "auth needs a password", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"auth\": {\"user\": \"u\"}}}}",
+          "/delivery/relay/auth/password: required with /delivery/relay/auth" },
+        { "a missing password before TLS none",
+          "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"none\", \"auth\": {\"user\": \"u\"}}}}",
+          "/delivery/relay/auth/password: required with /delivery/relay/auth" },
+        { "the relay's TLS", "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"ssl\"}}}",
+          "/delivery/relay/tls: expected \"starttls\", \"implicit\" or \"none\", got \"ssl\"" },
+        { "the mode's names", "{\"delivery\": {\"mode\": 1}}", "/delivery/mode: expected \"mx\" or \"relay\", got 1" },
+        { "strict_cname not an array", "{\"mta_sts\": {\"strict_cname\": \"mx\"}}",
+          "/mta_sts/strict_cname: expected an array of \"mx\", \"policy_host\", \"txt\", got \"mx\"" },
+        { "a scope of another type", "{\"mta_sts\": {\"strict_cname\": [\"txt\", null]}}",
+          "/mta_sts/strict_cname/1: expected \"mx\", \"policy_host\" or \"txt\", got null" },
+        { "enabled is true or false", "{\"mta_sts\": {\"enabled\": 1}}", "/mta_sts/enabled: expected true or false, got 1" },
+        { "relax_content_type is true or false", "{\"mta_sts\": {\"relax_content_type\": \"no\"}}",
+          "/mta_sts/relax_content_type: expected true or false, got \"no\"" },
+        { "a display name with a quote", "{\"mail\": {\"from_name\": \"Printer \\\"3F\\\"\"}}",
+          "/mail/from_name: expected printable ASCII without quotes" },
+        { "a display name with a tab", "{\"mail\": {\"from_name\": \"a\\tb\"}}",
+          "/mail/from_name: expected printable ASCII without quotes" },
+        { "an address without a local part", "{\"mail\": {\"from\": \"@example.test\"}}",
+          "/mail/from: expected an address like \"alerts@example.com\", got \"@example.test\"" },
+        { "an address without a domain", "{\"mail\": {\"from\": \"a@\"}}",
+          "/mail/from: expected an address like \"alerts@example.com\", got \"a@\"" },
+        { "an address with two @", "{\"mail\": {\"to\": [\"a@b@example.test\"]}}",
+          "/mail/to/0: expected an address like \"alerts@example.com\", got \"a@b@example.test\"" },
+        { "an address with a space", "{\"mail\": {\"from\": \"a b@example.test\"}}",
+          "/mail/from: expected an address like \"alerts@example.com\", got \"a b@example.test\"" },
+        { "an address in brackets", "{\"mail\": {\"from\": \"<a@example.test>\"}}",
+          "/mail/from: expected an address like \"alerts@example.com\", got \"<a@example.test>\"" },
+        { "a host name with '_'", "{\"device\": {\"ehlo_name\": \"a_b.example\"}}",
+          "/device/ehlo_name: expected a host name (letters, digits, '-' and '.'), got \"a_b.example\"" },
+        { "a host name with a non-ASCII letter", "{\"device\": {\"ehlo_name\": \"caf\xc3\xa9\"}}",
+          "/device/ehlo_name: expected a host name (letters, digits, '-' and '.'), got \"caf\xc3\xa9\"" },
+        { "a store size in range, not whole pages", "{\"outbox\": {\"store_size\": 12289}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 262144, got 12289" },
+        { "a store size below three pages", "{\"outbox\": {\"store_size\": 4096}}",
+          "/outbox/store_size: expected a multiple of 4096 from 12288 to 262144, got 4096" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_CASE(cases[i].intent);
+        refused(cases[i].json, cases[i].why);
+    }
+
+    CHECK_CASE("an unknown key's path is cut at 127 bytes");
+    memset(long_key, 'k', 200);
+    snprintf(json, sizeof json, "{\"network\": {\"%s\": 1}}", long_key);
+    snprintf(expect, sizeof expect, "/network/%.118s: unknown key", long_key);
+    refused(json, expect);
+
+    /* The relay's port follows its TLS unless given; the choices are kept as their values. */
+    static const struct {
+        const char *json;
+        enum stsm_settings_relay_tls tls;
+        uint16_t port;
+    } relays[] = {
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\"}}}", STSM_RELAY_STARTTLS, 587 },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"starttls\"}}}", STSM_RELAY_STARTTLS, 587 },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"implicit\"}}}", STSM_RELAY_IMPLICIT, 465 },
+        { "{\"delivery\": {\"relay\": {\"host\": \"h\", \"tls\": \"none\"}}}", STSM_RELAY_NONE, 587 },
+        { "{\"delivery\": {\"relay\": {\"port\": 2525, \"host\": \"h\", \"tls\": \"implicit\"}}}", STSM_RELAY_IMPLICIT,
+          2525 },
+        { "{}", STSM_RELAY_STARTTLS, 587 },
+    };
+    for (size_t i = 0; i < sizeof relays / sizeof relays[0]; i++) {
+        char why[300];
+        CHECK_CASE(relays[i].json);
+        CHECK_INT(parse(relays[i].json, why, sizeof why), STSM_OK);
+        CHECK_INT(settings.delivery.relay_tls, relays[i].tls);
+        CHECK_INT(settings.delivery.relay_port, relays[i].port);
+    }
+    char why[300];
+    CHECK_CASE("mode mx, a relay given: kept, not used");
+    CHECK_INT(parse("{\"delivery\": {\"mode\": \"mx\", \"relay\": {\"host\": \"h\"}}}", why, sizeof why), STSM_OK);
+    CHECK_INT(settings.delivery.mode, STSM_DELIVERY_MX);
+    CHECK_STR(settings.delivery.relay_host, "h");
+    CHECK_CASE("a gateway with an address; every scope once");
+    CHECK_INT(parse("{\"network\": {\"gateway\": \"192.0.2.1\", \"address\": \"192.0.2.9/30\"}, \"mta_sts\": "
+                    "{\"strict_cname\": [\"txt\", \"policy_host\", \"mx\", \"txt\"], \"enabled\": false}}",
+                    why, sizeof why), STSM_OK);
+    CHECK_INT(settings.network.prefix_len, 30);
+    CHECK_INT(settings.network.gateway[3], 1);
+    CHECK_INT(settings.mta_sts.strict_cname, STSM_STRICT_CNAME_MX | STSM_STRICT_CNAME_POLICY_HOST | STSM_STRICT_CNAME_TXT);
+    CHECK(!settings.mta_sts.enabled);
+    CHECK_CASE("strict scope names");
+    CHECK_INT(stsm_settings_strict_scope("policy_host", 11), STSM_STRICT_CNAME_POLICY_HOST);
+    CHECK_INT(stsm_settings_strict_scope("policy_hostx", 11), STSM_STRICT_CNAME_POLICY_HOST);   /* by length */
+    CHECK_INT(stsm_settings_strict_scope("mx", 1), 0);
+    CHECK_INT(stsm_settings_strict_scope("MX", 2), 0);
+    CHECK_INT(stsm_settings_strict_scope("", 0), 0);
 }
 
 /* Writers other than the parser: stsm_settings_set_text(). */
@@ -562,6 +868,10 @@ int main(void)
 
     check_text_pool(why, sizeof why);
     check_set_text(why, sizeof why);
+    check_text_limits();
+    check_int_limits();
+    check_objects();
+    check_errors();
 
     return stsm_check_summary("test_settings");
 }
