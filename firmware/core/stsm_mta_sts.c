@@ -11,12 +11,13 @@ static bool is_alpha(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool is_digit(char c)
+/* is_digit() and is_wsp() are not inlined: each has many uses, smaller as calls. */
+__attribute__((noinline)) static bool is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
-static bool is_wsp(char c)
+__attribute__((noinline)) static bool is_wsp(char c)
 {
     return c == ' ' || c == '\t';
 }
@@ -52,7 +53,8 @@ static bool ext_value_valid(const char *s, size_t n)
     return true;
 }
 
-static enum stsm_sts_txt_verdict txt_invalid(struct stsm_sts_txt *out, stsm_text_fixed_t reason)
+/* Not inlined: its six uses are smaller as calls. */
+__attribute__((noinline)) static enum stsm_sts_txt_verdict txt_invalid(struct stsm_sts_txt *out, stsm_text_fixed_t reason)
 {
     out->id[0] = '\0';
     out->reason = reason;
@@ -189,7 +191,8 @@ bool stsm_sts_mx_matches(const char *pattern, const char *host)
     return stsm_dns_name_equal(host, pattern);
 }
 
-const char *stsm_sts_policy_mx_first(const struct stsm_sts_policy *policy)
+/* Not inlined into its uses here: a call is smaller. */
+__attribute__((noinline)) const char *stsm_sts_policy_mx_first(const struct stsm_sts_policy *policy)
 {
     return policy->mx_count > 0 ? policy->mx_text : NULL;
 }
@@ -255,8 +258,9 @@ enum { FIELD_OTHER, FIELD_VERSION, FIELD_MODE, FIELD_MAX_AGE, FIELD_MX };
 /* The values of `mode`, indexed by enum stsm_sts_mode. */
 static const char mode_names[][8] = { "none", "testing", "enforce" };
 
-/* The first failure decides: the lines after it are not read. */
-static void fail(struct stsm_sts_policy_parser *p, size_t at, stsm_text_fixed_t why)
+/* The first failure decides: the lines after it are not read. Not inlined: its
+ * many uses are smaller as calls. */
+__attribute__((noinline)) static void fail(struct stsm_sts_policy_parser *p, size_t at, stsm_text_fixed_t why)
 {
     if (p->fail_reason == NULL) {
         p->fail_line = at;

@@ -258,7 +258,8 @@ static void put_raw(struct out *o, const void *b, size_t n, bool stable)
     o->len += n;
 }
 
-static void put_bytes(struct out *o, const void *b, size_t n)
+/* Not inlined: one call at each of its many uses is smaller than put_raw() there. */
+__attribute__((noinline)) static void put_bytes(struct out *o, const void *b, size_t n)
 {
     put_raw(o, b, n, false);
 }
