@@ -107,8 +107,16 @@ enum stsm_text_arg {
  *  small as a pointer, so a struct keeping one does not grow. */
 typedef const struct stsm_text *stsm_text_fixed_t;
 
-/** Marks a literal as a fixed text (inside a function only). */
+/** Marks a literal as a fixed text (inside a function only). It may hold no '%': the
+ *  decoder reads every literal as a format, and a fixed text is printed as it is on the
+ *  host (GCC checks it; clang does not fold the test). */
+#if defined(__clang__)
 #define STSM_TEXT_FIXED(literal) STSM_TEXT_REF_(literal)
+#else
+#define STSM_TEXT_FIXED(literal) __extension__({ \
+    _Static_assert(__builtin_strchr(literal, '%') == 0, "a fixed text holds no '%'"); \
+    STSM_TEXT_REF_(literal); })
+#endif
 
 /** Format-checking attribute for a function taking stsm_text_fmt_t: none with ids. */
 #define STSM_TEXT_PRINTF(fmt_index, first_arg)

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "stsm_check.h"
 #include "stsm_decode_log.h"
@@ -453,6 +454,97 @@ static void decode_limits(void)
           strspn(big_out, "a") == n - 6);
 }
 
+static void put_le(unsigned char *p, uint32_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+/* A 32-bit ELF file: its header, the texts, the section names, then three section headers
+ * (none, stsm_text, the names). Returns its length. */
+static size_t make_elf(unsigned char *elf, const char *texts, size_t texts_len, uint32_t text_type)
+{
+    static const char names[] = "\0stsm_text\0.shstrtab";
+    size_t at = 52;
+    memset(elf, 0, 52 + texts_len + sizeof names + 3 * 40);
+    memcpy(elf, "\177ELF\1\1\1", 7);
+    put_le(elf + 16, 2, 2);
+    put_le(elf + 18, 40, 2);
+    put_le(elf + 20, 1, 4);
+    put_le(elf + 40, 52, 2);
+    memcpy(elf + at, texts, texts_len);
+    at += texts_len;
+    memcpy(elf + at, names, sizeof names);
+    size_t shoff = at + sizeof names;
+    put_le(elf + 32, (uint32_t)shoff, 4);
+    put_le(elf + 46, 40, 2);
+    put_le(elf + 48, 3, 2);
+    put_le(elf + 50, 2, 2);
+    unsigned char *sh = elf + shoff + 40;
+    put_le(sh, 1, 4);
+    put_le(sh + 4, text_type, 4);
+    put_le(sh + 16, 52, 4);
+    put_le(sh + 20, (uint32_t)texts_len, 4);
+    sh += 40;
+    put_le(sh, 11, 4);
+    put_le(sh + 4, 3, 4);
+    put_le(sh + 16, (uint32_t)at, 4);
+    put_le(sh + 20, sizeof names, 4);
+    return shoff + 3 * 40;
+}
+
+static stsm_status_t read_elf_bytes(const unsigned char *elf, size_t n, char *out, size_t cap, size_t *len)
+{
+    char path[] = "/tmp/test_text_elf_XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    bool written = f != NULL && fwrite(elf, 1, n, f) == n;
+    if (f != NULL) {
+        fclose(f);
+    }
+    stsm_status_t st = written ? stsm_decode_log_read_elf(path, out, cap, len) : STSM_ERR_IO;
+    if (fd >= 0) {
+        remove(path);
+    }
+    return st;
+}
+
+/* The ELF file is the vendor's to give, so anything: its section at the table's size and
+ * one over, the wrong kind, the file cut at every length. */
+static void crafted_elf(void)
+{
+    CHECK_CASE("a crafted ELF file");
+    static const char texts[] = "%s=%d\0[%s]";
+    unsigned char elf[512];
+    char got[64], dec[64];
+    size_t len = 0;
+    size_t n = make_elf(elf, texts, sizeof texts, 1);
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof texts, &len), STSM_OK);
+    CHECK(len == sizeof texts && memcmp(got, texts, len) == 0);
+    stsm_decode_log_text(got, len, "$[0|a|7] $[6|x]", dec, sizeof dec);
+    CHECK_STR(dec, "a=7 [x]");
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof texts - 1, &len), STSM_ERR_CAPACITY);
+    for (size_t cut = 0; cut < n; cut++) {
+        stsm_status_t st = read_elf_bytes(elf, cut, got, sizeof got, &len);
+        CHECK(st == STSM_ERR_CORRUPT || st == STSM_ERR_NOT_FOUND);
+    }
+    n = make_elf(elf, texts, sizeof texts, 8 /* SHT_NOBITS */);
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof got, &len), STSM_ERR_CORRUPT);
+    n = make_elf(elf, texts, sizeof texts, 1);
+    put_le(elf + n - 80 + 16, 0xffffffffu, 4);  /* the texts past the end of the file */
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof got, &len), STSM_ERR_CORRUPT);
+    n = make_elf(elf, texts, sizeof texts, 1);
+    put_le(elf + 50, 3, 2);  /* the names' section is not one of the three */
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof got, &len), STSM_ERR_CORRUPT);
+    n = make_elf(elf, texts, sizeof texts, 1);
+    put_le(elf + 46, 39, 2);  /* section headers shorter than ELF32's */
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof got, &len), STSM_ERR_CORRUPT);
+    n = make_elf(elf, texts, sizeof texts, 1);
+    put_le(elf + n - 80, 2, 4);  /* named "tsm_text": no texts */
+    CHECK_INT(read_elf_bytes(elf, n, got, sizeof got, &len), STSM_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     CHECK_CASE("the test's own texts from its ELF file");
@@ -475,5 +567,6 @@ int main(void)
     crafted_formats();
     crafted_forms();
     decode_limits();
+    crafted_elf();
     return stsm_check_summary("test_text");
 }
