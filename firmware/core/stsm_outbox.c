@@ -1181,11 +1181,12 @@ static void remember_start(struct stsm_outbox *ob, const struct content *m, cons
         }
     }
     ob->sent_count = kept;
+    uint32_t h[STSM_SMTP_MAX_RCPT];
     for (size_t r = 0; r < m->to_count; r++) {
-        uint32_t h = domain_hash(m->to[r], m->to_len[r]);
+        h[r] = domain_hash(m->to[r], m->to_len[r]);
         bool seen = s->rcpt[r] != STSM_RCPT_PENDING;
         for (size_t j = 0; j < r && !seen; j++) {
-            seen = s->rcpt[j] == STSM_RCPT_PENDING && domain_hash(m->to[j], m->to_len[j]) == h;
+            seen = s->rcpt[j] == STSM_RCPT_PENDING && h[j] == h[r];
         }
         if (seen) {
             continue;
@@ -1194,7 +1195,7 @@ static void remember_start(struct stsm_outbox *ob, const struct content *m, cons
             memmove(&ob->sent[0], &ob->sent[1], (STSM_OUTBOX_CAP_TRACK - 1) * sizeof ob->sent[0]);
             ob->sent_count--;
         }
-        ob->sent[ob->sent_count].domain_hash = h;
+        ob->sent[ob->sent_count].domain_hash = h[r];
         ob->sent[ob->sent_count].at = now;
         ob->sent_count++;
     }

@@ -295,6 +295,14 @@ static stsm_status_t append(struct stsm_store *s, uint8_t kind, uint32_t key, co
     return STSM_OK;
 }
 
+/* Erases page `page` (counted). */
+static bool erase_page(struct stsm_store *s, size_t page)
+{
+    size_t ps = s->area->page_size;
+    s->stats.erases++;
+    return s->area->erase(s->area->ctx, page * ps, ps);
+}
+
 /* Makes a free page the head: erased first unless it reads blank, then its header. */
 static stsm_status_t open_page(struct stsm_store *s)
 {
@@ -309,8 +317,7 @@ static stsm_status_t open_page(struct stsm_store *s)
     if (!s->dry) {
         const struct stsm_flash_area *a = s->area;
         if (!all_erased(a->base + page * ps, ps)) {
-            s->stats.erases++;
-            if (!a->erase(a->ctx, page * ps, ps) || !all_erased(a->base + page * ps, ps)) {
+            if (!erase_page(s, page) || !all_erased(a->base + page * ps, ps)) {
                 return STSM_ERR_IO;
             }
         }
@@ -374,11 +381,8 @@ static stsm_status_t reclaim(struct stsm_store *s, uint32_t skip)
     if ((st = append(s, KIND_MARKER, s->page_seq[old], NULL, 0, 0, NULL)) != STSM_OK) {
         return st;
     }
-    if (!s->dry) {
-        s->stats.erases++;
-        if (!s->area->erase(s->area->ctx, start, ps)) {
-            return STSM_ERR_IO;
-        }
+    if (!s->dry && !erase_page(s, old)) {
+        return STSM_ERR_IO;
     }
     s->page_seq[old] = 0;
     return STSM_OK;
@@ -481,12 +485,13 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
         }
     }
     /* Pages a reclaim declared obsolete are erased (again) whatever an interrupted erase
-     * left in them. */
-    bool erase[STSM_STORE_PAGES_MAX] = { false };
+     * left in them. Replaying never reads them, so they are erased at once. */
     for (size_t p = 0; p < s->pages; p++) {
         if (s->page_seq[p] != 0 && s->page_seq[p] <= obsolete) {
-            erase[p] = true;
             s->page_seq[p] = 0;
+            if (!erase_page(s, p)) {
+                return STSM_ERR_IO;
+            }
         }
     }
     uint8_t order[STSM_STORE_PAGES_MAX];
@@ -494,8 +499,10 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
     /* No free page: a reclaim was cut before its marker. The newest page then holds only
      * copies of records the oldest still has: drop it and the reclaim never happened. */
     if (ring == s->pages) {
-        erase[order[--ring]] = true;
-        s->page_seq[order[ring]] = 0;
+        s->page_seq[order[--ring]] = 0;
+        if (!erase_page(s, order[ring])) {
+            return STSM_ERR_IO;
+        }
     }
     /* Replaying pages oldest first, each in order, replays the writes in the order they
      * were made: the last version of a key read is its newest. */
@@ -526,14 +533,6 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
     s->next_seq = max_seq == 0xFFFFFFFFu ? max_seq : max_seq + 1;
     max_page_seq = obsolete > max_page_seq ? obsolete : max_page_seq;
     s->next_page_seq = max_page_seq == 0xFFFFFFFFu ? max_page_seq : max_page_seq + 1;
-    for (size_t p = 0; p < s->pages; p++) {
-        if (erase[p]) {
-            s->stats.erases++;
-            if (!area->erase(area->ctx, p * ps, ps)) {
-                return STSM_ERR_IO;
-            }
-        }
-    }
     return STSM_OK;
 }
 
@@ -573,6 +572,29 @@ stsm_status_t stsm_store_get(const struct stsm_store *store, uint32_t key, const
     return STSM_OK;
 }
 
+/* Appends a value or a tombstone once the plan shows it (and, for a value, its index
+ * entry) fits; STSM_ERR_FULL, nothing changed, when not. */
+static stsm_status_t write_record(struct stsm_store *s, uint8_t kind, uint32_t key,
+                                  const struct stsm_store_piece *pieces, size_t count, size_t len)
+{
+    if (!plan(s, kind, key, len)) {
+        return STSM_ERR_FULL;
+    }
+    uint32_t offset;
+    stsm_status_t st = place(s, kind, key, pieces, count, len, kind == KIND_TOMBSTONE ? key : STSM_STORE_KEY_NONE,
+                             &offset);
+    if (st != STSM_OK) {
+        s->must_mount = true;
+        return st;
+    }
+    if (kind == KIND_VALUE) {
+        set_slot(s, key, offset, len);   /* cannot fail: the plan added it */
+    } else {
+        drop_slot(s, key);
+    }
+    return STSM_OK;
+}
+
 stsm_status_t stsm_store_put_pieces(struct stsm_store *store, uint32_t key, const struct stsm_store_piece *pieces,
                                    size_t count)
 {
@@ -596,21 +618,7 @@ stsm_status_t stsm_store_put_pieces(struct stsm_store *store, uint32_t key, cons
         too_long |= n > max - len;
         len = too_long ? max : len + n;
     }
-    if (too_long) {
-        return STSM_ERR_CAPACITY;
-    }
-    if ((find_slot(store, key) == NULL && store->slot_count == STSM_STORE_KEYS_MAX) ||
-        !plan(store, KIND_VALUE, key, len)) {
-        return STSM_ERR_FULL;
-    }
-    uint32_t offset;
-    st = place(store, KIND_VALUE, key, pieces, count, len, STSM_STORE_KEY_NONE, &offset);
-    if (st != STSM_OK) {
-        store->must_mount = true;
-        return st;
-    }
-    set_slot(store, key, offset, len);   /* cannot fail: the plan added it */
-    return STSM_OK;
+    return too_long ? STSM_ERR_CAPACITY : write_record(store, KIND_VALUE, key, pieces, count, len);
 }
 
 stsm_status_t stsm_store_put(struct stsm_store *store, uint32_t key, const void *data, size_t len)
@@ -628,25 +636,13 @@ stsm_status_t stsm_store_delete(struct stsm_store *store, uint32_t key)
     if (!key_valid(key) || find_slot(store, key) == NULL) {
         return STSM_ERR_NOT_FOUND;
     }
-    if (!plan(store, KIND_TOMBSTONE, key, 0)) {
-        return STSM_ERR_FULL;
-    }
-    st = place(store, KIND_TOMBSTONE, key, NULL, 0, 0, key, NULL);
-    if (st != STSM_OK) {
-        store->must_mount = true;
-        return st;
-    }
-    drop_slot(store, key);
-    return STSM_OK;
+    return write_record(store, KIND_TOMBSTONE, key, NULL, 0, 0);
 }
 
 bool stsm_store_fits(const struct stsm_store *store, uint32_t key, size_t len)
 {
-    if (store->area == NULL || store->must_mount || !key_valid(key) || len > stsm_store_record_max(store->area) ||
-        (find_slot(store, key) == NULL && store->slot_count == STSM_STORE_KEYS_MAX)) {
-        return false;
-    }
-    return plan(store, KIND_VALUE, key, len);
+    return store->area != NULL && !store->must_mount && key_valid(key) && len <= stsm_store_record_max(store->area) &&
+           plan(store, KIND_VALUE, key, len);
 }
 
 size_t stsm_store_count(const struct stsm_store *store)

@@ -20,6 +20,20 @@ static void fill(uint8_t *buf, size_t len, uint8_t seed)
     }
 }
 
+/* A device that reports a program done but leaves the byte at `lost` erased. */
+static size_t lost;
+
+static bool lossy_program(void *ctx, size_t offset, const uint8_t *data, size_t len)
+{
+    if (!dev.area.program(ctx, offset, data, len)) {
+        return false;
+    }
+    if (lost >= offset && lost < offset + len) {
+        mem[lost] = 0xFF;
+    }
+    return true;
+}
+
 static bool holds(const uint8_t *want, size_t want_len)
 {
     const uint8_t *data;
@@ -95,6 +109,21 @@ int main(void)
     CHECK(new_seen > 0);
     CHECK_INT(tried, 4 * NOR_CUT_MODES * 8);   /* erase, data, header, and no cut */
     printf("power cuts: %u tried, old record %u times, new %u\n", tried, old_seen, new_seen);
+
+    CHECK_CASE("flash that does not keep what it said it programmed: STSM_ERR_IO, the old record read");
+    CHECK_INT(stsm_flash_record_write(&dev.area, a, sizeof a), STSM_OK);
+    CHECK_INT(stsm_flash_record_read(&dev.area, &newest, &len), STSM_OK);
+    size_t target = (size_t)(newest - mem) < AREA / 2 ? AREA / 2 : 0;
+    const size_t lost_at[] = { target, target + 5, target + STSM_FLASH_RECORD_HEADER + 3 };   /* magic, sequence, data */
+    struct stsm_flash_area lossy = dev.area;
+    lossy.program = lossy_program;
+    for (size_t i = 0; i < sizeof lost_at / sizeof lost_at[0]; i++) {
+        lost = lost_at[i];
+        CHECK_INT(stsm_flash_record_write(&lossy, b, sizeof b), STSM_ERR_IO);
+        CHECK(holds(a, sizeof a));
+    }
+    CHECK_INT(stsm_flash_record_write(&dev.area, b, sizeof b), STSM_OK);
+    CHECK(holds(b, sizeof b));
 
     CHECK_CASE("slots that are not whole pages are refused");
     struct stsm_flash_area odd = dev.area;
