@@ -41,7 +41,13 @@ static void check_settings(const struct stsm_settings *s)
         s->delivery.timeout_percent < 1 || s->delivery.timeout_percent > 1000 ||
         s->mta_sts.fetch_timeout_ms < 1000 || s->mta_sts.fetch_timeout_ms > 600000 ||
         (s->mta_sts.strict_cname & ~7u) != 0 || s->delivery.relay_port == 0 ||
-        (s->delivery.mode != STSM_DELIVERY_MX && s->delivery.mode != STSM_DELIVERY_RELAY)) {
+        (s->delivery.mode != STSM_DELIVERY_MX && s->delivery.mode != STSM_DELIVERY_RELAY) ||
+        s->delivery.tls_level > STSM_TLS_LEVEL_VERIFY || s->delivery.relay_tls > STSM_RELAY_NONE ||
+        s->delivery.attempt_timeout_s < 10 || s->delivery.attempt_timeout_s > 86400 ||
+        s->outbox.retry_first_s < 1 || s->outbox.retry_max_s < s->outbox.retry_first_s ||
+        s->outbox.retry_max_s > 604800 || s->outbox.give_up_s < 60 || s->outbox.give_up_s > 2592000 ||
+        s->outbox.coalesce_window_s > 86400 || s->outbox.domain_hourly_cap > 10000 ||
+        s->outbox.store_size < 12288 || s->outbox.store_size > 262144 || s->outbox.store_size % 4096 != 0) {
         abort();
     }
     for (size_t i = 0; i < s->mail.to_count; i++) {
