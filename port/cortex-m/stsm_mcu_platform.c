@@ -100,33 +100,34 @@ void stsm_mcu_time_text(uint32_t t, char out[STSM_MCU_TIME_TEXT])
 
 void stsm_mcu_set_wall_clock(uint32_t unix_seconds)
 {
-    char told[STSM_MCU_TIME_TEXT], floor_text[STSM_MCU_TIME_TEXT];
     uint32_t now = 0;
     bool known = stsm_mcu_wall_clock(&now);
-    stsm_mcu_time_text(unix_seconds, told);
-    switch (stsm_mcu_clock_judge(known, now, clock_floor, unix_seconds)) {
-    case STSM_MCU_CLOCK_SET:
+    enum stsm_mcu_clock_verdict verdict = stsm_mcu_clock_judge(known, now, clock_floor, unix_seconds);
+    if (verdict == STSM_MCU_CLOCK_SET) {
         wall_base_s = unix_seconds;
         wall_base_ticks = ticks_ms;
         wall_known = true;
         wall_refused = false;
-        break;
-    case STSM_MCU_CLOCK_KEEP:
-        break;
-    case STSM_MCU_CLOCK_UNKNOWN:
+        return;
+    }
+    if (verdict == STSM_MCU_CLOCK_KEEP) {
+        return;
+    }
+    if (verdict == STSM_MCU_CLOCK_UNKNOWN) {
         /* Certificate dates and policy ages wait for a time not before the one seen. */
         clock_floor = now;
         wall_known = false;
-        wall_refused = true;
-        stsm_mcu_time_text(now, floor_text);
+    }
+    wall_refused = true;
+    /* Either way the floor is now the time the answer went against. */
+    char told[STSM_MCU_TIME_TEXT], floor_text[STSM_MCU_TIME_TEXT];
+    stsm_mcu_time_text(unix_seconds, told);
+    stsm_mcu_time_text(clock_floor, floor_text);
+    if (verdict == STSM_MCU_CLOCK_UNKNOWN) {
         stsm_mcu_say(STSM_TEXT("clock: NTP moved the clock back to %s from %s: clock unknown", told, floor_text));
-        break;
-    case STSM_MCU_CLOCK_REFUSE:
-        wall_refused = true;
-        stsm_mcu_time_text(clock_floor, floor_text);
+    } else {
         stsm_mcu_say(STSM_TEXT("clock: NTP time %s is before %s, which this device has already seen: ignored",
                                told, floor_text));
-        break;
     }
 }
 
@@ -240,7 +241,6 @@ bool stsm_mcu_random_init(void)
     size_t len;
     stsm_mcu_device_area(&device_area);
     if (stsm_flash_record_read(&device_area, &record, &len) == STSM_OK && len == DEVICE_RECORD_LEN) {
-        memcpy(nv_seed, record, STSM_MCU_SEED_LEN);
         const uint8_t *f = record + STSM_MCU_SEED_LEN;
         stored_floor = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
         if (stored_floor > clock_floor) {
@@ -248,11 +248,12 @@ bool stsm_mcu_random_init(void)
         }
         stsm_mcu_say(STSM_TEXT("random: seed from the device record"));
     } else if (stsm_mcu_seed_provisioned()) {
-        memcpy(nv_seed, __provision_seed, STSM_MCU_SEED_LEN);   /* first boot */
+        record = __provision_seed;   /* first boot */
         stsm_mcu_say(STSM_TEXT("random: factory seed (no device record yet)"));
     } else {
         return false;
     }
+    memcpy(nv_seed, record, STSM_MCU_SEED_LEN);
     mbedtls_platform_set_nv_seed(seed_read, seed_write);
     mbedtls_entropy_init(&entropy);
     mbedtls_ctr_drbg_init(&drbg);

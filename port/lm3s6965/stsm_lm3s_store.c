@@ -151,8 +151,9 @@ static bool store_program(void *ctx, size_t offset, const uint8_t *data, size_t 
     return file_read_back(at, len);
 }
 
-static void make_area(struct stsm_flash_area *area, struct part *part, const char *offset, const char *size,
-                      const char *page)
+/* Not inlined: three callers. */
+__attribute__((noinline)) static void make_area(struct stsm_flash_area *area, struct part *part,
+                                                const char *offset, const char *size, const char *page)
 {
     part->offset = (size_t)(uintptr_t)offset;
     part->size = (size_t)(uintptr_t)size;

@@ -98,7 +98,9 @@ static bool store_program(void *ctx, size_t offset, const uint8_t *data, size_t 
     return mirror();
 }
 
-static void make_area(struct stsm_flash_area *area, struct part *part, const char *offset, const char *size)
+/* Not inlined: three callers. */
+__attribute__((noinline)) static void make_area(struct stsm_flash_area *area, struct part *part,
+                                                const char *offset, const char *size)
 {
     find_mirror();
     part->offset = (size_t)(uintptr_t)offset;

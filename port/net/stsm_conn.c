@@ -111,8 +111,8 @@ static void keep_session(struct stsm_conn *conn)
 }
 
 /* One call into the handshake, noting whether the arena refused an allocation meanwhile
- * (NO_SYS: nothing else allocates from it during the call). */
-static int handshake_call(struct stsm_conn *conn)
+ * (NO_SYS: nothing else allocates from it during the call). Not inlined: two callers. */
+__attribute__((noinline)) static int handshake_call(struct stsm_conn *conn)
 {
     uint32_t failures = stsm_tls_arena_failures();
     int ret = mbedtls_ssl_handshake(&conn->ssl);
