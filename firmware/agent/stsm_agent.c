@@ -115,7 +115,7 @@ stsm_status_t stsm_alert_raise(struct stsm_agent *agent, const struct stsm_alert
     stsm_status_t st = stsm_outbox_raise(&agent->outbox, alert, defaults, default_count, now,
                                          agent->platform.random_u32(agent->platform.ctx), &new_id, &coalesced,
                                          &dropped, why, sizeof why);
-    const char *key = alert->key != NULL ? alert->key : "";
+    const char *key = alert != NULL && alert->key != NULL ? alert->key : "";   /* NULL: refused above */
     if (dropped != 0) {
         agent->counters.dropped++;
         note(agent, "outbox: message %lu dropped to make room for a %s alert (/outbox/when_full)",

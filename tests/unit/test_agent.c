@@ -979,6 +979,20 @@ static void test_full(void)
     finish(failed_before);
 }
 
+/* 7c. No alert at all: refused like any alert that can never be sent (the agent logs the
+ *     refusal without reading the alert it was not given). */
+static void test_no_alert(void)
+{
+    unsigned failed_before = begin("7c no alert: refused, logged, nothing stored", "", NULL);
+    uint32_t id = 12345u;
+    CHECK_INT(stsm_alert_raise(&agent, NULL, &id), STSM_ERR_ARGUMENT);
+    CHECK_INT(id, 12345u);
+    CHECK(strstr(log_text, "refused") != NULL);
+    CHECK_INT(stsm_agent_counters(&agent)->raised, 0);
+    CHECK_INT(stsm_outbox_count(&agent.outbox), 0);
+    finish(failed_before);
+}
+
 /* 7b. Full with /outbox/when_full drop_lower: a critical raise drops the oldest lower one
  *     (counted, logged); an info raise, with nothing lower, is refused. */
 static void test_full_drop_lower(void)
@@ -1360,6 +1374,7 @@ int main(void)
     test_storm();
     test_full();
     test_full_drop_lower();
+    test_no_alert();
     test_batches();
     test_relay_batch();
     test_batch_round_trips();
