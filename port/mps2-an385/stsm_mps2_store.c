@@ -56,8 +56,9 @@ static void find_mirror(void)
     }
 }
 
-/* Writes the whole store to the host file: what a powered-off flash chip would keep. */
-static bool mirror(void)
+/* Writes the whole store to the host file: what a powered-off flash chip would keep.
+ * Not inlined: erase and program both end with it. */
+__attribute__((noinline)) static bool mirror(void)
 {
     if (mirror_path[0] == '\0') {
         return true;   /* no file: the store lasts until QEMU exits */
