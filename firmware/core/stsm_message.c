@@ -290,14 +290,13 @@ static void put_date(struct sink *w, int64_t t)
 }
 
 /* Subject: as is when ASCII, else RFC 2047 "B" encoded words split at character
- * boundaries, folded one word per line. */
+ * boundaries, folded one word per line, the header's name with the first. */
 static void put_subject(struct sink *w, const char *subject)
 {
     if (plain_header_text(subject)) {
         putf(w, "Subject: %s\r\n", subject);
         return;
     }
-    put(w, "Subject:", 8);
     const uint8_t *p = (const uint8_t *)subject;
     size_t len = strlen(subject);
     for (size_t i = 0; i < len;) {
@@ -312,18 +311,18 @@ static void put_subject(struct sink *w, const char *subject)
         char b64[STSM_BASE64_LEN(ENCODED_WORD_PAYLOAD) + 1];
         size_t n = stsm_base64_encode(p + i, chunk, b64);
         b64[n] = '\0';
-        putf(w, "%s=?UTF-8?B?%s?=", i == 0 ? " " : "\r\n ", b64);
+        putf(w, "%s=?UTF-8?B?%s?=", i == 0 ? "Subject: " : "\r\n ", b64);
         i += chunk;
     }
     put(w, "\r\n", 2);
 }
 
-/* To: addresses separated by commas, folded one per line. */
+/* To: addresses separated by commas, folded one per line (a checked message has one at
+ * least: the header's name goes with the first). */
 static void put_to(struct sink *w, const struct stsm_message *m)
 {
-    put(w, "To: ", 4);
     for (size_t i = 0; i < m->to_count; i++) {
-        putf(w, "%s%s", i == 0 ? "" : ",\r\n ", m->to[i]);
+        putf(w, "%s%s", i == 0 ? "To: " : ",\r\n ", m->to[i]);
     }
     put(w, "\r\n", 2);
 }
@@ -359,9 +358,8 @@ static void put_head(struct sink *w, const struct stsm_message_reader *r)
     for (size_t i = 0; i < m->extra_count; i++) {
         putf(w, "%s: %s\r\n", m->extra[i].name, m->extra[i].value);
     }
-    put(w, "MIME-Version: 1.0\r\n", 19);
-    put(w, "Content-Type: text/plain; charset=utf-8\r\n", 41);
-    putf(w, "Content-Transfer-Encoding: %s\r\n\r\n",
+    putf(w, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            "Content-Transfer-Encoding: %s\r\n\r\n",
          r->qp ? "quoted-printable" : r->eightbit ? "8bit" : "7bit");
     for (const char *line = m->preamble; line != NULL && *line != '\0';) {
         const char *end = strchr(line, '\n');
