@@ -32,16 +32,31 @@ void stsm_mcu_diagf(const char *fmt, ...)
     }
 }
 
-void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
+static void say(stsm_text_fmt_t fmt, va_list ap)
 {
     char line[160];
-    va_list ap;
-    va_start(ap, fmt);
     stsm_text_vformat(line, sizeof line - 1, fmt, ap);
-    va_end(ap);
     strcat(line, "\n");
     stsm_mcu_console_puts(line);
 }
+
+#if STSM_TEXT_IDS
+void stsm_mcu_say_parts(const struct stsm_text *ref, uint32_t sig, ...)
+{
+    va_list ap;
+    va_start(ap, sig);
+    say((stsm_text_fmt_t){ ref, sig }, ap);
+    va_end(ap);
+}
+#else
+void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(fmt, ap);
+    va_end(ap);
+}
+#endif
 
 void stsm_mcu_assert_failed(const char *what, const char *file, int line)
 {
