@@ -18,21 +18,64 @@
 
 /* ---- plumbing ---------------------------------------------------------------------- */
 
+/* A marked format (stsm_text.h) taken by one of this file's variadic functions: on the MCU
+ * an id, two words. GCC passes such a pair by value by building it on the stack at every
+ * call and loading it back into registers; these functions take its two members instead
+ * (FMT_PARAMS, rebuilt inside as FMT), and an always-inlined wrapper of the same name and
+ * the same parameters as before splits the pair at each call (__builtin_va_arg_pack: the
+ * boards' compiler is GCC). On the host the format is a plain pointer, passed as it is. */
+#if STSM_TEXT_IDS
+#define FMT_PARAMS const struct stsm_text *fmt_ref, uint32_t fmt_sig
+#define FMT_PASS fmt_ref, fmt_sig
+#define FMT_LAST fmt_sig
+#define FMT ((stsm_text_fmt_t){ fmt_ref, fmt_sig })
+#define FMT_UNPAREN_(...) __VA_ARGS__
+#define FMT_SPLIT(name, params, ...) \
+    static inline __attribute__((always_inline)) void name(FMT_UNPAREN_ params, stsm_text_fmt_t fmt, ...) \
+    { \
+        name##_words(__VA_ARGS__, fmt.ref, fmt.sig, __builtin_va_arg_pack()); \
+    }
+#else
+#define FMT_PARAMS stsm_text_fmt_t fmt
+#define FMT_PASS fmt
+#define FMT_LAST fmt
+#define FMT fmt
+#define FMT_SPLIT(name, params, ...) enum { name##_unused_ }
+#define say_text_words say_text
+#define set_local_text_words set_local_text
+#define group_fails_words group_fails
+#define route_failed_words route_failed
+#define expire_words expire
+#define text_format_words text_format
+#endif
+
 /* The format is a literal, marked by the macro: an id on the MCU (stsm_text.h). */
 #define say(d, ...) say_text((d), STSM_TEXT(__VA_ARGS__))
 
 STSM_TEXT_PRINTF(2, 3)
-static void say_text(struct stsm_delivery *d, stsm_text_fmt_t fmt, ...)
+static void say_text_words(struct stsm_delivery *d, FMT_PARAMS, ...)
 {
     char line[320];
     va_list ap;
-    va_start(ap, fmt);
-    stsm_text_vformat(line, sizeof line, fmt, ap);
+    va_start(ap, FMT_LAST);
+    stsm_text_vformat(line, sizeof line, FMT, ap);
     va_end(ap);
     if (d->log != NULL) {
         d->log(d->arg, line);
     }
 }
+FMT_SPLIT(say_text, (struct stsm_delivery *d), d);
+
+/* stsm_text_format(), its format taken as FMT_PARAMS. */
+STSM_TEXT_PRINTF(3, 4)
+static void text_format_words(char *out, size_t len, FMT_PARAMS, ...)
+{
+    va_list ap;
+    va_start(ap, FMT_LAST);
+    stsm_text_vformat(out, len, FMT, ap);
+    va_end(ap);
+}
+FMT_SPLIT(text_format, (char *out, size_t len), out, len);
 
 static void arm(struct stsm_delivery *d, struct stsm_timer *t, uint32_t ms, stsm_timer_fn fn)
 {
@@ -81,21 +124,40 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
 #define set_local_literal(r, outcome, status, ...) \
     set_local_text((r), (outcome), (status), STSM_TEXT(__VA_ARGS__))
 
-STSM_TEXT_PRINTF(4, 5)
-static void set_local_text(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
-                           stsm_text_fmt_t fmt, ...)
+/* A local result: `outcome` for `status`, its text formatted from `ap` into at most `len`
+ * bytes. */
+static void set_local_v(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                        size_t len, FMT_PARAMS, va_list ap)
 {
     set_local(r, outcome, status, "");
+    stsm_text_vformat(r->text, len, FMT, ap);
+}
+
+STSM_TEXT_PRINTF(4, 5)
+static void set_local_text_words(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                                 FMT_PARAMS, ...)
+{
     va_list ap;
-    va_start(ap, fmt);
-    stsm_text_vformat(r->text, sizeof r->text, fmt, ap);
+    va_start(ap, FMT_LAST);
+    set_local_v(r, outcome, status, sizeof r->text, FMT_PASS, ap);
     va_end(ap);
 }
+FMT_SPLIT(set_local_text, (struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status),
+          r, outcome, status);
+
+/* stsm_delivery.left: a recipient in its envelope without a result yet, and also one of
+ * the current group. The recipients of the batch are walked as one array, k for message
+ * k / STSM_SMTP_MAX_RCPT's recipient k % STSM_SMTP_MAX_RCPT (those past a message's
+ * to_count are 0). */
+#define LEFT 1u
+#define IN_GROUP 2u
+#define LEFT_COUNT(d) ((d)->batch_count * STSM_SMTP_MAX_RCPT)
+#define LEFT_AT(d, k) (((uint8_t *)(d)->left)[k])
 
 /* Recipient `i` of the batch's message `m` is in its envelope and has no result yet. */
 static bool pending(const struct stsm_delivery *d, size_t m, size_t i)
 {
-    return d->in_envelope[m][i] && d->batch_rcpt[m][i].result.outcome == STSM_SMTP_PENDING;
+    return d->left[m][i] != 0;
 }
 
 /* The delivery's copy of `host`: one per name, however many recipients it decided (each
@@ -129,6 +191,7 @@ static void settle(struct stsm_delivery *d, size_t m, size_t i, const struct sts
                    const char *host)
 {
     struct stsm_delivery_rcpt *r = &d->batch_rcpt[m][i];
+    d->left[m][i] = 0;
     r->result = *result;
     r->host = keep_host(d, m, i, host);
     if (d->settled != NULL) {
@@ -136,24 +199,60 @@ static void settle(struct stsm_delivery *d, size_t m, size_t i, const struct sts
     }
 }
 
-/* Gives every recipient of the current group, in every message, the same final result;
- * with `all`, every recipient still pending, whatever its group. */
-static void settle_pending(struct stsm_delivery *d, bool all, const struct stsm_smtp_result *result,
+/* Gives every recipient still pending whose `left` has a bit of `which` (IN_GROUP: of the
+ * current group; LEFT: whatever its group), in every message, the same final result. */
+static void settle_pending(struct stsm_delivery *d, unsigned which, const struct stsm_smtp_result *result,
                            const char *host)
 {
-    for (size_t m = 0; m < d->batch_count; m++) {
-        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
-            if ((all || d->group[m][i]) && pending(d, m, i)) {
-                settle(d, m, i, result, host);
-            }
+    for (size_t k = 0; k < LEFT_COUNT(d); k++) {
+        if (LEFT_AT(d, k) & which) {
+            settle(d, k / STSM_SMTP_MAX_RCPT, k % STSM_SMTP_MAX_RCPT, result, host);
         }
     }
 }
 
-static void settle_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
+static void step_later(struct stsm_delivery *d, enum stsm_delivery_state state);
+
+/* The current group is over: its recipients still pending get `result`, and the next
+ * group follows. */
+static void end_group(struct stsm_delivery *d, const struct stsm_smtp_result *result, const char *host)
 {
-    settle_pending(d, false, result, host);
+    settle_pending(d, IN_GROUP, result, host);
+    step_later(d, STSM_DELIVERY_NEXT_GROUP);
 }
+
+/* end_group() with a local result: `outcome` for `status`, its text formatted (a marked
+ * literal, an id on the MCU), decided by no host. */
+STSM_TEXT_PRINTF(4, 5)
+static void group_fails_words(struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                              FMT_PARAMS, ...)
+{
+    struct stsm_smtp_result r;
+    va_list ap;
+    va_start(ap, FMT_LAST);
+    set_local_v(&r, outcome, status, sizeof r.text, FMT_PASS, ap);
+    va_end(ap);
+    end_group(d, &r, "");
+}
+FMT_SPLIT(group_fails, (struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status),
+          d, outcome, status);
+
+/* The group's servers could not be found (its MX hosts, the relay's address): said, and
+ * the group deferred for the route's status whatever it is (a CNAME chain or an answer
+ * beyond our own limits is a local limit, and a local limit never loses an alert). The
+ * text is cut at 100 bytes, as it always was. */
+STSM_TEXT_PRINTF(2, 3)
+static void route_failed_words(struct stsm_delivery *d, FMT_PARAMS, ...)
+{
+    struct stsm_smtp_result r;
+    va_list ap;
+    va_start(ap, FMT_LAST);
+    set_local_v(&r, STSM_SMTP_DEFERRED, d->route_status, 100, FMT_PASS, ap);
+    va_end(ap);
+    say(d, "%s", r.text);
+    end_group(d, &r, "");
+}
+FMT_SPLIT(route_failed, (struct stsm_delivery *d), d);
 
 /* The policy in force for the current group, NULL for none: what the lookup (or a healing
  * fetch) found once it has ended. A policy of mode none is no policy. */
@@ -259,7 +358,7 @@ static void set_state(struct stsm_delivery *d, enum stsm_delivery_state state)
 {
     if (d->trace != NULL && state != d->state) {
         char line[80];
-        stsm_text_format(line, sizeof line, STSM_TEXT("delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
+        text_format(line, sizeof line, STSM_TEXT("delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
                  stsm_delivery_state_name(state), (unsigned long)(d->clock->now_ms(d->clock_ctx) - d->started_ms)));
         d->trace(d->arg, line);
     }
@@ -321,30 +420,34 @@ static void abandon_connection(struct stsm_delivery *d)
  * its data is discarded by the server) and every recipient not yet settled is deferred
  * with `status` and `text`. DNS and policy lookups cannot be cancelled; the delivery ends
  * once the last of them does, each within its own bound. */
-static void expire(struct stsm_delivery *d, stsm_status_t status, const char *text)
+STSM_TEXT_PRINTF(3, 4)
+static void expire_words(struct stsm_delivery *d, stsm_status_t status, FMT_PARAMS, ...)
 {
     struct stsm_smtp_result r;
-    say(d, "%s; every recipient not yet settled is deferred", text);
+    va_list ap;
+    va_start(ap, FMT_LAST);
+    set_local_v(&r, STSM_SMTP_DEFERRED, status, sizeof r.text, FMT_PASS, ap);
+    va_end(ap);
+    say(d, "%s; every recipient not yet settled is deferred", r.text);
+    disarm(d, &d->deadline_timer);
     set_state(d, STSM_DELIVERY_EXPIRED);
     abandon_connection(d);
     if (relay_mode(d) && lookup_running(d, LOOKUP_ROUTE)) {
         stsm_resolver_cancel(&d->query);
         d->lookups &= ~LOOKUP_ROUTE;
     }
-    set_local(&r, STSM_SMTP_DEFERRED, status, text);
-    settle_pending(d, true, &r, "");
+    settle_pending(d, LEFT, &r, "");
     if (d->lookups == 0) {
         finish(d);
     }
 }
+FMT_SPLIT(expire, (struct stsm_delivery *d, stsm_status_t status), d, status);
 
 static void on_deadline(void *arg)
 {
     struct stsm_delivery *d = arg;
-    char text[100];
-    stsm_text_format(text, sizeof text, STSM_TEXT("the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
-             (unsigned long)d->settings->delivery.attempt_timeout_s));
-    expire(d, STSM_ERR_TIMEOUT, text);
+    expire(d, STSM_ERR_TIMEOUT, STSM_TEXT("the attempt's deadline (%lu s, /delivery/attempt_timeout) passed",
+                                          (unsigned long)d->settings->delivery.attempt_timeout_s));
 }
 
 void stsm_delivery_stop(struct stsm_delivery *delivery)
@@ -353,8 +456,7 @@ void stsm_delivery_stop(struct stsm_delivery *delivery)
         delivery->state == STSM_DELIVERY_EXPIRED) {
         return;
     }
-    disarm(delivery, &delivery->deadline_timer);
-    expire(delivery, STSM_ERR_STOPPED, "the attempt was stopped (shutdown)");
+    expire(delivery, STSM_ERR_STOPPED, STSM_TEXT("the attempt was stopped (shutdown)"));
 }
 
 /* For a lookup's callback, once its bit is cleared: true when the deadline passed
@@ -412,10 +514,7 @@ static void flush_output(struct stsm_delivery *d)
  * better); it is tried again later. */
 static void message_unreadable(struct stsm_delivery *d, stsm_status_t status)
 {
-    char text[80];
-    stsm_text_format(text, sizeof text, STSM_TEXT("the message could not be read from storage (%s)", stsm_status_str(status)));
-    disarm(d, &d->deadline_timer);
-    expire(d, status, text);
+    expire(d, status, STSM_TEXT("the message could not be read from storage (%s)", stsm_status_str(status)));
 }
 
 /* The message's exact size as BDAT's chunk in one form (8-bit or not): a first pass of
@@ -451,8 +550,7 @@ static size_t count_chunk(const struct stsm_message *message, bool eight)
  * connection goes); it is tried again later, counted again. */
 static void message_changed(struct stsm_delivery *d)
 {
-    disarm(d, &d->deadline_timer);
-    expire(d, STSM_ERR_CORRUPT, "the message changed size while it was sent, not as BDAT announced");
+    expire(d, STSM_ERR_CORRUPT, STSM_TEXT("the message changed size while it was sent, not as BDAT announced"));
 }
 
 /* The chunk's octets must be what BDAT announced, to the byte: a message that reads
@@ -594,14 +692,11 @@ static void settle_session_rcpts(struct stsm_delivery *d)
  * pending; batch_count when none has. */
 static size_t next_in_batch(const struct stsm_delivery *d, size_t from)
 {
-    for (size_t m = from; m < d->batch_count; m++) {
-        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
-            if (d->group[m][i] && pending(d, m, i)) {
-                return m;
-            }
-        }
+    size_t k = from * STSM_SMTP_MAX_RCPT;
+    while (k < LEFT_COUNT(d) && !(LEFT_AT(d, k) & IN_GROUP)) {
+        k++;
     }
-    return d->batch_count;
+    return k / STSM_SMTP_MAX_RCPT;
 }
 
 /* The envelope of message `m`'s transaction: its recipients of the group still pending. */
@@ -613,7 +708,7 @@ static void transaction_envelope(struct stsm_delivery *d, size_t m, bool first, 
     p->mail_from = msg->from;
     p->rcpt_count = 0;
     for (size_t i = 0; i < msg->to_count; i++) {
-        if (d->group[m][i] && pending(d, m, i)) {
+        if (d->left[m][i] & IN_GROUP) {
             d->session_rcpt[p->rcpt_count] = i;
             p->rcpt[p->rcpt_count++] = msg->to[i];
         }
@@ -767,8 +862,7 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         say(d, "%s: the SMTP session could not start with these parameters; deferred", d->server_name);
         set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_ARGUMENT, "the envelope cannot be sent");
         d->transport->close(CONN(d));
-        settle_group(d, &r, d->server_name);
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        end_group(d, &r, d->server_name);
         return;
     }
     set_state(d, STSM_DELIVERY_SESSION);
@@ -782,8 +876,7 @@ static void connection_failed(struct stsm_delivery *d, stsm_status_t status)
     d->transport->close(CONN(d));
     set_local(&d->last_failure, STSM_SMTP_DEFERRED, status, stsm_status_str(status));
     if (relay_mode(d)) {
-        settle_group(d, &d->last_failure, d->server_name);
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        end_group(d, &d->last_failure, d->server_name);
         return;
     }
     d->host_index++;
@@ -964,13 +1057,32 @@ static void session_finished(struct stsm_delivery *d)
     if (rest.outcome == STSM_SMTP_PENDING) {
         set_local_literal(&rest, STSM_SMTP_DEFERRED, STSM_ERR_PEER_PROTOCOL, "the session ended before this message");
     }
-    settle_group(d, &rest, d->server_name);
-    step_later(d, STSM_DELIVERY_NEXT_GROUP);
+    end_group(d, &rest, d->server_name);
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
 
 #define HEAL_MARK "~heal"   /* back-off key for healing fetches (not a valid TXT id) */
+
+/* Healing is over (both ways to it: on_heal_fetched, heal_after_check): the live policy
+ * the fetch found (`got`, logged by the caller) replaces the cached one, and the group's
+ * hosts are walked again from the first under it; otherwise the cached one stays, said
+ * unless `said` already. */
+static void heal_ended(struct stsm_delivery *d, bool got, bool said)
+{
+    struct stsm_sts_lookup *l = &d->sts;
+    if (got) {
+        d->healed = true;
+        l->policy = l->fetch.policy;
+        l->from_cache = false;
+        d->host_index = 0;
+        d->usable_hosts = 0;
+    } else if (!said) {
+        say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
+            stsm_status_id(l->fetch.status));
+    }
+    step_later(d, STSM_DELIVERY_NEXT_HOST);
+}
 
 static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
@@ -980,8 +1092,6 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
         return;
     }
     if (fetch->status == STSM_OK) {
-        d->sts.policy = fetch->policy;
-        d->sts.from_cache = false;
         if (d->cache != NULL) {
             stsm_sts_cache_put(d->cache, d->domain, d->sts.policy_id, &fetch->policy, d->now);
         }
@@ -990,13 +1100,8 @@ static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
         }
         say(d, "%s: the live policy is mode %s with %u mx pattern(s); it replaces the cached one",
             d->domain, stsm_sts_mode_str(fetch->policy.mode), (unsigned)fetch->policy.mx_count);
-        d->host_index = 0;
-        d->usable_hosts = 0;
-    } else {
-        say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
-            stsm_status_id(fetch->status));
     }
-    step_later(d, STSM_DELIVERY_NEXT_HOST);
+    heal_ended(d, fetch->status == STSM_OK, false);
 }
 
 /*
@@ -1070,7 +1175,7 @@ static void try_host(struct stsm_delivery *d)
             if (host->a.status != STSM_OK && d->last_failure.outcome == STSM_SMTP_PENDING) {
                 /* Unless a server fails later, the group defers for this reason, not a vague one. */
                 char text[100];
-                stsm_text_format(text, sizeof text, STSM_TEXT("address lookup of MX %.40s failed: %s", host->name,
+                text_format(text, sizeof text, STSM_TEXT("address lookup of MX %.40s failed: %s", host->name,
                          stsm_status_str(host->a.status)));
                 set_local(&d->last_failure, STSM_SMTP_DEFERRED, host->a.status, text);
             }
@@ -1097,8 +1202,7 @@ static void try_host(struct stsm_delivery *d)
         set_local_literal(&d->last_failure, STSM_SMTP_DEFERRED, STSM_ERR_RESOLVE, "no usable MX host");
     }
     say(d, "%s: no more MX hosts to try", d->domain);
-    settle_group(d, &d->last_failure, "");
-    step_later(d, STSM_DELIVERY_NEXT_GROUP);
+    end_group(d, &d->last_failure, "");
 }
 
 /* Where the policy in force came from, for the log: fetched now, or cached (and, once the
@@ -1107,7 +1211,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
 {
     const struct stsm_sts_lookup *l = &d->sts;
     if (!l->from_cache) {
-        stsm_text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
+        text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
         return;
     }
     stsm_text_fixed_t why = STSM_TEXT_FIXED("");   /* also while the TXT check beside the delivery is out */
@@ -1118,7 +1222,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
               : l->fetched   ? STSM_TEXT_FIXED("; the new policy could not be fetched, the cached one stays")
                              : why;
     }
-    stsm_text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
+    text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
 }
 
 /* Decides what the domain's MTA-STS policy, once looked up, means for this delivery (and
@@ -1171,11 +1275,8 @@ static bool apply_policy(struct stsm_delivery *d)
         strict_failure = STSM_TEXT_FIXED("mta-sts host is a CNAME (strict no-CNAME mode, scope policy_host)");
     }
     if (strict_failure != NULL && policy->mode == STSM_STS_MODE_ENFORCE) {
-        struct stsm_smtp_result r;
         say(d, "%s: policy not usable: %s; deferred", d->domain, strict_failure);
-        set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "%s", strict_failure);
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        group_fails(d, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, STSM_TEXT("%s", strict_failure));
         return false;
     }
     if (strict_failure != NULL) {
@@ -1203,26 +1304,16 @@ static void start_hosts(struct stsm_delivery *d)
 /* Both the MX hosts and the MTA-STS policy are known: decide and start trying hosts. */
 static void route_and_policy_ready(struct stsm_delivery *d)
 {
-    struct stsm_smtp_result r;
     const struct stsm_mx_set *set = d->hosts;
     if (d->route_status != STSM_OK) {
-        char text[100];
-        stsm_text_format(text, sizeof text, STSM_TEXT("MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status)));
-        say(d, "%s", text);
-        /* Deferred whatever the reason: a CNAME chain or an answer beyond our own limits
-         * is a local limit, and a local limit never loses an alert. */
-        set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        route_failed(d, STSM_TEXT("MX lookup of %.60s failed: %s", d->domain, stsm_status_str(d->route_status)));
         return;
     }
     if (set->kind == STSM_MX_NULL || set->kind == STSM_MX_NO_DOMAIN) {
         stsm_text_fixed_t why = set->kind == STSM_MX_NULL ? STSM_TEXT_FIXED("the domain accepts no mail (null MX)")
                                                         : STSM_TEXT_FIXED("the domain does not exist");
         say(d, "%s: %s", d->domain, why);
-        set_local_literal(&r, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, "%s", why);
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        group_fails(d, STSM_SMTP_FAILED, STSM_ERR_RESOLVE, STSM_TEXT("%s", why));
         return;
     }
     if (set->hosts_dropped > 0) {
@@ -1344,28 +1435,22 @@ static bool start_refresh(struct stsm_delivery *d)
  * fetched as healing does (try_host). */
 static void heal_after_check(struct stsm_delivery *d)
 {
-    if (d->sts.refresh_due) {
+    struct stsm_sts_lookup *l = &d->sts;
+    bool due = l->refresh_due;
+    if (due) {
         say(d, "%s: no MX host matches the cached MTA-STS policy and record id %s is new: fetching the live policy",
-            d->domain, d->sts.txt_id);
+            d->domain, l->txt_id);
         d->healed = true;
         if (start_refresh(d)) {
-            return;   /* on_sts() comes again */
+            return;   /* on_sts() comes again (start_refresh() said why it could not start) */
         }
-    } else if (d->sts.fetched && !d->sts.refreshed) {
-        say(d, "%s: the live policy could not be fetched (%s); the cached one stays", d->domain,
-            stsm_status_id(d->sts.fetch.status));
     }
-    if (d->sts.refreshed) {
-        d->healed = true;
-        d->sts.policy = d->sts.fetch.policy;
-        memcpy(d->sts.policy_id, d->sts.txt_id, sizeof d->sts.policy_id);
-        d->sts.from_cache = false;
+    if (l->refreshed) {
+        memcpy(l->policy_id, l->txt_id, sizeof l->policy_id);
         say(d, "%s: the live policy (id %s) is mode %s with %u mx pattern(s); it replaces the cached one", d->domain,
-            d->sts.policy_id, stsm_sts_mode_str(d->sts.policy.mode), (unsigned)d->sts.policy.mx_count);
-        d->host_index = 0;
-        d->usable_hosts = 0;
+            l->policy_id, stsm_sts_mode_str(l->fetch.policy.mode), (unsigned)l->fetch.policy.mx_count);
     }
-    step_later(d, STSM_DELIVERY_NEXT_HOST);
+    heal_ended(d, l->refreshed, due || !l->fetched);
 }
 
 static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
@@ -1417,11 +1502,8 @@ static bool relay_refused(struct stsm_delivery *d)
         say(d, "MTA-STS testing: relay %s would be refused under enforce (not in the policy)", d->server_name);
         return false;
     }
-    struct stsm_smtp_result r;
     say(d, "relay %s is not in the MTA-STS policy of %s; deferred", d->server_name, d->domain);
-    set_local_literal(&r, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, "the relay is not in its MTA-STS policy");
-    settle_group(d, &r, "");
-    step_later(d, STSM_DELIVERY_NEXT_GROUP);
+    group_fails(d, STSM_SMTP_DEFERRED, STSM_ERR_STS_NO_MATCH, STSM_TEXT("the relay is not in its MTA-STS policy"));
     return true;
 }
 
@@ -1430,14 +1512,7 @@ static bool relay_refused(struct stsm_delivery *d)
 static void relay_ready(struct stsm_delivery *d)
 {
     if (d->route_status != STSM_OK) {
-        struct stsm_smtp_result r;
-        char text[100];
-        stsm_text_format(text, sizeof text, STSM_TEXT("relay %.60s has no address: %s", d->server_name,
-                 stsm_status_str(d->route_status)));
-        say(d, "%s", text);
-        set_local(&r, STSM_SMTP_DEFERRED, d->route_status, text);
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        route_failed(d, STSM_TEXT("relay %.60s has no address: %s", d->server_name, stsm_status_str(d->route_status)));
         return;
     }
     if (!apply_policy(d) || relay_refused(d)) {
@@ -1586,23 +1661,21 @@ static void next_group(struct stsm_delivery *d)
     if (d->sts.refresh_due && start_refresh(d)) {
         return;   /* the group's sessions are closed: the fetch the TXT check found due runs now */
     }
-    const char *first = NULL;
-    for (size_t m = 0; m < d->batch_count && first == NULL; m++) {
-        for (size_t i = 0; i < d->batch[m]->to_count && first == NULL; i++) {
-            if (pending(d, m, i)) {
-                first = d->batch[m]->to[i];
-            }
-        }
+    size_t first = 0;
+    while (first < LEFT_COUNT(d) && LEFT_AT(d, first) == 0) {
+        first++;
     }
-    if (first == NULL) {
+    if (first == LEFT_COUNT(d)) {
         finish(d);
         return;
     }
-    snprintf(d->domain, sizeof d->domain, "%s", domain_of(first));
-    for (size_t m = 0; m < d->batch_count; m++) {
-        for (size_t i = 0; i < d->batch[m]->to_count; i++) {
-            d->group[m][i] = pending(d, m, i) &&
-                             (relay_mode(d) || stsm_dns_name_equal(domain_of(d->batch[m]->to[i]), d->domain));
+    for (size_t k = first; k < LEFT_COUNT(d); k++) {
+        if (LEFT_AT(d, k) != 0) {
+            const char *to = domain_of(d->batch[k / STSM_SMTP_MAX_RCPT]->to[k % STSM_SMTP_MAX_RCPT]);
+            if (k == first) {
+                snprintf(d->domain, sizeof d->domain, "%s", to);
+            }
+            LEFT_AT(d, k) = relay_mode(d) || stsm_dns_name_equal(to, d->domain) ? LEFT | IN_GROUP : LEFT;
         }
     }
     stsm_zero(&d->sts, offsetof(struct stsm_sts_lookup, fetch));   /* most of it the policy's rows */
@@ -1610,10 +1683,7 @@ static void next_group(struct stsm_delivery *d)
     set_state(d, STSM_DELIVERY_LOOKUP);
     stsm_status_t st = relay_mode(d) ? start_relay_lookups(d) : start_mx_lookups(d);
     if (st != STSM_OK) {
-        struct stsm_smtp_result r;
-        set_local_literal(&r, STSM_SMTP_DEFERRED, st, "DNS lookup could not start");
-        settle_group(d, &r, "");
-        step_later(d, STSM_DELIVERY_NEXT_GROUP);
+        group_fails(d, STSM_SMTP_DEFERRED, st, STSM_TEXT("DNS lookup could not start"));
         return;
     }
     if (!lookup_running(d, LOOKUP_ROUTE) && policy_decided(d)) {
@@ -1661,8 +1731,8 @@ static stsm_status_t take_message(struct stsm_delivery *d, size_t m, const struc
     for (size_t i = 0; i < message->to_count; i++) {
         d->batch_rcpt[m][i].result.outcome = STSM_SMTP_PENDING;
         d->batch_rcpt[m][i].host = "";
-        d->in_envelope[m][i] = envelope == NULL || envelope[i];
-        in_envelope += d->in_envelope[m][i];
+        d->left[m][i] = envelope == NULL || envelope[i];
+        in_envelope += d->left[m][i];
     }
     if (in_envelope == 0) {
         say(d, "message refused: no recipient in the envelope");

@@ -220,9 +220,10 @@ struct stsm_delivery {
      * offering CHUNKING): [m][1] as sent 8-bit, [m][0] otherwise; 0 until counted. */
     size_t chunk_octets[STSM_DELIVERY_BATCH_MAX][2];
     size_t session_rcpt[STSM_SMTP_MAX_RCPT];     /* the session's recipient k is rcpt[session_rcpt[k]] */
-    bool in_envelope[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* the envelopes, copied at the start */
-    bool group[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT]; /* recipients of the current domain
-                                                                (or all, relay), per message */
+    /* Each recipient of each message: in the envelope and without a result yet (1), and then
+     * also of the current domain's group (or all left, relay: 2); 0 once settled (or
+     * outside the envelope). */
+    uint8_t left[STSM_DELIVERY_BATCH_MAX][STSM_SMTP_MAX_RCPT];
     struct stsm_delivery_options options;  /* for the next start */
     char ehlo_literal[32];
     char server_name[STSM_SETTINGS_TEXT_MAX + 1];   /* the name certificates must match */

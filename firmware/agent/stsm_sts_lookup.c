@@ -17,6 +17,15 @@ static void use_cached(struct stsm_sts_lookup *l, const struct stsm_sts_cache_en
     l->policy_fetched_at = e->fetched_at;
 }
 
+/* What the cache holds unexpired stays in force: the lookup could not say otherwise (DNS
+ * failing, a fetch failed). An early lookup's was set at its start and stays. */
+static void keep_held(struct stsm_sts_lookup *l)
+{
+    if (l->cache != NULL && !l->early) {
+        use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
+    }
+}
+
 /* A policy held under the same id never changes the state of TLS sessions; a new one (or
  * the first) may change what a resumed session must have proved, so none survives it. */
 static void store_policy(struct stsm_sts_lookup *l, const struct stsm_sts_policy *policy)
@@ -47,9 +56,7 @@ static void fetch_failed(struct stsm_sts_lookup *l)
     }
     /* A failed fetch leaves a held policy in force until it expires. */
     stsm_sts_cache_fetch_failed(l->cache, l->domain, l->txt_id, l->now);
-    if (!l->early) {
-        use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));
-    }
+    keep_held(l);
 }
 
 static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
@@ -69,6 +76,19 @@ static void on_fetched(void *arg, struct stsm_sts_fetch *fetch)
         fetch_failed(l);
     }
     end(l);
+}
+
+/* Fetches the policy under the TXT id (`fetched`); a fetch that cannot start has that as
+ * its status, for the caller to end it so. */
+static stsm_status_t start_fetch(struct stsm_sts_lookup *l)
+{
+    l->fetched = true;
+    stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
+                                            l->relax_content_type, on_fetched, l);
+    if (st != STSM_OK) {
+        l->fetch.status = st;
+    }
+    return st;
 }
 
 /* Picks the one STS record among the TXT records (RFC 8461 section 3.1). */
@@ -113,9 +133,7 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
     if (status != STSM_OK) {
         l->txt_state = STSM_STS_TXT_DNS_ERROR;
         l->txt_dns_status = status;
-        if (l->cache != NULL && !l->early) {
-            use_cached(l, stsm_sts_cache_get(l->cache, l->domain, l->now));   /* DNS failing: keep it */
-        }
+        keep_held(l);   /* DNS failing: keep it */
         end(l);
         return;
     }
@@ -149,11 +167,8 @@ static void on_txt(void *arg, stsm_status_t status, const struct stsm_dns_answer
         end(l);
         return;
     }
-    stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
-                                            l->relax_content_type, on_fetched, l);
-    l->fetched = true;
+    stsm_status_t st = start_fetch(l);
     if (st != STSM_OK) {
-        l->fetch.status = st;
         on_fetched(l, &l->fetch);
     }
 }
@@ -164,11 +179,8 @@ stsm_status_t stsm_sts_lookup_refresh(struct stsm_sts_lookup *l)
         return STSM_ERR_ARGUMENT;
     }
     l->refresh_due = false;
-    l->fetched = true;
-    stsm_status_t st = stsm_sts_fetch_start(&l->fetch, l->domain, l->tls, l->fetch_timeout_ms,
-                                            l->relax_content_type, on_fetched, l);
+    stsm_status_t st = start_fetch(l);
     if (st != STSM_OK) {
-        l->fetch.status = st;
         fetch_failed(l);
     }
     return st;
