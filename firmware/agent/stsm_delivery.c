@@ -459,10 +459,11 @@ void stsm_delivery_stop(struct stsm_delivery *delivery)
     expire(delivery, STSM_ERR_STOPPED, STSM_TEXT("the attempt was stopped (shutdown)"));
 }
 
-/* For a lookup's callback, once its bit is cleared: true when the deadline passed
+/* For a lookup's callback: clears its bit (`which`); true when the deadline passed
  * meanwhile (the delivery then ends once no lookup is left). */
-static bool lookup_ended_after_deadline(struct stsm_delivery *d)
+static bool lookup_ended_after_deadline(struct stsm_delivery *d, unsigned which)
 {
+    d->lookups &= ~which;
     if (d->state != STSM_DELIVERY_EXPIRED) {
         return false;
     }
@@ -624,29 +625,23 @@ static void pump_data(struct stsm_delivery *d)
             continue;
         }
         d->chunk_sent = d->chunk_len = 0;
-        stsm_status_t st = d->data_finished ? STSM_OK : fill_chunk(d);
-        if (st == STSM_OK && chunk_overrun(d, false)) {
-            message_changed(d);
+        if (d->data_finished) {
+            d->transport->flush(CONN(d));
+            d->data_running = false;   /* all sent: nothing more to pump */
+            act(d, stsm_smtp_data_done(&d->smtp));
             return;
         }
+        stsm_status_t st = fill_chunk(d);
         if (st != STSM_OK) {
             message_unreadable(d, st);
             return;
         }
-        if (d->chunk_len > 0) {
-            continue;
-        }
-        if (!d->data_finished) {
+        if (d->chunk_len == 0) {   /* the message's end: the terminator (DATA) or the last line end */
             d->chunk_len = stsm_smtp_data_finish(&d->encoder, d->chunk);
             d->data_finished = true;
-            if (chunk_overrun(d, true)) {
-                message_changed(d);
-                return;
-            }
-        } else {
-            d->transport->flush(CONN(d));
-            d->data_running = false;   /* all sent: nothing more to pump */
-            act(d, stsm_smtp_data_done(&d->smtp));
+        }
+        if (chunk_overrun(d, d->data_finished)) {
+            message_changed(d);   /* nothing of this chunk goes */
             return;
         }
     }
@@ -764,6 +759,16 @@ static void start_tls(struct stsm_delivery *d)
     }
 }
 
+/* The policy refuses the current MX host before MAIL FROM; by name, it no longer counts
+ * as usable. The caller ends the session. */
+static void refuse_host(struct stsm_delivery *d, const struct stsm_mx_host *host, stsm_text_fixed_t reason,
+                        bool by_name)
+{
+    say(d, "MX %s refused before MAIL FROM: %s", host->name, reason);
+    set_state(d, STSM_DELIVERY_REFUSED);
+    d->usable_hosts -= by_name;
+}
+
 /* STARTTLS was accepted and the policy is known. An MX host the policy refuses by name
  * (enforce) gets no handshake: whatever TLS would show, it is refused before MAIL FROM,
  * and the connection goes at once (nothing in plaintext may follow a 220 to STARTTLS). */
@@ -773,9 +778,7 @@ static void start_tls_unless_refused(struct stsm_delivery *d)
         const struct stsm_mx_host *host = &d->hosts->hosts[d->host_index];
         struct stsm_sts_verdict v = host_verdict(d, host, STSM_STS_TLS_UNKNOWN);
         if (v.enforce_refuses) {
-            say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
-            set_state(d, STSM_DELIVERY_REFUSED);
-            d->usable_hosts--;
+            refuse_host(d, host, v.reason, true);
             act(d, stsm_smtp_tls_done(&d->smtp, STSM_ERR_STS_NO_MATCH));
             return;
         }
@@ -1011,10 +1014,11 @@ static void session_finished(struct stsm_delivery *d)
     const struct stsm_smtp_result *session = stsm_smtp_session_result(&d->smtp, &stage);
     const struct stsm_settings_delivery *cfg = &d->settings->delivery;
     bool refused = d->state == STSM_DELIVERY_REFUSED;
+    bool testing = sts_mode(d) == STSM_STS_MODE_TESTING;
 
     if (!stsm_smtp_tls_active(&d->smtp) && session->outcome == STSM_SMTP_PENDING) {
         say(d, "%s: the session ran without TLS%s", d->server_name,
-            sts_mode(d) == STSM_STS_MODE_TESTING
+            testing
                 ? STSM_TEXT_FIXED(" (MTA-STS testing: it would be refused under enforce)")
                 : STSM_TEXT_FIXED(""));
     }
@@ -1022,15 +1026,15 @@ static void session_finished(struct stsm_delivery *d)
         say(d, "%s: offered STARTTLS but refused it; went on without TLS (TLS not required)",
             d->server_name);
     }
-    bool before_mail = session->outcome == STSM_SMTP_DEFERRED &&
-                       (stage == STSM_SMTP_STAGE_GREETING || stage == STSM_SMTP_STAGE_EHLO ||
-                        stage == STSM_SMTP_STAGE_STARTTLS || stage == STSM_SMTP_STAGE_TLS);
+    _Static_assert(STSM_SMTP_STAGE_GREETING == 0 && STSM_SMTP_STAGE_EHLO == 1 && STSM_SMTP_STAGE_STARTTLS == 2 &&
+                   STSM_SMTP_STAGE_TLS == 3, "the stages before MAIL FROM come first");
+    bool before_mail = session->outcome == STSM_SMTP_DEFERRED && stage <= STSM_SMTP_STAGE_TLS;
     if (session->outcome != STSM_SMTP_PENDING) {
         say(d, "%s: %s at %s: %s%s%s", d->server_name, stsm_smtp_outcome_str(session->outcome),
             stsm_smtp_stage_str(stage), session->code ? "" : stsm_status_id(session->status),
             session->code ? "" : ": ", session->text);
     }
-    if (sts_mode(d) == STSM_STS_MODE_TESTING && before_mail &&
+    if (testing && before_mail &&
         (stage == STSM_SMTP_STAGE_TLS || session->status == STSM_ERR_TLS_NOT_OFFERED)) {
         say(d, "MTA-STS testing: %s would be refused under enforce (%s)", d->server_name,
             stsm_status_id(session->status));
@@ -1087,8 +1091,7 @@ static void heal_ended(struct stsm_delivery *d, bool got, bool said)
 static void on_heal_fetched(void *arg, struct stsm_sts_fetch *fetch)
 {
     struct stsm_delivery *d = arg;
-    d->lookups &= ~LOOKUP_HEAL;
-    if (lookup_ended_after_deadline(d)) {
+    if (lookup_ended_after_deadline(d, LOOKUP_HEAL)) {
         return;
     }
     if (fetch->status == STSM_OK) {
@@ -1343,11 +1346,7 @@ static void decide_held(struct stsm_delivery *d)
          * usable, so that the group ends with the reason it failed for (tls_not_offered),
          * as when the policy was known before connecting. */
         bool by_name = host_verdict(d, host, STSM_STS_TLS_UNKNOWN).enforce_refuses;
-        say(d, "MX %s refused before MAIL FROM: %s", host->name, v.reason);
-        set_state(d, STSM_DELIVERY_REFUSED);
-        if (by_name) {
-            d->usable_hosts--;
-        }
+        refuse_host(d, host, v.reason, by_name);
         act(d, stsm_smtp_release(&d->smtp, false, by_name ? STSM_ERR_STS_NO_MATCH : STSM_ERR_TLS_NOT_OFFERED,
                                  v.reason));
         return;
@@ -1385,8 +1384,7 @@ static void on_route(void *arg, stsm_status_t status, const struct stsm_mx_set *
     struct stsm_delivery *d = arg;
     d->route_status = status;
     d->hosts = set;
-    d->lookups &= ~LOOKUP_ROUTE;
-    if (lookup_ended_after_deadline(d)) {
+    if (lookup_ended_after_deadline(d, LOOKUP_ROUTE)) {
         return;
     }
     lookups_ended(d);
@@ -1457,8 +1455,7 @@ static void on_sts(void *arg, struct stsm_sts_lookup *lookup)
 {
     struct stsm_delivery *d = arg;
     (void)lookup;
-    d->lookups &= ~LOOKUP_STS;
-    if (lookup_ended_after_deadline(d)) {
+    if (lookup_ended_after_deadline(d, LOOKUP_STS)) {
         return;
     }
     if (d->policy_early && d->state != STSM_DELIVERY_HEALING) {
@@ -1526,8 +1523,7 @@ static void on_relay_address(void *arg, stsm_status_t status, const struct stsm_
 {
     struct stsm_delivery *d = arg;
     (void)server;
-    d->lookups &= ~LOOKUP_ROUTE;
-    if (lookup_ended_after_deadline(d)) {
+    if (lookup_ended_after_deadline(d, LOOKUP_ROUTE)) {
         return;
     }
     d->route_status = status != STSM_OK ? status
@@ -1742,10 +1738,10 @@ static stsm_status_t take_message(struct stsm_delivery *d, size_t m, const struc
     return STSM_OK;
 }
 
-static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *settings,
-                           const struct stsm_delivery_item *items, size_t count, const bool *envelope,
-                           struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
-                           stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
+stsm_status_t stsm_delivery_start_batch(struct stsm_delivery *d, const struct stsm_settings *settings,
+                                        const struct stsm_delivery_item *items, size_t count,
+                                        struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
+                                        stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
     struct stsm_delivery_options options = d->options;
     /* Tens of kilobytes (the recipients of a whole batch); the first start finds them zero
@@ -1776,7 +1772,7 @@ static stsm_status_t start(struct stsm_delivery *d, const struct stsm_settings *
         return STSM_ERR_ARGUMENT;
     }
     for (size_t m = 0; m < count; m++) {
-        stsm_status_t st = take_message(d, m, items[m].message, count == 1 ? envelope : items[m].envelope);
+        stsm_status_t st = take_message(d, m, items[m].message, items[m].envelope);
         if (st != STSM_OK) {
             return st;
         }
@@ -1793,15 +1789,8 @@ stsm_status_t stsm_delivery_start(struct stsm_delivery *d, const struct stsm_set
                                   struct stsm_sts_cache *cache, int64_t now,
                                   stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
 {
-    const struct stsm_delivery_item item = { message, NULL };
-    return start(d, settings, &item, 1, d->options.envelope, tls, cache, now, log, done, arg);
-}
-
-stsm_status_t stsm_delivery_start_batch(struct stsm_delivery *d, const struct stsm_settings *settings,
-                                        const struct stsm_delivery_item *items, size_t count,
-                                        struct stsm_tls *tls, struct stsm_sts_cache *cache, int64_t now,
-                                        stsm_delivery_log_fn log, stsm_delivery_done_fn done, void *arg)
-{
-    return start(d, settings, items, count, count == 1 ? items[0].envelope : NULL, tls, cache, now, log, done,
-                 arg);
+    /* One message is a batch of one, its envelope the options' (read before the start
+     * clears them). */
+    const struct stsm_delivery_item item = { message, d->options.envelope };
+    return stsm_delivery_start_batch(d, settings, &item, 1, tls, cache, now, log, done, arg);
 }
