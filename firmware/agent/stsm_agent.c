@@ -14,18 +14,19 @@
 #define note(a, ...) note_text((a), STSM_TEXT(__VA_ARGS__))
 
 STSM_TEXT_PRINTF(2, 3)
-static void note_text(struct stsm_agent *a, stsm_text_fmt_t fmt, ...)
+static void STSM_TEXT_WORDS(note_text)(struct stsm_agent *a, STSM_TEXT_PARAMS, ...)
 {
     if (a->platform.log == NULL) {
         return;
     }
     char line[240];
     va_list ap;
-    va_start(ap, fmt);
-    stsm_text_vformat(line, sizeof line, fmt, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    stsm_text_vformat(line, sizeof line, STSM_TEXT_FMT, ap);
     va_end(ap);
     a->platform.log(a->platform.ctx, line);
 }
+STSM_TEXT_SPLIT(note_text, (struct stsm_agent *a), a);
 
 /* The delivery's lines are written already (in id form on the MCU): passed on as they are. */
 static void delivery_log(void *arg, const char *line)

@@ -18,64 +18,23 @@
 
 /* ---- plumbing ---------------------------------------------------------------------- */
 
-/* A marked format (stsm_text.h) taken by one of this file's variadic functions: on the MCU
- * an id, two words. GCC passes such a pair by value by building it on the stack at every
- * call and loading it back into registers; these functions take its two members instead
- * (FMT_PARAMS, rebuilt inside as FMT), and an always-inlined wrapper of the same name and
- * the same parameters as before splits the pair at each call (__builtin_va_arg_pack: the
- * boards' compiler is GCC). On the host the format is a plain pointer, passed as it is. */
-#if STSM_TEXT_IDS
-#define FMT_PARAMS const struct stsm_text *fmt_ref, uint32_t fmt_sig
-#define FMT_PASS fmt_ref, fmt_sig
-#define FMT_LAST fmt_sig
-#define FMT ((stsm_text_fmt_t){ fmt_ref, fmt_sig })
-#define FMT_UNPAREN_(...) __VA_ARGS__
-#define FMT_SPLIT(name, params, ...) \
-    static inline __attribute__((always_inline)) void name(FMT_UNPAREN_ params, stsm_text_fmt_t fmt, ...) \
-    { \
-        name##_words(__VA_ARGS__, fmt.ref, fmt.sig, __builtin_va_arg_pack()); \
-    }
-#else
-#define FMT_PARAMS stsm_text_fmt_t fmt
-#define FMT_PASS fmt
-#define FMT_LAST fmt
-#define FMT fmt
-#define FMT_SPLIT(name, params, ...) enum { name##_unused_ }
-#define say_text_words say_text
-#define set_local_text_words set_local_text
-#define group_fails_words group_fails
-#define route_failed_words route_failed
-#define expire_words expire
-#define text_format_words text_format
-#endif
-
-/* The format is a literal, marked by the macro: an id on the MCU (stsm_text.h). */
+/* The format is a literal, marked by the macro: an id on the MCU (stsm_text.h), whose two
+ * words this file's functions taking a format take apart (STSM_TEXT_SPLIT). */
 #define say(d, ...) say_text((d), STSM_TEXT(__VA_ARGS__))
 
 STSM_TEXT_PRINTF(2, 3)
-static void say_text_words(struct stsm_delivery *d, FMT_PARAMS, ...)
+static void STSM_TEXT_WORDS(say_text)(struct stsm_delivery *d, STSM_TEXT_PARAMS, ...)
 {
     char line[320];
     va_list ap;
-    va_start(ap, FMT_LAST);
-    stsm_text_vformat(line, sizeof line, FMT, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    stsm_text_vformat(line, sizeof line, STSM_TEXT_FMT, ap);
     va_end(ap);
     if (d->log != NULL) {
         d->log(d->arg, line);
     }
 }
-FMT_SPLIT(say_text, (struct stsm_delivery *d), d);
-
-/* stsm_text_format(), its format taken as FMT_PARAMS. */
-STSM_TEXT_PRINTF(3, 4)
-static void text_format_words(char *out, size_t len, FMT_PARAMS, ...)
-{
-    va_list ap;
-    va_start(ap, FMT_LAST);
-    stsm_text_vformat(out, len, FMT, ap);
-    va_end(ap);
-}
-FMT_SPLIT(text_format, (char *out, size_t len), out, len);
+STSM_TEXT_SPLIT(say_text, (struct stsm_delivery *d), d);
 
 static void arm(struct stsm_delivery *d, struct stsm_timer *t, uint32_t ms, stsm_timer_fn fn)
 {
@@ -127,22 +86,22 @@ static void set_local(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome
 /* A local result: `outcome` for `status`, its text formatted from `ap` into at most `len`
  * bytes. */
 static void set_local_v(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
-                        size_t len, FMT_PARAMS, va_list ap)
+                        size_t len, STSM_TEXT_PARAMS, va_list ap)
 {
     set_local(r, outcome, status, "");
-    stsm_text_vformat(r->text, len, FMT, ap);
+    stsm_text_vformat(r->text, len, STSM_TEXT_FMT, ap);
 }
 
 STSM_TEXT_PRINTF(4, 5)
-static void set_local_text_words(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
-                                 FMT_PARAMS, ...)
+static void STSM_TEXT_WORDS(set_local_text)(struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                                 STSM_TEXT_PARAMS, ...)
 {
     va_list ap;
-    va_start(ap, FMT_LAST);
-    set_local_v(r, outcome, status, sizeof r->text, FMT_PASS, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    set_local_v(r, outcome, status, sizeof r->text, STSM_TEXT_PASS, ap);
     va_end(ap);
 }
-FMT_SPLIT(set_local_text, (struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status),
+STSM_TEXT_SPLIT(set_local_text, (struct stsm_smtp_result *r, enum stsm_smtp_outcome outcome, stsm_status_t status),
           r, outcome, status);
 
 /* stsm_delivery.left: a recipient in its envelope without a result yet, and also one of
@@ -224,17 +183,17 @@ static void end_group(struct stsm_delivery *d, const struct stsm_smtp_result *re
 /* end_group() with a local result: `outcome` for `status`, its text formatted (a marked
  * literal, an id on the MCU), decided by no host. */
 STSM_TEXT_PRINTF(4, 5)
-static void group_fails_words(struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status,
-                              FMT_PARAMS, ...)
+static void STSM_TEXT_WORDS(group_fails)(struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status,
+                              STSM_TEXT_PARAMS, ...)
 {
     struct stsm_smtp_result r;
     va_list ap;
-    va_start(ap, FMT_LAST);
-    set_local_v(&r, outcome, status, sizeof r.text, FMT_PASS, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    set_local_v(&r, outcome, status, sizeof r.text, STSM_TEXT_PASS, ap);
     va_end(ap);
     end_group(d, &r, "");
 }
-FMT_SPLIT(group_fails, (struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status),
+STSM_TEXT_SPLIT(group_fails, (struct stsm_delivery *d, enum stsm_smtp_outcome outcome, stsm_status_t status),
           d, outcome, status);
 
 /* The group's servers could not be found (its MX hosts, the relay's address): said, and
@@ -242,17 +201,17 @@ FMT_SPLIT(group_fails, (struct stsm_delivery *d, enum stsm_smtp_outcome outcome,
  * beyond our own limits is a local limit, and a local limit never loses an alert). The
  * text is cut at 100 bytes, as it always was. */
 STSM_TEXT_PRINTF(2, 3)
-static void route_failed_words(struct stsm_delivery *d, FMT_PARAMS, ...)
+static void STSM_TEXT_WORDS(route_failed)(struct stsm_delivery *d, STSM_TEXT_PARAMS, ...)
 {
     struct stsm_smtp_result r;
     va_list ap;
-    va_start(ap, FMT_LAST);
-    set_local_v(&r, STSM_SMTP_DEFERRED, d->route_status, 100, FMT_PASS, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    set_local_v(&r, STSM_SMTP_DEFERRED, d->route_status, 100, STSM_TEXT_PASS, ap);
     va_end(ap);
     say(d, "%s", r.text);
     end_group(d, &r, "");
 }
-FMT_SPLIT(route_failed, (struct stsm_delivery *d), d);
+STSM_TEXT_SPLIT(route_failed, (struct stsm_delivery *d), d);
 
 /* The policy in force for the current group, NULL for none: what the lookup (or a healing
  * fetch) found once it has ended. A policy of mode none is no policy. */
@@ -358,7 +317,7 @@ static void set_state(struct stsm_delivery *d, enum stsm_delivery_state state)
 {
     if (d->trace != NULL && state != d->state) {
         char line[80];
-        text_format(line, sizeof line, STSM_TEXT("delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
+        stsm_text_format(line, sizeof line, STSM_TEXT("delivery: %s -> %s at %lu ms", stsm_delivery_state_name(d->state),
                  stsm_delivery_state_name(state), (unsigned long)(d->clock->now_ms(d->clock_ctx) - d->started_ms)));
         d->trace(d->arg, line);
     }
@@ -421,12 +380,12 @@ static void abandon_connection(struct stsm_delivery *d)
  * with `status` and `text`. DNS and policy lookups cannot be cancelled; the delivery ends
  * once the last of them does, each within its own bound. */
 STSM_TEXT_PRINTF(3, 4)
-static void expire_words(struct stsm_delivery *d, stsm_status_t status, FMT_PARAMS, ...)
+static void STSM_TEXT_WORDS(expire)(struct stsm_delivery *d, stsm_status_t status, STSM_TEXT_PARAMS, ...)
 {
     struct stsm_smtp_result r;
     va_list ap;
-    va_start(ap, FMT_LAST);
-    set_local_v(&r, STSM_SMTP_DEFERRED, status, sizeof r.text, FMT_PASS, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    set_local_v(&r, STSM_SMTP_DEFERRED, status, sizeof r.text, STSM_TEXT_PASS, ap);
     va_end(ap);
     say(d, "%s; every recipient not yet settled is deferred", r.text);
     disarm(d, &d->deadline_timer);
@@ -441,7 +400,7 @@ static void expire_words(struct stsm_delivery *d, stsm_status_t status, FMT_PARA
         finish(d);
     }
 }
-FMT_SPLIT(expire, (struct stsm_delivery *d, stsm_status_t status), d, status);
+STSM_TEXT_SPLIT(expire, (struct stsm_delivery *d, stsm_status_t status), d, status);
 
 static void on_deadline(void *arg)
 {
@@ -1178,7 +1137,7 @@ static void try_host(struct stsm_delivery *d)
             if (host->a.status != STSM_OK && d->last_failure.outcome == STSM_SMTP_PENDING) {
                 /* Unless a server fails later, the group defers for this reason, not a vague one. */
                 char text[100];
-                text_format(text, sizeof text, STSM_TEXT("address lookup of MX %.40s failed: %s", host->name,
+                stsm_text_format(text, sizeof text, STSM_TEXT("address lookup of MX %.40s failed: %s", host->name,
                          stsm_status_str(host->a.status)));
                 set_local(&d->last_failure, STSM_SMTP_DEFERRED, host->a.status, text);
             }
@@ -1214,7 +1173,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
 {
     const struct stsm_sts_lookup *l = &d->sts;
     if (!l->from_cache) {
-        text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
+        stsm_text_format(out, size, STSM_TEXT("fetched from mta-sts.%.60s", d->domain));
         return;
     }
     stsm_text_fixed_t why = STSM_TEXT_FIXED("");   /* also while the TXT check beside the delivery is out */
@@ -1225,7 +1184,7 @@ static void policy_source(const struct stsm_delivery *d, char *out, size_t size)
               : l->fetched   ? STSM_TEXT_FIXED("; the new policy could not be fetched, the cached one stays")
                              : why;
     }
-    text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
+    stsm_text_format(out, size, STSM_TEXT("cached %lds ago%s", (long)(d->now - l->policy_fetched_at), why));
 }
 
 /* Decides what the domain's MTA-STS policy, once looked up, means for this delivery (and

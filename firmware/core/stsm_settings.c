@@ -258,13 +258,13 @@ struct ctx {
 #define fail(ctx, path, ...) fail_text((ctx), (path), STSM_TEXT(__VA_ARGS__))
 
 STSM_TEXT_PRINTF(3, 4)
-static stsm_status_t fail_text(struct ctx *ctx, const char *path, stsm_text_fmt_t fmt, ...)
+static stsm_status_t STSM_TEXT_WORDS(fail_text)(struct ctx *ctx, const char *path, STSM_TEXT_PARAMS, ...)
 {
     int n = snprintf(ctx->why, ctx->why_len, "%s: ", path);
     if (n >= 0 && (size_t)n < ctx->why_len) {
         va_list ap;
-        va_start(ap, fmt);
-        stsm_text_vformat(ctx->why + n, ctx->why_len - (size_t)n, fmt, ap);
+        va_start(ap, STSM_TEXT_LAST);
+        stsm_text_vformat(ctx->why + n, ctx->why_len - (size_t)n, STSM_TEXT_FMT, ap);
         va_end(ap);
     }
     /* Keys and values are quoted from the file: a control character in one (a raw or
@@ -286,6 +286,7 @@ static stsm_status_t fail_text(struct ctx *ctx, const char *path, stsm_text_fmt_
     }
     return STSM_ERR_ARGUMENT;
 }
+STSM_TEXT_SPLIT_RET(stsm_status_t, fail_text, (struct ctx *ctx, const char *path), ctx, path);
 
 static int type(const cJSON *item)
 {

@@ -77,11 +77,11 @@ const char *stsm_status_id(stsm_status_t status)
     return known(status) ? statuses[status].id + ID_AT : "unknown";
 }
 
-stsm_status_t stsm_refuse_text(char *why, size_t len, stsm_text_fmt_t fmt, ...)
+stsm_status_t STSM_TEXT_WORDS(stsm_refuse_text)(char *why, size_t len, STSM_TEXT_PARAMS, ...)
 {
     va_list ap;
-    va_start(ap, fmt);
-    stsm_text_vformat(why, len, fmt, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    stsm_text_vformat(why, len, STSM_TEXT_FMT, ap);
     va_end(ap);
     return STSM_ERR_ARGUMENT;
 }

@@ -59,6 +59,7 @@ const char *stsm_status_id(stsm_status_t status);
 #define stsm_refuse(why, len, ...) stsm_refuse_text((why), (len), STSM_TEXT(__VA_ARGS__))
 
 STSM_TEXT_PRINTF(3, 4)
-stsm_status_t stsm_refuse_text(char *why, size_t len, stsm_text_fmt_t fmt, ...);
+stsm_status_t STSM_TEXT_WORDS(stsm_refuse_text)(char *why, size_t len, STSM_TEXT_PARAMS, ...);
+STSM_TEXT_SPLIT_RET(stsm_status_t, stsm_refuse_text, (char *why, size_t len), why, len);
 
 #endif /* STSM_STATUS_H */

@@ -65,17 +65,18 @@ static void put_string(struct out *o, const char *s)
     }
 }
 
-int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap)
+int STSM_TEXT_WORDS(stsm_text_vformat)(char *out, size_t len, STSM_TEXT_PARAMS, va_list ap)
 {
+    const stsm_text_fmt_t text = STSM_TEXT_FMT;
     struct out o = { out, len, 0, 0 };
     put(&o, '$');
     put(&o, '[');
-    put_unsigned(&o, 16, (unsigned long long)((const char *)(const void *)fmt.ref - __start_stsm_text));
-    unsigned count = fmt.sig & 0xfu;
+    put_unsigned(&o, 16, (unsigned long long)((const char *)(const void *)text.ref - __start_stsm_text));
+    unsigned count = text.sig & 0xfu;
     for (unsigned i = 0; i < count && i < STSM_TEXT_ARGS_MAX; i++) {
         put(&o, '|');
         long long s = 0;
-        switch ((fmt.sig >> (4 + 3 * i)) & 7u) {
+        switch ((text.sig >> (4 + 3 * i)) & 7u) {
         case STSM_TEXT_ARG_TEXT: {
             /* Its id form as a string: escaped, so the outer form stays one argument. */
             stsm_text_fixed_t inner = va_arg(ap, stsm_text_fixed_t);
@@ -135,11 +136,11 @@ int stsm_text_copy(char *out, size_t len, stsm_text_fixed_t text)
 #endif
 }
 
-int stsm_text_format(char *out, size_t len, stsm_text_fmt_t fmt, ...)
+int STSM_TEXT_WORDS(stsm_text_format)(char *out, size_t len, STSM_TEXT_PARAMS, ...)
 {
     va_list ap;
-    va_start(ap, fmt);
-    int n = stsm_text_vformat(out, len, fmt, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    int n = stsm_text_vformat(out, len, STSM_TEXT_FMT, ap);
     va_end(ap);
     return n;
 }

@@ -131,19 +131,84 @@ typedef const char *stsm_text_fixed_t;
 
 #endif /* STSM_TEXT_IDS */
 
+/*
+ * Functions taking a marked format. With ids the format is two words, and GCC passes such
+ * a pair by value by building it on the stack at every call and loading it back into
+ * registers (some bytes at every call site). So a function takes the two words instead:
+ * it is named STSM_TEXT_WORDS(name), takes STSM_TEXT_PARAMS where it took
+ * `stsm_text_fmt_t fmt` (va_start(ap, STSM_TEXT_LAST); the format rebuilt inside as
+ * STSM_TEXT_FMT, passed on to another such function as STSM_TEXT_PASS), and
+ * STSM_TEXT_SPLIT (STSM_TEXT_SPLIT_RET for a function returning `type`) declares after
+ * it, under the old name and with the old parameters, an always-inlined wrapper that
+ * splits the pair at each call (__builtin_va_arg_pack: GCC only). Without the split (no
+ * ids, or not GCC) the format is passed whole, STSM_TEXT_WORDS(name) is `name` itself and
+ * STSM_TEXT_SPLIT declares nothing: the host build is as it was. (STSM_TEXT_SPLITS=0 from
+ * outside turns the split off: the unit test of ids links the host library, whose
+ * functions call the unsplit names.)
+ *     STSM_TEXT_PRINTF(2, 3)
+ *     static void STSM_TEXT_WORDS(say)(struct log *g, STSM_TEXT_PARAMS, ...) { ... }
+ *     STSM_TEXT_SPLIT(say, (struct log *g), g);
+ * `params` are the parameters before the format, parenthesised (`()` for none); then
+ * their names.
+ */
+#ifndef STSM_TEXT_SPLITS
+#if STSM_TEXT_IDS && defined(__GNUC__) && !defined(__clang__)
+#define STSM_TEXT_SPLITS 1
+#else
+#define STSM_TEXT_SPLITS 0
+#endif
+#endif
+#if STSM_TEXT_SPLITS
+#define STSM_TEXT_WORDS(name) name##_words
+#define STSM_TEXT_PARAMS const struct stsm_text *fmt_ref, uint32_t fmt_sig
+#define STSM_TEXT_LAST fmt_sig
+#define STSM_TEXT_PASS fmt_ref, fmt_sig
+#define STSM_TEXT_FMT ((stsm_text_fmt_t){ fmt_ref, fmt_sig })
+#define STSM_TEXT_UNPAREN_(...) __VA_ARGS__
+#define STSM_TEXT_SPLIT_RET(type, name, params, ...) \
+    static inline __attribute__((always_inline)) type name( \
+        STSM_TEXT_UNPAREN_ params __VA_OPT__(,) stsm_text_fmt_t fmt, ...) \
+    { \
+        return name##_words(__VA_ARGS__ __VA_OPT__(,) fmt.ref, fmt.sig, __builtin_va_arg_pack()); \
+    }
+#define STSM_TEXT_SPLIT(name, params, ...) \
+    static inline __attribute__((always_inline)) void name( \
+        STSM_TEXT_UNPAREN_ params __VA_OPT__(,) stsm_text_fmt_t fmt, ...) \
+    { \
+        name##_words(__VA_ARGS__ __VA_OPT__(,) fmt.ref, fmt.sig, __builtin_va_arg_pack()); \
+    }
+#else
+#define STSM_TEXT_WORDS(name) name
+#define STSM_TEXT_PARAMS stsm_text_fmt_t fmt
+#define STSM_TEXT_LAST fmt
+#define STSM_TEXT_PASS fmt
+#define STSM_TEXT_FMT fmt
+#define STSM_TEXT_SPLIT_RET(type, name, params, ...) struct stsm_text_split_
+#define STSM_TEXT_SPLIT(name, params, ...) struct stsm_text_split_
+#endif
+
 /**
  * Writes the text into `out` (`len` bytes, always NUL-terminated when len > 0): printf
  * formatting with the option off, the id form with it on (cut as said above). Returns
  * what vsnprintf would (the length the whole text needs; >= len when it was cut).
  */
 STSM_TEXT_PRINTF(3, 4)
-int stsm_text_format(char *out, size_t len, stsm_text_fmt_t fmt, ...);
+int STSM_TEXT_WORDS(stsm_text_format)(char *out, size_t len, STSM_TEXT_PARAMS, ...);
+STSM_TEXT_SPLIT_RET(int, stsm_text_format, (char *out, size_t len), out, len);
 
 /** Writes a fixed text (not NULL) as stsm_text_format does. */
 int stsm_text_copy(char *out, size_t len, stsm_text_fixed_t text);
 
 /** As stsm_text_format, with the arguments in `ap`. */
 STSM_TEXT_PRINTF(3, 0)
-int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt, va_list ap);
+int STSM_TEXT_WORDS(stsm_text_vformat)(char *out, size_t len, STSM_TEXT_PARAMS, va_list ap);
+#if STSM_TEXT_SPLITS
+/* Not variadic: an inlined wrapper alone splits the pair. */
+static inline __attribute__((always_inline)) int stsm_text_vformat(char *out, size_t len, stsm_text_fmt_t fmt,
+                                                                   va_list ap)
+{
+    return stsm_text_vformat_words(out, len, fmt.ref, fmt.sig, ap);
+}
+#endif
 
 #endif /* STSM_TEXT_H */

@@ -40,23 +40,13 @@ static void say(stsm_text_fmt_t fmt, va_list ap)
     stsm_mcu_console_puts(line);
 }
 
-#if STSM_TEXT_IDS
-void stsm_mcu_say_parts(const struct stsm_text *ref, uint32_t sig, ...)
+void STSM_TEXT_WORDS(stsm_mcu_say)(STSM_TEXT_PARAMS, ...)
 {
     va_list ap;
-    va_start(ap, sig);
-    say((stsm_text_fmt_t){ ref, sig }, ap);
+    va_start(ap, STSM_TEXT_LAST);
+    say(STSM_TEXT_FMT, ap);
     va_end(ap);
 }
-#else
-void stsm_mcu_say(stsm_text_fmt_t fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    say(fmt, ap);
-    va_end(ap);
-}
-#endif
 
 void stsm_mcu_assert_failed(const char *what, const char *file, int line)
 {

@@ -12,17 +12,9 @@
 
 /** Writes one console line from a marked text (STSM_TEXT) and a newline; a text longer
  *  than the line (159 bytes) is cut. */
-#if STSM_TEXT_IDS
-/* With ids, the marked text's two parts are passed as they are: a stsm_text_fmt_t built
- * for the call costs every call site a store and a reload (about 6 bytes each). Anything
- * but an STSM_TEXT(...) as the first argument does not compile. */
-#define stsm_mcu_say(...) STSM_MCU_SAY_(__VA_ARGS__)
-#define STSM_MCU_SAY_(text, ...) stsm_mcu_say_parts((text).ref, (text).sig __VA_OPT__(, ) __VA_ARGS__)
-void stsm_mcu_say_parts(const struct stsm_text *ref, uint32_t sig, ...);
-#else
 STSM_TEXT_PRINTF(1, 2)
-void stsm_mcu_say(stsm_text_fmt_t fmt, ...);
-#endif
+void STSM_TEXT_WORDS(stsm_mcu_say)(STSM_TEXT_PARAMS, ...);
+STSM_TEXT_SPLIT(stsm_mcu_say, ());
 
 /** Room stsm_mcu_time_text() needs: "2026-12-01 03:07:34 UTC" and its NUL (23 bytes and
  *  one), with the room printf's checks want for fields they cannot bound. */
