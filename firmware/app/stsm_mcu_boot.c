@@ -202,7 +202,8 @@ int stsm_mcu_tls_up(struct stsm_tls *tls)
         stsm_mcu_say(STSM_TEXT("no valid trust store provisioned: refusing to send without certificate checks"));
         return STSM_MCU_EXIT_CONFIG;
     }
-    if (stsm_tls_init(tls, &store) != STSM_OK) {
+    /* The platform's generator, seeded once at boot: one new seed in flash per boot. */
+    if (stsm_tls_init_with_rng(tls, &store, stsm_mcu_random, NULL) != STSM_OK) {
         stsm_mcu_say(STSM_TEXT("TLS setup failed"));
         return STSM_MCU_EXIT_OSERR;
     }

@@ -1,7 +1,7 @@
 /*
  * Cortex-M platform services: a 1 ms SysTick clock for lwIP and Mbed TLS, a wall clock
- * set by SNTP that never goes back, and randomness from a CTR-DRBG fed by a per-device NV
- * seed.
+ * set by SNTP that never goes back, and randomness from one CTR-DRBG fed by a per-device
+ * NV seed, for lwIP, TLS and PSA alike (stsm_mcu_random()).
  *
  * Neither QEMU board has a TRNG, so the only entropy is the seed provisioned into the device
  * at the factory. Mbed TLS mixes the NV seed in and, before it hands out its first random
@@ -262,10 +262,17 @@ bool stsm_mcu_random_init(void)
     return drbg_ready;
 }
 
+int stsm_mcu_random(void *ctx, unsigned char *out, size_t len)
+{
+    (void)ctx;
+    /* Fail closed: nothing random before the seed for the next boot is stored. */
+    return drbg_ready ? mbedtls_ctr_drbg_random(&drbg, out, len) : -1;
+}
+
 uint32_t stsm_port_random_u32(void)
 {
     uint32_t v;
-    if (!drbg_ready || mbedtls_ctr_drbg_random(&drbg, (unsigned char *)&v, sizeof v) != 0) {
+    if (stsm_mcu_random(NULL, (unsigned char *)&v, sizeof v) != 0) {
         stsm_mcu_say(STSM_TEXT("no randomness: refusing to go on"));
         stsm_mcu_exit(STSM_MCU_EXIT_FAULT);
     }

@@ -26,24 +26,25 @@ static unsigned char arena[STSM_TLS_ARENA_SIZE];
 _Static_assert(CLIENT_HELLO_MAX <= MBEDTLS_SSL_OUT_CONTENT_LEN,
                "a ClientHello offering the largest storable session must fit one record");
 
-/* The generator PSA draws from (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG): the DRBG of the last
- * stsm_tls_init(), seeded before PSA starts. */
-static mbedtls_ctr_drbg_context *psa_drbg;
+/* The generator PSA draws from (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG): that of the last
+ * stsm_tls_init_with_rng(), seeded before PSA starts. */
+static stsm_tls_rng_t psa_rng;
+static void *psa_rng_ctx;
 
 psa_status_t mbedtls_psa_external_get_random(mbedtls_psa_external_random_context_t *context, uint8_t *output,
                                              size_t output_size, size_t *output_length)
 {
     (void)context;
     *output_length = 0;
-    if (psa_drbg == NULL) {
+    if (psa_rng == NULL) {
         return PSA_ERROR_INSUFFICIENT_ENTROPY;
     }
-    /* PSA wants the whole request at once; the DRBG gives at most
+    /* PSA wants the whole request at once; a CTR-DRBG gives at most
      * MBEDTLS_CTR_DRBG_MAX_REQUEST bytes per call. */
     for (size_t done = 0; done < output_size;) {
         size_t n = output_size - done;
         n = n < MBEDTLS_CTR_DRBG_MAX_REQUEST ? n : MBEDTLS_CTR_DRBG_MAX_REQUEST;
-        if (mbedtls_ctr_drbg_random(psa_drbg, output + done, n) != 0) {
+        if (psa_rng(psa_rng_ctx, output + done, n) != 0) {
             return PSA_ERROR_INSUFFICIENT_ENTROPY;
         }
         done += n;
@@ -244,7 +245,7 @@ static int build_conf(struct stsm_tls *tls, mbedtls_ssl_config *conf, int authmo
         return ret;
     }
     mbedtls_ssl_conf_authmode(conf, authmode);
-    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &tls->drbg);
+    mbedtls_ssl_conf_rng(conf, tls->rng, tls->rng_ctx);
     mbedtls_ssl_conf_ca_cb(conf, find_issuers, &tls->store);
     mbedtls_ssl_conf_verify(conf, after_verify, NULL);
     mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
@@ -330,31 +331,30 @@ void stsm_tls_arena_return(void)
     }
 }
 
-stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store)
+stsm_status_t stsm_tls_init_with_rng(struct stsm_tls *tls, const struct stsm_trust_store *store, stsm_tls_rng_t rng,
+                                     void *rng_ctx)
 {
-    static const char personalization[] = "stsmail tls";
-
     if (arena_lent) {
         return STSM_ERR_ARGUMENT;   /* called while a boot-time user holds the bytes: never share them */
+    }
+    if (rng == NULL) {
+        return STSM_ERR_IO;   /* no TLS without a seeded generator */
     }
     if (!arena_ready) {
         mbedtls_memory_buffer_alloc_init(arena, sizeof arena);
         arena_ready = true;
     }
     tls->store = *store;
+    tls->rng = rng;
+    tls->rng_ctx = rng_ctx;
     stsm_tls_session_init(&tls->sessions);
-    mbedtls_entropy_init(&tls->entropy);
-    mbedtls_ctr_drbg_init(&tls->drbg);
     mbedtls_ssl_config_init(&tls->conf);
     mbedtls_ssl_config_init(&tls->conf_opportunistic);
 
-    if (mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
-                              (const unsigned char *)personalization, sizeof personalization - 1) != 0) {
-        return STSM_ERR_IO;
-    }
-    /* After the arena (PSA allocates from it) and the DRBG (PSA draws from it). Calling
-     * it again is harmless. */
-    psa_drbg = &tls->drbg;
+    /* After the arena (PSA allocates from it) and with the generator (PSA draws from it).
+     * Calling it again is harmless. */
+    psa_rng = rng;
+    psa_rng_ctx = rng_ctx;
     if (psa_crypto_init() != PSA_SUCCESS) {
         return STSM_ERR_IO;
     }
@@ -364,6 +364,21 @@ stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store 
     }
     return STSM_OK;
 }
+
+#if !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store)
+{
+    static const char personalization[] = "stsmail tls";
+
+    mbedtls_entropy_init(&tls->entropy);
+    mbedtls_ctr_drbg_init(&tls->drbg);
+    if (mbedtls_ctr_drbg_seed(&tls->drbg, mbedtls_entropy_func, &tls->entropy,
+                              (const unsigned char *)personalization, sizeof personalization - 1) != 0) {
+        return STSM_ERR_IO;
+    }
+    return stsm_tls_init_with_rng(tls, store, mbedtls_ctr_drbg_random, &tls->drbg);
+}
+#endif
 
 void stsm_tls_forget_sessions(struct stsm_tls *tls)
 {

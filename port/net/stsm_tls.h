@@ -1,7 +1,8 @@
 /*
  * TLS client configuration shared by every connection: Mbed TLS 3.6 with a static
- * allocation arena, a CTR-DRBG, and certificate verification against a trust store of
- * anchors (subject and public key) searched by issuer on demand (stsm_trust_store).
+ * allocation arena, a seeded random generator, and certificate verification against a
+ * trust store of anchors (subject and public key) searched by issuer on demand
+ * (stsm_trust_store).
  *
  * TLS 1.3 is offered (one round trip), TLS 1.2 is the fallback and the minimum.
  * Fail closed: verification is required, the host name is always checked, and only
@@ -27,10 +28,17 @@
 #include "stsm_tls_session.h"
 #include "stsm_trust_store.h"
 
+/** A random generator as Mbed TLS takes one (f_rng): fills `out`, 0 on success. */
+typedef int (*stsm_tls_rng_t)(void *ctx, unsigned char *out, size_t len);
+
 /** Process-wide TLS state. Allocate statically; fields are private. */
 struct stsm_tls {
-    mbedtls_entropy_context entropy;
+#if !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+    mbedtls_entropy_context entropy;   /* stsm_tls_init()'s own generator */
     mbedtls_ctr_drbg_context drbg;
+#endif
+    stsm_tls_rng_t rng;                /* what TLS and PSA draw from */
+    void *rng_ctx;
     mbedtls_ssl_config conf;               /* verification required */
     mbedtls_ssl_config conf_opportunistic; /* same, verification optional */
     struct stsm_trust_store store;
@@ -38,11 +46,24 @@ struct stsm_tls {
 };
 
 /**
- * Sets up the arena (first call only), seeds the DRBG and builds the client
- * configurations that verify against `store` (copied; its blob must stay in place).
- * Returns STSM_ERR_IO when the entropy source fails.
+ * Sets up the arena (first call only) and builds the client configurations that verify
+ * against `store` (copied; its blob must stay in place), drawing every random byte of TLS
+ * and PSA from `rng` (with `rng_ctx`), which must be seeded already and stay so. The
+ * platform's one generator serves TLS too: on a board whose only entropy is an NV seed, a
+ * second generator would store a second seed each boot. STSM_ERR_IO without a generator
+ * (`rng` NULL) or when PSA cannot start.
+ */
+stsm_status_t stsm_tls_init_with_rng(struct stsm_tls *tls, const struct stsm_trust_store *store, stsm_tls_rng_t rng,
+                                     void *rng_ctx);
+
+#if !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+/**
+ * As stsm_tls_init_with_rng(), with a CTR-DRBG of its own seeded from the OS's entropy
+ * (hosts only: a build without platform entropy must be given its generator).
+ * STSM_ERR_IO when the entropy source fails.
  */
 stsm_status_t stsm_tls_init(struct stsm_tls *tls, const struct stsm_trust_store *store);
+#endif
 
 /**
  * Forgets every stored session (wiped): the next connection to any host makes a full

@@ -21,13 +21,35 @@ boot() {
     --settings "$state/fw-settings.json" --seed "$state/fw-seed.bin" --trust "$LAB_TRUST_STORE" \
     --store "$state/fw-store.bin" "$elf" 2>&1 | tr -d '\r' | tee "$state/fw-console.raw" | decode
 }
+# The device record's sequence number (stsm_flash_record.h: the newer valid slot's; 0 when
+# none): each write of the record adds one.
+sym() { arm-none-eabi-nm "$elf" | awk -v n="$1" '$3 == n { print $1; exit }'; }
+record_seq() {
+  python3 - "$state/fw-store.bin" "$(sym __provision_device_offset)" "$(sym __provision_device_size)" <<'PY'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+off, size = int(sys.argv[2], 16), int(sys.argv[3], 16)
+seq = 0
+for slot in (off, off + size // 2):
+    if len(data) < slot + 16:
+        continue
+    magic, s, n, crc = struct.unpack(">IIII", data[slot:slot + 16])
+    body = data[slot + 16:slot + 16 + n]
+    if magic == 0x53544652 and len(body) == n and zlib.crc32(data[slot + 4:slot + 12] + body) == crc:
+        seq = max(seq, s)
+print(seq)
+PY
+}
 out=$(boot)
 rc=$?
 printf '%s\n' "$out"
+seq1=$(record_seq)
 echo "-- second boot: the policy fetched by the first comes from flash"
 out2=$(boot)
 rc2=$?
 printf '%s\n' "$out2"
+seq2=$(record_seq)
+echo "device record writes: first boot $seq1, second boot $((seq2 - seq1))"
 pass=0 fail=0
 check() { if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $*"; fi; }
 check [ $rc -eq 0 ]
@@ -52,6 +74,9 @@ check grep -Eq '^example.test: MTA-STS policy id 20261130T000000 \(cached [0-9]+
 # That line came as an id (firmware/core/stsm_text.h) and decode-log made it prose.
 [ -z "${STSM_DECODE_LOG:-}" ] || check grep -Eq '^\$\[[0-9a-f]+\|example\.test\|20261130T000000\|' "$state/fw-console.raw"
 check grep -Eq '^ops@example.test: delivered by mx1.example.test: 250 ' <<< "$out2"
+# One new NV seed per boot, stored once: TLS and PSA draw from the platform's generator.
+# (A second entropy context wrote the record twice; the floor moved too little to store.)
+check [ "$((seq2 - seq1))" -eq 1 ]
 absent() { ! grep -q "$1" <<< "$2"; }
 check absent 'written to flash' "$out2"   # unchanged: flash is not rewritten
 stored=""

@@ -368,6 +368,7 @@ static void end_conn(void)
 
 static void policy_streamed(void);
 static void arena_exhaustion(void);
+static void given_generator(const struct stsm_trust_store *store);
 static void chains_against_anchors(void);
 static void verify_timer_cut_short(void);
 static void ecdsa_preferred(void);
@@ -395,6 +396,8 @@ int main(void)
     }
     struct stsm_trust_store store;
     CHECK_INT(stsm_trust_store_open(&store, blob, blob_len), STSM_OK);
+    CHECK_CASE("no generator given: no TLS (fail closed)");
+    CHECK_INT(stsm_tls_init_with_rng(&tls, &store, NULL, NULL), STSM_ERR_IO);
     CHECK_INT(stsm_tls_init(&tls, &store), STSM_OK);
 
     struct tcp_pcb *l = tcp_new();
@@ -523,6 +526,7 @@ int main(void)
     CHECK_INT(c.status, opportunistic_floor);
     end_conn();
 
+    given_generator(&store);
     chains_against_anchors();
     verify_timer_cut_short();
     ecdsa_preferred();
@@ -878,4 +882,30 @@ static void arena_exhaustion(void)
     stsm_tls_verify_time(&last_ms, &max_ms);
     printf("chain verification after the arena walks: last %u ms, longest %u ms\n", (unsigned)last_ms,
            (unsigned)max_ms);
+}
+
+/* The generator stsm_tls_init_with_rng() is given (the MCU's one DRBG) is what TLS draws
+ * from: a handshake's every random byte comes through it. Over a DRBG of the test's own. */
+static unsigned given_rng_calls;
+
+static int counting_rng(void *ctx, unsigned char *out, size_t len)
+{
+    given_rng_calls++;
+    return mbedtls_ctr_drbg_random(ctx, out, len);
+}
+
+static void given_generator(const struct stsm_trust_store *store)
+{
+    static mbedtls_entropy_context entropy;
+    static mbedtls_ctr_drbg_context drbg;
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    CHECK_CASE("a generator given to TLS: the handshake draws from it");
+    CHECK_INT(mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0), 0);
+    CHECK_INT(stsm_tls_init_with_rng(&tls, store, counting_rng, &drbg), STSM_OK);
+    run_conn("good", "mx.lab.test", false);
+    CHECK_INT(c.last, STSM_CONN_TLS_READY);
+    CHECK_INT(stsm_conn_tls_verify_status(&conn), STSM_OK);
+    CHECK(given_rng_calls > 0);
+    end_conn();
 }

@@ -59,6 +59,14 @@ bool stsm_mcu_seed_provisioned(void);
  */
 bool stsm_mcu_random_init(void);
 
+/**
+ * The generator stsm_mcu_random_init() seeded, as Mbed TLS takes one (f_rng; `ctx` is
+ * unused): `len` random bytes into `out`, 0 on success, nonzero before it is seeded. TLS
+ * and PSA draw from it too (stsm_tls_init_with_rng()): a second entropy context would
+ * store a second NV seed in flash each boot.
+ */
+int stsm_mcu_random(void *ctx, unsigned char *out, size_t len);
+
 /** Enables UART0 as the console. Call first in main(). */
 void stsm_mcu_console_init(void);
 
