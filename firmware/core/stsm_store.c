@@ -484,15 +484,10 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
             }
         }
     }
-    /* Pages a reclaim declared obsolete are erased (again) whatever an interrupted erase
-     * left in them. Replaying never reads them, so they are erased at once. */
+    /* Pages a reclaim declared obsolete leave the ring; they are erased (again), whatever
+     * an interrupted erase left in them, once the replay has succeeded. */
     for (size_t p = 0; p < s->pages; p++) {
-        if (s->page_seq[p] != 0 && s->page_seq[p] <= obsolete) {
-            s->page_seq[p] = 0;
-            if (!erase_page(s, p)) {
-                return STSM_ERR_IO;
-            }
-        }
+        s->page_seq[p] = s->page_seq[p] <= obsolete ? 0 : s->page_seq[p];
     }
     uint8_t order[STSM_STORE_PAGES_MAX];
     size_t ring = ring_order(s, order);
@@ -500,9 +495,6 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
      * copies of records the oldest still has: drop it and the reclaim never happened. */
     if (ring == s->pages) {
         s->page_seq[order[--ring]] = 0;
-        if (!erase_page(s, order[ring])) {
-            return STSM_ERR_IO;
-        }
     }
     /* Replaying pages oldest first, each in order, replays the writes in the order they
      * were made: the last version of a key read is its newest. */
@@ -533,6 +525,13 @@ static stsm_status_t mount(struct stsm_store *s, const struct stsm_flash_area *a
     s->next_seq = max_seq == 0xFFFFFFFFu ? max_seq : max_seq + 1;
     max_page_seq = obsolete > max_page_seq ? obsolete : max_page_seq;
     s->next_page_seq = max_page_seq == 0xFFFFFFFFu ? max_page_seq : max_page_seq + 1;
+    /* Only now, the replay done: a mount that fails leaves the flash as it found it. The
+     * pages dropped above are those with a page header that left the ring. */
+    for (size_t p = 0; p < s->pages; p++) {
+        if (s->page_seq[p] == 0 && page_header_seq(area, p) != 0 && !erase_page(s, p)) {
+            return STSM_ERR_IO;
+        }
+    }
     return STSM_OK;
 }
 

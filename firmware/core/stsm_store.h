@@ -97,9 +97,10 @@ size_t stsm_store_record_max(const struct stsm_flash_area *area);
  * Returns STSM_ERR_ARGUMENT for an area that is not at least 3 whole pages or has more
  * than STSM_STORE_PAGES_MAX, or pages under 64 bytes or not a multiple of 4, or over
  * 4 GiB; STSM_ERR_CAPACITY when it holds more live keys than STSM_STORE_KEYS_MAX (nothing
- * is dropped: the store stays unmounted), STSM_ERR_IO when the device fails while
- * finishing an interrupted reclaim. A store that failed to mount refuses every call
- * (STSM_ERR_ARGUMENT; get: STSM_ERR_NOT_FOUND).
+ * is dropped or erased: the store stays unmounted), STSM_ERR_IO when the device fails while
+ * finishing an interrupted reclaim (done last: a mount that fails otherwise writes
+ * nothing). A store that failed to mount refuses every call (STSM_ERR_ARGUMENT; get:
+ * STSM_ERR_NOT_FOUND).
  */
 stsm_status_t stsm_store_mount(struct stsm_store *store, const struct stsm_flash_area *area);
 

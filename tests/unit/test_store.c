@@ -10,6 +10,7 @@
 
 #include "nor_sim.h"
 #include "stsm_check.h"
+#include "stsm_crc32.h"
 #include "stsm_host_flash.h"
 #include "stsm_store.h"
 
@@ -524,6 +525,108 @@ static void test_cut_erase_keeps_deletes(void)
     CHECK(survivors > 0);   /* the danger was really staged */
 }
 
+/* Images written by hand in the store's format (stsm_store.c's top comment), as a build
+ * with a larger index could leave them: 4 pages of 2048. */
+#define FORGE_PAGE 2048u
+
+static void forge_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* A page header with sequence `seq`; returns where its first record goes. */
+static size_t forge_page(uint8_t *image, size_t page, uint32_t seq)
+{
+    uint8_t *h = image + page * FORGE_PAGE;
+    forge_u32(h, 0x53545047u);
+    forge_u32(h + 4, seq);
+    forge_u32(h + 8, FORGE_PAGE);
+    forge_u32(h + 12, stsm_crc32(0, h, 12));
+    return page * FORGE_PAGE + 16;
+}
+
+/* An empty record of `kind` (1 value, 3 marker) at `at`; returns where the next goes. */
+static size_t forge_record(uint8_t *image, size_t at, uint8_t kind, uint32_t key, uint32_t seq)
+{
+    uint8_t *h = image + at;
+    h[0] = 'S';
+    h[1] = 'R';
+    h[2] = kind;
+    h[3] = 1;
+    forge_u32(h + 4, key);
+    forge_u32(h + 8, seq);
+    forge_u32(h + 12, 0);
+    forge_u32(h + 16, stsm_crc32(0, h, 16));
+    return at + 20;
+}
+
+/*
+ * `keys` live keys in page 1, and either (cut_reclaim false) page 0 declared obsolete by a
+ * marker in page 1, or (true) every page in the ring, the newest (3) holding a cut
+ * reclaim's copy. Page 0 holds an older version of key 1.
+ */
+static void forge_image(uint8_t *image, uint32_t keys, bool cut_reclaim)
+{
+    memset(image, 0xFF, 4 * FORGE_PAGE);
+    uint32_t seq = 1;
+    size_t at = forge_page(image, 0, 1);
+    forge_record(image, at, 1, 1, seq++);
+    at = forge_page(image, 1, 2);
+    if (!cut_reclaim) {
+        at = forge_record(image, at, 3, 1, seq++);
+    }
+    for (uint32_t k = 1; k <= keys; k++) {
+        at = forge_record(image, at, 1, k, seq++);
+    }
+    if (cut_reclaim) {
+        forge_page(image, 2, 3);
+        forge_record(image, forge_page(image, 3, 4), 1, 1, seq++);
+    }
+}
+
+static void test_failed_mount_changes_nothing(void)
+{
+    static uint8_t image[4 * FORGE_PAGE], after[4 * FORGE_PAGE];
+    for (int cut = 0; cut <= 1; cut++) {
+        CHECK_CASE(cut ? "a cut reclaim and more keys than the index: the mount fails, flash untouched"
+                       : "an obsolete page and more keys than the index: the mount fails, flash untouched");
+        forge_image(image, STSM_STORE_KEYS_MAX + 1, cut);
+        CHECK(nor_sim_init(&sim, mem, sizeof image, FORGE_PAGE));
+        nor_sim_load(&sim, image, sizeof image);
+        CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_ERR_CAPACITY);
+        CHECK_INT(sim.ops, 0);
+        CHECK(memcmp(mem, image, sizeof image) == 0);
+        CHECK_INT(put_version(1, 1, 8), STSM_ERR_ARGUMENT);
+
+        CHECK_CASE(cut ? "a cut reclaim and a full index: the mount erases the cut reclaim's page"
+                       : "an obsolete page and a full index: the mount erases the obsolete page");
+        forge_image(image, STSM_STORE_KEYS_MAX, cut);
+        CHECK(nor_sim_init(&sim, mem, sizeof image, FORGE_PAGE));
+        nor_sim_load(&sim, image, sizeof image);
+        CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_OK);
+        size_t gone = cut ? 3 : 0;
+        CHECK_INT(sim.ops, 1);
+        CHECK_INT(sim.erases[gone], 1);
+        CHECK_INT(stsm_store_stats(&store)->erases, 1);
+        memcpy(after, image, sizeof image);
+        memset(after + gone * FORGE_PAGE, 0xFF, FORGE_PAGE);
+        CHECK(memcmp(mem, after, sizeof after) == 0);
+        CHECK_INT(stsm_store_count(&store), STSM_STORE_KEYS_MAX);
+        const uint8_t *data;
+        size_t len;
+        CHECK_INT(stsm_store_get(&store, 1, &data, &len), STSM_OK);
+        CHECK_INT(data - mem, FORGE_PAGE + (cut ? 16 : 36) + 20);   /* page 1's version */
+        CHECK_INT(stsm_store_get(&store, STSM_STORE_KEYS_MAX, &data, &len), STSM_OK);
+        CHECK_INT(len, 0);
+        /* Mounted again, it is clean: only read. */
+        CHECK_INT(stsm_store_mount(&store, &sim.area), STSM_OK);
+        CHECK_INT(sim.ops, 1);
+    }
+}
+
 
 /* The host's flash file: created blank, durable across SIGKILL, shared under its lock. */
 #define HOST_SIZE (8 * 4096u)
@@ -674,6 +777,7 @@ int main(void)
     test_power_cuts(&small);
     test_power_cuts(&outbox);
     test_cut_erase_keeps_deletes();
+    test_failed_mount_changes_nothing();
     test_host_flash();
     return stsm_check_summary("test_store");
 }
