@@ -505,6 +505,21 @@ static size_t count_chunk(const struct stsm_message *message, bool eight)
     return enc.total;
 }
 
+/* The engine's count_chunk: BDAT's size of the transaction's message in the form the
+ * session's extensions select, asked only by a server offering CHUNKING. Counted once per
+ * message, form and delivery (a pass over the message each): kept for the message's later
+ * sessions (another domain's group); a message that reads otherwise by then is cut as
+ * changed (chunk_overrun). */
+static size_t chunk_count(void *arg, bool eight)
+{
+    struct stsm_delivery *d = arg;
+    size_t *n = &d->chunk_octets[d->txn][eight];
+    if (*n == 0) {
+        *n = count_chunk(d->message, eight);
+    }
+    return *n;
+}
+
 /* The message read otherwise than it was counted for BDAT: the chunk is cut before its
  * announced end (the server waits for the rest and drops the transaction when the
  * connection goes); it is tried again later, counted again. */
@@ -654,7 +669,7 @@ static size_t next_in_batch(const struct stsm_delivery *d, size_t from)
 }
 
 /* The envelope of message `m`'s transaction: its recipients of the group still pending. */
-static void transaction_envelope(struct stsm_delivery *d, size_t m, bool first, struct stsm_smtp_params *p)
+static void transaction_envelope(struct stsm_delivery *d, size_t m, struct stsm_smtp_params *p)
 {
     const struct stsm_message *msg = d->batch[m];
     d->txn = m;
@@ -670,24 +685,6 @@ static void transaction_envelope(struct stsm_delivery *d, size_t m, bool first, 
     d->session_rcpt_count = p->rcpt_count;
     p->size_estimate = d->size_estimate[m];
     p->body_8bit = stsm_message_is_8bit(msg);
-    /* BDAT's size takes a pass over the message per form, so it is counted only for a
-     * server that may take BDAT, once per message and delivery. A transaction after the
-     * first knows the session's extensions: the one form they select, or none without
-     * CHUNKING. The first is started before EHLO, so it has both (the reader's form
-     * differs with 8BITMIME only for a body with 8-bit text). */
-    const struct stsm_smtp_caps *caps = stsm_smtp_caps(&d->smtp);
-    bool eight = p->body_8bit && !first && caps->eightbitmime;
-    for (int form = eight; form <= p->body_8bit; form++) {
-        size_t *n = &d->chunk_octets[m][form];
-        if ((first || caps->chunking) && *n == 0) {
-            *n = count_chunk(msg, form);
-        }
-        if (!first) {
-            break;
-        }
-    }
-    p->chunk_size = d->chunk_octets[m][0];
-    p->chunk_size_8bit = d->chunk_octets[m][p->body_8bit];
 }
 
 /* A transaction ended with the session still usable: its recipients are final; the next
@@ -698,7 +695,7 @@ static void next_transaction(struct stsm_delivery *d)
     size_t m = next_in_batch(d, d->txn + 1);
     if (m < d->batch_count) {
         struct stsm_smtp_params p = { 0 };
-        transaction_envelope(d, m, false, &p);
+        transaction_envelope(d, m, &p);
         if (stsm_smtp_next(&d->smtp, &p) == STSM_OK) {
             act(d, stsm_smtp_message_due(&d->smtp) ? STSM_SMTP_SEND_DATA : STSM_SMTP_WAIT);
             return;
@@ -812,7 +809,9 @@ static void begin_smtp(struct stsm_delivery *d, bool implicit_tls)
         p.auth_user = cfg->relay_user;
         p.auth_secret = cfg->relay_password;
     }
-    transaction_envelope(d, next_in_batch(d, 0), true, &p);
+    transaction_envelope(d, next_in_batch(d, 0), &p);
+    p.count_chunk = chunk_count;   /* BDAT's size: only once the server offers CHUNKING */
+    p.count_arg = d;
     p.more_transactions = d->batch_count > 1;
     /* Every MX session stops before MAIL FROM for the policy decision (decide_held), also
      * one opened before the policy arrived whose policy came while it was connecting. */

@@ -291,21 +291,27 @@ OUT_OF_LINE static void queue_rcpt(struct stsm_smtp *s, size_t i)
 }
 
 /* The exact octet count for BDAT in the form the message will take (the caller sends it
- * 8-bit when the server offers 8BITMIME); 0 when unknown or not offered: DATA then. */
-OUT_OF_LINE static size_t chunk_octets(const struct stsm_smtp *s)
+ * 8-bit when the server offers 8BITMIME), kept as the transaction's chunk_size; 0 when
+ * unknown or not offered: DATA then. Only here, the extensions known, is the caller asked
+ * to count it (a pass over its message), once per transaction. */
+OUT_OF_LINE static size_t chunk_octets(struct stsm_smtp *s)
 {
-    if (!s->caps.chunking) {
-        return 0;
+    size_t n = 0;
+    if (s->caps.chunking) {
+        bool eight = s->caps.eightbitmime;
+        n = eight ? s->params.chunk_size_8bit : s->params.chunk_size;
+        if (n == 0 && s->params.count_chunk != NULL) {
+            n = s->params.count_chunk(s->params.count_arg, eight && s->params.body_8bit);
+        }
     }
-    return s->caps.eightbitmime ? s->params.chunk_size_8bit : s->params.chunk_size;
+    return s->chunk_size = n;
 }
 
-/* "BDAT n LAST" (RFC 3030): the caller streams the n octets next, then calls
- * stsm_smtp_data_done(). Its reply is counted with the line, but accepted only after the
- * octets were handed over (on_chunk_reply). */
+/* "BDAT n LAST" (RFC 3030), n the chunk_size chunk_octets() set: the caller streams the n
+ * octets next, then calls stsm_smtp_data_done(). Its reply is counted with the line, but
+ * accepted only after the octets were handed over (on_chunk_reply). */
 static enum stsm_smtp_action queue_bdat(struct stsm_smtp *s, enum stsm_smtp_state next)
 {
-    s->chunk_size = chunk_octets(s);
     queue(s, "BDAT %lu LAST\r\n", (unsigned long)s->chunk_size);
     s->chunk_streaming = true;
     set_state(s, next);
@@ -337,7 +343,6 @@ static enum stsm_smtp_action start_mail(struct stsm_smtp *s)
     for (size_t i = 0; i < s->params.rcpt_count; i++) {
         queue_rcpt(s, i);
     }
-    s->chunk_size = 0;
     if (chunk_octets(s) > 0) {
         return queue_bdat(s, STSM_SMTP_AWAIT_FLIGHT_MAIL);
     }
@@ -584,7 +589,6 @@ static enum stsm_smtp_action on_rcpt(struct stsm_smtp *s, const struct stsm_smtp
     if (s->rcpt_accepted == 0) {
         return finish(s, true);
     }
-    s->chunk_size = 0;
     if (chunk_octets(s) > 0) {
         return queue_bdat(s, STSM_SMTP_AWAIT_CHUNK_REPLY);
     }

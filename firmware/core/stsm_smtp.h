@@ -87,6 +87,13 @@ struct stsm_smtp_params {
                                             usable (the verdict on the message, or a refusal of
                                             MAIL, of every RCPT or of DATA), stop with
                                             STSM_SMTP_NEXT instead of sending QUIT */
+    /** Counts the message's exact size for BDAT when the server offers CHUNKING and the
+     *  envelope's chunk_size (or chunk_size_8bit) is 0: `eight` when it goes 8-bit (the
+     *  server offers 8BITMIME and body_8bit). Called at most once per transaction, once the
+     *  extensions are known, never for a server without CHUNKING; its answer as chunk_size
+     *  (0: DATA). NULL: the envelope's sizes alone. */
+    size_t (*count_chunk)(void *arg, bool eight);
+    void *count_arg;
     /* The envelope, mail_from to chunk_size_8bit, stays together: stsm_smtp_next() takes
      * it as one block. */
     const char *mail_from;             /**< envelope sender, "" for the null sender */
@@ -98,7 +105,8 @@ struct stsm_smtp_params {
                                             quoted-printable, see stsm_message_render) */
     size_t chunk_size;                 /**< the message's exact size for BDAT as sent without
                                             8BITMIME: stsm_smtp_data_init_chunk()'s encoder
-                                            output, finish included; 0: unknown, DATA is used */
+                                            output, finish included; 0: unknown, count_chunk's
+                                            answer then, or DATA without it */
     size_t chunk_size_8bit;            /**< the same, as sent 8-bit (server offers 8BITMIME) */
 };
 

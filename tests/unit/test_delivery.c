@@ -1047,9 +1047,9 @@ static void found_body_message(const char *(*body_at)(void *, size_t *), size_t 
     fixed->body_len = len;
 }
 
-/* Starts delivering `m` on the fakes, up to the connection to mx.victim.example (where
- * the session's envelope is made). */
-static void start_connected(const struct stsm_message *m)
+/* Starts delivering `m` on the fakes, up to its first wait (the route, or the relay's
+ * connection). */
+static void start_delivery(const struct stsm_message *m)
 {
     fake_reset();
     dones = 0;
@@ -1060,6 +1060,13 @@ static void start_connected(const struct stsm_message *m)
     stsm_delivery_set_options(&delivery, &options);
     CHECK_INT(stsm_delivery_start(&delivery, &settings, m, NULL, NULL, 1796083200, on_log, on_done, NULL), STSM_OK);
     fake_clock_serve();
+}
+
+/* Starts delivering `m` on the fakes, up to the connection to mx.victim.example (where
+ * the session's envelope is made). */
+static void start_connected(const struct stsm_message *m)
+{
+    start_delivery(m);
     fake_route_answer("mx.victim.example");
     fake_clock_serve();
     fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
@@ -1178,11 +1185,12 @@ static void test_body_moves(bool lost)
 /* ---- 18c-e. BDAT (CHUNKING): the size counted first, the chunk to the byte ------------- */
 
 static size_t changing_len;   /* the body's length body_at finds now */
+static size_t changed_len;    /* not 0: its length once "BDAT " was sent (after the count) */
 
 static const char *changing_body(void *ctx, size_t *len)
 {
     (void)ctx;
-    *len = changing_len;
+    *len = changed_len != 0 && strstr(fake.sent, "BDAT ") != NULL ? changed_len : changing_len;
     return body_text;
 }
 
@@ -1223,8 +1231,10 @@ static void test_chunking(int change)
     expected[head_len + exp_len] = '\0';
     CHECK(strstr(expected, "\r\n.bcd") != NULL && strstr(expected, "\r\n..") == NULL);   /* a dot, not doubled */
 
-    start_connected(&m);   /* the envelope, and the count, are made here */
-    changing_len = change == 1 ? counted_len + 300 : change == 2 ? counted_len - 300 : counted_len;
+    start_connected(&m);
+    /* The count is made once the extensions are known, before BDAT goes; the body changes
+     * after it. */
+    changed_len = change == 1 ? counted_len + 300 : change == 2 ? counted_len - 300 : 0;
     fake_server_sends("220 mx ESMTP\r\n", 14);
     size_t flight_from = fake.sent_len;
     static const char ehlo[] = "250-mx\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n";
@@ -1290,17 +1300,23 @@ static void batch_begin(void)
     stsm_delivery_set_options(&delivery, &options);
 }
 
-/* What message `m` is on the wire after 354: rendered (8-bit allowed), dot-stuffed, ended. */
-static void wire_form(const struct stsm_message *m, char *out, size_t size)
+/* What message `m` is on the wire after 354 (or as BDAT's chunk): rendered (8-bit
+ * allowed), dot-stuffed, ended; its length. */
+static size_t wire_form(const struct stsm_message *m, bool chunk, char *out, size_t size)
 {
     static char rendered[4096];
     size_t len = 0, n = 0;
     CHECK_INT(stsm_message_render(m, true, rendered, sizeof rendered, &len), STSM_OK);
     struct stsm_smtp_data enc;
-    stsm_smtp_data_init(&enc);
+    if (chunk) {
+        stsm_smtp_data_init_chunk(&enc);
+    } else {
+        stsm_smtp_data_init(&enc);
+    }
     CHECK_INT(stsm_smtp_data_encode(&enc, (const uint8_t *)rendered, len, (uint8_t *)out, size - 8, &n), len);
     n += stsm_smtp_data_finish(&enc, (uint8_t *)out + n);
     out[n] = '\0';
+    return n;
 }
 
 /* 19a: three messages to one domain in one session: one connection, no RSET between
@@ -1330,7 +1346,7 @@ static void test_batch(bool lost)
     m[1].to[1] = "noc@victim.example";
     m[1].to_count = 2;
     for (size_t k = 0; k < 3; k++) {
-        wire_form(&m[k], data[k], sizeof data[k]);
+        wire_form(&m[k], false, data[k], sizeof data[k]);
     }
 
     batch_begin();
@@ -1443,13 +1459,14 @@ static void test_rcpt_hosts(void)
     }
 }
 
-/* 19d: BDAT's size is counted only for a server that may take BDAT, once per message and
- * delivery: a batch of two, the first MX host gone at its greeting (421), the second
- * without CHUNKING. The second session finds the first message's count kept (its envelope
- * made without a find of the body), and its second transaction, the session's extensions
- * known, counts nothing: one find of the body (is it 8-bit?) between the first message's 250
- * and the second's 354, not a pass over it. Fails on the code before, which read each message once more (twice for an
- * 8-bit body) for every transaction. */
+/* 19d: BDAT's size is counted only for a server that offers CHUNKING (the engine asks for
+ * it once it knows the extensions): a batch of two, the first MX host gone at its greeting
+ * (421), the second without CHUNKING. No session's envelope counts the body (one find: is
+ * it 8-bit?), neither before EHLO nor after it, and the second transaction counts nothing
+ * either: one find of the body between the first message's 250 and the second's 354, not a
+ * pass over it. Fails on the code before 6006345, which read each message once more (twice
+ * for an 8-bit body) for every transaction, and on 6006345, which counted the first
+ * transaction of a session before EHLO (34 finds more at the first connect). */
 static unsigned counted_finds;
 
 static const char *counting_body(void *ctx, size_t *len)
@@ -1481,17 +1498,24 @@ static void test_chunk_count_once(void)
     fake_clock_serve();
     fake_route_answer("mx1.victim.example,mx2.victim.example");
     fake_clock_serve();
-    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
-    CHECK(counted_finds > 2);   /* the start's checks, and the first message counted for the envelope */
-    fake_server_sends("421 4.3.2 busy\r\n", 16);
-    fake_clock_serve();
+    CHECK(counted_finds > 2);   /* the start's checks */
     unsigned before = counted_finds;
     fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    CHECK_INT(counted_finds, before + 1);   /* the first envelope: is it 8-bit? Nothing counted */
+    fake_server_sends("421 4.3.2 busy\r\n", 16);
+    fake_clock_serve();
+    before = counted_finds;
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
     CHECK_INT(fake.connects, 2);
-    CHECK_INT(counted_finds, before + 1);   /* kept from the first session (one find: is it 8-bit?) */
+    CHECK_INT(counted_finds, before + 1);   /* again (one find: is it 8-bit?) */
     static const char *const to_next[] = { "220 mx ESMTP\r\n", "250-mx\r\n250 PIPELINING\r\n",
                                            "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go\r\n" };
     for (size_t i = 0; i < sizeof to_next / sizeof to_next[0]; i++) {
+        if (i == 2) {
+            /* The server's extensions known, MAIL FROM went without a count of the body. */
+            CHECK(strstr(fake.sent, "MAIL FROM:<alerts@printer.example>\r\n") != NULL);
+            CHECK_INT(counted_finds, before + 1);
+        }
         fake_server_sends(to_next[i], strlen(to_next[i]));
     }
     before = counted_finds;
@@ -1508,6 +1532,141 @@ static void test_chunk_count_once(void)
     CHECK_INT(dones, 1);
     CHECK(!batch_settled_wrong);
     CHECK_STR(batch_settled, "0:0:delivered 1:0:delivered ");
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
+/* 19e/19f: a relay session (STARTTLS; implicit TLS) whose server offers CHUNKING only
+ * after STARTTLS (19e): nothing is counted before the extensions under TLS are known, then
+ * the message exactly once (as many finds as one pass of the reader over it) before BDAT,
+ * which announces the size the chunk has. Fails on the code before, which counted before
+ * EHLO. */
+static unsigned finds_before_bdat;   /* counting_body's finds while no "BDAT " was sent */
+
+static const char *bdat_watching_body(void *ctx, size_t *len)
+{
+    finds_before_bdat += strstr(fake.sent, "BDAT ") == NULL;
+    return counting_body(ctx, len);
+}
+
+static void test_chunk_count_relay(bool implicit)
+{
+    static char expected[8192];
+    CHECK_CASE(implicit ? "19f relay, implicit TLS: BDAT's size counted once, after EHLO"
+                        : "19e relay, CHUNKING only after STARTTLS: BDAT's size counted once, after it");
+    char json[600], why[200];
+    snprintf(json, sizeof json, "{\"network\": {\"interface\": \"tap0\"}, \"tls\": {\"trust_store\": \"t.bin\"}, "
+             "\"mail\": {\"from\": \"alerts@printer.example\", \"to\": [\"ops@victim.example\"]}, "
+             "\"mta_sts\": {\"enabled\": false}, \"delivery\": {\"mode\": \"relay\", \"relay\": "
+             "{\"host\": \"192.0.2.40\"%s}}}", implicit ? ", \"tls\": \"implicit\"" : "");
+    CHECK_INT(stsm_settings_parse(json, strlen(json), &settings, why, sizeof why), STSM_OK);
+    memset(body_text, 'a', sizeof body_text);
+    for (size_t i = 60; i < sizeof body_text; i += 61) {
+        body_text[i] = '\n';
+    }
+    struct stsm_message m, fixed;
+    found_body_message(bdat_watching_body, 2000, &m, &fixed);
+    /* One pass of the reader over the message, as the count makes it: its finds. */
+    struct stsm_message_reader reader;
+    char in[64];
+    size_t len = 1;
+    unsigned pass = counted_finds;
+    CHECK_INT(stsm_message_reader_start(&reader, &m, false), STSM_OK);
+    while (len > 0 && stsm_message_reader_read(&reader, in, sizeof in, &len) == STSM_OK) {
+    }
+    pass = counted_finds - pass;
+    CHECK(pass > 2);
+    char head[160];
+    snprintf(head, sizeof head, "MAIL FROM:<alerts@printer.example>\r\nRCPT TO:<ops@victim.example>\r\nBDAT %zu LAST\r\n",
+             wire_form(&fixed, true, expected, sizeof expected));
+
+    start_delivery(&m);   /* the relay by its address: no lookup */
+    finds_before_bdat = 0;
+    fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+    if (implicit) {
+        fake_conn_event(STSM_CONN_TLS_READY, STSM_OK);
+        fake_server_sends("220 relay ESMTP\r\n", 17);
+    } else {
+        static const char *const to_tls[] = { "220 relay ESMTP\r\n",
+                                              "250-relay\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+                                              "220 2.0.0 go ahead\r\n" };
+        for (size_t i = 0; i < sizeof to_tls / sizeof to_tls[0]; i++) {
+            fake_server_sends(to_tls[i], strlen(to_tls[i]));
+        }
+        fake_conn_event(STSM_CONN_TLS_READY, STSM_OK);
+    }
+    CHECK_INT(finds_before_bdat, 1);   /* the envelope (is it 8-bit?), nothing counted */
+    size_t flight_from = fake.sent_len;
+    static const char ehlo[] = "250-relay\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+    fake_server_sends(ehlo, strlen(ehlo));
+    fake_clock_serve();
+    CHECK_INT(finds_before_bdat, 1 + pass);   /* one pass, the count */
+    CHECK(strncmp(fake.sent + flight_from, head, strlen(head)) == 0);
+    fake_server_sends("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n", 46);
+    fake_server_sends("221 bye\r\n", 9);
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK_INT(fake.connects, 1);
+    CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[0].result.outcome), "delivered");
+    if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
+        printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
+    }
+}
+
+/* 19g: the count is kept for the delivery: recipients of two domains, each group's MX host
+ * offering CHUNKING. The first group's session counts the message and delivers it; the body
+ * changes size before the second group's session, which announces the kept count: the chunk
+ * goes as counted up to the change and is cut, that recipient deferred as changed size (never
+ * a chunk of a size BDAT did not announce). */
+static void test_chunk_changed_between_sessions(void)
+{
+    CHECK_CASE("19g BDAT: the body changed size between two sessions: cut, deferred");
+    mx_settings_without_sts();
+    for (size_t i = 0; i < sizeof body_text; i++) {
+        body_text[i] = i % 61 == 60 ? '\n' : (char)('a' + i % 26);
+    }
+    changing_len = 2000;
+    changed_len = 0;
+    struct stsm_message m, fixed;
+    found_body_message(changing_body, 2000, &m, &fixed);
+    m.to[1] = "ops@other.example";
+    m.to_count = 2;
+    batch_begin();
+    CHECK_INT(stsm_delivery_start(&delivery, &settings, &m, NULL, NULL, 1796083200, on_log, on_done, NULL), STSM_OK);
+    static const char ehlo[] = "250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+    char announced[40] = "";
+    for (int group = 0; group < 2; group++) {
+        fake_clock_serve();
+        fake_route_answer(group == 0 ? "mx.victim.example" : "mx.other.example");
+        fake_clock_serve();
+        size_t from = fake.sent_len;
+        fake_conn_event(STSM_CONN_CONNECTED, STSM_OK);
+        fake_server_sends("220 mx ESMTP\r\n", 14);
+        fake_server_sends(ehlo, strlen(ehlo));
+        fake_clock_serve();
+        const char *bdat = strstr(fake.sent + from, "BDAT ");
+        CHECK(bdat != NULL);
+        if (bdat == NULL) {
+            return;
+        }
+        if (group == 0) {
+            snprintf(announced, sizeof announced, "%.*s", (int)(strchr(bdat, '\r') - bdat), bdat);
+            fake_server_sends("250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n", 46);
+            fake_server_sends("221 bye\r\n", 9);
+            CHECK(!fake.live);
+            changing_len = 2300;   /* the body grew between the sessions */
+        } else {
+            CHECK(strncmp(bdat, announced, strlen(announced)) == 0 && bdat[strlen(announced)] == '\r');
+        }
+    }
+    CHECK(!fake.live);
+    CHECK_INT(fake.connects, 2);
+    CHECK(strstr(log_text, "changed size") != NULL);
+    advance(2u * 3600u * 1000u);
+    CHECK_INT(dones, 1);
+    CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[0].result.outcome), "delivered");
+    CHECK_STR(stsm_smtp_outcome_str(delivery.rcpt[1].result.outcome), "deferred");
     if (stsm_checks_failed > 0 && getenv("STSM_TEST_VERBOSE") != NULL) {
         printf("log:\n%s  | sent: %s\n", log_text, fake.sent);
     }
@@ -1532,6 +1691,9 @@ int main(void)
     test_batch(true);
     test_rcpt_hosts();
     test_chunk_count_once();
+    test_chunk_count_relay(false);
+    test_chunk_count_relay(true);
+    test_chunk_changed_between_sessions();
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         run(&scenarios[i]);
     }

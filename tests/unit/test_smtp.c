@@ -1511,6 +1511,16 @@ static void transactions(bool bytewise)
 #define CHUNK_RSET_SECOND(replies) \
     "NEXT", "C:RSET\r\n", "S:250 reset\r\n", "CHUNK", CHUNK_FLIGHT_2, replies, "NEXT:QUIT", "C:QUIT\r\n", "CLOSE", NULL
 
+static unsigned chunk_counts, chunk_counts_8bit;   /* count_for_test's calls, those for 8-bit */
+
+static size_t count_for_test(void *arg, bool eight)
+{
+    (void)arg;
+    chunk_counts++;
+    chunk_counts_8bit += eight;
+    return CHUNK_OCTETS;
+}
+
 /* With CHUNKING and PIPELINING, MAIL, the RCPTs, "BDAT n LAST" and the message go in one
  * flight: no 354 is waited for, so a message takes one round trip. Each fails on the code
  * before, which sent DATA and waited for its 354. */
@@ -1603,6 +1613,35 @@ static void chunking(bool bytewise)
     };
     run("CHUNKING offered, size unknown: DATA", &p, unknown, bytewise);
     check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+
+    /* The size asked of count_chunk: once the extensions are known, once, in the form they
+     * select (8-bit: 8BITMIME offered and an 8-bit body); never without CHUNKING. Fails on
+     * the code before, which had no count_chunk and sent DATA. */
+    p.count_chunk = count_for_test;
+    p.body_8bit = true;
+#define EIGHT_BIT_ENVELOPE                                                                              \
+    "C:MAIL FROM:<alerts@printer.example> BODY=8BITMIME\r\n", "S:250 ok\r\n", "C:RCPT TO:<ops@example.test>\r\n", \
+        "S:250 ok\r\n", "C:RCPT TO:<dev@example.test>\r\n", "S:250 ok\r\n"
+    static const char *const counted[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250-8BITMIME\r\n250 CHUNKING\r\n",
+        EIGHT_BIT_ENVELOPE, "CHUNK",
+        "C:BDAT 59 LAST\r\n" BODY_IN_CHUNK, "S:250 queued\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    chunk_counts = chunk_counts_8bit = 0;
+    run("CHUNKING offered, size unknown, count_chunk given: asked once, after EHLO", &p, counted, bytewise);
+    CHECK_INT(chunk_counts, 1);
+    CHECK_INT(chunk_counts_8bit, 1);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+    static const char *const not_offered[] = {
+        "S:220 mx\r\n", "C:EHLO printer.example\r\n", "S:250-mx\r\n250 8BITMIME\r\n",
+        EIGHT_BIT_ENVELOPE, "C:DATA\r\n", "S:354 go\r\n", "BODY",
+        BODY_ON_WIRE, "S:250 queued\r\n", "C:QUIT\r\n", "CLOSE", NULL,
+    };
+    chunk_counts = 0;
+    run("CHUNKING not offered, count_chunk given: never asked, DATA", &p, not_offered, bytewise);
+    CHECK_INT(chunk_counts, 0);
+    check_rcpt(0, STSM_SMTP_DELIVERED, 250);
+#undef EIGHT_BIT_ENVELOPE
     next_transaction = NULL;
 }
 
