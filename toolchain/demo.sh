@@ -13,6 +13,17 @@ stsmail=build/host/firmware/app/stsmail
 state=$(mktemp -d /tmp/stsmail-demo.XXXXXX)
 labctl() { /usr/bin/python3 tests/lab/labctl.py "$@"; }
 cleanup() { labctl down --state "$state" || true; }
+# Prints the path of the message Postfix stored that holds TEXT, waiting up to 5 s for
+# Postfix to hand it to its Maildir; fails when none came.
+stored_with() {
+  local text=$1 stored=""
+  for i in $(seq 50); do
+    stored=$(grep -lF -- "$text" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1) || true
+    [ -n "$stored" ] && break
+    sleep 0.1
+  done
+  [ -n "$stored" ] && echo "$stored"
+}
 trap cleanup EXIT
 
 echo
@@ -69,13 +80,9 @@ echo "\$ stsmail send --settings send.json --subject 'Toner low (3rd floor)' --b
 printf 'Cyan toner at 5%%.\nReplace cartridge C-204.\n' |
   ip netns exec "$LAB_NS" timeout 120 "$stsmail" send --settings "$state/send.json" \
     --subject "Toner low (3rd floor)" --body-file -
-for i in $(seq 50); do   # Postfix hands the message to its Maildir a moment later
-  stored=$(ls -t "$LAB_POSTFIX_MAILDIR"/example.test/new/ 2>/dev/null | head -n 1)
-  [ -n "$stored" ] && break
-  sleep 0.1
-done
-echo "-- stored by Postfix as $LAB_POSTFIX_MAILDIR/example.test/new/$stored:"
-cat "$LAB_POSTFIX_MAILDIR/example.test/new/$stored"
+stored=$(stored_with "Toner low (3rd floor)")
+echo "-- stored by Postfix as $stored:"
+cat "$stored"
 
 echo
 echo "== host simulation: the outbox. An alert raised while the mail server (the lab's Postfix, as"
@@ -121,19 +128,14 @@ grep -E "outbox:|connecting|connection|TLS verified|stopped" "$state/run.err" | 
 echo "\$ stsmail queue list --settings outbox.json"
 "$stsmail" queue list --settings "$state/outbox.json" 2>/dev/null
 grep -q "delivered" "$state/run.out"
-for i in $(seq 50); do
-  stored=$(grep -l "Paper jam (tray 2)" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1) || true
-  [ -n "$stored" ] && break
-  sleep 0.1
-done
-[ -n "$stored" ]
+stored=$(stored_with "Paper jam (tray 2)")
 echo "-- stored by Postfix as $stored"
 
 # Boots BOARD's image in QEMU on the lab's TAP with settings whose From name is NAME,
 # prints its console (texts for people are ids on the boards, flash being scarce: the host
 # decodes them) and the message Postfix stored.
 boot_board() {
-  local board=$1 name=$2 elf=build/$1/firmware/app/stsmail-fw.elf rc=0 stored=""
+  local board=$1 name=$2 elf=build/$1/firmware/app/stsmail-fw.elf rc=0 stored
   printf '{"mail": {"from": "alerts@fw.lab.test", "from_name": "%s", "to": ["ops@example.test"]}}' \
     "$name" > "$state/$board-settings.json"
   ip netns exec "$LAB_NS" toolchain/qemu-board.sh --board "$board" --nic "$LAB_TAP_QEMU" --timeout 120 \
@@ -142,12 +144,7 @@ boot_board() {
   "$stsmail" decode-log --elf "$elf" "$state/$board.console"
   echo "-- QEMU exit status $rc (the firmware's return from main, through semihosting)"
   [ $rc -eq 0 ]
-  for i in $(seq 50); do
-    stored=$(grep -l "$name" "$LAB_POSTFIX_MAILDIR"/example.test/new/* 2>/dev/null | head -n 1) || true
-    [ -n "$stored" ] && break
-    sleep 0.1
-  done
-  [ -n "$stored" ]
+  stored=$(stored_with "$name")
   echo "-- the alert, stored by Postfix as $stored:"
   cat "$stored"
   arm-none-eabi-size "$elf"
