@@ -32,20 +32,15 @@ void stsm_mcu_diagf(const char *fmt, ...)
     }
 }
 
-static void say(stsm_text_fmt_t fmt, va_list ap)
-{
-    char line[160];
-    stsm_text_vformat(line, sizeof line - 1, fmt, ap);
-    strcat(line, "\n");
-    stsm_mcu_console_puts(line);
-}
-
 void STSM_TEXT_WORDS(stsm_mcu_say)(STSM_TEXT_PARAMS, ...)
 {
+    char line[160];
     va_list ap;
     va_start(ap, STSM_TEXT_LAST);
-    say(STSM_TEXT_FMT, ap);
+    stsm_text_vformat(line, sizeof line - 1, STSM_TEXT_FMT, ap);   /* room kept for the newline */
     va_end(ap);
+    strcat(line, "\n");
+    stsm_mcu_console_puts(line);
 }
 
 void stsm_mcu_assert_failed(const char *what, const char *file, int line)
