@@ -239,8 +239,8 @@ class Board:
         if "STACK_SIZE" not in self.symbols:
             sys.exit(f"footprint: {name}: the map records no STACK_SIZE (the linker script's stack reserve)")
         self.stack = self.symbols["STACK_SIZE"]
-        # A linker script that bounds newlib's heap (lm3s6965evb) keeps HEAP_MIN for it; RAM
-        # as built counts it. Without one the heap is whatever RAM is left (mps2-an385).
+        # The linker script bounds newlib's heap and keeps HEAP_MIN for it (both boards); RAM
+        # as built counts it. A script without HEAP_MIN leaves the heap whatever RAM is left.
         self.heap = self.symbols.get("HEAP_MIN", 0)
         self.totals = defaultdict(lambda: defaultdict(int))
         for (group, _), s in self.sizes.items():
